@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Install everything slurm-diag needs on a fresh Debian 12 machine, as root. Safe to run again:
+# each step checks first and does nothing when it is already done.
+set -euo pipefail
+
+VENV=${VENV:-/opt/slurm-diag/venv}
+EXTRAS=${EXTRAS:-test,mysql,probes,kb}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+APT_PACKAGES="slurmctld slurmd slurm-client munge slurmdbd mariadb-server libslurm-dev gcc make
+ libopenmpi-dev openmpi-bin libpmix2 python3-venv python3-dev"
+
+say() { printf 'setup: %s\n' "$*"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: must run as root (it installs Debian packages and starts Slurm daemons); try: sudo make $*" >&2
+    exit 3
+fi
+
+missing=""
+for pkg in $APT_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+    say "installing Debian packages:$missing"
+    # keep the packages from starting their own daemons: the local cluster starts them by hand
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
+    say "creating virtual environment $VENV"
+    rm -rf "$VENV"
+    mkdir -p "$(dirname "$VENV")"
+    "$PY" -m venv "$VENV"
+    "$VENV/bin/pip" install -q --upgrade pip
+fi
+
+stamp="$VENV/.sdiag-stamp"
+want="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16) $EXTRAS $ROOT"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! "$VENV/bin/python" -c 'import slurm_diag' 2>/dev/null; then
+    case ",$EXTRAS," in
+        *,llm,*|*,kb,*)
+            # torch first, from the local CPU wheel; anything that needs torch then finds it installed
+            "$VENV/bin/python" -c 'import torch' 2>/dev/null || "$VENV/bin/pip" install -q torch==2.13.0 ;;
+    esac
+    say "installing slurm-diag[$EXTRAS] into $VENV"
+    "$VENV/bin/pip" install -q -e "$ROOT[$EXTRAS]"
+    echo "$want" > "$stamp"
+fi
+
+if [ -f "$ROOT/spank/Makefile" ]; then
+    make -s -C "$ROOT/spank"
+fi
+say "ready ($VENV)"

@@ -1,0 +1,155 @@
+"""One TOML file, validated by a JSON schema, merged over defaults; remembers where each value came from.
+
+Lookup order: ``$SDIAG_CONFIG``, else ``/etc/sdiag/config.toml``, else defaults only. A few
+environment variables override single keys (``SDIAG_HOME``, ``SDIAG_STORE_URL``, ``SLURM_CONF``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slurm_diag.errors import UsageError
+from slurm_diag.schemas import load_schema
+
+SYSTEM_CONFIG = Path("/etc/sdiag/config.toml")
+
+SECTIONS_DIR = Path(__file__).parent / "schemas" / "config_sections"
+
+
+def _sections() -> dict[str, dict]:
+    """Registration by file: schemas/config_sections/<name>.json holds a section's schema and defaults."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted(SECTIONS_DIR.glob("*.json"))}
+
+
+def defaults() -> dict[str, Any]:
+    return {"home": "~/.sdiag", **{name: sec["defaults"] for name, sec in _sections().items()}}
+
+
+def schema() -> dict:
+    full = copy.deepcopy(load_schema("config"))
+    for name, sec in _sections().items():
+        full["properties"][name] = sec["schema"]
+    return full
+
+
+# environment variable -> key path it overrides
+ENV_OVERRIDES = {
+    "SDIAG_HOME": "home",
+    "SDIAG_STORE_URL": "store.url",
+    "SLURM_CONF": "slurm.conf",
+}
+
+_JSON_TYPES = {"string": "str", "number": "float", "integer": "int", "object": "table",
+               "boolean": "bool", "array": "list"}
+
+
+@dataclass
+class Config:
+    data: dict[str, Any]
+    sources: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+
+    def get(self, key: str) -> Any:
+        node: Any = self.data
+        for part in key.split("."):
+            node = node[part]
+        return node
+
+    @property
+    def home(self) -> Path:
+        return Path(os.path.expanduser(self.get("home")))
+
+    @property
+    def store_url(self) -> str:
+        return self.get("store.url") or f"sqlite:///{self.home / 'sdiag.db'}"
+
+    def flat(self) -> dict[str, Any]:
+        return dict(_flatten(self.data))
+
+
+def _flatten(node: dict, prefix: str = ""):
+    for key, value in node.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from _flatten(value, path + ".")
+        else:
+            yield path, value
+
+
+def _set(data: dict, key: str, value: Any) -> None:
+    parts = key.split(".")
+    for part in parts[:-1]:
+        data = data.setdefault(part, {})
+    data[parts[-1]] = value
+
+
+def _merge(base: dict, over: dict, sources: dict, origin: str, prefix: str = "") -> None:
+    for key, value in over.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value, sources, origin, path + ".")
+        else:
+            base[key] = value
+            sources[path] = origin
+
+
+def _explain(error) -> str:
+    where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    if error.validator == "additionalProperties":
+        return f"{where}: {error.message} (check the spelling; `sdiag-agent config show` lists valid keys)"
+    if error.validator == "type":
+        want = error.validator_value
+        want = want if isinstance(want, str) else " or ".join(want)
+        found = type(error.instance).__name__
+        return f"{where}: expected {_JSON_TYPES.get(want, want)}, found {found} {error.instance!r}"
+    return f"{where}: {error.message}"
+
+
+def validate(data: dict, origin: str) -> None:
+    """Raise UsageError naming the key path and what was expected."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = "\n  ".join(_explain(e) for e in errors)
+        raise UsageError(f"invalid config {origin}:\n  {lines}",
+                         hint=f"fix {origin} (or unset SDIAG_CONFIG to use the defaults)")
+
+
+def config_path() -> Path | None:
+    env = os.environ.get("SDIAG_CONFIG")
+    if env:
+        return Path(env)
+    return SYSTEM_CONFIG if SYSTEM_CONFIG.exists() else None
+
+
+def load(path: Path | None = None) -> Config:
+    data = defaults()
+    sources = {key: "default" for key, _ in _flatten(data)}
+    path = path or config_path()
+    if path is not None:
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise UsageError(f"cannot read config {path}: {exc.strerror}",
+                             hint="create it, fix SDIAG_CONFIG, or unset SDIAG_CONFIG for defaults") from None
+        try:
+            loaded = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"config {path} is not valid TOML: {exc}",
+                             hint="fix the syntax at the line named above") from None
+        validate(loaded, str(path))
+        _merge(data, loaded, sources, f"file:{path}")
+    for var, key in ENV_OVERRIDES.items():
+        value = os.environ.get(var)
+        if value:
+            _set(data, key, value)
+            sources[key] = f"env:{var}"
+    return Config(data=data, sources=sources, path=path)
