@@ -1,10 +1,12 @@
 """`sdiag-agent`: a thin click CLI. Commands load lazily so `--help` and the prolog path stay fast.
 
+\b
 Exit codes (every command):
   0  success
   1  the command ran and found a problem (a failed check or probe)
   2  bad input: unknown job or node, malformed config, profile or argument
   3  could not check: Slurm unreachable, not root, a package missing
+\b
 `health check` exits with the report's status instead: 0 OK, 1 WARN, 2 CRITICAL, 3 UNKNOWN.
 """
 

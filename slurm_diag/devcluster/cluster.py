@@ -1,0 +1,296 @@
+"""A real Slurm cluster on one machine: munge, MariaDB + slurmdbd, slurmctld and N slurmd.
+
+Everything lives under ``<home>/devcluster``; daemons are started by hand (no systemd) and
+stopped by pid file. ``up`` is idempotent: it starts what is missing and waits until every node
+answers and accounting works.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from slurm_diag import config as config_mod
+from slurm_diag.devcluster import daemons, templates
+from slurm_diag.devcluster.daemons import Daemon
+from slurm_diag.devcluster.templates import Layout
+from slurm_diag.errors import EnvironmentProblem, UsageError
+from slurm_diag.slurm import runner
+from slurm_diag.slurm.errors import SlurmCommandError
+
+REPO = Path(__file__).resolve().parents[2]
+PROFILES = Path(__file__).resolve().parents[1] / "gpu" / "profiles"
+HEALTHY_PROFILE = "h100-8-healthy"
+REQUIRED = {
+    "munged": "munge", "mungekey": "munge", "mariadbd": "mariadb-server",
+    "mariadb-install-db": "mariadb-server", "mariadb": "mariadb-client", "slurmdbd": "slurmdbd",
+    "slurmctld": "slurmctld", "slurmd": "slurmd", "sinfo": "slurm-client", "sacctmgr": "slurm-client",
+}
+
+
+def layout(nodes: int | None = None, cfg: config_mod.Config | None = None) -> Layout:
+    """The cluster's layout: from the running cluster's record, else config (and ``nodes``)."""
+    cfg = cfg or config_mod.load()
+    base = cfg.home / "devcluster"
+    record = base / "etc" / "layout.json"
+    if nodes is None and record.exists():
+        try:
+            saved = json.loads(record.read_text())
+            return Layout(base=base, **{k: v for k, v in saved.items() if k != "base"})
+        except (ValueError, TypeError):
+            pass  # unreadable record: fall back to config and rewrite it on `up`
+    dc = cfg.get("devcluster")
+    return Layout(base=base, nodes=nodes or dc["nodes"], gpus_per_node=dc["gpus_per_node"],
+                  cpus_per_node=dc["cpus_per_node"], memory_mb=dc["memory_mb"],
+                  base_port=dc["base_port"])
+
+
+def slurm_env(lay: Layout) -> dict[str, str]:
+    return {"SLURM_CONF": str(lay.slurm_conf)}
+
+
+def all_daemons(lay: Layout) -> list[Daemon]:
+    b = lay.base
+    munge = Daemon("munged", (
+        "munged", f"--key-file={b}/munge/etc/munge.key", f"--socket={lay.munge_socket}",
+        f"--pid-file={b}/run/munged.pid", f"--log-file={b}/log/munged.log",
+        f"--seed-file={b}/munge/lib/munged.seed", "--force"),
+        b / "run" / "munged.pid", b / "log" / "munged.out", forks=True)
+    mysql = Daemon("mariadbd", (
+        "mariadbd", "--no-defaults", f"--datadir={b}/mysql/data", f"--socket={lay.mysql_socket}",
+        f"--port={templates.MYSQL_PORT}", "--bind-address=127.0.0.1", "--user=root",
+        "--skip-log-bin", f"--pid-file={b}/run/mariadbd.real.pid", "--innodb-buffer-pool-size=64M"),
+        b / "run" / "mariadbd.pid", b / "log" / "mariadbd.log", forks=False)
+    dbd = Daemon("slurmdbd", ("slurmdbd",), b / "run" / "slurmdbd.pid",
+                 b / "log" / "slurmdbd.out", forks=True)
+    ctld = Daemon("slurmctld", ("slurmctld", "-i"), b / "run" / "slurmctld.pid",
+                  b / "log" / "slurmctld.out", forks=True)
+    slurmds = [Daemon(f"slurmd-{n}", ("slurmd", "-N", n), b / "run" / f"slurmd-{n}.pid",
+                      b / "log" / f"slurmd-{n}.out", forks=True) for n in lay.node_names]
+    return [munge, mysql, dbd, ctld, *slurmds]
+
+
+def daemon(lay: Layout, name: str) -> Daemon:
+    for d in all_daemons(lay):
+        if d.name == name:
+            return d
+    raise UsageError(f"no daemon {name!r} in the local cluster",
+                     hint="names: " + ", ".join(d.name for d in all_daemons(lay)))
+
+
+def preflight() -> None:
+    if os.geteuid() != 0:
+        raise EnvironmentProblem("the local cluster must be started as root (it runs slurmd and MariaDB)",
+                                 hint="run as root, e.g. `sudo sdiag-agent devcluster up`")
+    missing = sorted({pkg for prog, pkg in REQUIRED.items() if not shutil.which(prog)})
+    if missing:
+        raise EnvironmentProblem(f"missing Debian packages: {' '.join(missing)}",
+                                 hint="run `make setup` (or apt-get install --no-install-recommends "
+                                      + " ".join(missing) + ")")
+
+
+def _write(path: Path, text: str, mode: int = 0o644) -> bool:
+    """Write when changed; True when the content changed."""
+    changed = not path.exists() or path.read_text() != text
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text)
+        tmp.chmod(mode)
+        tmp.replace(path)
+    path.chmod(mode)
+    return changed
+
+
+def prepare(lay: Layout) -> bool:
+    """Lay out directories and config files. True when slurm.conf changed."""
+    b = lay.base
+    for sub in ("etc", "run", "log", "state/ctld", "munge/etc", "munge/run", "munge/lib",
+                "mysql/data", "mysql/run", "fakedev", "profiles", "bin", "spool"):
+        (b / sub).mkdir(parents=True, exist_ok=True)
+    (b / "munge" / "etc").chmod(0o700)
+    for sub in ("munge", "munge/run"):
+        (b / sub).chmod(0o755)
+    for name in lay.node_names:
+        (b / "state" / "d" / name).mkdir(parents=True, exist_ok=True)
+        (b / "state" / "tmp" / name).mkdir(parents=True, exist_ok=True)
+    for i in range(max(lay.gpus_per_node, 1)):
+        dev = b / "fakedev" / f"nvidia{i}"
+        if not dev.is_symlink():
+            dev.unlink(missing_ok=True)
+            dev.symlink_to("/dev/null")
+    for name in lay.node_names:
+        profile = b / "profiles" / f"{name}.json"
+        healthy = PROFILES / f"{HEALTHY_PROFILE}.json"
+        if not profile.exists() and healthy.exists():
+            shutil.copyfile(healthy, profile)
+    for hook in ("prolog", "epilog", "healthcheck"):
+        _write(b / "bin" / hook, templates.hook_wrapper(
+            lay, script=REPO / "prolog" / f"{hook}.sh", python=sys.executable, repo=REPO), 0o755)
+    _write(b / "etc" / "plugstack.conf", plugstack(lay))
+    _write(b / "etc" / "gres.conf", templates.gres_conf(lay))
+    _write(b / "etc" / "slurmdbd.conf", templates.slurmdbd_conf(lay), 0o600)
+    _write(b / "etc" / "sdiag.toml", templates.sdiag_toml(lay))
+    _write(b / "etc" / "layout.json", json.dumps({k: v for k, v in asdict(lay).items() if k != "base"}))
+    return _write(lay.slurm_conf, templates.slurm_conf(lay))
+
+
+def plugstack(lay: Layout) -> str:
+    """Load the SPANK plugin when it has been built (``make -C spank``)."""
+    plugin = REPO / "spank" / "sdiag_health.so"
+    if plugin.exists():
+        return f"required {plugin} default=quick allow_off=yes\n"
+    return "# SPANK plugin not built yet: make -C spank\n"
+
+
+def _mysql(lay: Layout, sql: str, timeout: float = 10) -> subprocess.CompletedProcess:
+    return subprocess.run(["mariadb", "--no-defaults", "-S", str(lay.mysql_socket), "-u", "root",
+                           "-N", "-e", sql], capture_output=True, text=True, timeout=timeout)
+
+
+def _wait(what: str, probe, timeout: float, log: Path | None = None):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            result = probe()
+        except Exception as exc:  # noqa: BLE001 - any failure means "not yet"; last one is reported
+            last, result = exc, None
+        if result:
+            return result
+        time.sleep(0.2)
+    where = f"; see {log}" if log else ""
+    raise EnvironmentProblem(f"{what} not ready after {timeout:g} s ({last or 'no answer'}){where}",
+                             hint="`sdiag-agent devcluster down` then `up`, or `devcluster wipe` for a clean start")
+
+
+def start_database(lay: Layout, say) -> None:
+    data = lay.p("mysql", "data")
+    if not (data / "mysql").exists():
+        say("initialising MariaDB")
+        subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
+                        "--auth-root-authentication-method=socket", "--skip-test-db"],
+                       capture_output=True, text=True, timeout=120, check=True)
+    d = daemon(lay, "mariadbd")
+    daemons.start(d, {})
+    _wait("MariaDB", lambda: _mysql(lay, "select 1").returncode == 0, 60, d.log_file)
+    pw = templates.DB_PASSWORD
+    sql = "".join(
+        f"CREATE USER IF NOT EXISTS 'slurm'@'{host}' IDENTIFIED BY '{pw}';"
+        f"GRANT ALL ON slurm_acct_db.* TO 'slurm'@'{host}';"
+        f"GRANT ALL ON sdiag.* TO 'slurm'@'{host}';"
+        f"GRANT ALL ON `sdiag_test%`.* TO 'slurm'@'{host}';"
+        for host in ("localhost", "127.0.0.1"))
+    done = _mysql(lay, sql + "CREATE DATABASE IF NOT EXISTS sdiag; FLUSH PRIVILEGES;")
+    if done.returncode != 0:
+        raise EnvironmentProblem(f"could not create the accounting user in MariaDB: {done.stderr.strip()}",
+                                 hint=f"see {d.log_file}")
+
+
+def _slurm(lay: Layout, argv: list[str], timeout: float = 10) -> str:
+    return runner.run(argv, timeout=timeout, env=slurm_env(lay), conf_hint=str(lay.slurm_conf)).stdout
+
+
+def start_accounting(lay: Layout, say) -> None:
+    d = daemon(lay, "slurmdbd")
+    daemons.start(d, slurm_env(lay))
+    _wait("slurmdbd", lambda: _slurm(lay, ["sacctmgr", "-n", "-P", "show", "cluster", "format=cluster"]) is not None,
+          60, lay.p("log", "slurmdbd.log"))
+    clusters = _slurm(lay, ["sacctmgr", "-n", "-P", "show", "cluster", "format=cluster"]).split()
+    if templates.CLUSTER_NAME not in clusters:
+        say(f"registering cluster {templates.CLUSTER_NAME} in accounting")
+        _slurm(lay, ["sacctmgr", "-i", "add", "cluster", templates.CLUSTER_NAME])
+
+
+def node_states(lay: Layout) -> dict[str, str]:
+    out = _slurm(lay, ["sinfo", "-h", "-N", "-o", "%N %T"])
+    return dict(line.split(None, 1) for line in out.splitlines() if line.strip())
+
+
+def _nodes_ready(lay: Layout) -> bool:
+    states = node_states(lay)
+    if set(states) != set(lay.node_names):
+        return False
+    # '*' = not responding; '~'/'#'/'%' = power states; drained nodes count as up (an admin's choice)
+    return all(s.rstrip("$@^-!") in {"idle", "mixed", "allocated", "drained", "draining", "completing"}
+               for s in states.values())
+
+
+def up(lay: Layout, say=print, timeout: float = 90) -> None:
+    preflight()
+    conf_changed = prepare(lay)
+    env = slurm_env(lay)
+    key = lay.p("munge", "etc", "munge.key")
+    if not key.exists():
+        subprocess.run(["mungekey", "-c", "-k", str(key)], check=True, capture_output=True, timeout=30)
+        key.chmod(0o600)
+    daemons.start(daemon(lay, "munged"), {})
+    start_database(lay, say)
+    start_accounting(lay, say)
+    slurm = [d for d in all_daemons(lay) if d.name == "slurmctld" or d.name.startswith("slurmd-")]
+    if conf_changed and any(d.pid() for d in slurm):
+        say("slurm.conf changed: restarting slurmctld and slurmd")
+        for d in slurm:
+            daemons.stop(d)
+    # slurmd of nodes no longer in the layout (fewer --nodes than before)
+    for stale in lay.p("run").glob("slurmd-*.pid"):
+        name = stale.stem.removeprefix("slurmd-")
+        if name not in lay.node_names:
+            daemons.stop(Daemon(f"slurmd-{name}", (), stale, stale, True))
+    for d in slurm:
+        if not d.pid():
+            say(f"starting {d.name}")
+            daemons.start(d, env)
+    _wait(f"{lay.nodes} idle nodes", lambda: _nodes_ready(lay), timeout, lay.p("log", "slurmctld.log"))
+
+
+def down(lay: Layout, say=print) -> None:
+    for d in reversed(all_daemons(lay)):
+        if daemons.stop(d):
+            say(f"stopped {d.name}")
+
+
+def wipe(lay: Layout, say=print) -> None:
+    down(lay, say)
+    if lay.base.exists():
+        shutil.rmtree(lay.base)
+        say(f"removed {lay.base}")
+
+
+def status(lay: Layout) -> dict:
+    procs = [{"name": d.name, "pid": d.pid(), "running": d.pid() is not None, "log": str(d.log_file)}
+             for d in all_daemons(lay)]
+    nodes: list[dict] = []
+    error = None
+    if any(p["running"] and p["name"] == "slurmctld" for p in procs):
+        from slurm_diag.slurm.client import CommandClient
+        try:
+            client = CommandClient(conf=str(lay.slurm_conf), timeout=10)
+            nodes = [n.to_dict() for n in client.list_nodes()]
+        except SlurmCommandError as exc:
+            error = str(exc)
+    return {"base": str(lay.base), "slurm_conf": str(lay.slurm_conf), "nodes_configured": lay.nodes,
+            "daemons": procs, "nodes": nodes, "error": error}
+
+
+def set_profile(lay: Layout, node: str, profile: str) -> Path:
+    """Give ``node`` a GPU profile (shipped name or a path); takes effect on the next check."""
+    if node not in lay.node_names:
+        raise UsageError(f"no node {node!r} in the local cluster", hint="nodes: " + ", ".join(lay.node_names))
+    source = Path(profile)
+    if not source.exists():
+        source = PROFILES / f"{profile.removesuffix('.json')}.json"
+    if not source.exists():
+        shipped = sorted(p.stem for p in PROFILES.glob("*.json"))
+        raise UsageError(f"no GPU profile {profile!r}", hint="shipped profiles: " + (", ".join(shipped) or "none"))
+    target = lay.p("profiles", f"{node}.json")
+    tmp = target.with_suffix(".tmp")
+    shutil.copyfile(source, tmp)
+    tmp.replace(target)
+    return target

@@ -1,0 +1,85 @@
+"""Start and stop the local cluster's daemons by pid file, without systemd."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Daemon:
+    name: str          # e.g. "slurmd-node2"
+    argv: tuple[str, ...]
+    pid_file: Path
+    log_file: Path
+    forks: bool        # True: the program daemonizes and writes pid_file itself
+
+    def pid(self) -> int | None:
+        """The live pid from the pid file, or None (missing file, dead or zombie process)."""
+        try:
+            pid = int(self.pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if alive(pid) else None
+
+
+def alive(pid: int) -> bool:
+    """True for a running process; a zombie (state Z, reaped late by PID 1 here) counts as dead."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def start(daemon: Daemon, env: dict[str, str], timeout: float = 15.0) -> int:
+    """Start the daemon unless it already runs; return its pid."""
+    running = daemon.pid()
+    if running:
+        return running
+    daemon.pid_file.unlink(missing_ok=True)
+    daemon.log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(daemon.log_file, "ab") as log:
+        proc = subprocess.Popen(list(daemon.argv), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                env={**os.environ, **env}, start_new_session=True)
+    if not daemon.forks:
+        daemon.pid_file.write_text(f"{proc.pid}\n")
+        time.sleep(0.1)
+        if proc.poll() is not None:
+            raise RuntimeError(f"{daemon.name} exited at once ({proc.returncode}); see {daemon.log_file}")
+        return proc.pid
+    try:
+        rc = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        rc = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = daemon.pid()
+        if pid:
+            return pid
+        time.sleep(0.05)
+    raise RuntimeError(f"{daemon.name} did not start (exit {rc}); see {daemon.log_file}")
+
+
+def stop(daemon: Daemon, grace: float = 10.0) -> bool:
+    """SIGTERM, then SIGKILL after ``grace`` seconds. True when something was stopped."""
+    pid = daemon.pid()
+    if not pid:
+        daemon.pid_file.unlink(missing_ok=True)
+        return False
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and alive(pid):
+            time.sleep(0.05)
+        if not alive(pid):
+            break
+    daemon.pid_file.unlink(missing_ok=True)
+    return True

@@ -1,0 +1,141 @@
+"""Knowledge-base entries: JSONL files, one entry per line, validated against
+kb_entry.schema.json. A malformed line is reported as FILE:LINE and the field at fault."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from slurm_diag.errors import UsageError
+
+REPO_CONTENT_DIR = Path(__file__).resolve().parents[2] / "kb"
+ADDED_FILE = "added.jsonl"     # under <home>/kb/: entries from `kb add`
+
+
+class EntryError(UsageError):
+    """A knowledge-base line is malformed; the message names file:line and the field."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: str
+    problemkey: tuple[str, ...]
+    rawtext: str
+    function: str
+    result: str
+    label: str
+    scope: str
+    component: str
+    severity: str
+    signatures: tuple[str, ...]
+    action: str
+    source: dict | None = field(default=None, compare=False, hash=False)
+    origin: str = field(default="", compare=False)      # file:line it came from
+
+    @classmethod
+    def from_dict(cls, doc: dict, origin: str = "") -> "Entry":
+        return cls(id=doc["id"], problemkey=tuple(doc["problemkey"]), rawtext=doc["rawtext"],
+                   function=doc["function"], result=doc["result"], label=doc["label"],
+                   scope=doc["scope"], component=doc["component"], severity=doc["severity"],
+                   signatures=tuple(doc["signatures"]), action=doc["action"],
+                   source=doc.get("source"), origin=origin)
+
+    def to_dict(self) -> dict:
+        doc = {"id": self.id, "problemkey": list(self.problemkey), "rawtext": self.rawtext,
+               "function": self.function, "result": self.result, "label": self.label,
+               "scope": self.scope, "component": self.component, "severity": self.severity,
+               "signatures": list(self.signatures), "action": self.action}
+        if self.source:
+            doc["source"] = self.source
+        return doc
+
+    def document(self) -> str:
+        """The text that is embedded: keywords and symptoms (what a query log looks like)."""
+        return f"{', '.join(self.problemkey)}. {self.rawtext}"
+
+
+def _field_errors(doc) -> list[str]:
+    from slurm_diag import schemas
+    from slurm_diag.kb.signatures import PatternError, vet_pattern
+
+    problems = schemas.errors("kb_entry", doc)
+    if not problems and isinstance(doc, dict):
+        for i, pattern in enumerate(doc.get("signatures", [])):
+            try:
+                vet_pattern(pattern)
+            except PatternError as exc:
+                problems.append(f"signatures/{i}: {exc}: {pattern!r}")
+    return problems
+
+
+def parse_line(text: str, origin: str) -> Entry:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise EntryError(f"{origin}: not valid JSON (column {exc.colno}: {exc.msg})",
+                         hint="each line must be one JSON object; fix or remove that line") from None
+    problems = _field_errors(doc)
+    if problems:
+        raise EntryError(f"{origin}: " + "; ".join(problems[:5]),
+                         hint="fix the field named above (schema: slurm_diag/schemas/kb_entry.schema.json)")
+    return Entry.from_dict(doc, origin)
+
+
+def load_file(path: Path) -> list[Entry]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EntryError(f"cannot read {path}: {exc}", hint="check the file exists and is UTF-8") from None
+    return [parse_line(line, f"{path}:{n}") for n, line in enumerate(lines, 1)
+            if line.strip() and not line.lstrip().startswith("//")]
+
+
+def content_dir(cfg=None) -> Path:
+    configured = cfg.get("kb.content_dir") if cfg is not None else ""
+    return Path(os.path.expanduser(configured)) if configured else REPO_CONTENT_DIR
+
+
+def added_path(cfg) -> Path:
+    return cfg.home / "kb" / ADDED_FILE
+
+
+def load_dir(directory: Path) -> list[Entry]:
+    if not directory.is_dir():
+        raise EntryError(f"knowledge-base directory {directory} does not exist",
+                         hint="set kb.content_dir in the config to the directory holding *.jsonl")
+    entries: list[Entry] = []
+    for path in sorted(directory.glob("*.jsonl")):
+        entries.extend(load_file(path))
+    return entries
+
+
+def check_unique(entries: list[Entry]) -> None:
+    seen: dict[str, str] = {}
+    for e in entries:
+        if e.id in seen:
+            raise EntryError(f"{e.origin}: id {e.id!r} already used at {seen[e.id]}",
+                             hint="give every entry its own id")
+        seen[e.id] = e.origin
+
+
+def load_all(cfg=None) -> list[Entry]:
+    """Shipped entries plus those added from confirmed attributions under <home>/kb/."""
+    if cfg is None:
+        from slurm_diag import config
+        cfg = config.load()
+    entries = load_dir(content_dir(cfg))
+    extra = added_path(cfg)
+    if extra.exists():
+        entries.extend(load_file(extra))
+    check_unique(entries)
+    return entries
+
+
+def content_hash(entries: list[Entry]) -> str:
+    digest = hashlib.sha256()
+    for e in sorted(entries, key=lambda x: x.id):
+        digest.update(json.dumps(e.to_dict(), sort_keys=True).encode())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,39 @@
+"""Typed errors from the Slurm boundary: each carries the command, its return code and stderr."""
+
+from __future__ import annotations
+
+from slurm_diag.errors import EnvironmentProblem, SdiagError, UsageError
+
+
+class SlurmCommandError(SdiagError):
+    """A Slurm command failed for a reason not covered below."""
+
+    def __init__(self, argv: list[str], returncode: int | None, stderr: str, *, hint: str | None = None):
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.stderr = stderr.strip()
+        detail = self.stderr.splitlines()[-1] if self.stderr else "no message"
+        super().__init__(f"`{' '.join(self.argv)}` exited {returncode}: {detail}",
+                         hint=hint or "check the Slurm daemons' logs")
+
+
+class SlurmUnavailable(SlurmCommandError, EnvironmentProblem):
+    """The controller (or the accounting daemon) did not answer."""
+
+    exit_code = EnvironmentProblem.exit_code
+
+
+class SlurmTimeout(SlurmUnavailable):
+    """A Slurm command ran past its timeout and was killed."""
+
+
+class SlurmNotInstalled(EnvironmentProblem):
+    pass
+
+
+class JobNotFound(UsageError):
+    pass
+
+
+class NodeNotFound(UsageError):
+    pass

@@ -1,0 +1,299 @@
+"""Pure parsers for Slurm command output (text in, frozen dataclasses out).
+
+Tested on output captured from the real local cluster (tests/data/slurm/). Quirks of 22.05 that
+shape this module: ``sacct --json`` reports wrong exit codes (so we read ``sacct -P``), and
+``scontrol --json`` does not exist (so we read ``scontrol show ... -o``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from slurm_diag.slurm.models import Job, JobStep, Node, NodeReason
+
+# A separator no job name or path contains in practice; sacct accepts any string.
+SEP = "|#|"
+SACCT_FIELDS = ("JobID", "JobIDRaw", "JobName", "User", "Partition", "State", "ExitCode",
+                "Elapsed", "Timelimit", "Submit", "Start", "End", "NodeList", "AllocTRES",
+                "WorkDir", "Reason", "MaxRSS")
+
+
+class ParseError(ValueError):
+    """Output that does not have the expected shape; names what was expected and what was seen."""
+
+
+# ---------------------------------------------------------------- small value parsers
+
+def duration_s(text: str) -> int | None:
+    """``[D-]HH:MM:SS`` / ``MM:SS`` / ``UNLIMITED`` -> seconds (None for unlimited/unknown)."""
+    text = text.strip()
+    if not text or text.upper() in {"UNLIMITED", "PARTITION_LIMIT", "INVALID", "NONE", "N/A"}:
+        return None
+    days = 0
+    if "-" in text:
+        d, text = text.split("-", 1)
+        days = int(d)
+    parts = [float(p) for p in text.split(":")]
+    while len(parts) < 3:
+        parts.insert(0, 0.0)
+    h, m, s = parts[-3:]
+    return int(days * 86400 + h * 3600 + m * 60 + s)
+
+
+def exit_code(text: str) -> tuple[int, int]:
+    """``"3:0"`` -> (3, 0): exit code and the signal that ended it."""
+    text = text.strip()
+    if not text:
+        return 0, 0
+    code, _, sig = text.partition(":")
+    try:
+        return int(code), int(sig or 0)
+    except ValueError:
+        raise ParseError(f"exit code: expected 'CODE:SIGNAL', found {text!r}") from None
+
+
+def size_kb(text: str) -> int | None:
+    """``"1234K"``, ``"12M"``, ``"1.5G"`` -> kilobytes; empty -> None."""
+    text = text.strip()
+    if not text:
+        return None
+    units = {"K": 1, "M": 1024, "G": 1024 ** 2, "T": 1024 ** 3}
+    unit = text[-1].upper()
+    if unit in units:
+        return int(float(text[:-1]) * units[unit])
+    return int(float(text)) // 1024  # plain bytes
+
+
+def tres(text: str) -> tuple[tuple[str, str], ...]:
+    """``"billing=1,cpu=1,gres/gpu=2,mem=100M"`` -> sorted (key, value) pairs."""
+    pairs = []
+    for item in text.split(","):
+        if "=" in item:
+            key, _, value = item.partition("=")
+            pairs.append((key.strip(), value.strip()))
+    return tuple(sorted(pairs))
+
+
+def hostlist(text: str) -> tuple[str, ...]:
+    """Expand ``"node[1-3,5],gpu07"`` -> ("node1", "node2", "node3", "node5", "gpu07")."""
+    text = text.strip()
+    if not text or text in {"None assigned", "(null)", "None"}:
+        return ()
+    items, depth, current = [], 0, ""
+    for ch in text:
+        if ch == "," and depth == 0:
+            items.append(current)
+            current = ""
+            continue
+        depth += ch == "["
+        depth -= ch == "]"
+        current += ch
+    items.append(current)
+    names: list[str] = []
+    for item in filter(None, items):
+        match = re.fullmatch(r"([^\[]*)\[([^\]]+)\](.*)", item)
+        if not match:
+            names.append(item)
+            continue
+        prefix, ranges, suffix = match.groups()
+        for part in ranges.split(","):
+            lo, _, hi = part.partition("-")
+            if not hi:
+                names.extend(h + s for h in [prefix + lo] for s in hostlist(suffix) or [suffix])
+                continue
+            width = len(lo)
+            for i in range(int(lo), int(hi) + 1):
+                for s in hostlist(suffix) or (suffix,):
+                    names.append(f"{prefix}{i:0{width}d}{s}")
+    return tuple(names)
+
+
+def _none(text: str) -> str | None:
+    text = text.strip()
+    return None if text in {"", "None", "(null)", "Unknown", "N/A"} else text
+
+
+# ---------------------------------------------------------------- sacct
+
+def sacct_rows(text: str) -> list[dict[str, str]]:
+    """Rows of ``sacct -P -n --delimiter=SEP -o <SACCT_FIELDS>``."""
+    rows = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        cells = line.split(SEP)
+        if len(cells) != len(SACCT_FIELDS):
+            raise ParseError(f"sacct line {lineno}: expected {len(SACCT_FIELDS)} fields, "
+                             f"found {len(cells)}: {line[:120]!r}")
+        rows.append(dict(zip(SACCT_FIELDS, cells)))
+    return rows
+
+
+def _state(text: str) -> tuple[str, str]:
+    detail = text.strip()
+    return (detail.split()[0] if detail else "UNKNOWN"), detail
+
+
+def sacct_jobs(text: str) -> list[Job]:
+    """Jobs with their steps, in sacct's order. Step rows (``123.batch``) attach to their job."""
+    jobs: dict[str, dict] = {}
+    order: list[str] = []
+    for row in sacct_rows(text):
+        job_id, dot, step = row["JobID"].partition(".")
+        if not dot:
+            jobs[job_id] = {"row": row, "steps": []}
+            order.append(job_id)
+            continue
+        if job_id not in jobs:  # a step whose job line is outside the window: skip it
+            continue
+        state, _ = _state(row["State"])
+        code, sig = exit_code(row["ExitCode"])
+        jobs[job_id]["steps"].append(JobStep(
+            step_id=step, name=row["JobName"], state=state, exit_code=code, signal=sig,
+            elapsed_s=duration_s(row["Elapsed"]), nodes=hostlist(row["NodeList"]),
+            max_rss_kb=size_kb(row["MaxRSS"])))
+    return [_job(jobs[j]["row"], tuple(jobs[j]["steps"])) for j in order]
+
+
+def _job(row: dict[str, str], steps: tuple[JobStep, ...]) -> Job:
+    state, detail = _state(row["State"])
+    code, sig = exit_code(row["ExitCode"])
+    array_job = array_task = None
+    match = re.fullmatch(r"(\d+)_(\[?[\d,\-%]+\]?)", row["JobID"])
+    if match:
+        array_job, array_task = match.groups()
+    rss = [s.max_rss_kb for s in steps if s.max_rss_kb is not None]
+    return Job(
+        job_id=row["JobID"], job_id_raw=row["JobIDRaw"], name=row["JobName"], user=row["User"],
+        partition=row["Partition"], state=state, state_detail=detail, exit_code=code, signal=sig,
+        elapsed_s=duration_s(row["Elapsed"]), time_limit_s=duration_s(row["Timelimit"]),
+        nodes=hostlist(row["NodeList"]), node_list=row["NodeList"], alloc_tres=tres(row["AllocTRES"]),
+        submit=_none(row["Submit"]), start=_none(row["Start"]), end=_none(row["End"]),
+        work_dir=_none(row["WorkDir"]), reason=_none(row["Reason"]),
+        max_rss_kb=max(rss) if rss else size_kb(row["MaxRSS"]),
+        array_job_id=array_job, array_task_id=array_task, steps=steps)
+
+
+# ---------------------------------------------------------------- scontrol show ... -o
+
+_KEY = re.compile(r"(?:^|(?<=\s))([A-Za-z][A-Za-z0-9_:/.]*)=")
+
+
+def scontrol_record(line: str) -> dict[str, str]:
+    """One ``scontrol show job|node -o`` line -> {key: value}; values may contain spaces.
+
+    ``Reason=`` (free text set by people, possibly containing ``=``) runs to its trailing
+    ``[user@time]`` stamp, or to the end of the line.
+    """
+    line = line.strip()
+    reason = None
+    at = re.search(r"(?:^|\s)Reason=", line)
+    if at:
+        rest = line[at.end():]
+        stamp = re.search(r"\[[^\[\]@]*@[^\[\]]*\]", rest)
+        end = stamp.end() if stamp else len(rest)
+        tail = rest[end:]
+        nxt = _KEY.search(tail)
+        if not stamp:
+            # no stamp: the reason ends where the next key starts (job records: Reason=None Dependency=...)
+            nxt = _KEY.search(rest)
+            end = nxt.start() if nxt else len(rest)
+            tail = rest[end:]
+        reason = rest[:end].strip()
+        line = (line[:at.start()] + " " + tail).strip()
+    keys = list(_KEY.finditer(line))
+    record = {}
+    for this, following in zip(keys, keys[1:] + [None]):
+        end = following.start() if following else len(line)
+        record[this.group(1)] = line[this.end():end].strip()
+    if reason is not None:
+        record["Reason"] = reason
+    return record
+
+
+def _reason_parts(text: str | None) -> tuple[str | None, str | None, str | None]:
+    """``"maintenance [root@2026-11-21T09:00:00]"`` -> (reason, user, time)."""
+    if not text or text in {"None", "(null)"}:
+        return None, None, None
+    match = re.fullmatch(r"(.*?)\s*\[([^\[\]@]*)@([^\[\]]*)\]", text)
+    if match:
+        return match.group(1) or None, match.group(2) or None, match.group(3) or None
+    return text, None, None
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    try:
+        return int(value) if value not in (None, "") else default
+    except ValueError:
+        return default
+
+
+def _gpus_from_tres(text: str) -> int:
+    return _int(dict(tres(text)).get("gres/gpu"), 0)
+
+
+def scontrol_nodes(text: str) -> list[Node]:
+    nodes = []
+    for line in text.splitlines():
+        if not line.startswith("NodeName="):
+            continue
+        r = scontrol_record(line)
+        state_parts = r.get("State", "UNKNOWN").split("+")
+        base = state_parts[0].rstrip("*~#%$@^-!")
+        flags = list(state_parts[1:])
+        if state_parts[0].endswith("*") and "NOT_RESPONDING" not in flags:
+            flags.append("NOT_RESPONDING")
+        reason, user, when = _reason_parts(r.get("Reason"))
+        gres = r.get("Gres", "")
+        gpus = _gpus_from_tres(r.get("CfgTRES", ""))
+        if not gpus:
+            match = re.search(r"gpu(?::[^:,(]+)?:(\d+)", gres)
+            gpus = int(match.group(1)) if match else 0
+        nodes.append(Node(
+            name=r["NodeName"], state=base, flags=tuple(flags), reason=reason, reason_user=user,
+            reason_time=when, gres="" if gres == "(null)" else gres, gpus=gpus,
+            gpus_used=_gpus_from_tres(r.get("AllocTRES", "")),
+            partitions=tuple(p for p in r.get("Partitions", "").split(",") if p),
+            cpus=_int(r.get("CPUTot")), cpus_alloc=_int(r.get("CPUAlloc")),
+            real_memory_mb=_int(r.get("RealMemory")), address=r.get("NodeAddr", "")))
+    return nodes
+
+
+def scontrol_job(text: str) -> dict[str, str]:
+    """The first record of ``scontrol show job -o ID`` (array jobs print one line per task)."""
+    for line in text.splitlines():
+        if line.startswith("JobId="):
+            return scontrol_record(line)
+    raise ParseError(f"scontrol show job: expected a line starting with 'JobId=', found {text[:120]!r}")
+
+
+def scontrol_jobs(text: str) -> list[dict[str, str]]:
+    return [scontrol_record(line) for line in text.splitlines() if line.startswith("JobId=")]
+
+
+# ---------------------------------------------------------------- sinfo
+
+SINFO_REASON_FORMAT = "%n|#|%E|#|%u|#|%H|#|%T"
+
+
+def sinfo_reasons(text: str) -> list[NodeReason]:
+    """``sinfo -h -N -R -o SINFO_REASON_FORMAT`` -> one NodeReason per node."""
+    out = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        cells = line.split(SEP)
+        if len(cells) != 5:
+            raise ParseError(f"sinfo line {lineno}: expected 5 fields, found {len(cells)}: {line[:120]!r}")
+        node, reason, user, when, state = (c.strip() for c in cells)
+        out.append(NodeReason(node=node, reason=reason, user=user, time=when, state=state))
+    return out
+
+
+def sbatch_job_id(text: str) -> str:
+    """``sbatch --parsable`` prints ``ID`` or ``ID;cluster``."""
+    first = text.strip().splitlines()[-1] if text.strip() else ""
+    job_id = first.split(";")[0]
+    if not job_id.isdigit():
+        raise ParseError(f"sbatch --parsable: expected a job id, found {text.strip()[:120]!r}")
+    return job_id
