@@ -1,0 +1,89 @@
+"""Run one probe in this process: the entry point of the job scripts (``python -m slurm_diag.probes``)
+and of ``sdiag-agent probe run``.
+
+Results reach disk only at the end, atomically. SIGTERM or SIGINT (scancel, a time limit) turns
+into a result marked ``valid: false`` holding the samples taken so far; SIGKILL leaves no file at
+all. Either way nothing partial reads as valid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+from slurm_diag import probes
+from slurm_diag.errors import SdiagError
+from slurm_diag.probes import base
+
+
+@contextmanager
+def interruptible():
+    """Turn SIGTERM/SIGINT into ProbeInterrupted in the main thread while the probe runs."""
+    def handler(signum, _frame):
+        raise base.ProbeInterrupted(signal.Signals(signum).name)
+
+    try:
+        old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    except ValueError:          # not the main thread: run without the handlers
+        yield
+        return
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def run_probe(name: str, given: dict | None = None, out: Path | None = None) -> list[dict]:
+    """Run probe `name` with parameters `given`; write the ProbeResults atomically to `out`.
+    Returns the documents (empty on MPI ranks other than 0). Interrupted: writes the partial,
+    invalid result and re-raises ProbeInterrupted."""
+    spec = probes.get(name)
+    params = spec.params(given)
+    rec = base.Recorder(probe=spec.name, metric=spec.metric, unit=spec.unit)
+    try:
+        with interruptible():
+            docs = spec.run(params, rec)
+    except base.ProbeInterrupted as exc:
+        if out is not None:
+            base.write_atomic(out, [base.partial_result(rec, params, f"interrupted by {exc}")])
+        raise
+    if out is not None and docs:
+        base.write_atomic(out, docs)
+    return docs
+
+
+def parse_params(pairs: list[str]) -> dict:
+    given = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            from slurm_diag.errors import UsageError
+            raise UsageError(f"parameter {pair!r} is not KEY=VALUE", hint="e.g. --param n=4096")
+        given[key] = value
+    return given
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m slurm_diag.probes",
+                                     description="Run one probe here and write its ProbeResults as JSON.")
+    parser.add_argument("probe", choices=probes.names())
+    parser.add_argument("--out", type=Path, help="file to write the JSON list to (atomically)")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--print", action="store_true", help="also print the JSON")
+    args = parser.parse_args(argv)
+    try:
+        docs = run_probe(args.probe, parse_params(args.param), args.out)
+    except base.ProbeInterrupted as exc:
+        print(f"probe {args.probe}: interrupted by {exc}; stored as invalid", file=sys.stderr)
+        return 128 + int(getattr(signal, str(exc), signal.SIGTERM))
+    except SdiagError as exc:
+        print(f"probe {args.probe}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if args.print and docs:
+        print(json.dumps(docs, indent=1, default=str))
+    return 0
