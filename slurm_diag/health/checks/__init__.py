@@ -1,0 +1,1 @@
+"""One module per check family; each registers itself with ``@check``."""

@@ -1,0 +1,43 @@
+"""GPU count: every GPU the node should have (config or Slurm GRES) must be visible to NVML."""
+
+from __future__ import annotations
+
+from slurm_diag.gpu.model import GpuReading
+from slurm_diag.health.registry import check
+from slurm_diag.health.result import CheckResult, critical, ok, unknown, warn
+
+NAME = "gpu_count"
+
+
+def evaluate(reading: GpuReading, expected: int | None, source: str) -> CheckResult:
+    if reading.error:
+        if not expected:
+            if reading.error.startswith("NVML not loadable"):
+                return ok(NAME, f"no GPUs expected ({source}); NVML absent", observed=0, expected=expected)
+            return unknown(NAME, f"could not count GPUs: {reading.error}", expected=expected)
+        if reading.error.startswith("NVML not loadable"):
+            return critical(NAME, f"expected {expected} GPUs, NVML not loadable ({reading.error})",
+                            observed=None, expected=expected,
+                            next_step="drain; check the driver (nvidia-smi, lsmod | grep nvidia) and reboot")
+        return unknown(NAME, f"expected {expected} GPUs, could not count them: {reading.error}",
+                       expected=expected, next_step="drain if it persists; a hung NVML needs a reboot")
+    seen = len(reading.gpus)
+    buses = [g.pci_bus_id for g in reading.gpus]
+    if expected is None:
+        return ok(NAME, f"{seen} GPUs visible; {source}", observed=seen, data={"pci": buses})
+    if seen < expected:
+        return critical(NAME, f"{seen} of {expected} GPUs visible, expected {expected} ({source}): "
+                              "a GPU has fallen off the bus or failed to initialise",
+                        observed=seen, expected=expected, data={"pci": buses},
+                        next_step="drain; check dmesg for XID 79 / RmInitAdapter, reboot, reseat or RMA the GPU")
+    if seen > expected:
+        return warn(NAME, f"{seen} GPUs visible, expected {expected} ({source})",
+                    observed=seen, expected=expected, data={"pci": buses},
+                    next_step="fix Gres=gpu:N in slurm.conf or health.expected_gpus")
+    return ok(NAME, f"{seen} of {expected} GPUs visible", observed=seen, expected=expected)
+
+
+@check(NAME, needs_gpus=True)
+def run(ctx) -> list[CheckResult]:
+    expected, source = ctx.expected_gpus()
+    return [evaluate(ctx.gpus(), expected, source)]

@@ -1,0 +1,18 @@
+"""`python -m slurm_diag.health.healthcheck`: the HealthCheckProgram (see hooks.py). Drains and
+resumes by itself; always exits 0 unless it could not run at all (Slurm ignores the code)."""
+
+import os
+import sys
+
+from slurm_diag.health.hooks import _log, run_healthcheck
+
+if __name__ == "__main__":
+    try:
+        run_healthcheck()
+        code = 0
+    except Exception as exc:  # report, never crash slurmd's health check with a traceback
+        _log(f"healthcheck failed: {exc}")
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
