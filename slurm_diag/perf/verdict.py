@@ -134,7 +134,7 @@ def check_round(m: Measurement, peers: Sequence[float], node_gpus: Sequence[floa
         node_med = statistics.median(node_gpus)
         ratio_n = x / node_med if node_med else None
         if ratio_n is not None and ratio_n < th.gpu_node_ratio:
-            status = Status.CRITICAL if status in (Status.OK, Status.UNKNOWN, Status.WARN) else status
+            status = Status.CRITICAL
             basis = basis + "+node"
     return RoundCheck(status, ratio_e, ratio_f, ratio_n, z, basis)
 
@@ -155,7 +155,7 @@ def explain(m: Measurement, th: Thresholds) -> tuple[str | None, str]:
             scaled = m.expected.value * sm / mx
             if m.value >= th.fail_ratio * scaled:
                 return "clock-limited", f"{text}: clock-limited"
-            return "clock-limited", f"{text}: {m.value / scaled:.2f}x even the clock-scaled figure"
+            return "clock-limited", f"{text}: {m.value / scaled:.2f}× even the clock-scaled figure"
         return "clock-limited", f"{text}: clock-limited"
     parts, cause = [], None
     quota, cpus = cpu.get("quota_cpus"), cpu.get("cpus")
@@ -208,11 +208,11 @@ def _combine(subject_ms: list[Measurement], checks: list[RoundCheck], th: Thresh
     name = f"{m0.subject} {m0.probe}" + (f" {m0.dtype}" if m0.dtype else "")
     figures = []
     if r_e is not None:
-        figures.append(f"{r_e:.2f}x expected")
+        figures.append(f"{r_e:.2f}× expected")
     if r_f is not None:
-        figures.append(f"{r_f:.2f}x fleet median")
+        figures.append(f"{r_f:.2f}× fleet median")
     if r_n is not None and (r_n < th.gpu_node_ratio or status != Status.OK):
-        figures.append(f"{r_n:.2f}x node median")
+        figures.append(f"{r_n:.2f}× node median")
     if status == Status.UNKNOWN:
         text = f"{name}: no expectation and only {len(subject_ms)} run(s) with too few peers to compare"
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from contextlib import contextmanager
@@ -68,16 +69,28 @@ def parse_params(pairs: list[str]) -> dict:
     return given
 
 
+def default_name(probe: str) -> str:
+    """<probe>-<node>-<job>.<step>.json: unique per task of a sweep, sortable by node."""
+    job = os.environ.get("SLURM_JOB_ID", "local")
+    step = os.environ.get("SLURM_STEP_ID", str(os.getpid()))
+    return f"{probe}-{base.node_name()}-{job}.{step}.json"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m slurm_diag.probes",
                                      description="Run one probe here and write its ProbeResults as JSON.")
     parser.add_argument("probe", choices=probes.names())
     parser.add_argument("--out", type=Path, help="file to write the JSON list to (atomically)")
+    parser.add_argument("--out-dir", type=Path,
+                        help="write to DIR/<probe>-<node>-<job>.<step>.json instead (one file per task)")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--print", action="store_true", help="also print the JSON")
     args = parser.parse_args(argv)
+    out = args.out
+    if out is None and args.out_dir is not None:
+        out = args.out_dir / default_name(args.probe)
     try:
-        docs = run_probe(args.probe, parse_params(args.param), args.out)
+        docs = run_probe(args.probe, parse_params(args.param), out)
     except base.ProbeInterrupted as exc:
         print(f"probe {args.probe}: interrupted by {exc}; stored as invalid", file=sys.stderr)
         return 128 + int(getattr(signal, str(exc), signal.SIGTERM))
