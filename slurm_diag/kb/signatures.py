@@ -32,7 +32,7 @@ def vet_pattern(pattern: str) -> re.Pattern:
     if _BACKREFERENCE.search(pattern):
         raise PatternError("backreferences are not allowed")
     try:
-        return re.compile(pattern, re.IGNORECASE)
+        return re.compile(pattern)
     except re.error as exc:
         raise PatternError(f"invalid regex: {exc}") from None
 

@@ -1,0 +1,131 @@
+"""`sdiag-agent kb`: build, search, inspect and grow the failure-pattern knowledge base."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from slurm_diag.cli.output import emit_json, table
+from slurm_diag.errors import UsageError
+
+LABELS = ("gpu_hardware", "gpu_throttle", "gpu_oom", "host_oom", "network", "filesystem", "node_failure",
+          "time_limit", "user_code", "software_env", "scheduler", "slow_node", "unknown")
+
+
+@click.group("kb")
+def command() -> None:
+    """Knowledge base of failure patterns (chromadb, offline MiniLM embeddings)."""
+
+
+@command.command("build")
+@click.option("--rebuild", is_flag=True, help="drop the index and embed every entry again")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def build(rebuild: bool, as_json: bool) -> None:
+    """Index the shipped entries (kb/*.jsonl) and those added from attributions."""
+    from slurm_diag.kb.api import build as do_build
+
+    info = do_build(rebuild=rebuild)
+    if as_json:
+        emit_json(info)
+    else:
+        click.echo(f"indexed {info['indexed']} entries, removed {info['removed']} "
+                   f"in {info['seconds']} s{' (rebuilt)' if info['rebuilt'] else ''}")
+
+
+@command.command("search")
+@click.argument("text", required=False)
+@click.option("--file", "path", type=click.Path(dir_okay=False), help="read the text from a log file ('-' for stdin)")
+@click.option("--top", type=click.IntRange(1, 100), default=None, help="number of hits (default kb.top)")
+@click.option("--label", type=click.Choice(LABELS), help="only entries with this attribution label")
+@click.option("--component", help="only entries for this component (e.g. nccl, infiniband)")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def search(text, path, top, label, component, as_json) -> None:
+    """Find the patterns that best explain TEXT (a log excerpt or a description)."""
+    from slurm_diag import config
+    from slurm_diag.kb.api import search as do_search
+
+    text = _read_text(text, path)
+    cfg = config.load()
+    hits = do_search(text, top=top or cfg.get("kb.top"), label=label, component=component, cfg=cfg)
+    if as_json:
+        emit_json([h.to_dict() for h in hits])
+        return
+    if not hits:
+        click.echo("no matching entry")
+        return
+    for h in hits:
+        sig = f"  signatures: {', '.join(h.matched_signatures)}" if h.matched_signatures else ""
+        click.echo(f"{h.score:.3f}  {h.id}  [{h.label}/{h.scope}/{h.component}]  "
+                   f"{', '.join(h.problemkey[:6])}{sig}")
+        click.echo(f"       {h.result}")
+        click.echo(f"       confirm with {h.function}; action: {h.action}")
+
+
+@command.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def stats(as_json: bool) -> None:
+    """Count entries by label and file; say whether the index is built and current."""
+    from slurm_diag.kb.api import stats as do_stats
+
+    info = do_stats()
+    if as_json:
+        emit_json(info)
+        return
+    idx = info["index"]
+    click.echo(f"entries: {info['entries']} ({info['added']} added), signatures: {info['signatures']}")
+    click.echo(f"index: {idx['path']} built={idx['built']} indexed={idx['indexed']} stale={idx['stale']}"
+               + ("  (run `sdiag-agent kb build`)" if idx["stale"] or not idx["built"] else ""))
+    table([[k, str(v)] for k, v in info["by_label"].items()], ["label", "entries"])
+
+
+@command.command("add")
+@click.option("--attribution", "attr_path", required=True, type=click.Path(dir_okay=False),
+              help="Attribution JSON file ('-' for stdin)")
+@click.option("--excerpt", "excerpt_path", type=click.Path(dir_okay=False),
+              help="file with the log lines that showed the failure")
+@click.option("--text", "excerpt_text", help="the log excerpt given inline")
+@click.option("--signature", help="regex for the symptom; default: derived from the excerpt's key line")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def add(attr_path, excerpt_path, excerpt_text, signature, as_json) -> None:
+    """Add a confirmed attribution as a new entry (skipped if its signature is already known)."""
+    from slurm_diag.kb.add import add as do_add
+
+    raw = _read_text(None, attr_path)
+    try:
+        attribution = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{attr_path}: not JSON (line {exc.lineno}: {exc.msg})",
+                         hint="pass the Attribution JSON the agent wrote") from None
+    if not isinstance(attribution, dict):
+        raise UsageError(f"{attr_path}: expected one JSON object", hint="pass a single Attribution")
+    if excerpt_path and excerpt_text:
+        raise UsageError("give --excerpt or --text, not both", hint="drop one of them")
+    excerpt = excerpt_text if excerpt_text is not None else (_read_text(None, excerpt_path) if excerpt_path else "")
+    if not excerpt.strip() and not signature:
+        raise UsageError("no log excerpt and no signature", hint="pass --excerpt FILE, --text or --signature")
+    info = do_add(attribution, excerpt, signature)
+    if as_json:
+        emit_json(info)
+    elif info["added"]:
+        click.echo(f"added {info['id']} with signature /{info['signature']}/")
+    else:
+        click.echo(f"not added: signature /{info['signature']}/ already in {info['duplicate_of']}")
+
+
+def _read_text(text: str | None, path: str | None) -> str:
+    if text is not None and path:
+        raise UsageError("give TEXT or --file, not both", hint="drop one of them")
+    if text is not None:
+        return text
+    if path is None:
+        raise UsageError("no text to search", hint='pass TEXT, --file LOG or --file - for stdin')
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(4 * 1024 * 1024 + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}", hint="check the path") from None
+    return data.decode("utf-8", errors="replace")

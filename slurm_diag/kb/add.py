@@ -1,0 +1,119 @@
+"""Closed loop: a confirmed attribution plus the log excerpt that showed it becomes a new entry
+in <home>/kb/added.jsonl, de-duplicated by signature."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime, timezone
+
+from slurm_diag.errors import UsageError
+from slurm_diag.kb import entries as entries_mod
+from slurm_diag.kb.sanitize import clean_text
+from slurm_diag.kb.signatures import PatternError, compiled, vet_pattern
+
+ACTION_BY_LABEL = {
+    "gpu_hardware": "drain", "node_failure": "drain", "network": "drain", "slow_node": "drain",
+    "gpu_throttle": "drain", "filesystem": "notify_user", "scheduler": "none", "time_limit": "notify_user",
+    "gpu_oom": "notify_user", "host_oom": "notify_user", "user_code": "notify_user",
+    "software_env": "notify_user", "unknown": "none",
+}
+_TIMESTAMP = re.compile(r"^\s*(\[[^\]]{1,40}\]\s*|\d{4}-\d\d-\d\d[T ][\d:.,]+\S*\s*|[A-Z][a-z]{2}\s+\d+\s+[\d:]+\s+\S+\s+)")
+_INTERESTING = re.compile(r"error|fail|fatal|xid|warn|kill|exception|timeout|oom|abort|denied|panic",
+                          re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z][A-Za-z_]{2,}")
+
+
+def _key_line(excerpt: str) -> str:
+    lines = [ln.strip() for ln in excerpt.split("\n") if ln.strip()]
+    if not lines:
+        raise UsageError("the log excerpt is empty", hint="pass the log lines that showed the failure")
+    for line in lines:
+        if _INTERESTING.search(line):
+            return line
+    return lines[0]
+
+
+def signature_from_excerpt(excerpt: str) -> str:
+    """A safe regex for the excerpt's key line: timestamps dropped, numbers and hex generalised."""
+    line = _TIMESTAMP.sub("", _key_line(excerpt))[:160]
+    parts = re.split(r"(0x[0-9a-fA-F]+|\d+)", line)
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            out.append("0x[0-9a-f]+" if part.lower().startswith("0x") else r"\d+")
+        else:
+            out.append(re.sub(r"(\\ )+", r"\\s+", re.escape(part)))
+    pattern = "".join(out).strip()
+    vet_pattern(pattern)
+    return pattern
+
+
+def entry_from_attribution(attribution: dict, excerpt: str, signature: str | None = None) -> dict:
+    from slurm_diag import schemas
+
+    problems = schemas.errors("attribution", attribution)
+    if problems:
+        raise UsageError("the attribution does not match attribution.schema.json: " + "; ".join(problems[:5]),
+                         hint="pass the Attribution JSON the agent produced")
+    excerpt = clean_text(excerpt, 8192).strip()
+    if signature:
+        try:
+            vet_pattern(signature)
+        except PatternError as exc:
+            raise UsageError(f"--signature {signature!r}: {exc}", hint="give a simple one-line regex") from None
+    else:
+        signature = signature_from_excerpt(excerpt)
+    if excerpt and not any(compiled(signature).search(ln) for ln in excerpt.split("\n")):
+        raise UsageError(f"the signature {signature!r} does not match the excerpt",
+                         hint="pass a signature that matches one of the excerpt's lines")
+    label = attribution["label"]
+    words = [w.lower() for w in _WORD.findall(f"{attribution['component']} {_key_line(excerpt)}")]
+    keys = list(dict.fromkeys([label, attribution["component"].lower(), *words]))[:10]
+    digest = hashlib.sha1(signature.encode()).hexdigest()[:10]
+    steps = " ".join(attribution.get("next_steps", []))
+    component = re.sub(r"[^a-z0-9_]", "_", attribution["component"].lower())[:40].strip("_") or "unknown"
+    if not component[0].isalpha():
+        component = "c_" + component[:37]
+    entry = {
+        "id": f"added-{label.replace('_', '-')}-{digest}",
+        "problemkey": [k[:60] for k in keys if len(k) >= 2] or [label],
+        "rawtext": excerpt[:4000] if len(excerpt) >= 10 else f"{excerpt} ({label})",
+        "function": "agent.attribution",
+        "result": (f"{attribution['explanation']} Next: {steps}" if steps else attribution["explanation"])[:4000],
+        "label": label, "scope": attribution["scope"], "component": component,
+        "severity": "critical" if attribution["scope"] == "infra" else "warning",
+        "signatures": [signature], "action": ACTION_BY_LABEL[label],
+        "source": {"kind": "attribution", "job_id": attribution.get("job_id"),
+                   "attribution_id": attribution.get("id"),
+                   "added": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+    }
+    if len(entry["result"]) < 10:
+        entry["result"] = f"{label}: {entry['result']} (confirmed attribution)"
+    return entry
+
+
+def add(attribution: dict, excerpt: str, signature: str | None = None, cfg=None, store=None) -> dict:
+    """Append the entry unless an existing one already carries the same signature; index it."""
+    from slurm_diag.kb.api import _cfg, ensure_built, open_store
+
+    cfg = _cfg(cfg)
+    entry = entry_from_attribution(attribution, excerpt, signature)
+    store = store or open_store(cfg)
+    ensure_built(cfg, store)
+    with store.writing():
+        existing = entries_mod.load_all(cfg)
+        for other in existing:
+            if entry["signatures"][0] in other.signatures:
+                return {"added": False, "duplicate_of": other.id, "signature": entry["signatures"][0]}
+        entries_mod.parse_line(json.dumps(entry), "new entry")     # validate before writing
+        path = entries_mod.added_path(cfg)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry) + "\n")
+        store.upsert([entries_mod.Entry.from_dict(entry)],
+                     content=entries_mod.content_hash(entries_mod.load_all(cfg)))
+    overlaps = [other.id for other in existing
+                if any(compiled(p).search(ln) for p in other.signatures for ln in excerpt.split("\n"))]
+    return {"added": True, "id": entry["id"], "signature": entry["signatures"][0], "also_matched_by": overlaps}

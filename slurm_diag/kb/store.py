@@ -1,0 +1,150 @@
+"""The chromadb index of the knowledge base under <home>/kb/chroma.
+
+One writer at a time (an exclusive flock on <home>/kb/write.lock). After every write the writer
+bumps <home>/kb/stamp.json; readers compare the stamp before each query and reopen the client
+when it changed, because a long-lived chromadb client misses or trips over another process's
+writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+from slurm_diag.errors import EnvironmentProblem
+
+COLLECTION = "sdiag_kb"
+
+
+def _chromadb():
+    try:
+        import chromadb
+        from chromadb.config import Settings
+    except ImportError:
+        raise EnvironmentProblem("chromadb is not installed", hint="pip install 'slurm-diag[kb]'") from None
+    return chromadb, Settings
+
+
+class KbStore:
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.root = cfg.home / "kb"
+        configured = cfg.get("kb.chroma_dir")
+        self.chroma_dir = Path(os.path.expanduser(configured)) if configured else self.root / "chroma"
+        self.stamp_path = self.root / "stamp.json"
+        self.backend = cfg.get("kb.backend")
+        self._client = None
+        self._collection = None
+        self._seen_stamp: str | None = None
+
+    # ---- stamp and lock -------------------------------------------------------------------
+    def stamp(self) -> dict:
+        try:
+            return json.loads(self.stamp_path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _bump(self, **info) -> None:
+        doc = {**self.stamp(), **info, "token": uuid.uuid4().hex, "time": time.time()}
+        tmp = self.stamp_path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(doc))
+        os.replace(tmp, self.stamp_path)
+
+    @contextlib.contextmanager
+    def writing(self):
+        """Hold the single-writer lock; on exit, publish the change to readers."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / "write.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield self
+            finally:
+                self._close()
+
+    # ---- client ---------------------------------------------------------------------------
+    def _close(self) -> None:
+        if self._client is not None:
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            SharedSystemClient.clear_system_cache()
+        self._client = self._collection = None
+
+    def embedding_function(self):
+        from slurm_diag.kb.embed import embedding_function
+
+        return embedding_function(self.backend, self.root / "model")
+
+    def collection(self):
+        """The collection, reopened when another process has written since we opened it."""
+        token = self.stamp().get("token")
+        if self._collection is not None and token != self._seen_stamp:
+            self._close()
+        if self._collection is None:
+            chromadb, Settings = _chromadb()
+            self.chroma_dir.mkdir(parents=True, exist_ok=True)
+            self._client = chromadb.PersistentClient(
+                path=str(self.chroma_dir),
+                settings=Settings(anonymized_telemetry=False, allow_reset=True))
+            self._collection = self._client.get_or_create_collection(
+                COLLECTION, embedding_function=self.embedding_function(),
+                metadata={"hnsw:space": "cosine"})
+            self._seen_stamp = token
+        return self._collection
+
+    def exists(self) -> bool:
+        return bool(self.stamp().get("count"))
+
+    # ---- writes (call inside `with store.writing():`) -------------------------------------
+    def rebuild(self, entries) -> None:
+        from slurm_diag.kb.entries import content_hash
+
+        entries = list(entries)
+        chromadb, Settings = _chromadb()
+        self._close()
+        self.chroma_dir.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(path=str(self.chroma_dir),
+                                           settings=Settings(anonymized_telemetry=False, allow_reset=True))
+        with contextlib.suppress(Exception):
+            client.delete_collection(COLLECTION)
+        self._client = client
+        self._collection = client.create_collection(
+            COLLECTION, embedding_function=self.embedding_function(), metadata={"hnsw:space": "cosine"})
+        self.upsert(entries, content=content_hash(entries))
+
+    def upsert(self, entries, batch: int = 256, content: str | None = None) -> None:
+        col = self.collection()
+        entries = list(entries)
+        for start in range(0, len(entries), batch):
+            chunk = entries[start:start + batch]
+            col.upsert(ids=[e.id for e in chunk], documents=[e.document() for e in chunk],
+                       metadatas=[{"label": e.label, "component": e.component, "scope": e.scope,
+                                   "severity": e.severity} for e in chunk])
+        self._bump(count=col.count(), **({"content": content} if content else {}))
+
+    def sync(self, entries) -> dict:
+        """Bring the index in line with `entries`: upsert changed ones, delete vanished ones."""
+        from slurm_diag.kb.entries import content_hash
+
+        col = self.collection()
+        have = set(col.get(include=[])["ids"])
+        want = {e.id for e in entries}
+        gone = sorted(have - want)
+        if gone:
+            col.delete(ids=gone)
+        self.upsert(entries, content=content_hash(entries))
+        return {"indexed": len(want), "removed": len(gone)}
+
+    # ---- reads ----------------------------------------------------------------------------
+    def query(self, text: str, top: int, where: dict | None = None) -> list[tuple[str, float]]:
+        col = self.collection()
+        n = col.count()
+        if n == 0:
+            return []
+        res = col.query(query_texts=[text], n_results=min(top, n), where=where or None,
+                        include=["distances"])
+        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
