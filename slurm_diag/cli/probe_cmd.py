@@ -7,6 +7,7 @@ Exit status: 0 when every verdict is OK, WARN or UNKNOWN; 1 when one is CRITICAL
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -48,7 +49,9 @@ def _finish(docs: list[dict], as_json: bool) -> None:
     else:
         _show(docs)
     if any((d.get("verdict") or {}).get("status") == "CRITICAL" for d in docs):
-        raise click.exceptions.Exit(EXIT_FAILURE)
+        # sys.exit, not click's Exit: cli.main runs with standalone_mode=False, which turns Exit
+        # into a return value that the entry point does not pass on
+        sys.exit(EXIT_FAILURE)
 
 
 def _load(files: tuple[str, ...]) -> list[dict]:
