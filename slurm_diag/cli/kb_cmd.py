@@ -10,6 +10,7 @@ import click
 from slurm_diag.cli.output import emit_json, table
 from slurm_diag.errors import UsageError
 
+MAX_READ_BYTES = 4 * 1024 * 1024
 LABELS = ("gpu_hardware", "gpu_throttle", "gpu_oom", "host_oom", "network", "filesystem", "node_failure",
           "time_limit", "user_code", "software_env", "scheduler", "slow_node", "unknown")
 
@@ -125,7 +126,9 @@ def _read_text(text: str | None, path: str | None) -> str:
         return sys.stdin.read()
     try:
         with open(path, "rb") as fh:
-            data = fh.read(4 * 1024 * 1024 + 1)
+            fh.seek(0, 2)
+            fh.seek(max(0, fh.tell() - MAX_READ_BYTES))   # errors sit at the end of a log
+            data = fh.read(MAX_READ_BYTES)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}", hint="check the path") from None
     return data.decode("utf-8", errors="replace")

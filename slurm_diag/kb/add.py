@@ -38,11 +38,12 @@ def _key_line(excerpt: str) -> str:
 def signature_from_excerpt(excerpt: str) -> str:
     """A safe regex for the excerpt's key line: timestamps dropped, numbers and hex generalised."""
     line = _TIMESTAMP.sub("", _key_line(excerpt))[:160]
-    parts = re.split(r"(0x[0-9a-fA-F]+|\d+)", line)
+    parts = re.split(r"(\b0x[0-9a-fA-F]+\b|\b[0-9a-fA-F]*\d[0-9a-fA-F]*\b|\d+)", line)
     out = []
     for i, part in enumerate(parts):
         if i % 2:
-            out.append("0x[0-9a-f]+" if part.lower().startswith("0x") else r"\d+")
+            out.append(r"\d+" if part.isdigit() else
+                       "0x[0-9a-fA-F]+" if part.lower().startswith("0x") else "[0-9a-fA-F]+")
         else:
             out.append(re.sub(r"(\\ )+", r"\\s+", re.escape(part)))
     pattern = "".join(out).strip()

@@ -88,8 +88,13 @@ def export_onnx(target: Path) -> Path:
                                      hint="pip install onnx, or set kb.backend = \"torch\"") from None
         axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
                 "embedding": {0: "batch"}}
-        torch.onnx.export(model, (ids, ids), str(tmp), input_names=["input_ids", "attention_mask"],
-                          output_names=["embedding"], dynamic_axes=axes, opset_version=17, dynamo=False)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (ids, ids), str(tmp), input_names=["input_ids", "attention_mask"],
+                              output_names=["embedding"], dynamic_axes=axes, opset_version=17,
+                              dynamo=False)
         os.replace(tmp, target)
     return target
 

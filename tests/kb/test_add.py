@@ -1,0 +1,38 @@
+"""Turning a confirmed attribution into an entry: derived signature, validation, de-duplication."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from slurm_diag.errors import UsageError
+from slurm_diag.kb.add import entry_from_attribution, signature_from_excerpt
+from slurm_diag.kb.entries import parse_line
+
+ATTR = {"label": "network", "scope": "infra", "component": "infiniband", "confidence": 0.8,
+        "supporting": [], "contradicting": [], "explanation": "cable fault on rail 3", "next_steps": ["replace cable"]}
+
+
+def test_signature_generalises_numbers_and_drops_timestamp():
+    sig = signature_from_excerpt("[Mon Mar  3 10:00:01 2025] mlx5_core 0000:c5:00.0: rail3 lost carrier 17 times\nother")
+    assert re.search(sig, "mlx5_core 0000:a1:00.0: rail3 lost carrier 2 times")
+    assert "Mon Mar" not in sig
+
+
+def test_entry_validates_and_carries_source():
+    import json
+
+    doc = entry_from_attribution({**ATTR, "job_id": "9"}, "ERROR rail3 lost carrier 17 times")
+    entry = parse_line(json.dumps(doc), "test")
+    assert entry.label == "network" and entry.action == "drain" and entry.source["job_id"] == "9"
+
+
+def test_signature_must_match_the_excerpt():
+    with pytest.raises(UsageError, match="does not match the excerpt"):
+        entry_from_attribution(ATTR, "ERROR rail3 lost carrier", signature="something else")
+
+
+def test_unsafe_signature_refused():
+    with pytest.raises(UsageError, match="nested quantifier"):
+        entry_from_attribution(ATTR, "aaaa", signature="(a+)+")

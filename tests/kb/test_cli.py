@@ -1,0 +1,50 @@
+"""`sdiag-agent kb ...` as a person runs it: JSON output, stats, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from .conftest import run_cli
+
+
+def test_help_stays_light():
+    code = ("import sys\nfrom slurm_diag.cli import cli\n"
+            "try:\n    cli.main(['kb', '--help'], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
+            "print([m for m in ('chromadb', 'torch', 'onnxruntime', 'transformers', 'numpy') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "search" in out and out.strip().endswith("[]")
+
+
+def test_stats_json(kb_home):
+    res = run_cli("kb", "stats", "--json", home=kb_home)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["entries"] >= 150 and doc["index"]["built"] and doc["index"]["indexed"] == doc["entries"]
+    assert doc["index"]["stale"] is False and doc["by_label"]["gpu_hardware"] > 0
+
+
+def test_search_human_output_and_label_filter(kb_home):
+    res = run_cli("kb", "search", "slurmstepd: error: *** JOB 7 ON n1 CANCELLED AT 2025-01-01T00:00:00 DUE TO TIME LIMIT ***",
+                  "--label", "time_limit", "--top", "2", home=kb_home)
+    assert res.returncode == 0, res.stderr
+    assert "slurm-timeout" in res.stdout and "[time_limit/" in res.stdout
+
+
+def test_bad_label_and_bad_attribution_exit_2_without_traceback(kb_home):
+    res = run_cli("kb", "search", "x", "--label", "gremlins", home=kb_home)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    res = run_cli("kb", "add", "--attribution", "-", "--text", "ERROR something", home=kb_home,
+                  stdin=json.dumps({"label": "network"}))
+    assert res.returncode == 2 and "attribution.schema.json" in res.stderr and "Traceback" not in res.stderr
+    res = run_cli("kb", "search", home=kb_home)
+    assert res.returncode == 2 and "no text" in res.stderr
+
+
+def test_search_on_fresh_home_builds_index_first(tmp_path):
+    res = run_cli("kb", "search", "Failed to initialize NVML: Driver/library version mismatch", "--json",
+                  home=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)[0]["id"] == "nvml-mismatch"
+    assert (tmp_path / "kb" / "stamp.json").exists()
