@@ -65,6 +65,10 @@ def _torch_model():
             pooled = (out * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, dim=1)
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     bert = AutoModel.from_pretrained(str(model_dir()), local_files_only=True)
     return Pooled(bert.eval())
 
