@@ -24,6 +24,8 @@ def settle(node: str, reason: str, settle_s: float, timeout_s: float = 5.0, poll
     try:
         calls.drain_node(node, reason, timeout_s)
     except slurm_calls.SlurmCallError as exc:
+        if "not found" in exc.message:
+            return f"drain impossible: {exc.message}"
         last = f"drain failed: {exc}"
     else:
         last = "drained"

@@ -17,6 +17,7 @@ class Settings:
     health: dict
     home: Path
     slurm_conf: str
+    slurm_bin_dir: str = ""
 
     def get(self, dotted: str):
         node = self.health
@@ -47,4 +48,5 @@ def load(validate: bool = False) -> Settings:
                 config._set(data, key, os.environ[var])
     home = Path(os.path.expanduser(data["home"]))
     slurm_conf = data.get("slurm", {}).get("conf") or os.environ.get("SLURM_CONF", "")
-    return Settings(health=data["health"], home=home, slurm_conf=slurm_conf)
+    return Settings(health=data["health"], home=home, slurm_conf=slurm_conf,
+                    slurm_bin_dir=data.get("slurm", {}).get("bin_dir", ""))

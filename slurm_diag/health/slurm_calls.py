@@ -16,12 +16,20 @@ class SlurmCallError(EnvironmentProblem):
     pass
 
 
+def _binary() -> str:
+    """scontrol from config slurm.bin_dir when set, else from PATH."""
+    from slurm_diag.health.settings import load
+
+    bin_dir = load().slurm_bin_dir
+    return os.path.join(bin_dir, "scontrol") if bin_dir else "scontrol"
+
+
 def _scontrol(args: list[str], timeout_s: float) -> str:
-    argv = ["scontrol", *args]
+    argv = [_binary(), *args]
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s)
     except FileNotFoundError:
-        raise SlurmCallError("scontrol not found", hint="install slurm-client or fix PATH") from None
+        raise SlurmCallError(f"{argv[0]} not found", hint="install slurm-client, fix PATH or slurm.bin_dir") from None
     except subprocess.TimeoutExpired:
         raise SlurmCallError(f"{' '.join(argv)} did not answer within {timeout_s:g} s",
                              hint="check slurmctld and SLURM_CONF") from None

@@ -35,7 +35,7 @@ def evaluate(gpu, baseline: dict | None, now: float, per_hour_warn: float,
         return critical(NAME, f"gpu{gpu.index} {e.volatile_uncorrected} uncorrectable ECC errors since the "
                               f"driver loaded, expected 0: {RESET}", gpu=gpu.index, observed=observed,
                         expected={"volatile_uncorrected": 0}, next_step=RESET)
-    if baseline and baseline.get("time") and now > baseline["time"]:
+    if baseline and baseline.get("time") is not None and now > baseline["time"]:
         hours = max((now - baseline["time"]) / 3600, 1 / 60)
         rate = (e.aggregate_corrected - baseline.get("aggregate_corrected", 0)) / hours
         if rate > per_hour_warn:

@@ -1,0 +1,14 @@
+#!/bin/sh
+# Slurm Epilog: records the job's end (exit code, signal, guessed state) in the spool and re-checks
+# the node at the quick level. A new critical XID or uncorrectable ECC error during the job drains
+# the node (exit 1: Slurm drains with "Epilog error"; the reason is set to "sdiag: ...").
+SDIAG_HOOK=epilog
+. "$(dirname -- "$0")/_common.sh"
+
+sdiag_run slurm_diag.health.epilog
+rc=$?
+case $rc in
+    0) exit 0 ;;
+    42) exit 1 ;;
+    *) sdiag_log "internal error or timeout (rc $rc); node left as is (fail open)"; exit 0 ;;
+esac
