@@ -135,6 +135,7 @@ def prepare(lay: Layout) -> bool:
             lay, script=REPO / "prolog" / f"{hook}.sh", python=sys.executable, repo=REPO), 0o755)
     _write(b / "etc" / "plugstack.conf", plugstack(lay))
     _write(b / "etc" / "gres.conf", templates.gres_conf(lay))
+    _write(b / "etc" / "cgroup.conf", templates.cgroup_conf(lay))
     _write(b / "etc" / "slurmdbd.conf", templates.slurmdbd_conf(lay), 0o600)
     _write(b / "etc" / "sdiag.toml", templates.sdiag_toml(lay))
     _write(b / "etc" / "layout.json", json.dumps({k: v for k, v in asdict(lay).items() if k != "base"}))

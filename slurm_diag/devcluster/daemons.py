@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from slurm_diag.errors import EnvironmentProblem
+
 
 @dataclass(frozen=True)
 class Daemon:
@@ -50,7 +52,7 @@ def start(daemon: Daemon, env: dict[str, str], timeout: float = 15.0) -> int:
         daemon.pid_file.write_text(f"{proc.pid}\n")
         time.sleep(0.1)
         if proc.poll() is not None:
-            raise RuntimeError(f"{daemon.name} exited at once ({proc.returncode}); see {daemon.log_file}")
+            raise EnvironmentProblem(f"{daemon.name} exited at once ({proc.returncode})", hint=f"see {daemon.log_file}")
         return proc.pid
     try:
         rc = proc.wait(timeout=timeout)
@@ -62,7 +64,7 @@ def start(daemon: Daemon, env: dict[str, str], timeout: float = 15.0) -> int:
         if pid:
             return pid
         time.sleep(0.05)
-    raise RuntimeError(f"{daemon.name} did not start (exit {rc}); see {daemon.log_file}")
+    raise EnvironmentProblem(f"{daemon.name} did not start (exit {rc})", hint=f"see {daemon.log_file} and {_log_hint(daemon)}")
 
 
 def stop(daemon: Daemon, grace: float = 10.0) -> bool:
@@ -82,4 +84,22 @@ def stop(daemon: Daemon, grace: float = 10.0) -> bool:
         if not alive(pid):
             break
     daemon.pid_file.unlink(missing_ok=True)
+    return True
+
+
+def _log_hint(daemon: Daemon) -> str:
+    """The daemon's own log, where its fatal message usually is."""
+    name = daemon.name.split("-")[0]
+    return str(daemon.log_file.parent / (f"{daemon.name}.log" if name == "slurmd" else f"{name}.log"))
+
+
+def kill(daemon: Daemon) -> bool:
+    """SIGKILL, as when a node falls over: no chance to say goodbye to slurmctld."""
+    pid = daemon.pid()
+    if not pid:
+        return False
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and alive(pid):
+        time.sleep(0.05)
     return True

@@ -273,7 +273,7 @@ def scontrol_jobs(text: str) -> list[dict[str, str]]:
 
 # ---------------------------------------------------------------- sinfo
 
-SINFO_REASON_FORMAT = "%n|#|%E|#|%u|#|%H|#|%T"
+SINFO_REASON_FORMAT = "%N|#|%E|#|%u|#|%H|#|%T"
 
 
 def sinfo_reasons(text: str) -> list[NodeReason]:

@@ -1,0 +1,3 @@
+from slurm_diag.cli import main
+
+main()

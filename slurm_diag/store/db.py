@@ -1,0 +1,214 @@
+"""The store: SQLite by default, any SQLAlchemy URL (MariaDB, PostgreSQL) by config.
+
+Documents are validated against their JSON Schema before they are written, so whatever is read
+back is a valid HealthReport/ProbeResult/Finding/Attribution/Proposal. The audit log is append
+only: this class has no way to change or delete an entry.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from slurm_diag import schemas
+from slurm_diag.errors import EnvironmentProblem, UsageError
+from slurm_diag.store import tables as t
+
+# proposal state machine (DESIGN.md): proposed -> approved -> executing -> done|failed; or rejected/expired
+TRANSITIONS = {
+    "proposed": {"approved", "rejected", "expired"},
+    "approved": {"executing", "expired"},
+    "executing": {"done", "failed"},
+}
+
+
+class StoreError(EnvironmentProblem):
+    pass
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _parse_time(text: str | None) -> datetime:
+    if not text:
+        return now()
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+
+
+class Store:
+    def __init__(self, url: str):
+        self.url = url
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine: Engine = create_engine(url, pool_pre_ping=True, future=True)
+        except (SQLAlchemyError, ImportError) as exc:
+            raise StoreError(f"cannot use store URL {_safe(url)}: {exc}",
+                             hint="check [store] url; MariaDB needs the 'mysql' extra (pymysql)") from None
+        self._init()
+
+    @classmethod
+    def from_config(cls, cfg=None) -> "Store":
+        from slurm_diag import config as config_mod
+
+        return cls((cfg or config_mod.load()).store_url)
+
+    def _init(self) -> None:
+        try:
+            t.metadata.create_all(self.engine)
+            with self.engine.begin() as conn:
+                row = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).first()
+                if row is None:
+                    conn.execute(insert(t.meta).values(key="schema_version", value=str(t.SCHEMA_VERSION)))
+                elif int(row.value) != t.SCHEMA_VERSION:
+                    raise StoreError(f"store {_safe(self.url)} has schema version {row.value}, "
+                                     f"this slurm-diag expects {t.SCHEMA_VERSION}",
+                                     hint="use a matching slurm-diag or point [store] url at a new database")
+        except OperationalError as exc:
+            raise StoreError(f"cannot reach the store {_safe(self.url)}: {exc.orig}",
+                             hint="is the database running and is [store] url right?") from None
+
+    @property
+    def schema_version(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).scalar_one())
+
+    def _insert(self, table, values: dict) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(table).values(**values))
+
+    def _select(self, table, column: str, *where, order=None, limit: int | None = None) -> list[Any]:
+        query = select(table.c[column]).where(*where).order_by(*(order or [])).limit(limit)
+        with self.engine.connect() as conn:
+            return [row[0] for row in conn.execute(query)]
+
+    # ------------------------------------------------------------ health reports
+    def add_health_report(self, report: dict) -> None:
+        schemas.validate("health_report", report)
+        self._insert(t.health_reports, dict(
+            node=report["node"], time=_parse_time(report["time"]), context=report.get("context"),
+            level=report["level"], job_id=report.get("job_id"), status=report["status"], report=report))
+
+    def health_reports(self, node: str | None = None, limit: int = 100) -> list[dict]:
+        where = [t.health_reports.c.node == node] if node else []
+        return self._select(t.health_reports, "report", *where,
+                            order=[t.health_reports.c.time.desc(), t.health_reports.c.id.desc()], limit=limit)
+
+    # ------------------------------------------------------------ probe results
+    def add_probe_result(self, result: dict) -> str:
+        result = {"id": uuid.uuid4().hex, **result}
+        schemas.validate("probe_result", result)
+        verdict = (result.get("verdict") or {}).get("status")
+        self._insert(t.probe_results, dict(
+            id=result["id"], probe=result["probe"], node=result["node"], gpu=result.get("gpu"),
+            job_id=result.get("job_id"), time=_parse_time(result.get("time")), metric=result["metric"],
+            value=result["value"], unit=result["unit"], verdict=verdict, valid=int(result["valid"]),
+            result=result))
+        return result["id"]
+
+    def probe_results(self, node: str | None = None, probe: str | None = None, limit: int = 1000) -> list[dict]:
+        where = [c for c in (t.probe_results.c.node == node if node else None,
+                             t.probe_results.c.probe == probe if probe else None) if c is not None]
+        return self._select(t.probe_results, "result", *where, order=[t.probe_results.c.time.desc()], limit=limit)
+
+    # ------------------------------------------------------------ findings and attributions
+    def add_finding(self, finding: dict) -> None:
+        schemas.validate("finding", finding)
+        self._insert(t.findings, dict(
+            id=finding["id"], job_id=finding.get("job_id"), node=finding.get("node"), source=finding["source"],
+            severity=finding["severity"], summary=finding["summary"], time=_parse_time(finding.get("time")),
+            finding=finding))
+
+    def findings(self, job_id: str | None = None, node: str | None = None) -> list[dict]:
+        where = [c for c in (t.findings.c.job_id == job_id if job_id else None,
+                             t.findings.c.node == node if node else None) if c is not None]
+        return self._select(t.findings, "finding", *where, order=[t.findings.c.time])
+
+    def add_attribution(self, attribution: dict) -> str:
+        attribution = {"id": uuid.uuid4().hex, **attribution}
+        schemas.validate("attribution", attribution)
+        self._insert(t.attributions, dict(
+            id=attribution["id"], job_id=attribution.get("job_id"), label=attribution["label"],
+            scope=attribution["scope"], confidence=attribution["confidence"],
+            time=_parse_time(attribution.get("time")), attribution=attribution))
+        return attribution["id"]
+
+    def attributions(self, job_id: str | None = None) -> list[dict]:
+        where = [t.attributions.c.job_id == job_id] if job_id else []
+        return self._select(t.attributions, "attribution", *where, order=[t.attributions.c.time])
+
+    # ------------------------------------------------------------ proposals and the audit log
+    def add_proposal(self, proposal: dict, actor: str) -> str:
+        stamp = now()
+        proposal = {"id": uuid.uuid4().hex, "state": "proposed", "proposed_by": actor,
+                    "created": stamp.isoformat(), **proposal}
+        if proposal["state"] != "proposed":
+            raise UsageError(f"a new proposal starts in state 'proposed', found {proposal['state']!r}")
+        schemas.validate("proposal", proposal)
+        with self.engine.begin() as conn:
+            conn.execute(insert(t.proposals).values(
+                id=proposal["id"], action=proposal["action"], target=proposal["target"], state="proposed",
+                created=stamp, updated=stamp, proposal=proposal))
+            conn.execute(insert(t.audit_log).values(time=stamp, actor=actor, event="proposal.created",
+                                                    subject=proposal["id"], detail=proposal))
+        return proposal["id"]
+
+    def proposal(self, proposal_id: str) -> dict:
+        found = self._select(t.proposals, "proposal", t.proposals.c.id == proposal_id)
+        if not found:
+            raise UsageError(f"no proposal {proposal_id!r}", hint="list them with `sdiag-agent proposals`")
+        return found[0]
+
+    def proposals(self, state: str | None = None) -> list[dict]:
+        where = [t.proposals.c.state == state] if state else []
+        return self._select(t.proposals, "proposal", *where, order=[t.proposals.c.created])
+
+    def transition(self, proposal_id: str, new_state: str, actor: str, note: str | None = None) -> dict:
+        """Move a proposal along its state machine, atomically with its audit entry."""
+        stamp = now()
+        with self.engine.begin() as conn:
+            row = conn.execute(select(t.proposals.c.proposal, t.proposals.c.state)
+                               .where(t.proposals.c.id == proposal_id).with_for_update()).first()
+            if row is None:
+                raise UsageError(f"no proposal {proposal_id!r}", hint="list them with `sdiag-agent proposals`")
+            if new_state not in TRANSITIONS.get(row.state, set()):
+                raise UsageError(f"proposal {proposal_id} is {row.state}; it cannot become {new_state}",
+                                 hint="allowed: " + (", ".join(sorted(TRANSITIONS.get(row.state, ()))) or "none (final)"))
+            doc = dict(row.proposal, state=new_state)
+            if new_state in {"approved", "rejected"}:
+                doc.update(decided_by=actor, decided=stamp.isoformat())
+            if note is not None:
+                doc["note"] = note
+            schemas.validate("proposal", doc)
+            conn.execute(update(t.proposals).where(t.proposals.c.id == proposal_id)
+                         .values(state=new_state, updated=stamp, proposal=doc))
+            conn.execute(insert(t.audit_log).values(time=stamp, actor=actor, event=f"proposal.{new_state}",
+                                                    subject=proposal_id, detail={"from": row.state, "note": note}))
+        return doc
+
+    def audit(self, actor: str, event: str, subject: str | None = None, detail: Any = None) -> None:
+        self._insert(t.audit_log, dict(time=now(), actor=actor, event=event, subject=subject, detail=detail))
+
+    def audit_log(self, subject: str | None = None) -> list[dict]:
+        query = select(t.audit_log).order_by(t.audit_log.c.seq)
+        if subject:
+            query = query.where(t.audit_log.c.subject == subject)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':')[0]}:***@{host}"
+    return url

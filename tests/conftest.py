@@ -1,0 +1,56 @@
+"""Shared fixtures. The real local Slurm cluster is started once per test session, on demand."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "tests" / "data"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def sdiag(*args: str, env: dict | None = None, timeout: float = 120, input: str | None = None):
+    """Run the real CLI in a subprocess, as a user would."""
+    return subprocess.run([sys.executable, "-m", "slurm_diag", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout, input=input)
+
+
+@pytest.fixture(scope="session")
+def devcluster():
+    """The real local cluster (munge, MariaDB, slurmdbd, slurmctld, 4 slurmd), clean and idle."""
+    from slurm_diag import config as config_mod
+    from slurm_diag.devcluster import cluster
+    from slurm_diag.slurm import CommandClient
+
+    lay = cluster.layout(cfg=config_mod.load(Path("/dev/null")))
+    cluster.up(lay, say=lambda m: print(f"devcluster: {m}", file=sys.stderr))
+    client = CommandClient(conf=str(lay.slurm_conf), timeout=30)
+    for job in client.queue():
+        client.cancel(job["JobId"])
+    healthy = (cluster.PROFILES / f"{cluster.HEALTHY_PROFILE}.json").exists()
+    for node in client.list_nodes():
+        if healthy:
+            cluster.set_profile(lay, node.name, cluster.HEALTHY_PROFILE)
+        if node.drained:
+            client.resume_node(node.name)
+    cluster.up(lay, say=lambda m: None)
+    return lay
+
+
+@pytest.fixture()
+def slurm(devcluster):
+    from slurm_diag.slurm import CommandClient
+
+    return CommandClient(conf=str(devcluster.slurm_conf), timeout=30)
+
+
+@pytest.fixture()
+def cluster_env(devcluster) -> dict[str, str]:
+    """Environment for a CLI subprocess that talks to the local cluster."""
+    return {"SLURM_CONF": str(devcluster.slurm_conf), "SDIAG_CONFIG": str(devcluster.base / "etc" / "sdiag.toml")}

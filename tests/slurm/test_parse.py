@@ -1,0 +1,148 @@
+"""Parsers on output captured from the real local cluster (tests/data/slurm/, see capture.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from slurm_diag import schemas
+from slurm_diag.slurm import parse
+from slurm_diag.slurm.models import TERMINAL_STATES
+
+from tests.conftest import DATA
+
+SLURM = DATA / "slurm"
+
+
+def jobs(name: str):
+    return parse.sacct_jobs((SLURM / f"sacct_{name}.txt").read_text())
+
+
+def only(name: str):
+    found = jobs(name)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_failed_job_exit_code_and_batch_step():
+    job = only("failed")
+    assert (job.state, job.exit_code, job.signal) == ("FAILED", 3, 0)
+    assert job.name == "exit3" and job.user == "root" and job.nodes == ("node4",)
+    assert [(s.step_id, s.state, s.exit_code) for s in job.steps] == [("batch", "FAILED", 3)]
+    assert job.finished and job.state in TERMINAL_STATES
+    schemas.validate("job", job.to_dict())
+
+
+def test_timeout_job():
+    job = only("timeout")
+    assert job.state == "TIMEOUT"
+    assert job.time_limit_s == 60 and job.elapsed_s >= 60
+    assert job.steps[0].state == "CANCELLED" and job.steps[0].signal == 15
+
+
+def test_out_of_memory_job():
+    job = only("oom")
+    assert job.state == "OUT_OF_MEMORY"
+    assert dict(job.alloc_tres)["mem"] == "60M"
+    assert job.steps[0].state == "OUT_OF_MEMORY"
+
+
+def test_cancelled_job_keeps_who_cancelled():
+    job = only("cancelled")
+    assert job.state == "CANCELLED" and job.state_detail == "CANCELLED by 0"
+
+
+def test_node_fail_job():
+    job = only("nodefail")
+    assert job.state == "NODE_FAIL" and job.nodes == ("node4",)
+    assert job.elapsed_s > 0
+
+
+def test_array_job_tasks_ids_and_states():
+    tasks = jobs("array")
+    base = tasks[0].array_job_id
+    assert [t.job_id for t in tasks] == [f"{base}_1", f"{base}_2", f"{base}_3"]
+    assert [t.array_task_id for t in tasks] == ["1", "2", "3"]
+    assert [(t.state, t.exit_code) for t in tasks] == [("COMPLETED", 0), ("FAILED", 7), ("COMPLETED", 0)]
+    assert len({t.job_id_raw for t in tasks}) == 3
+
+
+def test_multi_node_job_with_steps():
+    job = only("steps")
+    assert job.nodes == ("node1", "node2") and job.gpus == 4  # --gres=gpu:2 on each of 2 nodes
+    steps = {s.step_id: s for s in job.steps}
+    assert steps["0"].name == "hostname" and steps["0"].nodes == ("node1", "node2")
+    assert steps["0"].state == "COMPLETED"
+    assert (steps["1"].state, steps["1"].exit_code) == ("FAILED", 1)
+    assert job.state == "COMPLETED"  # the batch script exited 0 although a step failed
+    schemas.validate("job", job.to_dict())
+
+
+def test_nodes_with_drain_reason_containing_equals():
+    nodes = {n.name: n for n in parse.scontrol_nodes((SLURM / "scontrol_nodes.txt").read_text())}
+    assert sorted(nodes) == ["node1", "node2", "node3", "node4"]
+    node2 = nodes["node2"]
+    assert node2.drained and "DRAIN" in node2.flags
+    assert node2.reason == "sdiag: gpu3 clock=200 MHz (expected >= 1755)"
+    assert node2.reason_user == "root" and node2.reason_time.startswith("20")
+    assert node2.gpus == 8 and node2.partitions == ("debug",) and node2.cpus == 2
+    for node in nodes.values():
+        schemas.validate("node", node.to_dict())
+
+
+def test_down_node_not_responding():
+    nodes = {n.name: n for n in parse.scontrol_nodes((SLURM / "scontrol_nodes_down.txt").read_text())}
+    node4 = nodes["node4"]
+    assert node4.state == "DOWN" and "NOT_RESPONDING" in node4.flags and not node4.responding
+    assert node4.reason == "Not responding"
+    assert nodes["node1"].responding
+
+
+def test_sinfo_reasons():
+    reasons = parse.sinfo_reasons((SLURM / "sinfo_reasons.txt").read_text())
+    assert [(r.node, r.reason, r.user) for r in reasons] == [
+        ("node2", "sdiag: gpu3 clock=200 MHz (expected >= 1755)", "root")]
+
+
+def test_scontrol_job_running_and_array():
+    rec = parse.scontrol_job((SLURM / "scontrol_job_running.txt").read_text())
+    assert rec["JobName"] == "to-cancel" and rec["JobState"] == "RUNNING"
+    assert rec["StdOut"].startswith("/tmp/sdiag-capture-") and rec["WorkDir"] == "/tmp"
+    tasks = parse.scontrol_jobs((SLURM / "scontrol_job_array.txt").read_text())
+    assert len(tasks) == 3 and {t["ArrayJobId"] for t in tasks} == {tasks[0]["ArrayJobId"]}
+
+
+@pytest.mark.parametrize("text,seconds", [
+    ("00:00:05", 5), ("01:02:03", 3723), ("1-00:00:01", 86401), ("05:30", 330),
+    ("UNLIMITED", None), ("Partition_Limit", None), ("", None),
+])
+def test_duration(text, seconds):
+    assert parse.duration_s(text) == seconds
+
+
+@pytest.mark.parametrize("text,names", [
+    ("node[1-3,5]", ("node1", "node2", "node3", "node5")),
+    ("gpu[08-10],login1", ("gpu08", "gpu09", "gpu10", "login1")),
+    ("None assigned", ()),
+    ("node4", ("node4",)),
+])
+def test_hostlist(text, names):
+    assert parse.hostlist(text) == names
+
+
+def test_exit_code_and_sizes():
+    assert parse.exit_code("0:9") == (0, 9)
+    assert parse.size_kb("2960K") == 2960 and parse.size_kb("1.5M") == 1536 and parse.size_kb("") is None
+    with pytest.raises(parse.ParseError, match="CODE:SIGNAL"):
+        parse.exit_code("garbage")
+
+
+def test_truncated_sacct_output_is_a_parse_error():
+    line = (SLURM / "sacct_failed.txt").read_text().splitlines()[0]
+    with pytest.raises(parse.ParseError, match="expected 17 fields, found"):
+        parse.sacct_jobs(line[: len(line) // 2])
+
+
+def test_sbatch_job_id():
+    assert parse.sbatch_job_id("123\n") == "123" and parse.sbatch_job_id("77;sdiag") == "77"
+    with pytest.raises(parse.ParseError):
+        parse.sbatch_job_id("sbatch: error: Batch job submission failed")

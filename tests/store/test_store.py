@@ -1,0 +1,110 @@
+"""The store round-trips every document type, on SQLite and on the local cluster's MariaDB."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from slurm_diag.errors import UsageError
+from slurm_diag.schemas import SchemaError
+from slurm_diag.store import Store, StoreError
+
+REPORT = {
+    "node": "node3", "time": "2026-11-21T09:00:00+00:00", "level": "quick", "context": "prolog",
+    "job_id": "42", "status": "CRITICAL", "duration_s": 0.12,
+    "checks": [{"name": "gpu.clocks", "status": "CRITICAL", "gpu": 3,
+                "message": "gpu3 SM clock 200 MHz, expected >= 1755 MHz (HW_SLOWDOWN)",
+                "observed": 200, "expected": 1755, "next_step": "drain and inspect cooling"}],
+}
+PROBE = {"probe": "gemm", "node": "node3", "gpu": None, "job_id": "43", "time": "2026-11-21T09:01:00",
+         "metric": "gemm_fp64", "value": 31.5, "unit": "GFLOP/s", "valid": True,
+         "verdict": {"status": "WARN", "message": "node3 gemm 0.93x expected"}}
+FINDING = {"id": "f-sacct-1", "source": "sacct", "job_id": "42", "node": "node3", "gpu": None,
+           "severity": "CRITICAL", "summary": "job 42 NODE_FAIL on node3", "raw": {"State": "NODE_FAIL"}}
+ATTRIBUTION = {"job_id": "42", "label": "node_failure", "scope": "infra", "component": "slurmd",
+               "suspect_nodes": ["node3"], "confidence": 0.9, "supporting": ["f-sacct-1"],
+               "contradicting": [], "explanation": "node3 stopped answering", "next_steps": ["drain node3"]}
+
+
+def roundtrip(store: Store) -> None:
+    assert store.schema_version == 1
+    store.add_health_report(REPORT)
+    assert store.health_reports(node="node3")[0] == REPORT
+    assert store.health_reports(node="node1") == []
+
+    pid = store.add_probe_result(PROBE)
+    got = store.probe_results(node="node3", probe="gemm")
+    assert [r["id"] for r in got] == [pid] and got[0]["value"] == 31.5
+
+    store.add_finding(FINDING)
+    assert store.findings(job_id="42") == [FINDING]
+
+    aid = store.add_attribution(ATTRIBUTION)
+    assert store.attributions(job_id="42")[0] == {"id": aid, **ATTRIBUTION}
+
+    prop = store.add_proposal({"action": "drain", "target": "node3", "reason": "sdiag: NODE_FAIL",
+                               "evidence": ["f-sacct-1"]}, actor="agent")
+    assert store.proposal(prop)["state"] == "proposed"
+    with pytest.raises(UsageError, match="cannot become done"):
+        store.transition(prop, "done", actor="alice")
+    approved = store.transition(prop, "approved", actor="alice", note="looks right")
+    assert approved["decided_by"] == "alice" and approved["state"] == "approved"
+    store.transition(prop, "executing", actor="executor")
+    store.transition(prop, "done", actor="executor")
+    with pytest.raises(UsageError, match="final"):
+        store.transition(prop, "approved", actor="alice")
+    events = [e["event"] for e in store.audit_log(subject=prop)]
+    assert events == ["proposal.created", "proposal.approved", "proposal.executing", "proposal.done"]
+    assert [p["id"] for p in store.proposals(state="done")] == [prop]
+
+
+def test_sqlite_roundtrip(tmp_path):
+    roundtrip(Store(f"sqlite:///{tmp_path}/sub/dir/sdiag.db"))
+
+
+def test_sqlite_reopen_keeps_data(tmp_path):
+    url = f"sqlite:///{tmp_path}/sdiag.db"
+    Store(url).add_finding(FINDING)
+    assert Store(url).findings(node="node3") == [FINDING]
+
+
+def test_invalid_documents_are_refused(tmp_path):
+    store = Store(f"sqlite:///{tmp_path}/sdiag.db")
+    with pytest.raises(SchemaError, match="label"):
+        store.add_attribution({**ATTRIBUTION, "label": "cosmic_rays"})
+    with pytest.raises(SchemaError, match="status"):
+        store.add_health_report({**REPORT, "status": "FINE"})
+    assert store.attributions() == [] and store.health_reports() == []
+
+
+def test_newer_schema_version_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path}/sdiag.db"
+    Store(url)
+    with create_engine(url).begin() as conn:
+        conn.execute(text("UPDATE sdiag_meta SET value='99' WHERE key='schema_version'"))
+    with pytest.raises(StoreError, match="schema version 99"):
+        Store(url)
+
+
+def test_unreachable_database_is_a_clear_error():
+    with pytest.raises(StoreError, match="cannot reach the store") as err:
+        Store("mysql+pymysql://nobody:secret@127.0.0.1:1/none")
+    assert "secret" not in str(err.value)
+
+
+@pytest.mark.cluster
+def test_mariadb_roundtrip(devcluster):
+    """The local cluster's own MariaDB (the one slurmdbd uses), in a database of its own."""
+    from slurm_diag.devcluster.templates import DB_PASSWORD, MYSQL_PORT
+
+    name = f"sdiag_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(f"mysql+pymysql://slurm:{DB_PASSWORD}@127.0.0.1:{MYSQL_PORT}/")
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        roundtrip(Store(f"mysql+pymysql://slurm:{DB_PASSWORD}@127.0.0.1:{MYSQL_PORT}/{name}"))
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP DATABASE {name}"))
