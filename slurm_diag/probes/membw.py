@@ -1,9 +1,11 @@
 """Memory bandwidth probe: STREAM copy, scale, add and triad, counted the way STREAM counts
 (2, 2, 3, 3 words per element; no write-allocate), the ProbeResult figure being triad.
 
-No hidden temporaries: CPU kernels write through ``out=``; triad, which NumPy cannot do in one
-pass, runs block by block through a small scratch buffer that stays in cache, so main memory sees
-exactly STREAM's three streams. One thread per usable CPU, each on its own slice. Arrays are sized
+No hidden temporaries: CPU kernels write through ``out=``. Triad, which NumPy cannot do in one
+ufunc, is by default NumPy's in-place form (a = q*c; a += b), still counted as 3 words like STREAM;
+block=N instead runs it N elements at a time through a scratch buffer that stays in cache (main
+memory then sees only STREAM's three streams; on the dev VM this was not faster). One thread per
+usable CPU, each on its own slice. Arrays are sized
 from the last-level cache (each at least 4x the LLC, STREAM's rule) and capped by free memory.
 GPU: CuPy elementwise kernels, one pass each, on every visible GPU at once, timed with CUDA events.
 """
@@ -23,7 +25,7 @@ from slurm_diag.probes.conditions import cpu_conditions, gpu_conditions, summari
 KERNELS = ("copy", "scale", "add", "triad")
 SCALAR = 3.0
 DEFAULTS = {"device": "auto", "n": 0, "warmup": 1, "repeats": 5, "threads": 0,
-            "block": 1 << 17, "max_mem_fraction": 0.4, "round": -1}
+            "block": 0, "max_mem_fraction": 0.4, "round": -1}
 
 
 def last_level_cache_bytes(sys_root: Path = Path("/sys")) -> int | None:
@@ -80,7 +82,7 @@ class CpuStream:
         self.b = np.full(n, 2.0)
         self.c = np.zeros(n)
         self.parts = _slices(n, max(threads, 1))
-        self.scratch = [np.empty(min(block, n)) for _ in self.parts]
+        self.scratch = [np.empty(min(block, n)) for _ in self.parts] if block else []
         self.pool = ThreadPoolExecutor(max_workers=len(self.parts)) if len(self.parts) > 1 else None
 
     def close(self) -> None:
@@ -100,8 +102,13 @@ class CpuStream:
         self.np.add(self.a[lo:hi], self.b[lo:hi], out=self.c[lo:hi])
 
     def _triad(self, part: int) -> None:
-        np, (lo, hi), tmp = self.np, self.parts[part], self.scratch[part]
+        np, (lo, hi) = self.np, self.parts[part]
         a, b, c = self.a, self.b, self.c
+        if not self.block:
+            np.multiply(c[lo:hi], SCALAR, out=a[lo:hi])
+            np.add(a[lo:hi], b[lo:hi], out=a[lo:hi])
+            return
+        tmp = self.scratch[part]
         for s in range(lo, hi, self.block):
             e = min(s + self.block, hi)
             t = tmp[: e - s]
@@ -215,8 +222,9 @@ def _gpu_worker(cp, index: int, barrier, params: dict, rec: base.Recorder) -> di
 
 
 def run(params: dict, rec: base.Recorder) -> list[dict]:
-    if params["block"] < 1024:
-        raise UsageError(f"membw block={params['block']} is too small", hint="use at least 1024 elements")
+    if 0 < params["block"] < 1024:
+        raise UsageError(f"membw block={params['block']} is too small",
+                         hint="use 0 (NumPy's in-place triad) or at least 1024 elements")
     kind, cp, count = cuda.choose_device(params["device"])
     if kind == "gpu":
         return cuda.on_each_gpu(count, lambda i, barrier: _gpu_worker(cp, i, barrier, params, rec))

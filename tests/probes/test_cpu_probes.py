@@ -37,6 +37,8 @@ def test_gemm_fp32_and_unsupported_dtypes():
 def test_membw_runs_the_four_stream_kernels_with_stream_byte_counts():
     n = 1 << 18
     [doc] = run_probe("membw", {"device": "cpu", "n": n, "repeats": 3, "threads": 2, "block": 4096})
+    [plain] = run_probe("membw", {"device": "cpu", "n": n, "repeats": 1, "threads": 2})
+    assert plain["params"]["block"] == 0 and plain["value"] > 0
     schemas.validate("probe_result", doc)
     assert doc["metric"] == "triad_bandwidth" and doc["unit"] == "B/s"
     kernels = doc["params"]["kernels_Bps"]
