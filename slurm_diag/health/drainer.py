@@ -29,14 +29,20 @@ def settle(node: str, reason: str, settle_s: float, timeout_s: float = 5.0, poll
         last = f"drain failed: {exc}"
     else:
         last = "drained"
+    seen_ours = False
     while time.monotonic() < deadline:
         time.sleep(poll_s)
         try:
             view = calls.get_node(node, timeout_s)
-            if view.drained and (view.reason or "").strip() in HOOK_REASONS:
+            current = (view.reason or "").strip()
+            if view.drained and current == reason:
+                seen_ours = True
+            elif view.drained and current in HOOK_REASONS:
                 calls.drain_node(node, reason, timeout_s)
                 last = "reason restored"
             elif not view.drained:
+                if seen_ours:
+                    return "resumed by someone meanwhile: left alone"
                 calls.drain_node(node, reason, timeout_s)
                 last = "drained (was not)"
         except slurm_calls.SlurmCallError as exc:

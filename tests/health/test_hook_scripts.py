@@ -3,7 +3,6 @@ environment a wrapper exports, set by hand. Slurm commands point at a directory 
 every Slurm call fails fast and the scripts must still decide and exit correctly."""
 
 import json
-import os
 import subprocess
 import sys
 import time
