@@ -115,10 +115,13 @@ def _collect(w: _GpuWorker, info: GpuInfo) -> None:
         max_sm_mhz=w.field("clocks.max_sm_mhz", "nvmlDeviceGetMaxClockInfo", handle, CLOCK_SM),
         max_mem_mhz=w.field("clocks.max_mem_mhz", "nvmlDeviceGetMaxClockInfo", handle, CLOCK_MEM),
     )
-    reasons_call = ("nvmlDeviceGetCurrentClocksEventReasons"
-                    if hasattr(w.nvml, "nvmlDeviceGetCurrentClocksEventReasons")
-                    else "nvmlDeviceGetCurrentClocksThrottleReasons")
-    info.throttle_reasons = w.field("throttle_reasons", reasons_call, handle, convert=decode)
+    # newer drivers name it "event reasons"; older ones only have "throttle reasons"
+    info.throttle_reasons = w.field("throttle_reasons", "nvmlDeviceGetCurrentClocksEventReasons", handle,
+                                    convert=decode)
+    if info.throttle_reasons is None and "throttle_reasons" in info.unsupported:
+        info.unsupported.remove("throttle_reasons")
+        info.throttle_reasons = w.field("throttle_reasons", "nvmlDeviceGetCurrentClocksThrottleReasons",
+                                        handle, convert=decode)
     info.temperature_c = w.field("temperature_c", "nvmlDeviceGetTemperature", handle, TEMPERATURE_GPU)
     info.slowdown_temp_c = w.field("slowdown_temp_c", "nvmlDeviceGetTemperatureThreshold",
                                    handle, THRESHOLD_SLOWDOWN)
