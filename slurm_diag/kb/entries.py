@@ -126,12 +126,28 @@ def load_all(cfg=None) -> list[Entry]:
     if cfg is None:
         from slurm_diag import config
         cfg = config.load()
-    entries = load_dir(content_dir(cfg))
-    extra = added_path(cfg)
+    directory, extra = content_dir(cfg), added_path(cfg)
+    files = sorted(directory.glob("*.jsonl")) if directory.is_dir() else []
+    key = tuple((str(p), st.st_mtime_ns, st.st_size) for p in [*files, extra] if (st := _stat(p)))
+    cached = _CACHE.get(str(directory))
+    if cached and cached[0] == key:
+        return list(cached[1])
+    entries = load_dir(directory)
     if extra.exists():
         entries.extend(load_file(extra))
     check_unique(entries)
+    _CACHE[str(directory)] = (key, tuple(entries))
     return entries
+
+
+_CACHE: dict[str, tuple] = {}    # content dir -> (file stats, entries): a long-lived agent re-reads only on change
+
+
+def _stat(path: Path):
+    try:
+        return path.stat()
+    except OSError:
+        return None
 
 
 def content_hash(entries: list[Entry]) -> str:
