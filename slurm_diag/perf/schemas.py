@@ -1,4 +1,5 @@
-"""JSON Schemas of the model's own outputs (`perf expect --json`, `perf allreduce --json`).
+"""JSON Schemas of the model's own outputs (`perf expect --json`, `perf allreduce --json`) and of a
+judged sweep (`probe submit --json`, whose results are ProbeResults validated on their own).
 Kept here, beside the model, because only the perf commands emit them."""
 
 from __future__ import annotations
@@ -34,6 +35,32 @@ SCHEMAS = {
             "time_s": {"type": "number", "minimum": 0},
             "algbw_Bps": _NUM, "busbw_Bps": _NUM,
             "sku": {"type": "string"}, "multi_node": {"type": "boolean"}, "source": {"type": "string"},
+        },
+    },
+    "sweep": {
+        "type": "object",
+        "required": ["sweep", "probe", "nodes", "rounds", "results_dir", "flagged", "verdicts", "jobs",
+                     "results"],
+        "additionalProperties": False,
+        "properties": {
+            "sweep": {"type": "string"},
+            "probe": {"enum": ["gemm", "membw", "allreduce"]},
+            "nodes": {"type": "array", "items": {"type": "string"}},
+            "rounds": {"type": "integer", "minimum": 1},
+            "results_dir": {"type": "string"},
+            "flagged": {"type": "array", "items": {"type": "string"}},
+            "verdicts": {"type": "array", "items": {
+                "type": "object",
+                "required": ["subject", "node", "probe", "status", "message"],
+                "properties": {"status": {"enum": ["OK", "WARN", "CRITICAL", "UNKNOWN"]},
+                               "ratio_expected": _NUM, "ratio_fleet": _NUM}}},
+            "jobs": {"type": "array", "items": {
+                "type": "object",
+                "required": ["job_id", "nodes", "round", "log", "state", "failure"],
+                "properties": {"job_id": {"type": "string"}, "state": {"type": ["string", "null"]},
+                               "exit_code": {"type": ["integer", "null"]},
+                               "failure": {"type": ["string", "null"]}}}},
+            "results": {"type": "array", "items": {"type": "object"}},
         },
     },
 }
