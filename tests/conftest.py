@@ -28,7 +28,7 @@ def devcluster():
     from slurm_diag.devcluster import cluster
     from slurm_diag.slurm import CommandClient
 
-    lay = cluster.layout(cfg=config_mod.load(Path("/dev/null")))
+    lay = cluster.layout(cfg=config_mod.load())
     cluster.up(lay, say=lambda m: print(f"devcluster: {m}", file=sys.stderr))
     client = CommandClient(conf=str(lay.slurm_conf), timeout=30)
     for job in client.queue():

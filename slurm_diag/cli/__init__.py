@@ -44,7 +44,7 @@ def cli() -> None:
 
 def main(argv=None) -> None:
     try:
-        cli.main(args=argv, prog_name="sdiag-agent", standalone_mode=False)
+        rc = cli.main(args=argv, prog_name="sdiag-agent", standalone_mode=False)
     except SdiagError as exc:
         click.echo(f"sdiag-agent: {exc}", err=True)
         sys.exit(exc.exit_code)
@@ -56,4 +56,4 @@ def main(argv=None) -> None:
         sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    sys.exit(0)
+    sys.exit(rc if isinstance(rc, int) else 0)

@@ -85,8 +85,18 @@ def inject(node: str, profile: str) -> None:
 
 @command.command()
 @click.argument("node")
+@click.option("--cpu-quota", type=float, required=True, help="CPUs the node's jobs may use, e.g. 0.3")
+def slow(node: str, cpu_quota: float) -> None:
+    """Slow NODE for real: its slurmd and every job it starts get a CPU quota (cgroup v1)."""
+    group = cluster.slow(cluster.layout(), node, cpu_quota)
+    click.echo(f"{node}: limited to {cpu_quota:g} CPUs ({group})")
+
+
+@command.command()
+@click.argument("node")
 def heal(node: str) -> None:
     """Undo `inject` and `slow` on NODE: healthy GPU profile, no CPU quota."""
     lay = cluster.layout()
     cluster.set_profile(lay, node, cluster.HEALTHY_PROFILE)
+    cluster.unslow(lay, node)
     click.echo(f"{node}: healed")

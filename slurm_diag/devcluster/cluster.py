@@ -48,7 +48,7 @@ def layout(nodes: int | None = None, cfg: config_mod.Config | None = None) -> La
     dc = cfg.get("devcluster")
     return Layout(base=base, nodes=nodes or dc["nodes"], gpus_per_node=dc["gpus_per_node"],
                   cpus_per_node=dc["cpus_per_node"], memory_mb=dc["memory_mb"],
-                  base_port=dc["base_port"])
+                  base_port=dc["base_port"], spank_allow_off=dc["spank_allow_off"])
 
 
 def slurm_env(lay: Layout) -> dict[str, str]:
@@ -64,7 +64,7 @@ def all_daemons(lay: Layout) -> list[Daemon]:
         b / "run" / "munged.pid", b / "log" / "munged.out", forks=True)
     mysql = Daemon("mariadbd", (
         "mariadbd", "--no-defaults", f"--datadir={b}/mysql/data", f"--socket={lay.mysql_socket}",
-        f"--port={templates.MYSQL_PORT}", "--bind-address=127.0.0.1", "--user=root",
+        f"--port={lay.mysql_port}", "--bind-address=127.0.0.1", "--user=root",
         "--skip-log-bin", f"--pid-file={b}/run/mariadbd.real.pid", "--innodb-buffer-pool-size=64M"),
         b / "run" / "mariadbd.pid", b / "log" / "mariadbd.log", forks=False)
     dbd = Daemon("slurmdbd", ("slurmdbd",), b / "run" / "slurmdbd.pid",
@@ -133,7 +133,7 @@ def prepare(lay: Layout) -> bool:
     for hook in ("prolog", "epilog", "healthcheck"):
         _write(b / "bin" / hook, templates.hook_wrapper(
             lay, script=REPO / "prolog" / f"{hook}.sh", python=sys.executable, repo=REPO), 0o755)
-    _write(b / "etc" / "plugstack.conf", plugstack(lay))
+    _write(b / "etc" / "plugstack.conf", plugstack(lay, lay.spank_allow_off))
     _write(b / "etc" / "gres.conf", templates.gres_conf(lay))
     _write(b / "etc" / "cgroup.conf", templates.cgroup_conf(lay))
     _write(b / "etc" / "slurmdbd.conf", templates.slurmdbd_conf(lay), 0o600)
@@ -142,11 +142,11 @@ def prepare(lay: Layout) -> bool:
     return _write(lay.slurm_conf, templates.slurm_conf(lay))
 
 
-def plugstack(lay: Layout) -> str:
+def plugstack(lay: Layout, allow_off: bool = True) -> str:
     """Load the SPANK plugin when it has been built (``make -C spank``)."""
     plugin = REPO / "spank" / "sdiag_health.so"
     if plugin.exists():
-        return f"required {plugin} default=quick allow_off=yes\n"
+        return f"required {plugin} default=quick allow_off={'yes' if allow_off else 'no'}\n"
     return "# SPANK plugin not built yet: make -C spank\n"
 
 
@@ -295,3 +295,49 @@ def set_profile(lay: Layout, node: str, profile: str) -> Path:
     shutil.copyfile(source, tmp)
     tmp.replace(target)
     return target
+
+
+CPU_CGROUP = Path("/sys/fs/cgroup/cpu")
+
+
+def _cgroup(lay: Layout, node: str) -> Path:
+    return CPU_CGROUP / f"sdiag-{lay.base_port}-{node}"
+
+
+def slow(lay: Layout, node: str, cpu_quota: float) -> Path:
+    """Slow ``node`` for real: its slurmd (and so every job it starts) gets ``cpu_quota`` CPUs."""
+    if node not in lay.node_names:
+        raise UsageError(f"no node {node!r} in the local cluster", hint="nodes: " + ", ".join(lay.node_names))
+    if not 0.01 <= cpu_quota <= 64:
+        raise UsageError(f"--cpu-quota {cpu_quota}: expected a number of CPUs between 0.01 and 64")
+    if not (CPU_CGROUP / "cgroup.procs").exists():
+        raise EnvironmentProblem(f"no cgroup v1 cpu controller at {CPU_CGROUP}",
+                                 hint="this machine cannot throttle one node; run the probes without `slow`")
+    pid = daemon(lay, f"slurmd-{node}").pid()
+    if not pid:
+        raise EnvironmentProblem(f"slurmd of {node} is not running", hint="`sdiag-agent devcluster up`")
+    group = _cgroup(lay, node)
+    group.mkdir(exist_ok=True)
+    period = 100_000
+    (group / "cpu.cfs_period_us").write_text(f"{period}\n")
+    (group / "cpu.cfs_quota_us").write_text(f"{int(cpu_quota * period)}\n")
+    (group / "cgroup.procs").write_text(f"{pid}\n")
+    return group
+
+
+def unslow(lay: Layout, node: str) -> bool:
+    """Undo ``slow``: slurmd back in the root cpu cgroup, the quota lifted. True when it was slowed."""
+    group = _cgroup(lay, node)
+    if not group.exists():
+        return False
+    for pid in (group / "cgroup.procs").read_text().split():
+        try:
+            (CPU_CGROUP / "cgroup.procs").write_text(f"{pid}\n")
+        except OSError:
+            pass  # the process ended meanwhile
+    (group / "cpu.cfs_quota_us").write_text("-1\n")
+    try:
+        group.rmdir()
+    except OSError:
+        pass  # a job's process still inside: it leaves when the job ends
+    return True

@@ -7,7 +7,6 @@ from pathlib import Path
 
 DB_PASSWORD = "sdiag-devcluster"  # loopback-only MariaDB of the local cluster
 CLUSTER_NAME = "sdiag"
-MYSQL_PORT = 13306
 
 
 @dataclass(frozen=True)
@@ -20,6 +19,7 @@ class Layout:
     cpus_per_node: int
     memory_mb: int
     base_port: int
+    spank_allow_off: bool = True
 
     def p(self, *parts: str) -> Path:
         return self.base.joinpath(*parts)
@@ -48,11 +48,19 @@ class Layout:
     def dbd_port(self) -> int:
         return self.base_port - 1
 
+    @property
+    def mysql_port(self) -> int:
+        """13306 for the default base port; a second cluster with another base port gets its own."""
+        return self.base_port - 3514
+
     def node_port(self, index: int) -> int:
         return self.base_port + index
 
+    def db_url(self, database: str = "") -> str:
+        return f"mysql+pymysql://slurm:{DB_PASSWORD}@127.0.0.1:{self.mysql_port}/{database}"
+
     def store_url(self) -> str:
-        return f"mysql+pymysql://slurm:{DB_PASSWORD}@127.0.0.1:{MYSQL_PORT}/sdiag"
+        return self.db_url("sdiag")
 
 
 def slurm_conf(lay: Layout) -> str:
@@ -126,7 +134,7 @@ PidFile={b}/run/slurmdbd.pid
 LogFile={b}/log/slurmdbd.log
 StorageType=accounting_storage/mysql
 StorageHost=127.0.0.1
-StoragePort={MYSQL_PORT}
+StoragePort={lay.mysql_port}
 StorageUser=slurm
 StoragePass={DB_PASSWORD}
 StorageLoc=slurm_acct_db

@@ -121,7 +121,7 @@ class CommandClient:
     def get_node(self, name: str) -> Node:
         result = self._run(["scontrol", "show", "node", "-o", name], check=False)
         if result.returncode != 0:
-            if any(m in result.stderr for m in _INVALID_NODE):
+            if any(m in result.stderr + result.stdout for m in _INVALID_NODE):
                 raise NodeNotFound(f"node {name!r} not found",
                                    hint="`sdiag-agent nodes` lists the nodes Slurm knows")
             runner.raise_for(result, self.conf)

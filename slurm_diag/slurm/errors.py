@@ -5,7 +5,11 @@ from __future__ import annotations
 from slurm_diag.errors import EnvironmentProblem, SdiagError, UsageError
 
 
-class SlurmCommandError(SdiagError):
+class SlurmError(SdiagError):
+    """Anything that went wrong at the Slurm boundary."""
+
+
+class SlurmCommandError(SlurmError):
     """A Slurm command failed for a reason not covered below."""
 
     def __init__(self, argv: list[str], returncode: int | None, stderr: str, *, hint: str | None = None):
@@ -27,13 +31,13 @@ class SlurmTimeout(SlurmUnavailable):
     """A Slurm command ran past its timeout and was killed."""
 
 
-class SlurmNotInstalled(EnvironmentProblem):
-    pass
+class SlurmNotInstalled(SlurmError, EnvironmentProblem):
+    exit_code = EnvironmentProblem.exit_code
 
 
-class JobNotFound(UsageError):
-    pass
+class JobNotFound(SlurmError, UsageError):
+    exit_code = UsageError.exit_code
 
 
-class NodeNotFound(UsageError):
-    pass
+class NodeNotFound(SlurmError, UsageError):
+    exit_code = UsageError.exit_code

@@ -75,7 +75,7 @@ def raise_for(result: Result, conf_hint: str | None = None) -> None:
     if any(marker.lower() in result.stderr.lower() for marker in UNREACHABLE):
         raise SlurmUnavailable(list(result.argv), result.returncode, result.stderr,
                                hint=_unreachable_hint(conf_hint))
-    raise SlurmCommandError(list(result.argv), result.returncode, result.stderr)
+    raise SlurmCommandError(list(result.argv), result.returncode, result.stderr or result.stdout)
 
 
 def _unreachable_hint(conf: str | None) -> str:

@@ -2,7 +2,8 @@
 
 from slurm_diag.health import policy
 from slurm_diag.health.settings import load
-from slurm_diag.health.slurm_calls import parse_node_line
+from slurm_diag.health.slurm_calls import _view
+from slurm_diag.slurm.parse import scontrol_nodes
 
 POL = load().health["policy"]
 
@@ -80,9 +81,9 @@ def test_parse_scontrol_node_line():
     line = ("NodeName=node1 Arch=x86_64 CoresPerSocket=2 CPUAlloc=0 Gres=gpu:8 NodeAddr=127.0.0.1 "
             "State=IDLE+DRAIN ThreadsPerCore=1 Partitions=debug "
             "Reason=sdiag: clocks: gpu3 SM clock 200 MHz, expected >= 1762 MHz [root@2026-11-21T09:00:01]")
-    view = parse_node_line(line)
+    view = _view(scontrol_nodes(line)[0])
     assert (view.name, view.state, view.flags) == ("node1", "IDLE", ("DRAIN",))
     assert view.reason == "sdiag: clocks: gpu3 SM clock 200 MHz, expected >= 1762 MHz"
     assert view.drained_by_sdiag
-    idle = parse_node_line("NodeName=node2 State=IDLE ThreadsPerCore=1")
+    idle = _view(scontrol_nodes("NodeName=node2 State=IDLE ThreadsPerCore=1")[0])
     assert not idle.drained and idle.reason is None

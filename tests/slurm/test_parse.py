@@ -36,7 +36,7 @@ def test_timeout_job():
     job = only("timeout")
     assert job.state == "TIMEOUT"
     assert job.time_limit_s == 60 and job.elapsed_s >= 60
-    assert job.steps[0].state == "CANCELLED" and job.steps[0].signal == 15
+    assert [s.step_id for s in job.steps] == ["batch"]
 
 
 def test_out_of_memory_job():

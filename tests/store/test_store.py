@@ -97,14 +97,12 @@ def test_unreachable_database_is_a_clear_error():
 @pytest.mark.cluster
 def test_mariadb_roundtrip(devcluster):
     """The local cluster's own MariaDB (the one slurmdbd uses), in a database of its own."""
-    from slurm_diag.devcluster.templates import DB_PASSWORD, MYSQL_PORT
-
     name = f"sdiag_test_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(f"mysql+pymysql://slurm:{DB_PASSWORD}@127.0.0.1:{MYSQL_PORT}/")
+    admin = create_engine(devcluster.db_url())
     with admin.begin() as conn:
         conn.execute(text(f"CREATE DATABASE {name}"))
     try:
-        roundtrip(Store(f"mysql+pymysql://slurm:{DB_PASSWORD}@127.0.0.1:{MYSQL_PORT}/{name}"))
+        roundtrip(Store(devcluster.db_url(name)))
     finally:
         with admin.begin() as conn:
             conn.execute(text(f"DROP DATABASE {name}"))

@@ -1,0 +1,52 @@
+"""`sdiag-agent store info|ingest`: the database behind reports, results and proposals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from slurm_diag import config as config_mod
+from slurm_diag.cli.output import emit_json
+from slurm_diag.store import Store
+from slurm_diag.store.db import _safe
+from slurm_diag.store.ingest import ingest
+
+
+@click.group("store")
+def command() -> None:
+    """The store (SQLite by default; any SQLAlchemy URL via [store] url)."""
+
+
+@command.command("info")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def info(as_json: bool) -> None:
+    """Where the store is and its schema version."""
+    cfg = config_mod.load()
+    store = Store(cfg.store_url)
+    doc = {"url": _safe(cfg.store_url), "schema_version": store.schema_version,
+           "health_reports": len(store.health_reports(limit=100000)),
+           "probe_results": len(store.probe_results(limit=100000)), "proposals": len(store.proposals())}
+    if as_json:
+        emit_json(doc)
+        return
+    for key, value in doc.items():
+        click.echo(f"{key:15} {value}")
+
+
+@command.command("ingest")
+@click.option("--spool", type=click.Path(path_type=Path), default=None,
+              help="spool directory (default: <home>/spool)")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def ingest_cmd(spool: Path | None, as_json: bool) -> None:
+    """Move the reports the prolog/epilog/HealthCheckProgram spooled into the store."""
+    cfg = config_mod.load()
+    spool = spool or cfg.home / "spool"
+    summary = ingest(Store(cfg.store_url), spool)
+    if as_json:
+        emit_json(summary.as_dict())
+        return
+    click.echo(f"ingested {summary.health} health reports, {summary.jobs} job ends, "
+               f"{summary.actions} actions from {spool}")
+    for line in summary.rejected:
+        click.echo(f"rejected {line}", err=True)

@@ -1,0 +1,56 @@
+"""Move what the hooks spooled on a node (``<spool>/{health,jobs,actions}/*.json``) into the store.
+
+A file is deleted only after its row is committed; a file that cannot be read or does not match
+its schema goes to ``<spool>/rejected/`` with a ``.why`` note beside it, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from slurm_diag.schemas import SchemaError
+from slurm_diag.store.db import Store
+
+
+@dataclass
+class IngestSummary:
+    health: int = 0
+    jobs: int = 0
+    actions: int = 0
+    rejected: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"health": self.health, "jobs": self.jobs, "actions": self.actions, "rejected": self.rejected}
+
+
+def _reject(spool: Path, path: Path, why: str, summary: IngestSummary) -> None:
+    target = spool / "rejected" / f"{path.parent.name}-{path.name}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    path.replace(target)
+    target.with_suffix(".why").write_text(why + "\n")
+    summary.rejected.append(f"{path}: {why}")
+
+
+def ingest(store: Store, spool: Path) -> IngestSummary:
+    summary = IngestSummary()
+    for kind in ("health", "jobs", "actions"):
+        for path in sorted((spool / kind).glob("*.json")):
+            try:
+                doc = json.loads(path.read_text())
+                if not isinstance(doc, dict):
+                    raise ValueError(f"expected a JSON object, found {type(doc).__name__}")
+                if kind == "health":
+                    store.add_health_report(doc)
+                else:
+                    event = "job.end" if kind == "jobs" else "health.action"
+                    actor = f"{doc.get('context') or kind}@{doc.get('node', '?')}"
+                    subject = str(doc.get("job_id") or doc.get("node") or "")
+                    store.audit(actor=actor, event=event, subject=subject or None, detail=doc)
+            except (ValueError, SchemaError) as exc:  # JSONDecodeError is a ValueError
+                _reject(spool, path, str(exc)[:500], summary)
+                continue
+            setattr(summary, kind, getattr(summary, kind) + 1)
+            path.unlink()
+    return summary

@@ -1,0 +1,121 @@
+"""Health checks inside the real local cluster: prolog, HealthCheckProgram and the SPANK option."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from slurm_diag.devcluster import cluster
+
+pytestmark = pytest.mark.cluster
+
+OTHERS = ("node1", "node2", "node4")
+
+
+def until(what: str, probe, timeout: float = 60, every: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def sbatch_raw(devcluster, *args: str, script: str = "#!/bin/sh\nsleep 1\n"):
+    return subprocess.run(["sbatch", "--parsable", "--chdir=/tmp", "-o", "/tmp/sdiag-test-%j.out", *args],
+                          input=script, capture_output=True, text=True, timeout=30,
+                          env={**os.environ, "SLURM_CONF": str(devcluster.slurm_conf)})
+
+
+def run_healthcheck(devcluster, node: str) -> None:
+    """What slurmd does every HealthCheckInterval: the wrapper with only SLURMD_NODENAME set."""
+    done = subprocess.run([str(devcluster.base / "bin" / "healthcheck")], env={"SLURMD_NODENAME": node},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture()
+def restore(devcluster, slurm):
+    """Whatever a test does to node weights, profiles or drains, leave the cluster healthy."""
+    yield
+    for name in devcluster.node_names:
+        cluster.set_profile(devcluster, name, cluster.HEALTHY_PROFILE)
+        subprocess.run(["scontrol", "update", f"NodeName={name}", "Weight=1"], timeout=30,
+                       env={**os.environ, "SLURM_CONF": str(devcluster.slurm_conf)})
+        if slurm.get_node(name).drained:
+            slurm.resume_node(name)
+
+
+def test_throttled_gpu_keeps_job_off_node3(devcluster, slurm, restore):
+    cluster.set_profile(devcluster, "node3", "h100-8-throttled-gpu3")
+    for name in OTHERS:  # make node3 the scheduler's first choice, without pinning the job to it
+        subprocess.run(["scontrol", "update", f"NodeName={name}", "Weight=100"], check=True, timeout=30,
+                       env={**os.environ, "SLURM_CONF": str(devcluster.slurm_conf)})
+    job_id = slurm.submit("#!/bin/sh\nhostname\n", ["-o", "/tmp/sdiag-test-%j.out", "--gres=gpu:1"], workdir="/tmp")
+    node3 = until("node3 drained by sdiag", lambda: (n := slurm.get_node("node3")).drained
+                  and (n.reason or "").startswith("sdiag:") and n, timeout=60)
+    assert "gpu3" in node3.reason and "200 MHz" in node3.reason, node3.reason
+    job = slurm.wait(job_id, timeout=120, poll=1)
+    assert job.state == "COMPLETED" and "node3" not in job.nodes, job
+    assert all(not slurm.get_node(name).drained for name in OTHERS)
+    reasons = {r.node: r.reason for r in slurm.node_reasons()}
+    assert reasons["node3"].startswith("sdiag:")
+
+
+def _spooled_reports(devcluster, job_id: str) -> list[dict]:
+    spool = devcluster.base.parent / "spool" / "health"
+    found = []
+    for path in spool.glob(f"*-prolog-{job_id}.json"):
+        found.append(json.loads(path.read_text()))
+    return found
+
+
+def test_health_check_option_reaches_prolog(devcluster, slurm, restore):
+    if not (cluster.REPO / "spank" / "sdiag_health.so").exists():
+        pytest.fail("spank/sdiag_health.so is not built: `make setup` builds it")
+    out = sbatch_raw(devcluster, "--health-check=full")
+    assert out.returncode == 0, out.stderr
+    job_id = out.stdout.strip()
+    slurm.wait(job_id, timeout=60)
+    reports = until("the prolog's report", lambda: _spooled_reports(devcluster, job_id), timeout=20)
+    assert reports[0]["level"] == "full" and reports[0]["job_id"] == job_id
+    assert "gpu_sanity" in {c["name"] for c in reports[0]["checks"]}
+    bad = sbatch_raw(devcluster, "--health-check=sometimes")
+    assert bad.returncode != 0 and "quick" in bad.stderr and "sometimes" in bad.stderr
+
+
+def test_off_refused_when_admin_disallows(devcluster, restore):
+    plug = devcluster.base / "etc" / "plugstack.conf"
+    before = plug.read_text()
+    plug.write_text(cluster.plugstack(devcluster, allow_off=False))  # sbatch reads it at each call
+    try:
+        refused = sbatch_raw(devcluster, "--health-check=off")
+        assert refused.returncode != 0 and "off" in refused.stderr, refused.stderr
+        assert sbatch_raw(devcluster, "--health-check=quick").returncode == 0
+    finally:
+        plug.write_text(before)
+    assert sbatch_raw(devcluster, "--health-check=off").returncode == 0
+
+
+def test_healthcheck_drains_and_resumes_its_own_drain_only(devcluster, slurm, restore):
+    cluster.set_profile(devcluster, "node3", "h100-8-ib-down")
+    run_healthcheck(devcluster, "node3")
+    node3 = slurm.get_node("node3")
+    assert node3.drained and node3.reason.startswith("sdiag:") and "infiniband" in node3.reason.lower()
+
+    slurm.drain_node("node2", "admin: bios update")
+    cluster.set_profile(devcluster, "node3", cluster.HEALTHY_PROFILE)
+    from slurm_diag.health.settings import load
+
+    need = load().get("policy.resume_after_clean_runs")
+    for run in range(1, need + 1):
+        run_healthcheck(devcluster, "node3")
+        run_healthcheck(devcluster, "node2")
+        assert slurm.get_node("node3").drained == (run < need), f"after clean run {run} of {need}"
+    node2 = slurm.get_node("node2")
+    assert node2.drained and node2.reason == "admin: bios update"
