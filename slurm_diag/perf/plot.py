@@ -18,6 +18,14 @@ def _subject(doc: Mapping[str, Any]) -> str:
     return doc["node"] if doc.get("gpu") is None else f"{doc['node']}/gpu{doc['gpu']}"
 
 
+def _scale(unit: str, largest: float) -> tuple[float, str]:
+    """TFLOP/s for GPUs, GFLOP/s when the figures are smaller (CPU nodes)."""
+    div, label = SCALE.get(unit, (1.0, unit))
+    if unit == "FLOP/s" and largest < 1e12:
+        return 1e9, "GFLOP/s"
+    return div, label
+
+
 def plot_results(results: Sequence[Mapping[str, Any]], out: Path, title: str | None = None) -> Path:
     """Render valid results to a PNG at `out`; returns the path."""
     valid = [r for r in results if r.get("valid")]
@@ -36,8 +44,8 @@ def plot_results(results: Sequence[Mapping[str, Any]], out: Path, title: str | N
     fig, axes = plt.subplots(len(panels), 1, figsize=(max(6, 0.5 * max(len(p) for p in panels.values()) + 3),
                                                       3.2 * len(panels)), squeeze=False)
     for ax, ((probe, dtype, unit), by_subject) in zip(axes[:, 0], sorted(panels.items(), key=lambda kv: str(kv[0]))):
-        div, label = SCALE.get(unit, (1.0, unit))
         names = sorted(by_subject)
+        div, label = _scale(unit, max(r["value"] for n in names for r in by_subject[n]))
         values = [statistics.median(r["value"] for r in by_subject[n]) / div for n in names]
         colours = [COLOURS.get(((by_subject[n][-1].get("verdict") or {}).get("status")), COLOURS[None]) for n in names]
         ax.bar(range(len(names)), values, color=colours)

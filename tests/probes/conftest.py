@@ -2,10 +2,13 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _isolated_state(tmp_path, monkeypatch):
-    """No site config from the machine; state (calibration) under a temp home; CPU probes only."""
+def _isolated_state(request, tmp_path, monkeypatch):
+    """No site config from the machine; state (calibration) under a temp home; CPU probes only.
+    Cluster tests keep SDIAG_CONFIG: it says which local cluster to use; their CLI calls get a
+    temp home and store explicitly."""
     monkeypatch.setenv("SDIAG_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("SDIAG_CONFIG", raising=False)
+    if request.node.get_closest_marker("cluster") is None:
+        monkeypatch.delenv("SDIAG_CONFIG", raising=False)
     monkeypatch.delenv("SDIAG_GPU_PROFILE", raising=False)
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")    # two shared cores: keep test probes polite
 
