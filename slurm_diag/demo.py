@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from pathlib import Path
 
 from slurm_diag import config as config_mod
 from slurm_diag.devcluster import cluster
@@ -13,6 +15,7 @@ FAILING_JOB = """#!/bin/sh
 #SBATCH -J demo-fails
 echo "loading model"
 echo "RuntimeError: CUDA error: an illegal memory access was encountered" >&2
+echo "NVRM: Xid (PCI:0000:1b:00): 79, pid=1234, GPU has fallen off the bus." >&2
 exit 3
 """
 
@@ -21,27 +24,88 @@ def step(title: str) -> None:
     print(f"\n== {title}", flush=True)
 
 
-def main() -> int:
-    cfg = config_mod.load()
-    lay = cluster.layout(cfg=cfg)
-    step(f"local Slurm cluster under {lay.base}")
-    cluster.up(lay, say=lambda m: print(f"  {m}", flush=True))
-    slurm = CommandClient(conf=str(lay.slurm_conf), timeout=30)
+def show_nodes(slurm: CommandClient) -> None:
     for node in slurm.list_nodes():
         print(f"  {node.name:6} {'+'.join([node.state, *node.flags]):14} gpus {node.gpus_used}/{node.gpus}"
               f"  {node.reason or ''}")
 
-    step("submitting a job that fails (exit 3)")
+
+def failed_job(slurm: CommandClient) -> Path | None:
+    step("a job that fails (exit 3)")
     job_id = slurm.submit(FAILING_JOB, ["-o", "/tmp/sdiag-demo-%j.out", "--gres=gpu:1"], workdir="/tmp")
     print(f"  job {job_id} submitted; waiting for it to end", flush=True)
     job = slurm.wait(job_id, timeout=60)
-
     step(f"what the Slurm adapter knows about job {job_id}  (sdiag-agent job {job_id})")
     print(f"  state      {job.state_detail}   exit code {job.exit_code}, signal {job.signal}")
     print(f"  nodes      {job.node_list}   GPUs {job.gpus}   elapsed {job.elapsed_s} s")
     print(f"  stdout     {job.stdout}")
     for s in job.steps:
         print(f"  step {s.step_id:6} {s.state:10} exit {s.exit_code}:{s.signal}")
+    return Path(job.stdout) if job.stdout else None
+
+
+def bad_gpu(lay, slurm: CommandClient) -> None:
+    step("health checks in the prolog: node3's GPU 3 is stuck at 200 MHz (HW slowdown)")
+    print("  sdiag-agent devcluster inject node3 h100-8-throttled-gpu3", flush=True)
+    cluster.set_profile(lay, "node3", "h100-8-throttled-gpu3")
+    others = [n for n in lay.node_names if n != "node3"]
+    try:
+        for name in others:  # make node3 the scheduler's first pick without pinning the job to it
+            slurm.set_node_weight(name, 100)
+        job_id = slurm.submit("#!/bin/sh\nhostname\n", ["-o", "/tmp/sdiag-demo-%j.out", "--gres=gpu:1"],
+                              workdir="/tmp")
+        job = slurm.wait(job_id, timeout=120, poll=1)
+        node3 = slurm.get_node("node3")
+        print(f"  job {job_id}: {job.state} on {job.node_list} (kept off node3, requeued, ran elsewhere)")
+        print(f"  node3: {'+'.join([node3.state, *node3.flags])}  reason: {node3.reason}")
+    finally:
+        cluster.set_profile(lay, "node3", cluster.HEALTHY_PROFILE)
+        for name in others:
+            slurm.set_node_weight(name, 1)
+    print("  sdiag-agent devcluster heal node3  (HealthCheckProgram resumes it after clean runs; "
+          "resuming now)")
+    deadline = time.monotonic() + 20
+    while not slurm.get_node("node3").drained and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if slurm.get_node("node3").drained:
+        slurm.resume_node("node3")
+
+
+def knowledge(log: Path | None) -> None:
+    step("knowledge base: what does the failed job's log mean?  (sdiag-agent kb search)")
+    try:
+        from slurm_diag import kb
+    except ImportError as exc:
+        print(f"  knowledge base not installed ({exc}); `make setup` installs it")
+        return
+    text = log.read_text(errors="replace")[-4000:] if log and log.exists() else FAILING_JOB
+    for hit in kb.search(text, top=3):
+        print(f"  {hit.score:5.2f} {hit.id:28} {hit.label:13} {hit.result[:90]}")
+
+
+def model() -> None:
+    step("performance model: what an H100 SXM should do  (sdiag-agent perf expect)")
+    from slurm_diag.perf.expect import expected
+    from slurm_diag.perf.hardware import get_sku
+
+    for probe, dtype in (("gemm", "bf16"), ("membw", None)):
+        exp = expected(probe, get_sku("H100-SXM"), dtype)
+        print(f"  {probe:6} {dtype or '':5} expected {exp.value:,.1f} {exp.unit} (FAIL under {exp.lower:,.1f})")
+
+
+def main() -> int:
+    cfg = config_mod.load()
+    lay = cluster.layout(cfg=cfg)
+    step(f"local Slurm cluster under {lay.base}")
+    cluster.up(lay, say=lambda m: print(f"  {m}", flush=True))
+    slurm = CommandClient(conf=str(lay.slurm_conf), timeout=30)
+    show_nodes(slurm)
+    log = failed_job(slurm)
+    bad_gpu(lay, slurm)
+    knowledge(log)
+    model()
+    step("nodes now")
+    show_nodes(slurm)
     print(f"\nSLURM_CONF={lay.slurm_conf}   (eval $(sdiag-agent devcluster env) to use sinfo/sacct yourself)")
     return 0
 

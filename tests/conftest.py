@@ -53,4 +53,5 @@ def slurm(devcluster):
 @pytest.fixture()
 def cluster_env(devcluster) -> dict[str, str]:
     """Environment for a CLI subprocess that talks to the local cluster."""
-    return {"SLURM_CONF": str(devcluster.slurm_conf), "SDIAG_CONFIG": str(devcluster.base / "etc" / "sdiag.toml")}
+    return {"SLURM_CONF": str(devcluster.slurm_conf), "SDIAG_CONFIG": str(devcluster.base / "etc" / "sdiag.toml"),
+            "SDIAG_HOME": str(devcluster.base.parent)}

@@ -108,7 +108,7 @@ PrologFlags=Alloc
 HealthCheckProgram={b}/bin/healthcheck
 HealthCheckInterval=0
 PlugStackConfig={b}/etc/plugstack.conf
-SchedulerParameters=nohold_on_prolog_fail
+SchedulerParameters=nohold_on_prolog_fail,sched_interval=5,bf_interval=5
 MpiDefault=none
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=task=1

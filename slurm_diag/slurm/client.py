@@ -146,6 +146,10 @@ class CommandClient:
     def resume_node(self, name: str) -> None:
         self._update_node(name, "State=RESUME")
 
+    def set_node_weight(self, name: str, weight: int) -> None:
+        """Scheduling weight: Slurm fills lower-weight nodes first."""
+        self._update_node(name, f"Weight={int(weight)}")
+
     # ------------------------------------------------------------ submit and control
     def submit(self, script: str, args: Iterable[str] = (), workdir: str | None = None) -> str:
         """Submit a script given as text (``#!`` first line); return the job id."""

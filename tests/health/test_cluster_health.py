@@ -45,8 +45,7 @@ def restore(devcluster, slurm):
     yield
     for name in devcluster.node_names:
         cluster.set_profile(devcluster, name, cluster.HEALTHY_PROFILE)
-        subprocess.run(["scontrol", "update", f"NodeName={name}", "Weight=1"], timeout=30,
-                       env={**os.environ, "SLURM_CONF": str(devcluster.slurm_conf)})
+        slurm.set_node_weight(name, 1)
         if slurm.get_node(name).drained:
             slurm.resume_node(name)
 
@@ -54,8 +53,7 @@ def restore(devcluster, slurm):
 def test_throttled_gpu_keeps_job_off_node3(devcluster, slurm, restore):
     cluster.set_profile(devcluster, "node3", "h100-8-throttled-gpu3")
     for name in OTHERS:  # make node3 the scheduler's first choice, without pinning the job to it
-        subprocess.run(["scontrol", "update", f"NodeName={name}", "Weight=100"], check=True, timeout=30,
-                       env={**os.environ, "SLURM_CONF": str(devcluster.slurm_conf)})
+        slurm.set_node_weight(name, 100)
     job_id = slurm.submit("#!/bin/sh\nhostname\n", ["-o", "/tmp/sdiag-test-%j.out", "--gres=gpu:1"], workdir="/tmp")
     node3 = until("node3 drained by sdiag", lambda: (n := slurm.get_node("node3")).drained
                   and (n.reason or "").startswith("sdiag:") and n, timeout=60)

@@ -22,9 +22,19 @@ def kb_home(tmp_path_factory):
     mp.delenv("SDIAG_CONFIG", raising=False)
     from slurm_diag.kb import api
 
-    api.build()
-    yield home
-    mp.undo()
+    try:
+        api.build()
+    finally:
+        mp.undo()  # never leak the temp home into other test directories
+    return home
+
+
+@pytest.fixture(autouse=True)
+def _kb_env(kb_home, monkeypatch):
+    """Each knowledge-base test sees the session's temp home (and only while it runs)."""
+    monkeypatch.setenv("SDIAG_HOME", str(kb_home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("SDIAG_CONFIG", raising=False)
 
 
 @pytest.fixture(scope="session")
