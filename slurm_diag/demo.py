@@ -90,7 +90,9 @@ def model() -> None:
 
     for probe, dtype in (("gemm", "bf16"), ("membw", None)):
         exp = expected(probe, get_sku("H100-SXM"), dtype)
-        print(f"  {probe:6} {dtype or '':5} expected {exp.value:,.1f} {exp.unit} (FAIL under {exp.lower:,.1f})")
+        div, unit = (1e12, "TFLOP/s") if exp.unit == "FLOP/s" else (1e9, "GB/s")
+        print(f"  {probe:6} {dtype or '':5} expected {exp.value / div:,.1f} {unit} "
+              f"(FAIL under {exp.lower / div:,.1f})")
 
 
 def main() -> int:
