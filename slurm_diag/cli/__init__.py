@@ -19,7 +19,7 @@ import sys
 import click
 
 from slurm_diag import __version__
-from slurm_diag.errors import EXIT_USAGE, SdiagError
+from slurm_diag.errors import EXIT_ENVIRONMENT, EXIT_USAGE, SdiagError
 
 
 
@@ -48,6 +48,10 @@ def main(argv=None) -> None:
     except SdiagError as exc:
         click.echo(f"sdiag-agent: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except PermissionError as exc:
+        click.echo(f"sdiag-agent: permission denied: {exc.filename or exc}\n"
+                   "  next: run as root or SlurmUser, or point SDIAG_HOME at a directory you own", err=True)
+        sys.exit(EXIT_ENVIRONMENT)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

@@ -26,6 +26,7 @@ def command() -> None:
 @click.option("--timeout", type=float, default=90, show_default=True, help="seconds to wait for idle nodes")
 def up(nodes: int | None, timeout: float) -> None:
     """Start what is not running and wait until every node is idle and accounting answers."""
+    cluster.preflight()
     lay = cluster.layout(nodes)
     cluster.up(lay, say=_say, timeout=timeout)
     click.echo(f"local cluster up: {lay.nodes} nodes; SLURM_CONF={lay.slurm_conf}")
