@@ -8,23 +8,11 @@ from __future__ import annotations
 
 import re
 
+from slurm_diag.slurm.parse import hostlist
+
 
 def expand_hostlist(expr: str) -> list[str]:
-    out = []
-    for part in re.findall(r"[^,\[]+(?:\[[^\]]*\])?[^,]*", expr):
-        m = re.match(r"^(.*)\[([^\]]+)\](.*)$", part)
-        if not m:
-            out.append(part)
-            continue
-        prefix, ranges, suffix = m.groups()
-        for rng in ranges.split(","):
-            lo, _, hi = rng.partition("-")
-            if hi:
-                width = len(lo)
-                out += [f"{prefix}{i:0{width}d}{suffix}" for i in range(int(lo), int(hi) + 1)]
-            else:
-                out.append(f"{prefix}{lo}{suffix}")
-    return out
+    return list(hostlist(expr))
 
 
 def gres_gpus(gres: str) -> int:

@@ -1,10 +1,22 @@
-"""The Slurm boundary: the only package that runs Slurm commands."""
+"""The Slurm boundary: the only package that runs Slurm commands.
 
-from slurm_diag.slurm.client import CommandClient, SlurmClient, default_client
-from slurm_diag.slurm.errors import (
-    JobNotFound, NodeNotFound, SlurmCommandError, SlurmTimeout, SlurmUnavailable,
-)
-from slurm_diag.slurm.models import Job, JobStep, Node, NodeReason
+Names load lazily, so the prolog can use the pure parsers without loading the client.
+"""
 
-__all__ = ["CommandClient", "SlurmClient", "default_client", "Job", "JobStep", "Node", "NodeReason",
-           "JobNotFound", "NodeNotFound", "SlurmCommandError", "SlurmTimeout", "SlurmUnavailable"]
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    "CommandClient": "client", "SlurmClient": "client", "default_client": "client",
+    "Job": "models", "JobStep": "models", "Node": "models", "NodeReason": "models",
+    "JobNotFound": "errors", "NodeNotFound": "errors", "SlurmCommandError": "errors",
+    "SlurmError": "errors", "SlurmTimeout": "errors", "SlurmUnavailable": "errors",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

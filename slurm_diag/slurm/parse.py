@@ -74,38 +74,38 @@ def tres(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(pairs))
 
 
-def hostlist(text: str) -> tuple[str, ...]:
-    """Expand ``"node[1-3,5],gpu07"`` -> ("node1", "node2", "node3", "node5", "gpu07")."""
-    text = text.strip()
-    if not text or text in {"None assigned", "(null)", "None"}:
-        return ()
+def _split_top(text: str) -> list[str]:
+    """Split on commas outside brackets: "a[1,2],b" -> ["a[1,2]", "b"]."""
     items, depth, current = [], 0, ""
     for ch in text:
         if ch == "," and depth == 0:
             items.append(current)
             current = ""
             continue
-        depth += ch == "["
-        depth -= ch == "]"
+        depth += (ch == "[") - (ch == "]")
         current += ch
-    items.append(current)
-    names: list[str] = []
-    for item in filter(None, items):
-        match = re.fullmatch(r"([^\[]*)\[([^\]]+)\](.*)", item)
-        if not match:
-            names.append(item)
-            continue
-        prefix, ranges, suffix = match.groups()
-        for part in ranges.split(","):
-            lo, _, hi = part.partition("-")
-            if not hi:
-                names.extend(h + s for h in [prefix + lo] for s in hostlist(suffix) or [suffix])
-                continue
-            width = len(lo)
-            for i in range(int(lo), int(hi) + 1):
-                for s in hostlist(suffix) or (suffix,):
-                    names.append(f"{prefix}{i:0{width}d}{s}")
-    return tuple(names)
+    return [i for i in [*items, current] if i]
+
+
+def _expand(item: str) -> list[str]:
+    """One hostlist item with any number of bracket groups: "r[1-2]n[01-02]" -> 4 names."""
+    match = re.match(r"([^\[]*)\[([^\]]+)\](.*)", item)
+    if not match:
+        return [item]
+    prefix, ranges, rest = match.groups()
+    heads = []
+    for part in ranges.split(","):
+        lo, _, hi = part.partition("-")
+        heads += [f"{prefix}{i:0{len(lo)}d}" for i in range(int(lo), int(hi) + 1)] if hi else [prefix + lo]
+    return [head + tail for head in heads for tail in _expand(rest)]
+
+
+def hostlist(text: str) -> tuple[str, ...]:
+    """Expand ``"node[1-3,5],gpu07"`` -> ("node1", "node2", "node3", "node5", "gpu07")."""
+    text = text.strip()
+    if not text or text in {"None assigned", "(null)", "None"}:
+        return ()
+    return tuple(name for item in _split_top(text) for name in _expand(item))
 
 
 def _none(text: str) -> str | None:

@@ -124,6 +124,7 @@ def test_duration(text, seconds):
     ("gpu[08-10],login1", ("gpu08", "gpu09", "gpu10", "login1")),
     ("None assigned", ()),
     ("node4", ("node4",)),
+    ("r[1-2]n[01-02]", ("r1n01", "r1n02", "r2n01", "r2n02")),
 ])
 def test_hostlist(text, names):
     assert parse.hostlist(text) == names
