@@ -160,14 +160,39 @@ def skus(as_json) -> None:
           ["sku", "fp64 TF", "bf16 TF", "fp8 TF", "mem GB/s", "nvlink GB/s", "max SM MHz"])
 
 
+def _sweep_values(cfg, probe: str, sweep_id: str) -> tuple[list[float], dict, str]:
+    """Valid results of a stored sweep, refused when the sweep flagged a node (it would lower the bar)."""
+    from slurm_diag.probes import stored
+
+    docs = stored.query(cfg, probe=probe, sweep=sweep_id, limit=100_000)
+    valid = [d for d in docs if d.get("valid")]
+    if not valid:
+        raise UsageError(f"the store holds no valid {probe} results of sweep {sweep_id!r}",
+                         hint=f"`sdiag-agent probe results --probe {probe}` lists the sweeps")
+    flagged = sorted({d["node"] for d in valid if (d.get("verdict") or {}).get("status") in ("WARN", "CRITICAL")})
+    if flagged:
+        raise UsageError(f"sweep {sweep_id} flagged {', '.join(flagged)}: calibrating on it would lower the bar",
+                         hint="calibrate on a sweep of a healthy fleet")
+    keys = {((d.get("params") or {}).get("sku") or "cpu", d.get("dtype")) for d in valid}
+    if len(keys) > 1:
+        raise UsageError(f"sweep {sweep_id} mixes SKUs or dtypes: {sorted(map(str, keys))}",
+                         hint="calibrate one SKU and dtype at a time")
+    params = {k: v for k, v in (valid[0].get("params") or {}).items()
+              if k in ("n", "threads", "blas_threads", "inner", "repeats")}
+    note = (f" of sweep {sweep_id}, {len({d['node'] for d in valid})} nodes"
+            + (f", params {params}" if params else "") + " (judge later sweeps with the same params)")
+    return [d["value"] for d in valid], valid[0], note
+
+
 @command.command("calibrate")
 @click.argument("probe", type=click.Choice(["gemm", "membw"]))
 @click.option("--runs", type=click.IntRange(min=1, max=10), default=3, show_default=True)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="probe parameter")
+@click.option("--from-sweep", "sweep_id", help="use the stored results of this (healthy) sweep instead of running")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
-def calibrate(probe, runs, params, as_json) -> None:
-    """Measure PROBE here RUNS times and store the median as this SKU's expectation
-    (the way CPU nodes, which have no datasheet figure, get one)."""
+def calibrate(probe, runs, params, sweep_id, as_json) -> None:
+    """Measure PROBE here RUNS times, or take a stored fleet sweep, and store the median as this
+    SKU's expectation (the way CPU nodes, which have no datasheet figure, get one)."""
     from pathlib import Path
 
     from slurm_diag.perf import expect as expect_mod
@@ -175,16 +200,19 @@ def calibrate(probe, runs, params, as_json) -> None:
 
     cfg, site, th, _mem_bw = _context()
     values, last = [], None
-    given = parse_params(list(params))
-    for _ in range(runs):
-        docs = run_probe(probe, given)
-        values += [d["value"] for d in docs if d.get("valid")]
-        last = docs[0]
+    if sweep_id:
+        values, last, note = _sweep_values(cfg, probe, sweep_id)
+    else:
+        given = parse_params(list(params))
+        for _ in range(runs):
+            docs = run_probe(probe, given)
+            values += [d["value"] for d in docs if d.get("valid")]
+            last = docs[0]
+        note = f" of {probe} on {last['node']}"
     sku = (last.get("params") or {}).get("sku") or "cpu"
     if sku == "unknown":
         raise UsageError("this GPU is not in the hardware table", hint="add it to slurm_diag/perf/hardware.toml")
-    entry = expect_mod.calibration_entry(values, last["unit"], th.fail_ratio,
-                                         f" of {probe} on {last['node']}")
+    entry = expect_mod.calibration_entry(values, last["unit"], th.fail_ratio, note)
     path = Path(site.calibration_path)
     expect_mod.save_calibration(path, probe, sku, last.get("dtype"), entry)
     doc = {"probe": probe, "sku": sku, "dtype": last.get("dtype"), "path": str(path), **entry}

@@ -133,3 +133,30 @@ def test_plot_function_over_plain_results(tmp_path):
              "valid": True, "expected": {"value": 2.2e10}, "verdict": {"status": "OK"}} for i in range(3)]
     out = plot_results(docs, tmp_path / "x" / "m.png", title="membw")
     assert out.exists() and out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_calibrate_from_a_stored_healthy_sweep(run, tmp_path, monkeypatch):
+    from slurm_diag.store import Store
+
+    url = f"sqlite:///{tmp_path}/store.db"
+    monkeypatch.setenv("SDIAG_STORE_URL", url)
+    store = Store(url)
+
+    def result(node, sweep, value, status="OK"):
+        return {"probe": "gemm", "node": node, "metric": "flops", "value": value, "unit": "FLOP/s", "dtype": "fp64",
+                "valid": True, "params": {"sku": "cpu", "sweep": sweep, "n": 256},
+                "verdict": {"status": status, "message": "m"}}
+    for i, value in enumerate((6e10, 6.2e10, 5.8e10, 6.1e10)):
+        store.add_probe_result(result(f"node{i + 1}", "good", value))
+    store.add_probe_result(result("node1", "bad", 6e10))
+    store.add_probe_result(result("node3", "bad", 2e10, "CRITICAL"))
+    res = run("perf", "calibrate", "gemm", "--from-sweep", "good", "--json")
+    assert res.exit_code == 0, res.output
+    entry = json.loads(res.output)
+    assert entry["value"] == pytest.approx(6.05e10) and "sweep good, 4 nodes" in entry["source"]
+    res = run("perf", "expect", "--sku", "cpu", "--probe", "gemm", "--dtype", "fp64", "--json")
+    assert json.loads(res.output)["value"] == pytest.approx(6.05e10)
+    res = run("perf", "calibrate", "gemm", "--from-sweep", "bad")
+    assert res.exit_code == 2 and "flagged node3" in res.output
+    res = run("perf", "calibrate", "gemm", "--from-sweep", "nope")
+    assert res.exit_code == 2 and "no valid gemm results of sweep 'nope'" in res.output

@@ -41,7 +41,22 @@ def _json(res):
 
 
 @pytest.fixture(scope="module")
-def slowed_sweep(devcluster, env):
+def healthy_sweep(devcluster, env):
+    return sdiag("probe", "submit", "gemm", "--nodes", "node[1-4]", "--wait", "--json", *SMALL_GEMM,
+                 env=env, timeout=240)
+
+
+@pytest.fixture(scope="module")
+def calibrated(healthy_sweep, env):
+    """The site's CPU expectation, from the healthy sweep (no datasheet applies to these nodes)."""
+    sweep = _json(healthy_sweep)["sweep"]
+    res = sdiag("perf", "calibrate", "gemm", "--from-sweep", sweep, "--json", env=env)
+    assert res.returncode == 0, res.stderr
+    return _json(res)
+
+
+@pytest.fixture(scope="module")
+def slowed_sweep(devcluster, env, calibrated):
     cluster.slow(devcluster, "node3", 0.3)
     try:
         res = sdiag("probe", "submit", "gemm", "--nodes", "node[1-4]", "--wait", "--json", *SMALL_GEMM,
@@ -60,6 +75,9 @@ def test_the_slowed_node_and_only_it_is_flagged(slowed_sweep):
     assert verdicts["node3"]["status"] == "CRITICAL" and verdicts["node3"]["cause"] == "cpu-quota"
     assert verdicts["node3"]["rounds_flagged"] >= 2 and verdicts["node3"]["ratio_fleet"] < 0.6
     assert "CPU quota limited (0.3 of 2 CPUs)" in verdicts["node3"]["message"]
+    # judged against the site calibration taken from the healthy sweep, and against the fleet
+    assert verdicts["node3"]["basis"] == "model+fleet" and verdicts["node3"]["ratio_expected"] < 0.6
+    assert all(r["expected"]["source"].startswith("calibration") for r in doc["results"])
     assert all(verdicts[n]["status"] == "OK" for n in ("node1", "node2", "node4")), doc["verdicts"]
     assert len(doc["results"]) == 12 and all(r["valid"] for r in doc["results"])
     assert all(j["state"] == "COMPLETED" and j["failure"] is None for j in doc["jobs"])
@@ -83,12 +101,12 @@ def test_results_and_plot_read_the_store(slowed_sweep, env, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
 
 
-def test_a_healthy_fleet_flags_nothing(devcluster, env):
-    res = sdiag("probe", "submit", "gemm", "--nodes", "node[1-4]", "--wait", "--json", *SMALL_GEMM,
-                env=env, timeout=240)
+def test_a_healthy_fleet_flags_nothing(healthy_sweep):
+    res = healthy_sweep
     assert res.returncode == 0, res.stdout + res.stderr
     doc = _json(res)
     assert doc["flagged"] == [] and [v["status"] for v in doc["verdicts"]] == ["OK"] * 4
+    assert {v["basis"] for v in doc["verdicts"]} == {"fleet"}       # no CPU expectation yet: peers decide
 
 
 def test_allreduce_over_two_nodes_with_pmix_reports_busbw(devcluster, env):
