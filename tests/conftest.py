@@ -21,6 +21,20 @@ def sdiag(*args: str, env: dict | None = None, timeout: float = 120, input: str 
                           env={**os.environ, **(env or {})}, timeout=timeout, input=input)
 
 
+def run_main(capsys, *args: str) -> tuple[int, str, str]:
+    """Invoke `sdiag-agent ARGS` in-process through its real entry point: (exit code, stdout, stderr)."""
+    from slurm_diag.cli import main
+
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
 @pytest.fixture(scope="session")
 def devcluster():
     """The real local cluster (munge, MariaDB, slurmdbd, slurmctld, 4 slurmd), clean and idle."""

@@ -4,7 +4,8 @@ import json
 
 import pytest
 from slurm_diag import schemas
-from slurm_diag.cli import main
+
+from tests.conftest import run_main
 
 
 class Result:
@@ -24,14 +25,8 @@ def run(tmp_path, monkeypatch, capsys):
             path = tmp_path / "config.toml"
             path.write_text(config)
             monkeypatch.setenv("SDIAG_CONFIG", str(path))
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code
-        captured = capsys.readouterr()
-        return Result(code, captured.out + captured.err)
+        code, out, err = run_main(capsys, *args)
+        return Result(code, out + err)
     return invoke
 
 

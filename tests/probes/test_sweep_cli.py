@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from slurm_diag.cli import main
 from slurm_diag.store import Store
+
+from tests.conftest import run_main
 
 
 @pytest.fixture
@@ -14,14 +15,7 @@ def run(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SDIAG_STORE_URL", f"sqlite:///{tmp_path}/store.db")
 
     def invoke(*args):
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code
-        out = capsys.readouterr()
-        return code, out.out, out.err
+        return run_main(capsys, *args)
     return invoke
 
 
