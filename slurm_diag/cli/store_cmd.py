@@ -24,9 +24,7 @@ def info(as_json: bool) -> None:
     """Where the store is and its schema version."""
     cfg = config_mod.load()
     store = Store(cfg.store_url)
-    doc = {"url": _safe(cfg.store_url), "schema_version": store.schema_version,
-           "health_reports": len(store.health_reports(limit=100000)),
-           "probe_results": len(store.probe_results(limit=100000)), "proposals": len(store.proposals())}
+    doc = {"url": _safe(cfg.store_url), "schema_version": store.schema_version, **store.counts()}
     if as_json:
         emit_json(doc)
         return

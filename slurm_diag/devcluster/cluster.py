@@ -201,9 +201,10 @@ def _slurm(lay: Layout, argv: list[str], timeout: float = 10) -> str:
 def start_accounting(lay: Layout, say) -> None:
     d = daemon(lay, "slurmdbd")
     daemons.start(d, slurm_env(lay))
-    _wait("slurmdbd", lambda: _slurm(lay, ["sacctmgr", "-n", "-P", "show", "cluster", "format=cluster"]) is not None,
-          60, lay.p("log", "slurmdbd.log"))
-    clusters = _slurm(lay, ["sacctmgr", "-n", "-P", "show", "cluster", "format=cluster"]).split()
+    # the first answer of slurmdbd (a tuple, so that an empty cluster list still counts as an answer)
+    (answer,) = _wait("slurmdbd", lambda: (_slurm(lay, ["sacctmgr", "-n", "-P", "show", "cluster", "format=cluster"]),),
+                      60, lay.p("log", "slurmdbd.log"))
+    clusters = answer.split()
     if templates.CLUSTER_NAME not in clusters:
         say(f"registering cluster {templates.CLUSTER_NAME} in accounting")
         _slurm(lay, ["sacctmgr", "-i", "add", "cluster", templates.CLUSTER_NAME])
@@ -265,8 +266,8 @@ def wipe(lay: Layout, say=print) -> None:
 
 
 def status(lay: Layout) -> dict:
-    procs = [{"name": d.name, "pid": d.pid(), "running": d.pid() is not None, "log": str(d.log_file)}
-             for d in all_daemons(lay)]
+    procs = [{"name": d.name, "pid": pid, "running": pid is not None, "log": str(d.log_file)}
+             for d in all_daemons(lay) for pid in [d.pid()]]
     nodes: list[dict] = []
     error = None
     if any(p["running"] and p["name"] == "slurmctld" for p in procs):

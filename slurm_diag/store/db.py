@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert, select, update
+from sqlalchemy import create_engine, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -80,6 +80,14 @@ class Store:
     def schema_version(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).scalar_one())
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table, counted by the database."""
+        tables = {"health_reports": t.health_reports, "probe_results": t.probe_results, "findings": t.findings,
+                  "attributions": t.attributions, "proposals": t.proposals, "audit_log": t.audit_log}
+        with self.engine.connect() as conn:
+            return {name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+                    for name, table in tables.items()}
 
     def _insert(self, table, values: dict) -> None:
         with self.engine.begin() as conn:

@@ -58,6 +58,8 @@ def roundtrip(store: Store) -> None:
     events = [e["event"] for e in store.audit_log(subject=prop)]
     assert events == ["proposal.created", "proposal.approved", "proposal.executing", "proposal.done"]
     assert [p["id"] for p in store.proposals(state="done")] == [prop]
+    assert store.counts() == {"health_reports": 1, "probe_results": 1, "findings": 1, "attributions": 1,
+                              "proposals": 1, "audit_log": 4}
 
 
 def test_sqlite_roundtrip(tmp_path):
