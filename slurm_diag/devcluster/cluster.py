@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-from slurm_diag import config as config_mod
+from slurm_diag import config as config_mod, process
 from slurm_diag.devcluster import daemons, templates
 from slurm_diag.devcluster.daemons import Daemon
 from slurm_diag.devcluster.templates import Layout
@@ -150,9 +149,17 @@ def plugstack(lay: Layout, allow_off: bool = True) -> str:
     return "# SPANK plugin not built yet: make -C spank\n"
 
 
-def _mysql(lay: Layout, sql: str, timeout: float = 10) -> subprocess.CompletedProcess:
-    return subprocess.run(["mariadb", "--no-defaults", "-S", str(lay.mysql_socket), "-u", "root",
-                           "-N", "-e", sql], capture_output=True, text=True, timeout=timeout)
+def _mysql(lay: Layout, sql: str, timeout: float = 10) -> process.Completed:
+    return process.run(["mariadb", "--no-defaults", "-S", str(lay.mysql_socket), "-u", "root",
+                        "-N", "-e", sql], timeout=timeout)
+
+
+def _checked(argv: list[str], timeout: float) -> None:
+    done = process.run(argv, timeout=timeout)
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no message"]
+        raise EnvironmentProblem(f"`{argv[0]}` exited {done.returncode}: {detail[0]}",
+                                 hint="`sdiag-agent devcluster wipe` for a clean start, then `up`")
 
 
 def _wait(what: str, probe, timeout: float, log: Path | None = None):
@@ -175,9 +182,8 @@ def start_database(lay: Layout, say) -> None:
     data = lay.p("mysql", "data")
     if not (data / "mysql").exists():
         say("initialising MariaDB")
-        subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
-                        "--auth-root-authentication-method=socket", "--skip-test-db"],
-                       capture_output=True, text=True, timeout=120, check=True)
+        _checked(["mariadb-install-db", "--no-defaults", f"--datadir={data}", "--user=root",
+                  "--auth-root-authentication-method=socket", "--skip-test-db"], timeout=120)
     d = daemon(lay, "mariadbd")
     daemons.start(d, {})
     _wait("MariaDB", lambda: _mysql(lay, "select 1").returncode == 0, 60, d.log_file)
@@ -230,7 +236,7 @@ def up(lay: Layout, say=print, timeout: float = 90) -> None:
     env = slurm_env(lay)
     key = lay.p("munge", "etc", "munge.key")
     if not key.exists():
-        subprocess.run(["mungekey", "-c", "-k", str(key)], check=True, capture_output=True, timeout=30)
+        _checked(["mungekey", "-c", "-k", str(key)], timeout=30)
         key.chmod(0o600)
     daemons.start(daemon(lay, "munged"), {})
     start_database(lay, say)

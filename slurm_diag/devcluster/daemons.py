@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from slurm_diag import process
 from slurm_diag.errors import EnvironmentProblem
 
 
@@ -44,19 +44,16 @@ def start(daemon: Daemon, env: dict[str, str], timeout: float = 15.0) -> int:
     if running:
         return running
     daemon.pid_file.unlink(missing_ok=True)
-    daemon.log_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(daemon.log_file, "ab") as log:
-        proc = subprocess.Popen(list(daemon.argv), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                env={**os.environ, **env}, start_new_session=True)
     if not daemon.forks:
+        proc = process.spawn(list(daemon.argv), env=env, log=daemon.log_file)
         daemon.pid_file.write_text(f"{proc.pid}\n")
         time.sleep(0.1)
         if proc.poll() is not None:
             raise EnvironmentProblem(f"{daemon.name} exited at once ({proc.returncode})", hint=f"see {daemon.log_file}")
         return proc.pid
-    try:
-        rc = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    try:    # the program forks into its own session and its first process exits
+        rc = process.run(list(daemon.argv), timeout=timeout, env=env, log=daemon.log_file).returncode
+    except process.ProcessTimeout:
         rc = None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 
 
@@ -82,18 +81,26 @@ def read_kmsg(path: str = "/dev/kmsg", max_records: int = 200000) -> list[str]:
 
 
 def read_dmesg(timeout_s: float = 3.0) -> list[str]:
-    out = subprocess.run(["dmesg", "-r"], capture_output=True, text=True, timeout=timeout_s, check=True)
-    return out.stdout.splitlines()
+    """Raises OSError with the reason when dmesg is missing, hangs or fails."""
+    from slurm_diag import process   # only when /dev/kmsg was unreadable
+
+    try:
+        done = process.run(["dmesg", "-r"], timeout=timeout_s)
+    except (process.ProgramNotFound, process.ProcessTimeout) as exc:
+        raise OSError(exc.message) from None
+    if done.returncode != 0:
+        raise OSError(f"dmesg -r exited {done.returncode}: {done.stderr.strip() or 'no message'}")
+    return done.stdout.splitlines()
 
 
 def read_system(timeout_s: float = 3.0) -> list[str]:
-    """Raises OSError / subprocess errors with the reason when neither source is readable."""
+    """Raises OSError with the reason when neither source is readable."""
     try:
         return read_kmsg()
     except OSError as first:
         try:
             return read_dmesg(timeout_s)
-        except (OSError, subprocess.SubprocessError) as second:
+        except OSError as second:
             raise OSError(f"/dev/kmsg: {first.strerror or first}; dmesg: {second}") from None
 
 

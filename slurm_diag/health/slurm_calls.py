@@ -3,8 +3,6 @@ prolog's quick path never loads it unless it must drain)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 
 from slurm_diag.health.policy import NodeView, is_sdiag_reason
@@ -42,12 +40,11 @@ def sdiag_drained_nodes(timeout_s: float = 10.0) -> list[str]:
 def drain_detached(name: str, reason: str, settle_s: float = 15.0) -> int | None:
     """Start the drainer in its own session and return at once (never waited on): the prolog and
     epilog exit non-zero right after, and the drainer makes the reason read ``sdiag: ...``."""
+    from slurm_diag import process
+
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "slurm_diag.health.drainer", name, reason, str(settle_s)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True, close_fds=True, env=dict(os.environ))
-    except OSError:
+        proc = process.spawn([sys.executable, "-m", "slurm_diag.health.drainer", name, reason, str(settle_s)])
+    except (process.ProgramNotFound, OSError):
         return None
     return proc.pid
 

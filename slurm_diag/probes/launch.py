@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from slurm_diag import process
 from slurm_diag.errors import EnvironmentProblem
 
 MPI_ENV_MARKERS = ("OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "MPI_LOCALNRANKS")
@@ -39,28 +38,18 @@ def run_mpi(probe: str, ranks: int, params: dict, timeout_s: float = 600.0) -> l
     mpirun = shutil.which("mpirun")
     if mpirun is None:
         raise EnvironmentProblem("mpirun is not on PATH", hint="install Open MPI (apt install openmpi-bin)")
-    env = dict(os.environ)
+    env = {}
     if os.geteuid() == 0:   # Open MPI refuses root unless told twice
-        env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        env = {k: os.environ.get(k, "1") for k in ("OMPI_ALLOW_RUN_AS_ROOT", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM")}
     with tempfile.TemporaryDirectory(prefix="sdiag-probe-") as tmp:
         out = Path(tmp) / "result.json"
-        proc = subprocess.Popen(mpirun_argv(mpirun, ranks, probe, out, params), env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)
         try:
-            stdout, stderr = proc.communicate(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.communicate()
+            done = process.run(mpirun_argv(mpirun, ranks, probe, out, params), timeout=timeout_s, env=env)
+        except process.ProcessTimeout:
             raise EnvironmentProblem(f"mpirun -n {ranks} {probe} ran past {timeout_s:.0f} s and was stopped",
                                      hint="lower max_bytes or raise the timeout") from None
-        if proc.returncode != 0 or not out.exists():
-            tail = (stderr or stdout or "").strip().splitlines()[-5:]
-            raise EnvironmentProblem(f"mpirun -n {ranks} {probe} exited {proc.returncode}: " + " | ".join(tail),
+        if done.returncode != 0 or not out.exists():
+            tail = (done.stderr or done.stdout or "").strip().splitlines()[-5:]
+            raise EnvironmentProblem(f"mpirun -n {ranks} {probe} exited {done.returncode}: " + " | ".join(tail),
                                      hint="check that mpi4py imports and mpirun works on this node")
         return json.loads(out.read_text())

@@ -1,4 +1,5 @@
-"""The one process gateway: argv lists, a timeout on every call, process-group kill, typed errors.
+"""The Slurm gateway: Slurm commands through ``slurm_diag.process.run`` (argv lists, a timeout on
+every call, process-group kill), their failures turned into Slurm's typed errors.
 
 Nothing else in slurm-diag starts Slurm commands. ``shell=True`` is never used.
 """
@@ -6,10 +7,8 @@ Nothing else in slurm-diag starts Slurm commands. ``shell=True`` is never used.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-from dataclasses import dataclass
 
+from slurm_diag import process
 from slurm_diag.slurm.errors import (
     SlurmCommandError, SlurmNotInstalled, SlurmTimeout, SlurmUnavailable,
 )
@@ -32,12 +31,7 @@ UNREACHABLE = (
 )
 
 
-@dataclass(frozen=True)
-class Result:
-    argv: tuple[str, ...]
-    returncode: int
-    stdout: str
-    stderr: str
+Result = process.Completed
 
 
 def run(argv: list[str], *, timeout: float, env: dict[str, str] | None = None,
@@ -47,26 +41,17 @@ def run(argv: list[str], *, timeout: float, env: dict[str, str] | None = None,
     ``check`` raises SlurmUnavailable when stderr says the daemon is unreachable and
     SlurmCommandError for any other non-zero exit. ``conf_hint`` names the slurm.conf in use.
     """
-    full_env = {**os.environ, **(env or {})}
     try:
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env,
-            start_new_session=True,
-        )
-    except FileNotFoundError:
+        result = process.run(argv, timeout=timeout, env=env, input=input)
+    except process.ProgramNotFound:
         raise SlurmNotInstalled(
             f"`{argv[0]}` not found on PATH",
             hint="install Slurm's client commands (Debian: apt-get install slurm-client) "
                  "or set [slurm] bin_dir in the config") from None
-    try:
-        stdout, stderr = proc.communicate(input=input, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
+    except process.ProcessTimeout:
         raise SlurmTimeout(argv, None, f"no answer within {timeout:g} s",
                            hint=_unreachable_hint(conf_hint)) from None
-    result = Result(tuple(argv), proc.returncode, stdout, stderr)
-    if check and proc.returncode != 0:
+    if check and result.returncode != 0:
         raise_for(result, conf_hint)
     return result
 
@@ -83,16 +68,3 @@ def _unreachable_hint(conf: str | None) -> str:
     return (f"is slurmctld running and is SLURM_CONF right? (using {where}); "
             "for the local cluster run `sdiag-agent devcluster up`")
 
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            proc.wait(timeout=2)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    proc.communicate()

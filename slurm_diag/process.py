@@ -1,0 +1,137 @@
+"""The one way slurm-diag starts a process: an argv list (never a shell), a timeout on every wait,
+and on timeout the whole process group killed, grandchildren included.
+
+Stdlib only: the prolog imports it. The Slurm gateway (``slurm_diag.slurm.runner``) wraps ``run``
+with Slurm's typed errors; everything else calls ``run`` or ``spawn`` directly.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from slurm_diag.errors import EnvironmentProblem
+
+KILL_GRACE_S = 2.0   # between SIGTERM and SIGKILL to the group
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A process that exited by itself (any return code)."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    duration_s: float = 0.0
+
+
+class ProgramNotFound(EnvironmentProblem):
+    """The executable is missing (or not executable): nothing was started."""
+
+    def __init__(self, argv: list[str], reason: str, *, hint: str | None = None):
+        self.argv = list(argv)
+        super().__init__(f"`{argv[0]}` could not be started: {reason}",
+                         hint=hint or f"install {os.path.basename(argv[0])} or put it on PATH")
+
+
+class ProcessTimeout(EnvironmentProblem):
+    """The process ran past its timeout; its whole process group was killed."""
+
+    def __init__(self, argv: list[str], timeout_s: float, stdout: str = "", stderr: str = "",
+                 *, hint: str | None = None):
+        self.argv = list(argv)
+        self.timeout_s = timeout_s
+        self.stdout = stdout
+        self.stderr = stderr
+        super().__init__(f"`{' '.join(argv)}` ran past its {timeout_s:g} s limit and was killed "
+                         "with its process group", hint=hint or "raise the timeout or see why it hangs")
+
+
+def run(argv: list[str], *, timeout: float, env: dict[str, str] | None = None,
+        input: str | None = None, cwd: str | Path | None = None, log: Path | None = None) -> Completed:
+    """Run ``argv`` in its own session and wait at most ``timeout`` seconds.
+
+    ``env`` adds to (and overrides) this process's environment. With ``log``, stdout and stderr
+    are appended to that file instead of being captured. A non-zero exit is returned, not raised:
+    callers decide what it means. Raises ProgramNotFound or ProcessTimeout.
+    """
+    argv = [str(a) for a in argv]
+    start = time.monotonic()
+    with _output(log) as out:
+        try:
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=out, stderr=out if log is not None else subprocess.PIPE,
+                text=True, env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+            raise ProgramNotFound(argv, exc.strerror or str(exc)) from None
+        try:
+            stdout, stderr = proc.communicate(input=input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            stdout, stderr = kill_group(proc)
+            raise ProcessTimeout(argv, timeout, stdout or "", stderr or "") from None
+    return Completed(tuple(argv), proc.returncode, stdout or "", stderr or "",
+                     round(time.monotonic() - start, 3))
+
+
+def spawn(argv: list[str], *, env: dict[str, str] | None = None, log: Path | None = None,
+          full_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start ``argv`` detached (own session, stdin closed, output to ``log`` or nowhere) and return
+    at once; nobody waits on it. For daemons and the prolog's drainer. Raises ProgramNotFound."""
+    argv = [str(a) for a in argv]
+    environ = dict(full_env) if full_env is not None else {**os.environ, **(env or {})}
+    with _output(log, default=subprocess.DEVNULL) as out:
+        try:
+            return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                    env=environ, start_new_session=True, close_fds=True)
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+            raise ProgramNotFound(argv, exc.strerror or str(exc)) from None
+
+
+def kill_group(proc: subprocess.Popen, grace: float = KILL_GRACE_S) -> tuple[str | None, str | None]:
+    """SIGTERM the process group, give it ``grace`` seconds, then SIGKILL whatever is left of the
+    group (a grandchild that ignored SIGTERM too). Returns the output read so far."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        return proc.communicate(timeout=grace)
+    except subprocess.TimeoutExpired:
+        # a process that left our group still holds the pipes: stop reading, do not hang
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe:
+                pipe.close()
+        proc.wait()
+        return None, None
+
+
+class _output:
+    """Open ``log`` for appending (created with its parent), or hand back ``default``."""
+
+    def __init__(self, log: Path | None, default=subprocess.PIPE):
+        self.log, self.default, self.fh = log, default, None
+
+    def __enter__(self):
+        if self.log is None:
+            return self.default
+        Path(self.log).parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(self.log, "ab")
+        return self.fh
+
+    def __exit__(self, *exc) -> None:
+        if self.fh:
+            self.fh.close()

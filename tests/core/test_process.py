@@ -1,0 +1,119 @@
+"""The process gateway: output and return code captured, a missing program typed, a timeout kills
+the whole process group (grandchildren included), and the Slurm gateway maps these to Slurm errors."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from slurm_diag import process
+from slurm_diag.slurm import runner
+from slurm_diag.slurm.errors import SlurmCommandError, SlurmNotInstalled, SlurmTimeout
+
+# a child that starts a grandchild ignoring SIGTERM, writes both pids, and both sleep
+FAMILY = r"""
+import os, signal, subprocess, sys, time
+out = sys.argv[1]
+grand = subprocess.Popen([sys.executable, "-c",
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"])
+with open(out + ".tmp", "w") as fh:
+    fh.write(f"{os.getpid()} {grand.pid}\n")
+os.rename(out + ".tmp", out)
+print("started", flush=True)
+time.sleep(300)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_output_and_return_code_are_captured():
+    done = process.run([sys.executable, "-c", "import sys; print('out'); print('err', file=sys.stderr); sys.exit(7)"],
+                       timeout=30)
+    assert done.returncode == 7
+    assert done.stdout == "out\n"
+    assert done.stderr == "err\n"
+    assert done.argv[0] == sys.executable
+    assert done.duration_s >= 0
+
+
+def test_input_and_env_reach_the_child():
+    done = process.run([sys.executable, "-c", "import os, sys; print(sys.stdin.read() + os.environ['SDIAG_T'])"],
+                       timeout=30, input="in-", env={"SDIAG_T": "env"})
+    assert done.stdout.strip() == "in-env"
+
+
+def test_log_receives_both_streams(tmp_path):
+    log = tmp_path / "sub" / "daemon.log"
+    done = process.run([sys.executable, "-c", "import sys; print('o'); print('e', file=sys.stderr)"],
+                       timeout=30, log=log)
+    assert done.returncode == 0 and done.stdout == ""
+    assert sorted(log.read_text().split()) == ["e", "o"]
+
+
+def test_missing_program_is_typed(tmp_path):
+    with pytest.raises(process.ProgramNotFound) as err:
+        process.run([str(tmp_path / "no-such-program"), "x"], timeout=5)
+    assert "no-such-program" in err.value.message and err.value.hint
+    with pytest.raises(process.ProgramNotFound):
+        process.spawn([str(tmp_path / "no-such-program")])
+
+
+def test_timeout_kills_the_whole_group(tmp_path):
+    pids_file = tmp_path / "pids"
+    with pytest.raises(process.ProcessTimeout) as err:
+        process.run([sys.executable, "-c", FAMILY, str(pids_file)], timeout=6)
+    child, grand = (int(p) for p in pids_file.read_text().split())
+    # killed, not waited out: nothing of the group survives
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (_alive(child) or _alive(grand)):
+        time.sleep(0.05)
+    assert not _alive(child), f"child {child} survived the timeout"
+    assert not _alive(grand), f"grandchild {grand} (ignores SIGTERM) survived the timeout"
+    assert err.value.timeout_s == 6
+    assert "started" in err.value.stdout   # what it printed before the kill is kept
+    assert "ran past its 6 s limit" in err.value.message
+
+
+def test_spawn_returns_at_once_detached(tmp_path):
+    log = tmp_path / "spawned.log"
+    proc = process.spawn([sys.executable, "-c", "import os; print(os.getsid(0) == os.getpid())"], log=log)
+    assert proc.wait(timeout=30) == 0
+    assert log.read_text().strip() == "True"          # its own session, away from the prolog's
+
+
+def test_slurm_gateway_maps_errors(tmp_path):
+    with pytest.raises(SlurmNotInstalled):
+        runner.run([str(tmp_path / "sinfo-missing")], timeout=5)
+    with pytest.raises(SlurmTimeout) as err:
+        runner.run([sys.executable, "-c", "import time; time.sleep(60)"], timeout=1)
+    assert "no answer within 1 s" in str(err.value)
+    with pytest.raises(SlurmCommandError) as err:
+        runner.run([sys.executable, "-c", "import sys; sys.exit('bad node name')"], timeout=30)
+    assert err.value.returncode == 1 and "bad node name" in err.value.stderr
+    ok = runner.run([sys.executable, "-c", "import sys; sys.exit(4)"], timeout=30, check=False)
+    assert ok.returncode == 4
+
+
+def test_no_other_module_starts_processes_itself():
+    """Only the gateway calls subprocess/os.fork; everything else goes through it."""
+    root = Path(process.__file__).parent
+    offenders = []
+    for path in root.rglob("*.py"):
+        if path == Path(process.__file__):
+            continue
+        text = path.read_text()
+        for needle in ("subprocess.Popen", "subprocess.run", "subprocess.call", "subprocess.check_",
+                       "os.fork", "os.system", "os.popen", "os.spawn", "os.exec"):
+            if needle in text:
+                offenders.append(f"{path.relative_to(root.parent)}: {needle}")
+    assert offenders == []
