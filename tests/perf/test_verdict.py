@@ -68,6 +68,21 @@ def test_below_model_but_not_an_outlier_is_not_flagged():
     assert "not a fleet outlier" in verdicts[0].message
 
 
+def test_fleet_outlier_that_meets_the_model_is_ok():
+    """The model gate: a node far below a fast fleet, yet at or above what the hardware should do,
+    is not flagged (the fleet alone would call it CRITICAL)."""
+    values = {f"node{i}": 130.0 + (i % 3) * 0.5 for i in range(8)}   # a fleet faster than the model
+    values["node4"] = 104.0                                           # 0.80x the fleet, 1.04x the model
+    v = by_node(judge(fleet(values)))["node4"]
+    assert v.basis == "model+fleet"
+    assert v.ratio_fleet < 0.85 and v.ratio_expected >= 1.0          # an outlier by the fleet's measure
+    assert v.status == Status.OK, v.message
+    assert v.rounds_flagged == 0 and v.cause is None
+    # the same node below the model's lower line is flagged: the gate is the model, not a blanket OK
+    values["node4"] = 85.0
+    assert by_node(judge(fleet(values)))["node4"].status == Status.CRITICAL
+
+
 def test_fewer_peers_than_needed_falls_back_to_the_model():
     v = by_node(judge(fleet({"node1": 100.0, "node2": 50.0, "node3": 93.0})))
     assert v["node2"].status == Status.CRITICAL and v["node2"].basis == "model"
