@@ -9,12 +9,13 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from slurm_diag.errors import UsageError
+from slurm_diag.errors import EnvironmentProblem, UsageError
 from slurm_diag.schemas import load_schema
 
 SYSTEM_CONFIG = Path("/etc/sdiag/config.toml")
@@ -67,7 +68,31 @@ class Config:
 
     @property
     def store_url(self) -> str:
-        return self.get("store.url") or f"sqlite:///{self.home / 'sdiag.db'}"
+        """``store.url``, else the URL in ``store.url_file`` (a 0600 file that keeps the password out
+        of the world-readable config), else SQLite under home."""
+        if self.get("store.url"):
+            return self.get("store.url")
+        url_file = self.get("store.url_file")
+        if not url_file:
+            return f"sqlite:///{self.home / 'sdiag.db'}"
+        path = Path(os.path.expanduser(url_file))
+        try:
+            text = path.read_bytes().decode("utf-8").strip()
+        except PermissionError:
+            raise EnvironmentProblem(f"cannot read the store's credentials file {path} (store.url_file): "
+                                     "permission denied",
+                                     hint="it is readable by root (or SlurmUser) only; run the store "
+                                          "commands as them") from None
+        except OSError as exc:
+            raise EnvironmentProblem(f"cannot read the store's credentials file {path} (store.url_file): "
+                                     f"{exc.strerror}", hint="create it (mode 0600) or fix [store] url_file") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{path} (store.url_file): expected one line with a SQLAlchemy URL, "
+                             "found bytes that are not UTF-8 text", hint="write the URL into it as text") from None
+        if not text:
+            raise UsageError(f"{path} (store.url_file) is empty: expected one line with a SQLAlchemy URL",
+                             hint="write the URL into it, or empty [store] url_file for SQLite") from None
+        return text
 
     def flat(self) -> dict[str, Any]:
         return dict(_flatten(self.data))
@@ -123,6 +148,54 @@ def validate(data: dict, origin: str) -> None:
                          hint=f"fix {origin} (or unset SDIAG_CONFIG to use the defaults)")
 
 
+def mask_url(url: str) -> str:
+    """A URL fit to print: the password (user:PASSWORD@ or password=...) replaced by ***."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest:
+        creds, host = rest.rsplit("@", 1)
+        user, colon, _ = creds.partition(":")
+        rest = f"{user}:***@{host}" if colon else rest
+    rest = re.sub(r"(?i)\b((?:password|passwd|pwd)=)[^&;]*", r"\1***", rest)
+    return f"{scheme}{sep}{rest}"
+
+
+def masked(data: Any, key: str = "") -> Any:
+    """``data`` with every value under a key ending in ``url`` passed through mask_url."""
+    if isinstance(data, dict):
+        return {k: masked(v, f"{key}.{k}" if key else k) for k, v in data.items()}
+    if isinstance(data, str) and key.endswith("url"):
+        return mask_url(data)
+    return data
+
+
+def describe_bytes(data: bytes) -> str:
+    """What a file holds, in words, for an error message (never the raw bytes)."""
+    if b"\x00" in data:
+        return f"binary data ({len(data)} bytes, NUL byte at offset {data.index(0)})"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return (f"binary data ({len(data)} bytes; byte 0x{data[exc.start]:02x} at offset {exc.start} "
+                "is not UTF-8)")
+    return f"text ({len(data)} bytes)"
+
+
+def read_text(path: Path) -> str:
+    """The config file's text; UsageError naming what was found when it is unreadable or binary."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read config {path}: {exc.strerror}",
+                         hint="create it, fix SDIAG_CONFIG, or unset SDIAG_CONFIG for defaults") from None
+    try:
+        if b"\x00" in data:
+            raise ValueError
+        return data.decode("utf-8")
+    except ValueError:
+        raise UsageError(f"config {path}: expected a UTF-8 TOML text file, found {describe_bytes(data)}",
+                         hint="point SDIAG_CONFIG at the TOML config (or unset it for the defaults)") from None
+
+
 def config_path() -> Path | None:
     env = os.environ.get("SDIAG_CONFIG")
     if env:
@@ -135,11 +208,7 @@ def load(path: Path | None = None) -> Config:
     sources = {key: "default" for key, _ in _flatten(data)}
     path = path or config_path()
     if path is not None:
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise UsageError(f"cannot read config {path}: {exc.strerror}",
-                             hint="create it, fix SDIAG_CONFIG, or unset SDIAG_CONFIG for defaults") from None
+        text = read_text(path)
         try:
             loaded = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:

@@ -16,12 +16,16 @@ def command() -> None:
 @command.command("show")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def show(as_json: bool) -> None:
-    """Print every key, its value and its source (default, file:PATH, env:VAR)."""
+    """Print every key, its value and its source (default, file:PATH, env:VAR).
+
+    Passwords in URLs are shown as *** (as `store info` does); store.url_file is shown as its path.
+    """
     cfg = config_mod.load()
+    values = config_mod.masked(cfg.data)
     if as_json:
-        emit_json({"path": str(cfg.path) if cfg.path else None, "values": cfg.data,
+        emit_json({"path": str(cfg.path) if cfg.path else None, "values": values,
                    "sources": cfg.sources})
         return
     click.echo(f"# config file: {cfg.path or 'none (defaults)'}")
-    table([[k, repr(v), cfg.sources.get(k, "default")] for k, v in cfg.flat().items()],
+    table([[k, repr(v), cfg.sources.get(k, "default")] for k, v in config_mod.Config(values).flat().items()],
           ["key", "value", "source"])

@@ -9,7 +9,6 @@ import click
 from slurm_diag import config as config_mod
 from slurm_diag.cli.output import emit_json
 from slurm_diag.store import Store
-from slurm_diag.store.db import _safe
 from slurm_diag.store.ingest import ingest
 
 
@@ -21,10 +20,13 @@ def command() -> None:
 @command.command("info")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def info(as_json: bool) -> None:
-    """Where the store is and its schema version."""
+    """Where the store is (password shown as ***) and its schema version.
+
+    Exit 3 when the store cannot be read: a corrupt file, an unreachable server, no rights.
+    """
     cfg = config_mod.load()
     store = Store(cfg.store_url)
-    doc = {"url": _safe(cfg.store_url), "schema_version": store.schema_version, **store.counts()}
+    doc = {"url": config_mod.mask_url(cfg.store_url), "schema_version": store.schema_version, **store.counts()}
     if as_json:
         emit_json(doc)
         return
@@ -37,7 +39,11 @@ def info(as_json: bool) -> None:
               help="spool directory (default: <home>/spool)")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def ingest_cmd(spool: Path | None, as_json: bool) -> None:
-    """Move the reports the prolog/epilog/HealthCheckProgram spooled into the store."""
+    """Move the reports the prolog/epilog/HealthCheckProgram spooled into the store.
+
+    A spooled file is removed only after its row is written: on a read-only or corrupt store
+    (exit 3) every file stays where it was.
+    """
     cfg = config_mod.load()
     spool = spool or cfg.home / "spool"
     summary = ingest(Store(cfg.store_url), spool)

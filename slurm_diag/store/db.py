@@ -7,6 +7,7 @@ only: this class has no way to change or delete an entry.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,9 +15,10 @@ from typing import Any
 
 from sqlalchemy import create_engine, func, insert, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from slurm_diag import schemas
+from slurm_diag.config import mask_url
 from slurm_diag.errors import EnvironmentProblem, UsageError
 from slurm_diag.store import tables as t
 
@@ -30,6 +32,26 @@ TRANSITIONS = {
 
 class StoreError(EnvironmentProblem):
     pass
+
+
+def _error(url: str, exc: SQLAlchemyError) -> StoreError:
+    """One message per way a database fails: corrupt, read-only, unreachable. Nothing is changed."""
+    why = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
+    where = mask_url(url)
+    low = why.lower()
+    if "not a database" in low or "malformed" in low or "file is encrypted" in low:
+        return StoreError(f"store {where} is not a database slurm-diag can read ({why}); it was left as it is",
+                          hint="move the file aside (a new store is created on the next run) or restore it "
+                               "from a backup; or point [store] url at another database")
+    if "readonly" in low or "read-only" in low:
+        return StoreError(f"store {where} is read-only for this user ({why}); nothing was written",
+                          hint="run as a user who may write it (root or SlurmUser), or point SDIAG_HOME or "
+                               "[store] url at a writable place")
+    if "unable to open" in low:
+        return StoreError(f"cannot open the store {where} ({why})",
+                          hint="check that its directory exists and is readable and writable by this user")
+    return StoreError(f"cannot reach the store {where}: {why}",
+                      hint="is the database running and is [store] url right?")
 
 
 def now() -> datetime:
@@ -47,11 +69,17 @@ class Store:
     def __init__(self, url: str):
         self.url = url
         if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(url.removeprefix("sqlite:///")).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create {folder} for the store {mask_url(url)}: {exc.strerror}",
+                                 hint="point SDIAG_HOME (or [store] url) at a directory this user can "
+                                      "create and write") from None
         try:
             self.engine: Engine = create_engine(url, pool_pre_ping=True, future=True)
         except (SQLAlchemyError, ImportError) as exc:
-            raise StoreError(f"cannot use store URL {_safe(url)}: {exc}",
+            raise StoreError(f"cannot use store URL {mask_url(url)}: {exc}",
                              hint="check [store] url; MariaDB needs the 'mysql' extra (pymysql)") from None
         self._init()
 
@@ -61,41 +89,51 @@ class Store:
 
         return cls((cfg or config_mod.load()).store_url)
 
-    def _init(self) -> None:
+    @contextlib.contextmanager
+    def _connect(self, write: bool = False):
+        """A connection (a transaction when ``write``); database failures become one StoreError."""
         try:
-            t.metadata.create_all(self.engine)
-            with self.engine.begin() as conn:
-                row = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).first()
-                if row is None:
-                    conn.execute(insert(t.meta).values(key="schema_version", value=str(t.SCHEMA_VERSION)))
-                elif int(row.value) != t.SCHEMA_VERSION:
-                    raise StoreError(f"store {_safe(self.url)} has schema version {row.value}, "
-                                     f"this slurm-diag expects {t.SCHEMA_VERSION}",
-                                     hint="use a matching slurm-diag or point [store] url at a new database")
-        except OperationalError as exc:
-            raise StoreError(f"cannot reach the store {_safe(self.url)}: {exc.orig}",
-                             hint="is the database running and is [store] url right?") from None
+            with (self.engine.begin() if write else self.engine.connect()) as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise _error(self.url, exc) from None
+
+    def _init(self) -> None:
+        with self._connect() as conn:
+            missing = [name for name in t.metadata.tables if not self.engine.dialect.has_table(conn, name)]
+        if missing:
+            with self._connect(write=True) as conn:
+                t.metadata.create_all(conn)
+        with self._connect() as conn:
+            row = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).first()
+        if row is None:
+            with self._connect(write=True) as conn:
+                conn.execute(insert(t.meta).values(key="schema_version", value=str(t.SCHEMA_VERSION)))
+        elif int(row.value) != t.SCHEMA_VERSION:
+            raise StoreError(f"store {mask_url(self.url)} has schema version {row.value}, "
+                             f"this slurm-diag expects {t.SCHEMA_VERSION}",
+                             hint="use a matching slurm-diag or point [store] url at a new database")
 
     @property
     def schema_version(self) -> int:
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return int(conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).scalar_one())
 
     def counts(self) -> dict[str, int]:
         """Rows per table, counted by the database."""
         tables = {"health_reports": t.health_reports, "probe_results": t.probe_results, "findings": t.findings,
                   "attributions": t.attributions, "proposals": t.proposals, "audit_log": t.audit_log}
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return {name: conn.execute(select(func.count()).select_from(table)).scalar_one()
                     for name, table in tables.items()}
 
     def _insert(self, table, values: dict) -> None:
-        with self.engine.begin() as conn:
+        with self._connect(write=True) as conn:
             conn.execute(insert(table).values(**values))
 
     def _select(self, table, column: str, *where, order=None, limit: int | None = None) -> list[Any]:
         query = select(table.c[column]).where(*where).order_by(*(order or [])).limit(limit)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [row[0] for row in conn.execute(query)]
 
     # ------------------------------------------------------------ health reports
@@ -161,7 +199,7 @@ class Store:
         if proposal["state"] != "proposed":
             raise UsageError(f"a new proposal starts in state 'proposed', found {proposal['state']!r}")
         schemas.validate("proposal", proposal)
-        with self.engine.begin() as conn:
+        with self._connect(write=True) as conn:
             conn.execute(insert(t.proposals).values(
                 id=proposal["id"], action=proposal["action"], target=proposal["target"], state="proposed",
                 created=stamp, updated=stamp, proposal=proposal))
@@ -182,7 +220,7 @@ class Store:
     def transition(self, proposal_id: str, new_state: str, actor: str, note: str | None = None) -> dict:
         """Move a proposal along its state machine, atomically with its audit entry."""
         stamp = now()
-        with self.engine.begin() as conn:
+        with self._connect(write=True) as conn:
             row = conn.execute(select(t.proposals.c.proposal, t.proposals.c.state)
                                .where(t.proposals.c.id == proposal_id).with_for_update()).first()
             if row is None:
@@ -209,14 +247,6 @@ class Store:
         query = select(t.audit_log).order_by(t.audit_log.c.seq)
         if subject:
             query = query.where(t.audit_log.c.subject == subject)
-        with self.engine.connect() as conn:
+        with self._connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
-
-def _safe(url: str) -> str:
-    """The URL without its password, for messages."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':')[0]}:***@{host}"
-    return url
