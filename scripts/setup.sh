@@ -4,7 +4,7 @@
 set -euo pipefail
 
 VENV=${VENV:-/opt/slurm-diag/venv}
-EXTRAS=${EXTRAS:-test,mysql,probes,kb}
+EXTRAS=${EXTRAS:-test,mysql,probes,kb,gpu}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 APT_PACKAGES="slurmctld slurmd slurm-client munge slurmdbd mariadb-server libslurm-dev gcc make
  libopenmpi-dev openmpi-bin libpmix2 python3-venv python3-dev"
@@ -31,8 +31,11 @@ if [ -n "$missing" ]; then
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-PY=${PYTHON:-python3}
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
+# Debian's own interpreter: a venv links to it, and ordinary users (who run `explain`) must reach it
+PY=${PYTHON:-/usr/bin/python3}
+# a venv made from another interpreter (e.g. one under /root that users cannot reach) is rebuilt
+if [ ! -x "$VENV/bin/python" ] || [ "$(readlink -f "$VENV/bin/python")" != "$(readlink -f "$PY")" ] \
+   || ! "$VENV/bin/python" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
     say "creating virtual environment $VENV"
     rm -rf "$VENV"
     mkdir -p "$(dirname "$VENV")"
