@@ -43,7 +43,11 @@ def kb(kb_home):
     from slurm_diag import config
     from slurm_diag.kb import api, entries
 
-    cfg = config.load()
+    with pytest.MonkeyPatch.context() as mp:   # session scope runs before the autouse _kb_env
+        mp.setenv("SDIAG_HOME", str(kb_home))
+        mp.delenv("SDIAG_CONFIG", raising=False)
+        cfg = config.load()
+    assert cfg.home == kb_home, f"the knowledge-base tests must not use {cfg.home}"
     return cfg, api.open_store(cfg), entries.load_all(cfg)
 
 
