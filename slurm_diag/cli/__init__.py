@@ -13,13 +13,14 @@ Exit codes (every command):
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 
 import click
 
 from slurm_diag import __version__
-from slurm_diag.errors import EXIT_ENVIRONMENT, EXIT_USAGE, SdiagError
+from slurm_diag.errors import EXIT_ENVIRONMENT, EXIT_FAILURE, EXIT_USAGE, SdiagError
 
 
 
@@ -42,16 +43,26 @@ def cli() -> None:
     """slurm-diag: node health, probes, knowledge base and diagnosis for GPU Slurm clusters."""
 
 
+def _printable(text: str) -> str:
+    """Escape what a terminal or a log should not receive raw (control characters, stray bytes)."""
+    return "".join(ch if ch.isprintable() or ch == "\n" else ascii(ch)[1:-1] for ch in text)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"sdiag-agent: {_printable(message)}", err=True)
+    sys.exit(code)
+
+
 def main(argv=None) -> None:
+    """Run the CLI. Every failure is one message and a documented exit code, never a traceback
+    (SDIAG_DEBUG=1 shows the traceback of an unexpected error, for a bug report)."""
     try:
         rc = cli.main(args=argv, prog_name="sdiag-agent", standalone_mode=False)
     except SdiagError as exc:
-        click.echo(f"sdiag-agent: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
     except PermissionError as exc:
-        click.echo(f"sdiag-agent: permission denied: {exc.filename or exc}\n"
-                   "  next: run as root or SlurmUser, or point SDIAG_HOME at a directory you own", err=True)
-        sys.exit(EXIT_ENVIRONMENT)
+        _fail(f"permission denied: {exc.filename or exc}\n"
+              "  next: run as root or SlurmUser, or point SDIAG_HOME at a directory you own", EXIT_ENVIRONMENT)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -60,4 +71,15 @@ def main(argv=None) -> None:
         sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        _fail(f"cannot use{where}: {exc.strerror or exc}\n"
+              "  next: check that the path exists and this user may read and write it "
+              "(SDIAG_HOME, SDIAG_CONFIG)", EXIT_ENVIRONMENT)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug, said in one line
+        if os.environ.get("SDIAG_DEBUG"):
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc}\n"
+              "  next: this is a slurm-diag bug; rerun with SDIAG_DEBUG=1 and report the traceback",
+              EXIT_FAILURE)
     sys.exit(rc if isinstance(rc, int) else 0)

@@ -9,6 +9,7 @@ import click
 
 from slurm_diag.cli.output import emit_json, table
 from slurm_diag.errors import UsageError
+from slurm_diag.kb.sanitize import as_log_text, binary_reason
 
 MAX_READ_BYTES = 4 * 1024 * 1024
 LABELS = ("gpu_hardware", "gpu_throttle", "gpu_oom", "host_oom", "network", "filesystem", "node_failure",
@@ -29,7 +30,7 @@ def build(rebuild: bool, as_json: bool) -> None:
 
     info = do_build(rebuild=rebuild)
     if as_json:
-        emit_json(info)
+        emit_json(info, schema="kb_build")
     else:
         click.echo(f"indexed {info['indexed']} entries, removed {info['removed']} "
                    f"in {info['seconds']} s{' (rebuilt)' if info['rebuilt'] else ''}")
@@ -47,11 +48,11 @@ def search(text, path, top, label, component, as_json) -> None:
     from slurm_diag import config
     from slurm_diag.kb.api import search as do_search
 
-    text = _read_text(text, path)
+    text = as_log_text(_read_input(text, path))
     cfg = config.load()
     hits = do_search(text, top=top or cfg.get("kb.top"), label=label, component=component, cfg=cfg)
     if as_json:
-        emit_json([h.to_dict() for h in hits])
+        emit_json([h.to_dict() for h in hits], schema="kb_hit")
         return
     if not hits:
         click.echo("no matching entry")
@@ -72,7 +73,7 @@ def stats(as_json: bool) -> None:
 
     info = do_stats()
     if as_json:
-        emit_json(info)
+        emit_json(info, schema="kb_stats")
         return
     idx = info["index"]
     click.echo(f"entries: {info['entries']} ({info['added']} added), signatures: {info['signatures']}")
@@ -93,9 +94,9 @@ def add(attr_path, excerpt_path, excerpt_text, signature, as_json) -> None:
     """Add a confirmed attribution as a new entry (skipped if its signature is already known)."""
     from slurm_diag.kb.add import add as do_add
 
-    raw = _read_text(None, attr_path)
+    raw = _read_input(None, attr_path)
     try:
-        attribution = json.loads(raw)
+        attribution = json.loads(_text_or_refuse(raw, attr_path))
     except json.JSONDecodeError as exc:
         raise UsageError(f"{attr_path}: not JSON (line {exc.lineno}: {exc.msg})",
                          hint="pass the Attribution JSON the agent wrote") from None
@@ -103,19 +104,23 @@ def add(attr_path, excerpt_path, excerpt_text, signature, as_json) -> None:
         raise UsageError(f"{attr_path}: expected one JSON object", hint="pass a single Attribution")
     if excerpt_path and excerpt_text:
         raise UsageError("give --excerpt or --text, not both", hint="drop one of them")
-    excerpt = excerpt_text if excerpt_text is not None else (_read_text(None, excerpt_path) if excerpt_path else "")
+    if excerpt_text is not None:
+        excerpt = _text_or_refuse(excerpt_text, "--text")
+    else:
+        excerpt = _text_or_refuse(_read_input(None, excerpt_path), excerpt_path) if excerpt_path else ""
     if not excerpt.strip() and not signature:
         raise UsageError("no log excerpt and no signature", hint="pass --excerpt FILE, --text or --signature")
     info = do_add(attribution, excerpt, signature)
     if as_json:
-        emit_json(info)
+        emit_json(info, schema="kb_add")
     elif info["added"]:
         click.echo(f"added {info['id']} with signature /{info['signature']}/")
     else:
         click.echo(f"not added: signature /{info['signature']}/ already in {info['duplicate_of']}")
 
 
-def _read_text(text: str | None, path: str | None) -> str:
+def _read_input(text: str | None, path: str | None) -> str | bytes:
+    """TEXT as given, or the last MAX_READ_BYTES of --file (or stdin) as bytes."""
     if text is not None and path:
         raise UsageError("give TEXT or --file, not both", hint="drop one of them")
     if text is not None:
@@ -123,12 +128,22 @@ def _read_text(text: str | None, path: str | None) -> str:
     if path is None:
         raise UsageError("no text to search", hint='pass TEXT, --file LOG or --file - for stdin')
     if path == "-":
-        return sys.stdin.read()
+        return sys.stdin.buffer.read()[-MAX_READ_BYTES:]
     try:
         with open(path, "rb") as fh:
             fh.seek(0, 2)
             fh.seek(max(0, fh.tell() - MAX_READ_BYTES))   # errors sit at the end of a log
-            data = fh.read(MAX_READ_BYTES)
+            return fh.read(MAX_READ_BYTES)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}", hint="check the path") from None
-    return data.decode("utf-8", errors="replace")
+
+
+def _text_or_refuse(data: str | bytes, origin: str) -> str:
+    """What `kb add` stores must be text: refuse binary (it would rank first for unrelated searches)."""
+    why = binary_reason(data)
+    if why:
+        shown = "stdin" if origin == "-" else origin
+        raise UsageError(f"{shown}: expected a UTF-8 text log excerpt, found {why}",
+                         hint="pass the log lines as text (e.g. `strings FILE`, or copy the lines that "
+                              "showed the failure)")
+    return data if isinstance(data, str) else data.decode("utf-8")

@@ -40,7 +40,7 @@ def load(validate: bool = False) -> Settings:
 
             try:
                 loaded = tomllib.loads(path.read_text())
-            except (OSError, tomllib.TOMLDecodeError):
+            except (OSError, ValueError):          # unreadable, not UTF-8 (binary), not TOML
                 return load(validate=True)      # raises the clear, validated error
             config._merge(data, loaded, {}, str(path))
         for var, key in config.ENV_OVERRIDES.items():

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 from slurm_diag.errors import UsageError
 from slurm_diag.kb import entries as entries_mod
-from slurm_diag.kb.sanitize import clean_text
+from slurm_diag.kb.sanitize import binary_reason, clean_text
 from slurm_diag.kb.signatures import PatternError, compiled, vet_pattern
 
 ACTION_BY_LABEL = {
@@ -58,6 +58,10 @@ def entry_from_attribution(attribution: dict, excerpt: str, signature: str | Non
     if problems:
         raise UsageError("the attribution does not match attribution.schema.json: " + "; ".join(problems[:5]),
                          hint="pass the Attribution JSON the agent produced")
+    why = binary_reason(excerpt)
+    if why:
+        raise UsageError(f"the log excerpt is not text: found {why}",
+                         hint="pass the log lines that showed the failure, as UTF-8 text")
     excerpt = clean_text(excerpt, 8192).strip()
     if signature:
         try:

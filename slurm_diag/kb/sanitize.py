@@ -21,3 +21,33 @@ def clean_text(text: str | bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROL.sub("", _ANSI.sub("", text))
     return "\n".join(line[:MAX_LINE_CHARS] for line in text.split("\n"))
+
+
+def binary_reason(data: bytes | str) -> str | None:
+    """Why ``data`` is not a text log excerpt (NUL bytes, bytes that are not UTF-8, mostly control
+    characters), or None when it is text. Binary must never become a knowledge-base entry."""
+    if isinstance(data, str):
+        if any("\udc80" <= ch <= "\udcff" for ch in data):    # bytes that were not UTF-8 (surrogateescape)
+            return "bytes that are not UTF-8"
+        if "\ufffd" in data:
+            return "bytes that are not UTF-8 (U+FFFD replacement characters)"
+        text = data
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return f"bytes that are not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+    if "\x00" in text:
+        return f"a NUL byte at offset {text.index(chr(0))}"
+    controls = len(_CONTROL.findall(_ANSI.sub("", text)))
+    if text and controls > max(2, len(text) // 20):
+        return f"{controls} control characters in {len(text)} (binary data)"
+    return None
+
+
+def as_log_text(data: bytes | str) -> str:
+    """Log text from whatever arrived: bytes that are not UTF-8 become U+FFFD (a log may hold
+    some; they are data to search, not a reason to fail)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    return data.decode("utf-8", errors="replace")

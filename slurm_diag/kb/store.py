@@ -4,14 +4,21 @@ One writer at a time (an exclusive flock on <home>/kb/write.lock). After every w
 bumps <home>/kb/stamp.json; readers compare the stamp before each query and reopen the client
 when it changed, because a long-lived chromadb client misses or trips over another process's
 writes.
+
+A knowledge base shared read-only (another user's index, a read-only mount) is still searchable:
+chromadb writes to its SQLite file even to read, so a reader that may not write the index opens a
+private copy of it in a temporary directory (about a megabyte), removed when the process ends.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import json
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -55,11 +62,33 @@ class KbStore:
         tmp.write_text(json.dumps(doc))
         os.replace(tmp, self.stamp_path)
 
+    def writable(self) -> bool:
+        """May this process write the index (the lock, the stamp and chromadb's files)?"""
+        probe = self.chroma_dir if self.chroma_dir.exists() else self.root
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        files = [self.chroma_dir / "chroma.sqlite3", self.stamp_path]
+        return (os.access(probe, os.W_OK) and os.access(self.root if self.root.exists() else probe, os.W_OK)
+                and all(os.access(f, os.W_OK) for f in files if f.exists()))
+
+    def _read_only_problem(self, exc: OSError | None = None) -> EnvironmentProblem:
+        why = f": {exc.strerror}" if exc is not None and exc.strerror else ""
+        return EnvironmentProblem(
+            f"cannot write the knowledge base under {self.root}{why} (it is read-only for this user)",
+            hint=f"build it as the owner of {self.root} (readers can still search a built index), "
+                 "or point SDIAG_HOME at a directory you may write")
+
     @contextlib.contextmanager
     def writing(self):
         """Hold the single-writer lock; on exit, publish the change to readers."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / "write.lock", "w") as lock:
+        if not self.writable():
+            raise self._read_only_problem()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            lock = open(self.root / "write.lock", "w")
+        except OSError as exc:
+            raise self._read_only_problem(exc) from None
+        with lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 yield self
@@ -86,10 +115,13 @@ class KbStore:
             self._close()
         if self._collection is None:
             chromadb, Settings = _chromadb()
-            self.chroma_dir.mkdir(parents=True, exist_ok=True)
+            path = self.chroma_dir
+            if self.writable():
+                path.mkdir(parents=True, exist_ok=True)
+            else:
+                path = _private_copy(self.chroma_dir)
             self._client = chromadb.PersistentClient(
-                path=str(self.chroma_dir),
-                settings=Settings(anonymized_telemetry=False, allow_reset=True))
+                path=str(path), settings=Settings(anonymized_telemetry=False, allow_reset=True))
             self._collection = self._client.get_or_create_collection(
                 COLLECTION, embedding_function=self.embedding_function(),
                 metadata={"hnsw:space": "cosine"})
@@ -148,3 +180,20 @@ class KbStore:
         res = col.query(query_texts=[text], n_results=min(top, n), where=where or None,
                         include=["distances"])
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
+
+
+def _private_copy(chroma_dir: Path) -> Path:
+    """A copy of a read-only index that chromadb may write to; removed when the process ends."""
+    if not (chroma_dir / "chroma.sqlite3").exists():
+        raise EnvironmentProblem(f"no knowledge base index at {chroma_dir}, and this user may not build one there",
+                                 hint=f"run `sdiag-agent kb build` as the owner of {chroma_dir.parent}, "
+                                      "or point SDIAG_HOME at a directory you may write")
+    scratch = Path(tempfile.mkdtemp(prefix="sdiag-kb-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    try:
+        shutil.copytree(chroma_dir, scratch / "chroma")
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot read the knowledge base index {chroma_dir}: {exc.strerror or exc}",
+                                 hint="ask its owner to make it readable (o+rX), or point SDIAG_HOME at "
+                                      "your own copy") from None
+    return scratch / "chroma"
