@@ -95,16 +95,28 @@ def preflight() -> None:
 
 
 def _write(path: Path, text: str, mode: int = 0o644) -> bool:
-    """Write when changed; True when the content changed."""
+    """Write when changed; True when the content changed. The file has ``mode`` from its first
+    byte (a secret is never readable by others, not even for a moment)."""
     changed = not path.exists() or path.read_text() != text
     if changed:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text)
-        tmp.chmod(mode)
+        tmp.unlink(missing_ok=True)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "w") as fh:
+            os.fchmod(fh.fileno(), mode)      # the umask may have taken bits away
+            fh.write(text)
         tmp.replace(path)
     path.chmod(mode)
     return changed
+
+
+def _reachable(path: Path) -> None:
+    """Ordinary users submit jobs: they must reach slurm.conf and munge's socket below ``path``.
+    Every directory above it gets o+x (enter, not list) when it lacks it, e.g. /root (0700)."""
+    for parent in reversed(path.parents):
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod((mode & 0o7777) | 0o001)
 
 
 def prepare(lay: Layout) -> bool:
@@ -114,8 +126,10 @@ def prepare(lay: Layout) -> bool:
                 "mysql/data", "mysql/run", "fakedev", "profiles", "bin", "spool"):
         (b / sub).mkdir(parents=True, exist_ok=True)
     (b / "munge" / "etc").chmod(0o700)
-    for sub in ("munge", "munge/run"):
+    (b / "mysql" / "data").chmod(0o700)       # MariaDB's files hold the accounts' password hashes
+    for sub in ("", "etc", "munge", "munge/run"):
         (b / sub).chmod(0o755)
+    _reachable(b)
     for name in lay.node_names:
         (b / "state" / "d" / name).mkdir(parents=True, exist_ok=True)
         (b / "state" / "tmp" / name).mkdir(parents=True, exist_ok=True)
@@ -136,7 +150,8 @@ def prepare(lay: Layout) -> bool:
     _write(b / "etc" / "gres.conf", templates.gres_conf(lay))
     _write(b / "etc" / "cgroup.conf", templates.cgroup_conf(lay))
     _write(b / "etc" / "slurmdbd.conf", templates.slurmdbd_conf(lay), 0o600)
-    _write(b / "etc" / "sdiag.toml", templates.sdiag_toml(lay))
+    _write(b / "etc" / "store.url", lay.store_url() + "\n", 0o600)   # the password: root only
+    _write(b / "etc" / "sdiag.toml", templates.sdiag_toml(lay))        # world-readable, no secret
     _write(b / "etc" / "layout.json", json.dumps({k: v for k, v in asdict(lay).items() if k != "base"}))
     return _write(lay.slurm_conf, templates.slurm_conf(lay))
 

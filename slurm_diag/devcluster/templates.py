@@ -190,5 +190,5 @@ home = "{lay.base.parent}"
 conf = "{lay.slurm_conf}"
 
 [store]
-url = "{lay.store_url()}"
+url_file = "{lay.p('etc', 'store.url')}"
 """
