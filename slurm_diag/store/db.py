@@ -2,7 +2,8 @@
 
 Documents are validated against their JSON Schema before they are written, so whatever is read
 back is a valid HealthReport/ProbeResult/Finding/Attribution/Proposal. The audit log is append
-only: this class has no way to change or delete an entry.
+only: this class has no way to change or delete an entry, and the database refuses it too
+(``append_only``: triggers on SQLite and MariaDB).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from slurm_diag import schemas
 from slurm_diag.config import mask_url
 from slurm_diag.errors import EnvironmentProblem, UsageError
-from slurm_diag.store import tables as t
+from slurm_diag.store import append_only, tables as t
 
 # proposal state machine (DESIGN.md): proposed -> approved -> executing -> done|failed; or rejected/expired
 TRANSITIONS = {
@@ -104,6 +105,7 @@ class Store:
         if missing:
             with self._connect(write=True) as conn:
                 t.metadata.create_all(conn)
+        self._guard_audit_log()
         with self._connect() as conn:
             row = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).first()
         if row is None:
@@ -113,6 +115,19 @@ class Store:
             raise StoreError(f"store {mask_url(self.url)} has schema version {row.value}, "
                              f"this slurm-diag expects {t.SCHEMA_VERSION}",
                              hint="use a matching slurm-diag or point [store] url at a new database")
+
+    def _guard_audit_log(self) -> None:
+        """Install the triggers that make the database refuse UPDATE/DELETE of audit rows."""
+        with self._connect() as conn:
+            unguarded = append_only.missing(conn)
+        if not unguarded:
+            return
+        try:
+            with self._connect(write=True) as conn:
+                append_only.install(conn, unguarded)
+        except StoreError as err:
+            if "read-only" not in err.message:   # a read-only store cannot be changed by this user anyway
+                raise
 
     @property
     def schema_version(self) -> int:
