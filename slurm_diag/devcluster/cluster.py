@@ -312,6 +312,9 @@ def set_profile(lay: Layout, node: str, profile: str) -> Path:
     if not source.exists():
         shipped = sorted(p.stem for p in PROFILES.glob("*.json"))
         raise UsageError(f"no GPU profile {profile!r}", hint="shipped profiles: " + (", ".join(shipped) or "none"))
+    from slurm_diag.gpu import profile as profile_mod
+
+    profile_mod.load(source)       # a malformed profile raises ProfileError naming the field; nothing installed
     target = lay.p("profiles", f"{node}.json")
     tmp = target.with_suffix(".tmp")
     shutil.copyfile(source, tmp)

@@ -1,17 +1,18 @@
 """GPU telemetry: one reader over NVML (pynvml, package ``nvidia-ml-py``) or, where a node profile
 is set (``SDIAG_GPU_PROFILE`` or config ``health.gpu_profile``), the NVML-compatible simulator.
 
-``read_gpus()`` returns plain dataclasses (``slurm_diag.gpu.model``); ``snapshot()`` is the small
-view the probes record beside each sample. Nothing heavy is imported here: the prolog uses it.
+``read_gpus()`` reads in a child process the caller can abandon (``slurm_diag.gpu.child``) and
+returns plain dataclasses (``slurm_diag.gpu.model``); ``snapshot()`` is the small view the probes
+record beside each sample. Nothing heavy is imported here: the prolog uses it.
 """
 
 from __future__ import annotations
 
 import os
 
-from slurm_diag.gpu.model import GpuInfo, GpuReading
+from slurm_diag.gpu.model import GpuInfo, GpuReading, ReadError
 
-__all__ = ["GpuInfo", "GpuReading", "open_nvml", "profile_path", "read_gpus", "snapshot"]
+__all__ = ["GpuInfo", "GpuReading", "ReadError", "profile_path", "read_gpus", "snapshot"]
 
 
 def profile_path(configured: str | None = None) -> str | None:
@@ -19,36 +20,18 @@ def profile_path(configured: str | None = None) -> str | None:
     return os.environ.get("SDIAG_GPU_PROFILE") or configured or None
 
 
-def open_nvml(profile: str | None = None):
-    """(nvml-like object, source label, Profile or None). Raises ProfileError for a bad profile;
-    returns (None, reason, None) when pynvml is not installed."""
-    path = profile_path(profile)
-    if path:
-        from slurm_diag.gpu import profile as profile_mod
-        from slurm_diag.gpu.simulator import SimulatedNvml
+def read_gpus(profile: str | None = None, call_timeout_s: float = 2.0, total_timeout_s: float = 3.0) -> GpuReading:
+    """Every GPU, read in a child process (``slurm_diag.gpu.child``) bounded by ``total_timeout_s``;
+    each NVML call is bounded by ``call_timeout_s``. Never raises for NVML trouble."""
+    from slurm_diag.gpu.child import read_in_child
 
-        prof = profile_mod.load(path)
-        return SimulatedNvml(prof), f"simulator:{prof.path}", prof
-    try:
-        import pynvml
-    except ImportError:
-        return None, "pynvml (package nvidia-ml-py) is not installed: pip install 'slurm-diag[gpu]'", None
-    return pynvml, "nvml", None
+    return read_in_child(profile_path(profile), call_timeout_s, total_timeout_s)
 
 
-def read_gpus(profile: str | None = None, call_timeout_s: float = 2.0) -> GpuReading:
-    from slurm_diag.gpu.reader import read_all
-
-    nvml, source, _ = open_nvml(profile)
-    if nvml is None:
-        return GpuReading(source="nvml", error=f"NVML not loadable: {source}")
-    return read_all(nvml, source, call_timeout_s=call_timeout_s)
-
-
-def snapshot(profile: str | None = None, call_timeout_s: float = 2.0) -> list[dict]:
+def snapshot(profile: str | None = None, call_timeout_s: float = 2.0, total_timeout_s: float = 3.0) -> list[dict]:
     """Conditions beside a probe sample, one dict per GPU (empty when NVML cannot be read):
     index, sm_clock_mhz, max_sm_clock_mhz, temperature_c, throttle_reasons, power_w."""
-    reading = read_gpus(profile, call_timeout_s)
+    reading = read_gpus(profile, call_timeout_s, total_timeout_s)
     return [{
         "index": g.index,
         "sm_clock_mhz": g.clocks.sm_mhz,

@@ -8,6 +8,7 @@ could not be read (a failed or hung call). Checks turn an error into UNKNOWN, ne
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 
 
 @dataclass(frozen=True)
@@ -90,16 +91,57 @@ class GpuInfo:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "GpuInfo":
+        """The inverse of ``to_dict`` (the reading crosses a pipe from the reader process as JSON)."""
+        def opt(kind, value):
+            return kind(**value) if value is not None else None
+
+        def seq(value, convert=lambda v: v):
+            return tuple(convert(v) for v in value) if value is not None else None
+
+        return cls(
+            index=d["index"], name=d.get("name"), uuid=d.get("uuid"), pci_bus_id=d.get("pci_bus_id"),
+            memory_total_mib=d.get("memory_total_mib"), memory_used_mib=d.get("memory_used_mib"),
+            clocks=Clocks(**d.get("clocks", {})), throttle_reasons=seq(d.get("throttle_reasons")),
+            temperature_c=d.get("temperature_c"), slowdown_temp_c=d.get("slowdown_temp_c"),
+            power_w=d.get("power_w"), power_limit_w=d.get("power_limit_w"), ecc=Ecc(**d.get("ecc", {})),
+            retired_pages=opt(RetiredPages, d.get("retired_pages")), row_remap=opt(RowRemap, d.get("row_remap")),
+            pcie=PcieLink(**d.get("pcie", {})), nvlink_up=seq(d.get("nvlink_up")),
+            processes=seq(d.get("processes"), lambda p: GpuProcess(**p)),
+            errors=dict(d.get("errors", {})), unsupported=list(d.get("unsupported", [])))
+
+
+class ReadError(str, Enum):
+    """Why no GPU could be read. Checks decide by this kind, never by the message's words."""
+
+    NOT_INSTALLED = "not_installed"  # slurm-diag's own installation (pynvml missing): never a node fault
+    DRIVER = "driver"                # NVML / the driver failed to load or initialise on this node
+    HUNG = "hung"                    # NVML did not answer within its per-call or whole-read limit
+    PROFILE = "profile"              # the simulated node profile is unusable
+    INTERNAL = "internal"            # slurm-diag's reader process failed (a bug): never a node fault
+
 
 @dataclass
 class GpuReading:
-    """Every GPU on the node, or why none could be read (``error``: NVML missing, init hung)."""
+    """Every GPU on the node, or why none could be read (``error`` says why, ``error_kind`` what
+    kind of failure it is)."""
 
     source: str                      # "nvml" or "simulator:<profile path>"
     gpus: list[GpuInfo] = field(default_factory=list)
     driver_version: str | None = None
     error: str | None = None
+    error_kind: ReadError | None = None
     duration_s: float = 0.0
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out["error_kind"] = self.error_kind.value if self.error_kind else None
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GpuReading":
+        kind = d.get("error_kind")
+        return cls(source=d["source"], gpus=[GpuInfo.from_dict(g) for g in d.get("gpus", [])],
+                   driver_version=d.get("driver_version"), error=d.get("error"),
+                   error_kind=ReadError(kind) if kind else None, duration_s=d.get("duration_s", 0.0))

@@ -24,6 +24,7 @@ class ProfileError(UsageError):
 
 
 INT, NUM, STR, BOOL = "integer", "number", "string", "boolean"
+SECONDS = "seconds"          # a number >= 0
 _CLOCKS = {k: INT for k in ("sm", "mem", "app_sm", "app_mem", "max_sm", "max_mem")}
 _ECC = {k: INT for k in ("volatile_corrected", "volatile_uncorrected",
                          "aggregate_corrected", "aggregate_uncorrected")}
@@ -40,7 +41,7 @@ GPU_SPEC = {
     "pcie": {"gen": INT, "max_gen": INT, "width": INT, "max_width": INT},
     "nvlink": [BOOL],
     "processes": [{"pid": INT, "used_memory_mib": NUM}],
-    "hang_s": NUM,
+    "hang_s": SECONDS,
     "hang_call": ("nullable", STR),
     "fail": ("map", INT),
 }
@@ -48,7 +49,7 @@ OPTIONAL_GPU = {"hang_s": 0, "hang_call": None, "fail": {}}
 _PORT = {"state": STR, "phys_state": STR, "rate": STR, "link_layer": STR}
 TOP_SPEC = {
     "profile": STR, "description": STR, "driver_version": STR,
-    "nvml": {"loadable": BOOL, "init_hang_s": NUM},
+    "nvml": {"loadable": BOOL, "init_hang_s": SECONDS},
     "gpu_defaults": "object", "gpus": "list",
     "kernel_log": ("nullable", [STR]),
     "infiniband": ("nullable", ("map", {"ports": ("map", _PORT)})),
@@ -112,6 +113,12 @@ def _check(value, spec, where: str, problems: list[str]) -> None:
         ok = isinstance(value, list)
     elif spec == "object":
         ok = isinstance(value, dict)
+    elif spec == SECONDS:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+            problems.append(f"{where}: expected a number of seconds >= 0, found {value!r}")
+            return
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        spec = "number of seconds >= 0"
     elif spec == NUM:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     elif spec == INT:

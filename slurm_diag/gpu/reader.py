@@ -1,10 +1,12 @@
-"""Read every GPU through an NVML-like module (pynvml or the simulator) with a timeout on every call.
+"""Read every GPU through an NVML-like module (pynvml or the simulator) with a timeout on every call
+and one on the whole read.
 
 NVML can hang inside the driver (a GPU fallen off the bus, a wedged driver). A hung C call cannot
 be interrupted, so each GPU is read in its own daemon thread while this thread watches the call in
-progress: one that runs past ``call_timeout_s`` marks that GPU's remaining fields UNKNOWN with the
-call's name, and the caller goes on. The prolog therefore never waits more than about one timeout
-on NVML, however many calls hang.
+progress: one that runs past ``call_timeout_s``, or is still running when the whole read's
+deadline comes, marks that GPU's remaining fields UNKNOWN with the call's name, and the caller goes
+on. A thread stuck in the driver can still keep its process from exiting, so the health checks run
+this module in a child process they can abandon and kill (``slurm_diag.gpu.child``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 
-from slurm_diag.gpu.model import (Clocks, Ecc, GpuInfo, GpuProcess, GpuReading, PcieLink,
+from slurm_diag.gpu.model import (Clocks, Ecc, GpuInfo, GpuProcess, GpuReading, PcieLink, ReadError,
                                   RetiredPages, RowRemap)
 from slurm_diag.gpu.throttle import decode
 
@@ -189,7 +191,7 @@ ALL_FIELDS = ("name", "uuid", "pci_bus_id", "memory_total_mib", "memory_used_mib
               "pcie.gen", "pcie.max_gen", "pcie.width", "pcie.max_width", "nvlink_up", "processes")
 
 
-def _run_with_timeout(fn, timeout_s: float, what: str):
+def _run_with_timeout(fn, timeout_s: float, why: str, what: str):
     box: dict = {}
 
     def target():
@@ -200,34 +202,78 @@ def _run_with_timeout(fn, timeout_s: float, what: str):
 
     t = threading.Thread(target=target, name=f"nvml-{what}", daemon=True)
     t.start()
-    t.join(timeout_s)
+    t.join(max(0.0, timeout_s))
     if t.is_alive():
-        raise NvmlHung(f"{what} did not return within {timeout_s:g} s (NVML hung)")
+        raise NvmlHung(f"{what} {why}")
     if "error" in box:
         raise box["error"]
     return box.get("value")
 
 
-def read_all(nvml, source: str, call_timeout_s: float = 2.0) -> GpuReading:
-    """Init NVML, then read every GPU in parallel; never raises for NVML trouble."""
+class _Limits:
+    """The per-call timeout and the whole read's deadline, and the words for whichever ran out."""
+
+    def __init__(self, call_timeout_s: float, total_timeout_s: float | None, deadline: float | None):
+        self.call_timeout_s, self.total_timeout_s = call_timeout_s, total_timeout_s
+        if deadline is None and total_timeout_s is not None:
+            deadline = time.monotonic() + total_timeout_s
+        self.deadline = deadline if deadline is not None else float("inf")
+
+    def for_call(self) -> tuple[float, str]:
+        """(seconds this call may take, why it was given up when it takes longer)."""
+        left = self.deadline - time.monotonic()
+        if left < self.call_timeout_s:
+            return left, self.whole_read()
+        return self.call_timeout_s, f"did not return within {self.call_timeout_s:g} s (NVML hung)"
+
+    def whole_read(self) -> str:
+        if self.total_timeout_s is None:
+            return "had not returned when the whole NVML read reached its deadline"
+        return f"had not returned when the whole NVML read reached its {self.total_timeout_s:g} s limit"
+
+
+def read_all(nvml, source: str, call_timeout_s: float = 2.0, total_timeout_s: float | None = None,
+             deadline: float | None = None, progress=lambda phase: None) -> GpuReading:
+    """Init NVML, then read every GPU in parallel; never raises for NVML trouble.
+
+    Every call is limited to ``call_timeout_s``, the whole read to ``total_timeout_s`` (ending at
+    ``deadline``, a ``time.monotonic()`` value, when given). ``progress(phase)`` is told each step.
+    """
     start = time.monotonic()
+    limits = _Limits(call_timeout_s, total_timeout_s, deadline)
     reading = GpuReading(source=source)
     try:
-        _run_with_timeout(nvml.nvmlInit, call_timeout_s, "nvmlInit")
-        count = _run_with_timeout(nvml.nvmlDeviceGetCount, call_timeout_s, "nvmlDeviceGetCount")
+        progress("nvmlInit")
+        _run_with_timeout(nvml.nvmlInit, *limits.for_call(), "nvmlInit")
+        progress("nvmlDeviceGetCount")
+        count = _run_with_timeout(nvml.nvmlDeviceGetCount, *limits.for_call(), "nvmlDeviceGetCount")
     except NvmlHung as exc:
-        reading.error = str(exc)
+        reading.error, reading.error_kind = str(exc), ReadError.HUNG
         reading.duration_s = time.monotonic() - start
         return reading
     except Exception as exc:
-        reading.error = f"NVML not loadable: {exc}"
+        reading.error, reading.error_kind = _describe("nvmlInit", exc), ReadError.DRIVER
         reading.duration_s = time.monotonic() - start
         return reading
     try:
-        reading.driver_version = _text(_run_with_timeout(nvml.nvmlSystemGetDriverVersion,
-                                                         call_timeout_s, "nvmlSystemGetDriverVersion"))
+        progress("nvmlSystemGetDriverVersion")
+        reading.driver_version = _text(_run_with_timeout(nvml.nvmlSystemGetDriverVersion, *limits.for_call(),
+                                                         "nvmlSystemGetDriverVersion"))
     except Exception:
         reading.driver_version = None
+    progress(f"reading {count} GPUs")
+    reading.gpus = _read_gpus(nvml, count, limits)
+    if limits.deadline - time.monotonic() > 0:
+        try:
+            _run_with_timeout(nvml.nvmlShutdown, *limits.for_call(), "nvmlShutdown")
+        except Exception:
+            pass
+    reading.duration_s = time.monotonic() - start
+    return reading
+
+
+def _read_gpus(nvml, count: int, limits: _Limits) -> list[GpuInfo]:
+    """One worker thread per GPU; this thread gives up on a call past its timeout or the deadline."""
     done = threading.Event()
     workers = [_GpuWorker(nvml, i, done) for i in range(count)]
     for w in workers:
@@ -236,37 +282,35 @@ def read_all(nvml, source: str, call_timeout_s: float = 2.0) -> GpuReading:
     while pending:
         done.clear()
         now = time.monotonic()
-        waits = []
+        waits = [limits.deadline - now]
         for w in list(pending):
             if w.finished:
                 pending.remove(w)
                 continue
             current = w.current
-            if current is not None:
+            if now >= limits.deadline:
+                call = current[0] if current else "the next call"
+                _abandon(w, f"{call} {limits.whole_read()} (gpu{w.index})")
+                pending.remove(w)
+            elif current is not None:
                 call, started = current
-                if now - started >= call_timeout_s:
-                    _abandon(w, call, call_timeout_s)
+                if now - started >= limits.call_timeout_s:
+                    _abandon(w, f"{call} did not return within {limits.call_timeout_s:g} s "
+                                f"(NVML hung on gpu{w.index})")
                     pending.remove(w)
                     continue
-                waits.append(started + call_timeout_s - now)
+                waits.append(started + limits.call_timeout_s - now)
             else:
                 waits.append(0.01)
         if pending:
             done.wait(max(0.001, min(waits)))
-    reading.gpus = [w.snapshot if w.abandoned else w.info for w in workers]
-    try:
-        _run_with_timeout(nvml.nvmlShutdown, call_timeout_s, "nvmlShutdown")
-    except Exception:
-        pass
-    reading.duration_s = time.monotonic() - start
-    return reading
+    return [w.snapshot if w.abandoned else w.info for w in workers]
 
 
-def _abandon(w: _GpuWorker, call: str, timeout_s: float) -> None:
+def _abandon(w: _GpuWorker, reason: str) -> None:
     """Freeze what this GPU's worker read so far; every field not yet read is UNKNOWN."""
     w.abandoned = True
     info = w.info
-    reason = f"{call} did not return within {timeout_s:g} s (NVML hung on gpu{w.index})"
     frozen = GpuInfo(**{k: getattr(info, k) for k in info.__dataclass_fields__})
     frozen.errors = dict(info.errors)
     frozen.unsupported = list(info.unsupported)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slurm_diag.gpu.model import GpuReading
+from slurm_diag.gpu.model import GpuReading, ReadError
 
 
 def _once(method):
@@ -86,22 +87,21 @@ class Context:
 
     @_once
     def gpus(self) -> GpuReading:
-        from slurm_diag.gpu.reader import read_all
+        """Read in a child process the checks can abandon: bounded by health.nvml_read_timeout_s
+        as a whole and by health.nvml_call_timeout_s per NVML call."""
+        from slurm_diag.gpu.child import read_in_child
 
-        timeout = float(self.settings.get("nvml_call_timeout_s"))
         prof, error = self.profile()
         if error:
-            return GpuReading(source="simulator", error=f"GPU profile unusable: {error}")
-        if prof is not None:
-            from slurm_diag.gpu.simulator import SimulatedNvml
-
-            return read_all(SimulatedNvml(prof), f"simulator:{prof.path}", call_timeout_s=timeout)
-        try:
-            import pynvml
-        except ImportError:
-            return GpuReading(source="nvml", error="NVML not loadable: pynvml (package nvidia-ml-py) "
-                                                   "is not installed")
-        return read_all(pynvml, "nvml", call_timeout_s=timeout)
+            return GpuReading(source="simulator", error=f"GPU profile unusable: {error}",
+                              error_kind=ReadError.PROFILE)
+        reading = read_in_child(str(prof.path) if prof is not None else None,
+                                call_timeout_s=float(self.settings.get("nvml_call_timeout_s")),
+                                total_timeout_s=float(self.settings.get("nvml_read_timeout_s")))
+        if reading.error_kind in (ReadError.NOT_INSTALLED, ReadError.INTERNAL):
+            print(f"sdiag: {self.context} on {self.node}: {reading.error} (a slurm-diag problem: "
+                  "the GPU checks say UNKNOWN and never drain for it)", file=sys.stderr, flush=True)
+        return reading
 
     @_once
     def expected_gpus(self) -> tuple[int | None, str]:

@@ -44,6 +44,8 @@ def test_per_gpu_override_is_deep_merged():
     (lambda d: {**d, "kernel_log": "NVRM: Xid"}, "kernel_log: expected list"),
     (lambda d: {**d, "gpu_defaults": {k: v for k, v in d["gpu_defaults"].items() if k != "pcie"}},
      "gpus[0].pcie: required field missing"),
+    (lambda d: tweak(d, 2, hang_s=-1), "gpus[2].hang_s: expected a number of seconds >= 0, found -1"),
+    (lambda d: {**d, "nvml": {"init_hang_s": -0.5}}, "nvml.init_hang_s: expected a number of seconds >= 0"),
 ])
 def test_malformed_profile_names_the_field(healthy_doc, write_profile, change, named):
     path = write_profile(change(healthy_doc))

@@ -24,12 +24,13 @@ def _nvml_or_skip():
     return pynvml
 
 
-def test_pynvml_reader_on_a_real_gpu():
-    pynvml = _nvml_or_skip()
-    from slurm_diag.gpu.reader import read_all
+def test_pynvml_reader_on_a_real_gpu(monkeypatch):
+    _nvml_or_skip()
+    from slurm_diag.gpu import read_gpus
 
-    r = read_all(pynvml, "nvml", call_timeout_s=5.0)
-    assert r.error is None and r.gpus, r.error
+    monkeypatch.delenv("SDIAG_GPU_PROFILE", raising=False)
+    r = read_gpus(None, call_timeout_s=5.0, total_timeout_s=30.0)     # the child process, as the prolog reads
+    assert r.error is None and r.gpus and r.source == "nvml", r.error
     for g in r.gpus:
         assert g.name and g.uuid.startswith(("GPU-", "MIG-")) and ":" in g.pci_bus_id
         assert g.clocks.max_sm_mhz and g.clocks.max_sm_mhz > 500

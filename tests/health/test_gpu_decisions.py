@@ -2,7 +2,8 @@
 
 from dataclasses import replace
 
-from slurm_diag.gpu.model import Clocks, Ecc, GpuInfo, GpuProcess, GpuReading, PcieLink, RetiredPages, RowRemap
+from slurm_diag.gpu.model import (Clocks, Ecc, GpuInfo, GpuProcess, GpuReading, PcieLink, ReadError, RetiredPages,
+                                  RowRemap)
 from slurm_diag.health.checks import clocks, ecc, gpu_count, memory_errors, nvlink, pcie, stray_processes, temperature
 from slurm_diag.status import Status
 
@@ -123,12 +124,24 @@ def test_gpu_count():
     seven = GpuReading(source="sim", gpus=[gpu(index=i) for i in range(7)])
     assert gpu_count.evaluate(seven, 8, "config").status == Status.CRITICAL
     assert gpu_count.evaluate(eight, 4, "Gres").status == Status.WARN
-    missing = GpuReading(source="nvml", error="NVML not loadable: libnvidia-ml.so.1 not found")
-    r = gpu_count.evaluate(missing, 8, "Gres in slurm.conf")
-    assert r.status == Status.CRITICAL and r.message.startswith("expected 8 GPUs, NVML not loadable")
-    assert gpu_count.evaluate(missing, 0, "config").status == Status.OK
-    hung = GpuReading(source="nvml", error="nvmlInit did not return within 2 s (NVML hung)")
+    hung = GpuReading(source="nvml", error="nvmlInit did not return within 2 s (NVML hung)", error_kind=ReadError.HUNG)
     assert gpu_count.evaluate(hung, 8, "config").status == Status.UNKNOWN
+
+
+def test_gpu_count_decides_by_error_kind_not_by_message_words():
+    words = "NVML not loadable: pynvml (package nvidia-ml-py) is not installed"    # what cb237c8 matched
+    driver = GpuReading(source="nvml", error=words, error_kind=ReadError.DRIVER)
+    r = gpu_count.evaluate(driver, 8, "Gres in slurm.conf")
+    assert r.status == Status.CRITICAL and r.message.startswith("expected 8 GPUs (Gres in slurm.conf), but NVML")
+    assert gpu_count.evaluate(driver, 0, "config").status == Status.OK
+    assert gpu_count.evaluate(driver, None, "no expected count").status == Status.OK
+    for kind in (ReadError.NOT_INSTALLED, ReadError.INTERNAL, ReadError.PROFILE):
+        ours = GpuReading(source="nvml", error=words, error_kind=kind)
+        for expected in (8, None):
+            r = gpu_count.evaluate(ours, expected, "config")
+            assert r.status == Status.UNKNOWN, (kind, expected)
+            assert "a slurm-diag problem and not the node's" in r.message and r.data == {"error_kind": kind.value}
+        assert gpu_count.evaluate(ours, 0, "config").status == Status.OK
 
 
 # stray processes

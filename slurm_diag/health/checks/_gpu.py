@@ -2,17 +2,44 @@
 
 from __future__ import annotations
 
-from slurm_diag.health.result import CheckResult, Summary, ok, unknown
+from slurm_diag.gpu.model import GpuReading, ReadError
+from slurm_diag.health.result import CheckResult, Summary, critical, ok, unknown
+
+NOT_A_NODE_FAULT = (ReadError.NOT_INSTALLED, ReadError.INTERNAL, ReadError.PROFILE)
+
+
+def unreadable(name: str, reading: GpuReading, expected: int | None, source: str,
+               driver_is_critical: bool = False) -> CheckResult:
+    """The verdict when no GPU could be read, decided by the reading's error kind (never its words).
+
+    slurm-diag's own trouble (package missing, reader crashed, bad profile) is UNKNOWN: visible, never
+    a drain. A driver that does not load is nothing to check where no GPU is expected, and CRITICAL
+    for ``gpu_count`` (``driver_is_critical``) where GPUs are expected.
+    """
+    kind = reading.error_kind
+    if kind in NOT_A_NODE_FAULT:
+        if expected == 0:
+            return ok(name, f"no GPUs expected ({source}): nothing to check ({reading.error})", expected=0)
+        return unknown(name, f"could not read the GPUs, a slurm-diag problem and not the node's: {reading.error}",
+                       expected=expected, data={"error_kind": kind.value},
+                       next_step="fix slurm-diag's installation or profile on this node; the node is not drained for it")
+    if kind is ReadError.DRIVER and not expected:
+        return ok(name, f"no GPUs expected ({source}) and no NVIDIA driver: nothing to check",
+                  observed=0, expected=expected)
+    if kind is ReadError.DRIVER and driver_is_critical:
+        return critical(name, f"expected {expected} GPUs ({source}), but NVML did not initialise: {reading.error}",
+                        observed=None, expected=expected, data={"error_kind": kind.value},
+                        next_step="drain; check the driver (nvidia-smi, lsmod | grep nvidia) and reboot")
+    return unknown(name, f"could not read the GPUs: {reading.error}", expected=expected,
+                   data={"error_kind": kind.value if kind else None},
+                   next_step="run nvidia-smi on the node; drain if it persists (a hung NVML needs a reboot)")
 
 
 def per_gpu(ctx, name: str, decide, healthy_text: str) -> list[CheckResult]:
     reading = ctx.gpus()
     if reading.error:
-        expected, _ = ctx.expected_gpus()
-        if reading.error.startswith("NVML not loadable") and not expected:
-            return [ok(name, "no GPUs expected on this node and NVML absent: nothing to check")]
-        return [unknown(name, f"could not read the GPUs: {reading.error}",
-                        next_step="run nvidia-smi on the node; see the gpu_count check")]
+        expected, source = ctx.expected_gpus()
+        return [unreadable(name, reading, expected, source)]
     if not reading.gpus:
         return [ok(name, "no GPUs visible: nothing to check (gpu_count judges the count)")]
     summary = Summary(name)

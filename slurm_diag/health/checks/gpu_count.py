@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 from slurm_diag.gpu.model import GpuReading
+from slurm_diag.health.checks._gpu import unreadable
 from slurm_diag.health.registry import check
-from slurm_diag.health.result import CheckResult, critical, ok, unknown, warn
+from slurm_diag.health.result import CheckResult, critical, ok, warn
 
 NAME = "gpu_count"
 
 
 def evaluate(reading: GpuReading, expected: int | None, source: str) -> CheckResult:
     if reading.error:
-        if not expected:
-            if reading.error.startswith("NVML not loadable"):
-                return ok(NAME, f"no GPUs expected ({source}); NVML absent", observed=0, expected=expected)
-            return unknown(NAME, f"could not count GPUs: {reading.error}", expected=expected)
-        if reading.error.startswith("NVML not loadable"):
-            return critical(NAME, f"expected {expected} GPUs, NVML not loadable ({reading.error})",
-                            observed=None, expected=expected,
-                            next_step="drain; check the driver (nvidia-smi, lsmod | grep nvidia) and reboot")
-        return unknown(NAME, f"expected {expected} GPUs, could not count them: {reading.error}",
-                       expected=expected, next_step="drain if it persists; a hung NVML needs a reboot")
+        return unreadable(NAME, reading, expected, source, driver_is_critical=True)
     seen = len(reading.gpus)
     buses = [g.pci_bus_id for g in reading.gpus]
     if expected is None:

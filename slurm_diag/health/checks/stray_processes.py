@@ -4,6 +4,7 @@ elsewhere GPU processes may belong to running jobs, so they are only listed."""
 
 from __future__ import annotations
 
+from slurm_diag.health.checks._gpu import unreadable
 from slurm_diag.health.registry import check
 from slurm_diag.health.result import CheckResult, critical, ok, unknown
 
@@ -47,8 +48,6 @@ def evaluate(gpus, job_gpus: list[int] | None, context: str, min_mib: float) -> 
 def run(ctx) -> list[CheckResult]:
     reading = ctx.gpus()
     if reading.error:
-        expected, _ = ctx.expected_gpus()
-        if reading.error.startswith("NVML not loadable") and not expected:
-            return [ok(NAME, "no GPUs expected on this node: nothing to check")]
-        return [unknown(NAME, f"could not read the GPUs: {reading.error}")]
+        expected, source = ctx.expected_gpus()
+        return [unreadable(NAME, reading, expected, source)]
     return evaluate(reading.gpus, ctx.job_gpus, ctx.context, ctx.threshold("stray_process_min_mib"))

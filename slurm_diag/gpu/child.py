@@ -1,0 +1,163 @@
+"""Read the GPUs in a child process the caller can abandon and kill.
+
+A thread stuck in an uninterruptible driver call can keep a process from exiting, so the health
+checks never call NVML in their own process. ``read_in_child`` starts
+``python -m slurm_diag.gpu.child`` in its own process group; the child runs the reader (its
+per-call timeouts and per-call reasons included), tells the parent each step it starts, and
+writes the reading as one JSON line on stdout. The parent waits at most ``total_timeout_s`` from
+the moment it starts the child, then kills the child's process group and never waits on it: an
+overrun becomes a HUNG reading naming the limit and the step the child was in. The simulator
+goes through the same child, so tests exercise the path the prolog takes on a real node.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from slurm_diag.gpu.model import GpuReading, ReadError
+
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def _margin(total_timeout_s: float) -> float:
+    """What the child leaves the parent to receive its answer before the parent's deadline."""
+    return min(0.25, total_timeout_s * 0.2)
+
+
+def read_in_child(profile: str | Path | None, call_timeout_s: float, total_timeout_s: float) -> GpuReading:
+    """The node's GPUs (or the simulated ``profile``), read in a child process; never raises and
+    returns within about ``total_timeout_s`` whatever the driver does."""
+    start = time.monotonic()
+    profile = str(profile) if profile else None
+    deadline = start + total_timeout_s
+    source = f"simulator:{profile}" if profile else "nvml"
+    request = {"profile": profile or "", "call_timeout_s": call_timeout_s, "total_timeout_s": total_timeout_s,
+               "deadline": deadline - _margin(total_timeout_s)}
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "slurm_diag.gpu.child", json.dumps(request)],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env, start_new_session=True, close_fds=True)
+    except OSError as exc:
+        return GpuReading(source=source, error=f"cannot start the GPU reader process {sys.executable}: "
+                                               f"{exc.strerror}; reinstall slurm-diag on this node",
+                          error_kind=ReadError.INTERNAL, duration_s=time.monotonic() - start)
+    try:
+        answer, phase, stderr = _receive(proc, deadline)
+    finally:
+        _kill(proc)
+    took = time.monotonic() - start
+    if answer is not None:
+        try:
+            reading = GpuReading.from_dict(answer)
+        except (KeyError, TypeError, ValueError) as exc:
+            return GpuReading(source=source, error=f"the GPU reader process sent a malformed reading ({exc!r}): "
+                                                   "report this as a slurm-diag bug",
+                              error_kind=ReadError.INTERNAL, duration_s=took)
+        reading.duration_s = took
+        return reading
+    if time.monotonic() >= deadline:
+        return GpuReading(source=source, error=f"the GPU read did not finish within {total_timeout_s:g} s "
+                                               f"(the reader process was in {phase}); it was killed",
+                          error_kind=ReadError.HUNG, duration_s=took)
+    last = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+    return GpuReading(source=source, error=f"the GPU reader process ended without a reading while in {phase}: "
+                                           f"{last[0][:300]}; report this as a slurm-diag bug",
+                      error_kind=ReadError.INTERNAL, duration_s=took)
+
+
+def _receive(proc: subprocess.Popen, deadline: float) -> tuple[dict | None, str, bytes]:
+    """(the reading's dict or None, the last step the child announced, what it wrote on stderr)."""
+    phase = "interpreter start"
+    out, err = b"", b""
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        sel.register(proc.stderr, selectors.EVENT_READ)
+        while sel.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            for key, _ in sel.select(left):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    sel.unregister(key.fileobj)
+                elif key.fileobj is proc.stderr:
+                    err = (err + data)[-4096:]
+                else:
+                    out += data
+                    while b"\n" in out:
+                        line, out = out.split(b"\n", 1)
+                        try:
+                            message = json.loads(line)
+                        except ValueError:
+                            continue
+                        if "reading" in message:
+                            return message["reading"], phase, err
+                        phase = message.get("at", phase)
+    return None, phase, err
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """Kill the child's process group, close the pipes, and reap it in the background only: a
+    process stuck in the driver dies when its call returns, which may be never."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    for pipe in (proc.stdout, proc.stderr):
+        pipe.close()
+    threading.Thread(target=proc.wait, name="gpu-reader-reaper", daemon=True).start()
+
+
+def _read(request: dict, progress) -> GpuReading:
+    from slurm_diag.gpu.reader import read_all
+
+    path = request["profile"]
+    if path:
+        from slurm_diag.gpu import profile as profile_mod
+        from slurm_diag.gpu.simulator import SimulatedNvml
+
+        progress("loading the GPU profile")
+        try:
+            prof = profile_mod.load(path)
+        except profile_mod.ProfileError as exc:
+            lines = str(exc).splitlines()
+            return GpuReading(source=f"simulator:{path}", error_kind=ReadError.PROFILE,
+                              error="GPU profile unusable: " + " ".join(line.strip() for line in lines[:2]))
+        nvml, source = SimulatedNvml(prof), f"simulator:{prof.path}"
+    else:
+        progress("importing pynvml")
+        try:
+            import pynvml
+        except ImportError as exc:
+            return GpuReading(source="nvml", error_kind=ReadError.NOT_INSTALLED,
+                              error=f"slurm-diag cannot read GPUs: pynvml (package nvidia-ml-py) is not "
+                                    f"installed in {sys.prefix} ({exc}); install slurm-diag[gpu]")
+        nvml, source = pynvml, "nvml"
+    return read_all(nvml, source, call_timeout_s=request["call_timeout_s"],
+                    total_timeout_s=request["total_timeout_s"], deadline=request["deadline"], progress=progress)
+
+
+def main(argv: list[str]) -> None:
+    out = sys.stdout.buffer
+
+    def send(message: dict) -> None:
+        out.write(json.dumps(message).encode() + b"\n")
+        out.flush()
+
+    reading = _read(json.loads(argv[1]), lambda phase: send({"at": phase}))
+    send({"reading": reading.to_dict()})
+    os._exit(0)           # do not wait on a reader thread stuck in a hung driver call
+
+
+if __name__ == "__main__":
+    main(sys.argv)
