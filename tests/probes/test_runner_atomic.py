@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -19,33 +20,44 @@ def _start(out, extra=()):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for_samples(proc, seconds=1.5):
-    time.sleep(seconds)
-    assert proc.poll() is None, proc.communicate()
+def _wait_until_running(proc, deadline_s=120.0):
+    """No fixed sleep: wait until the probe has installed its SIGTERM handler (the kernel shows the
+    caught signals in /proc/PID/status), i.e. it is past start-up and inside the measurement."""
+    bit = 1 << (signal.SIGTERM - 1)
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        assert proc.poll() is None, proc.communicate()
+        status = open(f"/proc/{proc.pid}/status").read()
+        caught = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")), 16)
+        if caught & bit:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the probe did not start measuring within {deadline_s:g} s")
 
 
 def test_sigterm_stores_a_partial_result_marked_invalid(tmp_path):
     out = tmp_path / "r.json"
     proc = _start(out)
-    _wait_for_samples(proc)
+    _wait_until_running(proc)
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM
     assert "stored as invalid" in err
     [doc] = json.loads(out.read_text())
     schemas.validate("probe_result", doc)
     assert doc["valid"] is False
     assert doc["conditions"]["interrupted"] == "interrupted by SIGTERM"
-    assert len(doc["samples"]) >= 1
+    values = [s["value"] for s in doc["samples"] if isinstance(s.get("value"), (int, float))]  # however many
+    assert doc["value"] == (statistics.median(values) if values else 0.0)
     assert list(tmp_path.iterdir()) == [out]          # no temporary left behind
 
 
 def test_sigkill_leaves_no_result_at_all(tmp_path):
     out = tmp_path / "r.json"
     proc = _start(out)
-    _wait_for_samples(proc, 1.0)
+    _wait_until_running(proc)
     proc.kill()
-    proc.communicate(timeout=30)
+    proc.communicate(timeout=60)
     assert not out.exists()
 
 
