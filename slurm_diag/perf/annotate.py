@@ -3,7 +3,7 @@ a batch, and write `expected` and `verdict` into the documents (what the store a
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from slurm_diag.perf import hardware
 from slurm_diag.perf.expect import Expectation, Site, expected
@@ -61,12 +61,3 @@ def annotate(docs: list[dict], site: Site | None = None, thresholds: Thresholds 
 def from_config(cfg) -> tuple[Site, Thresholds, float]:
     """(site, thresholds, CPU memory bandwidth) from the loaded config."""
     return Site.from_config(cfg), Thresholds.from_config(cfg), float(cfg.get("perf.cpu.mem_bw_GBps"))
-
-
-def judge_docs(docs: Iterable[dict], cfg=None) -> list[Verdict]:
-    """Convenience for the store and `probe submit`: annotate with the site's config."""
-    from slurm_diag import config
-
-    site, thresholds, mem_bw = from_config(cfg or config.load())
-    docs = list(docs)
-    return annotate(docs, site, thresholds, mem_bw)

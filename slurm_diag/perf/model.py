@@ -1,9 +1,8 @@
 """The performance model's arithmetic: pure functions, SI units (seconds, bytes, FLOP, B/s).
 
-Why these forms: a single resource takes work / rate. A task that computes and streams memory on
-the same device is modelled additively (the two phases do not overlap in the kernels we probe),
-I/O overlaps with both (max); the plain roofline max() is kept for comparison. Collectives use the
-ring model and nccl-tests' algbw/busbw definitions so our figures compare with theirs.
+Why these forms: GEMM counts 2mnk FLOP and STREAM counts bytes as its own reference does, compute
+rates scale linearly with the SM clock, and collectives use the ring model and nccl-tests'
+algbw/busbw definitions so our figures compare with theirs.
 """
 
 from __future__ import annotations
@@ -24,44 +23,6 @@ BUSBW_FACTORS = {
 def _positive(name: str, value: float) -> None:
     if not value > 0:
         raise ValueError(f"{name} must be > 0, got {value!r}")
-
-
-def single_time(work: float, rate: float) -> float:
-    """Time of a task limited by one resource: work / rate."""
-    _positive("rate", rate)
-    return work / rate
-
-
-@dataclass(frozen=True)
-class Rates:
-    flops: float            # FLOP/s
-    mem_bw: float           # B/s
-    io_bw: float = 0.0      # B/s; 0 means no I/O resource
-
-
-def mixed_time(flops: float, mem_bytes: float, rates: Rates, io_bytes: float = 0.0,
-               form: str = "additive") -> float:
-    """Time of a task doing compute, memory traffic and I/O.
-
-    additive: compute + memory (they do not overlap), then max() with I/O (it overlaps).
-    roofline: the plain roofline, max(compute, memory, I/O).
-    """
-    t_compute = flops / rates.flops if flops else 0.0
-    t_memory = mem_bytes / rates.mem_bw if mem_bytes else 0.0
-    t_io = 0.0
-    if io_bytes:
-        _positive("io_bw", rates.io_bw)
-        t_io = io_bytes / rates.io_bw
-    if form == "additive":
-        return max(t_compute + t_memory, t_io)
-    if form == "roofline":
-        return max(t_compute, t_memory, t_io)
-    raise ValueError(f"form must be 'additive' or 'roofline', got {form!r}")
-
-
-def roofline_rate(intensity: float, peak_flops: float, mem_bw: float) -> float:
-    """Attainable FLOP/s at arithmetic intensity (FLOP/byte): min(peak, intensity x bandwidth)."""
-    return min(peak_flops, intensity * mem_bw)
 
 
 def gemm_flops(m: int, n: int, k: int) -> float:

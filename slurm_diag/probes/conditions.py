@@ -141,14 +141,11 @@ def nvml_index(cuda_index: int, visible: str | None = None) -> int:
 
 def gpu_conditions(cuda_index: int) -> dict:
     """SM clock, max clock, temperature, throttle reasons of one GPU, or {"unavailable": why}."""
-    try:
-        from slurm_diag import gpu as gpu_mod
-        snapshot = gpu_mod.snapshot
-    except (ImportError, AttributeError) as exc:
-        return {"unavailable": f"slurm_diag.gpu cannot be used: {exc}"}
+    from slurm_diag import gpu as gpu_mod
+
     index = nvml_index(cuda_index)
     try:
-        rows = snapshot()
+        rows = gpu_mod.snapshot()
     except Exception as exc:      # telemetry must never break a probe; say why it is missing
         return {"unavailable": f"GPU telemetry failed: {exc}"}
     for row in rows:

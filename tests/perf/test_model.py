@@ -35,29 +35,6 @@ def test_predicted_busbw_tends_to_beta_for_large_messages():
     assert pred.algbw == pytest.approx(3.6e11 * 8 / 14, rel=1e-3)
 
 
-def test_single_resource_time():
-    assert model.single_time(2e12, 1e12) == 2.0
-    with pytest.raises(ValueError):
-        model.single_time(1, 0)
-
-
-def test_mixed_compute_and_memory_add_io_overlaps():
-    rates = model.Rates(flops=1e12, mem_bw=1e11, io_bw=1e10)
-    # compute 1 s + memory 2 s = 3 s; I/O 5 s overlaps: 5 s
-    assert model.mixed_time(1e12, 2e11, rates, io_bytes=5e10) == pytest.approx(5.0)
-    # I/O 1 s hides under the 3 s of compute + memory
-    assert model.mixed_time(1e12, 2e11, rates, io_bytes=1e10) == pytest.approx(3.0)
-    # the plain roofline takes the max of all three
-    assert model.mixed_time(1e12, 2e11, rates, io_bytes=1e10, form="roofline") == pytest.approx(2.0)
-    with pytest.raises(ValueError, match="form"):
-        model.mixed_time(1, 1, rates, form="overlap")
-
-
-def test_roofline_rate():
-    assert model.roofline_rate(1.0, 1e12, 1e11) == 1e11       # memory bound
-    assert model.roofline_rate(100.0, 1e12, 1e11) == 1e12     # compute bound
-
-
 def test_gemm_flops_and_stream_bytes():
     assert model.gemm_flops(2, 3, 4) == 48
     assert model.stream_bytes("copy", 10) == 160
