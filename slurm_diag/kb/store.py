@@ -72,9 +72,9 @@ class KbStore:
                 and all(os.access(f, os.W_OK) for f in files if f.exists()))
 
     def _read_only_problem(self, exc: OSError | None = None) -> EnvironmentProblem:
-        why = f": {exc.strerror}" if exc is not None and exc.strerror else ""
+        why = f"{exc.strerror or exc}" if exc is not None else "it is read-only for this user"
         return EnvironmentProblem(
-            f"cannot write the knowledge base under {self.root}{why} (it is read-only for this user)",
+            f"cannot create or write the knowledge base under {self.root} ({why})",
             hint=f"build it as the owner of {self.root} (readers can still search a built index), "
                  "or point SDIAG_HOME at a directory you may write")
 
