@@ -1,0 +1,136 @@
+"""From evidence to one Attribution (schemas/attribution.schema.json) plus ranked alternatives.
+
+The rule is root cause over symptoms: the label argued for by the lowest-tier evidence wins (see
+``signs``); within a tier, Slurm's own facts beat log lines and an earlier line beats a later one.
+Evidence made only of symptoms (tier 4) is not enough: the answer is ``unknown``, naming what
+would decide it, with scope ``user`` so that nothing is ever proposed on it. Nothing here reads anything: it is a pure function of the evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from slurm_diag.diagnose.evidence import Evidence
+
+BASE_CONFIDENCE = {0: 0.9, 1: 0.85, 2: 0.75, 3: 0.6, 4: 0.35}
+SYMPTOM_TIER = 4
+
+NEXT_STEPS = {
+    "gpu_hardware": ["the node and GPU named above need an administrator: drain, run the full health "
+                     "check, and reset or replace the GPU", "resubmit the job; it will be placed on other nodes"],
+    "gpu_throttle": ["an administrator should check cooling and power on the node named above",
+                     "resubmit: the job itself is fine"],
+    "gpu_oom": ["reduce the job's GPU memory: a smaller batch or sequence length, activation checkpointing, "
+                "mixed precision, or more GPUs to shard the model over"],
+    "host_oom": ["ask for more memory (#SBATCH --mem=... or --mem-per-cpu=...), or reduce what the job "
+                 "holds in host memory (data loader workers, cached datasets)"],
+    "network": ["an administrator should check the fabric links of the nodes named above",
+                "resubmit; if it recurs on the same nodes, exclude them (--exclude) and report it"],
+    "filesystem": ["free space or ask for quota on the filesystem named above; check the path the job writes to",
+                   "for a shared filesystem error, report it to the administrators"],
+    "node_failure": ["the node failed under the job: resubmit (or use --requeue); administrators "
+                     "should look at the node's logs"],
+    "time_limit": ["ask for more time (#SBATCH --time=...), checkpoint and resume, or make the job faster"],
+    "user_code": ["fix the error in the job's code at the place named above; rerun a small case first"],
+    "software_env": ["fix the software environment: load the right modules, install the missing package, "
+                     "or rebuild for this GPU and driver"],
+    "scheduler": ["see why the job was cancelled, preempted or requeued (`sacct -j JOBID -o State,Reason`); "
+                  "resubmit if needed"],
+    "slow_node": ["compare the job's speed across its nodes; administrators should probe the slow node"],
+    "unknown": ["the evidence does not decide: check what is listed as not checked, and the full job output"],
+}
+
+
+@dataclass
+class Result:
+    attribution: dict
+    alternatives: list[dict] = field(default_factory=list)
+
+
+def _key(ev: Evidence):
+    """Lower is more root-cause-like: tier, then Slurm's facts before log lines, then earlier lines."""
+    return (ev.tier, 0 if ev.finding["source"] != "log" else 1, ev.lines[0] if ev.lines else 0)
+
+
+def attribute(evidence: list[Evidence], *, job_id: str | None = None,
+              not_checked: list[str] | None = None) -> Result:
+    argued = sorted((e for e in evidence if e.label), key=_key)
+    by_label: dict[str, list[Evidence]] = {}
+    for ev in argued:
+        by_label.setdefault(ev.label, []).append(ev)
+    ranked = sorted(by_label, key=lambda label: _key(by_label[label][0]))
+    if not ranked or by_label[ranked[0]][0].tier >= SYMPTOM_TIER:
+        return Result(_unknown(evidence, ranked, by_label, job_id, not_checked),
+                      [_alternative(label, by_label[label]) for label in ranked])
+    label = ranked[0]
+    chosen = by_label[label]
+    head = chosen[0]
+    confidence = BASE_CONFIDENCE.get(head.tier, 0.5)
+    if any(e.finding["source"] != "log" for e in chosen) and any(e.finding["source"] == "log" for e in chosen):
+        confidence += 0.05                      # Slurm and the log agree
+    rivals = [other for other in ranked[1:] if by_label[other][0].tier == head.tier]
+    confidence -= 0.1 * len(rivals)
+    contradicting = [e.id for other in ranked[1:] for e in by_label[other] if e.tier < SYMPTOM_TIER]
+    scope = _scope(chosen)
+    nodes, gpus = _suspects(chosen) if scope == "infra" else ([], [])
+    attribution = {
+        "job_id": job_id, "label": label, "scope": scope, "component": head.component or label,
+        "suspect_nodes": nodes, "suspect_gpus": gpus,
+        "confidence": round(max(0.05, min(0.99, confidence)), 2),
+        "supporting": [e.id for e in chosen],
+        "contradicting": contradicting,
+        "explanation": _explain(head, chosen, rivals, not_checked),
+        "next_steps": list(NEXT_STEPS[label]),
+    }
+    return Result(attribution, [_alternative(other, by_label[other]) for other in ranked[1:]])
+
+
+def _scope(chosen: list[Evidence]) -> str:
+    """The scope of the strongest evidence; on a tie, user (never call the job's fault the node's)."""
+    best = chosen[0].tier
+    scopes = {e.scope for e in chosen if e.tier == best}
+    return "user" if "user" in scopes else "infra"
+
+
+def _suspects(chosen: list[Evidence]) -> tuple[list[str], list[dict]]:
+    nodes: list[str] = []
+    gpus: list[dict] = []
+    for ev in chosen:
+        node, gpu = ev.finding.get("node"), ev.finding.get("gpu")
+        if node and node not in nodes:
+            nodes.append(node)
+        if node and gpu is not None and {"node": node, "gpu": gpu} not in gpus:
+            gpus.append({"node": node, "gpu": gpu})
+    return nodes, gpus
+
+
+def _explain(head: Evidence, chosen: list[Evidence], rivals: list[str], not_checked) -> str:
+    raw = head.finding.get("raw") or {}
+    where = f" ({raw['where']} line {raw['line']})" if isinstance(raw, dict) and "line" in raw else ""
+    text = head.finding["summary"] + where
+    if len(chosen) > 1:
+        text += f"; {len(chosen) - 1} more finding(s) agree"
+    if rivals:
+        text += f"; also seen at the same strength: {', '.join(rivals)}"
+    if not_checked:
+        text += f". Not checked: {'; '.join(not_checked)}"
+    return text
+
+
+def _alternative(label: str, evs: list[Evidence]) -> dict:
+    head = evs[0]
+    return {"label": label, "scope": _scope(evs), "confidence": round(BASE_CONFIDENCE.get(head.tier, 0.3) * 0.8, 2),
+            "supporting": [e.id for e in evs], "summary": head.finding["summary"][:300]}
+
+
+def _unknown(evidence, ranked, by_label, job_id, not_checked) -> dict:
+    seen = [by_label[label][0].finding["summary"] for label in ranked]
+    text = "the evidence does not decide"
+    if seen:
+        text += f": only symptoms were found ({'; '.join(s[:160] for s in seen[:3])})"
+    if not_checked:
+        text += f". Not checked: {'; '.join(not_checked)}"
+    return {"job_id": job_id, "label": "unknown", "scope": "user", "component": "unknown",
+            "suspect_nodes": [], "suspect_gpus": [], "confidence": 0.2,
+            "supporting": [], "contradicting": [e.id for label in ranked for e in by_label[label]],
+            "explanation": text, "next_steps": list(NEXT_STEPS["unknown"])}

@@ -1,0 +1,50 @@
+"""The diagnosis engine: evidence in, one attribution out, no LLM.
+
+``diagnose_log`` runs on a log alone (``explain --log``: another scheduler's log, a ticket, a log
+kept after the job was purged), optionally with the state and exit code the user knows. The job
+form collects accounting, node history, health and probe records around the same core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from slurm_diag.diagnose import attribute, evidence, extract, slurm_facts
+from slurm_diag.diagnose.logfile import LogText
+
+
+@dataclass
+class Diagnosis:
+    attribution: dict
+    alternatives: list[dict]
+    findings: list[dict]
+    extracted: dict
+    not_checked: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"attribution": self.attribution, "alternatives": self.alternatives, "findings": self.findings,
+                "extracted": self.extracted, "not_checked": self.not_checked}
+
+
+def diagnose_log(log: LogText, *, state: str | None = None, exit_code: int | None = None,
+                 signal: int | None = None, job_id: str | None = None,
+                 pci_to_gpu: dict[str, int] | None = None) -> Diagnosis:
+    found: list[evidence.Evidence] = []
+    not_checked = ["Slurm accounting (a log alone)", "node health and probe records", "node events"]
+    if log.usable:
+        found += evidence.from_log(log.lines, job_id=job_id, pci_to_gpu=pci_to_gpu)
+        if log.truncated:
+            not_checked.append(f"the log's first {log.size - len(log.text().encode()):,} bytes "
+                               f"(only the last part was read)" if log.size else "the start of the log")
+    else:
+        found.append(evidence.Evidence(evidence.finding("log:unreadable", "log", "UNKNOWN", log.problem,
+                                                        job_id=job_id, raw={"path": log.path})))
+        not_checked.append("the job's output")
+    if state or exit_code is not None or signal is not None:
+        found += slurm_facts.evidence(state, exit_code, signal, job_id=job_id, where="given")
+    result = attribute.attribute(found, job_id=job_id, not_checked=not_checked)
+    ext = extract.extract(log.lines, pci_to_gpu) if log.usable else extract.Extracted()
+    return Diagnosis(result.attribution, result.alternatives, [e.finding for e in found],
+                     {"nodes": ext.nodes, "gpus": ext.gpus, "xids": ext.xids, "job_ids": ext.job_ids,
+                      "ips": ext.ips, "ports": ext.ports, "pci_bus_ids": ext.pci_bus_ids},
+                     not_checked)

@@ -1,0 +1,156 @@
+"""Evidence: Findings (schemas/finding.schema.json) plus what each one argues for.
+
+A Finding is a fact with a stable id, its source, the node/GPU it concerns and the raw data; the
+argument (label, scope, component, tier) is kept beside it, so the same finding can support one
+attribution and contradict another. Log findings come from ``signs`` plus two things a regex per
+line cannot do: Xid codes judged by their number, and Python tracebacks (the last exception and
+the frame that raised it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from slurm_diag.diagnose import extract, signs
+
+MAX_LOG_FINDINGS = 40          # per log: the first occurrence of each sign, then the rest counted
+_TRACEBACK = re.compile(r"Traceback \(most recent call last\):")
+_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
+_PREFIX = re.compile(r"^(?:\[(?:rank|default)\d*\]:|\d+: )\s?")     # torchrun's "[rank3]:", srun --label's "3: "
+_EXCEPTION = re.compile(r"^(?P<type>(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|"
+                        r"Interrupt|Failure|Warning)|AssertionError|StopIteration)(?::\s*(?P<msg>.*))?$")
+
+
+@dataclass
+class Evidence:
+    finding: dict                       # a Finding document
+    label: str | None = None            # what it argues for (None: context only)
+    scope: str | None = None
+    component: str | None = None
+    tier: int = 9
+    lines: list[int] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.finding["id"]
+
+
+def finding(id: str, source: str, severity: str, summary: str, *, job_id=None, node=None, gpu=None,
+            raw=None, time=None) -> dict:
+    doc = {"id": id, "source": source, "severity": severity, "summary": summary[:500]}
+    for key, value in (("job_id", job_id), ("node", node), ("gpu", gpu), ("raw", raw), ("time", time)):
+        if value is not None:
+            doc[key] = value
+    return doc
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list[Evidence]:
+    """Evidence in a cleaned log: one per sign (first line, count of the rest), per Xid code,
+    and for the last Python traceback."""
+    lines = list(lines)
+    found: dict[str, Evidence] = {}
+    for n, line in enumerate(lines, 1):
+        for s in signs.all_signs():
+            if not s.pattern.search(line):
+                continue
+            ev = found.get(s.id)
+            if ev is None:
+                if len(found) >= MAX_LOG_FINDINGS:
+                    continue
+                nodes, gpus = extract.nodes_in(line), extract.gpus_in(line, pci_to_gpu)
+                found[s.id] = Evidence(
+                    finding(f"{where}:{s.id}", "log", _severity(s.tier), f"{s.summary}: {line.strip()[:300]}",
+                            job_id=job_id, node=nodes[0] if len(nodes) == 1 else None,
+                            gpu=gpus[0] if len(gpus) == 1 else None,
+                            raw={"where": where, "line": n, "text": line[:500], "count": 1, "sign": s.id}),
+                    s.label, s.scope, s.component, s.tier, [n])
+            else:
+                ev.finding["raw"]["count"] += 1
+                ev.lines.append(n)
+        for code, bus in extract.xids_in(line):
+            _xid(found, code, bus, line, n, where, job_id, pci_to_gpu)
+    tb = last_traceback(lines)
+    if tb is not None:
+        _traceback(found, tb, where, job_id)
+    return list(found.values())
+
+
+def _severity(tier: int) -> str:
+    return "CRITICAL" if tier <= 1 else "WARN"
+
+
+def _xid(found, code: int, bus, line: str, n: int, where, job_id, pci_to_gpu) -> None:
+    key = f"xid-{code}"
+    if key in found:
+        found[key].finding["raw"]["count"] += 1
+        found[key].lines.append(n)
+        return
+    gpu = pci_to_gpu.get(bus) if (pci_to_gpu and bus) else None
+    nodes = extract.nodes_in(line)
+    node = nodes[0] if len(nodes) == 1 else None
+    raw = {"where": where, "line": n, "text": line[:500], "count": 1, "xid": code, "pci_bus_id": bus}
+    if code in signs.HARDWARE_XIDS:
+        ev = Evidence(finding(f"{where}:{key}", "log", "CRITICAL", f"hardware Xid {code}: {line.strip()[:300]}",
+                              job_id=job_id, node=node, gpu=gpu, raw=raw), "gpu_hardware", "infra", "gpu", 0, [n])
+    elif code in signs.APPLICATION_XIDS:
+        ev = Evidence(finding(f"{where}:{key}", "log", "WARN",
+                              f"Xid {code}, raised by an application's own GPU code: {line.strip()[:300]}",
+                              job_id=job_id, node=node, gpu=gpu, raw=raw), "user_code", "user", "cuda", 3, [n])
+    else:
+        ev = Evidence(finding(f"{where}:{key}", "log", "WARN", f"Xid {code} (not classified): {line.strip()[:300]}",
+                              job_id=job_id, node=node, gpu=gpu, raw=raw), None, None, "gpu", 9, [n])
+    found[key] = ev
+
+
+@dataclass(frozen=True)
+class Traceback:
+    line: int                 # 1-based line of the exception
+    type: str
+    message: str
+    frame: dict | None        # {"file", "line", "func"} of the frame that raised
+
+
+def last_traceback(lines: list[str]) -> Traceback | None:
+    """The last 'Traceback (most recent call last):' block: its exception and the last frame."""
+    start = None
+    for n in range(len(lines) - 1, -1, -1):
+        if _TRACEBACK.search(lines[n]):
+            start = n
+            break
+    if start is None:
+        return None
+    frame = None
+    for n in range(start + 1, min(len(lines), start + 400)):
+        text = _PREFIX.sub("", lines[n], count=1)
+        m = _FRAME.match(text)
+        if m:
+            frame = {"file": m["file"], "line": int(m["line"]), "func": m["func"]}
+            continue
+        e = _EXCEPTION.match(text)
+        if e and text[:1] not in (" ", "\t"):
+            return Traceback(n + 1, e["type"], (e["msg"] or "").strip(), frame)
+    return None
+
+
+def _traceback(found: dict, tb: Traceback, where: str, job_id) -> None:
+    """A traceback whose exception no sign explains is the job's own code failing."""
+    text = f"{tb.type}: {tb.message}" if tb.message else tb.type
+    at = f" (raised in {tb.frame['func']} at {tb.frame['file']}:{tb.frame['line']})" if tb.frame else ""
+    explained = [s for s in signs.all_signs() if s.pattern.search(text)]
+    raw = {"where": where, "line": tb.line, "text": text[:500], "count": 1, "exception": tb.type,
+           "message": tb.message[:500], "frame": tb.frame}
+    if explained:
+        best = min(explained, key=lambda s: s.tier)
+        found[f"traceback-{_short_hash(text)}"] = Evidence(
+            finding(f"{where}:traceback", "log", _severity(best.tier), f"last exception {text[:300]}{at}",
+                    job_id=job_id, raw=raw), best.label, best.scope, best.component, best.tier, [tb.line])
+        return
+    found[f"traceback-{_short_hash(text)}"] = Evidence(
+        finding(f"{where}:traceback", "log", "WARN", f"the job's code raised {text[:300]}{at}", job_id=job_id, raw=raw),
+        "user_code", "user", "python", 3, [tb.line])

@@ -1,0 +1,200 @@
+"""Signs: what a line of a job's log says about the cause, as data.
+
+Each sign names the attribution label it points to, whose fault it is, the component, and a
+tier: how close to the root cause such a line usually is. Tier 0 is a root cause that explains
+everything after it (a GPU fallen off the bus, a kernel panic); tier 4 is a symptom that other
+causes produce too (an NCCL watchdog timeout, a peer that went away). The attribution takes the
+lowest tier present, so a cascade is named for its root: an Xid 79 on one rank beats the watchdog
+timeouts it caused on every rank, and a Python exception on one rank beats the "remote process
+exited" it caused on the others.
+
+Tiers and scopes are a judgement; the team's evaluation set (tests/data/cases) measures them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Xid codes: the hardware ones (DESIGN.md's gpu_hardware), and those an application's own kernel
+# causes (an illegal address, an exception in a user kernel): a job's fault, not the node's.
+HARDWARE_XIDS = frozenset({48, 61, 62, 63, 64, 74, 79, 92, 94, 95, 119, 120, 121, 140, 154})
+APPLICATION_XIDS = frozenset({13, 31, 43, 45})
+
+
+@dataclass(frozen=True)
+class Sign:
+    id: str
+    label: str
+    scope: str          # "infra" or "user"
+    component: str
+    tier: int
+    pattern: re.Pattern
+    summary: str
+
+
+_REGISTRY: list[Sign] = []
+
+
+def sign(id: str, label: str, scope: str, component: str, tier: int, pattern: str, summary: str,
+         flags: int = re.IGNORECASE) -> None:
+    _REGISTRY.append(Sign(id, label, scope, component, tier, re.compile(pattern, flags), summary))
+
+
+def all_signs() -> tuple[Sign, ...]:
+    return tuple(_REGISTRY)
+
+
+# ---- GPU hardware (tier 0: explains everything after it)
+sign("gpu-off-bus", "gpu_hardware", "infra", "gpu", 0,
+     r"fallen off the bus|GPU is lost|Unable to determine the device handle for GPU.*Unknown Error|"
+     r"RmInitAdapter failed|GPU requires reset|gpu has been lost",
+     "a GPU fell off the bus or was lost")
+sign("gpu-ecc-uncorrectable", "gpu_hardware", "infra", "gpu", 0,
+     r"uncorrectable ECC error|cudaErrorECCUncorrectable|double bit ECC|DBE \(double bit error\)|"
+     r"ECC page retirement or row remapp(?:er|ing) (?:failure|is pending)|row remap(?:ping)? failure",
+     "uncorrectable GPU memory (ECC) error or failed row remapping")
+sign("gpu-gsp", "gpu_hardware", "infra", "gpu", 0,
+     r"Timeout waiting for RPC from GSP|GSP (?:RPC )?timeout|GSP firmware.*(?:error|failed)",
+     "the GPU's system processor (GSP) stopped answering")
+sign("gpu-nvlink", "gpu_hardware", "infra", "nvlink", 1,
+     r"NVLink (?:error|fatal|fault|training failed)|NVL(?:ink)? (?:uncorrectable|fatal)|nvswitch.*(?:fatal|error)",
+     "an NVLink / NVSwitch error")
+sign("gpu-init-failed", "gpu_hardware", "infra", "gpu", 1,
+     r"cudaErrorDevicesUnavailable|all CUDA-capable devices are busy or unavailable|"
+     r"CUDA error: (?:system not yet initialized|unknown error)\b|cudaErrorSystemNotReady",
+     "the GPU could not be initialised")
+
+# ---- the node itself
+sign("node-panic", "node_failure", "infra", "node", 0,
+     r"Kernel panic|kernel BUG at|Machine Check Exception|\bmce: \[Hardware Error\]|"
+     r"EDAC .*(?:UE|uncorrected)|soft lockup - CPU#|hard LOCKUP",
+     "the node's kernel crashed or reported a hardware error")
+sign("node-fail", "node_failure", "infra", "node", 0,
+     r"DUE TO NODE FAILURE|\bNODE_FAIL\b|Node failure on|node .* not responding|"
+     r"lost connection to (?:the )?(?:node|slurmd)|Communication connection failure",
+     "Slurm lost the node under the job")
+
+# ---- host memory
+sign("host-oom-kill", "host_oom", "user", "memory", 1,
+     r"oom[-_]kill(?:ed)? event|Out of memory: Killed? process|Memory cgroup out of memory|"
+     r"\bOUT_OF_MEMORY\b|oom-kill:constraint|invoked oom-killer|Some of your processes may have been killed by the cgroup out-of-memory handler",
+     "the job ran out of host memory (OOM killer)")
+sign("host-oom-python", "host_oom", "user", "memory", 2,
+     r"^\s*MemoryError\b|std::bad_alloc|Cannot allocate memory|\bENOMEM\b|"
+     r"DataLoader worker \(pid \d+\) is killed by signal: Killed",
+     "the process could not allocate host memory")
+
+# ---- time limit and the scheduler
+sign("time-limit", "time_limit", "user", "slurm", 1,
+     r"DUE TO TIME LIMIT|\bTIMEOUT\b.*time ?limit|exceeded (?:its |the )?(?:job )?time limit|"
+     r"Job .* exceeded .*time limit|walltime .* exceeded|PBS: job killed: walltime",
+     "the job reached its time limit")
+sign("preempted", "scheduler", "infra", "slurm", 1,
+     r"DUE TO PREEMPTION|\bPREEMPTED\b|job (?:was )?preempted|preempted by",
+     "the scheduler preempted the job")
+sign("prolog-failed", "scheduler", "infra", "slurm", 1,
+     r"launch failed requeued held|Prolog (?:error|failure|failed)|JobHeldAdmin|job requeued .* prolog",
+     "the node's prolog failed: the job was requeued")
+sign("cancelled-by-admin", "scheduler", "infra", "slurm", 1,
+     r"CANCELLED AT \S+ DUE TO (?:REQUEUE|RECONFIG)|\bCANCELLED BY 0\b|revoked",
+     "the job was cancelled or requeued by an administrator or the system")
+sign("cancelled", "scheduler", "user", "slurm", 2,
+     r"\*\*\* (?:JOB|STEP) \S+ ON \S+ CANCELLED AT \S+(?: \*\*\*| BY \d+)|scancel|Job cancelled",
+     "the job was cancelled")
+sign("request-invalid", "scheduler", "user", "slurm", 1,
+     r"Requested node configuration is not available|Invalid (?:account|partition|qos)|"
+     r"Unable to allocate resources|QOSMax\w+|AssocMax\w+|Invalid generic resource \(gres\) specification|"
+     r"More processors requested than permitted",
+     "Slurm refused the job's request")
+
+# ---- filesystems
+sign("fs-enospc", "filesystem", "infra", "storage", 1,
+     r"No space left on device|\bENOSPC\b|\[Errno 28\]|disk (?:is )?full|not enough (?:free )?disk space",
+     "a filesystem is full (ENOSPC)")
+sign("fs-quota", "filesystem", "user", "storage", 1,
+     r"Disk quota exceeded|\bEDQUOT\b|\[Errno 122\]|quota exceeded",
+     "the user's disk quota is exhausted")
+sign("fs-stale-io", "filesystem", "infra", "storage", 1,
+     r"Stale (?:file|NFS file) handle|\bESTALE\b|\[Errno 116\]|Input/output error|\[Errno 5\]|\bEIO\b|"
+     r"Read-only file system|\[Errno 30\]|Transport endpoint is not connected|LustreError|"
+     r"nfs: server \S+ not responding|GPFS.*(?:error|unmounted)|lustre.*(?:evicted|-5|-108)",
+     "a shared filesystem failed (stale handle, I/O error, read-only, eviction)")
+
+# ---- GPU memory
+sign("gpu-oom", "gpu_oom", "user", "gpu-memory", 2,
+     r"CUDA out of memory|OutOfMemoryError: CUDA|cudaErrorMemoryAllocation|CUBLAS_STATUS_ALLOC_FAILED|"
+     r"CUDNN_STATUS_(?:ALLOC_FAILED|NOT_ENOUGH_WORKSPACE)|RESOURCE_EXHAUSTED: Out of memory|"
+     r"out of memory on device|HIP out of memory|failed to allocate .* on device|"
+     r"NCCL WARN Cuda failure 'out of memory'|Cuda failure 2 'out of memory'",
+     "the GPU ran out of memory (the job's own footprint)")
+
+# ---- throttling and slow nodes
+sign("gpu-throttle", "gpu_throttle", "infra", "gpu", 1,
+     r"HW[ _]Slowdown|HW_SLOWDOWN|Thermal Slowdown|HW Power Brake|clocks?[_ ]throttle[_ ]reasons?.*(?:active|thermal|power)|"
+     r"GPU (?:is )?(?:being )?throttled|thermal (?:violation|throttl)|clocks event reason",
+     "GPU clocks held down (thermal, power or hardware slowdown)")
+sign("slow-node", "slow_node", "infra", "node", 2,
+     r"straggler|slow(?:est)? rank|rank \d+ is (?:much )?slower|CPU throttl|cpufreq|"
+     r"performance degradation on (?:node|host)",
+     "one node or rank runs slower than the rest")
+
+# ---- software environment
+sign("env-driver", "software_env", "infra", "driver", 1,
+     r"Driver/library version mismatch|CUDA driver version is insufficient|cudaErrorInsufficientDriver|"
+     r"Found no NVIDIA driver|NVIDIA driver on your system is too old|Failed to initialize NVML|"
+     r"nvidia-container-cli: (?:initialization|mount) error|OCI runtime (?:create|exec) failed|"
+     r"forward compatibility was attempted on non supported HW|cudaErrorCompatNotSupportedOnDevice",
+     "the node's driver or container runtime does not match the software")
+sign("env-arch", "software_env", "user", "cuda", 2,
+     r"no kernel image is available for execution|cudaErrorNoKernelImageForDevice|"
+     r"not compatible with the current PyTorch installation|Unsupported gpu architecture|"
+     r"CUDA capability sm_\d+ is not compatible|invalid device function",
+     "the software was not built for this GPU")
+sign("env-import", "software_env", "user", "python", 2,
+     r"\b(?:ImportError|ModuleNotFoundError)\b|No module named|undefined symbol|"
+     r"cannot open shared object file|version `GLIBC\w*_[\d.]+' not found|"
+     r"GLIBCXX_[\d.]+' not found|command not found|: not found$|symbol lookup error|"
+     r"DLL load failed|libcudart\.so\S* not found|Could not load library",
+     "a library, module or command is missing or mismatched")
+sign("env-nccl-version", "software_env", "user", "nccl", 2,
+     r"NCCL version mismatch|ncclInvalidUsage|NCCL WARN .*(?:version|mismatch)|"
+     r"PMIx? .*(?:version|mismatch)|OMPI was not built with SLURM|pmi2? .*not (?:supported|available)",
+     "a mismatched or misused communication library")
+
+# ---- network (fabric errors are causes; peers going away are symptoms)
+sign("net-fabric", "network", "infra", "fabric", 2,
+     r"IBV_WC_RETRY_EXC_ERR|transport retry counter exceeded|Got completion from peer .* with error|"
+     r"completion with error|ibv_poll_cq|local (?:length|protection|QP operation) error|"
+     r"\bport \d+ .*(?:state )?DOWN\b|link (?:is )?down|LinkDown|NET/IB : .*(?:error|failed)|"
+     r"mlx5_\d+.*(?:error|down)|UCX\s+ERROR|ud_ep\.c.*timed out|Endpoint timeout|"
+     r"rdma.*(?:error|failed)|NET/Socket : .*(?:error|failed)|IB(?:V)? (?:error|failed)",
+     "the network fabric reported errors")
+sign("net-symptom", "network", "infra", "nccl", 4,
+     r"Watchdog caught collective operation timeout|ncclRemoteError|remote process exited|"
+     r"NCCL (?:communicator was aborted|error: unhandled system error)|ncclSystemError|ncclInternalError|"
+     r"Connection reset by peer|Connection refused|Broken pipe|socketProgress|"
+     r"ORTE has lost communication|An MPI communication peer process has unexpectedly disconnected|"
+     r"Socket Timeout|Timed out waiting for|DistNetworkError|DistBackendError|heartbeat",
+     "a collective timed out or a peer went away (a symptom: look for what happened first)")
+
+# ---- the job's own code
+sign("user-illegal-address", "user_code", "user", "cuda", 3,
+     r"illegal memory access|cudaErrorIllegalAddress|misaligned address|device-side assert|"
+     r"CUDA error: an illegal instruction|unspecified launch failure|cudaErrorLaunchFailure",
+     "the job's GPU code faulted (illegal address or device assert)")
+sign("user-segfault", "user_code", "user", "process", 3,
+     r"Segmentation fault|SIGSEGV|signal 11\b|core dumped|Bus error|SIGBUS|Floating point exception|"
+     r"double free|free\(\): invalid|stack smashing|Aborted \(core dumped\)|terminate called after throwing",
+     "the job's process crashed (segfault, abort)")
+sign("user-exception", "user_code", "user", "python", 3,
+     r"^\s*(?:\w+\.)*(?:ValueError|KeyError|IndexError|TypeError|AttributeError|NameError|ZeroDivisionError|"
+     r"AssertionError|FileNotFoundError|NotImplementedError|RecursionError|UnboundLocalError|"
+     r"json\.decoder\.JSONDecodeError|StopIteration|PermissionError|IsADirectoryError)\b|"
+     r"Expected all tensors to be on the same device|size mismatch|shape .* is invalid|"
+     r"loss is nan|NaN or Inf found|Assertion `.*' failed",
+     "the job's own code raised an error")
+sign("user-exit", "user_code", "user", "process", 4,
+     r"exited with (?:exit )?code [1-9]\d*|Exited with exit code [1-9]\d*|exit status [1-9]\d*|"
+     r"ChildFailedError|returned non-zero exit status",
+     "a process of the job exited with an error")

@@ -1,0 +1,164 @@
+"""The engine on a log alone: bounded reading, extraction, root cause over symptoms, Slurm's
+facts. Inputs here are written by the team to pin single decisions; the accuracy on real logs is
+measured on tests/data/cases by benchmarks/diagnosis_bench.py, not here."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+
+from slurm_diag import schemas
+from slurm_diag.diagnose import engine, extract, logfile
+
+XID79 = "Dec  1 12:00:00 gpu-node-07 kernel: NVRM: Xid (PCI:0000:3b:00): 79, pid=1234, GPU has fallen off the bus."
+WATCHDOG = ("[rank3]:[E ProcessGroupNCCL.cpp:563] [Rank 3] Watchdog caught collective operation timeout: "
+            "WorkNCCL(SeqNum=4412, OpType=ALLREDUCE, Timeout(ms)=600000) ran for 600320 milliseconds before timing out")
+
+
+def diagnose(text, **kw):
+    d = engine.diagnose_log(logfile.from_text(text), **kw)
+    schemas.validate("attribution", d.attribution)
+    for f in d.findings:
+        schemas.validate("finding", f)
+    return d
+
+
+def test_ten_gigabyte_log_is_read_in_bounded_memory(tmp_path):
+    path = tmp_path / "huge.out"
+    with open(path, "wb") as fh:
+        fh.seek(10 * 1024**3)                # sparse: 10 GB of NULs that cost no disk, then text
+        fh.write(b"\n" + b"step ok\n" * 20_000 + (XID79 + "\n").encode())
+    tracemalloc.start()
+    log = logfile.read_tail(str(path), max_bytes=64 * 1024)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2 * 1024 * 1024, f"reading the tail took {peak} bytes"
+    assert log.size > 10 * 1024**3 and log.truncated
+    assert log.usable and log.lines[-1] == XID79
+    assert engine.diagnose_log(log).attribution["label"] == "gpu_hardware"
+
+
+def test_tail_of_a_long_text_log_keeps_the_end(tmp_path):
+    path = tmp_path / "long.out"
+    path.write_text("step ok\n" * 200_000 + XID79 + "\n")
+    log = logfile.read_tail(str(path), max_bytes=4096)
+    assert log.usable and log.truncated and log.lines[-1] == XID79
+    assert not log.lines[0].startswith("ep ok")          # the partial first line is dropped
+
+
+def test_missing_and_binary_logs_are_findings_not_silence(tmp_path):
+    d = engine.diagnose_log(logfile.read_tail(str(tmp_path / "gone.out")))
+    assert d.attribution["label"] == "unknown"
+    assert d.findings[0]["severity"] == "UNKNOWN" and "does not exist" in d.findings[0]["summary"]
+    assert "the job's output" in d.not_checked
+    d = diagnose(bytes(range(256)) * 40)
+    assert d.findings[0]["severity"] == "UNKNOWN" and "binary" in d.findings[0]["summary"]
+
+
+def test_ansi_and_control_characters_are_stripped():
+    log = logfile.from_text("\x1b[31mRuntimeError\x1b[0m: boom\x07\r\nnext")
+    assert log.lines == ("RuntimeError: boom", "next")
+
+
+def test_extraction_from_several_log_grammars():
+    lines = [
+        XID79,
+        "gpu-node-07:1234:1240 [3] NCCL INFO cudaDev 3 busId 3b000 - Init COMPLETE",
+        "slurmstepd: error: *** JOB 4242 ON node17 CANCELLED AT 2024-01-01T00:00:00 DUE TO TIME LIMIT ***",
+        "srun: error: node18: task 3: Exited with exit code 1",
+        "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 79.15 GiB total)",
+        "NCCL WARN NET/IB : Got completion from peer 10.1.2.3<45678> with error 12",
+        "an A100 GPU 80GB card; NodeList=node[1-2,7]; see slurm-4243_2.out; tensor on cuda:1",
+    ]
+    got = extract.extract(lines, {"0000:3b:00.0": 3})
+    assert got.nodes == ["gpu-node-07", "node17", "node18", "node1", "node2", "node7"]
+    assert got.gpus == [3, 0, 1]                          # "GPU 80GB" is not GPU 80
+    assert got.xids == [79]
+    assert got.job_ids == ["4242", "4243_2"]
+    assert got.ips == ["10.1.2.3"] and got.ports == [45678]
+    assert got.pci_bus_ids == ["0000:3b:00.0"]
+
+
+def test_xid79_on_one_rank_beats_watchdog_timeouts_on_every_rank():
+    d = diagnose("\n".join([WATCHDOG, XID79, WATCHDOG.replace("Rank 3", "Rank 0")]))
+    a = d.attribution
+    assert (a["label"], a["scope"]) == ("gpu_hardware", "infra")
+    assert a["suspect_nodes"] == ["gpu-node-07"]
+    assert "log:xid-79" in a["supporting"]
+    assert "log:net-symptom" not in a["contradicting"]     # a symptom does not argue against the root
+
+
+def test_watchdog_timeouts_alone_are_unknown_not_network():
+    d = diagnose(WATCHDOG)
+    assert d.attribution["label"] == "unknown" and d.attribution["scope"] == "user"
+    assert d.alternatives[0]["label"] == "network"
+
+
+def test_an_exception_on_one_rank_beats_the_peers_it_took_down():
+    text = "\n".join([
+        "[rank1]: Traceback (most recent call last):",
+        '[rank1]:   File "train.py", line 7, in main',
+        '[rank1]:     raise ValueError("bad config")',
+        "[rank1]: ValueError: bad config",
+        "[rank0]: torch.distributed.DistBackendError: NCCL error: remote process exited or there was a network error",
+    ])
+    a = diagnose(text).attribution
+    assert (a["label"], a["scope"]) == ("user_code", "user")
+    assert "ValueError: bad config" in a["explanation"] and "main at train.py:7" in a["explanation"]
+
+
+def test_illegal_address_is_the_jobs_unless_the_gpu_shows_hardware_errors():
+    illegal = "RuntimeError: CUDA error: an illegal memory access was encountered"
+    assert diagnose(illegal).attribution["label"] == "user_code"
+    assert diagnose(illegal + "\n" + XID79).attribution["label"] == "gpu_hardware"
+    app_xid = "NVRM: Xid (PCI:0000:3b:00): 31, pid=77, Ch 00000008, intr 10000000. MMU Fault"
+    a = diagnose(illegal + "\n" + app_xid).attribution
+    assert (a["label"], a["scope"]) == ("user_code", "user")
+
+
+@pytest.mark.parametrize("text,label,scope", [
+    ("OSError: [Errno 28] No space left on device: '/scratch/ckpt/step_1000.pt'", "filesystem", "infra"),
+    ("OSError: [Errno 122] Disk quota exceeded", "filesystem", "user"),
+    ("ModuleNotFoundError: No module named 'flash_attn'", "software_env", "user"),
+    ("python: symbol lookup error: libtorch.so: undefined symbol: _ZN3c10", "software_env", "user"),
+    ("Failed to initialize NVML: Driver/library version mismatch", "software_env", "infra"),
+    ("torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", "gpu_oom", "user"),
+    ("slurmstepd: error: Detected 1 oom-kill event(s) in StepId=12.batch. Some of your processes may have "
+     "been killed by the cgroup out-of-memory handler.", "host_oom", "user"),
+    ("slurmstepd: error: *** JOB 12 ON node1 CANCELLED AT 2024-01-01T00:00:00 DUE TO TIME LIMIT ***",
+     "time_limit", "user"),
+    ("slurmstepd: error: *** JOB 12 ON node1 CANCELLED AT 2024-01-01T00:00:00 DUE TO PREEMPTION ***",
+     "scheduler", "infra"),
+    ("NCCL WARN NET/IB : Got completion from peer 10.1.2.3<45678> with error 12, opcode 0, len 0, "
+     "vendor err 129 (Recv)", "network", "infra"),
+    ("kernel: Kernel panic - not syncing: Fatal exception", "node_failure", "infra"),
+    ("nvidia-smi: GPU 0000:3b:00.0: HW Slowdown: Active", "gpu_throttle", "infra"),
+])
+def test_one_line_families(text, label, scope):
+    a = diagnose(text).attribution
+    assert (a["label"], a["scope"]) == (label, scope), a["explanation"]
+
+
+@pytest.mark.parametrize("state,code,label", [
+    ("OUT_OF_MEMORY", 0, "host_oom"), ("TIMEOUT", 0, "time_limit"), ("NODE_FAIL", 0, "node_failure"),
+    ("PREEMPTED", 0, "scheduler"), ("FAILED", 139, "user_code"), ("FAILED", 127, "software_env"),
+])
+def test_slurm_states_and_exit_codes(state, code, label):
+    assert diagnose("nothing useful here", state=state, exit_code=code).attribution["label"] == label
+
+
+def test_a_dead_gpu_that_hung_the_job_until_its_limit_is_the_root_cause():
+    d = diagnose(XID79, state="TIMEOUT")
+    assert d.attribution["label"] == "gpu_hardware"
+    assert d.alternatives[0]["label"] == "time_limit"
+
+
+def test_slurm_oom_state_is_not_overruled_by_a_python_error():
+    d = diagnose("ValueError: x", state="OUT_OF_MEMORY")
+    assert d.attribution["label"] == "host_oom"
+    assert "log:traceback" in d.attribution["contradicting"]
+
+
+def test_a_bare_exit_code_is_unknown():
+    assert diagnose("epoch 1 done", state="FAILED", exit_code=1).attribution["label"] == "unknown"
