@@ -1,9 +1,10 @@
-"""Detached helper started by the prolog/epilog: drain the node with an ``sdiag:`` reason.
+"""Detached helper started by the prolog/epilog after cap.claim drained the node: keep our reason.
 
 The hook exits non-zero right after starting this, and slurmctld then drains the node with
-"Prolog error"/"Epilog error", which may land after ours and overwrite it; so this re-applies our
-reason whenever it sees one of those during a short settle window. Every scontrol call has a
-timeout and the whole helper a deadline; nobody waits on it.
+"Prolog error"/"Epilog error", which may land after our claim and overwrite its reason; so this
+puts our reason back whenever it sees one of those during a short settle window. It never drains a
+node that is not drained (someone resumed it: left alone) and never touches another drain reason.
+Every scontrol call has a timeout and the whole helper a deadline; nobody waits on it.
 
     python -m slurm_diag.health.drainer NODE REASON [SETTLE_S]
 """
@@ -13,49 +14,45 @@ from __future__ import annotations
 import sys
 import time
 
-from slurm_diag.health import slurm_calls
+from slurm_diag.health.cap import HOOK_REASONS
+from slurm_diag.slurm.errors import NodeNotFound, SlurmError
 
-HOOK_REASONS = ("Prolog error", "Epilog error")
 
-
-def settle(node: str, reason: str, settle_s: float, timeout_s: float = 5.0, poll_s: float = 1.0,
-           calls=slurm_calls) -> str:
-    deadline = time.monotonic() + settle_s
-    try:
-        calls.drain_node(node, reason, timeout_s)
-    except slurm_calls.SlurmCallError as exc:
-        if "not found" in exc.message:
-            return f"drain impossible: {exc.message}"
-        last = f"drain failed: {exc}"
-    else:
-        last = "drained"
-    seen_ours = False
-    while time.monotonic() < deadline:
-        time.sleep(poll_s)
+def settle(client, node: str, reason: str, settle_s: float, poll_s: float = 1.0,
+           clock=time.monotonic, sleep=time.sleep) -> str:
+    """Restore ``reason`` over Slurm's hook-error reason until ``settle_s`` passes; says what happened."""
+    deadline = clock() + settle_s
+    last = "reason already ours"
+    while True:
         try:
-            view = calls.get_node(node, timeout_s)
+            view = client.get_node(node)
             current = (view.reason or "").strip()
-            if view.drained and current == reason:
-                seen_ours = True
-            elif view.drained and current in HOOK_REASONS:
-                calls.drain_node(node, reason, timeout_s)
-                last = "reason restored"
-            elif not view.drained:
-                if seen_ours:
-                    return "resumed by someone meanwhile: left alone"
-                calls.drain_node(node, reason, timeout_s)
-                last = "drained (was not)"
-        except slurm_calls.SlurmCallError as exc:
-            last = f"scontrol failed: {exc}"
-    return last
+            if not view.drained:
+                return "resumed by someone meanwhile: left alone"
+            if current in HOOK_REASONS:
+                client.drain_node(node, reason)
+                last = f"reason restored over {current!r}"
+            elif current != reason:
+                return f"drained by someone else meanwhile ({current!r}): left alone"
+        except NodeNotFound as exc:
+            return f"node unknown to Slurm, nothing to keep: {exc.message}"
+        except SlurmError as exc:
+            last = f"scontrol failed: {exc.message}"
+        if clock() >= deadline:
+            return last
+        sleep(poll_s)
 
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
+    from slurm_diag.health import slurm_calls
+    from slurm_diag.health.settings import load
+
     settle_s = float(argv[2]) if len(argv) > 2 else 15.0
-    print(f"sdiag drainer {argv[0]}: {settle(argv[0], argv[1], settle_s)}", file=sys.stderr)
+    client = slurm_calls.client(load(), 5.0)
+    print(f"sdiag drainer {argv[0]}: {settle(client, argv[0], argv[1], settle_s)}", file=sys.stderr)
     return 0
 
 

@@ -1,9 +1,11 @@
 """The three Slurm entry points (prolog, epilog, HealthCheckProgram) over the same checks.
 
 Exit codes of the prolog/epilog modules: 0 let the job run (or the node go on), BLOCK (42) keep
-the job off the node. ``prolog/prolog.sh`` turns 42 into a non-zero exit, so Slurm drains the node
-and requeues the job, and treats anything else (a crash, a timeout) as "fail open": a bug in
-slurm-diag must not drain the cluster. The hot path imports only the standard library and small
+the job off the node. A drain finding first asks the cap (cap.claim: may slurm-diag hold one more
+node drained?); only a held claim blocks, and the node is then already drained with our reason.
+Cap reached or Slurm unreachable: the job runs, and what would have been done is logged and
+spooled. ``prolog/prolog.sh`` turns 42 into a non-zero exit, so Slurm requeues the job, and treats
+anything else (a crash, a timeout) as "fail open": a bug in slurm-diag must not drain the cluster. The hot path imports only the standard library and small
 slurm_diag modules (no click, no jsonschema, no numpy).
 """
 
@@ -19,7 +21,6 @@ from slurm_diag.health.settings import Settings, load
 
 BLOCK = 42
 LEVELS = ("quick", "full", "off")
-CACHE_TTL_S = 600
 
 
 def _log(msg: str) -> None:
@@ -32,44 +33,18 @@ def job_level(env, settings: Settings) -> str:
     return chosen if chosen in LEVELS else settings.get("level")
 
 
-def _drained_cache(settings: Settings) -> dict:
-    return state.read(settings.home, "_cluster", "sdiag-drained")
-
-
-def remember_drained(settings: Settings, nodes: list[str]) -> None:
-    try:
-        state.write(settings.home, "_cluster", "sdiag-drained", {"time": time.time(), "nodes": nodes})
-    except OSError:
-        pass
-
-
-def sdiag_drained_for_cap(settings: Settings) -> list[str] | None:
-    """Nodes slurm-diag holds drained: the HealthCheckProgram's recent answer, else one bounded
-    scontrol call (only on the path that is about to drain). None when nobody can tell."""
-    cached = _drained_cache(settings)
-    if cached and time.time() - cached.get("time", 0) < CACHE_TTL_S:
-        return list(cached.get("nodes", []))
-    from slurm_diag.health import slurm_calls
-
-    try:
-        nodes = slurm_calls.sdiag_drained_nodes(min(3.0, settings.get("policy.slurm_timeout_s")))
-    except slurm_calls.SlurmCallError:
-        return None
-    remember_drained(settings, nodes)
-    return nodes
-
-
-def _decide_block(settings: Settings, report: dict, node: str) -> tuple[bool, str | None, str]:
+def _claim_drain(settings: Settings, report: dict, node: str, client=None):
+    """(reason, Claim) when a finding asks for a drain, else (None, None). Slurm is asked only here,
+    with short timeouts (cap.CALL_TIMEOUT_S a call, cap.DEADLINE_S in all)."""
     pol = settings.get("policy")
     findings = policy.drain_findings(report, pol)
     if not findings:
-        return False, None, "no drain finding"
+        return None, None
+    from slurm_diag.health import cap, slurm_calls
+
     reason = policy.drain_reason(findings)
-    drained = sdiag_drained_for_cap(settings)
-    if drained is not None and not policy.under_cap(node, drained, pol["max_drained_nodes"]):
-        return False, reason, (f"cap reached: slurm-diag already holds {len(drained)} nodes drained "
-                               f"(health.policy.max_drained_nodes={pol['max_drained_nodes']}); job allowed")
-    return True, reason, "drain" if drained is not None else "drain (drained count unknown)"
+    client = client or slurm_calls.client(settings, min(cap.CALL_TIMEOUT_S, pol["slurm_timeout_s"]))
+    return reason, cap.claim(client, node, reason, pol["max_drained_nodes"])
 
 
 def _record_action(settings: Settings, ctx: Context, action: str, reason: str | None, note: str) -> None:
@@ -81,8 +56,9 @@ def _record_action(settings: Settings, ctx: Context, action: str, reason: str | 
         _log(f"cannot spool action: {exc}")
 
 
-def run_hook(context: str, env=None, settings: Settings | None = None, detach=None) -> int:
-    """Prolog or epilog. Returns 0 or BLOCK; never raises for a node problem."""
+def run_hook(context: str, env=None, settings: Settings | None = None, detach=None, client=None) -> int:
+    """Prolog or epilog. Returns 0 or BLOCK; never raises for a node problem. ``client`` is the
+    SlurmClient for a drain (default: the real one); ``detach`` starts the drainer."""
     env = dict(os.environ if env is None else env)
     settings = settings or load(validate=False)
     level = job_level(env, settings) if context == "prolog" else "quick"
@@ -98,20 +74,20 @@ def run_hook(context: str, env=None, settings: Settings | None = None, detach=No
         spool.write(settings, "health", ctx.node, report, tag=f"{context}-{ctx.job_id or 'nojob'}")
     except OSError as exc:
         _log(f"cannot spool the report: {exc}")
-    block, reason, note = _decide_block(settings, report, ctx.node)
     bad = [c for c in report["checks"] if c["status"] != "OK"]
     _log(f"{context} job {ctx.job_id} on {ctx.node}: {report['status']} in {report['duration_s']:.3f} s"
          + "".join(f"\n  {c['status']} {c['name']}: {c['message']}" for c in bad[:8]))
-    if reason:
-        _record_action(settings, ctx, "drain" if block else "none", reason, note)
-    if not block:
-        if reason:
-            _log(note)
+    reason, claim = _claim_drain(settings, report, ctx.node, client)
+    if claim is None:
         return 0
-    _log(f"blocking the job: {reason}")
+    _record_action(settings, ctx, "drain" if claim.held else "none", claim.reason or reason, claim.note)
+    if not claim.held:
+        _log(f"WARNING: would drain {ctx.node} ({reason}) but {claim.note}")
+        return 0
+    _log(f"blocking the job: {claim.reason}; {claim.note}")
     from slurm_diag.health import slurm_calls
 
-    (detach or slurm_calls.drain_detached)(ctx.node, reason)
+    (detach or slurm_calls.drain_detached)(ctx.node, claim.reason)
     return BLOCK
 
 
@@ -141,14 +117,15 @@ def record_job_end(settings: Settings, ctx: Context, env) -> None:
         _log(f"cannot spool the job end: {exc}")
 
 
-def run_healthcheck(env=None, settings: Settings | None = None, calls=None) -> dict:
-    """HealthCheckProgram: check, then drain / resume by itself. Returns what it did."""
-    from slurm_diag.health import slurm_calls
+def run_healthcheck(env=None, settings: Settings | None = None, client=None) -> dict:
+    """HealthCheckProgram: check, then drain (through the cap) or resume by itself. Returns what it did."""
+    from slurm_diag.health import cap, slurm_calls
+    from slurm_diag.slurm.errors import SlurmError
 
-    calls = calls or slurm_calls
     env = dict(os.environ if env is None else env)
     settings = settings or load(validate=True)
     pol = settings.get("policy")
+    client = client or slurm_calls.client(settings, pol["slurm_timeout_s"])
     ctx = Context(settings=settings, context="healthcheck", level="quick", node=node_name(env), env=env)
     report = runner.check_node(ctx)
     try:
@@ -156,34 +133,30 @@ def run_healthcheck(env=None, settings: Settings | None = None, calls=None) -> d
     except OSError as exc:
         _log(f"cannot spool the report: {exc}")
     remembered = state.read(settings.home, ctx.node, "healthcheck")
-    timeout = pol["slurm_timeout_s"]
     outcome = {"node": ctx.node, "status": report["status"], "action": "none"}
     try:
-        view = calls.get_node(ctx.node, timeout)
-        drained = calls.sdiag_drained_nodes(timeout)
-    except slurm_calls.SlurmCallError as exc:
-        outcome["note"] = f"Slurm unreachable, nothing done: {exc}"
+        view = client.get_node(ctx.node)
+    except SlurmError as exc:
+        outcome["note"] = f"Slurm unreachable, nothing done: {exc.message}"
         _log(outcome["note"])
         clean = policy.is_clean(report, pol)
         state.write(settings.home, ctx.node, "healthcheck",
                     {"clean_runs": remembered.get("clean_runs", 0) + 1 if clean else 0, "time": time.time()})
         return outcome
-    remember_drained(settings, drained)
-    decision = policy.healthcheck_decision(report, view, remembered.get("clean_runs", 0), pol, drained)
-    outcome.update(action=decision.action, reason=decision.reason, note=decision.note)
-    try:
-        if decision.action == "drain":
-            calls.drain_node(ctx.node, decision.reason, timeout)
-            remember_drained(settings, sorted(set(drained) | {ctx.node}))
-        elif decision.action == "resume":
-            calls.resume_node(ctx.node, timeout)
-            remember_drained(settings, [n for n in drained if n != ctx.node])
-    except slurm_calls.SlurmCallError as exc:
-        outcome["note"] = f"{decision.action} failed: {exc}"
+    decision = policy.healthcheck_decision(report, view, remembered.get("clean_runs", 0), pol)
+    action, reason, note = decision.action, decision.reason, decision.note
+    if action == "drain":
+        claim = cap.claim(client, ctx.node, reason, pol["max_drained_nodes"])
+        action, reason, note = ("drain" if claim.held else "none"), claim.reason or reason, claim.note
+    elif action == "resume":
+        outcome_, how = cap.resume_if_reason(client, ctx.node, view.reason)
+        action, note = ("resume", note) if outcome_ == "resumed" else ("none", f"not resumed: {how}")
+        reason = view.reason
+    outcome.update(action=action, reason=reason, note=note)
     state.write(settings.home, ctx.node, "healthcheck", {"clean_runs": decision.clean_runs, "time": time.time()})
     if decision.action != "none":
-        _record_action(settings, ctx, decision.action, decision.reason, outcome["note"])
-    _log(f"healthcheck {ctx.node}: {report['status']}; {decision.action}: {outcome['note']}")
+        _record_action(settings, ctx, action, reason, note)
+    _log(f"healthcheck {ctx.node}: {report['status']}; {action}: {note}")
     return outcome
 
 

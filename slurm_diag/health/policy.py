@@ -1,6 +1,7 @@
 """Who may be drained and when a node comes back: pure decisions over a HealthReport, the node's
-Slurm state and the ``health.policy`` config. Drains by slurm-diag carry reasons starting with
-``sdiag:``; a drain with any other reason belongs to someone else and is never touched."""
+Slurm record (``slurm_diag.slurm.models.Node``: name, drained, reason) and the ``health.policy``
+config. Drains by slurm-diag carry reasons starting with ``sdiag:``; a drain with any other reason
+belongs to someone else and is never touched. How many nodes may be held drained is cap.py's."""
 
 from __future__ import annotations
 
@@ -8,24 +9,6 @@ from dataclasses import dataclass
 
 PREFIX = "sdiag:"
 MAX_REASON = 220
-
-
-@dataclass(frozen=True)
-class NodeView:
-    """The part of Slurm's node record the policy needs (the adapter's Node has these fields)."""
-
-    name: str
-    state: str
-    flags: tuple[str, ...]
-    reason: str | None
-
-    @property
-    def drained(self) -> bool:
-        return "DRAIN" in self.flags or self.state.upper().startswith("DRAIN")
-
-    @property
-    def drained_by_sdiag(self) -> bool:
-        return self.drained and is_sdiag_reason(self.reason)
 
 
 @dataclass(frozen=True)
@@ -68,27 +51,22 @@ def drain_reason(findings: list[dict]) -> str:
     return text[:MAX_REASON]
 
 
-def under_cap(node: str, sdiag_drained: list[str], cap: int) -> bool:
-    """May this node be drained without slurm-diag holding more than ``cap`` nodes?"""
-    others = {n for n in sdiag_drained if n != node}
-    return len(others) < cap
+def drained_by_sdiag(node) -> bool:
+    return node.drained and is_sdiag_reason(node.reason)
 
 
-def healthcheck_decision(report: dict, node: NodeView, clean_runs: int, policy: dict,
-                         sdiag_drained: list[str]) -> Decision:
+def healthcheck_decision(report: dict, node, clean_runs: int, policy: dict) -> Decision:
+    """Drain, resume or nothing; a drain still has to pass the cap (cap.claim)."""
     findings = drain_findings(report, policy)
     clean = is_clean(report, policy)
     runs = clean_runs + 1 if clean else 0
     if findings:
-        if node.drained and not node.drained_by_sdiag:
+        if node.drained and not drained_by_sdiag(node):
             return Decision("none", None, f"drained by someone else ({node.reason!r}): left alone", 0)
-        if node.drained_by_sdiag:
+        if drained_by_sdiag(node):
             return Decision("none", None, "already drained by slurm-diag", 0)
-        if not under_cap(node.name, sdiag_drained, policy["max_drained_nodes"]):
-            return Decision("none", None, f"not drained: slurm-diag already holds {len(sdiag_drained)} nodes "
-                                          f"(cap health.policy.max_drained_nodes={policy['max_drained_nodes']})", 0)
         return Decision("drain", drain_reason(findings), "critical finding", 0)
-    if node.drained_by_sdiag:
+    if drained_by_sdiag(node):
         need = policy["resume_after_clean_runs"]
         if runs >= need:
             return Decision("resume", None, f"{runs} consecutive clean runs (need {need})", 0)

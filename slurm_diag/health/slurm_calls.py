@@ -1,45 +1,24 @@
-"""The Slurm calls the health code makes, through the Slurm adapter (imported lazily so the
-prolog's quick path never loads it unless it must drain)."""
+"""The Slurm client the health code uses (a ``SlurmClient``: the real one here, the in-memory
+``slurm_diag.slurm.fake.FakeSlurmClient`` in unit tests), built lazily so the prolog's quick path
+never loads the adapter unless it must drain; and the detached drainer."""
 
 from __future__ import annotations
 
 import sys
 
-from slurm_diag.health.policy import NodeView, is_sdiag_reason
-from slurm_diag.slurm.errors import SlurmError as SlurmCallError
 
-
-def _client(timeout_s: float):
-    from slurm_diag.health.settings import load
+def client(settings, timeout_s: float):
+    """The real SlurmClient for the hooks: the config's slurm.conf and bin_dir, ``timeout_s`` a call."""
     from slurm_diag.slurm.client import CommandClient
 
-    return CommandClient(timeout=timeout_s, bin_dir=load().slurm_bin_dir or None)
-
-
-def _view(node) -> NodeView:
-    return NodeView(name=node.name, state=node.state, flags=node.flags, reason=node.reason)
-
-
-def get_node(name: str, timeout_s: float = 10.0) -> NodeView:
-    return _view(_client(timeout_s).get_node(name))
-
-
-def drain_node(name: str, reason: str, timeout_s: float = 10.0) -> None:
-    _client(timeout_s).drain_node(name, reason)
-
-
-def resume_node(name: str, timeout_s: float = 10.0) -> None:
-    _client(timeout_s).resume_node(name)
-
-
-def sdiag_drained_nodes(timeout_s: float = 10.0) -> list[str]:
-    nodes = _client(timeout_s).list_nodes()
-    return sorted(n.name for n in nodes if n.drained and is_sdiag_reason(n.reason))
+    return CommandClient(conf=settings.slurm_conf or None, timeout=timeout_s,
+                         bin_dir=settings.slurm_bin_dir or None)
 
 
 def drain_detached(name: str, reason: str, settle_s: float = 15.0) -> int | None:
     """Start the drainer in its own session and return at once (never waited on): the prolog and
-    epilog exit non-zero right after, and the drainer makes the reason read ``sdiag: ...``."""
+    epilog exit non-zero right after, Slurm drains with "Prolog error", and the drainer puts back
+    ``reason`` (the claim cap.claim already made)."""
     from slurm_diag import process
 
     try:
@@ -47,6 +26,3 @@ def drain_detached(name: str, reason: str, settle_s: float = 15.0) -> int | None
     except (process.ProgramNotFound, OSError):
         return None
     return proc.pid
-
-
-__all__ = ["SlurmCallError", "get_node", "drain_node", "resume_node", "sdiag_drained_nodes", "drain_detached"]

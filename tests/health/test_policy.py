@@ -2,7 +2,7 @@
 
 from slurm_diag.health import policy
 from slurm_diag.health.settings import load
-from slurm_diag.health.slurm_calls import _view
+from slurm_diag.slurm.fake import make_node
 from slurm_diag.slurm.parse import scontrol_nodes
 
 POL = load().health["policy"]
@@ -20,7 +20,7 @@ UNKNOWN = report(("clocks", "UNKNOWN", "gpu2 clocks unknown: hung", 2))
 
 
 def node(state="IDLE", flags=(), reason=None):
-    return policy.NodeView("node1", state, tuple(flags), reason)
+    return make_node("node1", state, flags, reason)
 
 
 def test_reason_names_check_and_gpu_in_ascii():
@@ -40,17 +40,17 @@ def test_unknown_drains_only_when_configured():
 
 
 def test_healthcheck_drains_a_healthy_looking_node_with_a_finding():
-    d = policy.healthcheck_decision(CRIT, node(), 2, POL, [])
+    d = policy.healthcheck_decision(CRIT, node(), 2, POL)
     assert d.action == "drain" and d.reason.startswith("sdiag: clocks: gpu3") and d.clean_runs == 0
 
 
 def test_never_touches_someone_elses_drain():
     admin = node("IDLE", ["DRAIN"], "disk replacement ticket 4411")
-    assert policy.healthcheck_decision(CRIT, admin, 0, POL, []).action == "none"
+    assert policy.healthcheck_decision(CRIT, admin, 0, POL).action == "none"
     for runs in range(10):
-        assert policy.healthcheck_decision(CLEAN, admin, runs, POL, []).action == "none"
+        assert policy.healthcheck_decision(CLEAN, admin, runs, POL).action == "none"
     prolog_error = node("IDLE", ["DRAIN"], "Prolog error")
-    assert policy.healthcheck_decision(CLEAN, prolog_error, 99, POL, []).action == "none"
+    assert policy.healthcheck_decision(CLEAN, prolog_error, 99, POL).action == "none"
 
 
 def test_resumes_own_drain_after_n_consecutive_clean_runs():
@@ -58,7 +58,7 @@ def test_resumes_own_drain_after_n_consecutive_clean_runs():
     runs = 0
     actions = []
     for _ in range(POL["resume_after_clean_runs"]):
-        d = policy.healthcheck_decision(CLEAN, mine, runs, POL, ["node1"])
+        d = policy.healthcheck_decision(CLEAN, mine, runs, POL)
         actions.append(d.action)
         runs = d.clean_runs
     assert actions == ["none"] * (POL["resume_after_clean_runs"] - 1) + ["resume"]
@@ -66,24 +66,20 @@ def test_resumes_own_drain_after_n_consecutive_clean_runs():
 
 def test_an_unclean_run_restarts_the_count():
     mine = node("IDLE", ["DRAIN"], "sdiag: xid: gpu2 XID 79")
-    d = policy.healthcheck_decision(UNKNOWN, mine, 2, POL, ["node1"])
+    d = policy.healthcheck_decision(UNKNOWN, mine, 2, POL)
     assert d.action == "none" and d.clean_runs == 0
-
-
-def test_cap_on_nodes_held_drained():
-    held = ["node2", "node3"]
-    assert policy.healthcheck_decision(CRIT, node(), 0, {**POL, "max_drained_nodes": 2}, held).action == "none"
-    assert policy.healthcheck_decision(CRIT, node(), 0, {**POL, "max_drained_nodes": 3}, held).action == "drain"
-    assert policy.under_cap("node2", held, 2)      # already counted: may stay drained
 
 
 def test_parse_scontrol_node_line():
     line = ("NodeName=node1 Arch=x86_64 CoresPerSocket=2 CPUAlloc=0 Gres=gpu:8 NodeAddr=127.0.0.1 "
             "State=IDLE+DRAIN ThreadsPerCore=1 Partitions=debug "
             "Reason=sdiag: clocks: gpu3 SM clock 200 MHz, expected >= 1762 MHz [root@2026-11-21T09:00:01]")
-    view = _view(scontrol_nodes(line)[0])
+    view = scontrol_nodes(line)[0]
     assert (view.name, view.state, view.flags) == ("node1", "IDLE", ("DRAIN",))
     assert view.reason == "sdiag: clocks: gpu3 SM clock 200 MHz, expected >= 1762 MHz"
-    assert view.drained_by_sdiag
-    idle = _view(scontrol_nodes("NodeName=node2 State=IDLE ThreadsPerCore=1")[0])
+    assert policy.drained_by_sdiag(view)
+    idle = scontrol_nodes("NodeName=node2 State=IDLE ThreadsPerCore=1")[0]
     assert not idle.drained and idle.reason is None
+    claimed = scontrol_nodes("NodeName=node3 State=IDLE+DRAIN Reason=sdiag: xid: gpu1 XID 79 [claim 12] "
+                             "[root@2026-11-21T09:00:01]")[0]
+    assert claimed.reason == "sdiag: xid: gpu1 XID 79 [claim 12]" and claimed.reason_time == "2026-11-21T09:00:01"

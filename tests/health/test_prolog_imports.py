@@ -31,4 +31,4 @@ def test_prolog_module_entry_point(tmp_path):
            "SLURM_JOB_ID": "6", "PATH": "/nonexistent"}
     out = subprocess.run([sys.executable, "-m", "slurm_diag.health.prolog"], env=env, capture_output=True,
                          text=True, timeout=60)
-    assert out.returncode == 42 and "blocking the job: sdiag:" in out.stderr
+    assert out.returncode == 0 and "would drain n1 (sdiag:" in out.stderr     # no Slurm here: fail safe
