@@ -157,7 +157,7 @@ def test_a_dead_gpu_that_hung_the_job_until_its_limit_is_the_root_cause():
 def test_slurm_oom_state_is_not_overruled_by_a_python_error():
     d = diagnose("ValueError: x", state="OUT_OF_MEMORY")
     assert d.attribution["label"] == "host_oom"
-    assert "log:traceback" in d.attribution["contradicting"]
+    assert d.attribution["contradicting"] == ["log:user-exception"]
 
 
 def test_a_bare_exit_code_is_unknown():
