@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import statistics
 import threading
 import time
 import uuid
@@ -18,6 +16,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from slurm_diag.errors import UsageError
+from slurm_diag.health.context import node_name
+from slurm_diag.stats import median
 
 
 class ProbeInterrupted(BaseException):
@@ -74,16 +74,8 @@ class Recorder:
             self.samples.append(sample)
 
 
-def node_name() -> str:
-    return os.environ.get("SLURMD_NODENAME") or socket.gethostname().split(".")[0]
-
-
 def now_iso(ts: float | None = None) -> str:
     return datetime.fromtimestamp(ts if ts is not None else time.time(), timezone.utc).isoformat(timespec="seconds")
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
 
 
 def result(probe: str, metric: str, value: float, unit: str, *, started: float, params: dict,
@@ -119,7 +111,7 @@ def partial_result(rec: Recorder, params: dict, why: str) -> dict:
     from slurm_diag.probes.conditions import summarize
 
     values = [s["value"] for s in rec.samples if isinstance(s.get("value"), (int, float))]
-    doc = result(rec.probe, rec.metric, median(values) if values else 0.0, rec.unit,
+    doc = result(rec.probe, rec.metric, median(values) or 0.0, rec.unit,
                  started=rec.started, params=params, samples=list(rec.samples),
                  conditions=summarize(rec.samples), dtype=params.get("dtype"), valid=False)
     doc["conditions"]["interrupted"] = why

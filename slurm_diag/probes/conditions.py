@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from slurm_diag.stats import median
+
 
 # --- CPU -----------------------------------------------------------------------------------
 
@@ -192,17 +194,9 @@ def summarize(samples: list[Mapping[str, Any]]) -> dict:
         clocks = [g["sm_clock_mhz"] for g in usable if g.get("sm_clock_mhz")]
         temps = [g["temperature_c"] for g in usable if g.get("temperature_c") is not None]
         reasons = sorted({r for g in usable for r in (g.get("throttle_reasons") or [])})
-        gpu.update(sm_clock_mhz=_median(clocks),
+        gpu.update(sm_clock_mhz=median(clocks),
                    temperature_c=max(temps) if temps else None, throttle_reasons=reasons)
         out["gpu"] = gpu
     elif gpus:
         out["gpu"] = dict(gpus[-1])
     return out
-
-
-def _median(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2

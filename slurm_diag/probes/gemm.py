@@ -15,6 +15,7 @@ from slurm_diag.errors import UsageError
 from slurm_diag.perf.model import gemm_flops
 from slurm_diag.probes import base, cuda
 from slurm_diag.probes.conditions import cpu_conditions, gpu_conditions, summarize
+from slurm_diag.stats import median
 
 CPU_DTYPES = ("fp64", "fp32")
 GPU_DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16")
@@ -81,7 +82,7 @@ def _run_cpu(params: dict, rec: base.Recorder) -> dict:
                  "conditions": {"cpu": cpu_conditions()}})
 
     times = base.timed_repeats(batch, warmup=0, repeats=params["repeats"], after=after)
-    value = flops * inner / base.median(times)
+    value = flops * inner / median(times)
     used = _clean(params, device="cpu", dtype=dtype, n=n, inner=inner, backend="numpy", sku="cpu",
                   blas_threads=os.environ.get("OMP_NUM_THREADS") or os.environ.get("OPENBLAS_NUM_THREADS"))
     return base.result("gemm", "flops", value, "FLOP/s", started=rec.started, params=used,
@@ -154,7 +155,7 @@ def _gpu_worker(cp, index: int, barrier, params: dict, dtype: str, n: int, rec: 
         name = cuda.device_name(cp, index)
     used = _clean(params, device="gpu", dtype=dtype, n=n, inner=inner, backend="cupy-cublasGemmEx",
                   gpu_name=name, sku=cuda.sku_name(name))
-    return base.result("gemm", "flops", flops / base.median(times), "FLOP/s", started=rec.started,
+    return base.result("gemm", "flops", flops / median(times), "FLOP/s", started=rec.started,
                        params=used, samples=samples, conditions=summarize(samples), dtype=dtype, gpu=index)
 
 

@@ -21,6 +21,7 @@ from slurm_diag.errors import UsageError
 from slurm_diag.perf.model import stream_bytes
 from slurm_diag.probes import base, cuda
 from slurm_diag.probes.conditions import cpu_conditions, gpu_conditions, summarize
+from slurm_diag.stats import median
 
 KERNELS = ("copy", "scale", "add", "triad")
 SCALAR = 3.0
@@ -141,7 +142,7 @@ def _run_cpu(params: dict, rec: base.Recorder) -> dict:
 
             times = base.timed_repeats(run_kernel, warmup=params["warmup"], repeats=params["repeats"],
                                        after=after)
-            medians[name] = nbytes / base.median(times)
+            medians[name] = nbytes / median(times)
         _verify(stream, params)
     finally:
         stream.close()
@@ -210,7 +211,7 @@ def _gpu_worker(cp, index: int, barrier, params: dict, rec: base.Recorder) -> di
                           "value": nbytes / seconds, "bytes": nbytes, "conditions": conditions}
                 samples.append(sample)
                 rec.add(sample)
-            medians[name] = nbytes / base.median(times)
+            medians[name] = nbytes / median(times)
         del a, b, c
         name = cuda.device_name(cp, index)
     used = {k: v for k, v in params.items() if not (k == "round" and v < 0)}

@@ -3,10 +3,10 @@ per-node summary of a judged sweep. The store is read through `slurm_diag.store.
 
 from __future__ import annotations
 
-import statistics
 from typing import Iterable
 
 from slurm_diag.errors import UsageError
+from slurm_diag.stats import median
 
 
 def sweep_of(doc: dict) -> str | None:
@@ -64,5 +64,5 @@ def node_summary(docs: Iterable[dict]) -> dict[tuple, dict]:
             entry["values"].append(d["value"])
             entry["expected"] = (d.get("expected") or {}).get("value") or entry["expected"]
     for entry in out.values():
-        entry["median"] = statistics.median(entry["values"]) if entry["values"] else None
+        entry["median"] = median(entry["values"])
     return out
