@@ -79,7 +79,7 @@ def attribute(evidence: list[Evidence], *, job_id: str | None = None,
         "confidence": round(max(0.05, min(0.99, confidence)), 2),
         "supporting": [e.id for e in chosen],
         "contradicting": contradicting,
-        "explanation": _explain(head, chosen, rivals, not_checked),
+        "explanation": _explain(head, chosen, rivals),
         "next_steps": list(NEXT_STEPS[label]),
     }
     return Result(attribution, [_alternative(other, by_label[other]) for other in ranked[1:]])
@@ -104,7 +104,7 @@ def _suspects(chosen: list[Evidence]) -> tuple[list[str], list[dict]]:
     return nodes, gpus
 
 
-def _explain(head: Evidence, chosen: list[Evidence], rivals: list[str], not_checked) -> str:
+def _explain(head: Evidence, chosen: list[Evidence], rivals: list[str]) -> str:
     raw = head.finding.get("raw") or {}
     where = f" ({raw['where']} line {raw['line']})" if isinstance(raw, dict) and "line" in raw else ""
     text = head.finding["summary"] + where
@@ -112,8 +112,6 @@ def _explain(head: Evidence, chosen: list[Evidence], rivals: list[str], not_chec
         text += f"; {len(chosen) - 1} more finding(s) agree"
     if rivals:
         text += f"; also seen at the same strength: {', '.join(rivals)}"
-    if not_checked:
-        text += f". Not checked: {'; '.join(not_checked)}"
     return text
 
 
