@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from slurm_diag.kb.entries import Entry, EntryError, load_all
 from slurm_diag.kb.retrieve import Hit
-from slurm_diag.kb.signatures import SignatureHit, match_signatures
+from slurm_diag.kb.signatures import SignatureHit
+from slurm_diag.kb.signatures import match_signatures as _match_signatures
+
+
+def match_signatures(text: str, entries=None, max_bytes: int | None = None) -> list[SignatureHit]:
+    """Which knowledge-base signatures match this (untrusted) log text (the shipped and added
+    entries unless ``entries`` is given). Pure regex; needs no chromadb."""
+    return _match_signatures(text, load_all() if entries is None else entries, max_bytes)
 
 
 def search(text: str, top: int = 5, label: str | None = None, component: str | None = None, cfg=None):

@@ -1,5 +1,8 @@
 """Signature matching: pure regex over bounded, cleaned lines; no chromadb, cheap enough for any
-path. Patterns are vetted when loaded so a bad entry cannot backtrack catastrophically."""
+path. Patterns are vetted when loaded so a bad entry cannot backtrack catastrophically.
+
+This module knows nothing of where entries come from (``entries`` imports it to vet patterns,
+never the other way round)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable
 
-from slurm_diag.kb.sanitize import clean_text
+from slurm_diag.kb.sanitize import DEFAULT_MAX_BYTES, clean_text
 
 MAX_PATTERN_CHARS = 300
 # a group that contains a quantifier and is itself quantified: (a+)+, (\d+\s)*, (x{2,})+
@@ -67,12 +70,9 @@ def scan(lines: list[str], entries: Iterable, limit_per_entry: int = 3) -> list[
     return hits
 
 
-def match_signatures(text: str, entries: Iterable | None = None,
-                     max_bytes: int | None = None) -> list[SignatureHit]:
-    """Which knowledge-base signatures match this (untrusted) log text. Needs no chromadb."""
-    from slurm_diag.kb.entries import load_all
-    from slurm_diag.kb.sanitize import DEFAULT_MAX_BYTES
-
+def match_signatures(text: str, entries: Iterable, max_bytes: int | None = None) -> list[SignatureHit]:
+    """Which of ``entries``' signatures match this (untrusted) log text. Needs no chromadb.
+    (``slurm_diag.kb.match_signatures`` loads the knowledge base's own entries when given none.)"""
     cleaned = clean_text(text, max_bytes or DEFAULT_MAX_BYTES)
     lines = [ln for ln in cleaned.split("\n") if ln.strip()]
-    return scan(lines, load_all() if entries is None else entries)
+    return scan(lines, entries)

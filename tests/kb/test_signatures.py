@@ -59,3 +59,16 @@ def test_hostile_input_is_bounded_before_any_regex_sees_it(monkeypatch):
     for pattern in (r"(a+)+$", r"(\d+\s)*x", r"(x{2,})+", r"(a)\1"):
         with pytest.raises(PatternError):
             vet_pattern(pattern)
+
+
+def test_signatures_does_not_import_entries():
+    """entries imports signatures (to vet patterns); the reverse would be an import cycle."""
+    import ast
+
+    from slurm_diag.kb import signatures
+
+    tree = ast.parse(open(signatures.__file__).read())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+    assert not {m for m in imported if m and m.startswith("slurm_diag.kb.entries")}
+    assert not any(m and m.startswith("slurm_diag.kb") and m.endswith(("api", "store", "add")) for m in imported)
