@@ -41,6 +41,8 @@ NODE = (
     re.compile(rf"\b(?:NodeList|NodeName|BatchHost|Node)=(?P<list>{_HOSTLIST})"),
     re.compile(rf"\bon (?:node|host)\s+(?P<node>{_HOST})\b"),
     re.compile(rf"\bnode (?P<node>{_HOST}) (?:is |was )?(?:not responding|down|drained|failed)"),
+    re.compile(rf"\bNode failure on (?P<node>{_HOST})"),
+    re.compile(rf"^[a-z_][\w.-]*@(?P<node>{_HOST}):[~/]"),                                 # a shell prompt user@host:~$
 )
 NOT_HOSTS = {"localhost", "none", "null", "unknown", "n/a", "the", "a", "node", "host", "is", "was"}
 JOB = (

@@ -62,7 +62,7 @@ sign("gpu-nvlink", "gpu_hardware", "infra", "nvlink", 1,
      "an NVLink / NVSwitch error")
 sign("gpu-init-failed", "gpu_hardware", "infra", "gpu", 1,
      r"cudaErrorDevicesUnavailable|all CUDA-capable devices are busy or unavailable|"
-     r"CUDA error: (?:system not yet initialized|unknown error)\b|cudaErrorSystemNotReady",
+     r"CUDA error: system not yet initialized|cudaErrorSystemNotReady",
      "the GPU could not be initialised")
 
 # ---- the node itself
@@ -82,7 +82,7 @@ sign("host-oom-kill", "host_oom", "user", "memory", 1,
      "the job ran out of host memory (OOM killer)")
 sign("host-oom-python", "host_oom", "user", "memory", 2,
      r"^\s*MemoryError\b|std::bad_alloc|Cannot allocate memory|\bENOMEM\b|"
-     r"DataLoader worker \(pid \d+\) is killed by signal: Killed",
+     r"DataLoader worker \(pid[^)]*\) is killed by signal: Killed",
      "the process could not allocate host memory")
 
 # ---- time limit and the scheduler
@@ -94,8 +94,12 @@ sign("preempted", "scheduler", "infra", "slurm", 1,
      r"DUE TO PREEMPTION|\bPREEMPTED\b|job (?:was )?preempted|preempted by",
      "the scheduler preempted the job")
 sign("prolog-failed", "scheduler", "infra", "slurm", 1,
-     r"launch failed requeued held|Prolog (?:error|failure|failed)|JobHeldAdmin|job requeued .* prolog",
+     r"launch failed requeued held|\bProlog (?:error|failure|failed|hung)|JobHeldAdmin|job requeued .* prolog",
      "the node's prolog failed: the job was requeued")
+sign("node-config", "scheduler", "infra", "slurm", 1,
+     r"Node configuration differs from hardware|Low RealMemory|Low socket\*core\*thread count|"
+     r"Node unexpectedly rebooted|Kill task failed",
+     "Slurm set the node aside (configuration mismatch, unexpected reboot, unkillable task)")
 sign("cancelled-by-admin", "scheduler", "infra", "slurm", 1,
      r"CANCELLED AT \S+ DUE TO (?:REQUEUE|RECONFIG)|\bCANCELLED BY 0\b|revoked",
      "the job was cancelled or requeued by an administrator or the system")

@@ -162,3 +162,15 @@ def test_slurm_oom_state_is_not_overruled_by_a_python_error():
 
 def test_a_bare_exit_code_is_unknown():
     assert diagnose("epoch 1 done", state="FAILED", exit_code=1).attribution["label"] == "unknown"
+
+
+def test_hosts_from_prompts_and_slurm_node_failures():
+    assert extract.nodes_in("idf2@koelsch:~$ nvidia-smi") == ["koelsch"]
+    assert extract.nodes_in("salloc: error: Node failure on worker-1") == ["worker-1"]
+    assert extract.nodes_in("the node is fine and the host is up") == []
+
+
+def test_nccl_packed_bus_id_maps_to_a_gpu():
+    line = "n1:1:1 [5] NCCL INFO Rank 5 cudaDev 5 busId ca000 nvmlDev 5"
+    assert extract.pcis_in(line) == ["0000:ca:00.0"]
+    assert extract.gpus_in(line, {"0000:ca:00.0": 5}) == [5]

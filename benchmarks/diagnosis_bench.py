@@ -1,0 +1,136 @@
+"""Accuracy of the diagnosis engine on the team's evaluation set (tests/data/cases), with no LLM.
+
+Prints, per split (dev: may be studied and tuned on; test: never tuned on): top-1 and top-3 label
+accuracy, scope accuracy, extraction precision and recall (nodes, GPUs, Xids), accuracy per label,
+a confusion table, and how many user-scope cases were called infra (those would become drains:
+the target is 0).
+
+    python benchmarks/diagnosis_bench.py [--split dev|test|all] [--show-misses] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from slurm_diag.diagnose import engine, logfile  # noqa: E402
+from slurm_diag.schemas import ATTRIBUTION_LABELS  # noqa: E402
+
+CASES = ROOT / "tests" / "data" / "cases"
+
+
+def load_cases() -> list[dict]:
+    cases = []
+    for path in sorted(CASES.glob("*/*.json")):
+        doc = json.loads(path.read_text())
+        doc["_path"] = str(path.relative_to(ROOT))
+        cases.append(doc)
+    return cases
+
+
+def run_case(case: dict) -> dict:
+    d = engine.diagnose_log(logfile.from_text(case["log"]), state=case.get("state"),
+                            exit_code=case.get("exit_code"))
+    ranked = [d.attribution["label"]] + [a["label"] for a in d.alternatives if a["label"] != d.attribution["label"]]
+    return {"label": d.attribution["label"], "scope": d.attribution["scope"], "top3": ranked[:3],
+            "extracted": d.extracted, "explanation": d.attribution["explanation"]}
+
+
+def _pr(found: list, truth: list) -> tuple[int, int, int]:
+    f, t = set(found), set(truth)
+    return len(f & t), len(f), len(t)
+
+
+def score(cases: list[dict]) -> dict:
+    n = len(cases)
+    top1 = top3 = scope_ok = user_as_infra = 0
+    per_label: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    confusion: Counter = Counter()
+    extraction = {k: [0, 0, 0] for k in ("nodes", "gpus", "xids")}
+    misses = []
+    for case in cases:
+        got = run_case(case)
+        truth = case["label"]
+        per_label[truth][1] += 1
+        confusion[(truth, got["label"])] += 1
+        if got["label"] == truth:
+            top1 += 1
+            per_label[truth][0] += 1
+        else:
+            misses.append((case, got))
+        top3 += truth in got["top3"]
+        scope_ok += got["scope"] == case["scope"]
+        user_as_infra += case["scope"] == "user" and got["scope"] == "infra"
+        for key in extraction:
+            hit, found, real = _pr(got["extracted"][key], case["suspects"].get(key, []))
+            extraction[key][0] += hit
+            extraction[key][1] += found
+            extraction[key][2] += real
+    return {
+        "cases": n,
+        "top1": top1 / n if n else None,
+        "top3": top3 / n if n else None,
+        "scope": scope_ok / n if n else None,
+        "user_called_infra": user_as_infra,
+        "user_cases": sum(c["scope"] == "user" for c in cases),
+        "per_label": {k: {"correct": v[0], "cases": v[1]} for k, v in sorted(per_label.items())},
+        "confusion": {f"{t} -> {g}": c for (t, g), c in sorted(confusion.items()) if t != g},
+        "extraction": {k: {"precision": (v[0] / v[1]) if v[1] else None, "recall": (v[0] / v[2]) if v[2] else None,
+                           "found": v[1], "expected": v[2]} for k, v in extraction.items()},
+        "_misses": misses,
+    }
+
+
+def show(name: str, s: dict, show_misses: bool) -> None:
+    if not s["cases"]:
+        print(f"{name}: no cases")
+        return
+    print(f"== {name}: {s['cases']} cases")
+    print(f"  top-1 {s['top1']:.3f}   top-3 {s['top3']:.3f}   scope {s['scope']:.3f}   "
+          f"user-scope called infra: {s['user_called_infra']} of {s['user_cases']}")
+    for key, v in s["extraction"].items():
+        p = "-" if v["precision"] is None else f"{v['precision']:.2f}"
+        r = "-" if v["recall"] is None else f"{v['recall']:.2f}"
+        print(f"  extraction {key:5} precision {p:>5} recall {r:>5}  (found {v['found']}, expected {v['expected']})")
+    print("  per label (correct/cases):")
+    for label in ATTRIBUTION_LABELS:
+        if label in s["per_label"]:
+            v = s["per_label"][label]
+            print(f"    {label:14} {v['correct']:3}/{v['cases']:<3}")
+    if s["confusion"]:
+        print("  confusions (truth -> engine: count):")
+        for pair, count in sorted(s["confusion"].items(), key=lambda kv: -kv[1]):
+            print(f"    {pair:34} {count}")
+    if show_misses:
+        for case, got in s["_misses"]:
+            print(f"  MISS {case['_path']}: {case['label']}/{case['scope']} -> {got['label']}/{got['scope']}: "
+                  f"{got['explanation'][:140]}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--split", choices=["dev", "test", "all"], default="all")
+    ap.add_argument("--show-misses", action="store_true", help="list the dev split's misses (never the test split's)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    cases = load_cases()
+    splits = {"dev": [c for c in cases if c["split"] == "dev"], "test": [c for c in cases if c["split"] == "test"]}
+    names = ["dev", "test"] if args.split == "all" else [args.split]
+    results = {name: score(splits[name]) for name in names}
+    if args.json:
+        print(json.dumps({k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")} for k, v in results.items()},
+                         indent=2))
+        return 0
+    for name in names:
+        show(name, results[name], args.show_misses and name == "dev")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
