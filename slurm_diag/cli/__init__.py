@@ -1,13 +1,15 @@
 """`sdiag-agent`: a thin click CLI. Commands load lazily so `--help` and the prolog path stay fast.
 
 \b
-Exit codes (every command):
-  0  success
-  1  the command ran and found a problem (a failed check or probe)
+Exit codes (every command, `health check` included; each means one thing):
+  0  success: nothing wrong found
+  1  the command ran and found a problem (a WARN or CRITICAL check, a failed probe)
   2  bad input: unknown job or node, malformed config, profile or argument
-  3  could not check: Slurm unreachable, not root, a package missing
+  3  could not check: Slurm unreachable, not root, a package missing, a check UNKNOWN
+  4  refused: you may not do this (another user's job, not an approver)
 \b
-`health check` exits with the report's status instead: 0 OK, 1 WARN, 2 CRITICAL, 3 UNKNOWN.
+Nagios statuses (OK 0, WARN 1, CRITICAL 2, UNKNOWN 3) are in the JSON; `health check --nagios`
+exits with them instead, for monitoring systems.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ def show(as_json: bool) -> None:
     values = config_mod.masked(cfg.data)
     if as_json:
         emit_json({"path": str(cfg.path) if cfg.path else None, "values": values,
-                   "sources": cfg.sources})
+                   "sources": cfg.sources}, schema="config_show")
         return
     click.echo(f"# config file: {cfg.path or 'none (defaults)'}")
     table([[k, repr(v), cfg.sources.get(k, "default")] for k, v in config_mod.Config(values).flat().items()],

@@ -54,7 +54,7 @@ def status(as_json: bool) -> None:
     """Daemons (pid, running) and nodes (state, reason, GPUs)."""
     st = cluster.status(cluster.layout())
     if as_json:
-        emit_json(st)
+        emit_json(st, schema="devcluster_status")
         return
     click.echo(f"# {st['base']}  SLURM_CONF={st['slurm_conf']}")
     table([[d["name"], str(d["pid"] or "-"), "running" if d["running"] else "stopped"]

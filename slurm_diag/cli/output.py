@@ -7,14 +7,23 @@ import json
 import click
 
 from slurm_diag import schemas
+from slurm_diag.errors import InternalError
 
 
-def emit_json(document, schema: str | None = None) -> None:
-    """Print JSON; when a schema applies, validate every document first (a bug if it fails)."""
-    if schema:
-        for item in document if isinstance(document, list) else [document]:
-            schemas.validate(schema, item)
-    click.echo(json.dumps(document, indent=2, sort_keys=False, default=str))
+def emit_json(document, schema: str) -> None:
+    """Print `document` as JSON after checking it against `schema` (slurm_diag/schemas/<schema>
+    .schema.json; a list is checked item by item). Nothing is printed when the check fails or a
+    value is not JSON (no `default=str`): either is a slurm-diag bug, reported as an internal
+    error (exit 1) rather than as output that breaks the promise of the schema."""
+    problems = schemas.output_errors(schema, document)
+    if problems:
+        raise InternalError(f"the JSON output does not match {schema}{schemas.SUFFIX}: "
+                            + "; ".join(problems[:3]))
+    try:
+        text = json.dumps(document, indent=2, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InternalError(f"the {schema} output cannot be written as JSON: {exc}") from None
+    click.echo(text)
 
 
 def table(rows: list[list[str]], header: list[str]) -> None:

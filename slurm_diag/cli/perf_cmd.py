@@ -42,12 +42,6 @@ def _sku(name: str, mem_bw: float, fma: int):
     return hardware.get_sku(name)
 
 
-def _validated(doc: dict, schema_name: str) -> dict:
-    from slurm_diag.perf.schemas import validate
-    validate(schema_name, doc)
-    return doc
-
-
 @click.group("perf")
 def command() -> None:
     """Performance model: predictions, the hardware table, calibration."""
@@ -80,7 +74,7 @@ def expect(sku, probe, dtype, sm_clock, multi_node, as_json) -> None:
                f"perf.expected.{probe}.{dev.name}.{dtype or '*'} in the config or run "
                f"`sdiag-agent perf calibrate {probe}`; until then the fleet judges alone")}
     if as_json:
-        emit_json(_validated(doc, "prediction"))
+        emit_json(doc, schema="perf_prediction")
         return
     unit = doc["unit"]
     div, shown = (1e12, "TFLOP/s") if unit == "FLOP/s" else (1e9, "GB/s")
@@ -128,7 +122,7 @@ def allreduce(ranks, size, sku, multi_node, alpha_us, beta, as_json) -> None:
            "algbw_Bps": pred.algbw if ranks > 1 else None, "busbw_Bps": pred.busbw if ranks > 1 else None,
            "sku": dev.name, "multi_node": multi_node, "source": source}
     if as_json:
-        emit_json(_validated(doc, "allreduce_prediction"))
+        emit_json(doc, schema="perf_allreduce")
         return
     if ranks == 1:
         click.echo("1 rank: nothing to reduce (time 0)")
@@ -152,7 +146,7 @@ def skus(as_json) -> None:
                      "pcie_GBps": sku.pcie_bw / 1e9, "max_sm_clock_mhz": sku.max_sm_clock_mhz,
                      "sources": dict(sku.sources)})
     if as_json:
-        emit_json(rows)
+        emit_json(rows, schema="perf_sku")
         return
     table([[r["sku"], f"{r['peak_tflops'].get('fp64', 0):g}", f"{r['peak_tflops'].get('bf16', 0):g}",
             f"{r['peak_tflops'].get('fp8', 0) or '-'}", f"{r['mem_bw_GBps']:g}", f"{r['nvlink_GBps']:g}",
@@ -217,7 +211,7 @@ def calibrate(probe, runs, params, sweep_id, as_json) -> None:
     expect_mod.save_calibration(path, probe, sku, last.get("dtype"), entry)
     doc = {"probe": probe, "sku": sku, "dtype": last.get("dtype"), "path": str(path), **entry}
     if as_json:
-        emit_json(doc)
+        emit_json(doc, schema="perf_calibration")
         return
     div, shown = (1e9, "GFLOP/s") if entry["unit"] == "FLOP/s" else (1e9, "GB/s")
     click.echo(f"{probe} {sku} {last.get('dtype') or '*'}: expected {entry['value'] / div:.4g} {shown} "

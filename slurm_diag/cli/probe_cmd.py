@@ -91,7 +91,7 @@ def list_probes(as_json) -> None:
     specs = [probes.get(n) for n in probes.names()]
     if as_json:
         emit_json([{"probe": s.name, "metric": s.metric, "unit": s.unit, "defaults": s.defaults,
-                    "help": s.help} for s in specs])
+                    "help": s.help} for s in specs], schema="probe_spec")
         return
     table([[s.name, s.unit, s.help] for s in specs], ["probe", "unit", "what"])
 
@@ -212,14 +212,7 @@ def _show_outcome(outcome) -> None:
 
 def _finish_outcome(outcome, as_json: bool) -> None:
     if as_json:
-        from slurm_diag import schemas
-        from slurm_diag.perf.schemas import validate
-
-        doc = outcome.to_dict()
-        validate("sweep", doc)
-        for item in doc["results"]:
-            schemas.validate("probe_result", item)
-        emit_json(doc)
+        emit_json(outcome.to_dict(), schema="probe_sweep")
     else:
         _show_outcome(outcome)
     if outcome.flagged or outcome.failures:
@@ -285,7 +278,7 @@ def submit(probe, nodelist, rounds, params, threads, mem, time_min, wait, job_ti
         doc = {"sweep": sweep.sweep_id, "results_dir": sweep.results_dir,
                "jobs": [r.to_dict() for r in records]}
         if as_json:
-            emit_json(doc)
+            emit_json(doc, schema="probe_submission")
         else:
             click.echo(f"sweep {sweep.sweep_id}: jobs {', '.join(r.job_id for r in records)}")
             click.echo(f"collect with: sdiag-agent probe collect {sweep.sweep_id}")

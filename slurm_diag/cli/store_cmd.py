@@ -28,7 +28,7 @@ def info(as_json: bool) -> None:
     store = Store(cfg.store_url)
     doc = {"url": config_mod.mask_url(cfg.store_url), "schema_version": store.schema_version, **store.counts()}
     if as_json:
-        emit_json(doc)
+        emit_json(doc, schema="store_info")
         return
     for key, value in doc.items():
         click.echo(f"{key:15} {value}")
@@ -48,7 +48,7 @@ def ingest_cmd(spool: Path | None, as_json: bool) -> None:
     spool = spool or cfg.home / "spool"
     summary = ingest(Store(cfg.store_url), spool)
     if as_json:
-        emit_json(summary.as_dict())
+        emit_json(summary.as_dict(), schema="store_ingest")
         return
     click.echo(f"ingested {summary.health} health reports, {summary.jobs} job ends, "
                f"{summary.actions} actions from {spool}")

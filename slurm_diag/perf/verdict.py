@@ -186,11 +186,10 @@ def _median(values: Iterable[float | None]) -> float | None:
 def _combine(subject_ms: list[Measurement], checks: list[RoundCheck], th: Thresholds) -> Verdict:
     m0 = subject_ms[0]
     flagged = [(c, m) for c, m in zip(checks, subject_ms) if c.status in (Status.WARN, Status.CRITICAL)]
-    order = {Status.CRITICAL: 2, Status.WARN: 1}
     n = len(checks)
     if len(flagged) >= th.repeats_needed:
-        ranked = sorted((order[c.status] for c, _ in flagged), reverse=True)
-        status = Status.CRITICAL if ranked[th.repeats_needed - 1] == 2 else Status.WARN
+        ranked = sorted((c.status for c, _ in flagged), reverse=True)
+        status = ranked[th.repeats_needed - 1]          # CRITICAL only when enough rounds say so
         note = ""
     elif flagged and n < th.repeats_needed:
         status = Status.WARN
@@ -251,8 +250,7 @@ def judge(measurements: Iterable[Measurement], thresholds: Thresholds | None = N
         for pairs in by_subject.values():
             pairs.sort(key=lambda mc: mc[0].round)
             verdicts.append(_combine([m for m, _ in pairs], [c for _, c in pairs], th))
-    rank = {Status.CRITICAL: 0, Status.WARN: 1, Status.UNKNOWN: 2, Status.OK: 3}
-    return sorted(verdicts, key=lambda v: (rank[v.status], v.node, v.gpu if v.gpu is not None else -1))
+    return sorted(verdicts, key=lambda v: (-v.status.severity, v.node, v.gpu if v.gpu is not None else -1))
 
 
 def measurements_from_results(results: Iterable[Mapping[str, Any]],

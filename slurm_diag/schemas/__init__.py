@@ -1,5 +1,10 @@
-"""JSON Schemas shared by every part: HealthReport, ProbeResult, Finding, Attribution, Proposal,
-plus the adapter's Job and Node views. Every ``--json`` output validates against one of them."""
+"""The one registry of JSON Schemas: HealthReport, ProbeResult, Finding, Attribution, Proposal,
+the adapter's Job and Node views, and the document of every command that prints `--json`.
+
+Registration by file: `<name>.schema.json` in this directory is the schema `<name>` (its `$id`
+is the file name, so schemas refer to each other with `"$ref": "<other>.schema.json"`). Every
+`--json` output validates against one of them (see `slurm_diag.cli.output.emit_json`).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,13 @@ from functools import lru_cache
 from pathlib import Path
 
 HERE = Path(__file__).parent
+SUFFIX = ".schema.json"
 
 ATTRIBUTION_LABELS = (
     "gpu_hardware", "gpu_throttle", "gpu_oom", "host_oom", "network", "filesystem",
     "node_failure", "time_limit", "user_code", "software_env", "scheduler", "slow_node", "unknown",
 )
-NAMES = ("health_report", "probe_result", "finding", "attribution", "proposal", "job", "node", "config")
+NAMES = tuple(sorted(p.name[:-len(SUFFIX)] for p in HERE.glob(f"*{SUFFIX}")))
 
 
 class SchemaError(ValueError):
@@ -22,7 +28,9 @@ class SchemaError(ValueError):
 
 @lru_cache(maxsize=None)
 def load_schema(name: str) -> dict:
-    return json.loads((HERE / f"{name}.schema.json").read_text())
+    if name not in NAMES:
+        raise KeyError(f"no schema {name!r} in {HERE} (known: {', '.join(NAMES)})")
+    return json.loads((HERE / f"{name}{SUFFIX}").read_text())
 
 
 @lru_cache(maxsize=None)
@@ -31,8 +39,7 @@ def _validator(name: str):
     from referencing import Registry, Resource
 
     registry = Registry().with_resources(
-        (f"{other}.schema.json", Resource.from_contents(load_schema(other)))
-        for other in NAMES
+        (f"{other}{SUFFIX}", Resource.from_contents(load_schema(other))) for other in NAMES
     )
     return Draft202012Validator(load_schema(name), registry=registry)
 
@@ -46,3 +53,11 @@ def validate(name: str, document) -> None:
     problems = errors(name, document)
     if problems:
         raise SchemaError(f"{name} does not match its schema: " + "; ".join(problems[:5]))
+
+
+def output_errors(name: str, document) -> list[str]:
+    """Problems of a command's `--json` document: a list is validated item by item against
+    `name` (e.g. `nodes --json` is a list of `node`), anything else as a whole."""
+    if isinstance(document, list):
+        return [f"[{i}]/{p}" for i, item in enumerate(document) for p in errors(name, item)]
+    return errors(name, document)
