@@ -38,6 +38,7 @@ LOCAL = {
     ("probe", "judge"): ("probe_result", ["{results_file}"], {0, 1}),
     ("probe", "results"): ("probe_result", [], {0}),
     ("config", "show"): ("config_show", [], {0}),
+    ("explain",): ("explain", ["--log", "{log}", "--state", "FAILED", "--exit-code", "1"], {0}),
     ("store", "info"): ("store_info", [], {0}),
     ("store", "ingest"): ("store_ingest", ["--spool", "{spool}"], {0}),
     ("kb", "build"): ("kb_build", [], {0}),
@@ -77,7 +78,8 @@ def test_every_json_command_has_a_case():
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
-    """A private SDIAG_HOME with a stored ProbeResult, a results file, a spool and an attribution."""
+    """A private SDIAG_HOME with a stored ProbeResult, a results file, a spool, an attribution and
+    a job log."""
     base = tmp_path_factory.mktemp("contract")
     mp = pytest.MonkeyPatch()
     mp.setenv("SDIAG_HOME", str(base / "home"))
@@ -102,7 +104,11 @@ def workspace(tmp_path_factory):
         (spool / "health" / "2-node7-prolog-43.json").write_text('{"node": "node7", "checks": [')
         attribution = base / "attribution.json"
         attribution.write_text(json.dumps(ATTRIBUTION))
-        yield {"results_file": str(results_file), "spool": str(spool), "attribution": str(attribution)}
+        log = base / "slurm-42.out"
+        log.write_text("epoch 3 step 120\ntorch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate "
+                       "2.00 GiB (GPU 0; 79.15 GiB total capacity; 77.80 GiB already allocated)\n")
+        yield {"results_file": str(results_file), "spool": str(spool), "attribution": str(attribution),
+               "log": str(log)}
     finally:
         mp.undo()
 
