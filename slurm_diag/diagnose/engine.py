@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from slurm_diag.diagnose import attribute, evidence, extract, slurm_facts
+from slurm_diag.diagnose import attribute, evidence, extract, job_facts, slurm_facts
 from slurm_diag.diagnose.logfile import LogText
 
 
@@ -44,7 +44,22 @@ def diagnose_log(log: LogText, *, state: str | None = None, exit_code: int | Non
         found += slurm_facts.evidence(state, exit_code, signal, job_id=job_id, where="given")
     result = attribute.attribute(found, job_id=job_id, not_checked=not_checked)
     ext = extract.extract(log.lines, pci_to_gpu) if log.usable else extract.Extracted()
-    return Diagnosis(result.attribution, result.alternatives, [e.finding for e in found],
-                     {"nodes": ext.nodes, "gpus": ext.gpus, "xids": ext.xids, "job_ids": ext.job_ids,
-                      "ips": ext.ips, "ports": ext.ports, "pci_bus_ids": ext.pci_bus_ids},
+    return Diagnosis(result.attribution, result.alternatives, [e.finding for e in found], ext.to_dict(),
                      not_checked)
+
+
+def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[str] = ()) -> Diagnosis:
+    """A job from the Slurm adapter, plus evidence other collectors found (node events, health
+    and probe records). Suspects are kept to the job's own nodes."""
+    found, missing, logs = job_facts.from_job(job)
+    found += list(more)
+    missing = [*missing, *not_checked]
+    result = attribute.attribute(found, job_id=job.job_id, not_checked=missing)
+    a = result.attribution
+    if a["scope"] == "infra" and job.nodes:
+        a["suspect_nodes"] = [n for n in a["suspect_nodes"] if n in job.nodes]
+        a["suspect_gpus"] = [g for g in a["suspect_gpus"] if g["node"] in job.nodes]
+        if not a["suspect_nodes"] and len(job.nodes) == 1 and a["label"] not in ("scheduler", "software_env"):
+            a["suspect_nodes"] = [job.nodes[0]]
+    ext = extract.extract([line for log in logs for line in log.lines])
+    return Diagnosis(a, result.alternatives, [e.finding for e in found], ext.to_dict(), missing)

@@ -1,0 +1,120 @@
+"""Evidence from Slurm's record of a job: its state and exit, every step (which failed first),
+elapsed against the limit, and its output files read as untrusted logs.
+
+Input is the Slurm adapter's ``Job`` (accounting merged with the controller's view); nothing here
+talks to Slurm. A source that could not be read becomes an UNKNOWN finding, never silence.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+
+from slurm_diag.diagnose import evidence, logfile, slurm_facts
+from slurm_diag.diagnose.evidence import Evidence, finding
+
+_CANCELLED_BY = re.compile(r"CANCELLED by (\d+)")
+IGNORED_STEPS = ("extern",)
+
+
+def _uid(user: str | None) -> int | None:
+    try:
+        return pwd.getpwnam(user).pw_uid if user else None
+    except KeyError:
+        return None
+
+
+def cancelled_by_owner(job) -> bool | None:
+    m = _CANCELLED_BY.search(job.state_detail or "")
+    if not m:
+        return None
+    by = int(m.group(1))
+    owner = _uid(job.user)
+    return None if owner is None else by == owner
+
+
+def first_failed_step(job):
+    """The step that failed first (by end order as sacct lists them), ignoring the extern step."""
+    for step in job.steps:
+        if step.step_id in IGNORED_STEPS:
+            continue
+        if step.state not in ("COMPLETED", "RUNNING", "PENDING") or step.exit_code or step.signal:
+            return step
+    return None
+
+
+def from_job(job) -> tuple[list[Evidence], list[str], list[logfile.LogText]]:
+    """(evidence, what could not be checked, the logs that were read)."""
+    jid = job.job_id
+    found = slurm_facts.evidence(job.state, job.exit_code, job.signal, job_id=jid,
+                                 cancelled_by_owner=cancelled_by_owner(job))
+    step = first_failed_step(job)
+    for s in job.steps:
+        if s.step_id in IGNORED_STEPS or s.state == job.state:
+            continue
+        for ev in slurm_facts.evidence(s.state, s.exit_code, s.signal, job_id=jid, where=f"sacct-step-{s.step_id}"):
+            ev.finding["summary"] = f"step {s.step_id}: {ev.finding['summary']}"
+            ev.finding["node"] = s.nodes[0] if len(s.nodes) == 1 else None
+            if ev.finding["node"] is None:
+                ev.finding.pop("node")
+            found.append(ev)
+    if step is not None:
+        found.append(Evidence(finding("sacct:first-failed-step", "sacct", "WARN",
+                                      f"step {step.step_id} ({step.name}) failed first: {step.state}, exit code "
+                                      f"{step.exit_code}, signal {step.signal}", job_id=jid,
+                                      raw={"step": step.step_id, "state": step.state, "exit_code": step.exit_code,
+                                           "signal": step.signal, "nodes": list(step.nodes)})))
+    if job.elapsed_s is not None and job.time_limit_s:
+        share = job.elapsed_s / job.time_limit_s
+        found.append(Evidence(finding("sacct:elapsed", "sacct", "WARN" if share >= 0.99 else "OK",
+                                      f"ran {job.elapsed_s} s of its {job.time_limit_s} s limit ({share:.0%})",
+                                      job_id=jid, raw={"elapsed_s": job.elapsed_s, "time_limit_s": job.time_limit_s})))
+    not_checked: list[str] = []
+    logs: list[logfile.LogText] = []
+    found += _logs(job, not_checked, logs)
+    return found, not_checked, logs
+
+
+def log_paths(job) -> list[tuple[str, str]]:
+    """(stream, path) of the job's output; Slurm's default slurm-%j.out in its work dir when the
+    controller no longer knows the paths (22.05's sacct does not record them)."""
+    paths: list[tuple[str, str]] = []
+    jid = job.job_id
+    for stream, path in (("stdout", job.stdout), ("stderr", job.stderr)):
+        path = expand_path(path, job) if path else None
+        if path and path not in (p for _, p in paths):
+            paths.append((stream, path))
+    if not paths and job.work_dir:
+        paths.append(("stdout", os.path.join(job.work_dir, f"slurm-{jid}.out")))
+    return paths
+
+
+def expand_path(path: str, job) -> str:
+    """Slurm's filename patterns that scontrol leaves unexpanded: %j %u %x %A %a %N %%."""
+    table = {"j": job.job_id_raw or job.job_id, "u": job.user or "", "x": job.name or "",
+             "A": job.array_job_id or job.job_id_raw or "", "a": job.array_task_id or "",
+             "N": job.nodes[0] if job.nodes else "", "%": "%"}
+    return re.sub(r"%(\d*)([jJuxAaNn%])", lambda m: table.get(m.group(2), m.group(0)).zfill(int(m.group(1) or 0)),
+                  path)
+
+
+def _logs(job, not_checked: list[str], logs: list) -> list[Evidence]:
+    out: list[Evidence] = []
+    paths = log_paths(job)
+    if not paths:
+        out.append(Evidence(finding("log:unknown-path", "log", "UNKNOWN",
+                                    "the job's output path is not known (slurmctld has forgotten the job and "
+                                    "accounting does not record it)", job_id=job.job_id)))
+        not_checked.append("the job's output")
+        return out
+    for stream, path in paths:
+        log = logfile.read_tail(path)
+        if not log.usable:
+            out.append(Evidence(finding(f"{stream}:unreadable", "log", "UNKNOWN", f"{stream}: {log.problem}",
+                                        job_id=job.job_id, raw={"path": path})))
+            not_checked.append(f"the job's {stream} ({path})")
+            continue
+        logs.append(log)
+        out += evidence.from_log(log.lines, where=stream, job_id=job.job_id)
+    return out

@@ -1,0 +1,73 @@
+"""The engine on a job record (the Slurm adapter's Job): steps, the first failed step, the job's
+own output files, and what could not be read."""
+
+from __future__ import annotations
+
+import os
+import pwd
+
+from slurm_diag import schemas
+from slurm_diag.diagnose import engine, job_facts
+from slurm_diag.slurm.models import Job, JobStep
+
+ME = pwd.getpwuid(os.getuid()).pw_name
+
+
+def job(tmp_path, state="FAILED", exit_code=1, signal=0, steps=(), out_text=None, **kw) -> Job:
+    out = tmp_path / "slurm-77.out"
+    if out_text is not None:
+        out.write_text(out_text)
+    base = dict(job_id="77", job_id_raw="77", name="train", user=ME, partition="gpu", state=state,
+                state_detail=state, exit_code=exit_code, signal=signal, elapsed_s=100, time_limit_s=3600,
+                nodes=("node2",), node_list="node2", stdout=str(tmp_path / "slurm-%j.out"),
+                stderr=str(tmp_path / "slurm-%j.out"), work_dir=str(tmp_path), steps=tuple(steps))
+    return Job(**{**base, **kw})
+
+
+def check(d):
+    schemas.validate("explain", d.to_dict())
+    return d.attribution
+
+
+def test_oom_in_a_step_is_the_cause_even_when_the_job_says_failed(tmp_path):
+    steps = [JobStep("batch", "batch", "FAILED", 1, 0, 100, ("node2",)),
+             JobStep("0", "python", "OUT_OF_MEMORY", 0, 0, 90, ("node2",))]
+    a = check(engine.diagnose_job(job(tmp_path, steps=steps, out_text="step 1\n")))
+    assert a["label"] == "host_oom" and "sacct-step-0:state" in a["supporting"]
+
+
+def test_the_output_file_is_found_through_slurms_filename_pattern(tmp_path):
+    j = job(tmp_path, out_text="Traceback (most recent call last):\n  File \"t.py\", line 3, in main\n"
+                               "KeyError: 'lr'\n")
+    assert job_facts.log_paths(j) == [("stdout", str(tmp_path / "slurm-77.out"))]
+    a = check(engine.diagnose_job(j))
+    assert (a["label"], a["scope"]) == ("user_code", "user") and "KeyError" in a["explanation"]
+
+
+def test_a_purged_log_is_a_finding_and_listed_as_not_checked(tmp_path):
+    d = engine.diagnose_job(job(tmp_path, out_text=None))
+    check(d)
+    assert any(f["severity"] == "UNKNOWN" and "does not exist" in f["summary"] for f in d.findings)
+    assert any("stdout" in item for item in d.not_checked)
+    assert d.attribution["label"] == "unknown"         # exit code 1 and nothing else: undecided
+
+
+def test_infra_suspects_stay_within_the_jobs_nodes(tmp_path):
+    text = "Dec  1 12:00:00 othernode kernel: NVRM: Xid (PCI:0000:3b:00): 79, pid=1, GPU has fallen off the bus.\n"
+    a = check(engine.diagnose_job(job(tmp_path, out_text=text)))
+    assert a["label"] == "gpu_hardware" and a["suspect_nodes"] == ["node2"]
+
+
+def test_cancelled_by_its_owner_is_the_users_doing(tmp_path):
+    me = str(os.getuid())
+    a = check(engine.diagnose_job(job(tmp_path, state="CANCELLED", state_detail=f"CANCELLED by {me}",
+                                      exit_code=0, out_text="running\n")))
+    assert (a["label"], a["scope"]) == ("scheduler", "user")
+
+
+def test_first_failed_step_skips_extern():
+    steps = (JobStep("extern", "extern", "CANCELLED", 0, 9, 5, ("n1",)),
+             JobStep("0", "a", "COMPLETED", 0, 0, 5, ("n1",)),
+             JobStep("1", "b", "FAILED", 3, 0, 5, ("n1",)))
+    j = Job("5", "5", "x", ME, "p", "FAILED", "FAILED", 3, 0, 10, 60, ("n1",), "n1", steps=steps)
+    assert job_facts.first_failed_step(j).step_id == "1"
