@@ -1,7 +1,7 @@
 #!/bin/sh
 # Slurm Epilog: records the job's end (exit code, signal, guessed state) in the spool and re-checks
 # the node at the quick level. A new critical XID or uncorrectable ECC error during the job drains
-# the node (exit 1: Slurm drains with "Epilog error"; the reason is set to "sdiag: ...").
+# the node within the cap (exit 1; Slurm's "Epilog error" is replaced by our "sdiag: ..." reason).
 SDIAG_HOOK=epilog
 . "$(dirname -- "$0")/_common.sh"
 

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Slurm Prolog: quick node health checks before every job (level from `--health-check`, the SPANK
 # option, seen here as SPANK_SDIAG_HEALTH; else config health.level).
-# Exit 0: the job runs. Exit 1: Slurm drains the node ("Prolog error") and requeues the job; a
-# detached helper has already set the drain reason to "sdiag: <check>: <gpu> ...".
+# Exit 0: the job runs. Exit 1: the node is already drained by slurm-diag (within the cap
+# health.policy.max_drained_nodes, see slurm_diag/health/cap.py) and Slurm requeues the job; a
+# detached helper keeps the reason "sdiag: <check>: <gpu> ..." over Slurm's "Prolog error".
 # A crash or timeout of slurm-diag itself fails open (exit 0, logged to the slurmd log).
 SDIAG_HOOK=prolog
 . "$(dirname -- "$0")/_common.sh"

@@ -134,8 +134,8 @@ def _find(nodes, name: str):
 
 
 def _cap_reached(node: str, holders: list[str], cap: int) -> str:
-    return (f"not drained: cap reached, slurm-diag already holds {len(holders)} node(s) drained "
-            f"({', '.join(holders)}) and health.policy.max_drained_nodes = {cap}; the job runs. "
+    return (f"not drained: cap reached, {len(holders)} node(s) held or claimed by slurm-diag rank before "
+            f"{node} ({', '.join(holders)}) and health.policy.max_drained_nodes = {cap}; the job runs. "
             f"Next: look at {node} by hand, or resume one of those nodes, or raise the cap")
 
 

@@ -34,24 +34,27 @@ def job_level(env, settings: Settings) -> str:
 
 
 def _claim_drain(settings: Settings, report: dict, node: str, client=None):
-    """(reason, Claim) when a finding asks for a drain, else (None, None). Slurm is asked only here,
+    """(reason, Claim, seconds) when a finding asks for a drain, else (None, None, 0). Slurm is asked only here,
     with short timeouts (cap.CALL_TIMEOUT_S a call, cap.DEADLINE_S in all)."""
     pol = settings.get("policy")
     findings = policy.drain_findings(report, pol)
     if not findings:
-        return None, None
+        return None, None, 0.0
     from slurm_diag.health import cap, slurm_calls
 
     reason = policy.drain_reason(findings)
     client = client or slurm_calls.client(settings, min(cap.CALL_TIMEOUT_S, pol["slurm_timeout_s"]))
-    return reason, cap.claim(client, node, reason, pol["max_drained_nodes"])
+    start = time.monotonic()
+    claim = cap.claim(client, node, reason, pol["max_drained_nodes"])
+    return reason, claim, round(time.monotonic() - start, 3)
 
 
-def _record_action(settings: Settings, ctx: Context, action: str, reason: str | None, note: str) -> None:
+def _record_action(settings: Settings, ctx: Context, action: str, reason: str | None, note: str,
+                   **extra) -> None:
     try:
         spool.write(settings, "actions", ctx.node, {
             "node": ctx.node, "job_id": ctx.job_id, "context": ctx.context, "action": action,
-            "reason": reason, "note": note, "time": time.time()}, tag=ctx.context)
+            "reason": reason, "note": note, "time": time.time(), **extra}, tag=ctx.context)
     except OSError as exc:
         _log(f"cannot spool action: {exc}")
 
@@ -77,10 +80,11 @@ def run_hook(context: str, env=None, settings: Settings | None = None, detach=No
     bad = [c for c in report["checks"] if c["status"] != "OK"]
     _log(f"{context} job {ctx.job_id} on {ctx.node}: {report['status']} in {report['duration_s']:.3f} s"
          + "".join(f"\n  {c['status']} {c['name']}: {c['message']}" for c in bad[:8]))
-    reason, claim = _claim_drain(settings, report, ctx.node, client)
+    reason, claim, took = _claim_drain(settings, report, ctx.node, client)
     if claim is None:
         return 0
-    _record_action(settings, ctx, "drain" if claim.held else "none", claim.reason or reason, claim.note)
+    _record_action(settings, ctx, "drain" if claim.held else "none", claim.reason or reason, claim.note,
+                   claim_s=took)
     if not claim.held:
         _log(f"WARNING: would drain {ctx.node} ({reason}) but {claim.note}")
         return 0

@@ -117,3 +117,62 @@ def test_healthcheck_drains_and_resumes_its_own_drain_only(devcluster, slurm, re
         assert slurm.get_node("node3").drained == (run < need), f"after clean run {run} of {need}"
     node2 = slurm.get_node("node2")
     assert node2.drained and node2.reason == "admin: bios update"
+
+
+@pytest.fixture()
+def cap_two(devcluster):
+    """health.policy.max_drained_nodes = 2 in the config every hook of the cluster reads."""
+    conf = devcluster.base / "etc" / "sdiag.toml"
+    before = conf.read_text()
+    if "[health" in before:
+        pytest.fail(f"{conf} already has a [health...] table; this test appends one: adapt the test")
+    conf.write_text(before + "\n[health.policy]\nmax_drained_nodes = 2\n")
+    try:
+        yield 2
+    finally:
+        conf.write_text(before)
+
+
+def _spooled_actions(devcluster, job_ids: set[str]) -> list[dict]:
+    found = []
+    for path in (devcluster.base.parent / "spool" / "actions").glob("*-prolog.json"):
+        doc = json.loads(path.read_text())
+        if doc.get("job_id") in job_ids:
+            found.append(doc)
+    return found
+
+
+def test_cap_holds_when_every_prolog_finds_a_fault_at_once(devcluster, slurm, restore, cap_two):
+    """All four nodes throttled, cap 2, four exclusive jobs released in one scheduling cycle: their
+    prologs run at once on four slurmd; exactly two nodes drain, the other two run the jobs and
+    report what they would have done."""
+    for name in devcluster.node_names:
+        cluster.set_profile(devcluster, name, "h100-8-throttled-gpu3")
+    job_ids = [slurm.submit("#!/bin/sh\nhostname\n", ["--hold", "--exclusive", "-o", "/tmp/sdiag-test-%j.out"],
+                            workdir="/tmp") for _ in devcluster.node_names]
+    released = subprocess.run(["scontrol", "release", ",".join(job_ids)], capture_output=True, text=True,
+                              timeout=30, env={**os.environ, "SLURM_CONF": str(devcluster.slurm_conf)})
+    assert released.returncode == 0, released.stderr
+    jobs = [slurm.wait(j, timeout=180, poll=1) for j in job_ids]
+    assert [j.state for j in jobs] == ["COMPLETED"] * 4, jobs
+
+    def two_held_with_our_reason():
+        drained = {n.name: n.reason for n in slurm.list_nodes() if n.drained}
+        return len(drained) == 2 and all(r.startswith("sdiag: clocks: gpu3 SM clock 200 MHz") for r in drained.values()) \
+            and drained
+    drained = until("two nodes drained with the sdiag reason (the drainer restores it over 'Prolog error')",
+                    two_held_with_our_reason, timeout=30)
+    for reason in drained.values():
+        assert reason.endswith("]") and "[claim " in reason, reason
+    running = set(devcluster.node_names) - set(drained)
+    assert {n for j in jobs for n in j.nodes} <= running, (jobs, drained)
+
+    actions = _spooled_actions(devcluster, set(job_ids))
+    held = {a["node"] for a in actions if a["action"] == "drain"}
+    assert held == set(drained), actions
+    allowed = [a for a in actions if a["action"] == "none"]
+    assert {a["node"] for a in allowed} == running, actions
+    assert all("cap reached" in a["note"] and a["reason"].startswith("sdiag: clocks: gpu3") for a in allowed)
+    print("claim seconds:", sorted(a["claim_s"] for a in actions), "held:", sorted(drained.items()))
+    time.sleep(5)      # nothing drains later: the drainers are done and respect the cap
+    assert sorted(n.name for n in slurm.list_nodes() if n.drained) == sorted(drained)
