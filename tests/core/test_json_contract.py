@@ -156,8 +156,9 @@ def test_cluster_commands_print_valid_json(cluster_env, slurm, tmp_path):
     assert job["state"] == "COMPLETED", job
     spool = tmp_path / "spool"
     (spool / "health").mkdir(parents=True)
-    report = sdiag("health", "check", "--profile", "h100-8-healthy", "--node", "node4", "--json", env=cluster_env)
-    (spool / "health" / "1-node4-prolog-1.json").write_text(report.stdout)
+    report = sdiag("health", "check", "--profile", "h100-8-healthy", "--node", "json-contract", "--json",
+                   env=cluster_env)                # a name no real node has: node histories stay clean
+    (spool / "health" / "1-json-contract-manual-1.json").write_text(report.stdout)
     ingested = _valid_output("store_ingest", run("store", "ingest", "--spool", str(spool)))
     assert ingested["health"] == 1, ingested
     info = _valid_output("store_info", run("store", "info"))
