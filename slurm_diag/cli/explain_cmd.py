@@ -28,14 +28,112 @@ def command(job_id, log_path, state, exit_code, as_json) -> None:
     if bool(job_id) == bool(log_path):
         raise UsageError("give a job id or --log FILE (one of the two)",
                          hint="sdiag-agent explain 1234   or   sdiag-agent explain --log slurm-1234.out")
-    if job_id:
-        raise UsageError("explaining a job by id is not built yet; use --log with the job's output file",
-                         hint="sdiag-agent explain --log $(scontrol show job JOBID | grep -o 'StdOut=[^ ]*' | cut -d= -f2)")
-    doc = _explain_log(log_path, state, exit_code)
+    if job_id and (state or exit_code is not None):
+        raise UsageError("--state and --exit-code go with --log; for a job id they come from Slurm",
+                         hint=f"sdiag-agent explain {job_id}")
+    doc = _explain_job(job_id) if job_id else _explain_log(log_path, state, exit_code)
     if as_json:
         emit_json(doc, schema="explain")
     else:
         render(doc)
+
+
+def _explain_job(job_id: str) -> dict:
+    from slurm_diag import config
+    from slurm_diag.diagnose import engine
+    from slurm_diag.identity import Access, Caller
+    from slurm_diag.slurm import default_client
+    from slurm_diag.slurm.models import JobArray
+
+    cfg = config.load()
+    job = default_client(cfg).get_job(job_id)
+    Access.from_config(cfg).check_job(Caller.current(), job.user, job_id)
+    if isinstance(job, JobArray):
+        return _explain_array(job, engine)
+    doc = _job_doc(job, engine)
+    return doc
+
+
+def _job_doc(job, engine) -> dict:
+    missing = [f"{u.daemon} did not answer ({u.error}): {u.loses}" for u in job.unreachable]
+    if not job.finished:
+        doc = engine.diagnose_job(job, not_checked=missing).to_dict() if job.state == "RUNNING" else \
+            _pending_doc(job, missing)
+    else:
+        doc = engine.diagnose_job(job, not_checked=missing).to_dict()
+    doc["job"] = _job_summary(job)
+    return doc
+
+
+def _explain_array(array, engine) -> dict:
+    """Counts per state, and each distinct failure explained once (the first task that shows it)."""
+    seen: dict[tuple, dict] = {}
+    for task in array.failed:
+        doc = _job_doc(task, engine)
+        a = doc["attribution"]
+        key = (a["label"], a["scope"], tuple(sorted(f["id"] for f in doc["findings"] if f["id"] in a["supporting"])))
+        if key in seen:
+            seen[key]["array"]["tasks"].append(task.job_id)
+        else:
+            doc["array"] = {"tasks": [task.job_id]}
+            seen[key] = doc
+    first = next(iter(seen.values()), None)
+    base = first or _job_doc(array.tasks[0], engine)
+    base["array"] = {"array_job_id": array.array_job_id, "summary": array.summary, "states": array.counts,
+                     "failures": [{"tasks": d["array"]["tasks"], "attribution": d["attribution"]}
+                                  for d in seen.values()]}
+    return base
+
+
+def _job_summary(job) -> dict:
+    step = None
+    from slurm_diag.diagnose.job_facts import first_failed_step
+
+    failed = first_failed_step(job)
+    if failed is not None:
+        step = {"step": failed.step_id, "name": failed.name, "state": failed.state,
+                "exit_code": failed.exit_code, "signal": failed.signal}
+    return {"job_id": job.job_id, "name": job.name, "user": job.user, "partition": job.partition,
+            "state": job.state, "state_detail": job.state_detail, "exit_code": job.exit_code, "signal": job.signal,
+            "elapsed_s": job.elapsed_s, "time_limit_s": job.time_limit_s, "nodes": list(job.nodes),
+            "gpus": job.gpus, "max_rss_kb": job.max_rss_kb, "failed_step": step, "reason": job.reason,
+            "sources": list(job.sources)}
+
+
+PENDING_WORDS = {
+    "Resources": "waiting for nodes with the resources it asked for to become free",
+    "Priority": "other jobs with higher priority are ahead of it",
+    "Dependency": "waiting for the jobs it depends on to finish",
+    "DependencyNeverSatisfied": "a job it depends on failed, so it will never start: cancel it and resubmit",
+    "BeginTime": "its start time (--begin) has not come yet",
+    "JobHeldUser": "you held it: `scontrol release JOBID`",
+    "JobHeldAdmin": "an administrator held it",
+    "launch failed requeued held": "it failed to start (a node's prolog failed), was requeued and held: "
+                                   "`scontrol release JOBID` once the node is fixed",
+    "ReqNodeNotAvail": "a node it needs is down, drained or reserved",
+    "PartitionTimeLimit": "its --time is longer than the partition allows: it will never start",
+    "QOSMaxGRESPerUser": "you already use as many GPUs as your QOS allows",
+    "AssocGrpGRES": "your account already uses as many GPUs as it may",
+    "PartitionDown": "the partition is down",
+    "NodeDown": "a node it needs is down",
+}
+
+
+def _pending_doc(job, missing) -> dict:
+    reason = job.reason or "None"
+    words = PENDING_WORDS.get(reason) or next((v for k, v in PENDING_WORDS.items() if reason.startswith(k)), None)
+    from slurm_diag.diagnose.evidence import finding
+
+    f = finding("scontrol:pending", "scontrol", "OK", f"{job.state}: {words or reason}", job_id=job.job_id,
+                raw={"state": job.state, "reason": reason})
+    never = reason in ("DependencyNeverSatisfied", "PartitionTimeLimit")
+    attribution = {"job_id": job.job_id, "label": "scheduler" if never else "unknown", "scope": "user",
+                   "component": "slurm", "suspect_nodes": [], "suspect_gpus": [], "confidence": 0.9 if never else 0.2,
+                   "supporting": ["scontrol:pending"] if never else [], "contradicting": [],
+                   "explanation": f"the job is {job.state.lower()}: {words or 'Slurm says ' + reason}",
+                   "next_steps": ["`squeue -j JOBID --start` shows when Slurm expects to start it"]}
+    return {"attribution": attribution, "alternatives": [], "findings": [f],
+            "extracted": {"nodes": [], "gpus": [], "xids": [], "job_ids": []}, "not_checked": missing}
 
 
 def _explain_log(path: str, state, exit_code) -> dict:
@@ -54,8 +152,54 @@ def _explain_log(path: str, state, exit_code) -> dict:
     return doc
 
 
+def _hms(seconds) -> str:
+    if seconds is None:
+        return "unlimited"
+    d, rem = divmod(int(seconds), 86400)
+    h, rem = divmod(rem, 3600)
+    m, sec = divmod(rem, 60)
+    return (f"{d}-" if d else "") + f"{h:02d}:{m:02d}:{sec:02d}"
+
+
+def _efficiency(share: float, color: bool) -> str:
+    """reportseff's colours for an efficiency: red below 20% (wasted), green from 60%."""
+    text = f"{share:.0%}"
+    if not color:
+        return text
+    return click.style(text, fg="red" if share < 0.2 else "green" if share >= 0.6 else "yellow")
+
+
+def render_job(job: dict, color: bool) -> None:
+    click.echo(f"Job {job['job_id']} ({job['name']}) user {job['user']} partition {job['partition']}")
+    state = job["state_detail"] or job["state"]
+    click.echo(f"State: {click.style(state, bold=True) if color else state}  exit code {job['exit_code']}"
+               + (f", signal {job['signal']}" if job["signal"] else ""))
+    if job.get("failed_step"):
+        st = job["failed_step"]
+        click.echo(f"Failed step: {st['step']} ({st['name']}) {st['state']}, exit code {st['exit_code']}"
+                   + (f", signal {st['signal']}" if st["signal"] else ""))
+    if job["elapsed_s"] is not None:
+        line = f"Wall-clock: {_hms(job['elapsed_s'])} of {_hms(job['time_limit_s'])}"
+        if job["time_limit_s"]:
+            line += f" ({_efficiency(job['elapsed_s'] / job['time_limit_s'], color)} of the limit)"
+        click.echo(line)
+    click.echo(f"Nodes: {', '.join(job['nodes']) or '-'}   GPUs: {job['gpus']}"
+               + (f"   MaxRSS: {job['max_rss_kb'] / 1024:.0f} MiB" if job.get("max_rss_kb") else ""))
+    click.echo("")
+
+
 def render(doc: dict) -> None:
     color = sys.stdout.isatty()
+    if doc.get("array"):
+        arr = doc["array"]
+        click.echo(f"Array {arr['array_job_id']}: {arr['summary']}")
+        for failure in arr["failures"]:
+            fa = failure["attribution"]
+            click.echo(f"  tasks {', '.join(failure['tasks'])}: {fa['label']} ({SCOPE_WORDS[fa['scope']]}): "
+                       f"{fa['explanation'][:200]}")
+        click.echo("")
+    if doc.get("job"):
+        render_job(doc["job"], color)
     a = doc["attribution"]
     label = a["label"]
     head = click.style(label, fg="red" if a["scope"] == "infra" else "yellow", bold=True) if color else label

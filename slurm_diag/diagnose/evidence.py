@@ -18,6 +18,7 @@ from slurm_diag.diagnose import extract, signs
 MAX_LOG_FINDINGS = 40          # per log: the first occurrence of each sign, then the rest counted
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\):")
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
+_LIBRARY = re.compile(r"[/\\](?:site-packages|dist-packages|lib/python\d[\d.]*|lib64/python\d[\d.]*)[/\\]|^<frozen ")
 _PREFIX = re.compile(r"^(?:\[(?:rank|default)\d*\]:|\d+: )\s?")     # torchrun's "[rank3]:", srun --label's "3: "
 _EXCEPTION = re.compile(r"^(?P<type>(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|"
                         r"Interrupt|Failure|Warning)|AssertionError|StopIteration)(?::\s*(?P<msg>.*))?$")
@@ -78,6 +79,10 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
     tb = last_traceback(lines)
     if tb is not None:
         _traceback(found, tb, where, job_id)
+        # the traceback's finding says more (the frames) than a sign that matched its last line alone
+        for key, ev in list(found.items()):
+            if not key.startswith("traceback-") and ev.lines == [tb.line] and ev.label == "user_code":
+                del found[key]
     return list(found.values())
 
 
@@ -114,6 +119,7 @@ class Traceback:
     type: str
     message: str
     frame: dict | None        # {"file", "line", "func"} of the frame that raised
+    own_frame: dict | None = None   # the innermost frame outside installed libraries: the job's code
 
 
 def last_traceback(lines: list[str]) -> Traceback | None:
@@ -125,26 +131,31 @@ def last_traceback(lines: list[str]) -> Traceback | None:
             break
     if start is None:
         return None
-    frame = None
+    frame = own = None
     for n in range(start + 1, min(len(lines), start + 400)):
         text = _PREFIX.sub("", lines[n], count=1)
         m = _FRAME.match(text)
         if m:
             frame = {"file": m["file"], "line": int(m["line"]), "func": m["func"]}
+            if not _LIBRARY.search(m["file"]):
+                own = frame
             continue
         e = _EXCEPTION.match(text)
         if e and text[:1] not in (" ", "\t"):
-            return Traceback(n + 1, e["type"], (e["msg"] or "").strip(), frame)
+            return Traceback(n + 1, e["type"], (e["msg"] or "").strip(), frame, own)
     return None
 
 
 def _traceback(found: dict, tb: Traceback, where: str, job_id) -> None:
     """A traceback whose exception no sign explains is the job's own code failing."""
     text = f"{tb.type}: {tb.message}" if tb.message else tb.type
-    at = f" (raised in {tb.frame['func']} at {tb.frame['file']}:{tb.frame['line']})" if tb.frame else ""
+    at = f" (raised in {tb.frame['func']} at {tb.frame['file']}:{tb.frame['line']}" if tb.frame else ""
+    if tb.own_frame and tb.own_frame is not tb.frame:
+        at += f", called from {tb.own_frame['func']} at {tb.own_frame['file']}:{tb.own_frame['line']}"
+    at += ")" if at else ""
     explained = [s for s in signs.all_signs() if s.pattern.search(text)]
     raw = {"where": where, "line": tb.line, "text": text[:500], "count": 1, "exception": tb.type,
-           "message": tb.message[:500], "frame": tb.frame}
+           "message": tb.message[:500], "frame": tb.frame, "own_frame": tb.own_frame}
     if explained:
         best = min(explained, key=lambda s: s.tier)
         found[f"traceback-{_short_hash(text)}"] = Evidence(

@@ -174,3 +174,17 @@ def test_nccl_packed_bus_id_maps_to_a_gpu():
     line = "n1:1:1 [5] NCCL INFO Rank 5 cudaDev 5 busId ca000 nvmlDev 5"
     assert extract.pcis_in(line) == ["0000:ca:00.0"]
     assert extract.gpus_in(line, {"0000:ca:00.0": 5}) == [5]
+
+
+def test_traceback_names_the_raising_frame_and_the_jobs_own_caller():
+    text = "\n".join([
+        "Traceback (most recent call last):",
+        '  File "/home/u/train.py", line 40, in load_config',
+        "    cfg = json.loads(raw)",
+        '  File "/usr/lib/python3.11/json/__init__.py", line 346, in loads',
+        "    return _default_decoder.decode(s)",
+        "json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)",
+    ])
+    a = diagnose(text).attribution
+    assert "raised in loads at /usr/lib/python3.11/json/__init__.py:346" in a["explanation"]
+    assert "called from load_config at /home/u/train.py:40" in a["explanation"]
