@@ -36,3 +36,32 @@ def test_signature_must_match_the_excerpt():
 def test_unsafe_signature_refused():
     with pytest.raises(UsageError, match="nested quantifier"):
         entry_from_attribution(ATTR, "aaaa", signature="(a+)+")
+
+
+@pytest.mark.parametrize("excerpt,why", [
+    ("ERROR rail3 \x00\x01\x02 lost carrier", "NUL byte"),
+    ("ERROR rail3 lost carrier \udcff\udcfe", "not UTF-8"),
+    ("ERROR rail3 lost carrier \ufffd\ufffd", "not UTF-8"),
+    ("".join(chr(c) for c in range(1, 32) if c not in (9, 10, 13)) * 8 + "ERROR rail3", "control characters"),
+])
+def test_binary_excerpt_refused(excerpt, why):
+    """A binary excerpt would become an entry with a binary regex that ranks first for unrelated
+    searches: refuse it before anything is written."""
+    with pytest.raises(UsageError, match=why):
+        entry_from_attribution(ATTR, excerpt)
+
+
+def test_kb_add_cli_refuses_a_binary_file_and_writes_nothing(tmp_path, kb_home):
+    import json
+
+    from .conftest import run_cli
+
+    added = kb_home / "kb" / "added.jsonl"
+    before = added.read_bytes() if added.exists() else b""
+    (tmp_path / "attr.json").write_text(json.dumps(ATTR))
+    (tmp_path / "core").write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 16)
+    res = run_cli("kb", "add", "--attribution", str(tmp_path / "attr.json"), "--excerpt", str(tmp_path / "core"),
+                  home=kb_home)
+    assert res.returncode == 2 and "expected a UTF-8 text log excerpt" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr
+    assert (added.read_bytes() if added.exists() else b"") == before
