@@ -2,6 +2,8 @@
 
 Lookup order: ``$SDIAG_CONFIG``, else ``/etc/sdiag/config.toml``, else defaults only. A few
 environment variables override single keys (``SDIAG_HOME``, ``SDIAG_STORE_URL``, ``SLURM_CONF``).
+The config is meant to be world-readable (users' commands read it); the store's password lives in
+the file ``store.url_file`` names (mode 0600), and printed URLs pass through ``mask_url``.
 """
 
 from __future__ import annotations

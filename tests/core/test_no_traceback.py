@@ -128,3 +128,23 @@ def test_no_traceback(base, case):
         assert out.stderr.startswith("sdiag-agent: ") and "next:" in out.stderr, out.stderr
     for name, data in before.items():
         assert (base / name).read_bytes() == data, f"{name} changed or vanished"
+
+
+def test_an_unexpected_error_is_one_printable_line(capsys, monkeypatch):
+    """The last line of defence in main(): a bug is reported in one line (exit 1), its text
+    escaped; SDIAG_DEBUG=1 brings the traceback back for a bug report."""
+    from slurm_diag import config
+    from tests.conftest import run_main
+
+    def broken(*_a, **_k):
+        raise RuntimeError("boom \x1b[31m\x00")
+
+    monkeypatch.setattr(config, "load", broken)
+    monkeypatch.delenv("SDIAG_DEBUG", raising=False)
+    code, out, err = run_main(capsys, "config", "show")
+    assert code == 1 and out == ""
+    assert err.startswith("sdiag-agent: internal error: RuntimeError: boom \\x1b[31m\\x00\n"), err
+    assert "SDIAG_DEBUG=1" in err and "Traceback" not in err
+    monkeypatch.setenv("SDIAG_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="boom"):
+        run_main(capsys, "config", "show")
