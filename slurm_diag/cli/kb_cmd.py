@@ -25,7 +25,7 @@ def command() -> None:
 @click.option("--rebuild", is_flag=True, help="drop the index and embed every entry again")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def build(rebuild: bool, as_json: bool) -> None:
-    """Index the shipped entries (kb/*.jsonl) and those added from attributions."""
+    """Index the shipped entries (slurm_diag/kb/content/*.jsonl) and those added from attributions."""
     from slurm_diag.kb.api import build as do_build
 
     info = do_build(rebuild=rebuild)

@@ -1,4 +1,4 @@
-"""Knowledge base of failure patterns: JSONL content in kb/, a chromadb index with offline
+"""Knowledge base of failure patterns: JSONL content in kb/content/, a chromadb index with offline
 MiniLM embeddings, and hybrid retrieval (signature regexes first, then vector similarity).
 
 `match_signatures` is pure regex and never imports chromadb; `search` builds the index on first

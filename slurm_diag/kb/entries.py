@@ -11,7 +11,7 @@ from pathlib import Path
 
 from slurm_diag.errors import UsageError
 
-REPO_CONTENT_DIR = Path(__file__).resolve().parents[2] / "kb"
+SHIPPED_DIR = Path(__file__).resolve().parent / "content"   # package data: found from a wheel too
 ADDED_FILE = "added.jsonl"     # under <home>/kb/: entries from `kb add`
 
 
@@ -95,7 +95,7 @@ def load_file(path: Path) -> list[Entry]:
 
 def content_dir(cfg=None) -> Path:
     configured = cfg.get("kb.content_dir") if cfg is not None else ""
-    return Path(os.path.expanduser(configured)) if configured else REPO_CONTENT_DIR
+    return Path(os.path.expanduser(configured)) if configured else SHIPPED_DIR
 
 
 def added_path(cfg) -> Path:

@@ -19,7 +19,7 @@ GOOD = {"id": "t-1", "problemkey": ["xid", "test"], "rawtext": "NVRM: Xid 79 fal
 
 
 def test_every_shipped_entry_matches_the_schema():
-    shipped = load_dir(entries.REPO_CONTENT_DIR)
+    shipped = load_dir(entries.SHIPPED_DIR)
     assert len(shipped) >= 150
     for e in shipped:
         assert schemas.errors("kb_entry", e.to_dict()) == [], e.origin
@@ -27,18 +27,18 @@ def test_every_shipped_entry_matches_the_schema():
 
 
 def test_content_covers_every_label_and_the_operator_xids():
-    shipped = load_dir(entries.REPO_CONTENT_DIR)
+    shipped = load_dir(entries.SHIPPED_DIR)
     labels = Counter(e.label for e in shipped)
     assert set(labels) == set(schemas.ATTRIBUTION_LABELS)
     ids = {e.id for e in shipped}
     for xid in (13, 31, 43, 45, 48, 61, 62, 63, 64, 68, 74, 79, 92, 94, 95, 109, 119, 120):
         assert f"xid-{xid}" in ids
-    topics = {p.stem for p in entries.REPO_CONTENT_DIR.glob("*.jsonl")}
+    topics = {p.stem for p in entries.SHIPPED_DIR.glob("*.jsonl")}
     assert {"xid", "nccl", "infiniband", "slurm", "filesystem", "perf_model"} <= topics
 
 
 def test_each_xid_signature_matches_its_own_rawtext_and_not_another_number():
-    for e in load_dir(entries.REPO_CONTENT_DIR):
+    for e in load_dir(entries.SHIPPED_DIR):
         if re.fullmatch(r"xid-\d+", e.id):
             rx = re.compile(e.signatures[0])
             assert rx.search(e.rawtext), e.id
