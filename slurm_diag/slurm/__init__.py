@@ -9,7 +9,9 @@ import importlib
 
 _WHERE = {
     "CommandClient": "client", "SlurmClient": "client", "default_client": "client",
-    "Job": "models", "JobStep": "models", "Node": "models", "NodeReason": "models",
+    "Job": "models", "JobArray": "models", "JobStep": "models", "Node": "models",
+    "NodeReason": "models", "Unreachable": "models", "InvalidJobId": "errors",
+    "JobSourcesUnavailable": "errors",
     "JobNotFound": "errors", "NodeNotFound": "errors", "SlurmCommandError": "errors",
     "SlurmError": "errors", "SlurmTimeout": "errors", "SlurmUnavailable": "errors",
 }

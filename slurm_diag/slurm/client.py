@@ -6,27 +6,29 @@ The only place in slurm-diag that talks to Slurm. Every call is an argv list wit
 
 from __future__ import annotations
 
-import dataclasses
 import os
+import re
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Protocol
 
-from slurm_diag.slurm import parse, runner
-from slurm_diag.slurm.errors import JobNotFound, NodeNotFound, SlurmCommandError
-from slurm_diag.slurm.models import Job, Node, NodeReason
+from slurm_diag.slurm import job_lookup, parse, runner
+from slurm_diag.slurm.errors import (
+    InvalidJobId, JobNotFound, NodeNotFound, SlurmCommandError, SlurmUnavailable,
+)
+from slurm_diag.slurm.models import ACCOUNTING, CONTROLLER, Job, JobArray, Node, NodeReason, Unreachable
 
 
 class SlurmClient(Protocol):
-    def get_job(self, job_id: str) -> Job: ...
+    def get_job(self, job_id: str) -> Job | JobArray: ...
     def list_jobs(self, start: datetime, end: datetime, states: Iterable[str] = ()) -> list[Job]: ...
     def get_node(self, name: str) -> Node: ...
     def list_nodes(self) -> list[Node]: ...
     def node_reasons(self) -> list[NodeReason]: ...
     def submit(self, script: str, args: Iterable[str] = (), workdir: str | None = None) -> str: ...
     def wait(self, job_id: str, timeout: float, poll: float = 0.5,
-             on_poll: Callable[[Job | None], None] | None = None) -> Job: ...
+             on_poll: Callable[[Job | JobArray | None], None] | None = None) -> Job | JobArray: ...
     def drain_node(self, name: str, reason: str) -> None: ...
     def resume_node(self, name: str) -> None: ...
     def requeue(self, job_id: str) -> None: ...
@@ -70,40 +72,38 @@ class CommandClient:
         return parse.sacct_jobs(out)
 
     # ------------------------------------------------------------ jobs
-    def get_job(self, job_id: str) -> Job:
-        job_id = str(job_id).strip()
-        if not job_id or not all(c.isdigit() or c in "_." for c in job_id):
-            raise JobNotFound(f"{job_id!r} is not a job id", hint="job ids look like 1234 or 1234_5")
-        jobs = self._sacct(["-j", job_id])
-        match = [j for j in jobs if j.job_id == job_id] or [j for j in jobs if j.job_id_raw == job_id]
-        live = self._scontrol_job(job_id)
-        if not match:
-            if live is None:
-                raise JobNotFound(f"job {job_id} not found in accounting (sacct) or in slurmctld",
-                                  hint="check the id with `sacct -X -u $USER`; records older than "
-                                       "the purge window are gone")
-            raise JobNotFound(f"job {job_id} is known to slurmctld but not yet to accounting",
-                              hint="retry in a second")
-        job = match[0]
-        if live:
-            job = dataclasses.replace(
-                job, stdout=live.get("StdOut") or job.stdout, stderr=live.get("StdErr") or job.stderr,
-                work_dir=job.work_dir or live.get("WorkDir"),
-                reason=job.reason or _reason_or_none(live.get("Reason")))
-        return job
+    def get_job(self, job_id: str) -> Job | JobArray:
+        """A job or array task as a Job; an array's id as a JobArray of all its tasks.
 
-    def _scontrol_job(self, job_id: str) -> dict[str, str] | None:
-        result = self._run(["scontrol", "show", "job", "-o", job_id], check=False)
-        if result.returncode != 0:
-            if any(m in result.stderr for m in _INVALID_JOB):
-                return None
-            runner.raise_for(result, self.conf)
-        records = parse.scontrol_jobs(result.stdout)
-        for rec in records:
-            task = f"{rec.get('ArrayJobId')}_{rec.get('ArrayTaskId')}"
-            if rec.get("JobId") == job_id or task == job_id:
-                return rec
-        return records[0] if records else None
+        Asks accounting (sacct) and slurmctld (scontrol) and uses whichever answers; the view
+        names a daemon that did not. InvalidJobId for text that is not a job id, JobNotFound for
+        an unknown job or array task, JobSourcesUnavailable when neither daemon can decide.
+        """
+        try:
+            base, task = parse.job_id(str(job_id))
+        except parse.ParseError as exc:
+            raise InvalidJobId(str(exc), hint="list your jobs with `squeue --me` or `sacct -X`") from None
+        # ask for the whole array: pending tasks and "no such task" are only visible from there
+        return job_lookup.resolve(base, task, self._accounting_answer(base), self._controller_answer(base),
+                                  conf=self.conf)
+
+    def _accounting_answer(self, base: str) -> job_lookup.Answer:
+        try:
+            return job_lookup.Answer(jobs=tuple(self._sacct(["-j", base])))
+        except SlurmUnavailable as exc:
+            return job_lookup.Answer(unreachable=Unreachable(ACCOUNTING, "sacct", _last_line(exc)))
+
+    def _controller_answer(self, base: str) -> job_lookup.Answer:
+        try:
+            result = self._run(["scontrol", "show", "job", "-o", base], check=False)
+            if result.returncode != 0:
+                said = result.stderr + result.stdout
+                if any(m in said for m in _INVALID_JOB) or re.search(r"Job \S+ not found", said):
+                    return job_lookup.Answer()
+                runner.raise_for(result, self.conf)
+        except SlurmUnavailable as exc:
+            return job_lookup.Answer(unreachable=Unreachable(CONTROLLER, "scontrol", _last_line(exc)))
+        return job_lookup.Answer(jobs=tuple(parse.scontrol_job_views(result.stdout)))
 
     def list_jobs(self, start: datetime, end: datetime, states: Iterable[str] = ()) -> list[Job]:
         """Jobs that ended in [start, end] (with ``states``, only those states)."""
@@ -159,10 +159,10 @@ class CommandClient:
         return parse.sbatch_job_id(self._run(argv, input=script).stdout)
 
     def wait(self, job_id: str, timeout: float, poll: float = 0.5,
-             on_poll: Callable[[Job | None], None] | None = None) -> Job:
+             on_poll: Callable[[Job | JobArray | None], None] | None = None) -> Job | JobArray:
         """Poll until the job reaches a terminal state in accounting; TimeoutError after ``timeout``."""
         deadline = time.monotonic() + timeout
-        job: Job | None = None
+        job: Job | JobArray | None = None
         while True:
             try:
                 job = self.get_job(job_id)
@@ -170,10 +170,11 @@ class CommandClient:
                 job = None
             if on_poll:
                 on_poll(job)
-            if job is not None and job.finished:
+            # finished, and in accounting (steps, memory) unless slurmdbd is the daemon that is down
+            if job is not None and job.finished and (ACCOUNTING in job.sources or job.unreachable):
                 return job
             if time.monotonic() >= deadline:
-                state = job.state if job else "not in accounting"
+                state = (job.summary if isinstance(job, JobArray) else job.state) if job else "not in accounting"
                 raise TimeoutError(f"job {job_id} still {state} after {timeout:g} s")
             time.sleep(poll)
 
@@ -205,8 +206,10 @@ class CommandClient:
         return parse.scontrol_jobs(self._run(["scontrol", "show", "job", "-o"]).stdout)
 
 
-def _reason_or_none(text: str | None) -> str | None:
-    return None if not text or text == "None" else text
+def _last_line(exc: SlurmUnavailable) -> str:
+    """The daemon's own words: the last line of the command's stderr."""
+    lines = exc.stderr.strip().splitlines()
+    return lines[-1] if lines else exc.message
 
 
 def default_client(cfg=None) -> SlurmClient:

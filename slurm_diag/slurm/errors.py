@@ -41,3 +41,18 @@ class JobNotFound(SlurmError, UsageError):
 
 class NodeNotFound(SlurmError, UsageError):
     exit_code = UsageError.exit_code
+
+
+class InvalidJobId(SlurmError, UsageError):
+    """Text that is not a job id (checked before any Slurm command runs)."""
+
+    exit_code = UsageError.exit_code
+
+
+class JobSourcesUnavailable(SlurmUnavailable):
+    """Neither slurmdbd nor slurmctld could say what a job is: both were down, or the one that
+    answered cannot decide alone."""
+
+    def __init__(self, message: str, *, hint: str):
+        SlurmError.__init__(self, message, hint=hint)
+        self.argv, self.returncode, self.stderr = [], None, ""

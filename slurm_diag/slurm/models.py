@@ -27,6 +27,26 @@ class JobStep:
         return d
 
 
+ACCOUNTING, CONTROLLER = "slurmdbd", "slurmctld"   # the two daemons a job view comes from
+OK_STATE = "COMPLETED"
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """A daemon that did not answer while a job was looked up, and what its command said."""
+
+    daemon: str               # "slurmdbd" (asked through sacct) or "slurmctld" (through scontrol)
+    command: str
+    error: str
+
+    @property
+    def loses(self) -> str:
+        """What a view without this daemon lacks."""
+        if self.daemon == ACCOUNTING:
+            return "steps, memory use and jobs slurmctld has already forgotten"
+        return "stdout/stderr paths and the live state of pending and running jobs"
+
+
 @dataclass(frozen=True)
 class Job:
     job_id: str               # as users write it: "123" or "123_4" for an array task
@@ -54,6 +74,8 @@ class Job:
     array_job_id: str | None = None
     array_task_id: str | None = None
     steps: tuple[JobStep, ...] = field(default_factory=tuple)
+    sources: tuple[str, ...] = ()             # daemons this view came from (ACCOUNTING, CONTROLLER)
+    unreachable: tuple[Unreachable, ...] = ()  # daemons that did not answer
 
     @property
     def gpus(self) -> int:
@@ -64,13 +86,83 @@ class Job:
     def finished(self) -> bool:
         return self.state in TERMINAL_STATES
 
+    @property
+    def failed(self) -> bool:
+        """Ended in any state but COMPLETED (FAILED, TIMEOUT, CANCELLED, OUT_OF_MEMORY, ...)."""
+        return self.finished and self.state != OK_STATE
+
     def to_dict(self) -> dict:
         d = asdict(self)
+        d["kind"] = "job"
         d["nodes"] = list(self.nodes)
         d["alloc_tres"] = dict(self.alloc_tres)
         d["gpus"] = self.gpus
         d["steps"] = [s.to_dict() for s in self.steps]
+        d["sources"] = list(self.sources)
+        d["unreachable"] = [asdict(u) for u in self.unreachable]
         return d
+
+
+def _task_order(job: Job) -> tuple:
+    """Failed tasks first, then running and pending ones, then completed; by task number within."""
+    rank = 0 if job.failed else 2 if job.state == OK_STATE else 1
+    task = job.array_task_id or ""
+    return rank, (0, int(task)) if task.isdigit() else (1, 0), task
+
+
+@dataclass(frozen=True)
+class JobArray:
+    """A job array as its tasks (each a Job, pending ones included), failed tasks first."""
+
+    array_job_id: str
+    tasks: tuple[Job, ...]
+    sources: tuple[str, ...] = ()
+    unreachable: tuple[Unreachable, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "tasks", tuple(sorted(self.tasks, key=_task_order)))
+
+    @property
+    def job_id(self) -> str:
+        return self.array_job_id
+
+    @property
+    def name(self) -> str:
+        return self.tasks[0].name if self.tasks else ""
+
+    @property
+    def user(self) -> str:
+        return self.tasks[0].user if self.tasks else ""
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Tasks per state, the most frequent first."""
+        counts: dict[str, int] = {}
+        for task in self.tasks:
+            counts[task.state] = counts.get(task.state, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    @property
+    def failed(self) -> tuple[Job, ...]:
+        return tuple(t for t in self.tasks if t.failed)
+
+    @property
+    def summary(self) -> str:
+        """``"3 tasks: 1 FAILED, 2 COMPLETED"``."""
+        return f"{len(self.tasks)} tasks: " + ", ".join(f"{n} {state}" for state, n in self.counts.items())
+
+    @property
+    def finished(self) -> bool:
+        return all(t.finished for t in self.tasks)
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": "array", "array_job_id": self.array_job_id, "name": self.name, "user": self.user,
+            "summary": {"tasks": len(self.tasks), "states": self.counts, "finished": self.finished,
+                        "failed": [t.job_id for t in self.failed]},
+            "tasks": [t.to_dict() for t in self.tasks],
+            "sources": list(self.sources), "unreachable": [asdict(u) for u in self.unreachable],
+        }
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ shape this module: ``sacct --json`` reports wrong exit codes (so we read ``sacct
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-from slurm_diag.slurm.models import Job, JobStep, Node, NodeReason
+from slurm_diag.slurm.models import ACCOUNTING, CONTROLLER, TERMINAL_STATES, Job, JobStep, Node, NodeReason
 
 # A separator no job name or path contains in practice; sacct accepts any string.
 SEP = "|#|"
@@ -113,6 +114,62 @@ def _none(text: str) -> str | None:
     return None if text in {"", "None", "(null)", "Unknown", "N/A"} else text
 
 
+# ---------------------------------------------------------------- job ids and array task ranges
+
+JOB_ID_FORMS = "a job id looks like 1234, or 1234_5 for task 5 of array 1234"
+
+
+def job_id(text: str) -> tuple[str, str | None]:
+    """``"1234"`` -> ("1234", None); ``"1234_5"`` -> ("1234", "5"). Anything else is a ParseError."""
+    match = re.fullmatch(r"(\d+)(?:_(\d+))?", text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise ParseError(f"{text!r} is not a job id: {JOB_ID_FORMS}")
+    base, task = match.groups()
+    return str(int(base)), None if task is None else str(int(task))
+
+
+def array_tasks(spec: str) -> list[str]:
+    """A task range as Slurm prints it -> task ids: ``"[1-3,7]"``, ``"1,3,5"``, ``"1-9:4%2"``.
+
+    ``%N`` (the throttle) is dropped; ``a-b:s`` steps by s.
+    """
+    body = spec.strip().strip("[]").split("%", 1)[0]
+    tasks: list[str] = []
+    for part in filter(None, body.split(",")):
+        match = re.fullmatch(r"(\d+)(?:-(\d+)(?::(\d+))?)?", part)
+        if not match:
+            raise ParseError(f"array tasks: expected ranges like '1-5,7', found {spec!r}")
+        lo, hi, step = match.groups()
+        tasks += [str(i) for i in range(int(lo), int(hi or lo) + 1, int(step or 1))]
+    return tasks
+
+
+# slurmctld expands %a in the paths of a record that stands for many tasks to this placeholder
+_NO_TASK = "4294967294"
+
+
+def _with_task(job: Job, task: str) -> Job:
+    def path(p: str | None) -> str | None:
+        # without the placeholder the path may hold %j of the record, not of the task: unknown yet
+        return p.replace(_NO_TASK, task) if p and _NO_TASK in p else None
+    return replace(job, job_id=f"{job.array_job_id}_{task}", array_task_id=task,
+                   stdout=path(job.stdout), stderr=path(job.stderr))
+
+
+def expand_array_ranges(jobs: list[Job]) -> list[Job]:
+    """One Job per array task: a row for a range of tasks (``123_[2-5]``, still pending or cancelled
+    before they started) becomes one Job per task that has no row of its own."""
+    own = {j.job_id for j in jobs}
+    out = []
+    for job in jobs:
+        if job.array_task_id and not job.array_task_id.isdigit():
+            out += [t for t in (_with_task(job, task) for task in array_tasks(job.array_task_id))
+                    if t.job_id not in own]
+        else:
+            out.append(job)
+    return out
+
+
 # ---------------------------------------------------------------- sacct
 
 def sacct_rows(text: str) -> list[dict[str, str]]:
@@ -159,19 +216,20 @@ def _job(row: dict[str, str], steps: tuple[JobStep, ...]) -> Job:
     state, detail = _state(row["State"])
     code, sig = exit_code(row["ExitCode"])
     array_job = array_task = None
-    match = re.fullmatch(r"(\d+)_(\[?[\d,\-%]+\]?)", row["JobID"])
+    match = re.fullmatch(r"(\d+)_(\[?[\d,\-%:]+\]?)", row["JobID"])
     if match:
         array_job, array_task = match.groups()
     rss = [s.max_rss_kb for s in steps if s.max_rss_kb is not None]
+    nodes = hostlist(row["NodeList"])
     return Job(
         job_id=row["JobID"], job_id_raw=row["JobIDRaw"], name=row["JobName"], user=row["User"],
         partition=row["Partition"], state=state, state_detail=detail, exit_code=code, signal=sig,
         elapsed_s=duration_s(row["Elapsed"]), time_limit_s=duration_s(row["Timelimit"]),
-        nodes=hostlist(row["NodeList"]), node_list=row["NodeList"], alloc_tres=tres(row["AllocTRES"]),
+        nodes=nodes, node_list=row["NodeList"] if nodes else "", alloc_tres=tres(row["AllocTRES"]),
         submit=_none(row["Submit"]), start=_none(row["Start"]), end=_none(row["End"]),
         work_dir=_none(row["WorkDir"]), reason=_none(row["Reason"]),
         max_rss_kb=max(rss) if rss else size_kb(row["MaxRSS"]),
-        array_job_id=array_job, array_task_id=array_task, steps=steps)
+        array_job_id=array_job, array_task_id=array_task, steps=steps, sources=(ACCOUNTING,))
 
 
 # ---------------------------------------------------------------- scontrol show ... -o
@@ -269,6 +327,36 @@ def scontrol_job(text: str) -> dict[str, str]:
 
 def scontrol_jobs(text: str) -> list[dict[str, str]]:
     return [scontrol_record(line) for line in text.splitlines() if line.startswith("JobId=")]
+
+
+def scontrol_job_views(text: str) -> list[Job]:
+    """``scontrol show job -o`` -> one Job per job or array task, as slurmctld sees it (no steps).
+
+    A pending array prints one record for all its waiting tasks (``ArrayTaskId=2-5``): it becomes
+    one Job per task.
+    """
+    out = []
+    for r in scontrol_jobs(text):
+        array_job, task = _none(r.get("ArrayJobId", "")), _none(r.get("ArrayTaskId", ""))
+        state, detail = _state(r.get("JobState", ""))
+        code, sig = exit_code(r.get("ExitCode", ""))
+        user = r.get("UserId", "").split("(", 1)[0]
+        nodes = hostlist(r.get("NodeList", ""))
+        node_list = r["NodeList"] if nodes else ""
+        job = Job(
+            job_id=f"{array_job}_{task}" if array_job else r["JobId"], job_id_raw=r["JobId"],
+            name=r.get("JobName", ""), user=user, partition=r.get("Partition", ""),
+            state=state, state_detail=detail, exit_code=code, signal=sig,
+            elapsed_s=duration_s(r.get("RunTime", "")), time_limit_s=duration_s(r.get("TimeLimit", "")),
+            nodes=nodes, node_list=node_list, alloc_tres=tres(r.get("TRES", "")),
+            submit=_none(r.get("SubmitTime", "")),
+            start=_none(r.get("StartTime", "")) if state != "PENDING" else None,
+            end=_none(r.get("EndTime", "")) if state in TERMINAL_STATES else None,
+            work_dir=_none(r.get("WorkDir", "")), stdout=_none(r.get("StdOut", "")),
+            stderr=_none(r.get("StdErr", "")), reason=_none(r.get("Reason", "")),
+            array_job_id=array_job, array_task_id=task, sources=(CONTROLLER,))
+        out += expand_array_ranges([job]) if task and not task.isdigit() else [job]
+    return out
 
 
 # ---------------------------------------------------------------- sinfo

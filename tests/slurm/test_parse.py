@@ -147,3 +147,51 @@ def test_sbatch_job_id():
     assert parse.sbatch_job_id("123\n") == "123" and parse.sbatch_job_id("77;sdiag") == "77"
     with pytest.raises(parse.ParseError):
         parse.sbatch_job_id("sbatch: error: Batch job submission failed")
+
+
+@pytest.mark.parametrize("text,parsed", [
+    ("1234", ("1234", None)), ("1234_5", ("1234", "5")), (" 77 ", ("77", None)), ("007_01", ("7", "1")),
+])
+def test_job_id(text, parsed):
+    assert parse.job_id(text) == parsed
+
+
+@pytest.mark.parametrize("text", ["", "_", ".", "1..2", "1_", "_1", "12.batch", "1_[1-3]", "0", "-1", "1 2"])
+def test_not_a_job_id(text):
+    with pytest.raises(parse.ParseError, match="1234_5 for task 5 of array 1234"):
+        parse.job_id(text)
+
+
+@pytest.mark.parametrize("spec,tasks", [
+    ("[1-5]", ["1", "2", "3", "4", "5"]), ("1,3,5", ["1", "3", "5"]), ("[2-4%1]", ["2", "3", "4"]),
+    ("1-9:4", ["1", "5", "9"]), ("7", ["7"]),
+])
+def test_array_tasks(spec, tasks):
+    assert parse.array_tasks(spec) == tasks
+
+
+def test_held_array_row_becomes_one_job_per_task():
+    rows = jobs("array_held")
+    assert [r.job_id for r in rows] == [f"{rows[0].array_job_id}_[1-5]"]
+    tasks = parse.expand_array_ranges(rows)
+    assert [t.array_task_id for t in tasks] == ["1", "2", "3", "4", "5"]
+    assert {t.state for t in tasks} == {"PENDING"} and tasks[0].node_list == "" and tasks[0].nodes == ()
+
+
+def test_scontrol_views_of_an_array_and_its_waiting_tasks():
+    views = parse.scontrol_job_views((SLURM / "scontrol_array_partial.txt").read_text())
+    arr = views[0].array_job_id
+    assert sorted((v.job_id, v.state) for v in views) == [
+        (f"{arr}_1", "RUNNING"), (f"{arr}_2", "PENDING"), (f"{arr}_3", "PENDING"), (f"{arr}_4", "PENDING")]
+    running = next(v for v in views if v.state == "RUNNING")
+    assert running.nodes and running.stdout and running.sources == ("slurmctld",) and running.end is None
+    waiting = next(v for v in views if v.array_task_id == "2")
+    assert waiting.stdout is None  # %j of a task that has not started is not known yet
+    assert waiting.reason == "JobArrayTaskLimit" and waiting.start is None
+
+
+def test_scontrol_view_of_a_finished_task_has_exit_code_and_user():
+    views = parse.scontrol_job_views((SLURM / "scontrol_array_failed.txt").read_text())
+    failed = next(v for v in views if v.array_task_id == "1")
+    assert (failed.state, failed.exit_code, failed.user, failed.reason) == ("FAILED", 7, "root", "NonZeroExitCode")
+    assert failed.end and failed.elapsed_s is not None

@@ -1,9 +1,10 @@
 """Refresh the captured Slurm output under tests/data/slurm/ from the real local cluster.
 
-Run as root with the local cluster up:  python tests/data/slurm/capture.py
+Run as root with the local cluster up:  python tests/data/slurm/capture.py [arrays]
 It submits jobs that end in each interesting state (FAILED, TIMEOUT, OUT_OF_MEMORY, CANCELLED,
 NODE_FAIL, an array, a multi-node job with steps), drains a node, and saves the raw output of
 sacct, scontrol and sinfo exactly as the adapter asks for it. Takes about a minute and a half.
+With ``arrays``, only the job arrays (a failed task, held, partly running) are captured.
 """
 
 from __future__ import annotations
@@ -58,7 +59,42 @@ def wait_running(job: str, timeout: float = 30) -> None:
     raise SystemExit(f"job {job} did not start in {timeout} s")
 
 
+def scontrol_job(job: str) -> str:
+    return sh("scontrol", "show", "job", "-o", job)
+
+
+def wait_accounted(job: str, timeout: float = 30) -> None:
+    """Accounting learns of a new job a moment after slurmctld does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sacct(job).strip():
+            return
+        time.sleep(0.3)
+    raise SystemExit(f"job {job} did not reach accounting in {timeout} s")
+
+
+def capture_arrays() -> None:
+    """Arrays as `sdiag-agent job <arrayid>` asks for them: sacct -j ID and scontrol show job ID."""
+    failed = sbatch("#!/bin/sh\n[ \"$SLURM_ARRAY_TASK_ID\" = 1 ] && exit 7; exit 0\n",
+                    "-J", "arr7", "--array=1-3")
+    held = sbatch("#!/bin/sh\nexit 0\n", "-J", "held", "--array=1-5", "--hold")
+    partial = sbatch("#!/bin/sh\nsleep 30\n", "-J", "one-at-a-time", "--array=1-4%1")
+    wait_done(failed)
+    wait_accounted(held)
+    wait_running(f"{partial}_1")
+    wait_accounted(partial)
+    for name, job in (("array_failed", failed), ("array_held", held), ("array_partial", partial)):
+        save(f"sacct_{name}.txt", sacct(job))
+        save(f"scontrol_{name}.txt", scontrol_job(job))
+    sh("scancel", held, partial)
+    with open(OUT / "job_ids.txt", "a") as ids:
+        ids.write(f"array_failed {failed}\narray_held {held}\narray_partial {partial}\n")
+
+
 def main() -> None:
+    if sys.argv[1:] == ["arrays"]:
+        capture_arrays()
+        return
     steps = sbatch("#!/bin/sh\nsrun -N2 hostname\nsrun -N1 false\nexit 0\n",
                    "-J", "two-node", "-N", "2", "-w", "node[1-2]", "--gres=gpu:2", "--time=10")
     wait_done(steps)

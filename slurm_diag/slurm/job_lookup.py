@@ -1,0 +1,104 @@
+"""One job, or one job array, put together from what accounting and slurmctld said.
+
+Pure: the client runs sacct and scontrol; this decides what their answers add up to. Accounting
+(slurmdbd) keeps steps and old jobs; slurmctld knows the live state, pending array tasks and the
+stdout/stderr paths. Either may be down: the view then comes from the other one and names the
+daemon that did not answer. Only when neither can decide is the lookup "could not check".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from slurm_diag.slurm import parse
+from slurm_diag.slurm.errors import JobNotFound, JobSourcesUnavailable
+from slurm_diag.slurm.models import ACCOUNTING, CONTROLLER, Job, JobArray, Unreachable
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one daemon said: the jobs it returned, or why it did not answer."""
+
+    jobs: tuple[Job, ...] = ()
+    unreachable: Unreachable | None = None
+
+
+def start_hint(daemons: list[str], conf: str | None = None) -> str:
+    """What to do when ``daemons`` do not answer."""
+    names = " and ".join(daemons)
+    where = f" (SLURM_CONF={conf})" if conf else ""
+    return (f"start {names} or ask the cluster's admin{where}; "
+            f"for the local cluster run `sdiag-agent devcluster up`")
+
+
+def merge(acct: Job | None, live: Job | None) -> Job:
+    """One task or job seen by both daemons: accounting for a finished job (plus slurmctld's
+    paths), slurmctld's live state while it runs or waits (plus accounting's steps)."""
+    if acct is None or live is None:
+        return acct or live
+    both = (ACCOUNTING, CONTROLLER)
+    if acct.finished:
+        return replace(acct, stdout=live.stdout or acct.stdout, stderr=live.stderr or acct.stderr,
+                       work_dir=acct.work_dir or live.work_dir, reason=acct.reason or live.reason,
+                       sources=both)
+    return replace(live, steps=acct.steps, max_rss_kb=acct.max_rss_kb or live.max_rss_kb,
+                   work_dir=live.work_dir or acct.work_dir, sources=both)
+
+
+def _task_ranges(tasks: list[Job]) -> str:
+    """Task ids as ranges: 1-3,7."""
+    ids = sorted({int(t.array_task_id) for t in tasks if (t.array_task_id or "").isdigit()})
+    runs: list[list[int]] = []
+    for i in ids:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def resolve(base: str, task: str | None, acct: Answer, live: Answer, conf: str | None = None) -> Job | JobArray:
+    """The job ``base`` (an array when it has tasks), or task ``task`` of array ``base``.
+
+    ``acct`` and ``live`` are what sacct and scontrol returned when asked for ``base``.
+    Raises JobNotFound (bad input) or JobSourcesUnavailable (could not check).
+    """
+    requested = base if task is None else f"{base}_{task}"
+    missing = tuple(a.unreachable for a in (acct, live) if a.unreachable)
+    if len(missing) == 2:
+        raise JobSourcesUnavailable(
+            f"cannot look up job {requested}: neither slurmdbd nor slurmctld answered ("
+            + "; ".join(f"{u.command}: {u.error}" for u in missing) + ")",
+            hint=start_hint(["slurmdbd", "slurmctld"], conf))
+    from_acct = {j.job_id: j for j in parse.expand_array_ranges(list(acct.jobs))}
+    from_live = {j.job_id: j for j in live.jobs}
+    jobs = [replace(merge(from_acct.get(i), from_live.get(i)), unreachable=missing)
+            for i in dict.fromkeys([*from_acct, *from_live])]
+    tasks = [j for j in jobs if j.array_job_id == base]
+    if task is None:
+        if tasks:
+            sources = tuple(s for s in (ACCOUNTING, CONTROLLER) if any(s in t.sources for t in tasks))
+            return JobArray(array_job_id=base, tasks=tuple(tasks), sources=sources, unreachable=missing)
+        found = [j for j in jobs if j.job_id == base] or [j for j in jobs if j.job_id_raw == base]
+        if found:
+            return found[0]
+    else:
+        found = [t for t in tasks if t.array_task_id == task]
+        if found:
+            return found[0]
+        if tasks and not acct.unreachable:
+            raise JobNotFound(f"array {base} has no task {task}: its tasks are {_task_ranges(tasks)}",
+                              hint=f"`sdiag-agent job {base}` shows every task")
+        if any(j.job_id == base for j in jobs):
+            raise JobNotFound(f"job {base} is not an array, so there is no task {requested}",
+                              hint=f"`sdiag-agent job {base}` shows the job")
+    if missing:
+        (gone,) = missing
+        answered = CONTROLLER if gone.daemon == ACCOUNTING else ACCOUNTING
+        raise JobSourcesUnavailable(
+            f"job {requested} is not in {answered}, and {gone.daemon} did not answer "
+            f"({gone.command}: {gone.error}): cannot tell whether it exists",
+            hint=start_hint([gone.daemon], conf))
+    raise JobNotFound(f"job {requested} not found in accounting (slurmdbd) or in slurmctld",
+                      hint="check the id with `sacct -X -u $USER`; records older than the purge "
+                           "window are gone")

@@ -1,0 +1,111 @@
+"""`sdiag-agent job` on the real local cluster: arrays as their tasks, pending tasks, missing
+tasks, and answers with slurmctld or slurmdbd down (run under the cluster lock; the daemons are
+always brought back)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from slurm_diag import schemas
+from slurm_diag.devcluster import cluster, daemons
+from slurm_diag.slurm import JobArray
+
+from tests.conftest import sdiag
+
+pytestmark = pytest.mark.cluster
+
+TASK1_EXITS_7 = "#!/bin/sh\n[ \"$SLURM_ARRAY_TASK_ID\" = 1 ] && exit 7\nexit 0\n"
+
+
+def submit_array(slurm, script: str, *args: str) -> str:
+    return slurm.submit(script, ["-o", "/tmp/sdiag-test-%A_%a.out", *args], workdir="/tmp")
+
+
+@pytest.fixture()
+def failed_array(slurm) -> str:
+    """A finished array whose task 1 of 1..3 exited 7."""
+    arr = submit_array(slurm, TASK1_EXITS_7, "-J", "arr7", "--array=1-3")
+    found = slurm.wait(arr, timeout=90)
+    assert isinstance(found, JobArray) and found.finished
+    return arr
+
+
+def test_array_shows_every_task_failed_first(failed_array, cluster_env):
+    arr = failed_array
+    text = sdiag("job", arr, env=cluster_env)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[0].startswith(f"array    {arr} (arr7)")
+    assert lines[1] == "summary  3 tasks: 2 COMPLETED, 1 FAILED"
+    assert lines[2] == f"failed   {arr}_1"
+    tasks = [line.split()[1:3] for line in lines if line.startswith("task ")]
+    assert tasks == [[f"{arr}_1", "FAILED"], [f"{arr}_2", "COMPLETED"], [f"{arr}_3", "COMPLETED"]]
+    assert "exit 7:0" in next(line for line in lines if f"{arr}_1 " in line)
+    out = sdiag("job", arr, "--json", env=cluster_env)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    schemas.validate("job_array", doc)
+    assert doc["summary"] == {"tasks": 3, "states": {"COMPLETED": 2, "FAILED": 1}, "finished": True,
+                              "failed": [f"{arr}_1"]}
+    assert [(t["job_id"], t["exit_code"]) for t in doc["tasks"]] == [(f"{arr}_1", 7), (f"{arr}_2", 0), (f"{arr}_3", 0)]
+    assert doc["tasks"][0]["stdout"] == f"/tmp/sdiag-test-{arr}_1.out"
+    one = json.loads(sdiag("job", f"{arr}_1", "--json", env=cluster_env).stdout)
+    schemas.validate("job", one)
+    assert (one["state"], one["exit_code"], one["steps"][0]["step_id"]) == ("FAILED", 7, "batch")
+    missing = sdiag("job", f"{arr}_9", env=cluster_env)
+    assert missing.returncode == 2 and f"array {arr} has no task 9: its tasks are 1-3" in missing.stderr
+
+
+def test_pending_array_task_is_pending(slurm, cluster_env):
+    arr = submit_array(slurm, "#!/bin/sh\nexit 0\n", "-J", "held", "--array=1-5", "--hold")
+    try:
+        task = sdiag("job", f"{arr}_3", env=cluster_env)
+        assert task.returncode == 0, task.stderr
+        assert "state    PENDING  reason: JobHeldUser" in task.stdout and "retry" not in task.stdout + task.stderr
+        whole = json.loads(sdiag("job", arr, "--json", env=cluster_env).stdout)
+        schemas.validate("job_array", whole)
+        assert whole["summary"]["states"] == {"PENDING": 5} and not whole["summary"]["finished"]
+        assert sdiag("job", f"{arr}_6", env=cluster_env).returncode == 2
+    finally:
+        slurm.cancel(arr)
+
+
+@pytest.fixture()
+def restore_daemons(devcluster):
+    """Whatever a test stops, every daemon runs again afterwards."""
+    yield lambda name: daemons.stop(cluster.daemon(devcluster, name))
+    cluster.up(devcluster, say=lambda m: None)
+
+
+def test_job_answers_from_whichever_daemon_is_up(failed_array, cluster_env, restore_daemons, devcluster):
+    arr = failed_array
+    restore_daemons("slurmdbd")
+    text = sdiag("job", arr, env=cluster_env)
+    assert text.returncode == 0, text.stderr
+    assert "summary  3 tasks: 2 COMPLETED, 1 FAILED" in text.stdout
+    missing = next(line for line in text.stdout.splitlines() if line.startswith("missing"))
+    assert "slurmdbd did not answer (sacct:" in missing and "next: start slurmdbd " in missing
+    assert "slurmctld" not in missing.split("next:")[1]
+    doc = json.loads(sdiag("job", arr, "--json", env=cluster_env).stdout)
+    schemas.validate("job_array", doc)
+    assert doc["sources"] == ["slurmctld"] and [u["daemon"] for u in doc["unreachable"]] == ["slurmdbd"]
+
+    restore_daemons("slurmctld")  # now both are down: could not check, naming both
+    both = sdiag("job", arr, env=cluster_env)
+    assert both.returncode == 3, both.stderr
+    assert "neither slurmdbd nor slurmctld answered" in both.stderr
+    assert "start slurmdbd and slurmctld" in both.stderr and "Traceback" not in both.stderr
+
+    cluster.up(devcluster, say=lambda m: None)
+    restore_daemons("slurmctld")
+    text = sdiag("job", arr, env=cluster_env)
+    assert text.returncode == 0, text.stderr
+    assert f"failed   {arr}_1" in text.stdout
+    missing = next(line for line in text.stdout.splitlines() if line.startswith("missing"))
+    assert "slurmctld did not answer (scontrol:" in missing and "next: start slurmctld " in missing
+    doc = json.loads(sdiag("job", f"{arr}_1", "--json", env=cluster_env).stdout)
+    schemas.validate("job", doc)
+    assert (doc["state"], doc["exit_code"], doc["sources"]) == ("FAILED", 7, ["slurmdbd"])
+    assert doc["unreachable"][0]["daemon"] == "slurmctld" and doc["steps"]
