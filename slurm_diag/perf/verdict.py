@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from slurm_diag.perf.expect import Expectation
+from slurm_diag.stats import median
 from slurm_diag.status import Status
 
 
@@ -178,11 +179,6 @@ def explain(m: Measurement, th: Thresholds) -> tuple[str | None, str]:
     return cause, "; ".join(parts)
 
 
-def _median(values: Iterable[float | None]) -> float | None:
-    found = [v for v in values if v is not None]
-    return statistics.median(found) if found else None
-
-
 def _combine(subject_ms: list[Measurement], checks: list[RoundCheck], th: Thresholds) -> Verdict:
     m0 = subject_ms[0]
     flagged = [(c, m) for c, m in zip(checks, subject_ms) if c.status in (Status.WARN, Status.CRITICAL)]
@@ -199,9 +195,9 @@ def _combine(subject_ms: list[Measurement], checks: list[RoundCheck], th: Thresh
     else:
         status, note = Status.OK, ""
     basis_checks = [c for c, _ in flagged] if flagged else checks
-    r_e = _median(c.ratio_expected for c in basis_checks)
-    r_f = _median(c.ratio_fleet for c in basis_checks)
-    r_n = _median(c.ratio_node for c in basis_checks)
+    r_e = median(c.ratio_expected for c in basis_checks)
+    r_f = median(c.ratio_fleet for c in basis_checks)
+    r_n = median(c.ratio_node for c in basis_checks)
     worst = min(flagged, key=lambda cm: cm[1].value)[1] if flagged else min(subject_ms, key=lambda m: m.value)
     cause, why = explain(worst, th)
     name = f"{m0.subject} {m0.probe}" + (f" {m0.dtype}" if m0.dtype else "")
