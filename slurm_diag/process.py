@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,17 +81,34 @@ def run(argv: list[str], *, timeout: float, env: dict[str, str] | None = None,
 
 
 def spawn(argv: list[str], *, env: dict[str, str] | None = None, log: Path | None = None,
-          full_env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start ``argv`` detached (own session, stdin closed, output to ``log`` or nowhere) and return
-    at once; nobody waits on it. For daemons and the prolog's drainer. Raises ProgramNotFound."""
+          pipes: bool = False) -> subprocess.Popen:
+    """Start ``argv`` detached (own session, stdin closed) and return at once. Output goes to
+    ``log`` or nowhere; with ``pipes`` the caller reads stdout/stderr (bytes) itself and must end
+    it with ``abandon``. For daemons, the prolog's drainer and the GPU reader. Raises
+    ProgramNotFound."""
     argv = [str(a) for a in argv]
-    environ = dict(full_env) if full_env is not None else {**os.environ, **(env or {})}
     with _output(log, default=subprocess.DEVNULL) as out:
         try:
-            return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                    env=environ, start_new_session=True, close_fds=True)
+            return subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE if pipes else out,
+                                    stderr=subprocess.PIPE if pipes else out,
+                                    env={**os.environ, **(env or {})}, start_new_session=True, close_fds=True)
         except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
             raise ProgramNotFound(argv, exc.strerror or str(exc)) from None
+
+
+def abandon(proc: subprocess.Popen) -> None:
+    """SIGKILL the process group of a spawned process, close its pipes, and reap it in the
+    background only: a process stuck in an uninterruptible call dies when the call returns, which
+    may be never, and the caller must not wait for that."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe:
+            pipe.close()
+    threading.Thread(target=proc.wait, name=f"reaper-{proc.pid}", daemon=True).start()
 
 
 def kill_group(proc: subprocess.Popen, grace: float = KILL_GRACE_S) -> tuple[str | None, str | None]:
