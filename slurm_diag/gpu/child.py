@@ -35,44 +35,73 @@ def _margin(total_timeout_s: float) -> float:
 def read_in_child(profile: str | Path | None, call_timeout_s: float, total_timeout_s: float) -> GpuReading:
     """The node's GPUs (or the simulated ``profile``), read in a child process; never raises and
     returns within about ``total_timeout_s`` whatever the driver does."""
-    start = time.monotonic()
-    profile = str(profile) if profile else None
-    deadline = start + total_timeout_s
-    source = f"simulator:{profile}" if profile else "nvml"
-    request = {"profile": profile or "", "call_timeout_s": call_timeout_s, "total_timeout_s": total_timeout_s,
-               "deadline": deadline - _margin(total_timeout_s)}
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
-    try:
-        proc = subprocess.Popen([sys.executable, "-m", "slurm_diag.gpu.child", json.dumps(request)],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=env, start_new_session=True, close_fds=True)
-    except OSError as exc:
-        return GpuReading(source=source, error=f"cannot start the GPU reader process {sys.executable}: "
-                                               f"{exc.strerror}; reinstall slurm-diag on this node",
-                          error_kind=ReadError.INTERNAL, duration_s=time.monotonic() - start)
-    try:
-        answer, phase, stderr = _receive(proc, deadline)
-    finally:
-        _kill(proc)
-    took = time.monotonic() - start
-    if answer is not None:
+    return ChildRead(profile, call_timeout_s, total_timeout_s).collect()
+
+
+class ChildRead:
+    """One read in a child process: started at once, collected (at most ``total_timeout_s`` after
+    the start) when the reading is needed, so the child can run while the caller does other work."""
+
+    def __init__(self, profile: str | Path | None, call_timeout_s: float, total_timeout_s: float):
+        self.start = time.monotonic()
+        self.total_timeout_s = total_timeout_s
+        self.deadline = self.start + total_timeout_s
+        profile = str(profile) if profile else None
+        self.source = f"simulator:{profile}" if profile else "nvml"
+        self.reading: GpuReading | None = None
+        request = {"profile": profile or "", "call_timeout_s": call_timeout_s, "total_timeout_s": total_timeout_s,
+                   "deadline": self.deadline - _margin(total_timeout_s)}
+        # -S skips site (a third of the child's start): the child gets this process's import path instead
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(_import_path()))
         try:
-            reading = GpuReading.from_dict(answer)
-        except (KeyError, TypeError, ValueError) as exc:
-            return GpuReading(source=source, error=f"the GPU reader process sent a malformed reading ({exc!r}): "
-                                                   "report this as a slurm-diag bug",
-                              error_kind=ReadError.INTERNAL, duration_s=took)
-        reading.duration_s = took
-        return reading
-    if time.monotonic() >= deadline:
-        return GpuReading(source=source, error=f"the GPU read did not finish within {total_timeout_s:g} s "
-                                               f"(the reader process was in {phase}); it was killed",
-                          error_kind=ReadError.HUNG, duration_s=took)
-    last = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
-    return GpuReading(source=source, error=f"the GPU reader process ended without a reading while in {phase}: "
-                                           f"{last[0][:300]}; report this as a slurm-diag bug",
-                      error_kind=ReadError.INTERNAL, duration_s=took)
+            self.proc = subprocess.Popen([sys.executable, "-S", "-m", "slurm_diag.gpu.child", json.dumps(request)],
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         env=env, start_new_session=True, close_fds=True)
+        except OSError as exc:
+            self.proc = None
+            self.reading = self._failed(f"cannot start the GPU reader process {sys.executable}: {exc.strerror}; "
+                                        "reinstall slurm-diag on this node", ReadError.INTERNAL)
+
+    def collect(self) -> GpuReading:
+        """The reading; the first call waits for it (never past the deadline) and kills the child."""
+        if self.reading is None:
+            try:
+                answer, phase, stderr = _receive(self.proc, self.deadline)
+            finally:
+                self.abandon()
+            self.reading = self._judge(answer, phase, stderr)
+        return self.reading
+
+    def abandon(self) -> None:
+        if self.proc is not None:
+            _kill(self.proc)
+            self.proc = None
+
+    def _judge(self, answer: dict | None, phase: str, stderr: bytes) -> GpuReading:
+        if answer is not None:
+            try:
+                reading = GpuReading.from_dict(answer)
+            except (KeyError, TypeError, ValueError) as exc:
+                return self._failed(f"the GPU reader process sent a malformed reading ({exc!r}): "
+                                    "report this as a slurm-diag bug", ReadError.INTERNAL)
+            reading.duration_s = time.monotonic() - self.start
+            return reading
+        if time.monotonic() >= self.deadline:
+            return self._failed(f"the GPU read did not finish within {self.total_timeout_s:g} s "
+                                f"(the reader process was in {phase}); it was killed", ReadError.HUNG)
+        last = stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        return self._failed(f"the GPU reader process ended without a reading while in {phase}: "
+                            f"{last[0][:300]}; report this as a slurm-diag bug", ReadError.INTERNAL)
+
+    def _failed(self, error: str, kind: ReadError) -> GpuReading:
+        return GpuReading(source=self.source, error=error, error_kind=kind, duration_s=time.monotonic() - self.start)
+
+
+def _import_path() -> list[str]:
+    """This package's root, then every directory this process imports from (site's .pth files
+    already applied), so the child imports the same slurm_diag and pynvml."""
+    paths = [PACKAGE_ROOT] + [p for p in sys.path if isinstance(p, str) and p and os.path.exists(p)]
+    return list(dict.fromkeys(paths))
 
 
 def _receive(proc: subprocess.Popen, deadline: float) -> tuple[dict | None, str, bytes]:
