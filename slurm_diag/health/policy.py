@@ -24,10 +24,12 @@ def is_sdiag_reason(reason: str | None) -> bool:
 
 
 def drain_findings(report: dict, policy: dict) -> list[dict]:
-    """Checks that ask for a drain: CRITICAL from a drain check, UNKNOWN too when policy says so."""
+    """Checks that ask for a drain: CRITICAL from a drain check, UNKNOWN too when policy says so,
+    except an UNKNOWN marked ``not_a_node_fault`` (slurm-diag's own trouble, e.g. a missing package)."""
     allowed = set(policy["drain_checks"])
     statuses = {"CRITICAL"} | ({"UNKNOWN"} if policy["unknown"] == "drain" else set())
-    return [c for c in report["checks"] if c["name"] in allowed and c["status"] in statuses]
+    return [c for c in report["checks"] if c["name"] in allowed and c["status"] in statuses
+            and not (c["status"] == "UNKNOWN" and (c.get("data") or {}).get("not_a_node_fault"))]
 
 
 def is_clean(report: dict, policy: dict) -> bool:

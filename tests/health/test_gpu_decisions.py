@@ -140,7 +140,8 @@ def test_gpu_count_decides_by_error_kind_not_by_message_words():
         for expected in (8, None):
             r = gpu_count.evaluate(ours, expected, "config")
             assert r.status == Status.UNKNOWN, (kind, expected)
-            assert "a slurm-diag problem and not the node's" in r.message and r.data == {"error_kind": kind.value}
+            assert "a slurm-diag problem and not the node's" in r.message
+            assert r.data == {"error_kind": kind.value, "not_a_node_fault": True}
         assert gpu_count.evaluate(ours, 0, "config").status == Status.OK
 
 

@@ -36,18 +36,21 @@ def gpu_checks(home):
     return {c["name"]: c for c in report["checks"]}
 
 
-def test_missing_pynvml_is_unknown_and_never_drains(prolog_env, tmp_path):
+@pytest.mark.parametrize("unknown_policy", ["ignore", "drain"])
+def test_missing_pynvml_is_unknown_and_never_drains(prolog_env, tmp_path, unknown_policy):
     env, home = prolog_env
+    conf = Path(env["SDIAG_CONFIG"])
+    conf.write_text(conf.read_text() + f'[health.policy]\nunknown = "{unknown_policy}"\n')
     shadow = tmp_path / "no-pynvml" / "pynvml"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text('raise ModuleNotFoundError("No module named \'pynvml\'", name="pynvml")\n')
     out = prolog(env, PYTHONPATH=str(shadow.parent))
     assert out.returncode == 0, out.stderr                           # the job runs, the node is not drained
-    assert "blocking the job" not in out.stderr
+    assert "blocking the job" not in out.stderr and "would drain" not in out.stderr
     assert "pynvml (package nvidia-ml-py) is not installed" in out.stderr     # logged to the slurmd log
     assert not (home / "spool" / "actions").exists()
     count = gpu_checks(home)["gpu_count"]
-    assert count["status"] == "UNKNOWN" and count["data"] == {"error_kind": "not_installed"}
+    assert count["status"] == "UNKNOWN" and count["data"] == {"error_kind": "not_installed", "not_a_node_fault": True}
     assert "a slurm-diag problem and not the node's" in count["message"]
 
 

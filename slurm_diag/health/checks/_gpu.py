@@ -12,8 +12,8 @@ def unreadable(name: str, reading: GpuReading, expected: int | None, source: str
                driver_is_critical: bool = False) -> CheckResult:
     """The verdict when no GPU could be read, decided by the reading's error kind (never its words).
 
-    slurm-diag's own trouble (package missing, reader crashed, bad profile) is UNKNOWN: visible, never
-    a drain. A driver that does not load is nothing to check where no GPU is expected, and CRITICAL
+    slurm-diag's own trouble (package missing, reader crashed, bad profile) is UNKNOWN marked
+    ``not_a_node_fault``: visible, never a drain, even with ``policy.unknown = "drain"``. A driver that does not load is nothing to check where no GPU is expected, and CRITICAL
     for ``gpu_count`` (``driver_is_critical``) where GPUs are expected.
     """
     kind = reading.error_kind
@@ -21,7 +21,7 @@ def unreadable(name: str, reading: GpuReading, expected: int | None, source: str
         if expected == 0:
             return ok(name, f"no GPUs expected ({source}): nothing to check ({reading.error})", expected=0)
         return unknown(name, f"could not read the GPUs, a slurm-diag problem and not the node's: {reading.error}",
-                       expected=expected, data={"error_kind": kind.value},
+                       expected=expected, data={"error_kind": kind.value, "not_a_node_fault": True},
                        next_step="fix slurm-diag's installation or profile on this node; the node is not drained for it")
     if kind is ReadError.DRIVER and not expected:
         return ok(name, f"no GPUs expected ({source}) and no NVIDIA driver: nothing to check",
