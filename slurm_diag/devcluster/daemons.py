@@ -44,6 +44,7 @@ def start(daemon: Daemon, env: dict[str, str], timeout: float = 15.0) -> int:
     if running:
         return running
     daemon.pid_file.unlink(missing_ok=True)
+    daemon.pid_file.parent.mkdir(parents=True, exist_ok=True)
     if not daemon.forks:
         proc = process.spawn(list(daemon.argv), env=env, log=daemon.log_file)
         daemon.pid_file.write_text(f"{proc.pid}\n")
