@@ -170,8 +170,7 @@ class CommandClient:
                 job = None
             if on_poll:
                 on_poll(job)
-            # finished, and in accounting (steps, memory) unless slurmdbd is the daemon that is down
-            if job is not None and job.finished and (ACCOUNTING in job.sources or job.unreachable):
+            if job is not None and _settled(job):
                 return job
             if time.monotonic() >= deadline:
                 state = (job.summary if isinstance(job, JobArray) else job.state) if job else "not in accounting"
@@ -204,6 +203,12 @@ class CommandClient:
     def queue(self) -> list[dict[str, str]]:
         """Jobs slurmctld holds now (pending and running), as scontrol records."""
         return parse.scontrol_jobs(self._run(["scontrol", "show", "job", "-o"]).stdout)
+
+
+def _settled(found: Job | JobArray) -> bool:
+    """Finished, and every task in accounting (steps, memory) unless slurmdbd is down."""
+    tasks = found.tasks if isinstance(found, JobArray) else (found,)
+    return found.finished and (bool(found.unreachable) or all(ACCOUNTING in t.sources for t in tasks))
 
 
 def _last_line(exc: SlurmUnavailable) -> str:

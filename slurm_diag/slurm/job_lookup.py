@@ -33,7 +33,9 @@ def start_hint(daemons: list[str], conf: str | None = None) -> str:
 
 def merge(acct: Job | None, live: Job | None) -> Job:
     """One task or job seen by both daemons: accounting for a finished job (plus slurmctld's
-    paths), slurmctld's live state while it runs or waits (plus accounting's steps)."""
+    paths), slurmctld's live state while it runs or waits (plus accounting's steps). A job that
+    slurmctld says has ended while accounting still has it running counts as slurmctld's alone
+    (``wait`` waits for accounting to catch up)."""
     if acct is None or live is None:
         return acct or live
     both = (ACCOUNTING, CONTROLLER)
@@ -41,6 +43,8 @@ def merge(acct: Job | None, live: Job | None) -> Job:
         return replace(acct, stdout=live.stdout or acct.stdout, stderr=live.stderr or acct.stderr,
                        work_dir=acct.work_dir or live.work_dir, reason=acct.reason or live.reason,
                        sources=both)
+    if live.finished:  # accounting has not caught up yet: the facts are slurmctld's
+        return replace(live, steps=acct.steps, max_rss_kb=acct.max_rss_kb, sources=(CONTROLLER,))
     return replace(live, steps=acct.steps, max_rss_kb=acct.max_rss_kb or live.max_rss_kb,
                    work_dir=live.work_dir or acct.work_dir, sources=both)
 

@@ -161,10 +161,23 @@ def test_accounting_behind_slurmctld_takes_the_live_state_and_keeps_the_steps():
     behind = replace(next(j for j in acct("array_failed").jobs if j.array_task_id == "1"), state="RUNNING")
     merged = merge(behind, done)
     assert (merged.job_id, merged.state, merged.exit_code) == (f"{arr}_1", "FAILED", 7)
-    assert merged.steps == behind.steps and merged.sources == ("slurmdbd", "slurmctld")
+    assert merged.steps == behind.steps and merged.sources == ("slurmctld",)  # `wait` waits on
 
 
 def test_job_only_in_slurmctld_yet_is_shown_not_retry():
     job = next(j for j in live("job_running").jobs)
     found = resolve(job.job_id, None, Answer(), live("job_running"))
     assert found.state == "RUNNING" and found.sources == ("slurmctld",) and not found.unreachable
+
+
+def test_wait_settles_only_once_accounting_has_every_finished_task():
+    from slurm_diag.slurm.client import _settled
+
+    arr = IDS["array_failed"]
+    assert _settled(resolve(arr, None, acct("array_failed"), live("array_failed")))
+    # accounting knows tasks 2 and 3 only (it learns of jobs seconds after slurmctld here)
+    partial = Answer(jobs=tuple(j for j in acct("array_failed").jobs if j.array_task_id != "1"))
+    lagging = resolve(arr, None, partial, live("array_failed"))
+    assert lagging.finished and not _settled(lagging)
+    assert _settled(resolve(arr, None, down("slurmdbd"), live("array_failed")))  # nothing to wait for
+    assert not _settled(resolve(IDS["array_held"], None, acct("array_held"), live("array_held")))
