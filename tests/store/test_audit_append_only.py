@@ -10,10 +10,20 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, delete, text, update
 from sqlalchemy.exc import DatabaseError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import DeclarativeBase, Session
 
 from slurm_diag.store import append_only, tables as t
 from slurm_diag.store.db import Store
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class AuditRow(_Base):
+    """An ORM mapping a program could make of the audit table (slurm-diag itself has none)."""
+
+    __table__ = t.audit_log
 
 
 def _store_with_entries(url: str) -> Store:
@@ -37,6 +47,12 @@ def _refused_through_sqlalchemy(store: Store) -> None:
     with pytest.raises(DatabaseError, match="append-only"):
         with Session(store.engine) as session, session.begin():
             session.execute(text("DELETE FROM audit_log"))
+    with pytest.raises(DatabaseError, match="append-only"):
+        with Session(store.engine) as session, session.begin():
+            session.get(AuditRow, before[0]["seq"]).actor = "mallory"       # flushed as an UPDATE
+    with pytest.raises(DatabaseError, match="append-only"):
+        with Session(store.engine) as session, session.begin():
+            session.delete(session.get(AuditRow, before[1]["seq"]))        # flushed as a DELETE
     assert store.audit_log() == before
     store.audit("bob", "test.three")                      # appending is untouched
     assert [e["event"] for e in store.audit_log()] == ["test.one", "test.two", "test.three"]
