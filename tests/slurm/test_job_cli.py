@@ -16,3 +16,22 @@ def test_not_a_job_id_is_bad_input(capsys, monkeypatch, tmp_path, text, as_json)
     assert code == 2, err
     assert f"{text!r} is not a job id" in err and "1234_5 for task 5 of array 1234" in err
     assert out == "" and "Traceback" not in err
+
+
+def test_long_array_lists_every_failed_task_and_caps_the_rest():
+    from dataclasses import replace
+
+    from slurm_diag.cli.job_cmd import MAX_TASK_LINES, _array_lines
+    from slurm_diag.slurm import parse
+    from slurm_diag.slurm.models import JobArray
+    from tests.conftest import DATA
+
+    (held,) = parse.sacct_jobs((DATA / "slurm" / "sacct_array_held.txt").read_text())
+    tasks = parse.expand_array_ranges([replace(held, array_task_id="[1-120]")])
+    tasks = [replace(t, state="FAILED", exit_code=1) if int(t.array_task_id) % 2 else t for t in tasks]
+    rows = _array_lines(JobArray(array_job_id=held.array_job_id, tasks=tuple(tasks)))
+    assert dict(rows)["summary"] == "120 tasks: 60 FAILED, 60 PENDING  (not finished)"
+    listed = [value.split()[0] for key, value in rows if key == "task"]
+    assert len(listed) == max(60, MAX_TASK_LINES) + 1 and listed[-1] == "..."
+    assert listed[:60] == [f"{held.array_job_id}_{i}" for i in range(1, 121, 2)]  # failed first, in order
+    assert rows[-1][1].startswith("... 60 more (`--json` lists every task)")
