@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
-import signal
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -51,15 +47,16 @@ class ChildRead:
         self.reading: GpuReading | None = None
         request = {"profile": profile or "", "call_timeout_s": call_timeout_s, "total_timeout_s": total_timeout_s,
                    "deadline": self.deadline - _margin(total_timeout_s)}
+        from slurm_diag import process   # here, not at the top: the child process does not need it
+
         # -S skips site (a third of the child's start): the child gets this process's import path instead
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(_import_path()))
         try:
-            self.proc = subprocess.Popen([sys.executable, "-S", "-m", "slurm_diag.gpu.child", json.dumps(request)],
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         env=env, start_new_session=True, close_fds=True)
-        except OSError as exc:
+            self.proc = process.spawn([sys.executable, "-S", "-m", "slurm_diag.gpu.child", json.dumps(request)],
+                                      env={"PYTHONPATH": os.pathsep.join(_import_path())}, pipes=True)
+        except (process.ProgramNotFound, OSError) as exc:
             self.proc = None
-            self.reading = self._failed(f"cannot start the GPU reader process {sys.executable}: {exc.strerror}; "
+            why = exc.message if isinstance(exc, process.ProgramNotFound) else exc.strerror
+            self.reading = self._failed(f"cannot start the GPU reader process {sys.executable}: {why}; "
                                         "reinstall slurm-diag on this node", ReadError.INTERNAL)
 
     def collect(self) -> GpuReading:
@@ -74,7 +71,9 @@ class ChildRead:
 
     def abandon(self) -> None:
         if self.proc is not None:
-            _kill(self.proc)
+            from slurm_diag import process
+
+            process.abandon(self.proc)
             self.proc = None
 
     def _judge(self, answer: dict | None, phase: str, stderr: bytes) -> GpuReading:
@@ -104,8 +103,10 @@ def _import_path() -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-def _receive(proc: subprocess.Popen, deadline: float) -> tuple[dict | None, str, bytes]:
+def _receive(proc, deadline: float) -> tuple[dict | None, str, bytes]:
     """(the reading's dict or None, the last step the child announced, what it wrote on stderr)."""
+    import selectors
+
     phase = "interpreter start"
     out, err = b"", b""
     with selectors.DefaultSelector() as sel:
@@ -133,18 +134,6 @@ def _receive(proc: subprocess.Popen, deadline: float) -> tuple[dict | None, str,
                             return message["reading"], phase, err
                         phase = message.get("at", phase)
     return None, phase, err
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    """Kill the child's process group, close the pipes, and reap it in the background only: a
-    process stuck in the driver dies when its call returns, which may be never."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        pass
-    for pipe in (proc.stdout, proc.stderr):
-        pipe.close()
-    threading.Thread(target=proc.wait, name="gpu-reader-reaper", daemon=True).start()
 
 
 def _read(request: dict, progress) -> GpuReading:
