@@ -29,9 +29,6 @@ def load(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-@pytest.mark.xfail(strict=True, reason="the set is short of its target (see tests/data/cases/README.md, "
-                   "'Known gaps'): fewer than 120 cases and gpu_throttle/slow_node/node_failure below 6; "
-                   "strict, so this turns into a failure to remove once the target is met")
 def test_there_are_enough_cases_for_every_label():
     counts = {label: 0 for label in ATTRIBUTION_LABELS}
     for path in FILES:
