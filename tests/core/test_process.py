@@ -115,3 +115,18 @@ def test_spawned_with_pipes_is_abandoned_without_waiting(tmp_path):
     while time.monotonic() < deadline and (_alive(child) or _alive(grand)):
         time.sleep(0.05)
     assert not _alive(child) and not _alive(grand)
+
+
+def test_no_other_module_starts_processes_itself():
+    """Only the gateway calls subprocess/os.fork/os.exec*; everything else in the package goes
+    through ``slurm_diag.process`` (``run`` or ``spawn``)."""
+    import re
+
+    starts = re.compile(r"\bsubprocess\.(Popen|run|call|check_call|check_output|getoutput|getstatusoutput)\("
+                        r"|\bos\.(fork|forkpty|system|popen|spawn\w*|exec\w*|posix_spawn\w*)\("
+                        r"|\bmultiprocessing\b|\bpty\.spawn\(")
+    root = Path(process.__file__).parent
+    offenders = [f"{path.relative_to(root.parent)}:{n}: {line.strip()}"
+                 for path in sorted(root.rglob("*.py")) if path != Path(process.__file__)
+                 for n, line in enumerate(path.read_text().splitlines(), 1) if starts.search(line)]
+    assert offenders == [], "start processes through slurm_diag.process:\n" + "\n".join(offenders)
