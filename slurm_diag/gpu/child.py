@@ -158,8 +158,8 @@ def _read(request: dict, progress) -> GpuReading:
             import pynvml
         except ImportError as exc:
             return GpuReading(source="nvml", error_kind=ReadError.NOT_INSTALLED,
-                              error=f"slurm-diag cannot read GPUs: pynvml (package nvidia-ml-py) is not "
-                                    f"installed in {sys.prefix} ({exc}); install slurm-diag[gpu]")
+                              error=f"pynvml (package nvidia-ml-py) is not installed for {sys.executable} "
+                                    f"({exc}): install slurm-diag[gpu] there")
         nvml, source = pynvml, "nvml"
     return read_all(nvml, source, call_timeout_s=request["call_timeout_s"],
                     total_timeout_s=request["total_timeout_s"], deadline=request["deadline"], progress=progress)
