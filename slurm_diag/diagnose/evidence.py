@@ -13,7 +13,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from slurm_diag.diagnose import extract, signs
+from slurm_diag.diagnose import extract, signs, throughput
 
 MAX_LOG_FINDINGS = 40          # per log: the first occurrence of each sign, then the rest counted
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\):")
@@ -76,6 +76,19 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
                 ev.lines.append(n)
         for code, bus in extract.xids_in(line):
             _xid(found, code, bus, line, n, where, job_id, pci_to_gpu)
+    drop = throughput.sustained_drop(lines)
+    if drop is not None:
+        label = "gpu_throttle" if drop.throttle_cues else "slow_node"
+        found["throughput-drop"] = Evidence(
+            finding(f"{where}:throughput-drop", "log", "WARN",
+                    f"the job's own throughput fell {drop.share:.0%} while it ran ({drop.early:g} -> {drop.late:g} "
+                    f"{drop.unit} over {drop.samples} samples)"
+                    + (", with temperatures, clocks or power in the same lines" if drop.throttle_cues else ""),
+                    job_id=job_id, raw={"where": where, "line": drop.first_line, "last_line": drop.last_line,
+                                        "unit": drop.unit, "early": drop.early, "late": drop.late,
+                                        "samples": drop.samples}),
+            label, "infra", "gpu" if label == "gpu_throttle" else "node", 3,
+            [drop.first_line])
     tb = last_traceback(lines)
     if tb is not None:
         _traceback(found, tb, where, job_id)

@@ -106,11 +106,11 @@ sign("cancelled-by-admin", "scheduler", "infra", "slurm", 1,
 sign("cancelled", "scheduler", "user", "slurm", 2,
      r"\*\*\* (?:JOB|STEP) \S+ ON \S+ CANCELLED AT \S+(?: \*\*\*| BY \d+)|scancel|Job cancelled",
      "the job was cancelled")
-sign("request-invalid", "scheduler", "user", "slurm", 1,
+sign("request-invalid", "user_code", "user", "slurm", 1,
      r"Requested node configuration is not available|Invalid (?:account|partition|qos)|"
      r"Unable to allocate resources|QOSMax\w+|AssocMax\w+|Invalid generic resource \(gres\) specification|"
      r"More processors requested than permitted",
-     "Slurm refused the job's request")
+     "Slurm refused the job's request (its own arguments)")
 
 # ---- filesystems
 sign("fs-enospc", "filesystem", "infra", "storage", 1,
@@ -136,10 +136,14 @@ sign("gpu-oom", "gpu_oom", "user", "gpu-memory", 2,
 # ---- throttling and slow nodes
 sign("gpu-throttle", "gpu_throttle", "infra", "gpu", 1,
      r"HW[ _]Slowdown|HW_SLOWDOWN|Thermal Slowdown|HW Power Brake|clocks?[_ ]throttle[_ ]reasons?.*(?:active|thermal|power)|"
-     r"GPU (?:is )?(?:being )?throttled|thermal (?:violation|throttl)|clocks event reason",
+     r"GPU (?:is )?(?:being )?throttled|thermal (?:violation|throttl)|clocks event reason|"
+     r"power (?:cap|brake|throttl)\w* (?:active|engaged)|Thermal Violation",
      "GPU clocks held down (thermal, power or hardware slowdown)")
+sign("gpu-throttle-words", "gpu_throttle", "infra", "gpu", 3,
+     r"\bthrottl(?:ing|ed)\b",
+     "the log says something was throttled")
 sign("slow-node", "slow_node", "infra", "node", 2,
-     r"straggler|slow(?:est)? rank|rank \d+ is (?:much )?slower|CPU throttl|cpufreq|"
+     r"straggler|slow(?:est)? rank|rank \d+ is (?:much )?slower|CPU (?:is )?throttl|cpufreq|"
      r"performance degradation on (?:node|host)",
      "one node or rank runs slower than the rest")
 
@@ -172,7 +176,8 @@ sign("net-fabric", "network", "infra", "fabric", 2,
      r"completion with error|ibv_poll_cq|local (?:length|protection|QP operation) error|"
      r"\bport \d+ .*(?:state )?DOWN\b|link (?:is )?down|LinkDown|NET/IB : .*(?:error|failed)|"
      r"mlx5_\d+.*(?:error|down)|UCX\s+ERROR|ud_ep\.c.*timed out|Endpoint timeout|"
-     r"rdma.*(?:error|failed)|NET/Socket : .*(?:error|failed)|IB(?:V)? (?:error|failed)",
+     r"rdma.*(?:error|failed)|NET/Socket : .*(?:error|failed)|IB(?:V)? (?:error|failed)|"
+     r"Call to ibv_\w+ failed|ibv_\w+ failed with error",
      "the network fabric reported errors")
 sign("net-symptom", "network", "infra", "nccl", 4,
      r"Watchdog caught collective operation timeout|ncclRemoteError|remote process exited|"
@@ -184,7 +189,7 @@ sign("net-symptom", "network", "infra", "nccl", 4,
 
 # ---- the job's own code
 sign("user-illegal-address", "user_code", "user", "cuda", 3,
-     r"illegal memory access|cudaErrorIllegalAddress|misaligned address|device-side assert|"
+     r"illegal memory access|cudaErrorIllegalAddress|misaligned address|device-side assert(?:ion)? triggered|"
      r"CUDA error: an illegal instruction|unspecified launch failure|cudaErrorLaunchFailure",
      "the job's GPU code faulted (illegal address or device assert)")
 sign("user-segfault", "user_code", "user", "process", 3,

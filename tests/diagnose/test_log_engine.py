@@ -188,3 +188,17 @@ def test_traceback_names_the_raising_frame_and_the_jobs_own_caller():
     a = diagnose(text).attribution
     assert "raised in loads at /usr/lib/python3.11/json/__init__.py:346" in a["explanation"]
     assert "called from load_config at /home/u/train.py:40" in a["explanation"]
+
+
+def test_a_job_that_slows_down_with_rising_temperatures_points_at_gpu_clocks():
+    lines = [f"step {i}: {v} tokens/s, gpu temp {t} C" for i, (v, t) in
+             enumerate([(1000, 60), (1010, 70), (990, 80), (930, 85), (880, 88), (860, 90), (850, 91), (845, 91)])]
+    a = diagnose("\n".join(lines)).attribution
+    assert a["label"] == "gpu_throttle" and "fell 16%" in a["explanation"]
+
+
+def test_a_steady_or_recovering_throughput_is_no_finding():
+    steady = "\n".join(f"epoch {i}: {v} it/s" for i, v in enumerate([10.0, 10.2, 9.9, 10.1, 10.0, 10.1]))
+    assert diagnose(steady).attribution["label"] == "unknown"
+    dip = "\n".join(f"epoch {i}: {v} it/s" for i, v in enumerate([10.0, 10.2, 8.0, 8.1, 10.3, 10.1]))
+    assert diagnose(dip).attribution["label"] == "unknown"
