@@ -164,10 +164,28 @@ def run_healthcheck(env=None, settings: Settings | None = None, client=None) -> 
     return outcome
 
 
+def ingest_detached(settings: Settings) -> None:
+    """Move the spooled reports into the store in a detached process: off the job's critical path,
+    and the spool stays the buffer when the database cannot be reached."""
+    from slurm_diag import process
+
+    log = spool.spool_dir(settings) / "ingest.log"
+    try:
+        process.spawn([sys.executable, "-m", "slurm_diag.store.ingest"], log=log)
+    except Exception as exc:  # a missing interpreter or an unwritable spool: the reports wait
+        _log(f"cannot start the spool ingest: {exc}")
+
+
 def hook_main(context: str) -> int:
     """Entry for ``python -m slurm_diag.health.prolog|epilog``: fail open on internal errors."""
     try:
-        return run_hook(context)
+        code = run_hook(context)
     except Exception as exc:  # a slurm-diag bug or a broken config: never drain for it
         _log(f"{context} internal error, job allowed: {exc!r}")
         return 0
+    if context == "epilog":          # the job is over: its reports can go to the store now
+        try:
+            ingest_detached(load(validate=False))
+        except Exception as exc:
+            _log(f"spool ingest not started: {exc!r}")
+    return code

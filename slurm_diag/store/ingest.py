@@ -54,3 +54,52 @@ def ingest(store: Store, spool: Path) -> IngestSummary:
             setattr(summary, kind, getattr(summary, kind) + 1)
             path.unlink()
     return summary
+
+
+def spool_path(cfg) -> Path:
+    """Where the hooks spool on this node: ``health.spool_dir``, else ``<home>/spool``."""
+    configured = cfg.get("health.spool_dir")
+    return Path(configured) if configured else cfg.home / "spool"
+
+
+def ingest_once(spool: Path, store_factory) -> IngestSummary | None:
+    """One ingest of ``spool`` unless another is running (a non-blocking lock in the spool):
+    None when it was already being ingested."""
+    import fcntl
+
+    spool.mkdir(parents=True, exist_ok=True)
+    with open(spool / ".ingest.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
+        return ingest(store_factory(), spool)
+
+
+def main() -> int:
+    """``python -m slurm_diag.store.ingest``: what the epilog and HealthCheckProgram start, detached,
+    after writing their reports. The spool stays the buffer when the database cannot be reached."""
+    import sys
+
+    from slurm_diag import config
+    from slurm_diag.errors import SdiagError
+
+    try:
+        cfg = config.load()
+        spool = spool_path(cfg)
+        summary = ingest_once(spool, lambda: Store.from_config(cfg))
+    except SdiagError as exc:
+        print(f"sdiag ingest: nothing moved, the spool keeps the reports: {exc}", file=sys.stderr)
+        return 3
+    except OSError as exc:
+        print(f"sdiag ingest: cannot use the spool: {exc}", file=sys.stderr)
+        return 3
+    if summary is None:
+        print("sdiag ingest: another ingest is running", file=sys.stderr)
+    else:
+        print(f"sdiag ingest: {summary.as_dict()}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -65,12 +65,28 @@ def test_throttled_gpu_keeps_job_off_node3(devcluster, slurm, restore):
     assert reasons["node3"].startswith("sdiag:")
 
 
-def _spooled_reports(devcluster, job_id: str) -> list[dict]:
+def _spooled_reports(devcluster, job_id: str, context: str = "prolog") -> list[dict]:
     spool = devcluster.base.parent / "spool" / "health"
     found = []
-    for path in spool.glob(f"*-prolog-{job_id}.json"):
-        found.append(json.loads(path.read_text()))
+    for path in spool.glob(f"*-{context}-{job_id}.json"):
+        try:
+            found.append(json.loads(path.read_text()))
+        except FileNotFoundError:          # ingested meanwhile
+            pass
     return found
+
+
+def _stored_reports(devcluster, job_id: str, context: str = "prolog") -> list[dict]:
+    from slurm_diag import config
+    from slurm_diag.store import Store
+
+    store = Store(config.load(devcluster.base / "etc" / "sdiag.toml").store_url)
+    return [r for r in store.health_reports(limit=500) if r.get("job_id") == job_id and r.get("context") == context]
+
+
+def _reports(devcluster, job_id: str, context: str = "prolog") -> list[dict]:
+    """The hook's reports for a job, wherever they are now (the spool, or the store after ingest)."""
+    return _spooled_reports(devcluster, job_id, context) or _stored_reports(devcluster, job_id, context)
 
 
 def test_health_check_option_reaches_prolog(devcluster, slurm, restore):
@@ -80,7 +96,7 @@ def test_health_check_option_reaches_prolog(devcluster, slurm, restore):
     assert out.returncode == 0, out.stderr
     job_id = out.stdout.strip()
     slurm.wait(job_id, timeout=60)
-    reports = until("the prolog's report", lambda: _spooled_reports(devcluster, job_id), timeout=20)
+    reports = until("the prolog's report", lambda: _reports(devcluster, job_id), timeout=20)
     assert reports[0]["level"] == "full" and reports[0]["job_id"] == job_id
     assert "gpu_sanity" in {c["name"] for c in reports[0]["checks"]}
     bad = sbatch_raw(devcluster, "--health-check=sometimes")
@@ -176,3 +192,22 @@ def test_cap_holds_when_every_prolog_finds_a_fault_at_once(devcluster, slurm, re
     print("claim seconds:", sorted(a["claim_s"] for a in actions), "held:", sorted(drained.items()))
     time.sleep(5)      # nothing drains later: the drainers are done and respect the cap
     assert sorted(n.name for n in slurm.list_nodes() if n.drained) == sorted(drained)
+
+
+def test_reports_reach_the_store_without_a_manual_ingest(devcluster, slurm, restore):
+    """The prolog's report is in the store after the next HealthCheckProgram run (slurmd runs it
+    every HealthCheckInterval; here the test runs it, as in the drain tests), and the epilog's
+    right after the job ends: nobody runs `store ingest`."""
+    out = sbatch_raw(devcluster, script="#!/bin/sh\nsleep 6\n")
+    assert out.returncode == 0, out.stderr
+    job_id = out.stdout.strip()
+    running = until("the job running", lambda: (j := slurm.get_job(job_id)).state == "RUNNING" and j, timeout=60)
+    until("the prolog's report spooled or stored", lambda: _reports(devcluster, job_id), timeout=20)
+    run_healthcheck(devcluster, running.nodes[0])
+    stored = until("the prolog's report in the store", lambda: _stored_reports(devcluster, job_id), timeout=20)
+    assert stored[0]["node"] == running.nodes[0] and stored[0]["context"] == "prolog"
+    assert not _spooled_reports(devcluster, job_id), "ingested reports must leave the spool"
+    slurm.wait(job_id, timeout=60)
+    epilog = until("the epilog's report in the store", lambda: _stored_reports(devcluster, job_id, "epilog"),
+                   timeout=30)
+    assert epilog[0]["job_id"] == job_id
