@@ -17,7 +17,7 @@ from slurm_diag.slurm import job_lookup, parse, runner
 from slurm_diag.slurm.errors import (
     InvalidJobId, JobNotFound, NodeNotFound, SlurmCommandError, SlurmUnavailable,
 )
-from slurm_diag.slurm.models import ACCOUNTING, CONTROLLER, Job, JobArray, Node, NodeReason, Unreachable
+from slurm_diag.slurm.models import ACCOUNTING, CONTROLLER, Job, JobArray, Node, NodeEvent, NodeReason, Unreachable
 
 
 class SlurmClient(Protocol):
@@ -26,6 +26,7 @@ class SlurmClient(Protocol):
     def get_node(self, name: str) -> Node: ...
     def list_nodes(self) -> list[Node]: ...
     def node_reasons(self) -> list[NodeReason]: ...
+    def node_events(self, start: datetime, end: datetime, nodes: Iterable[str] = ()) -> list[NodeEvent]: ...
     def submit(self, script: str, args: Iterable[str] = (), workdir: str | None = None) -> str: ...
     def wait(self, job_id: str, timeout: float, poll: float = 0.5,
              on_poll: Callable[[Job | JobArray | None], None] | None = None) -> Job | JobArray: ...
@@ -133,6 +134,17 @@ class CommandClient:
     def node_reasons(self) -> list[NodeReason]:
         out = self._run(["sinfo", "-h", "-N", "-R", "-o", parse.SINFO_REASON_FORMAT]).stdout
         return parse.sinfo_reasons(out)
+
+    def node_events(self, start: datetime, end: datetime, nodes: Iterable[str] = ()) -> list[NodeEvent]:
+        """Node events (down, drain, fail) that overlap [start, end], from Slurm's accounting: a node
+        that died under a job is seen even after it came back."""
+        args = ["sacctmgr", "-n", "-P", "show", "event", "Event=Node",
+                f"Start={start.strftime('%Y-%m-%dT%H:%M:%S')}", f"End={end.strftime('%Y-%m-%dT%H:%M:%S')}",
+                f"format={','.join(parse.SACCTMGR_EVENT_FIELDS)}"]
+        nodes = [n for n in nodes if n]
+        if nodes:
+            args.insert(5, f"Nodes={','.join(nodes)}")
+        return parse.sacctmgr_events(self._run(args).stdout)
 
     def _update_node(self, name: str, *fields: str) -> None:
         self.get_node(name)  # a clear NodeNotFound instead of scontrol's terse message

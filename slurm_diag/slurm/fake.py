@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Callable, Iterable
 
 from slurm_diag.slurm.errors import JobNotFound, NodeNotFound, SlurmUnavailable
-from slurm_diag.slurm.models import Job, Node, NodeReason
+from slurm_diag.slurm.models import Job, JobArray, Node, NodeEvent, NodeReason
 
 
 def make_node(name: str, state: str = "IDLE", flags: Iterable[str] = (), reason: str | None = None,
@@ -46,6 +46,7 @@ class FakeSlurmClient:
         self.unreachable = False
         self.before_call: Callable[[str, "FakeSlurmClient"], None] | None = None
         self.calls: list[tuple[str, tuple]] = []
+        self.events: list[NodeEvent] = []        # Slurm's node event history, as sacctmgr shows it
         self._next_job = 1
         for node in nodes:
             self.add_node(node if isinstance(node, Node) else make_node(node))
@@ -115,11 +116,27 @@ class FakeSlurmClient:
         self._call("drain_node", name, reason)
         with self._lock:
             self.nodes[name] = self._with_drain(self._node(name), True, reason, self.user)
+            self._close_event(name)
+            self.events.append(NodeEvent(name, _stamp(self.clock()), None, "DRAIN", reason, self.user))
 
     def resume_node(self, name: str) -> None:
         self._call("resume_node", name)
         with self._lock:
             self.nodes[name] = self._with_drain(self._node(name), False, None, self.user)
+            self._close_event(name)
+
+    def _close_event(self, name: str) -> None:
+        for i, ev in enumerate(self.events):
+            if ev.node == name and ev.end is None:
+                self.events[i] = dataclasses.replace(ev, end=_stamp(self.clock()))
+
+    def node_events(self, start: datetime, end: datetime, nodes: Iterable[str] = ()) -> list[NodeEvent]:
+        self._call("node_events")
+        wanted = set(nodes)
+        lo, hi = _stamp(start.timestamp()), _stamp(end.timestamp())
+        with self._lock:
+            return [ev for ev in self.events if (not wanted or ev.node in wanted)
+                    and ev.start <= hi and (ev.end is None or ev.end >= lo)]
 
     # ------------------------------------------------------------ jobs (minimal)
     def submit(self, script: str, args: Iterable[str] = (), workdir: str | None = None) -> str:
@@ -133,7 +150,7 @@ class FakeSlurmClient:
                                     nodes=(), node_list="None assigned", work_dir=workdir)
             return job_id
 
-    def get_job(self, job_id: str) -> Job:
+    def get_job(self, job_id: str) -> Job | JobArray:
         self._call("get_job", job_id)
         with self._lock:
             try:

@@ -206,3 +206,19 @@ class NodeReason:
     user: str
     time: str
     state: str
+
+
+@dataclass(frozen=True)
+class NodeEvent:
+    """One row of Slurm's node event history (``sacctmgr show event``): a node down, drained or
+    failing from ``start`` until ``end`` (None while it lasts), with the reason and who set it."""
+
+    node: str
+    start: str                # ISO 8601, the controller's local time
+    end: str | None
+    state: str                # DOWN, DOWN*, DRAIN, DRAIN*, FAIL, ... ('*': not responding)
+    reason: str
+    user: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)

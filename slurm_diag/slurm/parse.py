@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from slurm_diag.slurm.models import ACCOUNTING, CONTROLLER, TERMINAL_STATES, Job, JobStep, Node, NodeReason
+from slurm_diag.slurm.models import ACCOUNTING, CONTROLLER, TERMINAL_STATES, Job, JobStep, Node, NodeEvent, NodeReason
 
 # A separator no job name or path contains in practice; sacct accepts any string.
 SEP = "|#|"
@@ -385,3 +385,25 @@ def sbatch_job_id(text: str) -> str:
     if not job_id.isdigit():
         raise ParseError(f"sbatch --parsable: expected a job id, found {text.strip()[:120]!r}")
     return job_id
+
+
+SACCTMGR_EVENT_FIELDS = ("NodeName", "TimeStart", "TimeEnd", "State", "Reason", "User")
+
+
+def sacctmgr_events(text: str) -> list[NodeEvent]:
+    """``sacctmgr -n -P show event ... format=SACCTMGR_EVENT_FIELDS`` -> NodeEvents. The reason may
+    itself hold '|' (sacctmgr does not escape it): the fields around it are fixed, so it is rejoined."""
+    out = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        cells = line.split("|")
+        if len(cells) < len(SACCTMGR_EVENT_FIELDS):
+            raise ParseError(f"sacctmgr event line {lineno}: expected {len(SACCTMGR_EVENT_FIELDS)} fields, "
+                             f"found {len(cells)}: {line[:120]!r}")
+        node, start, end, state = cells[:4]
+        reason, user = "|".join(cells[4:-1]), cells[-1]
+        out.append(NodeEvent(node=node.strip(), start=start.strip(),
+                             end=None if end.strip() in ("", "Unknown", "None") else end.strip(),
+                             state=state.strip(), reason=reason.strip(), user=user.strip()))
+    return out

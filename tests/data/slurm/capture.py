@@ -1,6 +1,6 @@
 """Refresh the captured Slurm output under tests/data/slurm/ from the real local cluster.
 
-Run as root with the local cluster up:  python tests/data/slurm/capture.py [arrays]
+Run as root with the local cluster up:  python tests/data/slurm/capture.py [arrays|events]
 It submits jobs that end in each interesting state (FAILED, TIMEOUT, OUT_OF_MEMORY, CANCELLED,
 NODE_FAIL, an array, a multi-node job with steps), drains a node, and saves the raw output of
 sacct, scontrol and sinfo exactly as the adapter asks for it. Takes about a minute and a half.
@@ -91,9 +91,22 @@ def capture_arrays() -> None:
         ids.write(f"array_failed {failed}\narray_held {held}\narray_partial {partial}\n")
 
 
+def capture_events() -> None:
+    """Node events as the diagnosis asks for them: a drain still open (end Unknown) whose reason
+    holds a '|', beside the history the cluster already has."""
+    sh("scontrol", "update", "NodeName=node2", "State=DRAIN", "Reason=sdiag: xid: gpu1 Xid 79 | fallen off the bus")
+    time.sleep(1)
+    save("sacctmgr_events.txt", sh("sacctmgr", "-n", "-P", "show", "event", "Event=Node", "Start=now-1days",
+                                   f"format={','.join(parse.SACCTMGR_EVENT_FIELDS)}"))
+    sh("scontrol", "update", "NodeName=node2", "State=RESUME")
+
+
 def main() -> None:
     if sys.argv[1:] == ["arrays"]:
         capture_arrays()
+        return
+    if sys.argv[1:] == ["events"]:
+        capture_events()
         return
     steps = sbatch("#!/bin/sh\nsrun -N2 hostname\nsrun -N1 false\nexit 0\n",
                    "-J", "two-node", "-N", "2", "-w", "node[1-2]", "--gres=gpu:2", "--time=10")
