@@ -40,36 +40,55 @@ def command(job_id, log_path, state, exit_code, as_json) -> None:
 
 def _explain_job(job_id: str) -> dict:
     from slurm_diag import config
-    from slurm_diag.diagnose import engine
     from slurm_diag.identity import Access, Caller
     from slurm_diag.slurm import default_client
     from slurm_diag.slurm.models import JobArray
 
     cfg = config.load()
-    job = default_client(cfg).get_job(job_id)
+    client = default_client(cfg)
+    job = client.get_job(job_id)
     Access.from_config(cfg).check_job(Caller.current(), job.user, job_id)
+    diagnose = _diagnoser(cfg, client)
     if isinstance(job, JobArray):
-        return _explain_array(job, engine)
-    doc = _job_doc(job, engine)
-    return doc
+        return _explain_array(job, diagnose)
+    return _job_doc(job, diagnose)
 
 
-def _job_doc(job, engine) -> dict:
-    missing = [f"{u.daemon} did not answer ({u.error}): {u.loses}" for u in job.unreachable]
-    if not job.finished:
-        doc = engine.diagnose_job(job, not_checked=missing).to_dict() if job.state == "RUNNING" else \
-            _pending_doc(job, missing)
+def _diagnoser(cfg, client):
+    """diagnose(job) -> explain document: the engine over the job, its nodes' events, health and
+    probe records (the store is opened once, on first use, and only if a job needs it)."""
+    from slurm_diag.diagnose import collect, engine
+
+    opened = {}
+
+    def store():
+        if "store" not in opened:
+            from slurm_diag.store import Store
+
+            opened["store"] = Store(cfg.store_url)
+        return opened["store"]
+
+    def diagnose(job) -> dict:
+        missing = [f"{u.daemon} did not answer ({u.error}): {u.loses}" for u in job.unreachable]
+        more, not_checked = collect.around_job(job, client, store)
+        return engine.diagnose_job(job, more=more, not_checked=missing + not_checked).to_dict()
+    return diagnose
+
+
+def _job_doc(job, diagnose) -> dict:
+    if job.finished or job.state == "RUNNING":
+        doc = diagnose(job)
     else:
-        doc = engine.diagnose_job(job, not_checked=missing).to_dict()
+        doc = _pending_doc(job, [f"{u.daemon} did not answer ({u.error}): {u.loses}" for u in job.unreachable])
     doc["job"] = _job_summary(job)
     return doc
 
 
-def _explain_array(array, engine) -> dict:
+def _explain_array(array, diagnose) -> dict:
     """Counts per state, and each distinct failure explained once (the first task that shows it)."""
     seen: dict[tuple, dict] = {}
     for task in array.failed:
-        doc = _job_doc(task, engine)
+        doc = _job_doc(task, diagnose)
         a = doc["attribution"]
         key = (a["label"], a["scope"], tuple(sorted(f["id"] for f in doc["findings"] if f["id"] in a["supporting"])))
         if key in seen:
@@ -78,7 +97,7 @@ def _explain_array(array, engine) -> dict:
             doc["array"] = {"tasks": [task.job_id]}
             seen[key] = doc
     first = next(iter(seen.values()), None)
-    base = first or _job_doc(array.tasks[0], engine)
+    base = first or _job_doc(array.tasks[0], diagnose)
     base["array"] = {"array_job_id": array.array_job_id, "summary": array.summary, "states": array.counts,
                      "failures": [{"tasks": d["array"]["tasks"], "attribution": d["attribution"]}
                                   for d in seen.values()]}

@@ -1,0 +1,60 @@
+"""Gather what is known about a job's nodes through the existing gateways (the Slurm adapter and
+the store), each source on its own: one that cannot be read becomes an UNKNOWN finding saying
+why, and the others still count."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from slurm_diag.diagnose import node_facts
+from slurm_diag.diagnose.evidence import Evidence, finding
+from slurm_diag.errors import SdiagError
+
+
+def around_job(job, client, store_factory) -> tuple[list[Evidence], list[str]]:
+    """(evidence, what could not be checked) from node events, health reports and probe results."""
+    found: list[Evidence] = []
+    missing: list[str] = []
+    span = node_facts.window(job)
+    if span is None or not job.nodes:
+        return found, ["node history (the job never started on a node)"]
+    try:
+        events = client.node_events(span[0] - timedelta(minutes=2), span[1] + timedelta(minutes=2), job.nodes)
+        found += node_facts.from_events(job, events)
+    except SdiagError as exc:
+        found.append(_unreadable("event:unavailable", "sacct", f"node events: {exc.message}", job))
+        missing.append("node events (sacctmgr)")
+    try:
+        store = store_factory()
+        reports = [r for node in job.nodes for r in store.health_reports(node=node, limit=200)]
+        probes = [r for node in job.nodes for r in store.probe_results(node=node, limit=200)]
+    except SdiagError as exc:
+        found.append(_unreadable("health:unavailable", "health", f"health and probe records: {exc.message}", job))
+        missing.append("node health and probe records (the store)")
+        return found, missing
+    health, no_record = node_facts.from_health(job, reports)
+    found += health + node_facts.from_probes(job, probes)
+    missing += no_record
+    return found, missing
+
+
+def stray_memory(job, log_evidence: list[Evidence], node_evidence: list[Evidence]) -> list[Evidence]:
+    """CUDA OOM is the job's own unless a process outside the job held that GPU's memory when the
+    job's prolog checked it: then the cluster's (tier 1, so it outranks the job's OOM line)."""
+    if not any(e.label == "gpu_oom" for e in log_evidence):
+        return []
+    out = []
+    for ev in node_evidence:
+        raw = ev.finding.get("raw") or {}
+        check = raw.get("check") or {}
+        if check.get("name") == "stray_processes" and raw.get("context") == "prolog" \
+                and raw.get("report_job_id") == job.job_id:
+            out.append(Evidence(finding(f"{ev.id}:held-memory", "health", "CRITICAL",
+                                        f"before the job started, another process held GPU memory: {check.get('message')}",
+                                        job_id=job.job_id, node=ev.finding.get("node"), gpu=ev.finding.get("gpu"),
+                                        raw=raw), "gpu_oom", "infra", "gpu-memory", 1))
+    return out
+
+
+def _unreadable(fid: str, source: str, text: str, job) -> Evidence:
+    return Evidence(finding(fid, source, "UNKNOWN", f"could not read {text}", job_id=job.job_id))

@@ -1,0 +1,136 @@
+"""Evidence about the job's nodes around its run: Slurm's node events (a node that went down or
+was drained under the job, seen even after it came back), the health reports the prolog, epilog
+and HealthCheckProgram wrote, and probe verdicts.
+
+A health check's CRITICAL finding on a job's node is strong evidence for an infra cause (tier 1):
+it comes from the node, not from the job's own words. A node with no health record in the window
+is itself a finding (UNKNOWN), so "nothing found" never passes for "nothing wrong".
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from slurm_diag.diagnose.evidence import Evidence, finding
+
+PAD = timedelta(minutes=10)          # health records this close to the job count as "around it"
+# health check -> (label, component) its CRITICAL finding argues for
+CHECK_LABELS = {
+    "clocks": ("gpu_throttle", "gpu"), "temperature": ("gpu_throttle", "gpu"),
+    "xid": ("gpu_hardware", "gpu"), "ecc": ("gpu_hardware", "gpu"), "gpu_count": ("gpu_hardware", "gpu"),
+    "pcie": ("gpu_hardware", "pcie"), "nvlink": ("gpu_hardware", "nvlink"), "gpu_sanity": ("gpu_hardware", "gpu"),
+    "memory_errors": ("gpu_hardware", "gpu"), "infiniband": ("network", "fabric"),
+    "disk_space": ("filesystem", "storage"),
+}
+_SDIAG_REASON = re.compile(r"^sdiag:\s*(?P<check>[a-z_]+):")
+_GPU = re.compile(r"\bgpu(\d{1,2})\b")
+
+
+def when(text: str | None) -> datetime | None:
+    """Slurm's local times ('2026-12-01T06:19:25') and the reports' ISO times, as aware datetimes."""
+    if not text or text in ("Unknown", "None"):
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.astimezone()
+
+
+def window(job) -> tuple[datetime, datetime] | None:
+    start = when(job.start)
+    if start is None:
+        return None
+    end = when(job.end) or datetime.now(timezone.utc)
+    return start, end
+
+
+def from_events(job, events) -> list[Evidence]:
+    span = window(job)
+    out: list[Evidence] = []
+    if span is None:
+        return out
+    start, end = span
+    for i, ev in enumerate(events):
+        if ev.node not in job.nodes:
+            continue
+        ev_start, ev_end = when(ev.start), when(ev.end)
+        if ev_start is None or ev_start > end + timedelta(minutes=2) or (ev_end and ev_end < start):
+            continue
+        raw = ev.to_dict()
+        state = ev.state.upper()
+        if state.startswith(("DOWN", "FAIL")) or "not responding" in ev.reason.lower():
+            out.append(Evidence(finding(f"event:{ev.node}:{i}", "sacct", "CRITICAL",
+                                        f"{ev.node} was {ev.state} from {ev.start} ({ev.reason})",
+                                        job_id=job.job_id, node=ev.node, raw=raw),
+                                "node_failure", "infra", "node", 1))
+            continue
+        m = _SDIAG_REASON.match(ev.reason)
+        label = CHECK_LABELS.get(m["check"]) if m else None
+        gpu = _GPU.search(ev.reason)
+        out.append(Evidence(finding(f"event:{ev.node}:{i}", "sacct", "WARN",
+                                    f"{ev.node} was drained from {ev.start} by {ev.user}: {ev.reason}",
+                                    job_id=job.job_id, node=ev.node, gpu=int(gpu.group(1)) if gpu else None,
+                                    raw=raw),
+                            *((label[0], "infra", label[1], 2) if label else (None, None, None, 9))))
+    return out
+
+
+def from_health(job, reports: list[dict]) -> tuple[list[Evidence], list[str]]:
+    """Non-OK checks in the reports of the job's nodes around its run; nodes with none are named."""
+    span = window(job)
+    if span is None:
+        return [], []
+    start, end = span[0] - PAD, span[1] + PAD
+    out: list[Evidence] = []
+    seen_nodes: set[str] = set()
+    for report in reports:
+        at = when(report.get("time"))
+        if report.get("node") not in job.nodes or at is None or not start <= at <= end:
+            continue
+        seen_nodes.add(report["node"])
+        for check in report.get("checks", []):
+            if check.get("status") not in ("CRITICAL", "WARN"):
+                continue
+            label = CHECK_LABELS.get(check["name"]) if check["status"] == "CRITICAL" else None
+            key = f"health:{report['node']}:{check['name']}:{check.get('gpu')}"
+            if any(e.id == key for e in out):
+                continue
+            out.append(Evidence(finding(key, "health", check["status"],
+                                        f"{report.get('context', 'health')} on {report['node']} at {report['time']}: "
+                                        f"{check['name']}: {check['message']}",
+                                        job_id=job.job_id, node=report["node"], gpu=check.get("gpu"),
+                                        raw={"check": check, "context": report.get("context"),
+                                             "report_job_id": report.get("job_id")}),
+                                *((label[0], "infra", label[1], 1) if label else (None, None, None, 9))))
+    missing = [n for n in job.nodes if n not in seen_nodes]
+    for node in missing:
+        out.append(Evidence(finding(f"health:{node}:none", "health", "UNKNOWN",
+                                    f"no health record for {node} between {start:%Y-%m-%d %H:%M} and {end:%H:%M}",
+                                    job_id=job.job_id, node=node)))
+    return out, [f"node health on {n} (no record in the window)" for n in missing]
+
+
+def from_probes(job, results: list[dict]) -> list[Evidence]:
+    """Probe verdicts on the job's nodes from a day before the job to a day after it."""
+    span = window(job)
+    if span is None:
+        return []
+    start, end = span[0] - timedelta(days=1), span[1] + timedelta(days=1)
+    out: list[Evidence] = []
+    for r in results:
+        verdict = r.get("verdict") or {}
+        at = when(r.get("time"))
+        if r.get("node") not in job.nodes or at is None or not start <= at <= end:
+            continue
+        if verdict.get("status") not in ("WARN", "CRITICAL"):
+            continue
+        label = "gpu_throttle" if r.get("gpu") is not None else "slow_node"
+        out.append(Evidence(finding(f"probe:{r.get('id')}", "probe", verdict["status"],
+                                    f"probe {r.get('probe')} on {r['node']} at {r['time']}: {verdict.get('message', '')}",
+                                    job_id=job.job_id, node=r["node"], gpu=r.get("gpu"),
+                                    raw={"probe": r.get("probe"), "value": r.get("value"), "unit": r.get("unit"),
+                                         "expected": r.get("expected"), "verdict": verdict}),
+                            label, "infra", "gpu" if label == "gpu_throttle" else "node", 2))
+    return out

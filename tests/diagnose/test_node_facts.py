@@ -1,0 +1,110 @@
+"""Evidence around a job from its nodes: Slurm's node events (through the fake Slurm), health
+reports and probe verdicts (through a real SQLite store), and what is missing."""
+
+from __future__ import annotations
+
+import os
+import pwd
+from datetime import datetime, timedelta, timezone
+
+from slurm_diag.diagnose import collect, engine
+from slurm_diag.slurm.fake import FakeSlurmClient
+from slurm_diag.slurm.models import Job, NodeEvent
+from slurm_diag.store import Store
+
+ME = pwd.getpwuid(os.getuid()).pw_name
+START = datetime(2026, 12, 1, 6, 0, 0).astimezone()
+END = START + timedelta(minutes=5)
+
+
+def job(tmp_path, out: str, state="FAILED", exit_code=1, nodes=("node1", "node2")) -> Job:
+    (tmp_path / "out.log").write_text(out)
+    return Job(job_id="90", job_id_raw="90", name="train", user=ME, partition="gpu", state=state,
+               state_detail=state, exit_code=exit_code, signal=0, elapsed_s=300, time_limit_s=3600,
+               nodes=tuple(nodes), node_list=",".join(nodes), start=START.strftime("%Y-%m-%dT%H:%M:%S"),
+               end=END.strftime("%Y-%m-%dT%H:%M:%S"), stdout=str(tmp_path / "out.log"), work_dir=str(tmp_path))
+
+
+def report(node, when, checks, context="epilog", job_id="90") -> dict:
+    return {"node": node, "time": when.astimezone(timezone.utc).isoformat(timespec="seconds"), "level": "quick",
+            "context": context, "job_id": job_id, "status": "OK", "duration_s": 0.1,
+            "checks": [{"name": n, "status": s, "message": m, "gpu": g} for n, s, m, g in checks]}
+
+
+def explain(tmp_path, j, fake, store):
+    more, missing = collect.around_job(j, fake, lambda: store)
+    return engine.diagnose_job(j, more=more, not_checked=missing)
+
+
+WATCHDOG = "[Rank 3] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=9, OpType=ALLREDUCE)\n"
+
+
+def test_a_critical_xid_in_the_epilog_turns_watchdog_timeouts_into_that_gpu(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    store.add_health_report(report("node2", END + timedelta(seconds=5),
+                                   [("xid", "CRITICAL", "gpu5 XID 79 (GPU has fallen off the bus) x1", 5)]))
+    store.add_health_report(report("node1", END + timedelta(seconds=5), [("xid", "OK", "no critical XID", None)]))
+    d = explain(tmp_path, job(tmp_path, WATCHDOG * 3), FakeSlurmClient(["node1", "node2"]), store)
+    a = d.attribution
+    assert (a["label"], a["scope"]) == ("gpu_hardware", "infra")
+    assert a["suspect_nodes"] == ["node2"] and a["suspect_gpus"] == [{"node": "node2", "gpu": 5}]
+
+
+def test_a_node_that_went_down_under_the_job_is_seen_after_it_came_back(tmp_path):
+    fake = FakeSlurmClient(["node1", "node2"])
+    fake.events.append(NodeEvent("node1", (START + timedelta(minutes=4)).strftime("%Y-%m-%dT%H:%M:%S"),
+                                 (START + timedelta(minutes=9)).strftime("%Y-%m-%dT%H:%M:%S"),
+                                 "DOWN*", "Not responding", "root(0)"))
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    a = explain(tmp_path, job(tmp_path, "srun: error: node1: task 0: Killed\n"), fake, store).attribution
+    assert (a["label"], a["suspect_nodes"]) == ("node_failure", ["node1"])
+
+
+def test_events_outside_the_window_or_on_other_nodes_do_not_count(tmp_path):
+    fake = FakeSlurmClient(["node1", "node2", "node9"])
+    fake.events += [NodeEvent("node9", START.strftime("%Y-%m-%dT%H:%M:%S"), None, "DOWN", "Not responding", "root"),
+                    NodeEvent("node1", (START - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%S"),
+                              (START - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S"), "DOWN", "x", "root")]
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    d = explain(tmp_path, job(tmp_path, "ValueError: bad\n"), fake, store)
+    assert d.attribution["label"] == "user_code"
+    assert not [f for f in d.findings if f["id"].startswith("event:")]
+
+
+def test_nodes_without_health_records_are_named_not_skipped(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    store.add_health_report(report("node1", START, [("clocks", "OK", "fine", None)], context="prolog"))
+    d = explain(tmp_path, job(tmp_path, "ValueError: bad\n"), FakeSlurmClient(["node1", "node2"]), store)
+    unknown = [f for f in d.findings if f["severity"] == "UNKNOWN" and f.get("node") == "node2"]
+    assert unknown and "no health record for node2" in unknown[0]["summary"]
+    assert any("node2" in item for item in d.not_checked)
+
+
+def test_cuda_oom_is_the_clusters_when_a_stray_process_held_the_gpu_before_the_job(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    oom = "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 1)\n"
+    store.add_health_report(report("node1", START, [("stray_processes", "WARN",
+                                                     "gpu1 holds 70 GiB in pid 4242, not this job's", 1)],
+                                   context="prolog"))
+    a = explain(tmp_path, job(tmp_path, oom, nodes=("node1",)), FakeSlurmClient(["node1"]), store).attribution
+    assert (a["label"], a["scope"], a["suspect_nodes"]) == ("gpu_oom", "infra", ["node1"])
+    clean = Store(f"sqlite:///{tmp_path / 'clean.db'}")
+    a = explain(tmp_path, job(tmp_path, oom, nodes=("node1",)), FakeSlurmClient(["node1"]), clean).attribution
+    assert (a["label"], a["scope"]) == ("gpu_oom", "user")
+
+
+def test_an_unreachable_store_or_slurm_is_a_finding_and_the_log_still_counts(tmp_path):
+    from slurm_diag.store.db import StoreError
+
+    def broken():
+        raise StoreError("cannot reach the database", hint="x")
+
+    fake = FakeSlurmClient(["node1", "node2"])
+    fake.unreachable = True
+    more, missing = collect.around_job(job(tmp_path, "x"), fake, broken)
+    ids = {e.id for e in more}
+    assert ids == {"event:unavailable", "health:unavailable"}
+    d = engine.diagnose_job(job(tmp_path, "ModuleNotFoundError: No module named 'x'\n"), more=more,
+                            not_checked=missing)
+    assert d.attribution["label"] == "software_env"
+    assert "node events (sacctmgr)" in d.not_checked
