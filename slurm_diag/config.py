@@ -1,6 +1,8 @@
 """One TOML file, validated by a JSON schema, merged over defaults; remembers where each value came from.
 
-Lookup order: ``$SDIAG_CONFIG``, else ``/etc/sdiag/config.toml``, else defaults only. A few
+The one loader for every part (CLI, prolog/epilog, HealthCheckProgram, agent), keys always written
+from the top (``health.policy.max_drained_nodes``). Lookup order: ``$SDIAG_CONFIG``, else
+``/etc/sdiag/config.toml``, else defaults only. A few
 environment variables override single keys (``SDIAG_HOME``, ``SDIAG_STORE_URL``, ``SLURM_CONF``).
 The config is meant to be world-readable (users' commands read it); the store's password lives in
 the file ``store.url_file`` names (mode 0600), and printed URLs pass through ``mask_url``.
@@ -67,6 +69,21 @@ class Config:
     @property
     def home(self) -> Path:
         return Path(os.path.expanduser(self.get("home")))
+
+    @property
+    def slurm_conf(self) -> str:
+        """slurm.conf in use: ``slurm.conf`` (or $SLURM_CONF), else Slurm's own default ("")."""
+        return self.get("slurm.conf") or os.environ.get("SLURM_CONF", "")
+
+    @property
+    def spool_dir(self) -> Path:
+        """Where the hooks spool their reports on this node: ``health.spool_dir``, else <home>/spool."""
+        configured = self.get("health.spool_dir")
+        return Path(os.path.expanduser(configured)) if configured else self.home / "spool"
+
+    @property
+    def slurm_bin_dir(self) -> str:
+        return self.get("slurm.bin_dir") or ""
 
     @property
     def store_url(self) -> str:
@@ -205,7 +222,13 @@ def config_path() -> Path | None:
     return SYSTEM_CONFIG if SYSTEM_CONFIG.exists() else None
 
 
-def load(path: Path | None = None) -> Config:
+def load(path: Path | None = None, validate_schema: bool = True) -> Config:
+    """The config: defaults, the file, then the environment overrides.
+
+    ``validate_schema=False`` is the prolog's fast path: the same file and the same clear errors for
+    an unreadable, binary or non-TOML file, but no jsonschema import (the CLI and the
+    HealthCheckProgram validate, so a wrong key is reported there by its path).
+    """
     data = defaults()
     sources = {key: "default" for key, _ in _flatten(data)}
     path = path or config_path()
@@ -216,7 +239,8 @@ def load(path: Path | None = None) -> Config:
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"config {path} is not valid TOML: {exc}",
                              hint="fix the syntax at the line named above") from None
-        validate(loaded, str(path))
+        if validate_schema:
+            validate(loaded, str(path))
         _merge(data, loaded, sources, f"file:{path}")
     for var, key in ENV_OVERRIDES.items():
         value = os.environ.get(var)

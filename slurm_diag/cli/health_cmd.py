@@ -82,20 +82,20 @@ def check(level, context, profile, only, node, as_json, nagios) -> None:
     from slurm_diag.gpu import profile as profile_mod
     from slurm_diag.health import registry, runner
     from slurm_diag.health.context import Context, node_name, parse_gpu_list
-    from slurm_diag.health.settings import load
+    from slurm_diag.config import load
 
-    settings = load(validate=True)
+    cfg = load()
     env = dict(os.environ)
     if profile:
         env["SDIAG_GPU_PROFILE"] = profile
-    chosen = env.get("SDIAG_GPU_PROFILE") or settings.get("gpu_profile")
+    chosen = env.get("SDIAG_GPU_PROFILE") or cfg.get("health.gpu_profile")
     if chosen:
         profile_mod.load(chosen)                      # a malformed profile: clear error, exit 2
     known = registry.all_checks()
     unknown_names = [n for n in only if n not in known]
     if unknown_names:
         raise UsageError(f"no check named {', '.join(unknown_names)}", hint=f"known: {', '.join(known)}")
-    ctx = Context(settings=settings, context=context, level=level or settings.get("level"),
+    ctx = Context(cfg=cfg, context=context, level=level or cfg.get("health.level"),
                   node=node or node_name(env), job_id=env.get("SLURM_JOB_ID"),
                   job_gpus=parse_gpu_list(env.get("SLURM_JOB_GPUS")), env=env)
     report = runner.check_node(ctx, list(only) or None)
@@ -133,11 +133,11 @@ def forget(node, as_json) -> None:
     """Forget a node's remembered XIDs, ECC baselines and clean-run count (after a GPU reset or repair)."""
     from slurm_diag.health import state
     from slurm_diag.health.context import node_name
-    from slurm_diag.health.settings import load
+    from slurm_diag.config import load
 
-    settings = load(validate=True)
+    cfg = load()
     node = node or node_name()
-    removed = state.clear(settings.home, node)
+    removed = state.clear(cfg.home, node)
     if as_json:
         emit_json({"node": node, "removed": removed}, schema="health_forget")
     else:

@@ -9,7 +9,7 @@ import click
 from slurm_diag import config as config_mod
 from slurm_diag.cli.output import emit_json
 from slurm_diag.store import Store
-from slurm_diag.store.ingest import ingest, spool_path
+from slurm_diag.store.ingest import ingest
 
 
 @click.group("store")
@@ -45,7 +45,7 @@ def ingest_cmd(spool: Path | None, as_json: bool) -> None:
     (exit 3) every file stays where it was.
     """
     cfg = config_mod.load()
-    spool = spool or spool_path(cfg)
+    spool = spool or cfg.spool_dir
     summary = ingest(Store(cfg.store_url), spool)
     if as_json:
         emit_json(summary.as_dict(), schema="store_ingest")

@@ -49,7 +49,7 @@ def parse_gpu_list(text: str | None) -> list[int] | None:
 
 @dataclass
 class Context:
-    settings: "object"                   # slurm_diag.health.settings.Settings
+    cfg: "object"                        # slurm_diag.config.Config
     context: str = "manual"              # prolog, epilog, healthcheck, manual
     level: str = "quick"
     node: str = ""
@@ -64,13 +64,13 @@ class Context:
 
     @property
     def home(self) -> Path:
-        return self.settings.home
+        return self.cfg.home
 
     def threshold(self, key: str):
-        return self.settings.get(f"thresholds.{key}")
+        return self.cfg.get(f"health.thresholds.{key}")
 
     def profile_setting(self) -> str | None:
-        return self.env.get("SDIAG_GPU_PROFILE") or self.settings.get("gpu_profile") or None
+        return self.env.get("SDIAG_GPU_PROFILE") or self.cfg.get("health.gpu_profile") or None
 
     @_once
     def profile(self):
@@ -96,8 +96,8 @@ class Context:
             return GpuReading(source="simulator", error=f"GPU profile unusable: {error}",
                               error_kind=ReadError.PROFILE)
         reading = read_in_child(str(prof.path) if prof is not None else None,
-                                call_timeout_s=float(self.settings.get("nvml_call_timeout_s")),
-                                total_timeout_s=float(self.settings.get("nvml_read_timeout_s")))
+                                call_timeout_s=float(self.cfg.get("health.nvml_call_timeout_s")),
+                                total_timeout_s=float(self.cfg.get("health.nvml_read_timeout_s")))
         if reading.error_kind in (ReadError.NOT_INSTALLED, ReadError.INTERNAL):
             print(f"sdiag: {self.context} on {self.node}: {reading.error} (a slurm-diag problem: "
                   "the GPU checks say UNKNOWN and never drain for it)", file=sys.stderr, flush=True)
@@ -106,10 +106,10 @@ class Context:
     @_once
     def expected_gpus(self) -> tuple[int | None, str]:
         """(count or None, where it came from)."""
-        configured = int(self.settings.get("expected_gpus"))
+        configured = int(self.cfg.get("health.expected_gpus"))
         if configured >= 0:
             return configured, "config health.expected_gpus"
-        conf = self.settings.slurm_conf
+        conf = self.cfg.slurm_conf
         if conf:
             from slurm_diag.health.slurm_conf import expected_gpus
 

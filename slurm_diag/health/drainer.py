@@ -48,7 +48,7 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     from slurm_diag.health import slurm_calls
-    from slurm_diag.health.settings import load
+    from slurm_diag.config import load
 
     settle_s = float(argv[2]) if len(argv) > 2 else 15.0
     client = slurm_calls.client(load(), 5.0)

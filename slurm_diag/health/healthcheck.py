@@ -7,12 +7,12 @@ import os
 import sys
 
 from slurm_diag.health.hooks import _log, ingest_detached, run_healthcheck
-from slurm_diag.health.settings import load
+from slurm_diag.config import load
 
 if __name__ == "__main__":
     try:
         run_healthcheck()
-        ingest_detached(load(validate=False))    # every report spooled on this node since the last run
+        ingest_detached(load(validate_schema=False))    # every report spooled on this node since the last run
         code = 0
     except Exception as exc:  # report, never crash slurmd's health check with a traceback
         _log(f"healthcheck failed: {exc}")

@@ -27,7 +27,7 @@ def _worker(spec, ctx, box: dict, done: threading.Event) -> None:
 
 def run_checks(ctx, only: list[str] | None = None) -> list[CheckResult]:
     specs = [s for s in checks_for(ctx.level) if not only or s.name in only]
-    default_timeout = float(ctx.settings.get("check_timeout_s"))
+    default_timeout = float(ctx.cfg.get("health.check_timeout_s"))
     box: dict[str, list[CheckResult]] = {}
     done = threading.Event()
     start = time.monotonic()

@@ -7,12 +7,12 @@ from __future__ import annotations
 import sys
 
 
-def client(settings, timeout_s: float):
+def client(cfg, timeout_s: float):
     """The real SlurmClient for the hooks: the config's slurm.conf and bin_dir, ``timeout_s`` a call."""
     from slurm_diag.slurm.client import CommandClient
 
-    return CommandClient(conf=settings.slurm_conf or None, timeout=timeout_s,
-                         bin_dir=settings.slurm_bin_dir or None)
+    return CommandClient(conf=cfg.slurm_conf or None, timeout=timeout_s,
+                         bin_dir=cfg.slurm_bin_dir or None)
 
 
 def drain_detached(name: str, reason: str, settle_s: float = 15.0) -> int | None:

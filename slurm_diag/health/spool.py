@@ -10,17 +10,16 @@ from pathlib import Path
 from slurm_diag.health.state import write_json
 
 
-def spool_dir(settings) -> Path:
-    configured = settings.get("spool_dir")
-    return Path(configured) if configured else settings.home / "spool"
+def spool_dir(cfg) -> Path:
+    return cfg.spool_dir
 
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
 
 
-def write(settings, kind: str, node: str, doc: dict, tag: str = "") -> Path:
+def write(cfg, kind: str, node: str, doc: dict, tag: str = "") -> Path:
     name = f"{time.time_ns()}-{_safe(node)}{'-' + _safe(tag) if tag else ''}.json"
-    path = spool_dir(settings) / kind / name
+    path = spool_dir(cfg) / kind / name
     write_json(path, doc)
     return path

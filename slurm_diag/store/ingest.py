@@ -56,12 +56,6 @@ def ingest(store: Store, spool: Path) -> IngestSummary:
     return summary
 
 
-def spool_path(cfg) -> Path:
-    """Where the hooks spool on this node: ``health.spool_dir``, else ``<home>/spool``."""
-    configured = cfg.get("health.spool_dir")
-    return Path(configured) if configured else cfg.home / "spool"
-
-
 def ingest_once(spool: Path, store_factory) -> IngestSummary | None:
     """One ingest of ``spool`` unless another is running (a non-blocking lock in the spool):
     None when it was already being ingested."""
@@ -86,7 +80,7 @@ def main() -> int:
 
     try:
         cfg = config.load()
-        spool = spool_path(cfg)
+        spool = cfg.spool_dir
         summary = ingest_once(spool, lambda: Store.from_config(cfg))
     except SdiagError as exc:
         print(f"sdiag ingest: nothing moved, the spool keeps the reports: {exc}", file=sys.stderr)

@@ -124,9 +124,9 @@ def test_healthcheck_drains_and_resumes_its_own_drain_only(devcluster, slurm, re
 
     slurm.drain_node("node2", "admin: bios update")
     cluster.set_profile(devcluster, "node3", cluster.HEALTHY_PROFILE)
-    from slurm_diag.health.settings import load
+    from slurm_diag.config import load
 
-    need = load().get("policy.resume_after_clean_runs")
+    need = load().get("health.policy.resume_after_clean_runs")
     for run in range(1, need + 1):
         run_healthcheck(devcluster, "node3")
         run_healthcheck(devcluster, "node2")
@@ -150,11 +150,23 @@ def cap_two(devcluster):
 
 
 def _spooled_actions(devcluster, job_ids: set[str]) -> list[dict]:
+    """The prologs' actions for these jobs, still in the spool or already ingested (the epilog moves
+    them into the store's audit log)."""
+    from slurm_diag import config
+    from slurm_diag.store import Store
+
     found = []
     for path in (devcluster.base.parent / "spool" / "actions").glob("*-prolog.json"):
-        doc = json.loads(path.read_text())
+        try:
+            doc = json.loads(path.read_text())
+        except FileNotFoundError:          # ingested meanwhile: read from the store below
+            continue
         if doc.get("job_id") in job_ids:
             found.append(doc)
+    store = Store(config.load(devcluster.base / "etc" / "sdiag.toml").store_url)
+    for job_id in job_ids:
+        found += [row["detail"] for row in store.audit_log(subject=job_id)
+                  if row["event"] == "health.action" and row["detail"].get("context") == "prolog"]
     return found
 
 

@@ -19,22 +19,22 @@ def prolog_env(node, job_id, profile=THROTTLED):
             "SDIAG_GPU_PROFILE": profile}
 
 
-def actions(settings):
-    return [json.loads(p.read_text()) for p in sorted((settings.home / "spool" / "actions").glob("*.json"))]
+def actions(cfg):
+    return [json.loads(p.read_text()) for p in sorted((cfg.home / "spool" / "actions").glob("*.json"))]
 
 
-def test_eight_prologs_with_a_fault_and_cap_two_drain_two(settings, capsys):
-    settings.health["policy"]["max_drained_nodes"] = 2
+def test_eight_prologs_with_a_fault_and_cap_two_drain_two(cfg, capsys):
+    cfg.data["health"]["policy"]["max_drained_nodes"] = 2
     slurm = FakeSlurmClient(NODES)
     detached = []
-    codes = {n: hooks.run_hook("prolog", prolog_env(n, str(i)), settings, client=slurm,
+    codes = {n: hooks.run_hook("prolog", prolog_env(n, str(i)), cfg, client=slurm,
                                detach=lambda node, reason: detached.append((node, reason)))
              for i, n in enumerate(NODES)}
     blocked = sorted(n for n, c in codes.items() if c == hooks.BLOCK)
     assert len(blocked) == 2 and set(codes.values()) == {0, hooks.BLOCK}
     assert sorted(slurm.drained()) == blocked
     assert sorted(detached) == sorted(slurm.drained().items())       # the drainer keeps the claimed reason
-    spooled = actions(settings)
+    spooled = actions(cfg)
     assert sorted(a["node"] for a in spooled if a["action"] == "drain") == blocked
     allowed = [a for a in spooled if a["action"] == "none"]
     assert len(allowed) == 6 and all("cap reached" in a["note"] for a in allowed)
@@ -42,46 +42,46 @@ def test_eight_prologs_with_a_fault_and_cap_two_drain_two(settings, capsys):
     assert capsys.readouterr().err.count("WARNING: would drain") == 6
 
 
-def test_prolog_without_slurm_lets_the_job_run_and_says_so_loudly(settings, capsys):
+def test_prolog_without_slurm_lets_the_job_run_and_says_so_loudly(cfg, capsys):
     slurm = FakeSlurmClient(NODES)
     slurm.unreachable = True
-    code = hooks.run_hook("prolog", prolog_env("node3", "77"), settings, client=slurm,
+    code = hooks.run_hook("prolog", prolog_env("node3", "77"), cfg, client=slurm,
                           detach=lambda *a: pytest.fail("no drainer without a claim"))
     assert code == 0
     err = capsys.readouterr().err
     assert "WARNING: would drain node3 (sdiag: clocks: gpu3" in err and "fail safe" in err
-    [action] = actions(settings)
+    [action] = actions(cfg)
     assert action["action"] == "none" and "Unable to contact slurm controller" in action["note"]
 
 
-def test_healthy_prolog_never_asks_slurm(settings):
+def test_healthy_prolog_never_asks_slurm(cfg):
     slurm = FakeSlurmClient(NODES)
-    assert hooks.run_hook("prolog", prolog_env("node1", "1", "h100-8-healthy"), settings, client=slurm) == 0
+    assert hooks.run_hook("prolog", prolog_env("node1", "1", "h100-8-healthy"), cfg, client=slurm) == 0
     assert slurm.calls == []
 
 
-def test_epilog_drain_counts_in_the_same_cap(settings):
-    settings.health["policy"]["max_drained_nodes"] = 1
+def test_epilog_drain_counts_in_the_same_cap(cfg):
+    cfg.data["health"]["policy"]["max_drained_nodes"] = 1
     slurm = FakeSlurmClient(NODES)
     slurm.drain_node("node7", "sdiag: infiniband: mlx5_0 port 1 down [claim 1]")
     env = {**prolog_env("node5", "9", "h100-8-dbe-gpu5"), "SLURM_JOB_EXIT_CODE": "0"}
-    assert hooks.run_hook("epilog", env, settings, client=slurm) == 0
+    assert hooks.run_hook("epilog", env, cfg, client=slurm) == 0
     assert sorted(slurm.drained()) == ["node7"]
-    [action] = actions(settings)
+    [action] = actions(cfg)
     assert action["action"] == "none" and "gpu5" in action["reason"] and "cap reached" in action["note"]
 
 
 # ------------------------------------------------------------ HealthCheckProgram
 
 
-def healthcheck(settings, slurm, node="node1", profile="h100-8-healthy"):
-    return hooks.run_healthcheck({"SLURMD_NODENAME": node, "SDIAG_GPU_PROFILE": profile}, settings, client=slurm)
+def healthcheck(cfg, slurm, node="node1", profile="h100-8-healthy"):
+    return hooks.run_healthcheck({"SLURMD_NODENAME": node, "SDIAG_GPU_PROFILE": profile}, cfg, client=slurm)
 
 
-def test_healthcheck_never_resumes_a_drain_that_changed_after_it_read_the_node(settings):
+def test_healthcheck_never_resumes_a_drain_that_changed_after_it_read_the_node(cfg):
     """An admin's drain lands between the HealthCheckProgram's read and its resume."""
-    need = settings.get("policy.resume_after_clean_runs")
-    state.write(settings.home, "node1", "healthcheck", {"clean_runs": need - 1})
+    need = cfg.get("health.policy.resume_after_clean_runs")
+    state.write(cfg.home, "node1", "healthcheck", {"clean_runs": need - 1})
     slurm = FakeSlurmClient(NODES)
     slurm.drain_node("node1", "sdiag: infiniband: mlx5_0 port 1 down [claim 1]")
     reads = []
@@ -93,34 +93,34 @@ def test_healthcheck_never_resumes_a_drain_that_changed_after_it_read_the_node(s
                 client.set_reason("node1", "admin: bios update")
 
     slurm.before_call = admin_drains_after_the_first_read
-    outcome = healthcheck(settings, slurm)
+    outcome = healthcheck(cfg, slurm)
     assert outcome["action"] == "none" and "reason changed" in outcome["note"], outcome
     assert slurm.get_node("node1").reason == "admin: bios update" and slurm.get_node("node1").drained
     assert "resume_node" not in [m for m, _ in slurm.calls]
 
 
-def test_healthcheck_resumes_its_own_unchanged_drain(settings):
-    need = settings.get("policy.resume_after_clean_runs")
-    state.write(settings.home, "node1", "healthcheck", {"clean_runs": need - 1})
+def test_healthcheck_resumes_its_own_unchanged_drain(cfg):
+    need = cfg.get("health.policy.resume_after_clean_runs")
+    state.write(cfg.home, "node1", "healthcheck", {"clean_runs": need - 1})
     slurm = FakeSlurmClient(NODES)
     slurm.drain_node("node1", "sdiag: infiniband: mlx5_0 port 1 down [claim 1]")
-    outcome = healthcheck(settings, slurm)
+    outcome = healthcheck(cfg, slurm)
     assert outcome["action"] == "resume" and not slurm.get_node("node1").drained
-    [action] = actions(settings)
+    [action] = actions(cfg)
     assert action["action"] == "resume" and action["reason"].startswith("sdiag: infiniband")
 
 
-def test_healthcheck_drains_through_the_same_cap(settings):
-    settings.health["policy"]["max_drained_nodes"] = 2
+def test_healthcheck_drains_through_the_same_cap(cfg):
+    cfg.data["health"]["policy"]["max_drained_nodes"] = 2
     slurm = FakeSlurmClient(NODES)
     slurm.drain_node("node2", "sdiag: xid: gpu1 XID 79 [claim 1]")
     slurm.set_reason("node3", "Prolog error", user="root")          # a prolog drain before the drainer's fix
     slurm.set_reason("node4", "admin: bios update")                 # never counted
-    outcome = healthcheck(settings, slurm, profile="h100-8-ib-down")
+    outcome = healthcheck(cfg, slurm, profile="h100-8-ib-down")
     assert outcome["action"] == "none" and "cap reached" in outcome["note"]
     assert not slurm.get_node("node1").drained
     slurm.resume_node("node3")
-    outcome = healthcheck(settings, slurm, profile="h100-8-ib-down")
+    outcome = healthcheck(cfg, slurm, profile="h100-8-ib-down")
     assert outcome["action"] == "drain" and slurm.get_node("node1").reason == outcome["reason"]
     assert cap.human(outcome["reason"]).startswith("sdiag: infiniband")
 

@@ -2,10 +2,10 @@
 
 from slurm_diag.health import host, ib_sysfs, kernel_log, slurm_conf
 from slurm_diag.health.checks import disk_space, host_memory, infiniband, xid
-from slurm_diag.health.settings import load
+from slurm_diag.config import load
 from slurm_diag.status import Status
 
-CLASSES = load().health["xid"]
+CLASSES = load().get("health.xid")
 
 
 def test_kernel_log_formats_and_xid_parsing():
@@ -96,9 +96,9 @@ def test_infiniband_expected_ports_and_none(tmp_path):
     assert [r.status for r in ok] == [Status.OK]
 
 
-def test_infiniband_check_uses_the_root_override(make_ctx, settings, tmp_path, healthy_profile_without_ib):
+def test_infiniband_check_uses_the_root_override(make_ctx, cfg, tmp_path, healthy_profile_without_ib):
     _sysfs(tmp_path, {("mlx5_0", "1"): dict(UP, state="2: INIT")})
-    settings.health["thresholds"]["ib_root"] = str(tmp_path)
+    cfg.data["health"]["thresholds"]["ib_root"] = str(tmp_path)
     results = infiniband.run(make_ctx(healthy_profile_without_ib))
     assert [r.status for r in results] == [Status.CRITICAL] and "INIT" in results[0].message
 

@@ -1,11 +1,11 @@
 """Drain / resume policy: pure decisions over a report and the node's Slurm state."""
 
 from slurm_diag.health import policy
-from slurm_diag.health.settings import load
+from slurm_diag.config import load
 from slurm_diag.slurm.fake import make_node
 from slurm_diag.slurm.parse import scontrol_nodes
 
-POL = load().health["policy"]
+POL = load().get("health.policy")
 
 
 def report(*checks):

@@ -16,8 +16,8 @@ def _hung_profile(tmp_path, gpu=6, call=None):
     return path
 
 
-def test_hung_nvml_call_gives_unknown_naming_the_call(make_ctx, settings, tmp_path):
-    settings.health["nvml_call_timeout_s"] = 0.3
+def test_hung_nvml_call_gives_unknown_naming_the_call(make_ctx, cfg, tmp_path):
+    cfg.data["health"]["nvml_call_timeout_s"] = 0.3
     report = check_node(make_ctx(_hung_profile(tmp_path, call="nvmlDeviceGetTemperature")))
     schemas.validate("health_report", report)
     temp = next(c for c in report["checks"] if c["name"] == "temperature")
@@ -28,9 +28,9 @@ def test_hung_nvml_call_gives_unknown_naming_the_call(make_ctx, settings, tmp_pa
     assert next(c for c in report["checks"] if c["name"] == "infiniband")["status"] == "OK"
 
 
-def test_check_timeout_caps_a_slow_check(make_ctx, settings, tmp_path):
-    settings.health["nvml_call_timeout_s"] = 20
-    settings.health["check_timeout_s"] = 0.4
+def test_check_timeout_caps_a_slow_check(make_ctx, cfg, tmp_path):
+    cfg.data["health"]["nvml_call_timeout_s"] = 20
+    cfg.data["health"]["check_timeout_s"] = 0.4
     report = check_node(make_ctx(_hung_profile(tmp_path)))
     by_name = {c["name"]: c for c in report["checks"]}
     assert by_name["clocks"]["status"] == "UNKNOWN"
@@ -39,13 +39,13 @@ def test_check_timeout_caps_a_slow_check(make_ctx, settings, tmp_path):
     assert by_name["disk_space"]["status"] == "OK" and by_name["host_memory"]["status"] in ("OK", "CRITICAL")
 
 
-def test_whole_gpu_read_is_bounded_when_every_call_is_slow(make_ctx, settings, tmp_path):
+def test_whole_gpu_read_is_bounded_when_every_call_is_slow(make_ctx, cfg, tmp_path):
     # every NVML call answers in 0.15 s, under the 0.5 s per-call limit: about 6 s per GPU unbounded
     doc = json.loads((SHIPPED / "h100-8-healthy.json").read_text())
     doc["gpu_defaults"]["hang_s"] = 0.15
     path = tmp_path / "slow.json"
     path.write_text(json.dumps(doc))
-    settings.health.update(nvml_call_timeout_s=0.5, nvml_read_timeout_s=1.5, check_timeout_s=30)
+    cfg.data["health"].update(nvml_call_timeout_s=0.5, nvml_read_timeout_s=1.5, check_timeout_s=30)
     report = check_node(make_ctx(path))
     by_name = {c["name"]: c for c in report["checks"]}
     assert by_name["gpu_count"]["status"] == "OK"                       # nvmlDeviceGetCount answered

@@ -113,7 +113,7 @@ def run(ctx) -> list[CheckResult]:
     up = None if boot.startswith("profile:") else kernel_log.uptime_s()
     window_start = (up - window) if (up is not None and window) else None
     new = dedupe(kernel_log.xids(select_new(records, cursor, window_start)))
-    classes = ctx.settings.get("xid")
+    classes = ctx.cfg.get("health.xid")
     sticky = {(e["xid"], bus_key(e["pci"])): e for e in remembered.get("sticky", [])}
     for ev in new:
         if classify(ev["xid"], classes) == "critical":
