@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from slurm_diag.probes.membw import cpu_array_elements
-from slurm_diag.probes.runner import run_probe
+from slurm_diag.probes.execute import run_probe
 
 
 def best_matmul_rate(n: int, repeats: int) -> float:

@@ -1,7 +1,7 @@
 """The one way slurm-diag starts a process: an argv list (never a shell), a timeout on every wait,
 and on timeout the whole process group killed, grandchildren included.
 
-Stdlib only: the prolog imports it. The Slurm gateway (``slurm_diag.slurm.runner``) wraps ``run``
+Stdlib only: the prolog imports it. The Slurm gateway (``slurm_diag.slurm.gateway``) wraps ``run``
 with Slurm's typed errors; everything else calls ``run`` or ``spawn`` directly.
 """
 

@@ -42,7 +42,7 @@ def _explain_job(job_id: str) -> dict:
     from slurm_diag import config
     from slurm_diag.identity import Access, Caller
     from slurm_diag.slurm import default_client
-    from slurm_diag.slurm.models import JobArray
+    from slurm_diag.slurm.records import JobArray
 
     cfg = config.load()
     client = default_client(cfg)

@@ -80,7 +80,7 @@ def check(level, context, profile, only, node, as_json, nagios) -> None:
 
     from slurm_diag.errors import UsageError
     from slurm_diag.gpu import profile as profile_mod
-    from slurm_diag.health import registry, runner
+    from slurm_diag.health import node_report, registry
     from slurm_diag.health.context import Context, node_name, parse_gpu_list
     from slurm_diag.config import load
 
@@ -98,7 +98,7 @@ def check(level, context, profile, only, node, as_json, nagios) -> None:
     ctx = Context(cfg=cfg, context=context, level=level or cfg.get("health.level"),
                   node=node or node_name(env), job_id=env.get("SLURM_JOB_ID"),
                   job_gpus=parse_gpu_list(env.get("SLURM_JOB_GPUS")), env=env)
-    report = runner.check_node(ctx, list(only) or None)
+    report = node_report.check_node(ctx, list(only) or None)
     if as_json:
         emit_json(report, schema="health_report")
     else:

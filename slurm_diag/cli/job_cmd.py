@@ -7,7 +7,7 @@ import click
 from slurm_diag.cli.output import emit_json
 from slurm_diag.slurm import default_client
 from slurm_diag.slurm.job_lookup import start_hint
-from slurm_diag.slurm.models import Job, JobArray, Unreachable
+from slurm_diag.slurm.records import Job, JobArray, Unreachable
 
 MAX_TASK_LINES = 50  # an array's failed tasks are always listed; the others up to this many lines
 

@@ -190,7 +190,7 @@ def calibrate(probe, runs, params, sweep_id, as_json) -> None:
     from pathlib import Path
 
     from slurm_diag.perf import expect as expect_mod
-    from slurm_diag.probes.runner import parse_params, run_probe
+    from slurm_diag.probes.execute import parse_params, run_probe
 
     cfg, site, th, _mem_bw = _context()
     values, last = [], None

@@ -111,7 +111,7 @@ def run(probe, params, ranks, timeout_s, out, as_json) -> None:
     from slurm_diag import config
     from slurm_diag.perf import annotate
     from slurm_diag.probes import base, launch
-    from slurm_diag.probes.runner import parse_params, run_probe
+    from slurm_diag.probes.execute import parse_params, run_probe
 
     given = parse_params(list(params))
     cfg = config.load()
@@ -131,7 +131,7 @@ def run(probe, params, ranks, timeout_s, out, as_json) -> None:
 @command.command("judge")
 @click.argument("files", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="print the judged ProbeResults as JSON")
-def judge(files, as_json) -> None:
+def judge_files(files, as_json) -> None:
     """Judge saved ProbeResults together (a fleet sweep): model, fleet outliers, 2-of-3 repeats."""
     from slurm_diag import config
     from slurm_diag.perf import annotate
@@ -244,7 +244,7 @@ def submit(probe, nodelist, rounds, params, threads, mem, time_min, wait, job_ti
     from slurm_diag import config, probes
     from slurm_diag.probes import submit as sub
     from slurm_diag.probes import sweep as sw
-    from slurm_diag.probes.runner import parse_params
+    from slurm_diag.probes.execute import parse_params
     from slurm_diag.slurm import CommandClient
     from slurm_diag.slurm.parse import hostlist
 

@@ -20,7 +20,7 @@ from slurm_diag.devcluster import daemons, templates
 from slurm_diag.devcluster.daemons import Daemon
 from slurm_diag.devcluster.templates import Layout
 from slurm_diag.errors import EnvironmentProblem, UsageError
-from slurm_diag.slurm import runner
+from slurm_diag.slurm import gateway
 from slurm_diag.slurm.errors import SlurmCommandError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -216,7 +216,7 @@ def start_database(lay: Layout, say) -> None:
 
 
 def _slurm(lay: Layout, argv: list[str], timeout: float = 10) -> str:
-    return runner.run(argv, timeout=timeout, env=slurm_env(lay), conf_hint=str(lay.slurm_conf)).stdout
+    return gateway.run(argv, timeout=timeout, env=slurm_env(lay), conf_hint=str(lay.slurm_conf)).stdout
 
 
 def start_accounting(lay: Layout, say) -> None:

@@ -2,7 +2,7 @@
 is set (``SDIAG_GPU_PROFILE`` or config ``health.gpu_profile``), the NVML-compatible simulator.
 
 ``read_gpus()`` reads in a child process the caller can abandon (``slurm_diag.gpu.child``) and
-returns plain dataclasses (``slurm_diag.gpu.model``); ``snapshot()`` is the small view the probes
+returns plain dataclasses (``slurm_diag.gpu.reading``); ``snapshot()`` is the small view the probes
 record beside each sample. Nothing heavy is imported here: the prolog uses it.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from slurm_diag.gpu.model import GpuInfo, GpuReading, ReadError
+from slurm_diag.gpu.reading import GpuInfo, GpuReading, ReadError
 
 __all__ = ["GpuInfo", "GpuReading", "ReadError", "profile_path", "read_gpus", "snapshot"]
 

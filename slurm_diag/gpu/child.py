@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from slurm_diag.gpu.model import GpuReading, ReadError
+from slurm_diag.gpu.reading import GpuReading, ReadError
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -66,7 +66,7 @@ class ChildRead:
                 answer, phase, stderr = _receive(self.proc, self.deadline)
             finally:
                 self.abandon()
-            self.reading = self._judge(answer, phase, stderr)
+            self.reading = self._interpret(answer, phase, stderr)
         return self.reading
 
     def abandon(self) -> None:
@@ -76,7 +76,7 @@ class ChildRead:
             process.abandon(self.proc)
             self.proc = None
 
-    def _judge(self, answer: dict | None, phase: str, stderr: bytes) -> GpuReading:
+    def _interpret(self, answer: dict | None, phase: str, stderr: bytes) -> GpuReading:
         if answer is not None:
             try:
                 reading = GpuReading.from_dict(answer)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 
-from slurm_diag.gpu.model import (Clocks, Ecc, GpuInfo, GpuProcess, GpuReading, PcieLink, ReadError,
+from slurm_diag.gpu.reading import (Clocks, Ecc, GpuInfo, GpuProcess, GpuReading, PcieLink, ReadError,
                                   RetiredPages, RowRemap)
 from slurm_diag.gpu.throttle import decode
 

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from slurm_diag.gpu.model import GpuReading, ReadError
+from slurm_diag.gpu.reading import GpuReading, ReadError
 
 
 def _once(method):

@@ -15,7 +15,7 @@ import os
 import sys
 import time
 
-from slurm_diag.health import policy, runner, spool, state
+from slurm_diag.health import node_report, policy, spool, state
 from slurm_diag.health.context import Context, node_name, parse_gpu_list
 from slurm_diag.config import Config, load
 
@@ -72,7 +72,7 @@ def run_hook(context: str, env=None, cfg: Config | None = None, detach=None, cli
                   job_id=env.get("SLURM_JOB_ID"), job_gpus=job_gpus, env=env)
     if context == "epilog":
         record_job_end(cfg, ctx, env)
-    report = runner.check_node(ctx)
+    report = node_report.check_node(ctx)
     try:
         spool.write(cfg, "health", ctx.node, report, tag=f"{context}-{ctx.job_id or 'nojob'}")
     except OSError as exc:
@@ -131,7 +131,7 @@ def run_healthcheck(env=None, cfg: Config | None = None, client=None) -> dict:
     pol = cfg.get("health.policy")
     client = client or slurm_calls.client(cfg, pol["slurm_timeout_s"])
     ctx = Context(cfg=cfg, context="healthcheck", level="quick", node=node_name(env), env=env)
-    report = runner.check_node(ctx)
+    report = node_report.check_node(ctx)
     try:
         spool.write(cfg, "health", ctx.node, report, tag="healthcheck")
     except OSError as exc:

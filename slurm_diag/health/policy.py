@@ -1,5 +1,5 @@
 """Who may be drained and when a node comes back: pure decisions over a HealthReport, the node's
-Slurm record (``slurm_diag.slurm.models.Node``: name, drained, reason) and the ``health.policy``
+Slurm record (``slurm_diag.slurm.records.Node``: name, drained, reason) and the ``health.policy``
 config. Drains by slurm-diag carry reasons starting with ``sdiag:``; a drain with any other reason
 belongs to someone else and is never touched. How many nodes may be held drained is cap.py's."""
 

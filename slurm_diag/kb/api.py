@@ -16,9 +16,9 @@ def _cfg(cfg):
 
 
 def open_store(cfg=None):
-    from slurm_diag.kb.store import KbStore
+    from slurm_diag.kb.index import KbIndex
 
-    return KbStore(_cfg(cfg))
+    return KbIndex(_cfg(cfg))
 
 
 def build(cfg=None, rebuild: bool = False, store=None) -> dict:

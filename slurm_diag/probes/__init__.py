@@ -11,7 +11,7 @@ import pkgutil
 
 from slurm_diag.errors import UsageError
 
-_NOT_PROBES = {"base", "conditions", "runner", "cuda", "launch", "sweep", "submit", "stored", "__main__"}
+_NOT_PROBES = {"base", "conditions", "execute", "cuda", "launch", "sweep", "submit", "stored", "__main__"}
 
 
 def names() -> list[str]:

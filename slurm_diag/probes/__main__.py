@@ -1,5 +1,5 @@
 import sys
 
-from slurm_diag.probes.runner import main
+from slurm_diag.probes.execute import main
 
 sys.exit(main())

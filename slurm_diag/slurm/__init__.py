@@ -9,8 +9,8 @@ import importlib
 
 _WHERE = {
     "CommandClient": "client", "SlurmClient": "client", "default_client": "client",
-    "Job": "models", "JobArray": "models", "JobStep": "models", "Node": "models",
-    "NodeReason": "models", "Unreachable": "models", "InvalidJobId": "errors",
+    "Job": "records", "JobArray": "records", "JobStep": "records", "Node": "records", "NodeEvent": "records",
+    "NodeReason": "records", "Unreachable": "records", "InvalidJobId": "errors",
     "JobSourcesUnavailable": "errors",
     "JobNotFound": "errors", "NodeNotFound": "errors", "SlurmCommandError": "errors",
     "SlurmError": "errors", "SlurmTimeout": "errors", "SlurmUnavailable": "errors",

@@ -1,7 +1,7 @@
 """The Slurm adapter: a ``SlurmClient`` Protocol and its backend over the Slurm commands.
 
 The only place in slurm-diag that talks to Slurm. Every call is an argv list with a timeout
-(``runner.run``); failures are typed (``slurm_diag.slurm.errors``).
+(``gateway.run``); failures are typed (``slurm_diag.slurm.errors``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Protocol
 
-from slurm_diag.slurm import job_lookup, parse, runner
+from slurm_diag.slurm import gateway, job_lookup, parse
 from slurm_diag.slurm.errors import (
     InvalidJobId, JobNotFound, NodeNotFound, SlurmCommandError, SlurmUnavailable,
 )
-from slurm_diag.slurm.models import ACCOUNTING, CONTROLLER, Job, JobArray, Node, NodeEvent, NodeReason, Unreachable
+from slurm_diag.slurm.records import ACCOUNTING, CONTROLLER, Job, JobArray, Node, NodeEvent, NodeReason, Unreachable
 
 
 class SlurmClient(Protocol):
@@ -60,11 +60,11 @@ class CommandClient:
 
     # ------------------------------------------------------------ plumbing
     def _run(self, argv: list[str], *, input: str | None = None, check: bool = True,
-             timeout: float | None = None) -> runner.Result:
+             timeout: float | None = None) -> gateway.Result:
         if self.bin_dir:
             argv = [str(Path(self.bin_dir) / argv[0]), *argv[1:]]
         env = {"SLURM_CONF": self.conf} if self.conf else {}
-        return runner.run(argv, timeout=timeout or self.timeout, env=env, input=input, check=check,
+        return gateway.run(argv, timeout=timeout or self.timeout, env=env, input=input, check=check,
                           conf_hint=self.conf)
 
     def _sacct(self, args: list[str]) -> list[Job]:
@@ -101,7 +101,7 @@ class CommandClient:
                 said = result.stderr + result.stdout
                 if any(m in said for m in _INVALID_JOB) or re.search(r"Job \S+ not found", said):
                     return job_lookup.Answer()
-                runner.raise_for(result, self.conf)
+                gateway.raise_for(result, self.conf)
         except SlurmUnavailable as exc:
             return job_lookup.Answer(unreachable=Unreachable(CONTROLLER, "scontrol", _last_line(exc)))
         return job_lookup.Answer(jobs=tuple(parse.scontrol_job_views(result.stdout)))
@@ -125,7 +125,7 @@ class CommandClient:
             if any(m in result.stderr + result.stdout for m in _INVALID_NODE):
                 raise NodeNotFound(f"node {name!r} not found",
                                    hint="`sdiag-agent nodes` lists the nodes Slurm knows")
-            runner.raise_for(result, self.conf)
+            gateway.raise_for(result, self.conf)
         nodes = parse.scontrol_nodes(result.stdout)
         if not nodes:
             raise NodeNotFound(f"node {name!r} not found", hint="`sdiag-agent nodes` lists the nodes Slurm knows")
@@ -194,7 +194,7 @@ class CommandClient:
         if result.returncode != 0:
             if any(m in result.stderr for m in _INVALID_JOB):
                 raise JobNotFound(f"job {job_id} not found by slurmctld", hint="is it still queued or running?")
-            runner.raise_for(result, self.conf)
+            gateway.raise_for(result, self.conf)
 
     def requeue(self, job_id: str) -> None:
         self._job_control("requeue", job_id)
@@ -210,7 +210,7 @@ class CommandClient:
         if result.returncode != 0:
             if any(m in result.stderr for m in _INVALID_JOB):
                 raise JobNotFound(f"job {job_id} not found by slurmctld")
-            runner.raise_for(result, self.conf)
+            gateway.raise_for(result, self.conf)
 
     def queue(self) -> list[dict[str, str]]:
         """Jobs slurmctld holds now (pending and running), as scontrol records."""

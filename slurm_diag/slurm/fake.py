@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Callable, Iterable
 
 from slurm_diag.slurm.errors import JobNotFound, NodeNotFound, SlurmUnavailable
-from slurm_diag.slurm.models import Job, JobArray, Node, NodeEvent, NodeReason
+from slurm_diag.slurm.records import Job, JobArray, Node, NodeEvent, NodeReason
 
 
 def make_node(name: str, state: str = "IDLE", flags: Iterable[str] = (), reason: str | None = None,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from slurm_diag.slurm import parse
 from slurm_diag.slurm.errors import JobNotFound, JobSourcesUnavailable
-from slurm_diag.slurm.models import ACCOUNTING, CONTROLLER, Job, JobArray, Unreachable
+from slurm_diag.slurm.records import ACCOUNTING, CONTROLLER, Job, JobArray, Unreachable
 
 
 @dataclass(frozen=True)

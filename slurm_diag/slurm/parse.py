@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from slurm_diag.slurm.models import ACCOUNTING, CONTROLLER, TERMINAL_STATES, Job, JobStep, Node, NodeEvent, NodeReason
+from slurm_diag.slurm.records import ACCOUNTING, CONTROLLER, TERMINAL_STATES, Job, JobStep, Node, NodeEvent, NodeReason
 
 # A separator no job name or path contains in practice; sacct accepts any string.
 SEP = "|#|"

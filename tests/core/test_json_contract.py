@@ -87,7 +87,7 @@ def workspace(tmp_path_factory):
     mp.setenv("HF_HUB_OFFLINE", "1")
     mp.setenv("OPENBLAS_NUM_THREADS", "1")
     from slurm_diag import config
-    from slurm_diag.probes.runner import run_probe
+    from slurm_diag.probes.execute import run_probe
     from slurm_diag.store import Store
 
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from slurm_diag import process
-from slurm_diag.slurm import runner
+from slurm_diag.slurm import gateway
 from slurm_diag.slurm.errors import SlurmCommandError, SlurmNotInstalled, SlurmTimeout
 
 # a child that starts a grandchild ignoring SIGTERM, writes both pids, and both sleep
@@ -93,14 +93,14 @@ def test_spawn_returns_at_once_detached(tmp_path):
 
 def test_slurm_gateway_maps_errors(tmp_path):
     with pytest.raises(SlurmNotInstalled):
-        runner.run([str(tmp_path / "sinfo-missing")], timeout=5)
+        gateway.run([str(tmp_path / "sinfo-missing")], timeout=5)
     with pytest.raises(SlurmTimeout) as err:
-        runner.run([sys.executable, "-c", "import time; time.sleep(60)"], timeout=1)
+        gateway.run([sys.executable, "-c", "import time; time.sleep(60)"], timeout=1)
     assert "no answer within 1 s" in str(err.value)
     with pytest.raises(SlurmCommandError) as err:
-        runner.run([sys.executable, "-c", "import sys; sys.exit('bad node name')"], timeout=30)
+        gateway.run([sys.executable, "-c", "import sys; sys.exit('bad node name')"], timeout=30)
     assert err.value.returncode == 1 and "bad node name" in err.value.stderr
-    ok = runner.run([sys.executable, "-c", "import sys; sys.exit(4)"], timeout=30, check=False)
+    ok = gateway.run([sys.executable, "-c", "import sys; sys.exit(4)"], timeout=30, check=False)
     assert ok.returncode == 4
 
 

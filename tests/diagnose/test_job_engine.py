@@ -8,7 +8,7 @@ import pwd
 
 from slurm_diag import schemas
 from slurm_diag.diagnose import engine, job_facts
-from slurm_diag.slurm.models import Job, JobStep
+from slurm_diag.slurm.records import Job, JobStep
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 

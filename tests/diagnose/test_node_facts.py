@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from slurm_diag.diagnose import collect, engine
 from slurm_diag.slurm.fake import FakeSlurmClient
-from slurm_diag.slurm.models import Job, NodeEvent
+from slurm_diag.slurm.records import Job, NodeEvent
 from slurm_diag.store import Store
 
 ME = pwd.getpwuid(os.getuid()).pw_name

@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from slurm_diag.gpu.model import (Clocks, Ecc, GpuInfo, GpuProcess, GpuReading, PcieLink, ReadError, RetiredPages,
+from slurm_diag.gpu.reading import (Clocks, Ecc, GpuInfo, GpuProcess, GpuReading, PcieLink, ReadError, RetiredPages,
                                   RowRemap)
 from slurm_diag.health.checks import clocks, ecc, gpu_count, memory_errors, nvlink, pcie, stray_processes, temperature
 from slurm_diag.status import Status

@@ -3,7 +3,7 @@
 import pytest
 
 from slurm_diag import schemas
-from slurm_diag.health.runner import check_node
+from slurm_diag.health.node_report import check_node
 
 EXPECTED = {
     "h100-8-healthy": set(),

@@ -15,7 +15,7 @@ def reopened(kb):
     from chromadb.config import Settings
 
     from slurm_diag.kb.embed import embedding_function
-    from slurm_diag.kb.store import COLLECTION
+    from slurm_diag.kb.index import COLLECTION
 
     _, store, entries = kb
     embedding_function("auto", store.root / "model")       # registers our function with chromadb

@@ -5,7 +5,7 @@ import pytest
 from slurm_diag import schemas
 from slurm_diag.errors import UsageError
 from slurm_diag.probes import names
-from slurm_diag.probes.runner import run_probe
+from slurm_diag.probes.execute import run_probe
 
 
 def test_registered_probes():

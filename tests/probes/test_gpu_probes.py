@@ -3,7 +3,7 @@
 import pytest
 
 from slurm_diag import schemas
-from slurm_diag.probes.runner import run_probe
+from slurm_diag.probes.execute import run_probe
 
 from .conftest import cupy_gpu_reason
 

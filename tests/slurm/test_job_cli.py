@@ -23,7 +23,7 @@ def test_long_array_lists_every_failed_task_and_caps_the_rest():
 
     from slurm_diag.cli.job_cmd import MAX_TASK_LINES, _array_lines
     from slurm_diag.slurm import parse
-    from slurm_diag.slurm.models import JobArray
+    from slurm_diag.slurm.records import JobArray
     from tests.conftest import DATA
 
     (held,) = parse.sacct_jobs((DATA / "slurm" / "sacct_array_held.txt").read_text())

@@ -12,7 +12,7 @@ from slurm_diag.errors import EXIT_ENVIRONMENT, EXIT_USAGE
 from slurm_diag.slurm import parse
 from slurm_diag.slurm.errors import JobNotFound, JobSourcesUnavailable, SlurmUnavailable
 from slurm_diag.slurm.job_lookup import Answer, merge, resolve
-from slurm_diag.slurm.models import Job, JobArray, Unreachable
+from slurm_diag.slurm.records import Job, JobArray, Unreachable
 
 from tests.conftest import DATA
 

@@ -6,7 +6,7 @@ import pytest
 
 from slurm_diag import schemas
 from slurm_diag.slurm import parse
-from slurm_diag.slurm.models import TERMINAL_STATES
+from slurm_diag.slurm.records import TERMINAL_STATES
 
 from tests.conftest import DATA
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slurm_diag.gpu.model import GpuReading, ReadError
+from slurm_diag.gpu.reading import GpuReading, ReadError
 from slurm_diag.health.result import CheckResult, Summary, critical, ok, unknown
 
 NOT_A_NODE_FAULT = (ReadError.NOT_INSTALLED, ReadError.INTERNAL, ReadError.PROFILE)

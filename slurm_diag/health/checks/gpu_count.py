@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slurm_diag.gpu.model import GpuReading
+from slurm_diag.gpu.reading import GpuReading
 from slurm_diag.health.checks._gpu import unreadable
 from slurm_diag.health.registry import check
 from slurm_diag.health.result import CheckResult, critical, ok, warn

@@ -12,7 +12,7 @@ from slurm_diag.health.result import CheckResult, critical, ok, unknown
 NAME = "gpu_sanity"
 
 
-def judge(index: int, max_error: float, tflops: float, min_tflops: float) -> CheckResult:
+def decide(index: int, max_error: float, tflops: float, min_tflops: float) -> CheckResult:
     observed = {"max_abs_error": max_error, "tflops": round(tflops, 2)}
     if not max_error < 1e-2:
         return critical(NAME, f"gpu{index} matmul result wrong (max error {max_error:.3g}), expected < 1e-2: "
@@ -41,7 +41,7 @@ def _run_one(cp, index: int, n: int, min_tflops: float) -> CheckResult:
         k = 64
         ref = cp.asnumpy(a[:k]).astype("float64") @ cp.asnumpy(b).astype("float64")
         err = float(abs(cp.asnumpy(c[:k]).astype("float64") - ref).max() / max(1.0, abs(ref).max()))
-    return judge(index, err, 2 * n ** 3 * reps / elapsed / 1e12, min_tflops)
+    return decide(index, err, 2 * n ** 3 * reps / elapsed / 1e12, min_tflops)
 
 
 @check(NAME, levels=("full",), needs_gpus=True, timeout_s=180.0)

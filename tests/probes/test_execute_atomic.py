@@ -70,7 +70,7 @@ def test_write_atomic_replaces_whole_files(tmp_path):
 
 
 def test_out_dir_names_one_file_per_task(tmp_path, monkeypatch):
-    from slurm_diag.probes.runner import main
+    from slurm_diag.probes.execute import main
 
     monkeypatch.setenv("SLURM_JOB_ID", "42")
     monkeypatch.setenv("SLURM_STEP_ID", "3")
@@ -82,7 +82,7 @@ def test_out_dir_names_one_file_per_task(tmp_path, monkeypatch):
 
 
 def test_runner_reports_bad_parameters_without_a_traceback(capsys):
-    from slurm_diag.probes.runner import main
+    from slurm_diag.probes.execute import main
 
     assert main(["gemm", "--param", "n"]) == 2
     assert "not KEY=VALUE" in capsys.readouterr().err

@@ -37,7 +37,7 @@ def _chromadb():
     return chromadb, Settings
 
 
-class KbStore:
+class KbIndex:
     def __init__(self, cfg):
         self.cfg = cfg
         self.root = cfg.home / "kb"

@@ -5,7 +5,7 @@ import json
 from slurm_diag import schemas
 from slurm_diag.gpu.profile import SHIPPED
 from slurm_diag.health import registry
-from slurm_diag.health.runner import check_node
+from slurm_diag.health.node_report import check_node
 
 
 def _hung_profile(tmp_path, gpu=6, call=None):
