@@ -232,14 +232,21 @@ class Store:
         where = [t.proposals.c.state == state] if state else []
         return self._select(t.proposals, "proposal", *where, order=[t.proposals.c.created])
 
-    def transition(self, proposal_id: str, new_state: str, actor: str, note: str | None = None) -> dict:
-        """Move a proposal along its state machine, atomically with its audit entry."""
+    def transition(self, proposal_id: str, new_state: str, actor: str, note: str | None = None,
+                   updates: dict | None = None, expect: str | None = None) -> dict:
+        """Move a proposal along its state machine, atomically with its audit entry. ``updates`` are
+        fields set on the proposal with it; ``expect`` refuses unless the proposal is in that state
+        (two approvers racing: one wins, the other is told). The audit entry carries the evidence
+        hashes and the agent's model and prompt version."""
         stamp = now()
         with self._connect(write=True) as conn:
             row = conn.execute(select(t.proposals.c.proposal, t.proposals.c.state)
                                .where(t.proposals.c.id == proposal_id).with_for_update()).first()
             if row is None:
                 raise UsageError(f"no proposal {proposal_id!r}", hint="list them with `sdiag-agent proposals`")
+            if expect is not None and row.state != expect:
+                raise UsageError(f"proposal {proposal_id} is {row.state} now, not {expect}: someone else acted first",
+                                 hint=f"see `sdiag-agent actions show {proposal_id}`")
             if new_state not in TRANSITIONS.get(row.state, set()):
                 raise UsageError(f"proposal {proposal_id} is {row.state}; it cannot become {new_state}",
                                  hint="allowed: " + (", ".join(sorted(TRANSITIONS.get(row.state, ()))) or "none (final)"))
@@ -248,11 +255,14 @@ class Store:
                 doc.update(decided_by=actor, decided=stamp.isoformat())
             if note is not None:
                 doc["note"] = note
+            doc.update(updates or {})
             schemas.validate("proposal", doc)
             conn.execute(update(t.proposals).where(t.proposals.c.id == proposal_id)
                          .values(state=new_state, updated=stamp, proposal=doc))
+            detail = {"from": row.state, "note": note, **(updates or {})}
+            detail.update({k: doc[k] for k in ("evidence_hashes", "model", "prompt_version") if doc.get(k)})
             conn.execute(insert(t.audit_log).values(time=stamp, actor=actor, event=f"proposal.{new_state}",
-                                                    subject=proposal_id, detail={"from": row.state, "note": note}))
+                                                    subject=proposal_id, detail=detail))
         return doc
 
     def audit(self, actor: str, event: str, subject: str | None = None, detail: Any = None) -> None:

@@ -1,0 +1,108 @@
+"""The circuit breaker (NVIDIA NVSentinel's model) over the one count of drains slurm-diag holds.
+
+Held nodes are counted exactly as the blast-radius cap counts them (``health.cap.counts``: drains
+whose reason starts with ``sdiag:``, plus hook-error drains), whoever made them: the prolog, the
+HealthCheckProgram or an approved proposal. An approved drain is executed through ``cap.claim``
+with the breaker's node limit, so a prolog and an approval racing for the last place cannot both
+take it (the bakery protocol in cap.py).
+
+A drain that would exceed the limit (N nodes, or P% of any partition the node is in) trips the
+breaker: no proposal's drain is executed until an approver runs `actions breaker reset`. Its state
+is a pair of events in the append-only audit log (subject ``breaker``): the latest decides, and
+who tripped or reset it, when and why, is kept.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from slurm_diag.health.cap import held_nodes
+from slurm_diag.slurm.errors import SlurmError
+
+SUBJECT = "breaker"
+TRIPPED, RESET = "breaker.tripped", "breaker.reset"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_nodes: int
+    max_partition_pct: float
+
+    @classmethod
+    def from_config(cls, cfg) -> "Limits":
+        nodes = int(cfg.get("actions.breaker.max_nodes")) or int(cfg.get("health.policy.max_drained_nodes"))
+        return cls(nodes, float(cfg.get("actions.breaker.max_partition_pct")))
+
+    def describe(self) -> str:
+        return f"at most {self.max_nodes} node(s) and {self.max_partition_pct:g}% of any partition"
+
+
+def partition_sizes(nodes) -> dict[str, list[str]]:
+    members: dict[str, list[str]] = {}
+    for n in nodes:
+        for part in n.partitions:
+            members.setdefault(part, []).append(n.name)
+    return members
+
+
+def partition_allowed(size: int, pct: float) -> int:
+    return math.floor(size * pct / 100 + 1e-9)
+
+
+def would_exceed(nodes, target: str, limits: Limits, pending=()) -> str | None:
+    """Why draining ``target`` would exceed the limits, or None. ``pending``: nodes other approved
+    drains are about to take (counted as held)."""
+    held = (set(held_nodes(nodes)) | set(pending)) - {target}
+    if len(held) + 1 > limits.max_nodes:
+        return (f"draining {target} would make {len(held) + 1} node(s) held by slurm-diag "
+                f"({', '.join(sorted(held)) or 'none'} already), limit {limits.max_nodes}")
+    node = next((n for n in nodes if n.name == target), None)
+    for part, members in sorted(partition_sizes(nodes).items()):
+        if node is None or part not in node.partitions:
+            continue
+        held_here = sorted(held & set(members))
+        allowed = partition_allowed(len(members), limits.max_partition_pct)
+        if len(held_here) + 1 > allowed:
+            return (f"draining {target} would hold {len(held_here) + 1} of partition {part}'s {len(members)} "
+                    f"node(s) ({', '.join(held_here) or 'none'} already), limit {limits.max_partition_pct:g}% "
+                    f"= {allowed}")
+    return None
+
+
+def state(store) -> dict:
+    """{"tripped": bool, and for the latest event: "at", "by", "why"}."""
+    events = [e for e in store.audit_log(subject=SUBJECT) if e["event"] in (TRIPPED, RESET)]
+    if not events:
+        return {"tripped": False, "at": None, "by": None, "why": None}
+    last = events[-1]
+    return {"tripped": last["event"] == TRIPPED, "at": last["time"].isoformat(), "by": last["actor"],
+            "why": (last["detail"] or {}).get("why")}
+
+
+def trip(store, actor: str, why: str, proposal_id: str | None = None) -> None:
+    store.audit(actor, TRIPPED, SUBJECT, {"why": why, "proposal": proposal_id})
+
+
+def reset(store, actor: str, note: str | None = None) -> dict:
+    before = state(store)
+    store.audit(actor, RESET, SUBJECT, {"why": note or "reset by an approver", "was": before})
+    return before
+
+
+def status(store, client, limits: Limits) -> dict:
+    """The breaker's state and what slurm-diag holds now (``known`` False when Slurm did not answer)."""
+    doc = {**state(store), "limits": {"max_nodes": limits.max_nodes,
+                                      "max_partition_pct": limits.max_partition_pct},
+           "known": True, "held": [], "partitions": [], "error": None}
+    try:
+        nodes = client.list_nodes()
+    except SlurmError as exc:
+        doc.update(known=False, error=exc.message)
+        return doc
+    held = held_nodes(nodes)
+    doc["held"] = held
+    for part, members in sorted(partition_sizes(nodes).items()):
+        doc["partitions"].append({"name": part, "nodes": len(members), "held": len(set(held) & set(members)),
+                                  "allowed": partition_allowed(len(members), limits.max_partition_pct)})
+    return doc

@@ -1,0 +1,44 @@
+"""What a proposal rests on, fixed when it is made: the findings and the attribution are copied
+into it and hashed; the hashes go into the append-only audit log with the proposal, so a copy
+changed afterwards is caught at approval and at execution."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from slurm_diag.actions.refusal import EVIDENCE_CHANGED, Refused
+
+
+def digest(document) -> str:
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def hashes(findings: list[dict], attribution: dict | None, reason: str) -> dict[str, str]:
+    out = {f"finding:{f['id']}": digest(f) for f in findings}
+    if attribution is not None:
+        out["attribution"] = digest(attribution)
+    out["reason"] = digest(reason)
+    return out
+
+
+def key(action: str, target: str, evidence_hashes: dict[str, str], origin: str) -> str:
+    """The same action on the same evidence has the same key. An agent's proposal is keyed by its
+    evidence (not its wording); a person's by its reason, which is its evidence."""
+    basis = {k: v for k, v in evidence_hashes.items() if origin == "person" or k != "reason"}
+    return digest({"action": action, "target": target, "evidence": basis})
+
+
+def verify(proposal: dict, audit: list[dict]) -> None:
+    """Refuse when the proposal's evidence no longer hashes to what the audit log recorded."""
+    created = next((row for row in audit if row["event"] == "proposal.created"), None)
+    recorded = (created or {}).get("detail", {}) or {}
+    recorded = recorded.get("evidence_hashes")
+    now = hashes(proposal.get("findings", []), proposal.get("attribution"), proposal["reason"])
+    if recorded is None or recorded != now or proposal.get("evidence_hashes") != now:
+        changed = sorted(k for k in set(now) | set(recorded or {}) if now.get(k) != (recorded or {}).get(k))
+        raise Refused(EVIDENCE_CHANGED,
+                      f"proposal {proposal['id']}'s evidence does not match what was recorded when it was "
+                      f"proposed ({', '.join(changed) or 'hashes missing'})",
+                      hint="someone edited the proposal's row; reject it and propose again from the store's findings")
