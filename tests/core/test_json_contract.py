@@ -46,6 +46,9 @@ LOCAL = {
     ("kb", "stats"): ("kb_stats", [], {0}),
     ("kb", "add"): ("kb_add", ["--attribution", "{attribution}", "--text",
                                "mlx5_core 0000:c5:00.0: rail3 lost carrier 17 times"], {0}),
+    ("actions", "list"): ("actions_list", [], {0}),
+    ("actions", "show"): ("actions_show", ["{proposal}"], {0}),
+    ("actions", "breaker"): ("actions_breaker", ["status"], {0}),
 }
 # commands that need the local cluster: covered by the cluster test below
 CLUSTER = {("nodes",): "node", ("job",): "job", ("devcluster", "status"): "devcluster_status",
@@ -107,8 +110,13 @@ def workspace(tmp_path_factory):
         log = base / "slurm-42.out"
         log.write_text("epoch 3 step 120\ntorch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate "
                        "2.00 GiB (GPU 0; 79.15 GiB total capacity; 77.80 GiB already allocated)\n")
+        proposal = Store.from_config(config.load()).add_proposal(
+            {"id": "contract0001", "action": "drain", "target": "node3", "reason": "gpu3 stuck at 200 MHz",
+             "evidence": [], "origin": "person", "command": ["scontrol", "update", "NodeName=node3", "State=DRAIN",
+                                                             "Reason=sdiag: contract0001: gpu3 stuck at 200 MHz"]},
+            actor="root")
         yield {"results_file": str(results_file), "spool": str(spool), "attribution": str(attribution),
-               "log": str(log)}
+               "log": str(log), "proposal": proposal}
     finally:
         mp.undo()
 
