@@ -35,6 +35,28 @@ def run_main(capsys, *args: str) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
+# the environment the test session started with: the cluster lives where the user's config says,
+# whatever a test's monkeypatched SDIAG_HOME says when the cluster is first asked for
+_SESSION_ENV = {k: os.environ.get(k) for k in ("SDIAG_HOME", "SDIAG_CONFIG", "SLURM_CONF")}
+
+
+def _outside_tests(fn):
+    saved = {k: os.environ.get(k) for k in _SESSION_ENV}
+    try:
+        for key, value in _SESSION_ENV.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        return fn()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 @pytest.fixture(scope="session")
 def devcluster():
     """The real local cluster (munge, MariaDB, slurmdbd, slurmctld, 4 slurmd), clean and idle."""
@@ -42,7 +64,7 @@ def devcluster():
     from slurm_diag.devcluster import cluster
     from slurm_diag.slurm import CommandClient
 
-    lay = cluster.layout(cfg=config_mod.load())
+    lay = cluster.layout(cfg=_outside_tests(config_mod.load))
     cluster.up(lay, say=lambda m: print(f"devcluster: {m}", file=sys.stderr))
     client = CommandClient(conf=str(lay.slurm_conf), timeout=30)
     for job in client.queue():

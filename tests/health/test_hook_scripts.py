@@ -136,7 +136,16 @@ def test_healthcheck_without_slurm_does_nothing_but_counts_clean_runs(hook_env):
         assert json.loads((home / "health" / "node3" / "healthcheck.json").read_text())["clean_runs"] == expected
     run("healthcheck.sh", env, SDIAG_GPU_PROFILE="h100-8-ib-down")
     assert json.loads((home / "health" / "node3" / "healthcheck.json").read_text())["clean_runs"] == 0
-    assert [r["context"] for r in spooled(home, "health")] == ["healthcheck"] * 3
+    # each run spooled its report; the detached ingest it starts may have moved them to the store
+    from slurm_diag.store import Store
+
+    def reports():
+        stored = Store(f"sqlite:///{home / 'sdiag.db'}").health_reports() if (home / "sdiag.db").exists() else []
+        return [r["context"] for r in spooled(home, "health") + stored]
+    deadline = time.monotonic() + 30
+    while len(reports()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert reports() == ["healthcheck"] * 3
 
 
 def test_defaults_without_any_wrapper_variables(tmp_path):

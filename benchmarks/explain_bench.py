@@ -1,0 +1,111 @@
+"""How long `sdiag-agent explain JOBID` takes on the local cluster, interpreter start included.
+
+Submits a few jobs that fail in different ways (a Python traceback, a missing module, exit 3, a
+cgroup OOM), waits until accounting and the store have them, then runs the installed CLI on each
+N times (default 10) and prints the median and p95 wall time (the budget: about a second without
+an LLM). Also reports whether the explain process imported chromadb, onnxruntime or torch (it
+must not unless the cheap evidence left the question open).
+
+    eval $(sdiag-agent devcluster env)
+    /opt/slurm-diag/venv/bin/python benchmarks/explain_bench.py [--runs 10] [--jobs ID ...] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+BUDGET_S = 1.0
+SCRIPTS = {
+    "traceback": "#!/bin/sh\npython3 -c 'import json; json.loads(\"{bad\")'\n",
+    "missing-module": "#!/bin/sh\npython3 -c 'import flash_attn_not_here'\n",
+    "exit3": "#!/bin/sh\necho step one; exit 3\n",
+    "oom": "#!/bin/sh\npython3 -c 'import time; b=bytearray(400*1024*1024); time.sleep(5)'\n",
+}
+HEAVY = ("chromadb", "onnxruntime", "torch")
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def submit_all() -> list[str]:
+    ids = []
+    for name, script in SCRIPTS.items():
+        extra = ["--mem=60M"] if name == "oom" else []
+        out = subprocess.run(["sbatch", "--parsable", "-J", f"bench-{name}", "--chdir=/tmp",
+                              "-o", "/tmp/sdiag-explain-bench-%j.out", *extra], input=script,
+                             capture_output=True, text=True, timeout=30)
+        if out.returncode != 0:
+            sys.exit(f"sbatch failed: {out.stderr.strip()} (is the local cluster up? eval $(sdiag-agent devcluster env))")
+        ids.append(out.stdout.strip().split(";")[0])
+    deadline = time.monotonic() + 120
+    for job in ids:
+        while time.monotonic() < deadline:
+            state = subprocess.run(["sacct", "-X", "-n", "-P", "-j", job, "-o", "State"], capture_output=True,
+                                   text=True, timeout=30).stdout.strip()
+            if state and state.split()[0] not in ("PENDING", "RUNNING", "COMPLETING", "REQUEUED"):
+                break
+            time.sleep(0.5)
+    time.sleep(3)          # the epilog's detached ingest moves the hooks' reports into the store
+    return ids
+
+
+def measure(job: str, runs: int) -> list[float]:
+    times = []
+    for i in range(runs + 1):
+        start = time.perf_counter()
+        out = subprocess.run([str(VENV_BIN / "sdiag-agent"), "explain", job], capture_output=True, text=True)
+        took = time.perf_counter() - start
+        if out.returncode != 0:
+            sys.exit(f"explain {job} failed (rc {out.returncode}): {out.stderr.strip()}")
+        if i:                                  # the first run warms the page cache
+            times.append(took)
+    return times
+
+
+def heavy_imports(job: str) -> list[str]:
+    code = ("import json, sys\nfrom slurm_diag.cli import main\ntry:\n    main(['explain', %r, '--json'])\n"
+            "except SystemExit:\n    pass\nprint('HEAVY ' + json.dumps([m for m in %r if m in sys.modules]), file=sys.stderr)\n"
+            % (job, HEAVY))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    line = [ln for ln in out.stderr.splitlines() if ln.startswith("HEAVY")]
+    return json.loads(line[-1].split(" ", 1)[1]) if line else ["(could not tell)"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--jobs", nargs="*", help="explain these jobs instead of submitting new ones")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    if not os.environ.get("SLURM_CONF"):
+        sys.exit("set SLURM_CONF (eval $(sdiag-agent devcluster env))")
+    jobs = args.jobs or submit_all()
+    per_job = {job: measure(job, args.runs) for job in jobs}
+    every = [t for ts in per_job.values() for t in ts]
+    result = {"runs": len(every), "median_s": statistics.median(every), "p95_s": p95(every),
+              "budget_s": BUDGET_S, "per_job_median_s": {j: statistics.median(t) for j, t in per_job.items()},
+              "heavy_imports": heavy_imports(jobs[0])}
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"explain JOBID over {len(jobs)} jobs x {args.runs} runs: median {result['median_s']:.3f} s, "
+          f"p95 {result['p95_s']:.3f} s (budget about {BUDGET_S:g} s)")
+    for job, med in result["per_job_median_s"].items():
+        print(f"  job {job}: median {med:.3f} s")
+    print(f"  heavy modules imported by explain: {result['heavy_imports'] or 'none'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
