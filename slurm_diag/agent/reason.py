@@ -129,14 +129,15 @@ def explain(diagnosis, log_text: str, backend: Backend | None, *, tools: tools_m
 
 def merge(engine: dict, answer: dict, d: dict, model: str) -> dict:
     """A verified answer on top of the engine's attribution. The LLM adds an explanation and
-    alternatives; suspects stay within the nodes the cited findings or the engine already named,
-    and next steps come from code, never from the model's words."""
+    alternatives, and may move the label to one its cited findings argue for; suspects stay within
+    the engine's own (so no proposal can reach a node the engine did not suspect), and next steps
+    come from code, never from the model's words."""
     out = copy.deepcopy(engine)
     by_id = {f["id"]: f for f in d["findings"]}
     cited = [c for c in answer["supporting"] if c in by_id]
     if answer["label"] != engine["label"]:
         alt = next((a for a in d["alternatives"] if a["label"] == answer["label"]), {})
-        named = {by_id[c]["node"] for c in cited if by_id[c].get("node")} | set(engine.get("suspect_nodes", []))
+        named = set(engine.get("suspect_nodes", []))      # never a node the engine did not suspect
         out.update(label=answer["label"], scope=answer["scope"], component=alt.get("component", answer["label"]),
                    confidence=min(engine["confidence"], alt.get("confidence", 0.5)),
                    supporting=cited, contradicting=sorted(set(engine["supporting"]) - set(cited)),

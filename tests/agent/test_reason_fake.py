@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import re
-
 import pytest
 
+from slurm_diag import schemas
 from slurm_diag.agent import prompt, reason
 from slurm_diag.agent.llm import make_backend
 from slurm_diag.agent.llm.fake import FakeBackend
@@ -37,6 +35,7 @@ def test_three_rounds_produce_a_transcript_and_an_accepted_answer():
     assert "[LLM fake, verified: backward() needed 2 GiB more GPU memory]" in out["attribution"]["explanation"]
     assert out["attribution"]["next_steps"] == d["attribution"]["next_steps"]
     assert {"label": "user_code", "from": "llm"} in out["alternatives"]
+    assert schemas.errors("attribution", out["attribution"]) == []
     # round 1's keywords were used to retrieve knowledge, shown to round 2
     assert "<knowledge>" in fake.calls[1]["user"] and rec["transcript"][0]["retrieved"]
 
@@ -64,7 +63,26 @@ def test_a_verified_label_change_takes_next_steps_from_code_and_keeps_suspects_w
     assert out["llm"]["status"] == "accepted", out["llm"]["reasons"]
     assert out["attribution"]["label"] == alt["label"]
     assert out["attribution"]["next_steps"] == list(NEXT_STEPS[alt["label"]])
+    assert schemas.errors("attribution", out["attribution"]) == []
     assert out["attribution"]["contradicting"]    # the engine's own evidence now argues against it
+
+
+def test_a_verified_move_to_infra_never_adds_a_suspect_node():
+    d = {"attribution": {"job_id": None, "label": "user_code", "scope": "user", "component": "python",
+                         "suspect_nodes": [], "suspect_gpus": [], "confidence": 0.6, "supporting": ["log:traceback"],
+                         "contradicting": [], "explanation": "a KeyError in train.py", "next_steps": ["fix it"]},
+         "alternatives": [{"label": "network", "scope": "infra", "confidence": 0.4, "supporting": ["log:net-fabric"],
+                           "summary": "NCCL completion error"}],
+         "findings": [{"id": "log:traceback", "source": "log", "severity": "WARN", "summary": "KeyError: 'lr'"},
+                      {"id": "log:net-fabric", "source": "log", "severity": "WARN", "node": "gpu03",
+                       "summary": "NCCL WARN NET/IB on gpu03: completion error 12"}],
+         "extracted": {"nodes": ["gpu03"], "gpus": []}}
+    answer = final(d, label="network", scope="infra", supporting=["log:net-fabric"], suspect_nodes=["gpu03"],
+                   explanation="the fabric on gpu03 failed the NCCL call")
+    out = reason.explain(d, "log", FakeBackend([R1, R2, answer]))
+    assert out["llm"]["status"] == "accepted", out["llm"]["reasons"]
+    assert out["attribution"]["label"] == "network" and out["attribution"]["scope"] == "infra"
+    assert out["attribution"]["suspect_nodes"] == [] and out["attribution"]["suspect_gpus"] == []
 
 
 def test_a_failing_model_leaves_the_engines_answer_with_the_reason():
