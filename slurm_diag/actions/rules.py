@@ -139,9 +139,10 @@ def healthy_again(evidence: list[dict], reports: list[dict], probes: list[dict],
                   policy: dict) -> str | None:
     """Why the node no longer looks faulty, or None: for health evidence, its newest health report
     after ``since`` is clean; for probe evidence, the newest result of each probe after ``since`` passed."""
+    since = since.replace(microsecond=0)   # records carry whole seconds: one in the same second counts as newer
     verdicts = []
     if any(f["source"] == "health" for f in evidence):
-        newer = [rep for rep in reports if (when(rep.get("time")) or since) > since]
+        newer = [rep for rep in reports if when(rep.get("time")) and when(rep["time"]) >= since]
         if not newer:
             return None
         newest = max(newer, key=lambda rep: when(rep["time"]))
@@ -149,7 +150,7 @@ def healthy_again(evidence: list[dict], reports: list[dict], probes: list[dict],
             return None
         verdicts.append(f"its health check at {newest['time']} ({newest.get('context')}) is clean")
     for name in sorted({(f.get("raw") or {}).get("probe") for f in evidence if f["source"] == "probe"} - {None}):
-        newer = [p for p in probes if p.get("probe") == name and (when(p.get("time")) or since) > since]
+        newer = [p for p in probes if p.get("probe") == name and when(p.get("time")) and when(p["time"]) >= since]
         if not newer:
             return None
         newest = max(newer, key=lambda p: when(p["time"]))
