@@ -18,24 +18,61 @@ def around_job(job, client, store_factory) -> tuple[list[Evidence], list[str]]:
     span = node_facts.window(job)
     if span is None or not job.nodes:
         return found, ["node history (the job never started on a node)"]
-    try:
-        events = client.node_events(span[0] - timedelta(minutes=2), span[1] + timedelta(minutes=2), job.nodes)
-        found += node_facts.from_events(job, events)
-    except SdiagError as exc:
-        found.append(_unreadable("event:unavailable", "sacct", f"node events: {exc.message}", job))
-        missing.append("node events (sacctmgr)")
-    try:
-        store = store_factory()
-        reports = [r for node in job.nodes for r in store.health_reports(node=node, limit=200)]
-        probes = [r for node in job.nodes for r in store.probe_results(node=node, limit=200)]
-    except SdiagError as exc:
-        found.append(_unreadable("health:unavailable", "health", f"health and probe records: {exc.message}", job))
-        missing.append("node health and probe records (the store)")
-        return found, missing
-    health, no_record = node_facts.from_health(job, reports)
-    found += health + node_facts.from_probes(job, probes)
-    missing += no_record
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:     # sacctmgr runs while the store opens
+        events = pool.submit(client.node_events, span[0] - timedelta(minutes=2), span[1] + timedelta(minutes=2),
+                             job.nodes)
+        try:
+            store = store_factory()
+            reports = [r for node in job.nodes for r in store.health_reports(node=node, limit=200)]
+            probes = [r for node in job.nodes for r in store.probe_results(node=node, limit=200)]
+        except SdiagError as exc:
+            found.append(_unreadable("health:unavailable", "health", f"health and probe records: {exc.message}", job))
+            missing.append("node health and probe records (the store)")
+            reports = probes = None
+        try:
+            found += node_facts.from_events(job, events.result())
+        except SdiagError as exc:
+            found.append(_unreadable("event:unavailable", "sacct", f"node events: {exc.message}", job))
+            missing.append("node events (sacctmgr)")
+    if reports is not None:
+        health, no_record = node_facts.from_health(job, reports)
+        found += health + node_facts.from_probes(job, probes)
+        missing += no_record
     return found, missing
+
+
+# failures that a node's GPU or fabric trouble does not produce: a Python error in the job's own
+# code, a missing module, host memory, a full or quota'd filesystem, the scheduler's doing
+_INDEPENDENT = {("user_code", "python"), ("user_code", "process"), ("user_code", "slurm")}
+_INDEPENDENT_LABELS = {"software_env", "host_oom", "filesystem", "scheduler"}
+SLOW_STATES = ("COMPLETED", "TIMEOUT", "RUNNING")
+
+
+def weigh(job, own: list[Evidence], around: list[Evidence]) -> list[Evidence]:
+    """Node-side evidence explains a job only when it fits how the job ended. A throttled GPU or a
+    slow node explains a job that ran slow (finished, timed out, still running), not one that
+    crashed on its own error; GPU or fabric faults do not explain a Python error or a missing
+    module. Evidence that does not fit drops to the alternatives (tier 5); a node that went down
+    under the job always counts."""
+    decisive = [e for e in own if e.label and e.tier <= 3]
+    independent = any((e.label, e.component) in _INDEPENDENT or e.label in _INDEPENDENT_LABELS for e in decisive)
+    for ev in around:
+        if ev.label in ("gpu_throttle", "slow_node"):
+            fits = job.state in SLOW_STATES or not decisive
+        elif ev.label in ("gpu_hardware", "network"):
+            fits = not independent
+        else:
+            fits = True
+        if not fits:
+            ev.tier = 5
+            ev.finding["summary"] += " (does not explain how this job ended)"
+        elif ev.label in ("gpu_throttle", "slow_node") and job.state == "TIMEOUT":
+            for own_ev in own:                 # it ran out of time because it ran slow on that node
+                if own_ev.label == "time_limit" and own_ev.finding["source"] == "sacct":
+                    own_ev.tier = max(own_ev.tier, ev.tier + 1)
+    return around
 
 
 def stray_memory(job, log_evidence: list[Evidence], node_evidence: list[Evidence]) -> list[Evidence]:

@@ -52,7 +52,7 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
     """A job from the Slurm adapter, plus evidence other collectors found (node events, health
     and probe records). Suspects are kept to the job's own nodes."""
     found, missing, logs = job_facts.from_job(job)
-    found += collect.stray_memory(job, found, list(more)) + list(more)
+    found += collect.stray_memory(job, found, list(more)) + collect.weigh(job, found, list(more))
     missing = [*missing, *not_checked]
     result = attribute.attribute(found, job_id=job.job_id, not_checked=missing)
     a = result.attribution

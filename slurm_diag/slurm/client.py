@@ -84,8 +84,15 @@ class CommandClient:
             base, task = parse.job_id(str(job_id))
         except parse.ParseError as exc:
             raise InvalidJobId(str(exc), hint="list your jobs with `squeue --me` or `sacct -X`") from None
-        # ask for the whole array: pending tasks and "no such task" are only visible from there
-        return job_lookup.resolve(base, task, self._accounting_answer(base), self._controller_answer(base),
+        # ask for the whole array: pending tasks and "no such task" are only visible from there;
+        # both daemons at once (each answer is a separate process): the lookup costs one round trip
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            accounting = pool.submit(self._accounting_answer, base)
+            controller = pool.submit(self._controller_answer, base)
+            answers = accounting.result(), controller.result()
+        return job_lookup.resolve(base, task, *answers,
                                   conf=self.conf)
 
     def _accounting_answer(self, base: str) -> job_lookup.Answer:

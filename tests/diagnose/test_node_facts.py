@@ -108,3 +108,24 @@ def test_an_unreachable_store_or_slurm_is_a_finding_and_the_log_still_counts(tmp
                             not_checked=missing)
     assert d.attribution["label"] == "software_env"
     assert "node events (sacctmgr)" in d.not_checked
+
+
+def test_a_throttled_gpu_does_not_explain_a_python_error_but_does_explain_a_timeout(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    store.add_health_report(report("node1", END, [("clocks", "CRITICAL", "gpu3 SM clock 200 MHz, expected >= 1762", 3)]))
+    store.add_health_report(report("node2", END, [("clocks", "OK", "fine", None)]))
+    crash = "Traceback (most recent call last):\n  File \"t.py\", line 1, in <module>\nKeyError: 'lr'\n"
+    d = explain(tmp_path, job(tmp_path, crash), FakeSlurmClient(["node1", "node2"]), store)
+    assert d.attribution["label"] == "user_code"
+    assert "gpu_throttle" in [a["label"] for a in d.alternatives]
+    d = explain(tmp_path, job(tmp_path, "step 10\n", state="TIMEOUT", exit_code=0), FakeSlurmClient(["node1", "node2"]), store)
+    assert (d.attribution["label"], d.attribution["suspect_gpus"]) == ("gpu_throttle", [{"node": "node1", "gpu": 3}])
+
+
+def test_a_gpu_fault_does_not_explain_a_missing_module(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    store.add_health_report(report("node2", END, [("xid", "CRITICAL", "gpu5 XID 79 x1", 5)]))
+    store.add_health_report(report("node1", END, [("xid", "OK", "fine", None)]))
+    d = explain(tmp_path, job(tmp_path, "ModuleNotFoundError: No module named 'apex'\n"),
+                FakeSlurmClient(["node1", "node2"]), store)
+    assert d.attribution["label"] == "software_env"
