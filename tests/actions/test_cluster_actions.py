@@ -129,8 +129,9 @@ def users(devcluster):
 
 def _as(user, devcluster, *args):
     cli = str(Path(sys.executable).parent / "sdiag-agent")
+    store = {"SDIAG_STORE_URL": os.environ["SDIAG_STORE_URL"]} if os.environ.get("SDIAG_STORE_URL") else {}
     env = unix_user.user_env(user, SLURM_CONF=str(devcluster.slurm_conf),
-                             SDIAG_CONFIG=str(devcluster.base / "etc" / "sdiag.toml"))
+                             SDIAG_CONFIG=str(devcluster.base / "etc" / "sdiag.toml"), **store)
     return unix_user.run_as(user, [cli, *args], env=env, timeout=60)
 
 
@@ -147,12 +148,59 @@ def test_real_unix_users_non_approver_and_agent_refused_exit_4(devcluster, slurm
     assert "Traceback" not in refused.stderr
     for args in (("reject", doc["id"], "--why", "no"), ("breaker", "reset")):
         assert _as(plain, devcluster, "actions", *args).returncode == 4
-    conf(f'[access]\nagent_user = "sdiag-agent-nobody"\n[access.approvers]\ngroups = ["{APPROVER_GROUP}"]\n')
-    by_group = _as(approver, devcluster, "actions", "approve", doc["id"])
-    # past the identity check: the group approver reaches the store (root-only credentials here)
-    assert by_group.returncode != 4 and "may not approve" not in by_group.stderr, by_group.stderr
     assert not slurm.get_node("node3").drained
     assert _ctx(devcluster).store.proposal(doc["id"])["state"] == "proposed"
+
+
+@pytest.fixture()
+def shared_store(monkeypatch):
+    """A SQLite store the approvers' group may write (the cluster's MariaDB credentials are root's)."""
+    import grp
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="sdiag-actions-", dir="/tmp"))
+    gid = grp.getgrnam(APPROVER_GROUP).gr_gid
+    os.chown(folder, 0, gid)
+    folder.chmod(0o2770)
+    url = f"sqlite:///{folder / 'sdiag.db'}"
+    monkeypatch.setenv("SDIAG_STORE_URL", url)
+    from slurm_diag.store import Store
+    Store(url)
+    os.chown(folder / "sdiag.db", 0, gid)
+    (folder / "sdiag.db").chmod(0o660)
+    yield url
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture()
+def slurm_admin(users, devcluster):
+    """The group approver made a Slurm administrator (node updates need it), for this test only."""
+    env = {**os.environ, "SLURM_CONF": str(devcluster.slurm_conf)}
+    name = users[1].pw_name
+
+    def level(value: str) -> None:
+        subprocess.run(["sacctmgr", "-i", "add", "user", name, "account=root"], env=env, capture_output=True, timeout=30)
+        done = subprocess.run(["sacctmgr", "-i", "modify", "user", name, "set", f"adminlevel={value}"], env=env,
+                              capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+    level("Administrator")
+    time.sleep(2)                                  # slurmctld learns it from slurmdbd
+    yield
+    level("None")
+
+
+def test_a_group_approver_approves_as_themself(devcluster, slurm, cluster_env, conf, restore, users, shared_store,
+                                               slurm_admin):
+    plain, approver = users
+    conf(f'[access]\nagent_user = "sdiag-agent-nobody"\n[access.approvers]\ngroups = ["{APPROVER_GROUP}"]\n')
+    doc = _agent_drain(devcluster, "node3")
+    by_group = _as(approver, devcluster, "actions", "approve", doc["id"], "--note", "confirmed on the BMC")
+    assert by_group.returncode == 0, by_group.stderr
+    node3 = slurm.get_node("node3")
+    assert node3.drained and node3.reason.startswith(f"sdiag: {doc['id']}: ") and node3.reason_user == approver.pw_name
+    final = _ctx(devcluster).store.proposal(doc["id"])
+    assert (final["state"], final["decided_by"], final["note"]) == ("done", approver.pw_name, "confirmed on the BMC")
 
 
 def test_resume_of_an_admins_drain_is_refused(devcluster, slurm, cluster_env, conf, restore):
