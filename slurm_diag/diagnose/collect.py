@@ -52,15 +52,15 @@ SLOW_STATES = ("COMPLETED", "TIMEOUT", "RUNNING")
 
 def weigh(job, own: list[Evidence], around: list[Evidence]) -> list[Evidence]:
     """Node-side evidence explains a job only when it fits how the job ended. A throttled GPU or a
-    slow node explains a job that ran slow (finished, timed out, still running), not one that
-    crashed on its own error; GPU or fabric faults do not explain a Python error or a missing
+    slow node explains a job that ran slow (finished, timed out, still running), never one that
+    failed; GPU or fabric faults do not explain a Python error or a missing
     module. Evidence that does not fit drops to the alternatives (tier 5); a node that went down
     under the job always counts."""
     decisive = [e for e in own if e.label and e.tier <= 3]
     independent = any((e.label, e.component) in _INDEPENDENT or e.label in _INDEPENDENT_LABELS for e in decisive)
     for ev in around:
         if ev.label in ("gpu_throttle", "slow_node"):
-            fits = job.state in SLOW_STATES or not decisive
+            fits = job.state in SLOW_STATES
         elif ev.label in ("gpu_hardware", "network"):
             fits = not independent
         else:

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 
 from slurm_diag.diagnose.evidence import Evidence, finding
 
-PAD = timedelta(minutes=10)          # health records this close to the job count as "around it"
+BEFORE = timedelta(seconds=60)       # a report this long before the job's start still describes its node
+AFTER = timedelta(minutes=2)         # ... and after its end (the epilog, the next HealthCheckProgram run)
 # health check -> (label, component) its CRITICAL finding argues for
 CHECK_LABELS = {
     "clocks": ("gpu_throttle", "gpu"), "temperature": ("gpu_throttle", "gpu"),
@@ -78,16 +79,19 @@ def from_events(job, events) -> list[Evidence]:
 
 
 def from_health(job, reports: list[dict]) -> tuple[list[Evidence], list[str]]:
-    """Non-OK checks in the reports of the job's nodes around its run; nodes with none are named."""
+    """Non-OK checks in the reports of the job's nodes during its run (its own prolog and epilog,
+    other hooks and HealthCheckProgram runs from a minute before its start to two after its end);
+    nodes with none are named."""
     span = window(job)
     if span is None:
         return [], []
-    start, end = span[0] - PAD, span[1] + PAD
+    start, end = span[0] - BEFORE, span[1] + AFTER
     out: list[Evidence] = []
     seen_nodes: set[str] = set()
     for report in reports:
         at = when(report.get("time"))
-        if report.get("node") not in job.nodes or at is None or not start <= at <= end:
+        own = report.get("job_id") == job.job_id or report.get("job_id") == job.job_id_raw
+        if report.get("node") not in job.nodes or at is None or not (own or start <= at <= end):
             continue
         seen_nodes.add(report["node"])
         for check in report.get("checks", []):

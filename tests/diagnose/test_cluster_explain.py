@@ -1,0 +1,142 @@
+"""`sdiag-agent explain JOBID` on jobs that really failed on the local cluster, each in its own
+way: a bare non-zero exit, a Python traceback, a cgroup OOM, a missing module, a full filesystem,
+a time limit, a GPU that fell off the bus during the job, and a node that died under its job."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from slurm_diag.devcluster import cluster, daemons
+from tests.conftest import sdiag
+
+pytestmark = pytest.mark.cluster
+
+TINY = Path("/tmp/sdiag-test-tinyfs")
+SCRIPTS = {
+    "exit3": ("#!/bin/sh\necho starting; exit 3\n", []),
+    "traceback": ("#!/bin/sh\npython3 -c 'import json\ndef load():\n    return json.loads(\"{bad\")\nload()'\n", []),
+    "oom": ("#!/bin/sh\npython3 -c 'import time; b=bytearray(400*1024*1024); time.sleep(5)'\n", ["--mem=60M"]),
+    "module": ("#!/bin/sh\npython3 -c 'import flash_attn_missing_here'\n", []),
+    "enospc": (f"#!/bin/sh\nset -e\necho saving checkpoint\ndd if=/dev/zero of={TINY}/ckpt.pt bs=64k count=16\n", []),
+}
+
+
+def submit(devcluster, script: str, *args: str) -> str:
+    out = subprocess.run(["sbatch", "--parsable", "--chdir=/tmp", "-o", "/tmp/sdiag-explain-%j.out", *args],
+                         input=script, capture_output=True, text=True, timeout=30,
+                         env={"PATH": "/usr/bin:/bin", "SLURM_CONF": str(devcluster.slurm_conf)})
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def explain(cluster_env, job_id: str) -> dict:
+    done = sdiag("explain", job_id, "--json", env=cluster_env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def tinyfs():
+    TINY.mkdir(exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(TINY)], check=True, timeout=30)
+    yield TINY
+    subprocess.run(["umount", str(TINY)], timeout=30)
+
+
+@pytest.fixture(scope="module")
+def failed_jobs(devcluster, tinyfs):
+    from slurm_diag.slurm import CommandClient
+
+    client = CommandClient(conf=str(devcluster.slurm_conf), timeout=30)
+    ids = {name: submit(devcluster, script, *args) for name, (script, args) in SCRIPTS.items()}
+    for job_id in ids.values():
+        client.wait(job_id, timeout=120, poll=0.5)
+    time.sleep(3)                      # the epilogs' detached ingest moves their reports to the store
+    return ids
+
+
+@pytest.mark.parametrize("name,label,scope", [
+    ("traceback", "user_code", "user"),
+    ("oom", "host_oom", "user"),
+    ("module", "software_env", "user"),
+    ("enospc", "filesystem", "infra"),
+])
+def test_each_failure_is_explained_by_its_cause(failed_jobs, cluster_env, name, label, scope):
+    doc = explain(cluster_env, failed_jobs[name])
+    a = doc["attribution"]
+    assert (a["label"], a["scope"]) == (label, scope), a["explanation"]
+    assert doc["job"]["job_id"] == failed_jobs[name] and a["supporting"]
+    assert not [f for f in doc["findings"] if f["id"].startswith("health:") and f["severity"] == "UNKNOWN"], \
+        "the prolog's and epilog's reports must be in the store"
+
+
+def test_traceback_names_the_exception_and_the_function(failed_jobs, cluster_env):
+    a = explain(cluster_env, failed_jobs["traceback"])["attribution"]
+    assert "JSONDecodeError" in a["explanation"] and "called from load" in a["explanation"]
+
+
+def test_oom_tells_the_user_how_to_ask_for_memory(failed_jobs, cluster_env):
+    doc = explain(cluster_env, failed_jobs["oom"])
+    assert doc["job"]["state"] == "OUT_OF_MEMORY" and any("--mem" in s for s in doc["attribution"]["next_steps"])
+    text = sdiag("explain", failed_jobs["oom"], env=cluster_env).stdout
+    assert "Why: host_oom, your job" in text and "State: OUT_OF_MEMORY" in text
+
+
+def test_a_bare_exit_code_is_unknown_and_says_what_was_seen(failed_jobs, cluster_env):
+    doc = explain(cluster_env, failed_jobs["exit3"])
+    assert doc["attribution"]["label"] == "unknown"
+    assert doc["job"]["exit_code"] == 3 and doc["job"]["failed_step"]["step"] == "batch"
+
+
+def test_time_limit(devcluster, cluster_env, slurm):
+    job_id = submit(devcluster, "#!/bin/sh\necho working; sleep 300\n", "--time=0:05")
+    slurm.wait(job_id, timeout=180, poll=1)
+    a = explain(cluster_env, job_id)["attribution"]
+    assert (a["label"], a["scope"]) == ("time_limit", "user")
+
+
+@pytest.fixture()
+def healthy_again(devcluster, slurm):
+    yield
+    for name in devcluster.node_names:
+        cluster.set_profile(devcluster, name, cluster.HEALTHY_PROFILE)
+        if slurm.get_node(name).drained:
+            slurm.resume_node(name)
+
+
+def test_a_gpu_that_fell_off_the_bus_during_the_job_is_the_cause_not_the_jobs_code(
+        devcluster, cluster_env, slurm, healthy_again):
+    script = ("#!/bin/sh\necho training\nsleep 4\n"
+              "echo 'RuntimeError: CUDA error: an illegal memory access was encountered' >&2\nexit 1\n")
+    job_id = submit(devcluster, script, "-w", "node3", "--gres=gpu:8")
+    deadline = time.monotonic() + 60
+    while slurm.get_job(job_id).state != "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.3)
+    cluster.set_profile(devcluster, "node3", "h100-8-xid79")     # the Xid lands in its kernel log mid-job
+    slurm.wait(job_id, timeout=120, poll=0.5)
+    time.sleep(3)
+    a = explain(cluster_env, job_id)["attribution"]
+    assert (a["label"], a["scope"], a["suspect_nodes"]) == ("gpu_hardware", "infra", ["node3"]), a
+    assert {"node": "node3", "gpu": 2} in a["suspect_gpus"]
+
+
+def test_a_node_that_died_under_its_job(devcluster, cluster_env, slurm):
+    job_id = submit(devcluster, "#!/bin/sh\nsleep 300\n", "-w", "node4", "--no-requeue")
+    deadline = time.monotonic() + 60
+    while slurm.get_job(job_id).state != "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.3)
+    daemons.kill(cluster.daemon(devcluster, "slurmd-node4"))
+    try:
+        job = slurm.wait(job_id, timeout=180, poll=1)
+        assert job.state == "NODE_FAIL"
+        a = explain(cluster_env, job_id)["attribution"]
+        assert (a["label"], a["scope"], a["suspect_nodes"]) == ("node_failure", "infra", ["node4"]), a
+    finally:
+        cluster.up(devcluster, say=lambda m: None)
+        if slurm.get_node("node4").drained or "DOWN" in slurm.get_node("node4").state.upper():
+            slurm.resume_node("node4")
