@@ -71,6 +71,59 @@ def bad_gpu(lay, slurm: CommandClient) -> None:
         slurm.resume_node("node3")
 
 
+def approved_drain(lay, slurm: CommandClient) -> None:
+    """The actions part: the agent proposes a drain from a health finding, an approver approves it,
+    the approver's command drains node3 through Slurm with the proposal's reason."""
+    import dataclasses
+    import json
+
+    from slurm_diag import process
+    from slurm_diag.actions import Context, Refused, approve, breaker, propose
+    from slurm_diag.actions.report import target_now
+
+    step("node actions: the agent proposes, an admin approves, Slurm drains  (sdiag-agent actions ...)")
+    conf = lay.base / "etc" / "sdiag.toml"
+    cfg = config_mod.load(conf if conf.exists() else None)
+    checked = process.run([sys.executable, "-m", "slurm_diag", "health", "check", "--profile", "h100-8-throttled-gpu3",
+                           "--node", "node3", "--json"], timeout=60)
+    report = json.loads(checked.stdout)
+    check = next(c for c in report["checks"] if c["status"] == "CRITICAL")
+    finding = {"id": f"health:node3:{check['name']}:{report['time']}", "source": "health", "node": "node3",
+               "gpu": check.get("gpu"), "severity": "CRITICAL", "summary": check["message"], "time": report["time"]}
+    attribution = {"label": "gpu_throttle", "scope": "infra", "component": "gpu", "confidence": 0.9,
+                   "suspect_nodes": ["node3"], "supporting": [finding["id"]], "contradicting": [],
+                   "explanation": "gpu3 on node3 is held at 200 MHz (HW slowdown)", "next_steps": ["drain node3"]}
+    ctx = Context.from_config(cfg, client=slurm)
+    agent = dataclasses.replace(ctx, caller=dataclasses.replace(ctx.caller, name=cfg.get("access.agent_user") or "sdiag-agent"))
+    try:
+        doc = propose(agent, "drain", "node3", reason="gpu3 SM clock 200 MHz (HW slowdown)", attribution=attribution,
+                      findings=[finding], model="engine (no LLM)", prompt_version="none")
+    except Refused as exc:
+        print(f"  {exc}")
+        return
+    now = target_now(slurm, doc)
+    print(f"  proposal {doc['id']} by {doc['proposed_by']}: {doc['action']} {doc['target']}  [{doc['state']}]")
+    print(f"  evidence  [health CRITICAL] {finding['summary'][:90]}")
+    print(f"  command   {' '.join(doc['command'])}")
+    print(f"  takes     {now.get('gpus')} GPUs offline, running jobs: {', '.join(now['jobs']) or 'none'}")
+    print(f"  sdiag-agent actions approve {doc['id']}   (as {ctx.actor})", flush=True)
+    try:
+        done = approve(ctx, doc["id"], note="demo")
+    except Refused as exc:
+        print(f"  {exc}")
+        return
+    node3 = slurm.get_node("node3")
+    print(f"  {done['state']}: {done.get('outcome')}")
+    print(f"  node3: {'+'.join([node3.state, *node3.flags])}  reason: {node3.reason}  "
+          f"(approval to drained {done.get('approval_to_effect_s')} s)")
+    state = breaker.status(ctx.store, slurm, ctx.limits)
+    print(f"  breaker {'TRIPPED' if state['tripped'] else 'closed'}: slurm-diag holds {', '.join(state['held']) or 'none'}"
+          f" (limit {state['limits']['max_nodes']} node(s))")
+    if node3.drained:
+        slurm.resume_node("node3")
+        print("  node3 resumed for the rest of the demo")
+
+
 def knowledge(log: Path | None) -> None:
     step("knowledge base: what does the failed job's log mean?  (sdiag-agent kb search)")
     try:
@@ -104,6 +157,7 @@ def main() -> int:
     show_nodes(slurm)
     log = failed_job(slurm)
     bad_gpu(lay, slurm)
+    approved_drain(lay, slurm)
     knowledge(log)
     model()
     step("nodes now")
