@@ -18,7 +18,7 @@ import socket
 import time
 from datetime import datetime, timedelta
 
-from slurm_diag.actions import breaker, evidence, notify, rules
+from slurm_diag.actions import breaker, fingerprint, notify, rules
 from slurm_diag.actions import refusal as r
 from slurm_diag.actions.refusal import Refused
 from slurm_diag.errors import UsageError
@@ -49,7 +49,7 @@ def run(ctx, doc: dict) -> dict:
     """Do the action of an ``executing`` proposal and verify it; idempotent."""
     try:
         rules.check_action(doc["action"])
-        evidence.verify(doc, ctx.store.audit_log(subject=doc["id"]))
+        fingerprint.verify(doc, ctx.store.audit_log(subject=doc["id"]))
         rules.check_attribution(doc["action"], doc["target"], doc.get("origin", "agent"), doc.get("attribution"),
                                 doc.get("findings", []))
         expires = rules.when(doc.get("expires"))

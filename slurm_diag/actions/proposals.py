@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from slurm_diag.actions import breaker, evidence, executor, notify, rules
+from slurm_diag.actions import breaker, executor, fingerprint, notify, rules
 from slurm_diag.actions import refusal as r
 from slurm_diag.actions.refusal import Refused
 from slurm_diag.errors import UsageError
@@ -76,8 +76,8 @@ def propose(ctx, action: str, target: str, *, reason: str, attribution: dict | N
     if not reason or not reason.strip():
         raise UsageError("a proposal needs a reason", hint="say what was seen, e.g. --reason 'gpu3 Xid 79'")
     findings = list(findings)
-    hashes = evidence.hashes(findings, attribution, reason)
-    key = evidence.key(action, target, hashes, origin)
+    hashes = fingerprint.hashes(findings, attribution, reason)
+    key = fingerprint.key(action, target, hashes, origin)
     for other in ctx.store.proposals():
         if other.get("evidence_key") == key and other["state"] in NOT_AGAIN:
             why = f" (rejected by {other.get('decided_by')}: {other.get('note')})" if other["state"] == "rejected" else ""
@@ -123,7 +123,7 @@ def approve(ctx, proposal_id: str, note: str | None = None) -> dict:
         raise Refused(r.EXPIRED, f"proposal {proposal_id} expired at {doc['expires']} (actions.expiry_h) "
                                  "before it was approved", hint="propose again if it is still needed")
     try:
-        evidence.verify(doc, ctx.store.audit_log(subject=proposal_id))
+        fingerprint.verify(doc, ctx.store.audit_log(subject=proposal_id))
         _check_now(ctx, doc, at_approval=True)
     except Refused as exc:
         raise _refused(ctx, doc, exc) from None
