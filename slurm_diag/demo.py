@@ -20,6 +20,14 @@ exit 3
 """
 
 
+USER_FAULTS = {
+    "demo-oom": ("#!/bin/sh\npython3 -c 'b = bytearray(400 * 1024 * 1024)'\n", ["--mem=60M"]),
+    "demo-config": ("#!/bin/sh\npython3 -c 'import json\ndef load_config():\n    return json.loads(\"{lr: 3e-4}\")\n"
+                    "load_config()'\n", []),
+}
+TO_EXPLAIN: list[str] = []
+
+
 def step(title: str) -> None:
     print(f"\n== {title}", flush=True)
 
@@ -35,6 +43,7 @@ def failed_job(slurm: CommandClient) -> Path | None:
     job_id = slurm.submit(FAILING_JOB, ["-o", "/tmp/sdiag-demo-%j.out", "--gres=gpu:1"], workdir="/tmp")
     print(f"  job {job_id} submitted; waiting for it to end", flush=True)
     job = slurm.wait(job_id, timeout=60)
+    TO_EXPLAIN.append(job_id)
     step(f"what the Slurm adapter knows about job {job_id}  (sdiag-agent job {job_id})")
     print(f"  state      {job.state_detail}   exit code {job.exit_code}, signal {job.signal}")
     print(f"  nodes      {job.node_list}   GPUs {job.gpus}   elapsed {job.elapsed_s} s")
@@ -136,6 +145,24 @@ def knowledge(log: Path | None) -> None:
         print(f"  {hit.score:5.2f} {hit.id:28} {hit.label:13} {hit.result[:90]}")
 
 
+def explain_failed(lay, slurm: CommandClient) -> None:
+    """What a user sees: `sdiag-agent explain JOBID` on the demo's failed jobs, the GPU fault above
+    and two faults of the jobs' own (host memory, a bad config file in their code)."""
+    from slurm_diag import process
+
+    for name, (script, args) in USER_FAULTS.items():
+        job_id = slurm.submit(script, ["-J", name, "-o", "/tmp/sdiag-demo-%j.out", *args], workdir="/tmp")
+        slurm.wait(job_id, timeout=60)
+        TO_EXPLAIN.append(job_id)
+    time.sleep(2)                 # the epilog moves its health report into the store
+    env = {"SLURM_CONF": str(lay.slurm_conf), "SDIAG_CONFIG": str(lay.base / "etc" / "sdiag.toml")}
+    for job_id in TO_EXPLAIN:
+        step(f"why did job {job_id} fail?  (sdiag-agent explain {job_id})")
+        done = process.run([sys.executable, "-m", "slurm_diag", "explain", job_id], timeout=60, env=env)
+        for line in (done.stdout or done.stderr).rstrip().splitlines():
+            print(f"  {line}")
+
+
 def model() -> None:
     step("performance model: what an H100 SXM should do  (sdiag-agent perf expect)")
     from slurm_diag.perf.expect import expected
@@ -160,6 +187,7 @@ def main() -> int:
     approved_drain(lay, slurm)
     knowledge(log)
     model()
+    explain_failed(lay, slurm)
     step("nodes now")
     show_nodes(slurm)
     print(f"\nSLURM_CONF={lay.slurm_conf}   (eval $(sdiag-agent devcluster env) to use sinfo/sacct yourself)")
