@@ -15,8 +15,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from slurm_diag.actions import breaker, fingerprint, notify, rules
 from slurm_diag.actions import refusal as r
@@ -75,7 +74,7 @@ def finish(ctx, doc: dict, state: str, outcome: str) -> dict:
 def _drain(ctx, doc: dict) -> str:
     node_name, pid, reason = doc["target"], doc["id"], doc["drain_reason"]
     node = ctx.client.get_node(node_name)
-    if rules.is_ours(node, pid) and not cap._choosing(node.reason):
+    if rules.is_ours(node, pid) and not rules.claiming(node):
         return f"{node_name} is drained with {node.reason!r} (already, by this proposal: not drained again)"
     rules.check_drain_target(node, pid)
     state = breaker.state(ctx.store)
@@ -94,10 +93,10 @@ def _drain(ctx, doc: dict) -> str:
         if claim.known and claim.holders:
             breaker.trip(ctx.store, ctx.actor, claim.note, pid)
             raise Refused(r.BREAKER, f"{claim.note}; the circuit breaker tripped")
-        raise Refused(r.BREAKER if claim.known else "slurm", claim.note)
+        raise Refused(r.BREAKER if claim.known else r.SLURM, claim.note)
     after = ctx.client.get_node(node_name)
-    if not (rules.is_ours(after, pid) and not cap._choosing(after.reason)):
-        raise Refused("verify", f"{node_name} should be drained with {reason!r}; Slurm shows "
+    if not (rules.is_ours(after, pid) and not rules.claiming(after)):
+        raise Refused(r.VERIFY, f"{node_name} should be drained with {reason!r}; Slurm shows "
                                 f"{'+'.join([after.state, *after.flags])} with {after.reason!r}")
     return f"{node_name} drained with {after.reason!r} ({claim.note})"
 
@@ -114,7 +113,7 @@ def _resume(ctx, doc: dict) -> str:
         raise Refused(r.NOT_SDIAG_DRAIN, note)
     after = ctx.client.get_node(node.name)
     if after.drained:
-        raise Refused("verify", f"{node.name} should be resumed; Slurm shows it drained with {after.reason!r}")
+        raise Refused(r.VERIFY, f"{node.name} should be resumed; Slurm shows it drained with {after.reason!r}")
     return f"{node.name} resumed (was drained with {node.reason!r})"
 
 
@@ -141,7 +140,7 @@ def _requeue(ctx, doc: dict) -> str:
     after = job_record(ctx.client, job_id) or {}
     state = after.get("JobState", "gone")
     if int(after.get("Restarts") or 0) <= restarts and state not in DONE_JOB_STATES:
-        raise Refused("verify", f"job {job_id} should be requeued; slurmctld shows {state}, restarts "
+        raise Refused(r.VERIFY, f"job {job_id} should be requeued; slurmctld shows {state}, restarts "
                                 f"{after.get('Restarts')}")
     return f"job {job_id} requeued ({state}, restarts {after.get('Restarts')})"
 

@@ -24,6 +24,8 @@ HEALTHY_AGAIN = "healthy_again"
 EVIDENCE_CHANGED = "evidence_changed"
 DUPLICATE = "duplicate"
 STATE = "state"
+SLURM = "slurm"            # execution: Slurm did not answer, nothing changed
+VERIFY = "verify"          # execution: Slurm does not show what was done
 
 
 class Refused(SdiagError):

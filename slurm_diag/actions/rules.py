@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from slurm_diag.actions import refusal as r
 from slurm_diag.actions.refusal import Refused
-from slurm_diag.health.cap import human
+from slurm_diag.health.cap import CLAIMING, HOOK_REASONS, human
 from slurm_diag.health.policy import MAX_REASON, PREFIX, is_clean, is_sdiag_reason
 
 ACTIONS = ("drain", "resume", "requeue")
@@ -47,6 +47,11 @@ def command(action: str, target: str, reason: str | None = None) -> list[str]:
 def is_ours(node, proposal_id: str) -> bool:
     """Drained by this very proposal (any claim suffix)."""
     return node.drained and human(node.reason).startswith(f"{PREFIX} {proposal_id}: ")
+
+
+def claiming(node) -> bool:
+    """Still inside the cap's doorway (``[claiming]``): not a finished drain."""
+    return (node.reason or "").strip().endswith(CLAIMING)
 
 
 def node_evidence(target: str, attribution: dict | None, findings: list[dict]) -> list[dict]:
@@ -83,9 +88,9 @@ def check_drain_target(node, proposal_id: str | None = None) -> None:
     """The node exists (the caller looked it up) and is not drained already (unless by this proposal)."""
     if not node.drained or (proposal_id and is_ours(node, proposal_id)):
         return
-    if is_sdiag_reason(node.reason) or (node.reason or "").strip() in ("Prolog error", "Epilog error"):
+    if is_sdiag_reason(node.reason) or (node.reason or "").strip() in HOOK_REASONS:
         raise Refused(r.ALREADY_DRAINED, f"{node.name} is already drained by slurm-diag ({node.reason!r})",
-                      hint=f"see it with `sdiag-agent nodes`; nothing to do")
+                      hint="see it with `sdiag-agent nodes`; nothing to do")
     raise Refused(r.DRAINED_BY_OTHER, f"{node.name} is already drained by someone else "
                                       f"({node.reason!r}, by {node.reason_user or 'unknown'}): left alone",
                   hint="slurm-diag never touches another person's drain")

@@ -324,3 +324,22 @@ def test_kb_add_input_from_a_done_infra_proposal_only(tmp_path, monkeypatch):
     assert entry["label"] == "gpu_throttle" and entry["scope"] == "infra"
     person = propose(ctx, "drain", "node2", reason="fan noise", origin="person")
     _refused(r.NOT_INFRA, kb_entry_input, approve(ctx, person["id"]), None)
+
+
+def test_slurm_unreachable_at_execution_fails_it_and_drains_nothing(tmp_path, monkeypatch):
+    from slurm_diag.slurm.errors import SlurmUnavailable
+
+    ctx = make(tmp_path, monkeypatch)
+    doc = _drain(ctx)
+    ctx.store.transition(doc["id"], "approved", "alice")
+    ctx.client.unreachable = True
+    done = executor.execute(ctx, ctx.store.proposal(doc["id"]))
+    assert done["state"] == "failed" and "Unable to contact slurm controller" in done["outcome"]
+    with pytest.raises(SlurmUnavailable):          # at approval: could not check (exit 3), still proposed
+        ctx.client.unreachable = False
+        doc2 = _drain(ctx, node="node2")
+        ctx.client.unreachable = True
+        approve(ctx, doc2["id"])
+    ctx.client.unreachable = False
+    assert ctx.store.proposal(doc2["id"])["state"] == "proposed"
+    assert not ctx.client.nodes["node3"].drained and not ctx.client.nodes["node2"].drained
