@@ -116,7 +116,8 @@ def _job_summary(job) -> dict:
             "state": job.state, "state_detail": job.state_detail, "exit_code": job.exit_code, "signal": job.signal,
             "elapsed_s": job.elapsed_s, "time_limit_s": job.time_limit_s, "nodes": list(job.nodes),
             "gpus": job.gpus, "max_rss_kb": job.max_rss_kb, "failed_step": step, "reason": job.reason,
-            "sources": list(job.sources)}
+            "sources": list(job.sources), "alloc_cpus": job.alloc_cpus, "cpu_efficiency": job.cpu_efficiency,
+            "mem_used_kb": job.mem_used_kb, "mem_alloc_kb": job.mem_alloc_kb, "mem_efficiency": job.mem_efficiency}
 
 
 PENDING_WORDS = {
@@ -203,7 +204,15 @@ def render_job(job: dict, color: bool) -> None:
             line += f" ({_efficiency(job['elapsed_s'] / job['time_limit_s'], color)} of the limit)"
         click.echo(line)
     click.echo(f"Nodes: {', '.join(job['nodes']) or '-'}   GPUs: {job['gpus']}"
-               + (f"   MaxRSS: {job['max_rss_kb'] / 1024:.0f} MiB" if job.get("max_rss_kb") else ""))
+               + (f"   CPUs: {job['alloc_cpus']}" if job.get("alloc_cpus") else ""))
+    if job.get("cpu_efficiency") is not None:
+        click.echo(f"CPU efficiency: {_efficiency(job['cpu_efficiency'], color)} of core-walltime")
+    if job.get("mem_alloc_kb"):
+        used = job.get("mem_used_kb")
+        click.echo(f"Memory: {'?' if used is None else f'{used / 1024:.0f} MiB'} used of "
+                   f"{job['mem_alloc_kb'] / 1024:.0f} MiB"
+                   + (f" ({_efficiency(job['mem_efficiency'], color)})" if job.get("mem_efficiency") is not None
+                      else " (not sampled: the job was shorter than the accounting interval)"))
     click.echo("")
 
 

@@ -61,5 +61,30 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
         a["suspect_gpus"] = [g for g in a["suspect_gpus"] if g["node"] in job.nodes]
         if not a["suspect_nodes"] and len(job.nodes) == 1 and a["label"] not in ("scheduler", "software_env"):
             a["suspect_nodes"] = [job.nodes[0]]
+    a["next_steps"] = exact_fix(job, a["label"]) + [s for s in a["next_steps"]]
     ext = extract.extract([line for log in logs for line in log.lines])
     return Diagnosis(a, result.alternatives, [e.finding for e in found], ext.to_dict(), missing)
+
+
+def exact_fix(job, label: str) -> list[str]:
+    """For the job's own limits, the line to change: memory or time, with what it had and used."""
+    if label == "host_oom" and job.mem_alloc_kb:
+        had = job.mem_alloc_kb / 1024
+        used = f", it used at least {job.mem_used_kb / 1024:.0f} MiB" if job.mem_used_kb else ""
+        return [f"#SBATCH --mem={_round_up_mib(had * 2)} (it had {had:.0f} MiB{used}); "
+                "or --mem-per-cpu with the same total"]
+    if label == "time_limit" and job.time_limit_s:
+        return [f"#SBATCH --time={_hms(job.time_limit_s * 2)} (it had {_hms(job.time_limit_s)}), "
+                "or checkpoint and resubmit"]
+    return []
+
+
+def _round_up_mib(mib: float) -> str:
+    return f"{-(-mib // 1024):.0f}G" if mib >= 1024 else f"{-(-mib // 64) * 64:.0f}M"
+
+
+def _hms(seconds: int) -> str:
+    d, rem = divmod(int(seconds), 86400)
+    h, rem = divmod(rem, 3600)
+    m, s = divmod(rem, 60)
+    return (f"{d}-" if d else "") + f"{h:02d}:{m:02d}:{s:02d}"

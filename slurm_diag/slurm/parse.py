@@ -16,7 +16,7 @@ from slurm_diag.slurm.records import ACCOUNTING, CONTROLLER, TERMINAL_STATES, Jo
 SEP = "|#|"
 SACCT_FIELDS = ("JobID", "JobIDRaw", "JobName", "User", "Partition", "State", "ExitCode",
                 "Elapsed", "Timelimit", "Submit", "Start", "End", "NodeList", "AllocTRES",
-                "WorkDir", "Reason", "MaxRSS")
+                "WorkDir", "Reason", "MaxRSS", "TRESUsageInTot", "TotalCPU", "AllocCPUS")
 
 
 class ParseError(ValueError):
@@ -63,6 +63,28 @@ def size_kb(text: str) -> int | None:
     if unit in units:
         return int(float(text[:-1]) * units[unit])
     return int(float(text)) // 1024  # plain bytes
+
+
+def cpu_seconds(text: str) -> float | None:
+    """sacct's TotalCPU: ``[D-][HH:]MM:SS[.fff]`` -> seconds, fractions kept."""
+    text = text.strip()
+    if not text:
+        return None
+    days = 0
+    if "-" in text:
+        d, text = text.split("-", 1)
+        days = int(d)
+    parts = [float(p) for p in text.split(":")]
+    while len(parts) < 3:
+        parts.insert(0, 0.0)
+    h, m, sec = parts[-3:]
+    return days * 86400 + h * 3600 + m * 60 + sec
+
+
+def tres_mem_kb(text: str) -> int | None:
+    """The ``mem=`` of a TRES string (``cpu=00:00:01,mem=1128K,...``) in kilobytes."""
+    value = dict(tres(text)).get("mem")
+    return size_kb(value) if value else None
 
 
 def tres(text: str) -> tuple[tuple[str, str], ...]:
@@ -208,7 +230,8 @@ def sacct_jobs(text: str) -> list[Job]:
         jobs[job_id]["steps"].append(JobStep(
             step_id=step, name=row["JobName"], state=state, exit_code=code, signal=sig,
             elapsed_s=duration_s(row["Elapsed"]), nodes=hostlist(row["NodeList"]),
-            max_rss_kb=size_kb(row["MaxRSS"])))
+            max_rss_kb=size_kb(row["MaxRSS"]), mem_tot_kb=tres_mem_kb(row["TRESUsageInTot"]),
+            total_cpu_s=cpu_seconds(row["TotalCPU"])))
     return [_job(jobs[j]["row"], tuple(jobs[j]["steps"])) for j in order]
 
 
@@ -229,7 +252,15 @@ def _job(row: dict[str, str], steps: tuple[JobStep, ...]) -> Job:
         submit=_none(row["Submit"]), start=_none(row["Start"]), end=_none(row["End"]),
         work_dir=_none(row["WorkDir"]), reason=_none(row["Reason"]),
         max_rss_kb=max(rss) if rss else size_kb(row["MaxRSS"]),
-        array_job_id=array_job, array_task_id=array_task, steps=steps, sources=(ACCOUNTING,))
+        array_job_id=array_job, array_task_id=array_task, steps=steps, sources=(ACCOUNTING,),
+        alloc_cpus=int(row["AllocCPUS"]) if row["AllocCPUS"].strip().isdigit() else None,
+        total_cpu_s=_sum(s.total_cpu_s for s in steps) if steps else cpu_seconds(row["TotalCPU"]),
+        mem_used_kb=max((s.mem_tot_kb for s in steps if s.mem_tot_kb is not None), default=None))
+
+
+def _sum(values) -> float | None:
+    found = [v for v in values if v is not None]
+    return round(sum(found), 3) if found else None
 
 
 # ---------------------------------------------------------------- scontrol show ... -o

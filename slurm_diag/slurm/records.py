@@ -19,7 +19,9 @@ class JobStep:
     signal: int
     elapsed_s: int | None
     nodes: tuple[str, ...]
-    max_rss_kb: int | None = None
+    max_rss_kb: int | None = None     # the largest task's peak memory
+    mem_tot_kb: int | None = None     # every task's peak memory summed (TRESUsageInTot mem), as seff counts
+    total_cpu_s: float | None = None  # user + system CPU time of the step
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -76,6 +78,32 @@ class Job:
     steps: tuple[JobStep, ...] = field(default_factory=tuple)
     sources: tuple[str, ...] = ()             # daemons this view came from (ACCOUNTING, CONTROLLER)
     unreachable: tuple[Unreachable, ...] = ()  # daemons that did not answer
+    alloc_cpus: int | None = None
+    total_cpu_s: float | None = None          # CPU time of every step together
+    mem_used_kb: int | None = None            # seff's "memory utilized": the largest step's summed task peaks
+
+    @property
+    def mem_alloc_kb(self) -> int | None:
+        """Memory Slurm gave the job (AllocTRES mem), in kilobytes."""
+        from slurm_diag.slurm.parse import size_kb
+
+        value = dict(self.alloc_tres).get("mem")
+        return size_kb(value) if value else None
+
+    @property
+    def cpu_efficiency(self) -> float | None:
+        """CPU time used over core-walltime (seff's CPU Efficiency), 0..1."""
+        if self.total_cpu_s is None or not self.alloc_cpus or not self.elapsed_s:
+            return None
+        return self.total_cpu_s / (self.alloc_cpus * self.elapsed_s)
+
+    @property
+    def mem_efficiency(self) -> float | None:
+        """Memory used over memory allocated (seff's Memory Efficiency), 0..1 (above 1: over the limit)."""
+        alloc = self.mem_alloc_kb
+        if self.mem_used_kb is None or not alloc:
+            return None
+        return self.mem_used_kb / alloc
 
     @property
     def gpus(self) -> int:
@@ -100,7 +128,13 @@ class Job:
         d["steps"] = [s.to_dict() for s in self.steps]
         d["sources"] = list(self.sources)
         d["unreachable"] = [asdict(u) for u in self.unreachable]
+        d.update(mem_alloc_kb=self.mem_alloc_kb, cpu_efficiency=_rounded(self.cpu_efficiency),
+                 mem_efficiency=_rounded(self.mem_efficiency))
         return d
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def _task_order(job: Job) -> tuple:

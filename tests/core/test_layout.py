@@ -9,8 +9,9 @@ from pathlib import Path
 import slurm_diag
 
 PACKAGE = Path(slurm_diag.__file__).parent
-# __init__/__main__ are Python's; errors.py beside the base errors is each boundary's typed errors
-SHARED_ON_PURPOSE = {"__init__", "__main__", "errors"}
+# __init__/__main__ are Python's; errors.py is each boundary's typed errors beside the base ones, and
+# fake.py each boundary's in-memory stand-in for unit tests (slurm/fake.py, agent/llm/fake.py)
+SHARED_ON_PURPOSE = {"__init__", "__main__", "errors", "fake"}
 
 
 def modules() -> dict[str, list[str]]:

@@ -71,3 +71,11 @@ def test_first_failed_step_skips_extern():
              JobStep("1", "b", "FAILED", 3, 0, 5, ("n1",)))
     j = Job("5", "5", "x", ME, "p", "FAILED", "FAILED", 3, 0, 10, 60, ("n1",), "n1", steps=steps)
     assert job_facts.first_failed_step(j).step_id == "1"
+
+
+def test_user_causes_get_the_exact_line_to_change(tmp_path):
+    oom = job(tmp_path, state="OUT_OF_MEMORY", exit_code=0, out_text="x\n", alloc_tres=(("mem", "600M"),))
+    steps = check(engine.diagnose_job(oom))["next_steps"]
+    assert steps[0].startswith("#SBATCH --mem=2G (it had 600 MiB)")
+    late = job(tmp_path, state="TIMEOUT", exit_code=0, out_text="x\n", time_limit_s=3600)
+    assert check(engine.diagnose_job(late))["next_steps"][0].startswith("#SBATCH --time=02:00:00 (it had 01:00:00)")
