@@ -11,6 +11,47 @@ from slurm_diag.diagnose.evidence import Evidence, finding
 from slurm_diag.errors import SdiagError
 
 
+EARLIER_DAYS = 30
+MIN_EARLIER = 2
+SLOWER = 1.5          # this run's node-seconds over the earlier runs' median: slow
+
+
+def earlier_runs(job, client) -> tuple[list[Evidence], list[str]]:
+    """Is this run slower than the same job's earlier runs (same name, same user, completed in the
+    last 30 days)? Elapsed is normalised by node count (node-seconds), so a run on twice the
+    nodes is expected in half the time. A slow run is context, not a cause: the node's health and
+    probe records decide whose it is."""
+    import statistics
+
+    if not job.elapsed_s or not job.name or job.state not in ("COMPLETED", "TIMEOUT"):
+        return [], []
+    end = node_facts.when(job.start)
+    if end is None:
+        return [], []
+    try:
+        runs = client.list_jobs(end - timedelta(days=EARLIER_DAYS), end, ["COMPLETED"], name=job.name, user=job.user)
+    except SdiagError as exc:
+        return [_unreadable("sacct:earlier-runs", "sacct", f"the job's earlier runs: {exc.message}", job)], \
+            ["earlier runs of the same job (sacct)"]
+    earlier = [r.elapsed_s * max(1, len(r.nodes)) for r in runs
+               if r.job_id != job.job_id and r.elapsed_s and (node_facts.when(r.end) or end) <= end]
+    if len(earlier) < MIN_EARLIER:
+        return [], [f"earlier runs of {job.name!r} (found {len(earlier)}, need {MIN_EARLIER} to compare)"]
+    typical = statistics.median(earlier)
+    now = job.elapsed_s * max(1, len(job.nodes))
+    ratio = now / typical if typical else 1.0
+    raw = {"node_seconds": now, "earlier_median_node_seconds": typical, "earlier_runs": len(earlier),
+           "ratio": round(ratio, 2)}
+    if ratio < SLOWER:
+        return [Evidence(finding("sacct:earlier-runs", "sacct", "OK",
+                                 f"ran about as fast as its {len(earlier)} earlier runs ({ratio:.1f}x their median)",
+                                 job_id=job.job_id, raw=raw))], []
+    return [Evidence(finding("sacct:earlier-runs", "sacct", "WARN",
+                             f"ran {ratio:.1f}x slower than its {len(earlier)} earlier runs "
+                             f"({now:g} node-seconds against a median of {typical:g}) on {', '.join(job.nodes)}",
+                             job_id=job.job_id, raw=raw), "slow_node", "infra", "node", 4)], []
+
+
 def around_job(job, client, store_factory) -> tuple[list[Evidence], list[str]]:
     """(evidence, what could not be checked) from node events, health reports and probe results."""
     found: list[Evidence] = []
@@ -40,7 +81,8 @@ def around_job(job, client, store_factory) -> tuple[list[Evidence], list[str]]:
         health, no_record = node_facts.from_health(job, reports)
         found += health + node_facts.from_probes(job, probes)
         missing += no_record
-    return found, missing
+    slower, unknown = earlier_runs(job, client)
+    return found + slower, missing + unknown
 
 
 # failures that a node's GPU or fabric trouble does not produce: a Python error in the job's own

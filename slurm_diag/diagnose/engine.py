@@ -61,6 +61,12 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
         a["suspect_gpus"] = [g for g in a["suspect_gpus"] if g["node"] in job.nodes]
         if not a["suspect_nodes"] and len(job.nodes) == 1 and a["label"] not in ("scheduler", "software_env"):
             a["suspect_nodes"] = [job.nodes[0]]
+    if a["label"] == "unknown" and job.state == "COMPLETED" and job.exit_code == 0 and not a["contradicting"]:
+        a["explanation"] = "the job completed normally (exit code 0): nothing went wrong that slurm-diag could see"
+        a["next_steps"] = ["nothing to do; if it ran slow, compare it with earlier runs of the same job name"]
+    if a["label"] == "unknown" and any(alt["label"] in ("slow_node", "gpu_throttle") for alt in result.alternatives):
+        a["next_steps"].insert(0, f"probe the job's nodes against the model and the fleet: "
+                                  f"sdiag-agent probe submit gemm --nodes {','.join(job.nodes)} --wait")
     a["next_steps"] = exact_fix(job, a["label"]) + [s for s in a["next_steps"]]
     ext = extract.extract([line for log in logs for line in log.lines])
     return Diagnosis(a, result.alternatives, [e.finding for e in found], ext.to_dict(), missing)

@@ -22,7 +22,8 @@ from slurm_diag.slurm.records import ACCOUNTING, CONTROLLER, Job, JobArray, Node
 
 class SlurmClient(Protocol):
     def get_job(self, job_id: str) -> Job | JobArray: ...
-    def list_jobs(self, start: datetime, end: datetime, states: Iterable[str] = ()) -> list[Job]: ...
+    def list_jobs(self, start: datetime, end: datetime, states: Iterable[str] = (), *,
+                  name: str | None = None, user: str | None = None) -> list[Job]: ...
     def get_node(self, name: str) -> Node: ...
     def list_nodes(self) -> list[Node]: ...
     def node_reasons(self) -> list[NodeReason]: ...
@@ -113,9 +114,14 @@ class CommandClient:
             return job_lookup.Answer(unreachable=Unreachable(CONTROLLER, "scontrol", _last_line(exc)))
         return job_lookup.Answer(jobs=tuple(parse.scontrol_job_views(result.stdout)))
 
-    def list_jobs(self, start: datetime, end: datetime, states: Iterable[str] = ()) -> list[Job]:
-        """Jobs that ended in [start, end] (with ``states``, only those states)."""
-        args = ["-a", "-S", start.strftime("%Y-%m-%dT%H:%M:%S"), "-E", end.strftime("%Y-%m-%dT%H:%M:%S")]
+    def list_jobs(self, start: datetime, end: datetime, states: Iterable[str] = (), *,
+                  name: str | None = None, user: str | None = None) -> list[Job]:
+        """Jobs that ended in [start, end] (with ``states``, only those states; with ``name`` and
+        ``user``, only that job name of that user: a job's earlier runs)."""
+        args = ["-u", user] if user else ["-a"]
+        args += ["-S", start.strftime("%Y-%m-%dT%H:%M:%S"), "-E", end.strftime("%Y-%m-%dT%H:%M:%S")]
+        if name:
+            args.append(f"--name={name}")
         states = [s.upper() for s in states]
         if states:
             args += ["-s", ",".join(states)]

@@ -158,11 +158,13 @@ class FakeSlurmClient:
             except KeyError:
                 raise JobNotFound(f"job {job_id} not found in the fake Slurm") from None
 
-    def list_jobs(self, start: datetime, end: datetime, states: Iterable[str] = ()) -> list[Job]:
+    def list_jobs(self, start: datetime, end: datetime, states: Iterable[str] = (), *,
+                  name: str | None = None, user: str | None = None) -> list[Job]:
         self._call("list_jobs")
         wanted = {s.upper() for s in states}
         with self._lock:
-            return [j for j in self.jobs.values() if j.finished and (not wanted or j.state in wanted)]
+            return [j for j in self.jobs.values() if j.finished and (not wanted or j.state in wanted)
+                    and (name is None or j.name == name) and (user is None or j.user == user)]
 
     def set_job_state(self, job_id: str, state: str, exit_code: int = 0) -> None:
         with self._lock:

@@ -3,6 +3,7 @@ reports and probe verdicts (through a real SQLite store), and what is missing.""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pwd
 from datetime import datetime, timedelta, timezone
@@ -129,3 +130,36 @@ def test_a_gpu_fault_does_not_explain_a_missing_module(tmp_path):
     d = explain(tmp_path, job(tmp_path, "ModuleNotFoundError: No module named 'apex'\n"),
                 FakeSlurmClient(["node1", "node2"]), store)
     assert d.attribution["label"] == "software_env"
+
+
+def earlier(n, elapsed, nodes=("node1",), name="train") -> Job:
+    return Job(job_id=str(n), job_id_raw=str(n), name=name, user=ME, partition="gpu", state="COMPLETED",
+               state_detail="COMPLETED", exit_code=0, signal=0, elapsed_s=elapsed, time_limit_s=3600,
+               nodes=tuple(nodes), node_list=",".join(nodes), start=(START - timedelta(hours=n)).strftime("%Y-%m-%dT%H:%M:%S"),
+               end=(START - timedelta(hours=n) + timedelta(seconds=elapsed)).strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+def test_a_run_slower_than_its_earlier_runs_is_blamed_on_the_node_only_with_node_evidence(tmp_path):
+    fake = FakeSlurmClient(["node1", "node2"])
+    fake.jobs.update({str(n): earlier(n, 100, nodes=("node1", "node2")) for n in (1, 2, 3)})
+    fake.jobs["4"] = earlier(4, 150, nodes=("node1",), name="other")
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    slow = job(tmp_path, "epoch 1 done\n", state="COMPLETED", exit_code=0)   # 300 s on 2 nodes: 3x
+    slow = dataclasses.replace(slow, elapsed_s=300)
+    d = explain(tmp_path, slow, fake, store)
+    finding = next(f for f in d.findings if f["id"] == "sacct:earlier-runs")
+    assert "3.0x slower than its 3 earlier runs" in finding["summary"]
+    assert d.attribution["label"] == "unknown" and d.alternatives[0]["label"] == "slow_node"
+    store.add_health_report(report("node2", END, [("clocks", "CRITICAL", "gpu1 SM clock 300 MHz", 1)]))
+    store.add_health_report(report("node1", END, [("clocks", "OK", "fine", None)]))
+    a = explain(tmp_path, slow, fake, store).attribution
+    assert (a["label"], a["suspect_gpus"]) == ("gpu_throttle", [{"node": "node2", "gpu": 1}])
+
+
+def test_twice_the_nodes_in_half_the_time_is_not_slow(tmp_path):
+    fake = FakeSlurmClient(["node1", "node2"])
+    fake.jobs.update({str(n): earlier(n, 200, nodes=("node1",)) for n in (1, 2)})
+    quick = dataclasses.replace(job(tmp_path, "ok\n", state="COMPLETED", exit_code=0), elapsed_s=100)
+    d = explain(tmp_path, quick, fake, Store(f"sqlite:///{tmp_path / 'sdiag.db'}"))
+    assert "about as fast" in next(f for f in d.findings if f["id"] == "sacct:earlier-runs")["summary"]
+    assert "completed normally" in d.attribution["explanation"]
