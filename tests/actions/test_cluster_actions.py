@@ -296,3 +296,49 @@ def test_executor_killed_mid_way_then_rerun_leaves_one_result(devcluster, slurm,
     events = [e["event"] for e in store.audit_log(subject=doc["id"])]
     assert events.count("proposal.done") == 1 and "proposal.recovering" in events, events
     assert _approve(cluster_env, doc["id"]).returncode == 0 and slurm.get_node("node3").reason == node3.reason
+
+
+def _running(slurm, job_id: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rec = next((r for r in slurm.queue() if r.get("JobId") == job_id), None)
+        if rec and rec.get("JobState") == "RUNNING":
+            return rec
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} did not start within {timeout:g} s")
+
+
+def test_approved_requeue_of_an_infra_failure_and_a_no_requeue_job_refused(devcluster, slurm, cluster_env, conf,
+                                                                          restore):
+    import dataclasses
+
+    from slurm_diag.actions import Refused, propose
+    from slurm_diag.identity import Caller
+
+    ctx = _ctx(devcluster)
+    agent = dataclasses.replace(ctx, caller=Caller(ctx.caller.uid, ctx.access.agent_user, ctx.caller.groups))
+    jobs = {flag: slurm.submit("#!/bin/sh\nsleep 300\n", ["-J", "sdiag-actions-requeue", flag,
+                                                            "-o", "/tmp/sdiag-test-%j.out"], workdir="/tmp")
+            for flag in ("--requeue", "--no-requeue")}
+    for flag, job_id in jobs.items():
+        rec = _running(slurm, job_id)
+        node = rec["NodeList"]
+        finding = {"id": f"health:{node}:xid:{job_id}", "source": "health", "node": node, "severity": "CRITICAL",
+                   "summary": f"xid: gpu0 Xid 79 on {node}"}
+        attribution = {"label": "gpu_hardware", "scope": "infra", "component": "gpu", "confidence": 0.9,
+                       "job_id": job_id, "supporting": [finding["id"]], "contradicting": [],
+                       "explanation": "gpu0 fell off the bus under the job", "next_steps": ["requeue it"]}
+        kwargs = dict(reason=f"gpu0 Xid 79 on {node} under job {job_id}", attribution=attribution, findings=[finding])
+        if flag == "--no-requeue":
+            with pytest.raises(Refused) as refused:
+                propose(agent, "requeue", job_id, **kwargs)
+            assert refused.value.rule == "not_requeueable" and "--no-requeue" in refused.value.message
+            continue
+        doc = propose(agent, "requeue", job_id, **kwargs)
+        assert doc["command"] == ["scontrol", "requeue", job_id]
+        done = _approve(cluster_env, doc["id"])
+        assert done.returncode == 0, done.stderr
+        after = next(r for r in slurm.queue() if r.get("JobId") == job_id)
+        assert int(after["Restarts"]) == 1, after
+        assert _approve(cluster_env, doc["id"]).returncode == 0          # approving twice requeues once
+        assert int(next(r for r in slurm.queue() if r.get("JobId") == job_id)["Restarts"]) == 1
