@@ -63,10 +63,11 @@ class Context:
         raise PermissionRefused(f"you ({self.caller.name}, uid {self.caller.uid}) may not {what}: {why}",
                                 hint="ask an approver; an admin adds approvers under [access.approvers] in the config")
 
-    def require_proposer(self) -> None:
-        """Proposals come from the agent's account or from a person who may see every job."""
+    def require_proposer(self, what: str = "propose node or job actions") -> None:
+        """Proposals come from, and are seen by, the agent's account or a person who may see every
+        job (they quote findings about other users' jobs)."""
         if self.access.privileged(self.caller) or (self.access.agent_user and self.caller.name == self.access.agent_user):
             return
-        raise PermissionRefused(f"you ({self.caller.name}, uid {self.caller.uid}) may not propose node or job "
-                                "actions: only approvers, root, SlurmUser and the agent's account may",
-                                hint="tell an administrator what you saw; `sdiag-agent explain JOBID` shows it")
+        raise PermissionRefused(f"you ({self.caller.name}, uid {self.caller.uid}) may not {what}: only approvers, "
+                                "root, SlurmUser and the agent's account may",
+                                hint="tell an administrator what you saw; `sdiag-agent explain JOBID` shows your own jobs")

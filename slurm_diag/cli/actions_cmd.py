@@ -66,6 +66,7 @@ def list_cmd(state: str | None, as_json: bool) -> None:
     from slurm_diag.actions import breaker
 
     ctx = _ctx()
+    ctx.require_proposer("see proposals")
     done = _housekeeping(ctx)
     status = breaker.status(ctx.store, ctx.client, ctx.limits)
     proposals = ctx.store.proposals(state)
@@ -90,6 +91,7 @@ def show(proposal_id: str, as_json: bool) -> None:
     from slurm_diag.actions.report import details
 
     ctx = _ctx()
+    ctx.require_proposer("see proposals")
     _housekeeping(ctx)
     doc = details(ctx, ctx.store.proposal(proposal_id))
     if as_json:

@@ -146,8 +146,9 @@ def test_real_unix_users_non_approver_and_agent_refused_exit_4(devcluster, slurm
     refused = _as(plain, devcluster, "actions", "approve", doc["id"])
     assert refused.returncode == 4 and f"you ({plain.pw_name}, uid {plain.pw_uid}) may not approve" in refused.stderr
     assert "Traceback" not in refused.stderr
-    for args in (("reject", doc["id"], "--why", "no"), ("breaker", "reset")):
-        assert _as(plain, devcluster, "actions", *args).returncode == 4
+    for args in (("reject", doc["id"], "--why", "no"), ("breaker", "reset"), ("list",), ("show", doc["id"]),
+                 ("propose", "drain", "node3", "--reason", "it is slow")):
+        assert _as(plain, devcluster, "actions", *args).returncode == 4, args
     assert not slurm.get_node("node3").drained
     assert _ctx(devcluster).store.proposal(doc["id"])["state"] == "proposed"
 
