@@ -111,7 +111,9 @@ def show(proposal_id: str, as_json: bool) -> None:
     for f in p.get("findings", []):
         click.echo(f"  evidence   [{f['source']} {f['severity']}] {f.get('node') or ''} {f['summary']}")
     click.echo(f"  command    {' '.join(doc['command'])}")
-    if now["known"]:
+    if now["known"] and p["action"] == "requeue":
+        click.echo(f"  target now job {p['target']} {now.get('state')}  reason {now.get('reason') or '-'}")
+    elif now["known"]:
         click.echo(f"  target now {now.get('state')}  reason {now.get('reason') or '-'}  GPUs {now.get('gpus')}  "
                    f"running jobs {', '.join(now['jobs']) or 'none'}")
         for part in now["partitions"]:

@@ -75,7 +75,7 @@ def _agent_drain(devcluster, node: str, ctx=None):
     attribution = {"label": "gpu_throttle", "scope": "infra", "component": "gpu", "confidence": 0.9,
                    "suspect_nodes": [node], "supporting": [finding["id"]], "contradicting": [],
                    "explanation": f"gpu3 on {node} held at 200 MHz", "next_steps": [f"drain {node}"]}
-    agent = Caller(ctx.caller.uid, ctx.access.agent_user, ctx.caller.groups)
+    agent = Caller(ctx.caller.uid, ctx.access.agent_user or "sdiag-agent", ctx.caller.groups)
     import dataclasses
     return propose(dataclasses.replace(ctx, caller=agent), "drain", node, reason=f"gpu3 SM clock 200 MHz on {node}",
                    attribution=attribution, findings=[finding], model="engine", prompt_version="none")
