@@ -34,9 +34,20 @@ def load_cases() -> list[dict]:
     return cases
 
 
+_KB: list = []
+
+
+def kb_entries():
+    """The shipped knowledge base (signatures only, no chromadb), loaded once."""
+    if not _KB:
+        from slurm_diag.kb.entries import load_dir, content_dir
+        _KB.extend(load_dir(content_dir()))
+    return _KB
+
+
 def run_case(case: dict) -> dict:
     d = engine.diagnose_log(logfile.from_text(case["log"]), state=case.get("state"),
-                            exit_code=case.get("exit_code"))
+                            exit_code=case.get("exit_code"), kb_entries=kb_entries)
     ranked = [d.attribution["label"]] + [a["label"] for a in d.alternatives if a["label"] != d.attribution["label"]]
     return {"label": d.attribution["label"], "scope": d.attribution["scope"], "top3": ranked[:3],
             "extracted": d.extracted, "explanation": d.attribution["explanation"]}

@@ -71,8 +71,23 @@ def _diagnoser(cfg, client):
     def diagnose(job) -> dict:
         missing = [f"{u.daemon} did not answer ({u.error}): {u.loses}" for u in job.unreachable]
         more, not_checked = collect.around_job(job, client, store)
-        return engine.diagnose_job(job, more=more, not_checked=missing + not_checked).to_dict()
+        return engine.diagnose_job(job, more=more, not_checked=missing + not_checked,
+                                   kb_entries=_kb_entries(cfg)).to_dict()
     return diagnose
+
+
+def _kb_entries(cfg):
+    """The knowledge base's entries, loaded on first use only (when the engine's answer is open);
+    a knowledge base that cannot be read gives none (the answer stays the engine's)."""
+    def load():
+        from slurm_diag.errors import SdiagError
+        from slurm_diag.kb.entries import load_all
+
+        try:
+            return load_all(cfg)
+        except SdiagError:
+            return []
+    return load
 
 
 def _job_doc(job, diagnose) -> dict:
@@ -166,7 +181,9 @@ def _explain_log(path: str, state, exit_code) -> dict:
         log = logfile.read_tail(path)
         if log.problem and log.size is None:
             raise UsageError(f"cannot read the log: {log.problem}", hint="give the path of the job's output file")
-    diagnosis = engine.diagnose_log(log, state=state, exit_code=exit_code)
+    from slurm_diag import config
+
+    diagnosis = engine.diagnose_log(log, state=state, exit_code=exit_code, kb_entries=_kb_entries(config.load()))
     doc = diagnosis.to_dict()
     doc["source"] = {"path": log.path or "-", "bytes": log.size, "truncated": log.truncated}
     return doc

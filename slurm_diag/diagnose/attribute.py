@@ -126,8 +126,6 @@ def _unknown(evidence, ranked, by_label, job_id, not_checked) -> dict:
     text = "the evidence does not decide"
     if seen:
         text += f": only symptoms were found ({'; '.join(s[:160] for s in seen[:3])})"
-    if not_checked:
-        text += f". Not checked: {'; '.join(not_checked)}"
     return {"job_id": job_id, "label": "unknown", "scope": "user", "component": "unknown",
             "suspect_nodes": [], "suspect_gpus": [], "confidence": 0.2,
             "supporting": [], "contradicting": [e.id for label in ranked for e in by_label[label]],

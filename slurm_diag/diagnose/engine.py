@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from slurm_diag.diagnose import attribute, collect, evidence, extract, job_facts, slurm_facts
+from slurm_diag.diagnose import attribute, collect, evidence, extract, job_facts, kb_hits, slurm_facts
 from slurm_diag.diagnose.logfile import LogText
 
 
@@ -26,9 +26,25 @@ class Diagnosis:
                 "extracted": self.extracted, "not_checked": self.not_checked}
 
 
+def _with_kb(found, lines, kb_entries, job_id, not_checked):
+    """Attribute; when the answer is open and a knowledge base is at hand, add its signature hits
+    (weak evidence and advice) and attribute again."""
+    result = attribute.attribute(found, job_id=job_id, not_checked=not_checked)
+    if result.attribution["label"] != "unknown" or kb_entries is None or not lines:
+        return result
+    hits = kb_hits.from_log(lines, kb_entries(), job_id=job_id)
+    if not hits:
+        return result
+    found += hits
+    result = attribute.attribute(found, job_id=job_id, not_checked=not_checked)
+    result.attribution["next_steps"] = kb_hits.advice(hits) + result.attribution["next_steps"]
+    return result
+
+
 def diagnose_log(log: LogText, *, state: str | None = None, exit_code: int | None = None,
                  signal: int | None = None, job_id: str | None = None,
-                 pci_to_gpu: dict[str, int] | None = None) -> Diagnosis:
+                 pci_to_gpu: dict[str, int] | None = None, kb_entries=None) -> Diagnosis:
+    """``kb_entries``: a callable returning knowledge-base entries, used only when the answer is open."""
     found: list[evidence.Evidence] = []
     not_checked = ["Slurm accounting (a log alone)", "node health and probe records", "node events"]
     if log.usable:
@@ -42,19 +58,20 @@ def diagnose_log(log: LogText, *, state: str | None = None, exit_code: int | Non
         not_checked.append("the job's output")
     if state or exit_code is not None or signal is not None:
         found += slurm_facts.evidence(state, exit_code, signal, job_id=job_id, where="given")
-    result = attribute.attribute(found, job_id=job_id, not_checked=not_checked)
+    result = _with_kb(found, log.lines if log.usable else (), kb_entries, job_id, not_checked)
     ext = extract.extract(log.lines, pci_to_gpu) if log.usable else extract.Extracted()
     return Diagnosis(result.attribution, result.alternatives, [e.finding for e in found], ext.to_dict(),
                      not_checked)
 
 
-def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[str] = ()) -> Diagnosis:
+def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[str] = (),
+                 kb_entries=None) -> Diagnosis:
     """A job from the Slurm adapter, plus evidence other collectors found (node events, health
     and probe records). Suspects are kept to the job's own nodes."""
     found, missing, logs = job_facts.from_job(job)
     found += collect.stray_memory(job, found, list(more)) + collect.weigh(job, found, list(more))
     missing = [*missing, *not_checked]
-    result = attribute.attribute(found, job_id=job.job_id, not_checked=missing)
+    result = _with_kb(found, [line for log in logs for line in log.lines], kb_entries, job.job_id, missing)
     a = result.attribution
     if a["scope"] == "infra" and job.nodes:
         a["suspect_nodes"] = [n for n in a["suspect_nodes"] if n in job.nodes]

@@ -202,3 +202,21 @@ def test_a_steady_or_recovering_throughput_is_no_finding():
     assert diagnose(steady).attribution["label"] == "unknown"
     dip = "\n".join(f"epoch {i}: {v} it/s" for i, v in enumerate([10.0, 10.2, 8.0, 8.1, 10.3, 10.1]))
     assert diagnose(dip).attribution["label"] == "unknown"
+
+
+def test_the_knowledge_base_is_asked_only_when_the_question_is_open():
+    from slurm_diag.kb.entries import content_dir, load_dir
+
+    asked = []
+
+    def entries():
+        asked.append(1)
+        return load_dir(content_dir())
+
+    d = engine.diagnose_log(logfile.from_text(WATCHDOG), kb_entries=entries)
+    assert asked and d.attribution["label"] == "unknown"
+    assert any(f["source"] == "kb" for f in d.findings)
+    assert d.attribution["next_steps"][0].startswith("the knowledge base (")
+    asked.clear()
+    engine.diagnose_log(logfile.from_text(XID79), kb_entries=entries)
+    assert not asked                                   # the signs decided: no entries loaded
