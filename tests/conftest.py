@@ -40,21 +40,21 @@ def run_main(capsys, *args: str) -> tuple[int, str, str]:
 _SESSION_ENV = {k: os.environ.get(k) for k in ("SDIAG_HOME", "SDIAG_CONFIG", "SLURM_CONF")}
 
 
+def _set_env(values: dict) -> None:
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 def _outside_tests(fn):
     saved = {k: os.environ.get(k) for k in _SESSION_ENV}
     try:
-        for key, value in _SESSION_ENV.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _set_env(_SESSION_ENV)
         return fn()
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _set_env(saved)
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,11 @@ def duration_s(text: str) -> int | None:
     text = text.strip()
     if not text or text.upper() in {"UNLIMITED", "PARTITION_LIMIT", "INVALID", "NONE", "N/A"}:
         return None
+    return int(_clock_seconds(text))
+
+
+def _clock_seconds(text: str) -> float:
+    """``[D-][HH:]MM:SS[.fff]`` -> seconds, fractions kept."""
     days = 0
     if "-" in text:
         d, text = text.split("-", 1)
@@ -37,8 +42,8 @@ def duration_s(text: str) -> int | None:
     parts = [float(p) for p in text.split(":")]
     while len(parts) < 3:
         parts.insert(0, 0.0)
-    h, m, s = parts[-3:]
-    return int(days * 86400 + h * 3600 + m * 60 + s)
+    h, m, sec = parts[-3:]
+    return days * 86400 + h * 3600 + m * 60 + sec
 
 
 def exit_code(text: str) -> tuple[int, int]:
@@ -68,17 +73,7 @@ def size_kb(text: str) -> int | None:
 def cpu_seconds(text: str) -> float | None:
     """sacct's TotalCPU: ``[D-][HH:]MM:SS[.fff]`` -> seconds, fractions kept."""
     text = text.strip()
-    if not text:
-        return None
-    days = 0
-    if "-" in text:
-        d, text = text.split("-", 1)
-        days = int(d)
-    parts = [float(p) for p in text.split(":")]
-    while len(parts) < 3:
-        parts.insert(0, 0.0)
-    h, m, sec = parts[-3:]
-    return days * 86400 + h * 3600 + m * 60 + sec
+    return _clock_seconds(text) if text else None
 
 
 def tres_mem_kb(text: str) -> int | None:
