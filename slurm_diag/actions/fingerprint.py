@@ -30,15 +30,21 @@ def key(action: str, target: str, evidence_hashes: dict[str, str], origin: str) 
     return digest({"action": action, "target": target, "evidence": basis})
 
 
+FIXED = ("action", "target", "reason", "origin", "findings", "attribution", "evidence_hashes", "command",
+         "drain_reason", "model", "prompt_version")
+
+
 def verify(proposal: dict, audit: list[dict]) -> None:
-    """Refuse when the proposal's evidence no longer hashes to what the audit log recorded."""
+    """Refuse when what the proposal would do, or rests on, differs from what the append-only audit
+    log recorded when it was proposed (the proposals table itself can be written)."""
     created = next((row for row in audit if row["event"] == "proposal.created"), None)
-    recorded = (created or {}).get("detail", {}) or {}
-    recorded = recorded.get("evidence_hashes")
+    recorded = (created or {}).get("detail") or {}
     now = hashes(proposal.get("findings", []), proposal.get("attribution"), proposal["reason"])
-    if recorded is None or recorded != now or proposal.get("evidence_hashes") != now:
-        changed = sorted(k for k in set(now) | set(recorded or {}) if now.get(k) != (recorded or {}).get(k))
+    changed = sorted(k for k in FIXED if proposal.get(k) != recorded.get(k))
+    if recorded.get("evidence_hashes") != now:
+        changed.append("hashes")
+    if changed:
         raise Refused(EVIDENCE_CHANGED,
-                      f"proposal {proposal['id']}'s evidence does not match what was recorded when it was "
-                      f"proposed ({', '.join(changed) or 'hashes missing'})",
+                      f"proposal {proposal['id']} differs from what the audit log recorded when it was proposed "
+                      f"({', '.join(changed)})",
                       hint="someone edited the proposal's row; reject it and propose again from the store's findings")

@@ -262,7 +262,12 @@ def test_evidence_edited_after_proposal_is_refused(tmp_path, monkeypatch):
     forged = dict(doc, findings=[dict(doc["findings"][0], severity="CRITICAL", summary="forged")])
     with ctx.store.engine.begin() as conn:
         conn.execute(update(t.proposals).where(t.proposals.c.id == doc["id"]).values(proposal=forged))
-    _refused(r.EVIDENCE_CHANGED, approve, ctx, doc["id"])
+    e = _refused(r.EVIDENCE_CHANGED, approve, ctx, doc["id"])
+    assert "findings" in e.message and "hashes" in e.message
+    with ctx.store.engine.begin() as conn:                  # the evidence back, another node
+        conn.execute(update(t.proposals).where(t.proposals.c.id == doc["id"]).values(proposal=dict(doc, target="node1")))
+    e = _refused(r.EVIDENCE_CHANGED, approve, ctx, doc["id"])
+    assert "(target)" in e.message and not ctx.client.nodes["node1"].drained
 
 
 # ------------------------------------------------------------ audit, notification, feedback
