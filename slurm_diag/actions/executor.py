@@ -103,7 +103,7 @@ def _drain(ctx, doc: dict) -> str:
 
 def _resume(ctx, doc: dict) -> str:
     node = ctx.client.get_node(doc["target"])
-    if not node.drained and doc.get("executor", {}).get("recovering"):
+    if not node.drained and (doc.get("executor") or {}).get("recovering"):
         return f"{node.name} is not drained (resumed before the crash)"
     reports = ctx.store.health_reports(node=node.name, limit=1)
     rules.check_resume(node, reports[0] if reports else None, ctx.policy)

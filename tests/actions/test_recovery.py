@@ -68,3 +68,16 @@ def test_a_live_executor_is_left_alone(tmp_path, monkeypatch):
     _executing(ctx, doc, os.getppid())
     assert housekeeping(ctx) == {"expired": [], "recovered": []}
     assert ctx.store.proposal(doc["id"])["state"] == "executing"
+
+
+def test_resume_killed_after_slurm_acted_is_done_not_refused(tmp_path, monkeypatch):
+    from tests.actions.helpers import report
+
+    ctx = make(tmp_path, monkeypatch)
+    ctx.client.set_reason("node3", "sdiag: clocks: gpu3 [claim 1]")
+    ctx.store.add_health_report(report("node3", "OK", -1))
+    doc = propose(ctx, "resume", "node3", origin="person", reason="clean again")
+    _executing(ctx, doc, _dead_pid())
+    ctx.client.resume_node("node3")                        # the resume landed, then the executor died
+    [done] = recover(ctx)
+    assert done["state"] == "done" and "resumed before the crash" in done["outcome"]
