@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from slurm_diag.actions.refusal import BREAKER, Refused
 from slurm_diag.health.cap import held_nodes
 from slurm_diag.slurm.errors import SlurmError
 
@@ -88,6 +89,20 @@ def reset(store, actor: str, note: str | None = None) -> dict:
     before = state(store)
     store.audit(actor, RESET, SUBJECT, {"why": note or "reset by an approver", "was": before})
     return before
+
+
+def enforce(store, client, limits: Limits, actor: str, target: str, pending=(), proposal_id: str | None = None) -> None:
+    """Refuse a drain of ``target`` while the breaker is open; trip it (and refuse) when the drain
+    would exceed the limits. At proposal, at approval and at execution alike."""
+    now = state(store)
+    if now["tripped"]:
+        raise Refused(BREAKER, f"the circuit breaker is open since {now['at']} ({now['why']}): no drain until "
+                               "an approver runs `sdiag-agent actions breaker reset`")
+    why = would_exceed(client.list_nodes(), target, limits, pending)
+    if why:
+        trip(store, actor, why, proposal_id)
+        raise Refused(BREAKER, f"{why}: the circuit breaker tripped, {target} was not drained",
+                      hint="look at the held nodes (`sdiag-agent actions breaker`); an approver resets it")
 
 
 def status(store, client, limits: Limits) -> dict:

@@ -77,16 +77,8 @@ def _drain(ctx, doc: dict) -> str:
     if rules.is_ours(node, pid) and not rules.claiming(node):
         return f"{node_name} is drained with {node.reason!r} (already, by this proposal: not drained again)"
     rules.check_drain_target(node, pid)
-    state = breaker.state(ctx.store)
-    if state["tripped"]:
-        raise Refused(r.BREAKER, f"the circuit breaker is open since {state['at']} ({state['why']}): no drain "
-                                 "is executed until an approver runs `sdiag-agent actions breaker reset`")
     limits = ctx.limits
-    why = breaker.would_exceed(ctx.client.list_nodes(), node_name, limits)
-    if why:
-        breaker.trip(ctx.store, ctx.actor, why, pid)
-        raise Refused(r.BREAKER, f"{why}: the circuit breaker tripped, {node_name} was not drained",
-                      hint="look at the held nodes (`sdiag-agent actions breaker`), then reset it")
+    breaker.enforce(ctx.store, ctx.client, limits, ctx.actor, node_name, proposal_id=pid)
     claim = cap.claim(ctx.client, node_name, reason, limits.max_nodes)
     _checkpoint("after-slurm")
     if not claim.held:

@@ -29,18 +29,6 @@ def _open_drains(store, besides: str | None = None) -> list[str]:
             and p["id"] != besides]
 
 
-def _check_breaker(ctx, target: str, pending=(), proposal_id: str | None = None) -> None:
-    state = breaker.state(ctx.store)
-    if state["tripped"]:
-        raise Refused(r.BREAKER, f"the circuit breaker is open since {state['at']} ({state['why']}): no drain "
-                                 "until an approver runs `sdiag-agent actions breaker reset`")
-    why = breaker.would_exceed(ctx.client.list_nodes(), target, ctx.limits, pending)
-    if why:
-        breaker.trip(ctx.store, ctx.actor, why, proposal_id)
-        raise Refused(r.BREAKER, f"{why}: the circuit breaker tripped",
-                      hint="look at the held nodes (`sdiag-agent actions breaker`); an approver resets it")
-
-
 def _check_now(ctx, doc: dict, *, at_approval: bool) -> None:
     """The rules against what Slurm and the store say now."""
     action, target = doc["action"], doc["target"]
@@ -58,7 +46,8 @@ def _check_now(ctx, doc: dict, *, at_approval: bool) -> None:
             if healthy:
                 raise Refused(r.HEALTHY_AGAIN, f"{target} looks healthy again since it was proposed: {healthy}",
                               hint="nothing to drain; reject the proposal, or propose again if it fails again")
-        _check_breaker(ctx, target, _open_drains(ctx.store, doc.get("id")), doc.get("id"))
+        breaker.enforce(ctx.store, ctx.client, ctx.limits, ctx.actor, target, _open_drains(ctx.store, doc.get("id")),
+                        doc.get("id"))
     elif action == "resume":
         node = ctx.client.get_node(target)
         reports = ctx.store.health_reports(node=target, limit=1)
