@@ -61,6 +61,7 @@ def around_job(job, client, store_factory) -> tuple[list[Evidence], list[str]]:
         return found, ["node history (the job never started on a node)"]
     from concurrent.futures import ThreadPoolExecutor
 
+    kept_off: list[Evidence] = []
     with ThreadPoolExecutor(max_workers=1) as pool:     # sacctmgr runs while the store opens
         events = pool.submit(client.node_events, span[0] - timedelta(minutes=2), span[1] + timedelta(minutes=2),
                              job.nodes)
@@ -68,6 +69,7 @@ def around_job(job, client, store_factory) -> tuple[list[Evidence], list[str]]:
             store = store_factory()
             reports = [r for node in job.nodes for r in store.health_reports(node=node, limit=200)]
             probes = [r for node in job.nodes for r in store.probe_results(node=node, limit=200)]
+            kept_off = prolog_drains(job, store.audit_log(subject=job.job_id))
         except SdiagError as exc:
             found.append(_unreadable("health:unavailable", "health", f"health and probe records: {exc.message}", job))
             missing.append("node health and probe records (the store)")
@@ -82,7 +84,26 @@ def around_job(job, client, store_factory) -> tuple[list[Evidence], list[str]]:
         found += health + node_facts.from_probes(job, probes)
         missing += no_record
     slower, unknown = earlier_runs(job, client)
-    return found + slower, missing + unknown
+    return found + kept_off + slower, missing + unknown
+
+
+def prolog_drains(job, audit: list[dict]) -> list[Evidence]:
+    """The job's own prologs that found a node unfit and kept the job off it (the job was requeued
+    and ran elsewhere): the scheduler's doing for a job that then completed, context otherwise."""
+    out = []
+    for row in audit:
+        detail = row.get("detail") or {}
+        if row.get("event") != "health.action" or detail.get("action") != "drain" \
+                or detail.get("context") != "prolog":
+            continue
+        node = detail.get("node")
+        out.append(Evidence(finding(f"health:{node}:kept-off", "health", "WARN",
+                                    f"the job's prolog on {node} found it unfit ({detail.get('reason')}) and kept the "
+                                    f"job off it: the node was drained and the job requeued"
+                                    + (f", then ran on {', '.join(job.nodes)}" if job.nodes else ""),
+                                    job_id=job.job_id, node=node, raw=detail),
+                            "scheduler", "infra", "prolog", 3 if job.state == "COMPLETED" else 5))
+    return out
 
 
 # failures that a node's GPU or fabric trouble does not produce: a Python error in the job's own

@@ -78,6 +78,9 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
         a["suspect_gpus"] = [g for g in a["suspect_gpus"] if g["node"] in job.nodes]
         if not a["suspect_nodes"] and len(job.nodes) == 1 and a["label"] not in ("scheduler", "software_env"):
             a["suspect_nodes"] = [job.nodes[0]]
+    if a["label"] == "scheduler" and job.state == "COMPLETED":
+        a["next_steps"] = ["nothing to do for the job: it completed on a healthy node; the unfit node "
+                           "is drained for an administrator"]
     if a["label"] == "unknown" and job.state == "COMPLETED" and job.exit_code == 0 and not a["contradicting"]:
         a["explanation"] = "the job completed normally (exit code 0): nothing went wrong that slurm-diag could see"
         a["next_steps"] = ["nothing to do; if it ran slow, compare it with earlier runs of the same job name"]

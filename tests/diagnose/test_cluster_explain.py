@@ -164,3 +164,25 @@ def test_a_job_slower_than_its_earlier_runs_on_a_slowed_node(devcluster, cluster
     assert doc["attribution"]["label"] == "unknown"
     assert doc["alternatives"][0]["label"] == "slow_node"
     assert "probe submit gemm --nodes node3" in doc["attribution"]["next_steps"][0]
+
+
+def test_a_job_kept_off_a_throttled_gpu_node_and_requeued(devcluster, cluster_env, slurm, healthy_again):
+    cluster.set_profile(devcluster, "node3", "h100-8-throttled-gpu3")
+    others = [n for n in devcluster.node_names if n != "node3"]
+    try:
+        for name in others:               # node3 first in line, without pinning the job to it
+            slurm.set_node_weight(name, 100)
+        job_id = submit(devcluster, "#!/bin/sh\nhostname\n", "--gres=gpu:1")
+        job = slurm.wait(job_id, timeout=120, poll=1)
+    finally:
+        for name in others:
+            slurm.set_node_weight(name, 1)
+    assert job.state == "COMPLETED" and "node3" not in job.nodes
+    deadline = time.monotonic() + 30           # until the final run's epilog has ingested the prolog's action
+    while True:
+        a = explain(cluster_env, job_id)["attribution"]
+        if a["label"] != "unknown" or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert (a["label"], a["scope"]) == ("scheduler", "infra"), a
+    assert "prolog on node3" in a["explanation"] and "requeued" in a["explanation"]
