@@ -53,7 +53,7 @@ LOCAL = {
 # commands that need the local cluster: covered by the cluster test below
 CLUSTER = {("nodes",): "node", ("job",): "job", ("devcluster", "status"): "devcluster_status",
            ("probe", "submit"): "probe_submission", ("probe", "collect"): "probe_sweep",
-           ("store", "info"): "store_info", ("store", "ingest"): "store_ingest"}
+           ("store", "info"): "store_info", ("store", "ingest"): "store_ingest", ("agent", "run"): "agent_run"}
 KB_ORDER = [("kb", "build"), ("kb", "search"), ("kb", "stats"), ("kb", "add")]
 
 
@@ -162,6 +162,8 @@ def test_cluster_commands_print_valid_json(cluster_env, slurm, tmp_path):
     assert {j["job_id"] for j in sweep["jobs"]} == {j["job_id"] for j in submitted["jobs"]}
     job = _valid_output("job", run("job", submitted["jobs"][0]["job_id"]))
     assert job["state"] == "COMPLETED", job
+    agent = _valid_output("agent_run", run("agent", "run", "--jobs", job["job_id"], "--llm", "none"))
+    assert agent["jobs_seen"] == 1 and agent["proposals"] == [], agent
     spool = tmp_path / "spool"
     (spool / "health").mkdir(parents=True)
     report = sdiag("health", "check", "--profile", "h100-8-healthy", "--node", "json-contract", "--json",

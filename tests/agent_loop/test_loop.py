@@ -1,0 +1,165 @@
+"""The agent's loop over the fake Slurm and a SQLite store: what it attributes, what it proposes,
+what it leaves alone, and that a rerun adds nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from slurm_diag.agent.loop import Loop, engine_diagnoser
+from slurm_diag.slurm.records import Job
+from tests.actions.helpers import AGENT, make
+
+START = datetime.now().astimezone() - timedelta(minutes=30)
+END = START + timedelta(minutes=5)
+NODES = ("node1", "node2", "node3", "node4")
+AMBIGUOUS = "epoch 1 step 10 loss 2.3\nepoch 1 step 20 loss 2.2\n"      # exit 1, nothing that decides
+XID_STORM = ("[node1] NVRM: Xid (PCI:0000:3b:00): 13, pid=2231, Graphics SM Warp Exception on (GPC 0, TPC 1)\n"
+             "node2:1234:1290 [0] NCCL WARN NET/IB : Got completion from peer 10.0.0.3<45678> with error 12, "
+             "opcode 0, len 0, vendor err 129\n"
+             "NVRM: Xid (PCI:0000:3b:00): 31, pid=2231, Ch 00000010, intr 10000000. MMU Fault\n")
+
+
+def add_job(ctx, tmp_path, jid, out, nodes, state="FAILED", exit_code=1, name="train", elapsed=300, minutes=0):
+    log = tmp_path / f"slurm-{jid}.out"
+    log.write_text(out)
+    start, end = START + timedelta(minutes=minutes), END + timedelta(minutes=minutes)
+    ctx.client.jobs[jid] = Job(
+        job_id=jid, job_id_raw=jid, name=name, user="alice", partition="gpu", state=state, state_detail=state,
+        exit_code=exit_code, signal=0, elapsed_s=elapsed, time_limit_s=3600, nodes=tuple(nodes),
+        node_list=",".join(nodes), start=start.strftime("%Y-%m-%dT%H:%M:%S"), end=end.strftime("%Y-%m-%dT%H:%M:%S"),
+        stdout=str(log), work_dir=str(tmp_path))
+
+
+def health(ctx, node, status="WARN", check="clocks", gpu=3):
+    ctx.store.add_health_report({
+        "node": node, "time": (END + timedelta(seconds=30)).astimezone(timezone.utc).isoformat(timespec="seconds"),
+        "level": "quick", "context": "healthcheck", "status": status, "duration_s": 0.1,
+        "checks": [{"name": check, "status": status, "gpu": gpu,
+                    "message": f"gpu{gpu} SM clock 1100 MHz under load, expected >= 1755 MHz"}]})
+
+
+@pytest.fixture()
+def ctx(tmp_path, monkeypatch):
+    return make(tmp_path, monkeypatch, caller=AGENT, nodes=NODES)
+
+
+def run(ctx, **kw):
+    loop = Loop(ctx, engine_diagnoser(ctx.client, ctx.store), min_jobs=3)
+    return loop.run(since=kw.pop("since", timedelta(hours=1)), **kw)
+
+
+def test_a_rerun_over_the_same_window_adds_nothing(ctx, tmp_path):
+    add_job(ctx, tmp_path, "11", "ValueError: bad learning rate\n", ("node1",))
+    add_job(ctx, tmp_path, "12", "slurmstepd: error: *** JOB 12 ON node2 CANCELLED AT 2026 DUE TO TIME LIMIT ***\n",
+            ("node2",), state="TIMEOUT", exit_code=0)
+    first = run(ctx)
+    assert sorted(a["job_id"] for a in first.attributions) == ["11", "12"]
+    counts = ctx.store.counts()
+    again = run(ctx)
+    assert again.attributions == [] and again.proposals == [] and sorted(again.unchanged) == ["11", "12"]
+    assert ctx.store.counts()["attributions"] == counts["attributions"]
+    assert ctx.store.counts()["findings"] == counts["findings"]
+    later = Loop(ctx, engine_diagnoser(ctx.client, ctx.store)).run()      # from where the last run stopped
+    assert (later.start, later.jobs_seen, later.attributions) == (again.end, 0, [])
+    transcript = [r for r in ctx.store.audit_log(subject="11") if r["event"] == "agent.attribution"]
+    assert len(transcript) == 1 and transcript[0]["detail"]["transcript"]["decide"]
+
+
+def test_three_ambiguous_failures_on_one_node_make_a_node_finding_but_no_drain_without_node_evidence(ctx, tmp_path):
+    for jid, nodes in (("21", ("node2",)), ("22", ("node1", "node2")), ("23", ("node2", "node3"))):
+        add_job(ctx, tmp_path, jid, AMBIGUOUS, nodes)
+    report = run(ctx)
+    per_job = {a["job_id"]: a for a in report.attributions if a["job_id"]}
+    assert {a["label"] for a in per_job.values()} == {"unknown"}          # each alone is ambiguous
+    assert [f["node"] for f in report.node_findings] == ["node2"]         # node1 and node3 failed once only
+    node = next(a for a in report.attributions if a["job_id"] is None)
+    assert (node["scope"], node["suspect_nodes"]) == ("infra", ["node2"])
+    assert node["supporting"] == [report.node_findings[0]["id"]]
+    assert report.proposals == []                                          # log text alone never drains
+    assert ctx.store.proposals() == []
+
+
+def test_with_a_health_finding_on_that_node_the_node_finding_proposes_a_drain(ctx, tmp_path):
+    for jid, nodes in (("31", ("node2",)), ("32", ("node1", "node2")), ("33", ("node2", "node3"))):
+        add_job(ctx, tmp_path, jid, AMBIGUOUS, nodes)
+    health(ctx, "node2")
+    report = run(ctx)
+    assert [(p["action"], p["target"]) for p in report.proposals] == [("drain", "node2")]
+    proposal = ctx.store.proposals()[0]
+    assert proposal["state"] == "proposed" and proposal["proposed_by"] == "sdiag-agent"
+    assert proposal["attribution"]["label"] == "gpu_throttle"
+    assert proposal["attribution"]["suspect_gpus"] == [{"node": "node2", "gpu": 3}]
+    assert any(f["source"] == "health" and f["node"] == "node2" for f in proposal["findings"])
+    assert ctx.client.drained() == {}                                      # it proposes, never drains
+    again = run(ctx)
+    assert again.proposals == [] and again.node_findings == [] and len(ctx.store.proposals()) == 1
+
+
+def test_a_job_whose_crash_left_application_xids_everywhere_is_the_jobs_fault_not_each_nodes(ctx, tmp_path):
+    """NVSentinel's case: one job's Xid 13/31 crash (and its peers' NCCL errors) on every node."""
+    for jid in ("41", "42", "43"):
+        add_job(ctx, tmp_path, jid, XID_STORM, ("node1", "node2", "node3"))
+    for node in ("node1", "node2", "node3"):
+        health(ctx, node)                        # WARN on every node: a drain would pass the rules
+    report = run(ctx)
+    assert {(a["job_id"], a["label"], a["scope"]) for a in report.attributions} == \
+        {(j, "user_code", "user") for j in ("41", "42", "43")}
+    assert all(a["suspect_nodes"] == [] for a in report.attributions)
+    assert report.node_findings == [] and report.proposals == [] and ctx.store.proposals() == []
+
+
+def test_healthy_jobs_in_the_window_are_controls_with_no_infra_attribution(ctx, tmp_path):
+    for jid, minutes in (("51", -2000), ("52", -1000)):                   # earlier runs, same speed
+        add_job(ctx, tmp_path, jid, "done\n", ("node2",), state="COMPLETED", exit_code=0, elapsed=300, minutes=minutes)
+    for jid in ("53", "54"):
+        add_job(ctx, tmp_path, jid, "done\n", ("node2",), state="COMPLETED", exit_code=0, elapsed=310)
+    add_job(ctx, tmp_path, "55", "done\n", ("node2",), state="COMPLETED", exit_code=0, elapsed=900)   # slow
+    health(ctx, "node2")
+    report = run(ctx, since=timedelta(hours=1))
+    assert {"53", "54"} <= set(report.controls)
+    assert not [a for a in report.attributions if a["job_id"] in ("53", "54")]
+    assert not [a for a in ctx.store.attributions() if a["job_id"] in ("53", "54") or a["scope"] == "infra"
+                and a["job_id"] != "55"]
+    slow = [a for a in report.attributions if a["job_id"] == "55"]
+    assert slow, report.controls                                            # the slow one is looked at
+
+
+def test_user_causes_never_propose(ctx, tmp_path):
+    add_job(ctx, tmp_path, "61", "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB "
+                                 "(GPU 0; 79.15 GiB total capacity; 76.80 GiB already allocated)\n", ("node2",))
+    add_job(ctx, tmp_path, "62", "Traceback (most recent call last):\nValueError: bad config\n", ("node2",))
+    add_job(ctx, tmp_path, "63", "ModuleNotFoundError: No module named 'apex'\n", ("node2",))
+    health(ctx, "node2", status="CRITICAL")
+    report = run(ctx)
+    labels = {a["job_id"]: (a["label"], a["scope"]) for a in report.attributions if a["job_id"]}
+    assert labels["61"] == ("gpu_oom", "user") and labels["62"] == ("user_code", "user")
+    assert report.proposals == [] and report.node_findings == [] and ctx.store.proposals() == []
+
+
+def test_a_second_copy_stops_at_once_while_the_first_holds_the_lock(tmp_path):
+    from slurm_diag.agent.loop import single_run
+    from slurm_diag.errors import EnvironmentProblem
+
+    with single_run(tmp_path):
+        with pytest.raises(EnvironmentProblem) as err:
+            with single_run(tmp_path):
+                pass
+    assert f"pid {__import__('os').getpid()}" in err.value.message
+    with single_run(tmp_path):                   # released: the next run goes ahead
+        pass
+
+
+@pytest.mark.parametrize("text, seconds", [("30m", 1800), ("2h", 7200), ("1d", 86400), ("01:30:00", 5400)])
+def test_since_durations(text, seconds):
+    from slurm_diag.cli.agent_cmd import parse_since
+    assert parse_since(text).total_seconds() == seconds
+
+
+def test_agent_run_refuses_a_bad_duration_with_exit_2(capsys, tmp_path, monkeypatch):
+    from tests.conftest import run_main
+
+    monkeypatch.setenv("SDIAG_HOME", str(tmp_path))
+    code, out, err = run_main(capsys, "agent", "run", "--since", "yesterday")
+    assert code == 2 and "expected a duration like 30m" in err and out == ""
