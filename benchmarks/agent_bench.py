@@ -70,6 +70,8 @@ def run(cases: list[dict], backend, budget: reason.RunBudget) -> dict:
         on_ok += on
         if out["attribution"]["label"] != d.attribution["label"]:
             changed["fixed" if on else "broke" if off else "wrong_to_wrong"] += 1
+        print(f"{sum(statuses.values())}/{n} {case['_path']}: {rec['status']} "
+              f"{rec.get('tokens', 0)} tokens {rec.get('seconds', 0.0):.1f} s", file=sys.stderr, flush=True)
     return {"cases": n, "top1_llm_off": off_ok / n if n else None, "top1_llm_on": on_ok / n if n else None,
             "statuses": dict(statuses), "rejection_reasons": dict(reasons), "label_changes": dict(changed),
             "tokens": tokens, "llm_seconds": round(llm_seconds, 2),

@@ -92,7 +92,8 @@ def window(store, now: datetime, since: timedelta | None, first: timedelta) -> t
     ``first`` ago (a new installation)."""
     if since is not None:
         return now - since, now
-    runs = [r for r in store.audit_log(subject=RUN_SUBJECT) if r["event"] == RUN_EVENT]
+    runs = [r for r in store.audit_log(subject=RUN_SUBJECT)          # --jobs runs keep no window
+            if r["event"] == RUN_EVENT and (r["detail"] or {}).get("end")]
     last = _when((runs[-1]["detail"] or {}).get("end")) if runs else None
     return (last or now - first), now
 

@@ -11,6 +11,7 @@ directly (enum, maxLength, maxItems), and it measured 15/15 valid answers on Smo
 
 from __future__ import annotations
 
+import inspect
 import json
 import time
 from copy import copy
@@ -44,6 +45,8 @@ class LocalBackend:
         self.lltokenizer = llguidance.LLTokenizer(backend.to_str(), eos_token=tokenizer.eos_token_id)
         self._grammars: dict[str, str] = {}
         self._kept: tuple[list[int], object] | None = None    # the last call's tokens and their KV cache
+        # transformers 5 renamed past_key_values to cache (the old name goes in 5.40)
+        self._cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
     def _reuse(self, prompt: list[int]):
         """The last call's KV cache, cut to the prefix this prompt shares with it: the rounds of
@@ -119,8 +122,9 @@ class LocalBackend:
         feed, stopped = prompt[reused:], "done"
         with torch.inference_mode():
             while True:
-                result = self.model(input_ids=torch.tensor([feed], device=device), past_key_values=past, use_cache=True)
-                past = result.past_key_values
+                result = self.model(input_ids=torch.tensor([feed], device=device), use_cache=True,
+                                    **{self._cache_arg: past})
+                past = getattr(result, self._cache_arg)
                 seen += feed
                 if len(out) >= max_tokens:
                     stopped = "max_tokens"
