@@ -173,7 +173,7 @@ class Loop:
     def run(self, *, since: timedelta | None = None, job_ids=(), first: timedelta = timedelta(hours=1),
             now: datetime | None = None) -> RunReport:
         began = time.monotonic()
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now().astimezone()      # sacct reads -S/-E as local times
         start, end = window(self.store, now, since, first)
         report = RunReport(_utc(start), _utc(end), self.llm)
         jobs = [self.ctx.client.get_job(j) for j in job_ids] if job_ids else observe_jobs(self.ctx.client, start, end)
