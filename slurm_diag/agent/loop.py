@@ -153,6 +153,13 @@ def evidence_hash(findings: list[dict], attribution: dict) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
+def _latin1(text: str) -> str:
+    """The findings table's summary column is latin1 on a MariaDB created with the server's default
+    charset (the devcluster's): '>=' for '\u2265' and '?' for what latin1 cannot hold, in the stored copy only."""
+    text = text.replace("≥", ">=").replace("≤", "<=").replace("→", "->")
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
 def _known(store, subject: str, digest: str) -> bool:
     return any(r["event"] == ACTOR_EVENT and (r["detail"] or {}).get("evidence_hash") == digest
                for r in store.audit_log(subject=subject))
@@ -273,7 +280,7 @@ class Loop:
             if findings else set()
         for f in findings:
             if f["id"] not in have:
-                self.store.add_finding(f)
+                self.store.add_finding(dict(f, summary=_latin1(f["summary"])))
 
     # ------------------------------------------------------------ across jobs
     def _across(self, views: list[correlate.JobView], report: RunReport) -> None:
