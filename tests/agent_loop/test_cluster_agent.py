@@ -94,3 +94,5 @@ def test_the_agent_job_attributes_the_failures_and_proposes_draining_the_throttl
     assert [p for p in second["proposals"] if p["target"] == "node3"] == []
     assert set(ids) <= set(second["unchanged"])
     assert sorted(a["job_id"] for a in store.attributions() if a["job_id"] in ids) == sorted(ids)
+    for p in first["proposals"]:                   # leave no open proposal behind for other tests
+        store.transition(p["id"], "expired", "test", note="test cleanup")
