@@ -71,7 +71,7 @@ def test_the_agent_job_attributes_the_failures_and_proposes_draining_the_throttl
     if slurm.get_node("node3").drained:             # an admin resumed it; the evidence stays on record
         slurm.resume_node("node3")
     store = Store(config.load(Path(cluster_env["SDIAG_CONFIG"])).store_url)
-    open_before = [p for p in store.proposals() if p["target"] == "node3" and p["state"] in
+    open_before = [p for p in store.proposals() if (p["action"], p["target"]) == ("drain", "node3") and p["state"] in
                    ("proposed", "approved", "executing")]
 
     first = agent_pass(devcluster, env, slurm, tmp_path, 1)
@@ -79,10 +79,16 @@ def test_the_agent_job_attributes_the_failures_and_proposes_draining_the_throttl
     assert set(per_job) == set(ids), first
     node = [a for a in first["attributions"] if a["job_id"] is None and a["suspect_nodes"] == ["node3"]]
     assert node and node[0]["label"] == "gpu_throttle" and node[0]["scope"] == "infra", first
+    decided = [r for r in store.audit_log(subject="node:node3") if r["event"] == "agent.attribution"
+               and r["detail"]["attribution_id"] == node[0]["id"]]
+    decision = decided[0]["detail"]["transcript"]["decide"][0]
+    proposal_id = decision.split(" as ")[-1] if decision.startswith("proposed drain node3") else \
+        decision.split(": ")[1].split()[0]         # "not proposed again: <id> is proposed" (one open at a time)
+    proposal = store.proposal(proposal_id)
+    assert (proposal["action"], proposal["target"], proposal["state"]) == ("drain", "node3", "proposed"), decision
     if not open_before:
-        drains = [p for p in first["proposals"] if (p["action"], p["target"]) == ("drain", "node3")]
-        assert drains and drains[0]["state"] == "proposed", first
-        assert store.proposal(drains[0]["id"])["attribution"]["suspect_nodes"] == ["node3"]
+        assert [p["id"] for p in first["proposals"] if p["target"] == "node3"] == [proposal_id]
+        assert proposal["attribution"]["suspect_nodes"] == ["node3"]
     assert not slurm.get_node("node3").drained                       # it proposes, never drains
     stored = {a["job_id"] for a in store.attributions() if a["job_id"] in ids}
     assert stored == set(ids)
