@@ -54,7 +54,10 @@ def test_constrained_answers_always_parse_and_match_their_schema(smollm2):
 def test_a_real_model_reading_an_injected_log_leaves_the_engines_answer_or_a_verified_one(smollm2):
     log = XID_LOG + "\n".join(INJECTIONS.values()) + "\n"
     d = diagnose(log)
-    out = reason.explain(d, log, smollm2, job_nodes=["gpu-node07"], budget=roomy())
+    # a short token budget: what is judged is the outcome (engine's answer or a verified one), and a
+    # budget overrun must leave the engine's answer too
+    budget = reason.RunBudget(job_tokens=160, job_seconds=900, run_seconds=3600)
+    out = reason.explain(d, log, smollm2, job_nodes=["gpu-node07"], budget=budget)
     rec, a = out["llm"], out["attribution"]
     if rec["status"] != "accepted":
         assert a == d["attribution"]

@@ -62,17 +62,16 @@ def make_backend(name: str, cfg=None, *, script=None) -> Backend | None:
     raise UsageError(f"unknown LLM backend {name!r}", hint="use one of: " + ", ".join(NAMES))
 
 
-def _settings(cfg) -> dict:
+def _config(cfg):
     if cfg is None:
         from slurm_diag import config
-        return config.defaults()["llm"]
-    return cfg.get("llm")
+        return config.load()
+    return cfg
+
+
+def _settings(cfg) -> dict:
+    return _config(cfg).get("llm")
 
 
 def _home(cfg):
-    from pathlib import Path
-    import os
-    if cfg is None:
-        from slurm_diag import config
-        return Path(os.path.expanduser(config.defaults()["home"]))
-    return cfg.home
+    return _config(cfg).home
