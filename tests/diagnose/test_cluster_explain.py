@@ -103,8 +103,11 @@ def test_time_limit(devcluster, cluster_env, slurm):
 @pytest.fixture()
 def healthy_again(devcluster, slurm):
     yield
+    from slurm_diag.health import state
+
     for name in devcluster.node_names:
         cluster.set_profile(devcluster, name, cluster.HEALTHY_PROFILE)
+        state.clear(devcluster.base.parent, name)       # the sticky XIDs a test injected: `health forget`
         if slurm.get_node(name).drained:
             slurm.resume_node(name)
 
@@ -142,42 +145,42 @@ def test_a_node_that_died_under_its_job(devcluster, cluster_env, slurm):
             slurm.resume_node("node4")
 
 
-def test_a_job_slower_than_its_earlier_runs_on_a_slowed_node(devcluster, cluster_env, slurm):
-    """The same CPU-bound job, twice on node1, then on node3 whose slurmd sits in a cgroup with
+def test_a_job_slower_than_its_earlier_runs_on_a_slowed_node(devcluster, cluster_env, slurm, healthy_again):
+    """The same CPU-bound job, twice on node1, then on node2 whose slurmd sits in a cgroup with
     a fifth of a CPU: explain says how much slower than its earlier runs, and names the node."""
     name = f"loop-{int(time.time())}"
     script = "#!/bin/sh\npython3 -c 'sum(i * i for i in range(6_000_000))'\n"
     for _ in range(2):
         slurm.wait(submit(devcluster, script, "-J", name, "-w", "node1"), timeout=120, poll=0.5)
-    cluster.slow(devcluster, "node3", 0.2)
+    cluster.slow(devcluster, "node2", 0.2)
     try:
-        job_id = submit(devcluster, script, "-J", name, "-w", "node3")
+        job_id = submit(devcluster, script, "-J", name, "-w", "node2")
         slurm.wait(job_id, timeout=180, poll=0.5)
     finally:
-        cluster.unslow(devcluster, "node3")
+        cluster.unslow(devcluster, "node2")
     doc = explain(cluster_env, job_id)
     found = next(f for f in doc["findings"] if f["id"] == "sacct:earlier-runs")
     assert found["severity"] == "WARN" and "slower than its 2 earlier runs" in found["summary"], found
-    assert "node3" in found["summary"]
-    # slowness alone does not make the node guilty: without a probe or health record against node3
+    assert "node2" in found["summary"]
+    # slowness alone does not make the node guilty: without a probe or health record against node2
     # the answer stays open, with the slow node as the first alternative and the probe named
     assert doc["attribution"]["label"] == "unknown"
     assert doc["alternatives"][0]["label"] == "slow_node"
-    assert "probe submit gemm --nodes node3" in doc["attribution"]["next_steps"][0]
+    assert "probe submit gemm --nodes node2" in doc["attribution"]["next_steps"][0]
 
 
 def test_a_job_kept_off_a_throttled_gpu_node_and_requeued(devcluster, cluster_env, slurm, healthy_again):
-    cluster.set_profile(devcluster, "node3", "h100-8-throttled-gpu3")
-    others = [n for n in devcluster.node_names if n != "node3"]
+    cluster.set_profile(devcluster, "node2", "h100-8-throttled-gpu3")
+    others = [n for n in devcluster.node_names if n != "node2"]
     try:
-        for name in others:               # node3 first in line, without pinning the job to it
+        for name in others:               # node2 first in line, without pinning the job to it
             slurm.set_node_weight(name, 100)
         job_id = submit(devcluster, "#!/bin/sh\nhostname\n", "--gres=gpu:1")
         job = slurm.wait(job_id, timeout=120, poll=1)
     finally:
         for name in others:
             slurm.set_node_weight(name, 1)
-    assert job.state == "COMPLETED" and "node3" not in job.nodes
+    assert job.state == "COMPLETED" and "node2" not in job.nodes
     deadline = time.monotonic() + 30           # until the final run's epilog has ingested the prolog's action
     while True:
         a = explain(cluster_env, job_id)["attribution"]
@@ -185,4 +188,4 @@ def test_a_job_kept_off_a_throttled_gpu_node_and_requeued(devcluster, cluster_en
             break
         time.sleep(1)
     assert (a["label"], a["scope"]) == ("scheduler", "infra"), a
-    assert "prolog on node3" in a["explanation"] and "requeued" in a["explanation"]
+    assert "prolog on node2" in a["explanation"] and "requeued" in a["explanation"]

@@ -155,18 +155,17 @@ def _spooled_actions(devcluster, job_ids: set[str]) -> list[dict]:
     from slurm_diag import config
     from slurm_diag.store import Store
 
-    found = []
+    store = Store(config.load(devcluster.base / "etc" / "sdiag.toml").store_url)
+    found = [row["detail"] for job_id in job_ids for row in store.audit_log(subject=job_id)
+             if row["event"] == "health.action" and row["detail"].get("context") == "prolog"]
+    seen = {(a["job_id"], a["node"]) for a in found}
     for path in (devcluster.base.parent / "spool" / "actions").glob("*-prolog.json"):
         try:
             doc = json.loads(path.read_text())
-        except FileNotFoundError:          # ingested meanwhile: read from the store below
+        except FileNotFoundError:          # ingested meanwhile (then in the store on the next read)
             continue
-        if doc.get("job_id") in job_ids:
+        if doc.get("job_id") in job_ids and (doc["job_id"], doc["node"]) not in seen:
             found.append(doc)
-    store = Store(config.load(devcluster.base / "etc" / "sdiag.toml").store_url)
-    for job_id in job_ids:
-        found += [row["detail"] for row in store.audit_log(subject=job_id)
-                  if row["event"] == "health.action" and row["detail"].get("context") == "prolog"]
     return found
 
 
@@ -195,7 +194,9 @@ def test_cap_holds_when_every_prolog_finds_a_fault_at_once(devcluster, slurm, re
     running = set(devcluster.node_names) - set(drained)
     assert {n for j in jobs for n in j.nodes} <= running, (jobs, drained)
 
-    actions = _spooled_actions(devcluster, set(job_ids))
+    # one action per prolog, in the spool or already ingested by an epilog (read until all four are seen)
+    actions = until("every prolog's action", lambda: (a := _spooled_actions(devcluster, set(job_ids)))
+                    and len({x["job_id"] for x in a}) == 4 and a, timeout=30)
     held = {a["node"] for a in actions if a["action"] == "drain"}
     assert held == set(drained), actions
     allowed = [a for a in actions if a["action"] == "none"]
