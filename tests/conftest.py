@@ -70,7 +70,10 @@ def devcluster():
     for job in client.queue():
         client.cancel(job["JobId"])
     healthy = (cluster.PROFILES / f"{cluster.HEALTHY_PROFILE}.json").exists()
+    from slurm_diag.health import state
+
     for node in client.list_nodes():
+        state.clear(lay.base.parent, node.name)      # no sticky XIDs or baselines from an earlier session
         if healthy:
             cluster.set_profile(lay, node.name, cluster.HEALTHY_PROFILE)
         if node.drained:

@@ -70,6 +70,19 @@ def ingest_once(spool: Path, store_factory) -> IngestSummary | None:
         return ingest(store_factory(), spool)
 
 
+def _yield_cpu() -> None:
+    """Run only on idle CPU: the next job on this node (a probe, say) must not feel the ingest."""
+    import os
+
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        try:
+            os.nice(19)
+        except OSError:
+            pass
+
+
 def main() -> int:
     """``python -m slurm_diag.store.ingest``: what the epilog and HealthCheckProgram start, detached,
     after writing their reports. The spool stays the buffer when the database cannot be reached."""
@@ -78,6 +91,7 @@ def main() -> int:
     from slurm_diag import config
     from slurm_diag.errors import SdiagError
 
+    _yield_cpu()
     try:
         cfg = config.load()
         spool = cfg.spool_dir
