@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,35 @@ def cluster_env(devcluster) -> dict[str, str]:
     """Environment for a CLI subprocess that talks to the local cluster."""
     return {"SLURM_CONF": str(devcluster.slurm_conf), "SDIAG_CONFIG": str(devcluster.base / "etc" / "sdiag.toml"),
             "SDIAG_HOME": str(devcluster.base.parent)}
+
+
+@pytest.fixture()
+def idle_cluster(devcluster, slurm):
+    """No job of an earlier test still pending or running, every node healthy, undrained and with
+    nothing remembered (sticky XIDs, baselines): a test that reads what the hooks decided, or what
+    ran in a time window, sees its own jobs' doing only."""
+    from slurm_diag.devcluster import cluster
+    from slurm_diag.slurm.errors import JobNotFound
+    from slurm_diag.health import state
+
+    live = ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING")
+
+    def busy() -> list[str]:
+        return [j["JobId"] for j in slurm.queue() if j.get("JobState") in live]
+
+    for name in devcluster.node_names:
+        cluster.set_profile(devcluster, name, cluster.HEALTHY_PROFILE)
+        state.clear(devcluster.base.parent, name)
+    for job_id in busy():
+        try:
+            slurm.cancel(job_id)
+        except JobNotFound:
+            pass
+    deadline = time.monotonic() + 90
+    while (left := busy()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not left, f"jobs of earlier tests still in the queue after 90 s: {left}"
+    for node in slurm.list_nodes():
+        if node.drained:
+            slurm.resume_node(node.name)
+    return devcluster

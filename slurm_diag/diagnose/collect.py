@@ -33,8 +33,9 @@ def earlier_runs(job, client) -> tuple[list[Evidence], list[str]]:
     except SdiagError as exc:
         return [_unreadable("sacct:earlier-runs", "sacct", f"the job's earlier runs: {exc.message}", job)], \
             ["earlier runs of the same job (sacct)"]
-    earlier = [r.elapsed_s * max(1, len(r.nodes)) for r in runs
-               if r.job_id != job.job_id and r.elapsed_s and (node_facts.when(r.end) or end) <= end]
+    # sacct counts whole seconds: a completed run shown as 0 s took under one, so it counts as one
+    earlier = [max(1, r.elapsed_s or 0) * max(1, len(r.nodes)) for r in runs
+               if r.job_id != job.job_id and r.elapsed_s is not None and (node_facts.when(r.end) or end) <= end]
     if len(earlier) < MIN_EARLIER:
         return [], [f"earlier runs of {job.name!r} (found {len(earlier)}, need {MIN_EARLIER} to compare)"]
     typical = statistics.median(earlier)

@@ -29,10 +29,12 @@ def sbatch(devcluster, env, *args, script=None) -> str:
     return out.stdout.strip()
 
 
-def agent_pass(devcluster, env, slurm, tmp_path, n: int) -> dict:
+def agent_pass(devcluster, env, slurm, tmp_path, n: int, began: float) -> dict:
+    """One agent job over the window since this test began (earlier tests' jobs and findings stay out)."""
     out = tmp_path / f"agent-{n}.out"
+    since = f"{int(time.time() - began) // 60 + 1}m"
     job_id = sbatch(devcluster, env, "-w", "node1", "-o", str(out), str(ROOT / "jobs" / "agent.sbatch"),
-                    "--since", "15m", "--json")
+                    "--since", since, "--json")
     job = slurm.wait(job_id, timeout=240, poll=1)
     text = out.read_text()
     assert job.state == "COMPLETED", text[-2000:]
@@ -49,10 +51,11 @@ def restored(devcluster, slurm):
 
 
 def test_the_agent_job_attributes_the_failures_and_proposes_draining_the_throttled_node(
-        devcluster, cluster_env, slurm, tmp_path, restored):
+        idle_cluster, devcluster, cluster_env, slurm, tmp_path, restored):
     from slurm_diag import config
     from slurm_diag.store import Store
 
+    began = time.time()
     env = {**cluster_env, "SDIAG_PYTHON": sys.executable, "PYTHONPATH": str(ROOT)}
     assert not slurm.get_node("node3").drained, "node3 must be up before the test (the devcluster fixture resumes it)"
     quick, slow = "#!/bin/sh\necho step 1\nexit 3\n", "#!/bin/sh\necho step 1\nsleep 6\nexit 3\n"
@@ -74,7 +77,7 @@ def test_the_agent_job_attributes_the_failures_and_proposes_draining_the_throttl
     open_before = [p for p in store.proposals() if (p["action"], p["target"]) == ("drain", "node3") and p["state"] in
                    ("proposed", "approved", "executing")]
 
-    first = agent_pass(devcluster, env, slurm, tmp_path, 1)
+    first = agent_pass(devcluster, env, slurm, tmp_path, 1, began)
     per_job = {a["job_id"]: a for a in first["attributions"] if a["job_id"] in ids}
     assert set(per_job) == set(ids), first
     node = [a for a in first["attributions"] if a["job_id"] is None and a["suspect_nodes"] == ["node3"]]
@@ -94,7 +97,7 @@ def test_the_agent_job_attributes_the_failures_and_proposes_draining_the_throttl
     assert stored == set(ids)
     print(f"agent pass: {first['seconds']} s, {first['seconds_per_job']} s per job, {first['jobs_seen']} jobs")
 
-    second = agent_pass(devcluster, env, slurm, tmp_path, 2)
+    second = agent_pass(devcluster, env, slurm, tmp_path, 2, began)
     assert [a for a in second["attributions"] if a["job_id"] in ids or a["job_id"] is None
             and a["suspect_nodes"] == ["node3"]] == [], second
     assert [p for p in second["proposals"] if p["target"] == "node3"] == []

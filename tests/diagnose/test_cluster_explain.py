@@ -145,11 +145,12 @@ def test_a_node_that_died_under_its_job(devcluster, cluster_env, slurm):
             slurm.resume_node("node4")
 
 
-def test_a_job_slower_than_its_earlier_runs_on_a_slowed_node(devcluster, cluster_env, slurm, healthy_again):
+def test_a_job_slower_than_its_earlier_runs_on_a_slowed_node(idle_cluster, devcluster, cluster_env, slurm,
+                                                             healthy_again):
     """The same CPU-bound job, twice on node1, then on node2 whose slurmd sits in a cgroup with
     a fifth of a CPU: explain says how much slower than its earlier runs, and names the node."""
     name = f"loop-{int(time.time())}"
-    script = "#!/bin/sh\npython3 -c 'sum(i * i for i in range(6_000_000))'\n"
+    script = "#!/bin/sh\npython3 -c 'sum(i * i for i in range(20_000_000))'\n"
     for _ in range(2):
         slurm.wait(submit(devcluster, script, "-J", name, "-w", "node1"), timeout=120, poll=0.5)
     cluster.slow(devcluster, "node2", 0.2)

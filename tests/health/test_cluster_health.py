@@ -169,7 +169,7 @@ def _spooled_actions(devcluster, job_ids: set[str]) -> list[dict]:
     return found
 
 
-def test_cap_holds_when_every_prolog_finds_a_fault_at_once(devcluster, slurm, restore, cap_two):
+def test_cap_holds_when_every_prolog_finds_a_fault_at_once(idle_cluster, devcluster, slurm, restore, cap_two):
     """All four nodes throttled, cap 2, four exclusive jobs released in one scheduling cycle: their
     prologs run at once on four slurmd; exactly two nodes drain, the other two run the jobs and
     report what they would have done."""
