@@ -13,13 +13,18 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from slurm_diag.diagnose import extract, signs, throughput
+from slurm_diag.diagnose import extract, gpu_temps, run_times, signs, throughput
 
+SYMPTOM_TIER = 4
 MAX_LOG_FINDINGS = 40          # per log: the first occurrence of each sign, then the rest counted
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\):")
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
 _LIBRARY = re.compile(r"[/\\](?:site-packages|dist-packages|lib/python\d[\d.]*|lib64/python\d[\d.]*)[/\\]|^<frozen ")
 _PREFIX = re.compile(r"^(?:\[(?:rank|default)\d*\]:|\d+: )\s?")     # torchrun's "[rank3]:", srun --label's "3: "
+# srun's report of a task that failed by itself (not one terminated or killed by the cancel), or srun
+# tearing the step down because a task failed
+_TASK_FAILED = re.compile(r"srun: error: \S+: tasks? [\d,\-]+: (?!Terminated|Killed)|srun: Terminating job step")
+CONSEQUENCE_WINDOW = 5      # lines before a cancel in which a task failure makes it the failure's consequence
 _EXCEPTION = re.compile(r"^(?P<type>(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|"
                         r"Interrupt|Failure|Warning)|AssertionError|StopIteration)(?::\s*(?P<msg>.*))?$")
 
@@ -57,8 +62,10 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
     lines = list(lines)
     found: dict[str, Evidence] = {}
     for n, line in enumerate(lines, 1):
-        for s in signs.all_signs():
-            if not s.pattern.search(line):
+        matched = [s for s in signs.all_signs() if s.pattern.search(line)]
+        explained = {x for s in matched for x in s.explains}
+        for s in matched:
+            if s.id in explained:
                 continue
             ev = found.get(s.id)
             if ev is None:
@@ -76,6 +83,9 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
                 ev.lines.append(n)
         for code, bus in extract.xids_in(line):
             _xid(found, code, bus, line, n, where, job_id, pci_to_gpu)
+    _cancel_after_task_failure(found, lines)
+    _hot_gpus(found, lines, where, job_id, pci_to_gpu)
+    _slower_runs(found, lines, where, job_id)
     drop = throughput.sustained_drop(lines)
     if drop is not None:
         label = "gpu_throttle" if drop.throttle_cues else "slow_node"
@@ -97,6 +107,59 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
             if not key.startswith("traceback-") and ev.lines == [tb.line] and ev.label == "user_code":
                 del found[key]
     return list(found.values())
+
+
+def _cancel_after_task_failure(found: dict, lines: list[str]) -> None:
+    """A step cancelled right after srun reported a task's failure was cancelled by srun because of
+    that failure (--kill-on-bad-exit, a task killed by a signal): the failure is the cause, the
+    cancellation a symptom."""
+    ev = found.get("cancelled")
+    if ev is None:
+        return
+    at = ev.lines[0] - 1
+    for k in range(at - 1, max(-1, at - 1 - CONSEQUENCE_WINDOW), -1):
+        if _TASK_FAILED.search(lines[k]):
+            ev.tier, ev.finding["severity"] = SYMPTOM_TIER, "WARN"
+            ev.finding["summary"] = (f"the step was cancelled as a consequence of the task failure srun reported "
+                                     f"on line {k + 1}, not by a person: {lines[at].strip()[:300]}")
+            ev.finding["raw"]["consequence_of_line"] = k + 1
+            return
+
+
+def _hot_gpus(found: dict, lines: list[str], where, job_id, pci_to_gpu) -> None:
+    hot = gpu_temps.at_limit(lines)
+    if not hot:
+        return
+    h = hot[0]
+    gpu = pci_to_gpu.get(h.bus) if (pci_to_gpu and h.bus) else None
+    if h.bus is None:
+        named = "a GPU"
+    elif gpu is None:
+        named = f"the GPU at PCI {h.bus} (not mapped to an index: no health report of its node was read)"
+    else:
+        named = f"GPU {gpu} (PCI {h.bus})"
+    more = f"; {len(hot) - 1} more at their limit" if len(hot) > 1 else ""
+    found["gpu-temp-limit"] = Evidence(
+        finding(f"{where}:gpu-temp-limit", "log", "CRITICAL",
+                f"{named}: {h.describe()}, within {gpu_temps.MARGIN_C} C of the limit: the driver holds its "
+                f"clocks down (thermal throttling){more}", job_id=job_id, gpu=gpu,
+                raw={"where": where, "line": h.line, "pci_bus_id": h.bus, "current_c": h.current,
+                     "limit_c": h.limit, "limit": h.limit_name, "count": len(hot)}),
+        "gpu_throttle", "infra", "gpu", 1, [h.line])
+
+
+def _slower_runs(found: dict, lines: list[str], where, job_id) -> None:
+    slow = run_times.later_runs_slower(lines)
+    if slow is None:
+        return
+    found["runs-slower"] = Evidence(
+        finding(f"{where}:runs-slower", "log", "WARN",
+                f"the job's last {slow.slow_runs} of {slow.runs} runs took {run_times.hms(slow.after)} against "
+                f"{run_times.hms(slow.before)} before ({slow.ratio:.1f}x slower): the same job slowing down that much "
+                f"points at where it ran; compare the nodes of the fast and the slow runs",
+                job_id=job_id, raw={"where": where, "line": slow.first_line, "last_line": slow.last_line,
+                                    "before_s": slow.before, "after_s": slow.after, "runs": slow.runs}),
+        "slow_node", "infra", "node", 3, [slow.first_line])
 
 
 def _severity(tier: int) -> str:

@@ -31,14 +31,15 @@ class Sign:
     tier: int
     pattern: re.Pattern
     summary: str
+    explains: tuple[str, ...] = ()   # signs that, on the same line, are this one's symptom
 
 
 _REGISTRY: list[Sign] = []
 
 
 def sign(id: str, label: str, scope: str, component: str, tier: int, pattern: str, summary: str,
-         flags: int = re.IGNORECASE) -> None:
-    _REGISTRY.append(Sign(id, label, scope, component, tier, re.compile(pattern, flags), summary))
+         flags: int = re.IGNORECASE, explains: tuple[str, ...] = ()) -> None:
+    _REGISTRY.append(Sign(id, label, scope, component, tier, re.compile(pattern, flags), summary, explains))
 
 
 def all_signs() -> tuple[Sign, ...]:
@@ -74,11 +75,18 @@ sign("node-fail", "node_failure", "infra", "node", 0,
      r"DUE TO NODE FAILURE|\bNODE_FAIL\b|Node failure on|node .* not responding|"
      r"lost connection to (?:the )?(?:node|slurmd)|Communication connection failure",
      "Slurm lost the node under the job")
+sign("node-rebooted", "node_failure", "infra", "node", 0,
+     r"Node unexpectedly rebooted|rebooted unexpectedly|\bNodeLost\b|node \S+ (?:is )?NotReady",
+     "the node rebooted or was lost under the job")
+sign("controller-down", "node_failure", "infra", "slurmctld", 1,
+     r"Unable to contact slurm controller|slurmctld (?:is )?(?:down|not responding)",
+     "a Slurm command could not reach the controller: slurmctld or its host is down")
 
 # ---- host memory
 sign("host-oom-kill", "host_oom", "user", "memory", 1,
      r"oom[-_]kill(?:ed)? event|Out of memory: Killed? process|Memory cgroup out of memory|"
-     r"\bOUT_OF_MEMORY\b|oom-kill:constraint|invoked oom-killer|Some of your processes may have been killed by the cgroup out-of-memory handler",
+     r"\bOUT_OF_MEMORY\b|oom-kill:constraint|invoked oom-killer|Some of your processes may have been killed by the cgroup out-of-memory handler|"
+     r"exceeded (?:job |virtual )?memory limit|\bTERM_MEMLIMIT\b|\bOOMKilled\b|job killed: v?mem .*exceeded limit",
      "the job ran out of host memory (OOM killer)")
 sign("host-oom-python", "host_oom", "user", "memory", 2,
      r"^\s*MemoryError\b|std::bad_alloc|Cannot allocate memory|\bENOMEM\b|"
@@ -88,7 +96,7 @@ sign("host-oom-python", "host_oom", "user", "memory", 2,
 # ---- time limit and the scheduler
 sign("time-limit", "time_limit", "user", "slurm", 1,
      r"DUE TO TIME LIMIT|\bTIMEOUT\b.*time ?limit|exceeded (?:its |the )?(?:job )?time limit|"
-     r"Job .* exceeded .*time limit|walltime .* exceeded|PBS: job killed: walltime",
+     r"Job .* exceeded .*time limit|walltime .* exceeded|PBS: job killed: walltime|\bTERM_RUNLIMIT\b|\bDeadlineExceeded\b",
      "the job reached its time limit")
 sign("preempted", "scheduler", "infra", "slurm", 1,
      r"DUE TO PREEMPTION|\bPREEMPTED\b|job (?:was )?preempted|preempted by",
@@ -98,8 +106,8 @@ sign("prolog-failed", "scheduler", "infra", "slurm", 1,
      "the node's prolog failed: the job was requeued")
 sign("node-config", "scheduler", "infra", "slurm", 1,
      r"Node configuration differs from hardware|Low RealMemory|Low socket\*core\*thread count|"
-     r"Node unexpectedly rebooted|Kill task failed",
-     "Slurm set the node aside (configuration mismatch, unexpected reboot, unkillable task)")
+     r"Kill task failed",
+     "Slurm set the node aside (configuration mismatch, unkillable task)")
 sign("cancelled-by-admin", "scheduler", "infra", "slurm", 1,
      r"CANCELLED AT \S+ DUE TO (?:REQUEUE|RECONFIG)|\bCANCELLED BY 0\b|revoked",
      "the job was cancelled or requeued by an administrator or the system")
@@ -109,12 +117,15 @@ sign("cancelled", "scheduler", "user", "slurm", 2,
 sign("request-invalid", "user_code", "user", "slurm", 1,
      r"Requested node configuration is not available|Invalid (?:account|partition|qos)|"
      r"Unable to allocate resources|QOSMax\w+|AssocMax\w+|Invalid generic resource \(gres\) specification|"
-     r"More processors requested than permitted",
+     r"More processors requested than permitted|"
+     r"(?:Batch job submission failed|Unable to allocate resources): .*(?:invalid|not available|violates|exceed|"
+     r"not permitted|permission denied|too many|too large)",
      "Slurm refused the job's request (its own arguments)")
 
 # ---- filesystems
 sign("fs-enospc", "filesystem", "infra", "storage", 1,
-     r"No space left on device|\bENOSPC\b|\[Errno 28\]|disk (?:is )?full|not enough (?:free )?disk space",
+     r"No space left on device|\bENOSPC\b|\[Errno 28\]|disk (?:is )?full|not enough (?:free )?disk space|"
+     r"(?:file ?system|volume|partition) (?:is )?full|out of (?:inodes|disk space)",
      "a filesystem is full (ENOSPC)")
 sign("fs-quota", "filesystem", "user", "storage", 1,
      r"Disk quota exceeded|\bEDQUOT\b|\[Errno 122\]|quota exceeded",
@@ -124,6 +135,9 @@ sign("fs-stale-io", "filesystem", "infra", "storage", 1,
      r"Read-only file system|\[Errno 30\]|Transport endpoint is not connected|LustreError|"
      r"nfs: server \S+ not responding|GPFS.*(?:error|unmounted)|lustre.*(?:evicted|-5|-108)",
      "a shared filesystem failed (stale handle, I/O error, read-only, eviction)")
+sign("fs-locks", "filesystem", "infra", "storage", 1,
+     r"No locks available|\bENOLCK\b|\[Errno 37\]|unable to lock file",
+     "the filesystem refused a file lock (NFS without lockd, Lustre mounted without flock)")
 
 # ---- GPU memory
 sign("gpu-oom", "gpu_oom", "user", "gpu-memory", 2,
@@ -135,8 +149,9 @@ sign("gpu-oom", "gpu_oom", "user", "gpu-memory", 2,
 
 # ---- throttling and slow nodes
 sign("gpu-throttle", "gpu_throttle", "infra", "gpu", 1,
-     r"HW[ _]Slowdown|HW_SLOWDOWN|Thermal Slowdown|HW Power Brake|clocks?[_ ]throttle[_ ]reasons?.*(?:active|thermal|power)|"
-     r"GPU (?:is )?(?:being )?throttled|thermal (?:violation|throttl)|clocks event reason|"
+     r"(?:HW[ _]Slowdown|HW_SLOWDOWN|Thermal Slowdown|HW Power Brake(?: Slowdown)?)(?![\w ]*:\s*Not Active)|"
+     r"clocks?[_ ]throttle[_ ]reasons?.*(?:active|thermal|power)|"
+     r"GPU (?:is )?(?:being )?throttled|thermal (?:violation|throttl)|clocks?[_ ]event[_ ]reasons?.*(?:thermal|power)|"
      r"power (?:cap|brake|throttl)\w* (?:active|engaged)|Thermal Violation",
      "GPU clocks held down (thermal, power or hardware slowdown)")
 sign("gpu-throttle-words", "gpu_throttle", "infra", "gpu", 3,
@@ -144,7 +159,11 @@ sign("gpu-throttle-words", "gpu_throttle", "infra", "gpu", 3,
      "the log says something was throttled")
 sign("slow-node", "slow_node", "infra", "node", 2,
      r"straggler|slow(?:est)? rank|rank \d+ is (?:much )?slower|CPU (?:is )?throttl|cpufreq|"
-     r"performance degradation on (?:node|host)",
+     r"performance degradation on (?:node|host)|"
+     r"\b(?:node|host|machine) \S+ (?:is|was|runs?|ran) (?:\d+(?:\.\d+)?\s?[x%] |about |much |significantly |"
+     r"consistently )*slower|"
+     r"\bslower\b.*\b(?:good|healthy|other|reference|normal) (?:hosts?|nodes?|machines?)\b|"
+     r"\b(?:good|healthy|other|reference|normal) (?:hosts?|nodes?|machines?)\b.*\bslower\b",
      "one node or rank runs slower than the rest")
 
 # ---- software environment
@@ -152,8 +171,25 @@ sign("env-driver", "software_env", "infra", "driver", 1,
      r"Driver/library version mismatch|CUDA driver version is insufficient|cudaErrorInsufficientDriver|"
      r"Found no NVIDIA driver|NVIDIA driver on your system is too old|Failed to initialize NVML|"
      r"nvidia-container-cli: (?:initialization|mount) error|OCI runtime (?:create|exec) failed|"
-     r"forward compatibility was attempted on non supported HW|cudaErrorCompatNotSupportedOnDevice",
+     r"forward compatibility was attempted on non supported HW|cudaErrorCompatNotSupportedOnDevice|"
+     r"couldn't communicate with the NVIDIA driver|could not select device driver .* capabilities: \[\[gpu\]\]|"
+     r"unknown or invalid runtime name: nvidia|provided PTX was compiled with an unsupported toolchain|"
+     r"cudaErrorUnsupportedPtxVersion",
      "the node's driver or container runtime does not match the software")
+sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
+     r"Couldn't (?:find|load) the specified plugin|cannot create \w+ context for|Plugin initialization failed|"
+     r"spank: .*(?:failed|error)|^(?!.*(?:oom|memory limit)).*\bcgroup\b.*(?:not mounted|unable to|failed|cannot)",
+     "the node's Slurm setup is broken (a missing plugin, cgroups not set up)")
+sign("env-shm", "software_env", "user", "memory", 2,
+     r"Bus error|SIGBUS|bus error encountered in worker|insufficient shared memory|"
+     r"unable to write to file </torch_",
+     "SIGBUS or a failed shared-memory write: the memory behind a mapping (/dev/shm, tmpfs) ran out; "
+     "enlarge /dev/shm (containers: --shm-size) or use fewer loader workers",
+     explains=("user-segfault", "fs-enospc"))
+sign("env-cpu-arch", "software_env", "user", "cpu", 2,
+     r"(?<!an )Illegal instruction(?! was encountered)|\bSIGILL\b",
+     "SIGILL: the program was built for CPU features this node lacks (e.g. -march=native on another machine)",
+     explains=("user-segfault",))
 sign("env-arch", "software_env", "user", "cuda", 2,
      r"no kernel image is available for execution|cudaErrorNoKernelImageForDevice|"
      r"not compatible with the current PyTorch installation|Unsupported gpu architecture|"
@@ -163,11 +199,12 @@ sign("env-import", "software_env", "user", "python", 2,
      r"\b(?:ImportError|ModuleNotFoundError)\b|No module named|undefined symbol|"
      r"cannot open shared object file|version `GLIBC\w*_[\d.]+' not found|"
      r"GLIBCXX_[\d.]+' not found|command not found|: not found$|symbol lookup error|"
-     r"DLL load failed|libcudart\.so\S* not found|Could not load library",
+     r"DLL load failed|libcudart\.so\S* not found|Could not load library|execve\(\): .*No such file or directory",
      "a library, module or command is missing or mismatched")
 sign("env-nccl-version", "software_env", "user", "nccl", 2,
      r"NCCL version mismatch|ncclInvalidUsage|NCCL WARN .*(?:version|mismatch)|"
-     r"PMIx? .*(?:version|mismatch)|OMPI was not built with SLURM|pmi2? .*not (?:supported|available)",
+     r"PMIx? .*(?:version|mismatch)|OMPI was not built with SLURM|pmi2? .*not (?:supported|available)|"
+     r"PMIX ERROR|PMI2?_Init failed|It looks like (?:orte_init|opal_init|MPI_INIT) failed|ompi_mpi_init: .*failed",
      "a mismatched or misused communication library")
 
 # ---- network (fabric errors are causes; peers going away are symptoms)
@@ -193,7 +230,7 @@ sign("user-illegal-address", "user_code", "user", "cuda", 3,
      r"CUDA error: an illegal instruction|unspecified launch failure|cudaErrorLaunchFailure",
      "the job's GPU code faulted (illegal address or device assert)")
 sign("user-segfault", "user_code", "user", "process", 3,
-     r"Segmentation fault|SIGSEGV|signal 11\b|core dumped|Bus error|SIGBUS|Floating point exception|"
+     r"Segmentation fault|SIGSEGV|signal 11\b|core dumped|Floating point exception|"
      r"double free|free\(\): invalid|stack smashing|Aborted \(core dumped\)|terminate called after throwing",
      "the job's process crashed (segfault, abort)")
 sign("user-exception", "user_code", "user", "python", 3,
