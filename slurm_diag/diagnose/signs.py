@@ -62,17 +62,23 @@ sign("gpu-nvlink", "gpu_hardware", "infra", "nvlink", 1,
      r"NVLink (?:error|fatal|fault|training failed)|NVL(?:ink)? (?:uncorrectable|fatal)|nvswitch.*(?:fatal|error)",
      "an NVLink / NVSwitch error")
 sign("gpu-init-failed", "gpu_hardware", "infra", "gpu", 1,
-     r"cudaErrorDevicesUnavailable|all CUDA-capable devices are busy or unavailable|"
-     r"CUDA error: system not yet initialized|cudaErrorSystemNotReady",
+     r"cudaErrorDevicesUnavailable|all CUDA-capable devices are busy or unavailable",
      "the GPU could not be initialised")
 
 # ---- the node itself
 sign("node-panic", "node_failure", "infra", "node", 0,
      r"Kernel panic|kernel BUG at|Machine Check Exception|\bmce: \[Hardware Error\]|"
-     r"EDAC .*(?:UE|uncorrected)|soft lockup - CPU#|hard LOCKUP",
-     "the node's kernel crashed or reported a hardware error")
+     r"EDAC .*(?:UE|uncorrected)|soft lockup - CPU#|hard LOCKUP|unable to handle (?:kernel )?(?:NULL pointer|paging)|"
+     r"general protection fault(?::\s*[0-9a-f]{4} \[#\d+\]|, probably for non-canonical)|\bOops: [0-9a-f]{4} \[#\d+\]|"
+     r"rcu_\w+ (?:self-)?detected stalls?|NMI received for unknown reason|NMI: (?:PCI system error|IOCK error)",
+     "the node's kernel crashed, stalled or reported a hardware error")
+sign("node-memory", "node_failure", "infra", "memory", 0,
+     r"^(?=.*(?:DIMM|Memory #|Memory Device|\bcsrow|\bEDAC\b)).*(?:Uncorrectable|uncorrected|\bUE\b|\d+ CE\b|Correctable ECC)|"
+     r"\[Hardware Error\]|Hardware error from APEI|Power Supply.*(?:Failure|AC lost|lost)|PSU\S* .*(?:fail|lost)",
+     "the node's memory (a DIMM) or power reported hardware errors",
+     explains=("gpu-ecc-uncorrectable",))
 sign("node-fail", "node_failure", "infra", "node", 0,
-     r"DUE TO NODE FAILURE|\bNODE_FAIL\b|Node failure on|node .* not responding|"
+     r"DUE TO NODE FAILURE|\bNODE_FAIL\b|Node failure on|nodes? .* not responding|\bNOT_RESPONDING\b|"
      r"lost connection to (?:the )?(?:node|slurmd)|Communication connection failure",
      "Slurm lost the node under the job")
 sign("node-rebooted", "node_failure", "infra", "node", 0,
@@ -102,17 +108,19 @@ sign("preempted", "scheduler", "infra", "slurm", 1,
      r"DUE TO PREEMPTION|\bPREEMPTED\b|job (?:was )?preempted|preempted by",
      "the scheduler preempted the job")
 sign("prolog-failed", "scheduler", "infra", "slurm", 1,
-     r"launch failed requeued held|\bProlog (?:error|failure|failed|hung)|JobHeldAdmin|job requeued .* prolog",
+     r"launch[ _]failed[ _]requeued[ _]held|\bProlog (?:error|failure|failed|hung)|JobHeldAdmin|job requeued .* prolog",
      "the node's prolog failed: the job was requeued")
 sign("node-config", "scheduler", "infra", "slurm", 1,
      r"Node configuration differs from hardware|Low RealMemory|Low socket\*core\*thread count|"
      r"Kill task failed",
      "Slurm set the node aside (configuration mismatch, unkillable task)")
 sign("cancelled-by-admin", "scheduler", "infra", "slurm", 1,
-     r"CANCELLED AT \S+ DUE TO (?:REQUEUE|RECONFIG)|\bCANCELLED BY 0\b|revoked",
+     r"CANCELLED AT \S+ DUE TO (?:JOB )?(?:REQUEUE|RECONFIG)|\bCANCELLED BY 0\b|(?:allocation|[Jj]ob) \S* ?has been revoked|"
+     r"STEPD TERMINATED ON \S+ AT \S+ DUE TO JOB NOT RUNNING|\bTERM_(?:ADMIN|FORCE_ADMIN|REQUEUE_ADMIN|PREEMPT)\b",
      "the job was cancelled or requeued by an administrator or the system")
 sign("cancelled", "scheduler", "user", "slurm", 2,
-     r"\*\*\* (?:JOB|STEP) \S+ ON \S+ CANCELLED AT \S+(?: \*\*\*| BY \d+)|scancel|Job cancelled",
+     r"\*\*\* (?:JOB|STEP) \S+ ON \S+ CANCELLED AT \S+(?: \*\*\*| BY \d+)|scancel|Job cancelled|"
+     r"\bCANCELLED by [1-9]\d*|\bTERM_(?:OWNER|FORCE_OWNER|REQUEUE_OWNER)\b",
      "the job was cancelled")
 sign("request-invalid", "user_code", "user", "slurm", 1,
      r"Requested node configuration is not available|Invalid (?:account|partition|qos)|"
@@ -133,7 +141,9 @@ sign("fs-quota", "filesystem", "user", "storage", 1,
 sign("fs-stale-io", "filesystem", "infra", "storage", 1,
      r"Stale (?:file|NFS file) handle|\bESTALE\b|\[Errno 116\]|Input/output error|\[Errno 5\]|\bEIO\b|"
      r"Read-only file system|\[Errno 30\]|Transport endpoint is not connected|LustreError|"
-     r"nfs: server \S+ not responding|GPFS.*(?:error|unmounted)|lustre.*(?:evicted|-5|-108)",
+     r"nfs: server \S+ not responding|GPFS.*(?:error|unmounted)|lustre.*(?:evicted|-5|-108)|"
+     r"EXT4-fs error|XFS \(\S+\): .*(?:error|corruption)|Buffer I/O error on dev|blk_update_request: .*error|"
+     r"I/O error, dev \S+|LNetError|disk I/O error|Remote I/O error|\[Errno 121\]|Structure needs cleaning",
      "a shared filesystem failed (stale handle, I/O error, read-only, eviction)")
 sign("fs-locks", "filesystem", "infra", "storage", 1,
      r"No locks available|\bENOLCK\b|\[Errno 37\]|unable to lock file",
@@ -152,11 +162,15 @@ sign("gpu-throttle", "gpu_throttle", "infra", "gpu", 1,
      r"(?:HW[ _]Slowdown|HW_SLOWDOWN|Thermal Slowdown|HW Power Brake(?: Slowdown)?)(?![\w ]*:\s*Not Active)|"
      r"clocks?[_ ]throttle[_ ]reasons?.*(?:active|thermal|power)|"
      r"GPU (?:is )?(?:being )?throttled|thermal (?:violation|throttl)|clocks?[_ ]event[_ ]reasons?.*(?:thermal|power)|"
-     r"power (?:cap|brake|throttl)\w* (?:active|engaged)|Thermal Violation",
+     r"power (?:cap|brake|throttl)\w* (?:active|engaged)|Thermal Violation|SW Power Cap\s*:\s*Active|"
+     r"clocks? event due to (?:thermal|power)|power violation",
      "GPU clocks held down (thermal, power or hardware slowdown)")
 sign("gpu-throttle-words", "gpu_throttle", "infra", "gpu", 3,
      r"\bthrottl(?:ing|ed)\b",
      "the log says something was throttled")
+sign("cpu-throttle", "slow_node", "infra", "cpu", 1,
+     r"temperature above threshold, cpu clock throttled|cpu clock throttled",
+     "the kernel clocked a CPU down for heat: the node runs slow")
 sign("slow-node", "slow_node", "infra", "node", 2,
      r"straggler|slow(?:est)? rank|rank \d+ is (?:much )?slower|CPU (?:is )?throttl|cpufreq|"
      r"performance degradation on (?:node|host)|"
@@ -174,7 +188,8 @@ sign("env-driver", "software_env", "infra", "driver", 1,
      r"forward compatibility was attempted on non supported HW|cudaErrorCompatNotSupportedOnDevice|"
      r"couldn't communicate with the NVIDIA driver|could not select device driver .* capabilities: \[\[gpu\]\]|"
      r"unknown or invalid runtime name: nvidia|provided PTX was compiled with an unsupported toolchain|"
-     r"cudaErrorUnsupportedPtxVersion",
+     r"cudaErrorUnsupportedPtxVersion|system not yet initialized|cudaErrorSystemNotReady|"
+     r"fabric ?manager.*(?:not running|failed|mismatch)",
      "the node's driver or container runtime does not match the software")
 sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      r"Couldn't (?:find|load) the specified plugin|cannot create \w+ context for|Plugin initialization failed|"
@@ -193,13 +208,17 @@ sign("env-cpu-arch", "software_env", "user", "cpu", 2,
 sign("env-arch", "software_env", "user", "cuda", 2,
      r"no kernel image is available for execution|cudaErrorNoKernelImageForDevice|"
      r"not compatible with the current PyTorch installation|Unsupported gpu architecture|"
-     r"CUDA capability sm_\d+ is not compatible|invalid device function",
+     r"CUDA capability sm_\d+ is not compatible|invalid device function|"
+     r"only supports? .*(?:GPUs?|architectures?|devices?) or newer|(?:minimum|maximum) cuda capability supported|"
+     r"mismatches the version that was used to compile|compiled with different CUDA",
      "the software was not built for this GPU")
 sign("env-import", "software_env", "user", "python", 2,
      r"\b(?:ImportError|ModuleNotFoundError)\b|No module named|undefined symbol|"
      r"cannot open shared object file|version `GLIBC\w*_[\d.]+' not found|"
      r"GLIBCXX_[\d.]+' not found|command not found|: not found$|symbol lookup error|"
-     r"DLL load failed|libcudart\.so\S* not found|Could not load library|execve\(\): .*No such file or directory",
+     r"DLL load failed|libcudart\.so\S* not found|Could not load library|execve\(\): .*No such file or directory|"
+     r"CXXABI_[\d.]+' not found|Exec format error|wrong ELF class|CommandNotFoundError|"
+     r"not been properly configured to use 'conda|Lmod has detected the following error|module\(s\) are unknown",
      "a library, module or command is missing or mismatched")
 sign("env-nccl-version", "software_env", "user", "nccl", 2,
      r"NCCL version mismatch|ncclInvalidUsage|NCCL WARN .*(?:version|mismatch)|"

@@ -160,3 +160,74 @@ def test_runs_that_got_faster_or_vary_without_a_break_are_no_finding():
     assert diagnose(noisy).attribution["label"] == "unknown"
     failed = "\n".join(f"| {n} | FAILED | {t} |" for n, t in [(1, "20m"), (2, "21m"), (3, "19m"), (4, "3h"), (5, "3h")])
     assert diagnose(failed).attribution["label"] != "slow_node"
+
+
+@pytest.mark.parametrize("text,label,scope", [
+    # Slurm's reason field spells the held requeue with underscores
+    ("JobState=PENDING Reason=launch_failed_requeued_held Dependency=(null)", "scheduler", "infra"),
+    # slurmstepd ends a step the controller no longer knows as running: the scheduler's doing
+    ("slurmstepd: error: *** STEP 5150.0 STEPD TERMINATED ON gn07 AT 2026-03-04T05:06:07 DUE TO JOB NOT RUNNING ***",
+     "scheduler", "infra"),
+    # other schedulers' kill reasons
+    ("TERM_ADMIN: job killed by root or LSF administrator.", "scheduler", "infra"),
+    ("TERM_PREEMPT: job killed after preemption.", "scheduler", "infra"),
+    # sacct's state column for a job the user cancelled (uid not 0)
+    ("5151         train      gpu    CANCELLED by 10234   00:12:03", "scheduler", "user"),
+    # slurmctld: several nodes stopped answering
+    ("slurmctld: error: Nodes gn[03-04] not responding, setting DOWN", "node_failure", "infra"),
+    ("NodeName=gn05 State=DOWN+NOT_RESPONDING Reason=Not responding", "node_failure", "infra"),
+    # a kernel crash or a stall: the node itself
+    ("kernel: BUG: unable to handle kernel NULL pointer dereference at 0000000000000018", "node_failure", "infra"),
+    ("kernel: rcu: INFO: rcu_sched self-detected stall on CPU", "node_failure", "infra"),
+    ("kernel: Uhhuh. NMI received for unknown reason 2d on CPU 0.", "node_failure", "infra"),
+    # a DIMM's errors (EDAC, IPMI SEL) are the node's memory, not a GPU's
+    ("kernel: EDAC MC0: 48 CE memory read error on CPU_SrcID#0_Ha#0_Chan#2_DIMM#1", "node_failure", "infra"),
+    ("  12 | 03/02/2026 | 10:00:01 | Memory #0x53 | Uncorrectable ECC | Asserted", "node_failure", "infra"),
+    ("ipmi: Power Supply PS2 | Failure detected | Asserted", "node_failure", "infra"),
+    # the kernel clocking a hot CPU down: a slow node
+    ("kernel: CPU12: Package temperature above threshold, cpu clock throttled (total events = 5521)", "slow_node", "infra"),
+    # NVSwitch systems: CUDA 802 means the fabric manager is not running, not a broken GPU
+    ("RuntimeError: CUDA error: system not yet initialized", "software_env", "infra"),
+    # local disks and LNet failing
+    ("kernel: EXT4-fs error (device nvme0n1p1): ext4_find_entry:1455: inode #2: comm python: reading directory lblock 0",
+     "filesystem", "infra"),
+    ("kernel: blk_update_request: I/O error, dev sdb, sector 123456 op 0x0:(READ)", "filesystem", "infra"),
+    ("kernel: LNetError: 1234:0:(o2iblnd_cb.c:3372:kiblnd_check_txs_locked()) Timed out tx", "filesystem", "infra"),
+    ("sqlite3.OperationalError: disk I/O error", "filesystem", "infra"),
+    # software built for another GPU, CPU or toolchain; a shell not set up for the environment
+    ("RuntimeError: FlashAttention only supports Ampere GPUs or newer.", "software_env", "user"),
+    ("The detected CUDA version (12.4) mismatches the version that was used to compile PyTorch (11.8).",
+     "software_env", "user"),
+    ("./a.out: cannot execute binary file: Exec format error", "software_env", "user"),
+    ("/usr/lib64/libstdc++.so.6: version `CXXABI_1.3.13' not found (required by ./solver)", "software_env", "user"),
+    ("CommandNotFoundError: Your shell has not been properly configured to use 'conda activate'.",
+     "software_env", "user"),
+    ("Lmod has detected the following error: The following module(s) are unknown: \"cuda/99.1\"",
+     "software_env", "user"),
+    # throttle reasons DCGM and nvidia-smi word as power
+    ("        SW Power Cap                      : Active", "gpu_throttle", "infra"),
+    ("Detected clocks event due to power violation in GPU 1.", "gpu_throttle", "infra"),
+])
+def test_general_rules_second_batch(text, label, scope):
+    a = diagnose(text).attribution
+    assert (a["label"], a["scope"]) == (label, scope), a["explanation"]
+
+
+def test_words_that_only_sound_like_slurm_are_not_the_scheduler():
+    a = diagnose("requests.exceptions.HTTPError: 401 Client Error: token has been revoked").attribution
+    assert a["label"] != "scheduler"
+
+
+def test_a_prolog_failure_that_says_why_is_named_for_the_reason():
+    text = "\n".join([
+        "slurmd[gn09]: error: prolog failed: rc:127 output:/etc/slurm/prolog.d/10-gpu.sh: line 4: dcgmi: command not found",
+        "JobState=PENDING Reason=launch_failed_requeued_held",
+    ])
+    a = diagnose(text).attribution
+    assert a["label"] == "software_env", a["explanation"]
+    assert any(alt["label"] == "scheduler" for alt in diagnose(text).alternatives)
+
+
+def test_a_prolog_failure_alone_is_the_scheduler():
+    a = diagnose("error: Prolog hung on node gn09; job 777 requeued and held").attribution
+    assert (a["label"], a["scope"]) == ("scheduler", "infra")
