@@ -14,6 +14,7 @@ from slurm_diag.diagnose.evidence import Evidence
 
 BASE_CONFIDENCE = {0: 0.9, 1: 0.85, 2: 0.75, 3: 0.6, 4: 0.35}
 SYMPTOM_TIER = 4
+USER_LABELS = frozenset({"gpu_oom", "host_oom", "time_limit", "user_code", "software_env", "unknown"})
 
 NEXT_STEPS = {
     "gpu_hardware": ["the node and GPU named above need an administrator: drain, run the full health "
@@ -61,7 +62,7 @@ def attribute(evidence: list[Evidence], *, job_id: str | None = None,
     ranked = sorted(by_label, key=lambda label: _key(by_label[label][0]))
     if not ranked or by_label[ranked[0]][0].tier >= SYMPTOM_TIER:
         return Result(_unknown(evidence, ranked, by_label, job_id, not_checked),
-                      [_alternative(label, by_label[label]) for label in ranked])
+                      _alternatives(ranked, by_label))
     label = ranked[0]
     chosen = by_label[label]
     head = chosen[0]
@@ -82,7 +83,7 @@ def attribute(evidence: list[Evidence], *, job_id: str | None = None,
         "explanation": _explain(head, chosen, rivals),
         "next_steps": list(NEXT_STEPS[label]),
     }
-    return Result(attribution, [_alternative(other, by_label[other]) for other in ranked[1:]])
+    return Result(attribution, _alternatives(ranked[1:], by_label, chosen=label))
 
 
 def _scope(chosen: list[Evidence]) -> str:
@@ -113,6 +114,24 @@ def _explain(head: Evidence, chosen: list[Evidence], rivals: list[str]) -> str:
     if rivals:
         text += f"; also seen at the same strength: {', '.join(rivals)}"
     return text
+
+
+def _alternatives(ranked: list[str], by_label: dict[str, list[Evidence]], chosen: str | None = None) -> list[dict]:
+    """The other labels the evidence argues for, strongest first; then the causes known to print
+    the same lines as the strongest evidence (a bus error is also what exhausted host memory looks
+    like), weaker, so the runner-up of a single-sign log is still named."""
+    out = [_alternative(label, by_label[label]) for label in ranked]
+    named = {chosen, *ranked}
+    for label in ([chosen] if chosen else []) + ranked:
+        for ev in by_label[label]:
+            for other in ev.also:
+                if other not in named:
+                    named.add(other)
+                    out.append({"label": other, "scope": "user" if other in USER_LABELS else "infra",
+                                "confidence": round(BASE_CONFIDENCE.get(ev.tier, 0.3) * 0.5, 2),
+                                "supporting": [ev.id],
+                                "summary": f"also known to produce: {ev.finding['summary'][:260]}"})
+    return out
 
 
 def _alternative(label: str, evs: list[Evidence]) -> dict:

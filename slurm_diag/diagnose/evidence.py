@@ -37,6 +37,7 @@ class Evidence:
     component: str | None = None
     tier: int = 9
     lines: list[int] = field(default_factory=list)
+    also: tuple[str, ...] = ()          # other labels known to produce the same finding
 
     @property
     def id(self) -> str:
@@ -77,14 +78,13 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
                             job_id=job_id, node=nodes[0] if len(nodes) == 1 else None,
                             gpu=gpus[0] if len(gpus) == 1 else None,
                             raw={"where": where, "line": n, "text": line[:500], "count": 1, "sign": s.id}),
-                    s.label, s.scope, s.component, s.tier, [n])
+                    s.label, s.scope, s.component, s.tier, [n], s.also)
             else:
                 ev.finding["raw"]["count"] += 1
                 ev.lines.append(n)
         for code, bus in extract.xids_in(line):
             _xid(found, code, bus, line, n, where, job_id, pci_to_gpu)
     _cancel_after_task_failure(found, lines)
-    _prolog_failure_with_reason(found)
     _hot_gpus(found, lines, where, job_id, pci_to_gpu)
     _slower_runs(found, lines, where, job_id)
     drop = throughput.sustained_drop(lines)
@@ -99,7 +99,7 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
                                         "unit": drop.unit, "early": drop.early, "late": drop.late,
                                         "samples": drop.samples}),
             label, "infra", "gpu" if label == "gpu_throttle" else "node", 3,
-            [drop.first_line])
+            [drop.first_line], ("slow_node" if label == "gpu_throttle" else "gpu_throttle",))
     tb = last_traceback(lines)
     if tb is not None:
         _traceback(found, tb, where, job_id)
@@ -125,18 +125,6 @@ def _cancel_after_task_failure(found: dict, lines: list[str]) -> None:
                                      f"on line {k + 1}, not by a person: {lines[at].strip()[:300]}")
             ev.finding["raw"]["consequence_of_line"] = k + 1
             return
-
-
-def _prolog_failure_with_reason(found: dict) -> None:
-    """'Prolog failed' is what Slurm saw; when the log also says why (a missing command or library,
-    a broken plugin, a full disk), that reason is the cause and the failed prolog its consequence."""
-    ev = found.get("prolog-failed")
-    if ev is None:
-        return
-    reasons = [r for r in found.values() if r is not ev and r.label not in (None, "scheduler") and r.tier <= 2]
-    if reasons:
-        ev.tier = 3
-        ev.finding["raw"]["explained_by"] = reasons[0].id
 
 
 def _hot_gpus(found: dict, lines: list[str], where, job_id, pci_to_gpu) -> None:
@@ -172,7 +160,7 @@ def _slower_runs(found: dict, lines: list[str], where, job_id) -> None:
                 f"points at where it ran; compare the nodes of the fast and the slow runs",
                 job_id=job_id, raw={"where": where, "line": slow.first_line, "last_line": slow.last_line,
                                     "before_s": slow.before, "after_s": slow.after, "runs": slow.runs}),
-        "slow_node", "infra", "node", 3, [slow.first_line])
+        "slow_node", "infra", "node", 3, [slow.first_line], ("gpu_throttle",))
 
 
 def _severity(tier: int) -> str:

@@ -32,14 +32,15 @@ class Sign:
     pattern: re.Pattern
     summary: str
     explains: tuple[str, ...] = ()   # signs that, on the same line, are this one's symptom
+    also: tuple[str, ...] = ()       # other causes known to print the same line: ranked as alternatives
 
 
 _REGISTRY: list[Sign] = []
 
 
 def sign(id: str, label: str, scope: str, component: str, tier: int, pattern: str, summary: str,
-         flags: int = re.IGNORECASE, explains: tuple[str, ...] = ()) -> None:
-    _REGISTRY.append(Sign(id, label, scope, component, tier, re.compile(pattern, flags), summary, explains))
+         flags: int = re.IGNORECASE, explains: tuple[str, ...] = (), also: tuple[str, ...] = ()) -> None:
+    _REGISTRY.append(Sign(id, label, scope, component, tier, re.compile(pattern, flags), summary, explains, also))
 
 
 def all_signs() -> tuple[Sign, ...]:
@@ -63,7 +64,7 @@ sign("gpu-nvlink", "gpu_hardware", "infra", "nvlink", 1,
      "an NVLink / NVSwitch error")
 sign("gpu-init-failed", "gpu_hardware", "infra", "gpu", 1,
      r"cudaErrorDevicesUnavailable|all CUDA-capable devices are busy or unavailable",
-     "the GPU could not be initialised")
+     "the GPU could not be initialised", also=("software_env",))
 
 # ---- the node itself
 sign("node-panic", "node_failure", "infra", "node", 0,
@@ -86,7 +87,7 @@ sign("node-rebooted", "node_failure", "infra", "node", 0,
      "the node rebooted or was lost under the job")
 sign("controller-down", "node_failure", "infra", "slurmctld", 1,
      r"Unable to contact slurm controller|slurmctld (?:is )?(?:down|not responding)",
-     "a Slurm command could not reach the controller: slurmctld or its host is down")
+     "a Slurm command could not reach the controller: slurmctld or its host is down", also=("scheduler",))
 
 # ---- host memory
 sign("host-oom-kill", "host_oom", "user", "memory", 1,
@@ -103,7 +104,7 @@ sign("host-oom-python", "host_oom", "user", "memory", 2,
 sign("time-limit", "time_limit", "user", "slurm", 1,
      r"DUE TO TIME LIMIT|\bTIMEOUT\b.*time ?limit|exceeded (?:its |the )?(?:job )?time limit|"
      r"Job .* exceeded .*time limit|walltime .* exceeded|PBS: job killed: walltime|\bTERM_RUNLIMIT\b|\bDeadlineExceeded\b",
-     "the job reached its time limit")
+     "the job reached its time limit", also=("user_code",))
 sign("preempted", "scheduler", "infra", "slurm", 1,
      r"DUE TO PREEMPTION|\bPREEMPTED\b|job (?:was )?preempted|preempted by",
      "the scheduler preempted the job")
@@ -128,7 +129,7 @@ sign("request-invalid", "user_code", "user", "slurm", 1,
      r"More processors requested than permitted|"
      r"(?:Batch job submission failed|Unable to allocate resources): .*(?:invalid|not available|violates|exceed|"
      r"not permitted|permission denied|too many|too large)",
-     "Slurm refused the job's request (its own arguments)")
+     "Slurm refused the job's request (its own arguments)", also=("scheduler",))
 
 # ---- filesystems
 sign("fs-enospc", "filesystem", "infra", "storage", 1,
@@ -167,7 +168,7 @@ sign("gpu-throttle", "gpu_throttle", "infra", "gpu", 1,
      "GPU clocks held down (thermal, power or hardware slowdown)")
 sign("gpu-throttle-words", "gpu_throttle", "infra", "gpu", 3,
      r"\bthrottl(?:ing|ed)\b",
-     "the log says something was throttled")
+     "the log says something was throttled", also=("slow_node",))
 sign("cpu-throttle", "slow_node", "infra", "cpu", 1,
      r"temperature above threshold, cpu clock throttled|cpu clock throttled",
      "the kernel clocked a CPU down for heat: the node runs slow")
@@ -178,7 +179,7 @@ sign("slow-node", "slow_node", "infra", "node", 2,
      r"consistently )*slower|"
      r"\bslower\b.*\b(?:good|healthy|other|reference|normal) (?:hosts?|nodes?|machines?)\b|"
      r"\b(?:good|healthy|other|reference|normal) (?:hosts?|nodes?|machines?)\b.*\bslower\b",
-     "one node or rank runs slower than the rest")
+     "one node or rank runs slower than the rest", also=("gpu_throttle",))
 
 # ---- software environment
 sign("env-driver", "software_env", "infra", "driver", 1,
@@ -200,7 +201,7 @@ sign("env-shm", "software_env", "user", "memory", 2,
      r"unable to write to file </torch_",
      "SIGBUS or a failed shared-memory write: the memory behind a mapping (/dev/shm, tmpfs) ran out; "
      "enlarge /dev/shm (containers: --shm-size) or use fewer loader workers",
-     explains=("user-segfault", "fs-enospc"))
+     explains=("user-segfault", "fs-enospc"), also=("host_oom", "user_code"))
 sign("env-cpu-arch", "software_env", "user", "cpu", 2,
      r"(?<!an )Illegal instruction(?! was encountered)|\bSIGILL\b",
      "SIGILL: the program was built for CPU features this node lacks (e.g. -march=native on another machine)",
@@ -219,7 +220,7 @@ sign("env-import", "software_env", "user", "python", 2,
      r"DLL load failed|libcudart\.so\S* not found|Could not load library|execve\(\): .*No such file or directory|"
      r"CXXABI_[\d.]+' not found|Exec format error|wrong ELF class|CommandNotFoundError|"
      r"not been properly configured to use 'conda|Lmod has detected the following error|module\(s\) are unknown",
-     "a library, module or command is missing or mismatched")
+     "a library, module or command is missing or mismatched", also=("user_code",))
 sign("env-nccl-version", "software_env", "user", "nccl", 2,
      r"NCCL version mismatch|ncclInvalidUsage|NCCL WARN .*(?:version|mismatch)|"
      r"PMIx? .*(?:version|mismatch)|OMPI was not built with SLURM|pmi2? .*not (?:supported|available)|"
@@ -241,17 +242,18 @@ sign("net-symptom", "network", "infra", "nccl", 4,
      r"Connection reset by peer|Connection refused|Broken pipe|socketProgress|"
      r"ORTE has lost communication|An MPI communication peer process has unexpectedly disconnected|"
      r"Socket Timeout|Timed out waiting for|DistNetworkError|DistBackendError|heartbeat",
-     "a collective timed out or a peer went away (a symptom: look for what happened first)")
+     "a collective timed out or a peer went away (a symptom: look for what happened first)",
+     also=("gpu_hardware", "user_code"))
 
 # ---- the job's own code
 sign("user-illegal-address", "user_code", "user", "cuda", 3,
      r"illegal memory access|cudaErrorIllegalAddress|misaligned address|device-side assert(?:ion)? triggered|"
      r"CUDA error: an illegal instruction|unspecified launch failure|cudaErrorLaunchFailure",
-     "the job's GPU code faulted (illegal address or device assert)")
+     "the job's GPU code faulted (illegal address or device assert)", also=("gpu_hardware",))
 sign("user-segfault", "user_code", "user", "process", 3,
      r"Segmentation fault|SIGSEGV|signal 11\b|core dumped|Floating point exception|"
      r"double free|free\(\): invalid|stack smashing|Aborted \(core dumped\)|terminate called after throwing",
-     "the job's process crashed (segfault, abort)")
+     "the job's process crashed (segfault, abort)", also=("software_env",))
 sign("user-exception", "user_code", "user", "python", 3,
      r"^\s*(?:\w+\.)*(?:ValueError|KeyError|IndexError|TypeError|AttributeError|NameError|ZeroDivisionError|"
      r"AssertionError|FileNotFoundError|NotImplementedError|RecursionError|UnboundLocalError|"

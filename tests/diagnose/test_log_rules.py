@@ -218,16 +218,27 @@ def test_words_that_only_sound_like_slurm_are_not_the_scheduler():
     assert a["label"] != "scheduler"
 
 
-def test_a_prolog_failure_that_says_why_is_named_for_the_reason():
+def test_a_prolog_failure_is_the_scheduler_whatever_the_prolog_printed():
+    # DESIGN.md: scheduler includes prolog failures; the prolog is the site's, its reason a detail
     text = "\n".join([
         "slurmd[gn09]: error: prolog failed: rc:127 output:/etc/slurm/prolog.d/10-gpu.sh: line 4: dcgmi: command not found",
         "JobState=PENDING Reason=launch_failed_requeued_held",
     ])
     a = diagnose(text).attribution
-    assert a["label"] == "software_env", a["explanation"]
-    assert any(alt["label"] == "scheduler" for alt in diagnose(text).alternatives)
+    assert (a["label"], a["scope"]) == ("scheduler", "infra"), a["explanation"]
 
 
 def test_a_prolog_failure_alone_is_the_scheduler():
     a = diagnose("error: Prolog hung on node gn09; job 777 requeued and held").attribution
     assert (a["label"], a["scope"]) == ("scheduler", "infra")
+
+
+def test_alternatives_name_the_other_causes_known_to_print_the_same_line():
+    d = diagnose("srun: error: cn07: task 3: Bus error")
+    assert d.attribution["label"] == "software_env"
+    alts = [a["label"] for a in d.alternatives]
+    assert alts[:1] == ["host_oom"], alts
+    assert d.alternatives[0]["supporting"] == ["log:env-shm"]
+    assert d.alternatives[0]["confidence"] < d.attribution["confidence"]
+    watchdog = diagnose("[rank2]: Watchdog caught collective operation timeout: WorkNCCL(SeqNum=9, OpType=ALLREDUCE)")
+    assert [a["label"] for a in watchdog.alternatives][:3] == ["network", "gpu_hardware", "user_code"]
