@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from slurm_diag.diagnose import node_facts
+from slurm_diag.diagnose import node_facts, pci_map
 from slurm_diag.diagnose.evidence import Evidence, finding
 from slurm_diag.errors import SdiagError
 
@@ -82,7 +82,7 @@ def around_job(job, client, store_factory) -> tuple[list[Evidence], list[str]]:
             missing.append("node events (sacctmgr)")
     if reports is not None:
         health, no_record = node_facts.from_health(job, reports)
-        found += health + node_facts.from_probes(job, probes)
+        found += health + node_facts.from_probes(job, probes) + pci_map.evidence(job, reports)
         missing += no_record
     slower, unknown = earlier_runs(job, client)
     return found + kept_off + slower, missing + unknown

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from slurm_diag.diagnose import attribute, collect, evidence, extract, job_facts, kb_hits, slurm_facts
+from slurm_diag.diagnose import attribute, collect, evidence, extract, job_facts, kb_hits, pci_map, slurm_facts
 from slurm_diag.diagnose.logfile import LogText
 
 
@@ -49,6 +49,8 @@ def diagnose_log(log: LogText, *, state: str | None = None, exit_code: int | Non
     not_checked = ["Slurm accounting (a log alone)", "node health and probe records", "node events"]
     if log.usable:
         found += evidence.from_log(log.lines, job_id=job_id, pci_to_gpu=pci_to_gpu)
+        pci_map.apply(found, {}, "the table given does not list it" if pci_to_gpu else
+                      "a log alone carries no health report that maps bus ids to indices")
         if log.truncated:
             not_checked.append(f"the log's first {log.size - len(log.text().encode()):,} bytes "
                                f"(only the last part was read)" if log.size else "the start of the log")
@@ -70,6 +72,8 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
     and probe records). Suspects are kept to the job's own nodes."""
     found, missing, logs = job_facts.from_job(job)
     found += collect.stray_memory(job, found, list(more)) + collect.weigh(job, found, list(more))
+    buses = pci_map.from_evidence(found)
+    pci_map.apply(found, buses, "no health report of the job's nodes recorded their GPUs' bus ids")
     missing = [*missing, *not_checked]
     result = _with_kb(found, [line for log in logs for line in log.lines], kb_entries, job.job_id, missing)
     a = result.attribution
@@ -88,7 +92,7 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
         a["next_steps"].insert(0, f"probe the job's nodes against the model and the fleet: "
                                   f"sdiag-agent probe submit gemm --nodes {','.join(job.nodes)} --wait")
     a["next_steps"] = exact_fix(job, a["label"]) + [s for s in a["next_steps"]]
-    ext = extract.extract([line for log in logs for line in log.lines])
+    ext = extract.extract([line for log in logs for line in log.lines], pci_map.flat(buses))
     return Diagnosis(a, result.alternatives, [e.finding for e in found], ext.to_dict(), missing)
 
 

@@ -136,7 +136,7 @@ def _hot_gpus(found: dict, lines: list[str], where, job_id, pci_to_gpu) -> None:
     if h.bus is None:
         named = "a GPU"
     elif gpu is None:
-        named = f"the GPU at PCI {h.bus} (not mapped to an index: no health report of its node was read)"
+        named = f"the GPU at PCI {h.bus}"
     else:
         named = f"GPU {gpu} (PCI {h.bus})"
     more = f"; {len(hot) - 1} more at their limit" if len(hot) > 1 else ""

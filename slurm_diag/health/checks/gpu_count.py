@@ -14,7 +14,8 @@ def evaluate(reading: GpuReading, expected: int | None, source: str) -> CheckRes
     if reading.error:
         return unreadable(NAME, reading, expected, source, driver_is_critical=True)
     seen = len(reading.gpus)
-    buses = [g.pci_bus_id for g in reading.gpus]
+    # index -> PCI bus id: lets a diagnosis map a bus id in a job's log (Xid lines) to a GPU index
+    buses = {str(g.index): g.pci_bus_id for g in reading.gpus if g.pci_bus_id}
     if expected is None:
         return ok(NAME, f"{seen} GPUs visible; {source}", observed=seen, data={"pci": buses})
     if seen < expected:
@@ -26,7 +27,7 @@ def evaluate(reading: GpuReading, expected: int | None, source: str) -> CheckRes
         return warn(NAME, f"{seen} GPUs visible, expected {expected} ({source})",
                     observed=seen, expected=expected, data={"pci": buses},
                     next_step="fix Gres=gpu:N in slurm.conf or health.expected_gpus")
-    return ok(NAME, f"{seen} of {expected} GPUs visible", observed=seen, expected=expected)
+    return ok(NAME, f"{seen} of {expected} GPUs visible", observed=seen, expected=expected, data={"pci": buses})
 
 
 @check(NAME, needs_gpus=True)
