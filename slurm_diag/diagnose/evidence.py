@@ -85,6 +85,7 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
         for code, bus in extract.xids_in(line):
             _xid(found, code, bus, line, n, where, job_id, pci_to_gpu)
     _cancel_after_task_failure(found, lines)
+    _prolog_failure_with_reason(found)
     _hot_gpus(found, lines, where, job_id, pci_to_gpu)
     _slower_runs(found, lines, where, job_id)
     drop = throughput.sustained_drop(lines)
@@ -125,6 +126,19 @@ def _cancel_after_task_failure(found: dict, lines: list[str]) -> None:
                                      f"on line {k + 1}, not by a person: {lines[at].strip()[:300]}")
             ev.finding["raw"]["consequence_of_line"] = k + 1
             return
+
+
+def _prolog_failure_with_reason(found: dict) -> None:
+    """'Prolog failed' is what Slurm saw; when the log also says why (a missing command, library or
+    plugin, a full disk), that reason is the root cause and the failed prolog its consequence. A
+    prolog failure that says nothing more stays the scheduler's."""
+    ev = found.get("prolog-failed")
+    if ev is None:
+        return
+    reasons = [r for r in found.values() if r is not ev and r.label not in (None, "scheduler") and r.tier <= 2]
+    if reasons:
+        ev.tier = 3
+        ev.finding["raw"]["explained_by"] = reasons[0].id
 
 
 def _hot_gpus(found: dict, lines: list[str], where, job_id, pci_to_gpu) -> None:

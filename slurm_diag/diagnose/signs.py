@@ -83,8 +83,12 @@ sign("node-fail", "node_failure", "infra", "node", 0,
      r"lost connection to (?:the )?(?:node|slurmd)|Communication connection failure",
      "Slurm lost the node under the job")
 sign("node-rebooted", "node_failure", "infra", "node", 0,
-     r"Node unexpectedly rebooted|rebooted unexpectedly|\bNodeLost\b|node \S+ (?:is )?NotReady",
+     r"Node unexpectedly rebooted|rebooted unexpectedly|\bNodeLost\b|node \S+ (?:is )?NotReady|"
+     r"power (?:outage|failure|loss)\b|State=DOWN\*|\bdown\*\s",
      "the node rebooted or was lost under the job")
+sign("node-unreachable", "node_failure", "infra", "node", 2,
+     r"connect to host \S+ port \d+: (?:No route to host|Connection timed out)|\bHost is down\b",
+     "a node of the job could not be reached")
 sign("controller-down", "node_failure", "infra", "slurmctld", 1,
      r"Unable to contact slurm controller|slurmctld (?:is )?(?:down|not responding)",
      "a Slurm command could not reach the controller: slurmctld or its host is down", also=("scheduler",))
@@ -105,6 +109,8 @@ sign("time-limit", "time_limit", "user", "slurm", 1,
      r"DUE TO TIME LIMIT|\bTIMEOUT\b.*time ?limit|exceeded (?:its |the )?(?:job )?time limit|"
      r"Job .* exceeded .*time limit|walltime .* exceeded|PBS: job killed: walltime|\bTERM_RUNLIMIT\b|\bDeadlineExceeded\b",
      "the job reached its time limit", also=("user_code",))
+sign("timeout-state", "time_limit", "user", "slurm", 2, r"(?<![\w-])TIMEOUT(?![\w-])",
+     "Slurm's state TIMEOUT: the job reached its time limit", flags=0, also=("user_code",))
 sign("preempted", "scheduler", "infra", "slurm", 1,
      r"DUE TO PREEMPTION|\bPREEMPTED\b|job (?:was )?preempted|preempted by",
      "the scheduler preempted the job")
@@ -115,6 +121,15 @@ sign("node-config", "scheduler", "infra", "slurm", 1,
      r"Node configuration differs from hardware|Low RealMemory|Low socket\*core\*thread count|"
      r"Kill task failed",
      "Slurm set the node aside (configuration mismatch, unkillable task)")
+sign("controller-busy", "scheduler", "infra", "slurmctld", 2,
+     r"Socket timed out on send/recv operation|Slurm temporarily unable to accept job|"
+     r"Zero Bytes were transmitted or received",
+     "the Slurm controller did not answer in time (overloaded or unreachable)")
+sign("held-by-cluster", "scheduler", "infra", "slurm", 2,
+     r"\bReqNodeNotAvail\b|\bPartition(?:Down|Inactive)\b|Reason=NodeDown|Requeuing JobId=|"
+     r"JobId=\d+ requeued|job (?:was |has been )?requeued|deleted at request of root|"
+     r"deleted by (?:the )?(?:administrator|admin|operator|root)",
+     "the job waited on or was requeued or deleted by the cluster (nodes down or reserved, an administrator)")
 sign("cancelled-by-admin", "scheduler", "infra", "slurm", 1,
      r"CANCELLED AT \S+ DUE TO (?:JOB )?(?:REQUEUE|RECONFIG)|\bCANCELLED BY 0\b|(?:allocation|[Jj]ob) \S* ?has been revoked|"
      r"STEPD TERMINATED ON \S+ AT \S+ DUE TO JOB NOT RUNNING|\bTERM_(?:ADMIN|FORCE_ADMIN|REQUEUE_ADMIN|PREEMPT)\b",
@@ -144,8 +159,12 @@ sign("fs-stale-io", "filesystem", "infra", "storage", 1,
      r"Read-only file system|\[Errno 30\]|Transport endpoint is not connected|LustreError|"
      r"nfs: server \S+ not responding|GPFS.*(?:error|unmounted)|lustre.*(?:evicted|-5|-108)|"
      r"EXT4-fs error|XFS \(\S+\): .*(?:error|corruption)|Buffer I/O error on dev|blk_update_request: .*error|"
-     r"I/O error, dev \S+|LNetError|disk I/O error|Remote I/O error|\[Errno 121\]|Structure needs cleaning",
+     r"I/O error, dev \S+|LNetError|disk I/O error|Remote I/O error|\[Errno 121\]|Structure needs cleaning|"
+     r"\b(?:beegfs|mmfs\w*|libceph|ceph|weka\w*)\b.*(?:error|unreachable|offline|hung|timed? ?out)",
      "a shared filesystem failed (stale handle, I/O error, read-only, eviction)")
+sign("fs-workdir", "filesystem", "user", "storage", 2,
+     r"couldn't chdir to|could not chdir to",
+     "the job's working directory does not exist on the node (a path or a filesystem not mounted there)")
 sign("fs-locks", "filesystem", "infra", "storage", 1,
      r"No locks available|\bENOLCK\b|\[Errno 37\]|unable to lock file",
      "the filesystem refused a file lock (NFS without lockd, Lustre mounted without flock)")
@@ -170,8 +189,11 @@ sign("gpu-throttle-words", "gpu_throttle", "infra", "gpu", 3,
      r"\bthrottl(?:ing|ed)\b",
      "the log says something was throttled", also=("slow_node",))
 sign("cpu-throttle", "slow_node", "infra", "cpu", 1,
-     r"temperature above threshold, cpu clock throttled|cpu clock throttled",
+     r"temperature above threshold, cpu clock throttled|cpu clock throttled|\bPROCHOT\b",
      "the kernel clocked a CPU down for heat: the node runs slow")
+sign("link-degraded", "slow_node", "infra", "pcie", 2,
+     r"available PCIe bandwidth, limited by|\(downgraded\)|link (?:width|speed) (?:is )?(?:degraded|downgraded)",
+     "a PCIe link trained below what the device can do (a degraded link slows the node)")
 sign("slow-node", "slow_node", "infra", "node", 2,
      r"straggler|slow(?:est)? rank|rank \d+ is (?:much )?slower|CPU (?:is )?throttl|cpufreq|"
      r"performance degradation on (?:node|host)|"
@@ -190,8 +212,15 @@ sign("env-driver", "software_env", "infra", "driver", 1,
      r"couldn't communicate with the NVIDIA driver|could not select device driver .* capabilities: \[\[gpu\]\]|"
      r"unknown or invalid runtime name: nvidia|provided PTX was compiled with an unsupported toolchain|"
      r"cudaErrorUnsupportedPtxVersion|system not yet initialized|cudaErrorSystemNotReady|"
+     r"PTX JIT compiler library not found|cudaErrorJitCompilerNotFound|Error 803|"
+     r"unsupported display driver / cuda driver combination|cudaErrorSystemDriverMismatch|"
      r"fabric ?manager.*(?:not running|failed|mismatch)",
      "the node's driver or container runtime does not match the software")
+sign("env-container", "software_env", "user", "container", 2,
+     r"container creation failed|could not open image|(?:singularity|apptainer)\S*:? .*FATAL|"
+     r"pyxis: .*(?:failed|error)|enroot\S*: .*(?:error|failed)|ImagePullBackOff|ErrImagePull|"
+     r"Error response from daemon",
+     "the job's container could not be started (its image or the container runtime)")
 sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      r"Couldn't (?:find|load) the specified plugin|cannot create \w+ context for|Plugin initialization failed|"
      r"spank: .*(?:failed|error)|^(?!.*(?:oom|memory limit)).*\bcgroup\b.*(?:not mounted|unable to|failed|cannot)",
@@ -219,12 +248,19 @@ sign("env-import", "software_env", "user", "python", 2,
      r"GLIBCXX_[\d.]+' not found|command not found|: not found$|symbol lookup error|"
      r"DLL load failed|libcudart\.so\S* not found|Could not load library|execve\(\): .*No such file or directory|"
      r"CXXABI_[\d.]+' not found|Exec format error|wrong ELF class|CommandNotFoundError|"
-     r"not been properly configured to use 'conda|Lmod has detected the following error|module\(s\) are unknown",
+     r"not been properly configured to use 'conda|Lmod has detected the following error|module\(s\) are unknown|"
+     r"compiled using NumPy \d\.x cannot be run|numpy\.core\.multiarray failed to import|"
+     r"module '(?:numpy|scipy|pandas|torch|tensorflow|jax|transformers)' has no attribute|"
+     r"Torch not compiled with CUDA enabled|CUDA_HOME environment variable is not set|No CUDA runtime is found|"
+     r"Failed building wheel for|PackagesNotFoundError|UnsatisfiableError|ResolutionImpossible|"
+     r"No matching distribution found|Could not find a version that satisfies|there is no package called|"
+     r"Can't locate \S+\.pm in @INC|UnsupportedClassVersionError|/usr/bin/env: .*No such file or directory",
      "a library, module or command is missing or mismatched", also=("user_code",))
 sign("env-nccl-version", "software_env", "user", "nccl", 2,
      r"NCCL version mismatch|ncclInvalidUsage|NCCL WARN .*(?:version|mismatch)|"
      r"PMIx? .*(?:version|mismatch)|OMPI was not built with SLURM|pmi2? .*not (?:supported|available)|"
-     r"PMIX ERROR|PMI2?_Init failed|It looks like (?:orte_init|opal_init|MPI_INIT) failed|ompi_mpi_init: .*failed",
+     r"PMIX ERROR|PMI2?_Init failed|It looks like (?:orte_init|opal_init|MPI_INIT) failed|ompi_mpi_init: .*failed|"
+     r"No components were able to be opened in the \w+ framework|mca_base_component_repository_open: unable to open",
      "a mismatched or misused communication library")
 
 # ---- network (fabric errors are causes; peers going away are symptoms)
