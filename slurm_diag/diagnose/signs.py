@@ -70,14 +70,21 @@ sign("gpu-init-failed", "gpu_hardware", "infra", "gpu", 1,
 sign("node-panic", "node_failure", "infra", "node", 0,
      r"Kernel panic|kernel BUG at|Machine Check Exception|\bmce: \[Hardware Error\]|"
      r"EDAC .*(?:UE|uncorrected)|soft lockup - CPU#|hard LOCKUP|unable to handle (?:kernel )?(?:NULL pointer|paging)|"
-     r"general protection fault(?::\s*[0-9a-f]{4} \[#\d+\]|, probably for non-canonical)|\bOops: [0-9a-f]{4} \[#\d+\]|"
+     r"general protection fault(?::\s*[0-9a-f]{4} \[#\d+\]|, probably for non-canonical)|\bOops: [0-9a-f]{4} \[#\d+\]",
+     "the node's kernel crashed or reported a hardware error")
+sign("node-stall", "node_failure", "infra", "node", 1,
      r"rcu_\w+ (?:self-)?detected stalls?|NMI received for unknown reason|NMI: (?:PCI system error|IOCK error)",
-     "the node's kernel crashed, stalled or reported a hardware error")
+     "the node's kernel stalled or took an unexplained NMI")
 sign("node-memory", "node_failure", "infra", "memory", 0,
-     r"^(?=.*(?:DIMM|Memory #|Memory Device|\bcsrow|\bEDAC\b)).*(?:Uncorrectable|uncorrected|\bUE\b|\d+ CE\b|Correctable ECC)|"
-     r"\[Hardware Error\]|Hardware error from APEI|Power Supply.*(?:Failure|AC lost|lost)|PSU\S* .*(?:fail|lost)",
-     "the node's memory (a DIMM) or power reported hardware errors",
-     explains=("gpu-ecc-uncorrectable",))
+     r"^(?=.*(?:DIMM|Memory #|Memory Device|\bcsrow|\bEDAC\b)).*(?:Uncorrectable|uncorrected|\bUE\b)",
+     "the node's memory (a DIMM) had an uncorrectable error", explains=("gpu-ecc-uncorrectable",))
+sign("node-power", "node_failure", "infra", "power", 1,
+     r"Power Supply.*(?:Failure|AC lost|lost)|PSU\S* .*(?:fail|lost)",
+     "the node's power supply failed or lost input power")
+sign("node-hw-errors", "node_failure", "infra", "memory", 3,
+     r"^(?=.*(?:DIMM|Memory #|Memory Device|\bcsrow|\bEDAC\b)).*(?:\d+ CE\b|Correctable ECC)|"
+     r"\[Hardware Error\]|Hardware error from APEI",
+     "the node reported corrected hardware errors (a DIMM failing, the firmware's error log): weak on its own")
 sign("node-fail", "node_failure", "infra", "node", 0,
      r"DUE TO NODE FAILURE|\bNODE_FAIL\b|Node failure on|nodes? .* not responding|\bNOT_RESPONDING\b|"
      r"lost connection to (?:the )?(?:node|slurmd)|Communication connection failure",
@@ -197,10 +204,10 @@ sign("link-degraded", "slow_node", "infra", "pcie", 2,
 sign("slow-node", "slow_node", "infra", "node", 2,
      r"straggler|slow(?:est)? rank|rank \d+ is (?:much )?slower|CPU (?:is )?throttl|cpufreq|"
      r"performance degradation on (?:node|host)|"
-     r"\b(?:node|host|machine) \S+ (?:is|was|runs?|ran) (?:\d+(?:\.\d+)?\s?[x%] |about |much |significantly |"
+     r"\b(?:node|host|machine) (?=\S*\d)\S+ (?:is|was|runs?|ran) (?:\d+(?:\.\d+)?\s?[x%] |about |much |significantly |"
      r"consistently )*slower|"
-     r"\bslower\b.*\b(?:good|healthy|other|reference|normal) (?:hosts?|nodes?|machines?)\b|"
-     r"\b(?:good|healthy|other|reference|normal) (?:hosts?|nodes?|machines?)\b.*\bslower\b",
+     r"\bslower\b.*\b(?:good|healthy|reference) (?:hosts?|nodes?|machines?)\b|"
+     r"\b(?:good|healthy|reference) (?:hosts?|nodes?|machines?)\b.*\bslower\b",
      "one node or rank runs slower than the rest", also=("gpu_throttle",))
 
 # ---- software environment
@@ -212,7 +219,7 @@ sign("env-driver", "software_env", "infra", "driver", 1,
      r"couldn't communicate with the NVIDIA driver|could not select device driver .* capabilities: \[\[gpu\]\]|"
      r"unknown or invalid runtime name: nvidia|provided PTX was compiled with an unsupported toolchain|"
      r"cudaErrorUnsupportedPtxVersion|system not yet initialized|cudaErrorSystemNotReady|"
-     r"PTX JIT compiler library not found|cudaErrorJitCompilerNotFound|Error 803|"
+     r"PTX JIT compiler library not found|cudaErrorJitCompilerNotFound|Error 803\b|"
      r"unsupported display driver / cuda driver combination|cudaErrorSystemDriverMismatch|"
      r"fabric ?manager.*(?:not running|failed|mismatch)",
      "the node's driver or container runtime does not match the software")
@@ -223,7 +230,8 @@ sign("env-container", "software_env", "user", "container", 2,
      "the job's container could not be started (its image or the container runtime)")
 sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      r"Couldn't (?:find|load) the specified plugin|cannot create \w+ context for|Plugin initialization failed|"
-     r"spank: .*(?:failed|error)|^(?!.*(?:oom|memory limit)).*\bcgroup\b.*(?:not mounted|unable to|failed|cannot)",
+     r"spank: .*(?:Failed to load|cannot (?:load|open)|not found)|cgroup (?:namespace )?'?\w+'? not mounted|"
+     r"unable to mount cgroup|Failed to (?:create|mount|initialize) cgroup|cgroup plugin .*failed",
      "the node's Slurm setup is broken (a missing plugin, cgroups not set up)")
 sign("env-shm", "software_env", "user", "memory", 2,
      r"Bus error|SIGBUS|bus error encountered in worker|insufficient shared memory|"

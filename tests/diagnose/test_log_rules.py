@@ -300,3 +300,24 @@ def test_general_rules_third_batch(text, label, scope):
 def test_nccl_timeout_words_are_not_slurms_timeout_state():
     text = "NCCL WARN Timeout(ms)=600000 ran for 600321 milliseconds before timing out; CUDA_ERROR_LAUNCH_TIMEOUT"
     assert diagnose(text).attribution["label"] != "time_limit"
+
+
+@pytest.mark.parametrize("text", [
+    # Slurm's routine noise at the end of a step is not a broken cgroup setup
+    "slurmstepd: error: _cgroup_procs_check: failed on path /sys/fs/cgroup/memory/slurm/uid_1/job_9/cgroup.procs: "
+    "No such file or directory",
+    # a user's own performance remark names no node
+    "the data loader on the host side is slower than the GPU, so utilisation stays at 40%",
+    "my code is slower than on other machines",
+    # a pyxis image failure is the job's image, not a broken Slurm plugin
+    "srun: error: spank: required plugin spank_pyxis.so: task_init() failed with rc=-1",
+])
+def test_lines_that_must_not_become_infra(text):
+    assert diagnose(text).attribution["scope"] == "user"
+
+
+def test_a_corrected_hardware_error_does_not_outrank_the_jobs_own_failure():
+    text = "\n".join(["kernel: {1}[Hardware Error]: Hardware error from APEI Generic Hardware Error Source: 0",
+                      "kernel: {1}[Hardware Error]: event severity: corrected",
+                      "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 4.00 GiB"])
+    assert diagnose(text).attribution["label"] == "gpu_oom"
