@@ -23,6 +23,9 @@ _DURATION = re.compile(r"(?<![\d.:])" + _PART.format(i=1) + r"(?:\s*" + _PART.fo
 _SECONDS = {"h": 3600, "m": 60, "s": 1}
 _FAILED = re.compile(r"\b(?:fail\w*|error|timeout|timed out|cancel\w*|killed|aborted)\b", re.IGNORECASE)
 _LEADING_NUMBER = re.compile(r"^\W*(\d+)\b")
+# sacct's Elapsed ([D-]HH:MM:SS) on a whole job's COMPLETED row (not a step's "123.batch")
+_CLOCK = re.compile(r"(?<![\w:.-])(?:(?P<d>\d+)-)?(?P<h>\d{1,2}):(?P<m>\d\d):(?P<s>\d\d)(?![\w:.])")
+_SACCT_JOB_ROW = re.compile(r"^\s*\d+(?:_\d+)?\s.*\bCOMPLETED\b")
 
 
 @dataclass(frozen=True)
@@ -51,12 +54,18 @@ def runs(lines) -> list[tuple[int, int, int | None]]:
     """(line, seconds, leading run number or None) for each line holding exactly one duration."""
     out = []
     for n, line in enumerate(lines, 1):
-        found = [m for m in _DURATION.finditer(line) if _seconds(m) > 0]
-        if len(found) != 1:
+        found = [(m.start(), _seconds(m)) for m in _DURATION.finditer(line) if _seconds(m) > 0]
+        if not found and _SACCT_JOB_ROW.match(line):
+            found = [(m.start(), _clock_seconds(m)) for m in _CLOCK.finditer(line)]
+        if len(found) != 1 or found[0][1] <= 0:
             continue
         lead = _LEADING_NUMBER.match(line)
-        out.append((n, _seconds(found[0]), int(lead[1]) if lead and lead.end() <= found[0].start() else None))
+        out.append((n, found[0][1], int(lead[1]) if lead and lead.end() <= found[0][0] else None))
     return out
+
+
+def _clock_seconds(m: re.Match) -> int:
+    return int(m["d"] or 0) * 86400 + int(m["h"]) * 3600 + int(m["m"]) * 60 + int(m["s"])
 
 
 def later_runs_slower(lines) -> Slowdown | None:

@@ -321,3 +321,15 @@ def test_a_corrected_hardware_error_does_not_outrank_the_jobs_own_failure():
                       "kernel: {1}[Hardware Error]: event severity: corrected",
                       "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 4.00 GiB"])
     assert diagnose(text).attribution["label"] == "gpu_oom"
+
+
+def test_sacct_rows_of_a_job_whose_last_runs_took_much_longer_point_at_the_node():
+    rows = ["JobID           JobName  State      Elapsed  NodeList",
+            "------------ ---------- ---------- ---------- --------"]
+    for job_id, elapsed, node in [(8101, "00:41:10", "gn02"), (8140, "00:43:55", "gn03"), (8177, "00:40:02", "gn02"),
+                                  (8203, "01:52:40", "gn07"), (8230, "01:49:13", "gn07")]:
+        rows += [f"{job_id}         nightly  COMPLETED   {elapsed}     {node}",
+                 f"{job_id}.batch     batch  COMPLETED   {elapsed}     {node}"]
+    a = diagnose("\n".join(rows)).attribution
+    assert (a["label"], a["scope"]) == ("slow_node", "infra"), a["explanation"]
+    assert "last 2 of 5 runs" in a["explanation"]
