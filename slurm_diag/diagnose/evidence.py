@@ -13,7 +13,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from slurm_diag.diagnose import extract, gpu_temps, run_times, signs, throughput
+from slurm_diag.diagnose import extract, nvidia_smi_q, run_times, signs, throughput
 
 SYMPTOM_TIER = 4
 MAX_LOG_FINDINGS = 40          # per log: the first occurrence of each sign, then the rest counted
@@ -141,26 +141,38 @@ def _prolog_failure_with_reason(found: dict) -> None:
         ev.finding["raw"]["explained_by"] = reasons[0].id
 
 
+def _named_gpu(bus, pci_to_gpu) -> tuple[str, int | None]:
+    gpu = pci_to_gpu.get(bus) if (pci_to_gpu and bus) else None
+    if bus is None:
+        return "a GPU", None
+    return (f"the GPU at PCI {bus}" if gpu is None else f"GPU {gpu} (PCI {bus})"), gpu
+
+
 def _hot_gpus(found: dict, lines: list[str], where, job_id, pci_to_gpu) -> None:
-    hot = gpu_temps.at_limit(lines)
-    if not hot:
-        return
-    h = hot[0]
-    gpu = pci_to_gpu.get(h.bus) if (pci_to_gpu and h.bus) else None
-    if h.bus is None:
-        named = "a GPU"
-    elif gpu is None:
-        named = f"the GPU at PCI {h.bus}"
-    else:
-        named = f"GPU {gpu} (PCI {h.bus})"
-    more = f"; {len(hot) - 1} more at their limit" if len(hot) > 1 else ""
-    found["gpu-temp-limit"] = Evidence(
-        finding(f"{where}:gpu-temp-limit", "log", "CRITICAL",
-                f"{named}: {h.describe()}, within {gpu_temps.MARGIN_C} C of the limit: the driver holds its "
-                f"clocks down (thermal throttling){more}", job_id=job_id, gpu=gpu,
-                raw={"where": where, "line": h.line, "pci_bus_id": h.bus, "current_c": h.current,
-                     "limit_c": h.limit, "limit": h.limit_name, "count": len(hot)}),
-        "gpu_throttle", "infra", "gpu", 1, [h.line])
+    """nvidia-smi -q: a GPU at its temperature limit, or busy with its SM clock held well below its maximum."""
+    hot, held = nvidia_smi_q.at_limit(lines), nvidia_smi_q.clocks_held(lines)
+    if hot:
+        h = hot[0]
+        named, gpu = _named_gpu(h.bus, pci_to_gpu)
+        more = f"; {len(hot) - 1} more at their limit" if len(hot) > 1 else ""
+        found["gpu-temp-limit"] = Evidence(
+            finding(f"{where}:gpu-temp-limit", "log", "CRITICAL",
+                    f"{named}: {h.describe()}, within {nvidia_smi_q.MARGIN_C} C of the limit: the driver holds its "
+                    f"clocks down (thermal throttling){more}", job_id=job_id, gpu=gpu,
+                    raw={"where": where, "line": h.line, "pci_bus_id": h.bus, "current_c": h.current,
+                         "limit_c": h.limit, "limit": h.limit_name, "count": len(hot)}),
+            "gpu_throttle", "infra", "gpu", 1, [h.line])
+    if held:
+        h = held[0]
+        named, gpu = _named_gpu(h.bus, pci_to_gpu)
+        more = f"; {len(held) - 1} more held down" if len(held) > 1 else ""
+        found["gpu-clocks-held"] = Evidence(
+            finding(f"{where}:gpu-clocks-held", "log", "CRITICAL",
+                    f"{named}: {h.describe()}: a busy GPU runs near its maximum clock unless power, heat or a "
+                    f"hardware slowdown holds it down (see its Clocks Event Reasons){more}", job_id=job_id, gpu=gpu,
+                    raw={"where": where, "line": h.line, "pci_bus_id": h.bus, "sm_mhz": h.sm_mhz,
+                         "max_sm_mhz": h.max_sm_mhz, "utilization_pct": h.busy_pct, "count": len(held)}),
+            "gpu_throttle", "infra", "gpu", 1, [h.line])
 
 
 def _slower_runs(found: dict, lines: list[str], where, job_id) -> None:

@@ -333,3 +333,35 @@ def test_sacct_rows_of_a_job_whose_last_runs_took_much_longer_point_at_the_node(
     a = diagnose("\n".join(rows)).attribution
     assert (a["label"], a["scope"]) == ("slow_node", "infra"), a["explanation"]
     assert "last 2 of 5 runs" in a["explanation"]
+
+
+NVSMI_CLOCKS = """GPU 00000000:CA:00.0
+    Utilization
+        Gpu                               : {busy} %
+        Memory                            : 61 %
+    Clocks Event Reasons
+        Idle                              : Not Active
+    Clocks
+        Graphics                          : {sm} MHz
+        SM                                : {sm} MHz
+        Memory                            : 2619 MHz
+    Applications Clocks
+        Graphics                          : 1980 MHz
+    Max Clocks
+        Graphics                          : 1980 MHz
+        SM                                : 1980 MHz
+"""
+
+
+def test_a_busy_gpu_with_its_sm_clock_well_below_its_maximum_is_held_down():
+    d = diagnose(NVSMI_CLOCKS.format(busy=100, sm=1095), pci_to_gpu={"0000:ca:00.0": 6})
+    a = d.attribution
+    assert (a["label"], a["scope"]) == ("gpu_throttle", "infra"), a["explanation"]
+    assert "SM clock 1095 MHz at 100 % utilisation" in a["explanation"]
+    held = next(f for f in d.findings if f["id"] == "log:gpu-clocks-held")
+    assert held["gpu"] == 6
+
+
+@pytest.mark.parametrize("busy,sm", [(3, 345), (100, 1935)])
+def test_an_idle_gpu_or_one_at_full_clock_is_no_finding(busy, sm):
+    assert diagnose(NVSMI_CLOCKS.format(busy=busy, sm=sm)).attribution["label"] == "unknown"
