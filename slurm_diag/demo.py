@@ -175,6 +175,30 @@ def model() -> None:
               f"(FAIL under {exp.lower / div:,.1f})")
 
 
+def paper_case(lay, slurm: CommandClient) -> None:
+    """arXiv 2411.05349's case: a node slows down under a two-node job; the agent, as a Slurm job,
+    finds it with probes and proposes a drain. Timed from the fault to the proposal."""
+    from slurm_diag.actions import Context, Refused, reject
+    from slurm_diag.devcluster import paper_case as case
+
+    step("the paper's case: node2 slows down mid-job; the agent (a Slurm job) finds it  (sdiag-agent agent run)")
+    out = case.run(lay, slurm, node="node2", share=0.2, say=lambda m: print(f"  {m}", flush=True))
+    t = out.timings
+    print(f"  timeline after the fault: job ended {t.get('job_ended')} s, agent pass {t.get('first_pass_done')} s, "
+          f"probes judged and follow-up pass done {t.get('follow_up_done')} s")
+    if out.proposal is None:
+        print("  no drain proposed: see the follow-up pass's report under ~/.sdiag/agent/")
+        return
+    print(f"  an admin would now run: sdiag-agent actions show {out.proposal['id']}  (then approve or reject)")
+    conf = lay.base / "etc" / "sdiag.toml"
+    ctx = Context.from_config(config_mod.load(conf if conf.exists() else None), client=slurm)
+    try:
+        reject(ctx, out.proposal["id"], why="demo: node2 was slowed on purpose and is back at full speed")
+        print("  rejected for the demo (node2 was slowed on purpose); the rejection is kept as feedback")
+    except Refused as exc:
+        print(f"  {exc}")
+
+
 def main() -> int:
     cfg = config_mod.load()
     lay = cluster.layout(cfg=cfg)
@@ -188,6 +212,7 @@ def main() -> int:
     knowledge(log)
     model()
     explain_failed(lay, slurm)
+    paper_case(lay, slurm)
     step("nodes now")
     show_nodes(slurm)
     print(f"\nSLURM_CONF={lay.slurm_conf}   (eval $(sdiag-agent devcluster env) to use sinfo/sacct yourself)")

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from slurm_diag.agent import correlate
+from slurm_diag.agent import correlate, probing
 from slurm_diag.errors import EnvironmentProblem, SdiagError
 
 ACTOR_EVENT = "agent.attribution"
@@ -46,6 +46,8 @@ class RunReport:
     nodes_observed: list[dict] = field(default_factory=list)
     proposals: list[dict] = field(default_factory=list)
     refused: list[dict] = field(default_factory=list)
+    probes_asked: list[dict] = field(default_factory=list)
+    probes_collected: list[dict] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -53,7 +55,8 @@ class RunReport:
         return {"window": {"start": self.start, "end": self.end}, "llm": self.llm, "jobs_seen": self.jobs_seen,
                 "controls": self.controls, "unchanged": self.unchanged, "attributions": self.attributions,
                 "node_findings": self.node_findings, "nodes_observed": self.nodes_observed,
-                "proposals": self.proposals, "refused": self.refused, "seconds": round(self.seconds, 3),
+                "proposals": self.proposals, "refused": self.refused, "probes_asked": self.probes_asked,
+                "probes_collected": self.probes_collected, "seconds": round(self.seconds, 3),
                 "seconds_per_job": round(self.seconds / diagnosed, 3) if diagnosed else None}
 
 
@@ -169,9 +172,13 @@ class Loop:
     """One pass. ``diagnose(job) -> explain-like dict``; ``reason(diagnosis, job) -> (attribution,
     llm record)`` or None for the engine alone."""
 
-    def __init__(self, ctx, diagnose, *, reason=None, llm: str = "none", min_jobs: int = 3, max_jobs: int = 500):
+    def __init__(self, ctx, diagnose, *, reason=None, llm: str = "none", min_jobs: int = 3, max_jobs: int = 500,
+                 probes=None):
+        """``probes``: probing.Settings, or None to never ask for probes (unit tests of decisions)."""
         self.ctx, self.diagnose, self.reason, self.llm = ctx, diagnose, reason, llm
         self.min_jobs, self.max_jobs = min_jobs, max_jobs
+        self.probes = probes if probes is not None and probes.enabled else None
+        self._sweeps_left = probes.per_run if self.probes else 0
 
     @property
     def store(self):
@@ -183,6 +190,8 @@ class Loop:
         now = now or datetime.now().astimezone()      # sacct reads -S/-E as local times
         start, end = window(self.store, now, since, first)
         report = RunReport(_utc(start), _utc(end), self.llm)
+        if self.probes:                  # sweeps asked for earlier: judged and stored before anyone reads them
+            report.probes_collected = probing.collect_finished(self.ctx)
         jobs = [self.ctx.client.get_job(j) for j in job_ids] if job_ids else observe_jobs(self.ctx.client, start, end)
         jobs = jobs[:self.max_jobs]
         report.jobs_seen = len(jobs)
@@ -231,6 +240,8 @@ class Loop:
             decisions += self._propose_for_job(job, a, d["findings"], record, report)
         else:
             decisions.append("no proposal: " + ("the job's own doing" if a["scope"] == "user" else "it completed"))
+        if slow and not any(f["source"] == "probe" for f in d["findings"]):
+            decisions.append(self._ask_probes([job.job_id], list(job.nodes), _when(job.start), report))
         self.store.audit(self.ctx.actor, ACTOR_EVENT, job.job_id, {
             "evidence_hash": digest, "attribution_id": a["id"], "label": a["label"], "scope": a["scope"],
             "transcript": {"observe": {"state": job.state, "nodes": list(job.nodes), "slow": slow},
@@ -275,6 +286,29 @@ class Loop:
         report.proposals.append(doc)
         return f"proposed {action} {target} as {doc['id']}"
 
+    def _ask_probes(self, job_ids: list[str], nodes: list[str], since, report: RunReport) -> str:
+        """Ask for a probe sweep on these nodes (plus a fleet to compare with), within the run's cap."""
+        if self.probes is None:
+            return "no probes asked (agent.probes.enabled is false)"
+        asked = {probing.already_asked(self.store, j) for j in job_ids} - {None}
+        if asked:
+            return f"probes already asked for: sweep {', '.join(sorted(asked))}"
+        if since is not None and probing.probed_since(self.store, nodes, since):
+            return f"no probes asked: {', '.join(nodes)} already probed since {_utc(since)}"
+        if self._sweeps_left <= 0:
+            return f"no probes asked: the cap of {self.probes.per_run} sweep(s) per run is reached; the next run asks"
+        try:
+            chosen, skipped = probing.fleet_for(self.ctx.client, nodes, self.probes)
+            if not any(n in chosen for n in nodes):
+                return f"no probes asked: none of {', '.join(nodes)} can run a probe now ({', '.join(skipped)})"
+            doc = probing.submit(self.ctx, job_ids, chosen, self.probes)
+        except SdiagError as exc:
+            return f"no probes asked: {exc.message}"
+        self._sweeps_left -= 1
+        report.probes_asked.append(doc)
+        return (f"asked for {doc['probe']} probes on {', '.join(chosen)} (sweep {doc['sweep']}, jobs "
+                f"{doc['jobs'][0]}..{doc['jobs'][-1]}); follow-up pass {doc['follow_up']} looks again when they end")
+
     def _store_findings(self, findings: list[dict]) -> None:
         have = {f["id"] for job_id in {f.get("job_id") for f in findings} for f in self.store.findings(job_id=job_id)} \
             if findings else set()
@@ -301,7 +335,8 @@ class Loop:
                                          f"{len(pattern.jobs)} jobs failed on {pattern.node}; "
                                          f"{pattern.node_findings[0]['summary'][:120]}")
             else:
-                decision = f"no drain of {pattern.node}: no health or probe finding on it yet (probe it)"
+                decision = f"no drain of {pattern.node}: no health or probe finding on it yet; " + \
+                    self._ask_probes(pattern.jobs, [pattern.node], _when(report.start), report)
             self.store.audit(self.ctx.actor, ACTOR_EVENT, subject, {
                 "evidence_hash": digest, "attribution_id": a["id"], "label": a["label"], "scope": a["scope"],
                 "transcript": {"observe": {"jobs": pattern.jobs},

@@ -53,7 +53,7 @@ def run(since, job_ids, llm, as_json) -> None:
 
     from slurm_diag import config
     from slurm_diag.actions import Context
-    from slurm_diag.agent import loop
+    from slurm_diag.agent import loop, probing
     from slurm_diag.cli.explain_cmd import _kb_entries
 
     cfg = config.load()
@@ -69,7 +69,8 @@ def run(since, job_ids, llm, as_json) -> None:
     settings = cfg.get("agent")
     with loop.single_run(cfg.home):
         agent = loop.Loop(ctx, loop.engine_diagnoser(ctx.client, ctx.store, _kb_entries(cfg)), reason=reason,
-                          llm=backend_name, min_jobs=settings["node_min_jobs"], max_jobs=settings["max_jobs"])
+                          llm=backend_name, min_jobs=settings["node_min_jobs"], max_jobs=settings["max_jobs"],
+                          probes=probing.Settings.from_config(cfg))
         report = agent.run(since=window, job_ids=ids, first=timedelta(hours=settings["first_window_h"])).to_dict()
     if as_json:
         emit_json(report, schema="agent_run")
@@ -90,5 +91,11 @@ def render(report: dict) -> None:
     for p in report["proposals"]:
         click.echo(f"  proposed {p['id']}: {p['action']} {p['target']} ({p['reason'][:100]})"
                    f"  -> sdiag-agent actions show {p['id']}")
+    for c in report["probes_collected"]:
+        click.echo(f"  probe sweep {c['sweep']} judged: {', '.join(c['flagged']) or 'no node'} flagged of "
+                   f"{', '.join(c['nodes'])}")
+    for a in report["probes_asked"]:
+        click.echo(f"  asked for {a['probe']} probes on {', '.join(a['nodes'])} for job(s) {', '.join(a['for_jobs'])}: "
+                   f"sweep {a['sweep']}, follow-up pass job {a['follow_up']}")
     for r in report["refused"]:
         click.echo(f"  not proposed: {r['action']} {r['target']}: {r['why'][:160]} [{r['rule']}]")

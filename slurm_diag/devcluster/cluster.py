@@ -329,8 +329,23 @@ def _cgroup(lay: Layout, node: str) -> Path:
     return CPU_CGROUP / f"sdiag-{lay.base_port}-{node}"
 
 
-def slow(lay: Layout, node: str, cpu_quota: float) -> Path:
-    """Slow ``node`` for real: its slurmd (and so every job it starts) gets ``cpu_quota`` CPUs."""
+def _tasks_on(node: str, proc: Path = Path("/proc")) -> list[int]:
+    """Processes of the jobs running on ``node`` now: Slurm sets SLURMD_NODENAME in every task's
+    environment (the nodes of the local cluster share one kernel, so the environment tells them apart)."""
+    mark = f"SLURMD_NODENAME={node}".encode()
+    pids = []
+    for entry in proc.glob("[0-9]*"):
+        try:
+            if mark in (entry / "environ").read_bytes().split(b"\0"):
+                pids.append(int(entry.name))
+        except OSError:
+            continue  # ended meanwhile, or not ours to read
+    return pids
+
+
+def slow(lay: Layout, node: str, cpu_quota: float, running_jobs: bool = False) -> Path:
+    """Slow ``node`` for real: its slurmd (and so every job it starts) gets ``cpu_quota`` CPUs; with
+    ``running_jobs`` the tasks of the jobs running there now too (a node that slows down mid-job)."""
     if node not in lay.node_names:
         raise UsageError(f"no node {node!r} in the local cluster", hint="nodes: " + ", ".join(lay.node_names))
     if not 0.01 <= cpu_quota <= 64:
@@ -347,6 +362,11 @@ def slow(lay: Layout, node: str, cpu_quota: float) -> Path:
     (group / "cpu.cfs_period_us").write_text(f"{period}\n")
     (group / "cpu.cfs_quota_us").write_text(f"{int(cpu_quota * period)}\n")
     (group / "cgroup.procs").write_text(f"{pid}\n")
+    for task in _tasks_on(node) if running_jobs else ():
+        try:
+            (group / "cgroup.procs").write_text(f"{task}\n")
+        except OSError:
+            pass  # ended meanwhile
     return group
 
 

@@ -191,4 +191,9 @@ conf = "{lay.slurm_conf}"
 
 [store]
 url_file = "{lay.p('etc', 'store.url')}"
+
+# the probes the agent asks for: small, one thread (the nodes of this cluster share a few CPUs)
+[agent.probes]
+threads = 1
+params = {{ n = 256, repeats = 3, min_sample_s = 0.05 }}
 """

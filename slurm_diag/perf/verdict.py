@@ -26,6 +26,7 @@ class Thresholds:
     warn_ratio: float = 0.95
     z_cut: float = -3.5
     min_deficit: float = 0.05
+    severe_ratio: float = 0.35      # below this share of the others' median: an outlier however noisy they are
     min_peers: int = 4              # subjects (itself included) needed for a fleet comparison
     repeats_needed: int = 2
     gpu_node_ratio: float = 0.90
@@ -116,10 +117,13 @@ def check_round(m: Measurement, peers: Sequence[float], node_gpus: Sequence[floa
     ratio_f = z = None
     outlier = False
     if len(peers) >= th.min_peers:
-        med = statistics.median(peers)
-        z = modified_z(x, peers)
+        others = list(peers)
+        if x in others:              # compared with the others only: with four nodes, one slow node
+            others.remove(x)         # inside its own baseline hides itself (its MAD grows with it)
+        med = statistics.median(others)
+        z = modified_z(x, others)
         ratio_f = x / med if med else None
-        outlier = z < th.z_cut and x < (1 - th.min_deficit) * med
+        outlier = (z < th.z_cut and x < (1 - th.min_deficit) * med) or x < th.severe_ratio * med
     if model is not None and ratio_f is not None:
         status, basis = (model if outlier else Status.OK), "model+fleet"
     elif model is not None:

@@ -48,6 +48,7 @@ class FakeSlurmClient:
         self.calls: list[tuple[str, tuple]] = []
         self.events: list[NodeEvent] = []        # Slurm's node event history, as sacctmgr shows it
         self._next_job = 1
+        self.submitted: dict[str, tuple[str, tuple, str | None]] = {}     # job id -> (script, sbatch args, workdir)
         for node in nodes:
             self.add_node(node if isinstance(node, Node) else make_node(node))
 
@@ -144,6 +145,7 @@ class FakeSlurmClient:
         with self._lock:
             job_id = str(self._next_job)
             self._next_job += 1
+            self.submitted[job_id] = (script, tuple(args), workdir)
             self.jobs[job_id] = Job(job_id=job_id, job_id_raw=job_id, name="fake", user=self.user,
                                     partition="debug", state="PENDING", state_detail="PENDING",
                                     exit_code=0, signal=0, elapsed_s=None, time_limit_s=None,

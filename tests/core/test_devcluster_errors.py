@@ -34,3 +34,17 @@ def test_missing_packages_are_named(tmp_path):
     assert out.returncode == 3
     assert "missing Debian packages" in out.stderr and "slurmctld" in out.stderr and "make setup" in out.stderr
     assert not (tmp_path / "devcluster").exists()
+
+
+def test_a_running_jobs_tasks_are_told_apart_by_their_node(tmp_path):
+    """The local cluster's nodes share one kernel: `slow --running-jobs` finds a node's tasks by the
+    SLURMD_NODENAME Slurm puts in each task's environment, and only that node's."""
+    from slurm_diag.devcluster.cluster import _tasks_on
+
+    for pid, env in (("101", b"PATH=/bin\0SLURMD_NODENAME=node2\0SLURM_JOB_ID=7\0"),
+                     ("102", b"SLURMD_NODENAME=node21\0"), ("103", b"SLURMD_NODENAME=node1\0"),
+                     ("104", b"HOME=/root\0")):
+        (tmp_path / pid).mkdir()
+        (tmp_path / pid / "environ").write_bytes(env)
+    (tmp_path / "105").mkdir()                       # a process that ended: no environ to read
+    assert _tasks_on("node2", proc=tmp_path) == [101]

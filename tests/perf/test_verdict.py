@@ -197,3 +197,20 @@ def test_measurements_from_results_drop_invalid_and_number_rounds():
 def test_verdict_serialises_for_the_probe_result(x):
     v = judge(fleet({"node1": 100.0 + x}))[0]
     assert v.as_dict() == {"status": "OK", "message": v.message}
+
+
+def test_one_slow_node_among_four_noisy_ones_is_flagged():
+    """A small fleet of shared CPU nodes: the healthy ones spread 30-55 GFLOP/s, the slowed one runs
+    at a tenth. With itself inside the baseline its MAD hides it (z about -2); compared with the
+    others, and below a third of their median, it is an outlier in every round."""
+    values = {"node1": [50.0, 55.0], "node2": [5.0, 4.0], "node3": [30.0, 22.0], "node4": [45.0, 40.0]}
+    v = by_node(judge(fleet(values, rounds=2, expected=None)))
+    assert v["node2"].status == Status.CRITICAL and v["node2"].rounds_flagged == 2, v["node2"].message
+    assert v["node2"].ratio_fleet < 0.2
+    assert [k for k, x in v.items() if x.status != Status.OK] == ["node2"], {k: x.message for k, x in v.items()}
+
+
+def test_a_noisy_but_healthy_small_fleet_flags_nothing():
+    values = {"node1": [50.0, 55.0], "node2": [24.0, 30.0], "node3": [30.0, 22.0], "node4": [45.0, 40.0]}
+    verdicts = judge(fleet(values, rounds=2, expected=None))
+    assert all(x.status == Status.OK for x in verdicts), [x.message for x in verdicts]

@@ -1,0 +1,89 @@
+"""The agent asks for probes on a slow job's nodes (plus a fleet to compare with), does not wait for
+them inside its allocation, and leaves a follow-up pass that collects them; capped per run, once per
+job, never on a drained node. Over the fake Slurm and a SQLite store; the real cluster runs it in
+test_cluster_paper_case.py."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from slurm_diag.agent import probing
+from slurm_diag.agent.loop import Loop, engine_diagnoser
+from tests.actions.helpers import AGENT, make
+from tests.agent_loop.test_loop import NODES, add_job
+
+SETTINGS = probing.Settings(per_run=1, fleet=4, max_nodes=8, rounds=2, time_min=5,
+                            params={"n": 256})
+
+
+@pytest.fixture()
+def ctx(tmp_path, monkeypatch):
+    return make(tmp_path, monkeypatch, caller=AGENT, nodes=NODES)
+
+
+def slow_job(ctx, tmp_path, jid, nodes, name="train", minutes=0):
+    """Two earlier runs of 100 s on the same nodes, then this one at 400 s: slow, nothing on record."""
+    for n, earlier in enumerate((f"{jid}01", f"{jid}02")):
+        add_job(ctx, tmp_path, earlier, "done\n", nodes, state="COMPLETED", exit_code=0, name=name, elapsed=100,
+                minutes=minutes - 20 - n)
+    add_job(ctx, tmp_path, jid, "done\n", nodes, state="COMPLETED", exit_code=0, name=name, elapsed=400,
+            minutes=minutes)
+
+
+def run(ctx, probes=SETTINGS, **kw):
+    return Loop(ctx, engine_diagnoser(ctx.client, ctx.store), probes=probes).run(
+        since=kw.pop("since", timedelta(hours=2)), **kw)
+
+
+def test_a_slow_job_gets_a_sweep_on_its_nodes_and_a_fleet_and_a_follow_up_pass(ctx, tmp_path):
+    ctx.client.set_reason("node4", "admin: memory test")            # never probed: Slurm would not run it
+    slow_job(ctx, tmp_path, "31", ("node2", "node3"))
+    report = run(ctx)
+    assert [a["job_id"] for a in report.attributions] == ["31"]
+    [asked] = report.probes_asked
+    assert asked["for_jobs"] == ["31"] and asked["nodes"][:2] == ["node2", "node3"]
+    assert sorted(asked["nodes"]) == ["node1", "node2", "node3"]         # the fleet, minus the drained node
+    assert len(asked["jobs"]) == 3 * SETTINGS.rounds                     # one job per node and round, a chain
+    script, args, _ = ctx.client.submitted[asked["follow_up"]]
+    assert f"--dependency=afterany:{asked['jobs'][-1]},singleton" in args and "--job-name=sdiag-agent" in args
+    assert "agent run --jobs 31 --json" in script
+    sweep_script, sweep_args, _ = ctx.client.submitted[asked["jobs"][0]]
+    assert "--exclusive" in sweep_args and "--param n=256" in sweep_script
+    decide = [r for r in ctx.store.audit_log(subject="31") if r["event"] == "agent.attribution"][0]
+    assert any(d.startswith("asked for gemm probes on node2, node3") for d in decide["detail"]["transcript"]["decide"])
+    assert report.proposals == []                                        # slowness alone drains nothing
+
+
+def test_a_job_is_probed_once_and_a_run_asks_for_one_sweep_at_most(ctx, tmp_path):
+    slow_job(ctx, tmp_path, "41", ("node1",))
+    slow_job(ctx, tmp_path, "42", ("node2",), name="other")
+    first = run(ctx)
+    assert [a["for_jobs"] for a in first.probes_asked] == [["41"]]
+    decisions = [d for r in ctx.store.audit_log(subject="42") if r["event"] == "agent.attribution"
+                 for d in r["detail"]["transcript"]["decide"]]
+    assert any("cap of 1 sweep(s) per run is reached" in d for d in decisions), decisions
+    submitted = len(ctx.client.submitted)
+    second = run(ctx, job_ids=["41"])                   # the follow-up pass: the sweep has not ended yet
+    assert second.probes_asked == [] and second.probes_collected == []
+    assert len(ctx.client.submitted) == submitted
+    assert second.unchanged == ["41"]                  # same evidence: nothing new written, nothing asked
+    assert len([r for r in ctx.store.audit_log(subject="agent") if r["event"] == "agent.probe"]) == 1
+
+
+def test_a_sweep_whose_jobs_ended_is_collected_once(ctx, tmp_path):
+    slow_job(ctx, tmp_path, "51", ("node1",))
+    [asked] = run(ctx).probes_asked
+    for job_id in asked["jobs"]:                        # ended without writing results (say, killed)
+        ctx.client.set_job_state(job_id, "FAILED", exit_code=1)
+    follow_up = run(ctx, job_ids=["51"])
+    [collected] = follow_up.probes_collected
+    assert collected["sweep"] == asked["sweep"] and collected["flagged"] == [] and collected["for_jobs"] == ["51"]
+    assert run(ctx, job_ids=["51"]).probes_collected == []
+
+
+def test_switched_off_it_asks_for_nothing(ctx, tmp_path):
+    slow_job(ctx, tmp_path, "61", ("node1",))
+    report = run(ctx, probes=probing.Settings(enabled=False))
+    assert report.probes_asked == [] and ctx.client.submitted == {}
