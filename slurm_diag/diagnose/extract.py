@@ -43,6 +43,11 @@ NODE = (
     re.compile(rf"\bnode (?P<node>{_HOST}) (?:is |was )?(?:not responding|down|drained|failed)"),
     re.compile(rf"\bNode failure on (?P<node>{_HOST})"),
     re.compile(rf"^[a-z_][\w.-]*@(?P<node>{_HOST}):[~/]"),                                 # a shell prompt user@host:~$
+    re.compile(rf"\bNodes (?P<list>{_HOSTLIST}) (?:not responding|are down)"),             # slurmctld
+    re.compile(rf"\bUnavailableNodes:(?P<list>{_HOSTLIST})"),                              # squeue's pending reason
+    re.compile(rf"\bconnect to host (?P<node>{_HOST}) port \d+"),                          # ssh
+    re.compile(rf"^\[(?P<node>{_HOST}):\d+\] "),                                           # Open MPI's [host:pid]
+    re.compile(rf"^\S+\s+(?:up|down|drain|inact)\s+\S+\s+\d+\s+[a-z]+[*~#!%$@^-]?\s+(?P<list>{_HOSTLIST})\s*$"),  # sinfo
 )
 NOT_HOSTS = {"localhost", "none", "null", "unknown", "n/a", "the", "a", "node", "host", "is", "was"}
 JOB = (

@@ -365,3 +365,16 @@ def test_a_busy_gpu_with_its_sm_clock_well_below_its_maximum_is_held_down():
 @pytest.mark.parametrize("busy,sm", [(3, 345), (100, 1935)])
 def test_an_idle_gpu_or_one_at_full_clock_is_no_finding(busy, sm):
     assert diagnose(NVSMI_CLOCKS.format(busy=busy, sm=sm)).attribution["label"] == "unknown"
+
+
+@pytest.mark.parametrize("line,nodes", [
+    ("slurmctld: error: Nodes gn[03-04] not responding, setting DOWN", ["gn03", "gn04"]),
+    ("  7001 gpu train alice PD 0:00 2 (ReqNodeNotAvail, UnavailableNodes:gn[01-02,09])", ["gn01", "gn02", "gn09"]),
+    ("ssh: connect to host gn14 port 22: No route to host", ["gn14"]),
+    ("[gn21:04242] PMIX ERROR: UNREACHABLE in file ptl_tcp.c at line 790", ["gn21"]),
+    ("gpu*         up   infinite      2  down* gn[15-16]", ["gn15", "gn16"]),
+])
+def test_node_names_from_more_grammars(line, nodes):
+    from slurm_diag.diagnose import extract
+
+    assert extract.nodes_in(line) == nodes
