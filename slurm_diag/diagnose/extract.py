@@ -49,6 +49,8 @@ NODE = (
     re.compile(rf"^\[(?P<node>{_HOST}):\d+\] "),                                           # Open MPI's [host:pid]
     re.compile(rf"^\S+\s+(?:up|down|drain|inact)\s+\S+\s+\d+\s+[a-z]+[*~#!%$@^-]?\s+(?P<list>{_HOSTLIST})\s*$"),  # sinfo
 )
+# NCCL's INFO lines name every rank's device (init, rings, teardown): not a GPU the log implicates
+_NCCL_INFO = re.compile(r"\bNCCL INFO\b")
 NOT_HOSTS = {"localhost", "none", "null", "unknown", "n/a", "the", "a", "node", "host", "is", "was"}
 JOB = (
     re.compile(r"\*\*\* (?:JOB|STEP) (?P<job>\d+(?:_\d+)?(?:\.\w+)?) ON "),
@@ -144,7 +146,7 @@ def extract(lines, pci_to_gpu: dict[str, int] | None = None) -> Extracted:
     for line in lines:
         for name in nodes_in(line):
             _add(out.nodes, name)
-        for gpu in gpus_in(line, pci_to_gpu):
+        for gpu in ([] if _NCCL_INFO.search(line) else gpus_in(line, pci_to_gpu)):
             _add(out.gpus, gpu)
         for code, bus in xids_in(line):
             _add(out.xids, code)

@@ -378,3 +378,12 @@ def test_node_names_from_more_grammars(line, nodes):
     from slurm_diag.diagnose import extract
 
     assert extract.nodes_in(line) == nodes
+
+
+def test_nccl_info_lines_name_every_device_and_implicate_none():
+    from slurm_diag.diagnose import extract
+
+    lines = [f"h1:100:10{i} [{i}] NCCL INFO Channel 00/0 : {i}[{i}] -> {(i + 1) % 4}[{(i + 1) % 4}] via P2P/IPC"
+             for i in range(4)]
+    lines.append("h1:100:107 [2] NCCL WARN Cuda failure 'an illegal memory access was encountered'")
+    assert extract.extract(lines).gpus == [2]
