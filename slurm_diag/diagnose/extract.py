@@ -34,6 +34,7 @@ GPU_INDEX = (
 )
 NODE = (
     re.compile(rf"\*\*\* (?:JOB|STEP) [\w.]+ ON (?P<node>{_HOST}) "),                      # slurmstepd
+    re.compile(rf"\*\*\* (?:JOB|STEP) [\w.]+ CANCELLED AT \S+ DUE TO [A-Z ]+ on (?P<node>{_HOST}) \*\*\*"),  # older
     re.compile(rf"\bsrun: error: (?P<node>{_HOST}): task"),
     re.compile(rf"^(?P<node>{_HOST}):\d+:\d+\s+\[\d+\]\s+NCCL\b"),                          # NCCL prefix
     re.compile(rf"^(?:\w{{3}}\s+\d+\s+[\d:]{{8}}|\d{{4}}-\d\d-\d\dT[\d:.+-]+)\s+(?P<node>{_HOST})\s+kernel:"),
@@ -53,7 +54,7 @@ NODE = (
 _NCCL_INFO = re.compile(r"\bNCCL INFO\b")
 NOT_HOSTS = {"localhost", "none", "null", "unknown", "n/a", "the", "a", "node", "host", "is", "was"}
 JOB = (
-    re.compile(r"\*\*\* (?:JOB|STEP) (?P<job>\d+(?:_\d+)?(?:\.\w+)?) ON "),
+    re.compile(r"\*\*\* (?:JOB|STEP) (?P<job>\d+(?:_\d+)?(?:\.\w+)?) (?:ON|CANCELLED|STEPD) "),
     re.compile(r"\b(?:SLURM_JOB_ID|SLURM_JOBID|JobId|JobID|job_id)\s*[=:]\s*(?P<job>\d+(?:_\d+)?)\b"),
     re.compile(r"\bStepId=(?P<job>\d+\.\w+)\b"),
     re.compile(r"\bslurm-(?P<job>\d+(?:_\d+)?)\.(?:out|err)\b"),

@@ -387,3 +387,10 @@ def test_nccl_info_lines_name_every_device_and_implicate_none():
              for i in range(4)]
     lines.append("h1:100:107 [2] NCCL WARN Cuda failure 'an illegal memory access was encountered'")
     assert extract.extract(lines).gpus == [2]
+
+
+def test_older_slurmstepd_messages_put_the_node_last():
+    from slurm_diag.diagnose import extract
+
+    got = extract.extract(["slurmstepd: *** JOB 4711 CANCELLED AT 2019-01-02T03:04:05 DUE TO TIME LIMIT on cn203 ***"])
+    assert (got.nodes, got.job_ids) == (["cn203"], ["4711"])
