@@ -44,7 +44,7 @@ class Outcome:
 
 def _submit_agent(lay, log: Path, since: str, python: str) -> str:
     """jobs/agent.sbatch as scrontab or cron would submit it, looking back ``since``."""
-    env = {**cluster.slurm_env(lay), "SDIAG_PYTHON": python,
+    env = {**cluster.slurm_env(lay), "SDIAG_PYTHON": python, "PYTHONPATH": str(REPO),   # this checkout's code
            "SDIAG_CONFIG": str(lay.base / "etc" / "sdiag.toml")}
     done = process.run(["sbatch", "--parsable", "--chdir=/tmp", "-o", str(log), str(REPO / "jobs" / "agent.sbatch"),
                         "--since", since, "--json"], env=env, timeout=30)
