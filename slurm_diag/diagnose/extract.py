@@ -37,9 +37,15 @@ NODE = (
     re.compile(rf"\*\*\* (?:JOB|STEP) [\w.]+ CANCELLED AT \S+ DUE TO [A-Z ]+ on (?P<node>{_HOST}) \*\*\*"),  # older
     re.compile(rf"\bsrun: error: (?P<node>{_HOST}): task"),
     re.compile(rf"^(?P<node>{_HOST}):\d+:\d+\s+\[\d+\]\s+NCCL\b"),                          # NCCL prefix
-    re.compile(rf"^(?:\w{{3}}\s+\d+\s+[\d:]{{8}}|\d{{4}}-\d\d-\d\dT[\d:.+-]+)\s+(?P<node>{_HOST})\s+kernel:"),
+    # syslog / journalctl: "date host tag[pid]:" (kernel, slurmd, slurmstepd, nvidia-persistenced, ...)
+    re.compile(rf"^(?:\w{{3}}\s+\d+\s+[\d:]{{8}}|\d{{4}}-\d\d-\d\dT[\d:.+-]+)\s+(?P<node>{_HOST})\s+"
+               rf"[\w./-]+(?:\[\d+\])?:"),
     re.compile(rf"\b(?:host|hostname|Host|Hostname|HOST)\s*[:=]\s*(?P<node>{_HOST})\b"),
-    re.compile(rf"\b(?:NodeList|NodeName|BatchHost|Node)=(?P<list>{_HOSTLIST})"),
+    re.compile(rf"\b(?:NodeList|NodeName|BatchHost|Node|Nodes|SLURM_(?:JOB_)?NODELIST|SLURMD_NODENAME)="
+               rf"(?P<list>{_HOSTLIST})"),
+    re.compile(rf"\bexec_host\s*=\s*(?P<node>{_HOST})/"),                                 # PBS/Torque
+    re.compile(rf"executed on host\(s\) <(?:\d+\*)?(?P<node>{_HOST})>"),                   # LSF
+    re.compile(rf"^\s*Node:\s+(?P<node>{_HOST})/"),                                         # kubectl describe pod
     re.compile(rf"\bon (?:node|host)\s+(?P<node>{_HOST})\b"),
     re.compile(rf"\bnode (?P<node>{_HOST}) (?:is |was )?(?:not responding|down|drained|failed)"),
     re.compile(rf"\bNode failure on (?P<node>{_HOST})"),

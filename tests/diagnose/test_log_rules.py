@@ -394,3 +394,17 @@ def test_older_slurmstepd_messages_put_the_node_last():
 
     got = extract.extract(["slurmstepd: *** JOB 4711 CANCELLED AT 2019-01-02T03:04:05 DUE TO TIME LIMIT on cn203 ***"])
     assert (got.nodes, got.job_ids) == (["cn203"], ["4711"])
+
+
+@pytest.mark.parametrize("line,nodes", [
+    ("Dec  1 06:03:00 gn31 slurmstepd[4242]: error: Detected 1 oom_kill event in StepId=9.0", ["gn31"]),
+    ("2026-12-01T06:03:00+00:00 gn32 nvidia-persistenced[77]: device 0000:3b:00.0 - failed", ["gn32"]),
+    ("SLURM_JOB_NODELIST=gn[40-41]", ["gn40", "gn41"]),
+    ("    exec_host = n123/0*8+n124/0*8", ["n123"]),
+    ("Job was executed on host(s) <8*lsfn07>, in queue <gpu>, as user <u>.", ["lsfn07"]),
+    ("Node:         worker-3/10.0.0.3", ["worker-3"]),
+])
+def test_node_names_from_schedulers_and_syslog(line, nodes):
+    from slurm_diag.diagnose import extract
+
+    assert extract.nodes_in(line) == nodes
