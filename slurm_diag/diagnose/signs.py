@@ -91,7 +91,8 @@ sign("node-fail", "node_failure", "infra", "node", 0,
      "Slurm lost the node under the job")
 sign("node-rebooted", "node_failure", "infra", "node", 0,
      r"Node unexpectedly rebooted|rebooted unexpectedly|\bNodeLost\b|node \S+ (?:is )?NotReady|"
-     r"power (?:outage|failure|loss)\b|State=DOWN\*|\bdown\*\s",
+     r"power (?:outage|failure|loss)\b|State=DOWN\*|\bdown\*\s|"
+     r"\b(?:node|host) \S+ (?:was |has been )rebooted",
      "the node rebooted or was lost under the job")
 sign("node-unreachable", "node_failure", "infra", "node", 2,
      r"connect to host \S+ port \d+: (?:No route to host|Connection timed out)|\bHost is down\b",
@@ -104,7 +105,8 @@ sign("controller-down", "node_failure", "infra", "slurmctld", 1,
 sign("host-oom-kill", "host_oom", "user", "memory", 1,
      r"oom[-_]kill(?:ed)? event|Out of memory: Killed? process|Memory cgroup out of memory|"
      r"\bOUT_OF_MEMORY\b|oom-kill:constraint|invoked oom-killer|Some of your processes may have been killed by the cgroup out-of-memory handler|"
-     r"exceeded (?:job |virtual )?memory limit|\bTERM_MEMLIMIT\b|\bOOMKilled\b|job killed: v?mem .*exceeded limit",
+     r"exceeded (?:job |virtual )?memory limit|\bTERM_MEMLIMIT\b|\bOOMKilled\b|job killed: v?mem .*exceeded limit|"
+     r"node was low on resource: memory",
      "the job ran out of host memory (OOM killer)")
 sign("host-oom-python", "host_oom", "user", "memory", 2,
      r"^\s*MemoryError\b|std::bad_alloc|Cannot allocate memory|\bENOMEM\b|"
@@ -149,7 +151,8 @@ sign("request-invalid", "user_code", "user", "slurm", 1,
      r"Requested node configuration is not available|Invalid (?:account|partition|qos)|"
      r"Unable to allocate resources|QOSMax\w+|AssocMax\w+|Invalid generic resource \(gres\) specification|"
      r"More processors requested than permitted|"
-     r"(?:Batch job submission failed|Unable to allocate resources): .*(?:invalid|not available|violates|exceed|"
+     r"(?:Batch job submission failed|Unable to allocate resources|Unable to create step for job \d+): "
+     r".*(?:invalid|not available|violates|exceed|"
      r"not permitted|permission denied|too many|too large)",
      "Slurm refused the job's request (its own arguments)", also=("scheduler",))
 
@@ -169,6 +172,8 @@ sign("fs-stale-io", "filesystem", "infra", "storage", 1,
      r"I/O error, dev \S+|LNetError|disk I/O error|Remote I/O error|\[Errno 121\]|Structure needs cleaning|"
      r"\b(?:beegfs|mmfs\w*|libceph|ceph|weka\w*)\b.*(?:error|unreachable|offline|hung|timed? ?out)",
      "a shared filesystem failed (stale handle, I/O error, read-only, eviction)")
+sign("fs-ephemeral", "filesystem", "user", "storage", 1, r"node was low on resource: ephemeral-storage",
+     "the job filled the node's local (ephemeral) storage")
 sign("fs-workdir", "filesystem", "user", "storage", 2,
      r"couldn't chdir to|could not chdir to",
      "the job's working directory does not exist on the node (a path or a filesystem not mounted there)")
@@ -278,7 +283,7 @@ sign("net-fabric", "network", "infra", "fabric", 2,
      r"\bport \d+ .*(?:state )?DOWN\b|link (?:is )?down|LinkDown|NET/IB : .*(?:error|failed)|"
      r"mlx5_\d+.*(?:error|down)|UCX\s+ERROR|ud_ep\.c.*timed out|Endpoint timeout|"
      r"rdma.*(?:error|failed)|NET/Socket : .*(?:error|failed)|IB(?:V)? (?:error|failed)|"
-     r"Call to ibv_\w+ failed|ibv_\w+ failed with error",
+     r"Call to ibv_\w+ failed|ibv_\w+ failed with error|NETDEV WATCHDOG: .*transmit queue \d+ timed out",
      "the network fabric reported errors")
 sign("net-symptom", "network", "infra", "nccl", 4,
      r"Watchdog caught collective operation timeout|ncclRemoteError|remote process exited|"

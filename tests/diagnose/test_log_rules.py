@@ -408,3 +408,16 @@ def test_node_names_from_schedulers_and_syslog(line, nodes):
     from slurm_diag.diagnose import extract
 
     assert extract.nodes_in(line) == nodes
+
+
+@pytest.mark.parametrize("text,label,scope", [
+    ("srun: error: Unable to create step for job 7301: Memory required by task is not available", "user_code", "user"),
+    ("  Warning  Evicted  3m  kubelet  The node was low on resource: memory. Container trainer was using 61Gi",
+     "host_oom", "user"),
+    ("  Warning  Evicted  3m  kubelet  The node was low on resource: ephemeral-storage.", "filesystem", "user"),
+    ("kernel: NETDEV WATCHDOG: ens1f0np0 (mlx5_core): transmit queue 12 timed out", "network", "infra"),
+    ("slurmctld: node gn22 has been rebooted, returning to service", "node_failure", "infra"),
+])
+def test_general_rules_fourth_batch(text, label, scope):
+    a = diagnose(text).attribution
+    assert (a["label"], a["scope"]) == (label, scope), a["explanation"]
