@@ -130,7 +130,7 @@ def _alternatives(ranked: list[str], by_label: dict[str, list[Evidence]], chosen
                     out.append({"label": other, "scope": "user" if other in USER_LABELS else "infra",
                                 "confidence": round(BASE_CONFIDENCE.get(ev.tier, 0.3) * 0.5, 2),
                                 "supporting": [ev.id],
-                                "summary": f"also known to produce: {ev.finding['summary'][:260]}"})
+                                "summary": f"also fits the same evidence: {ev.finding['summary'][:260]}"})
     return out
 
 

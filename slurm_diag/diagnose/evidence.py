@@ -119,13 +119,13 @@ def _cancel_after_task_failure(found: dict, lines: list[str]) -> None:
     if ev is None:
         return
     at = ev.lines[0] - 1
-    for k in range(at - 1, max(-1, at - 1 - CONSEQUENCE_WINDOW), -1):
-        if _TASK_FAILED.search(lines[k]):
-            ev.tier, ev.finding["severity"] = SYMPTOM_TIER, "WARN"
-            ev.finding["summary"] = (f"the step was cancelled as a consequence of the task failure srun reported "
-                                     f"on line {k + 1}, not by a person: {lines[at].strip()[:300]}")
-            ev.finding["raw"]["consequence_of_line"] = k + 1
-            return
+    failed = [k for k in range(max(0, at - CONSEQUENCE_WINDOW), at) if _TASK_FAILED.search(lines[k])]
+    if failed:
+        k = failed[0]
+        ev.tier, ev.finding["severity"] = SYMPTOM_TIER, "WARN"
+        ev.finding["summary"] = (f"the step was cancelled as a consequence of the task failure srun reported "
+                                 f"on line {k + 1}, not by a person: {lines[at].strip()[:300]}")
+        ev.finding["raw"]["consequence_of_line"] = k + 1
 
 
 def _prolog_failure_with_reason(found: dict) -> None:
