@@ -2,9 +2,12 @@
 
 A Finding is a fact with a stable id, its source, the node/GPU it concerns and the raw data; the
 argument (label, scope, component, tier) is kept beside it, so the same finding can support one
-attribution and contradict another. Log findings come from ``signs`` plus two things a regex per
-line cannot do: Xid codes judged by their number, and Python tracebacks (the last exception and
-the frame that raised it).
+attribution and contradict another. Log findings come from ``signs`` plus what a regex per line
+cannot do: Xid codes judged by their number, Python tracebacks (the last exception and the frame
+that raised it), nvidia-smi -q blocks (a GPU at its temperature limit, a busy GPU's clocks held
+down), the job's own throughput and the durations of its runs, and two cascades read in order (a
+cancel right after a task failed is the failure's consequence; a failed prolog that says why is
+named for the reason).
 """
 
 from __future__ import annotations

@@ -8,7 +8,12 @@ lowest tier present, so a cascade is named for its root: an Xid 79 on one rank b
 timeouts it caused on every rank, and a Python exception on one rank beats the "remote process
 exited" it caused on the others.
 
+A sign may name the signs it ``explains`` on the same line (a bus error's "core dumped" is not a
+separate crash) and the other labels ``also`` known to print that line (a bus error is also what
+exhausted host memory looks like): those are ranked as alternatives, after the evidence's own.
+
 Tiers and scopes are a judgement; the team's evaluation set (tests/data/cases) measures them.
+Every sign states a general fact about a message, never a string lifted from one case.
 """
 
 from __future__ import annotations
