@@ -181,8 +181,10 @@ def paper_case(lay, slurm: CommandClient) -> None:
     from slurm_diag.actions import Context, Refused, reject
     from slurm_diag.devcluster import paper_case as case
 
-    step("the paper's case: node2 slows down mid-job; the agent (a Slurm job) finds it  (sdiag-agent agent run)")
-    out = case.run(lay, slurm, node="node2", share=0.2, say=lambda m: print(f"  {m}", flush=True))
+    step("the paper's case: a node slows down mid-job; the agent (a Slurm job) finds it  (sdiag-agent agent run)")
+    conf = lay.base / "etc" / "sdiag.toml"
+    ctx = Context.from_config(config_mod.load(conf if conf.exists() else None), client=slurm)
+    out = case.run(lay, slurm, ctx.store, share=0.2, say=lambda m: print(f"  {m}", flush=True))
     t = out.timings
     print(f"  timeline after the fault: job ended {t.get('job_ended')} s, agent pass {t.get('first_pass_done')} s, "
           f"probes judged and follow-up pass done {t.get('follow_up_done')} s")
@@ -190,11 +192,9 @@ def paper_case(lay, slurm: CommandClient) -> None:
         print("  no drain proposed: see the follow-up pass's report under ~/.sdiag/agent/")
         return
     print(f"  an admin would now run: sdiag-agent actions show {out.proposal['id']}  (then approve or reject)")
-    conf = lay.base / "etc" / "sdiag.toml"
-    ctx = Context.from_config(config_mod.load(conf if conf.exists() else None), client=slurm)
     try:
-        reject(ctx, out.proposal["id"], why="demo: node2 was slowed on purpose and is back at full speed")
-        print("  rejected for the demo (node2 was slowed on purpose); the rejection is kept as feedback")
+        reject(ctx, out.proposal["id"], why=f"demo: {out.slowed} was slowed on purpose and is back at full speed")
+        print(f"  rejected for the demo ({out.slowed} was slowed on purpose); the rejection is kept as feedback")
     except Refused as exc:
         print(f"  {exc}")
 

@@ -100,8 +100,8 @@ def cluster_env(devcluster) -> dict[str, str]:
 @pytest.fixture()
 def idle_cluster(devcluster, slurm):
     """No job of an earlier test still pending or running, every node healthy, undrained and with
-    nothing remembered (sticky XIDs, baselines): a test that reads what the hooks decided, or what
-    ran in a time window, sees its own jobs' doing only."""
+    nothing remembered (sticky XIDs, baselines), no proposal waiting for a decision: a test that reads
+    what the hooks or the agent decided, or what ran in a time window, sees its own jobs' doing only."""
     from slurm_diag.devcluster import cluster
     from slurm_diag.slurm.errors import JobNotFound
     from slurm_diag.health import state
@@ -126,4 +126,11 @@ def idle_cluster(devcluster, slurm):
     for node in slurm.list_nodes():
         if node.drained:
             slurm.resume_node(node.name)
+    from slurm_diag import config
+    from slurm_diag.store import Store
+
+    store = Store(config.load(devcluster.base / "etc" / "sdiag.toml").store_url)
+    for p in store.proposals():                   # no decision of an earlier test left pending
+        if p["state"] in ("proposed", "approved"):
+            store.transition(p["id"], "expired", "test", note="closed before the next test")
     return devcluster

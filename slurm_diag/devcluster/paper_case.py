@@ -62,11 +62,28 @@ def _agent_json(path: Path) -> dict:
                                  hint="its last lines: " + " | ".join(text.strip().splitlines()[-3:])) from None
 
 
-def run(lay, slurm, *, node: str = "node2", share: float = 0.2, say=print, python: str = sys.executable) -> Outcome:
-    """Run the case; the node is back at full speed afterwards, whatever happens. The proposal is
-    left for an admin (the caller decides what to do with it)."""
-    others = [n for n in lay.node_names if n != node]
-    pair = sorted([others[0], node])
+def clean_nodes(lay, store) -> list[str]:
+    """Nodes whose latest probe result is not a flag (or that were never probed): a node flagged by an
+    earlier run of this case would be found from the record, without the probes this case shows."""
+    out = []
+    for name in lay.node_names:
+        latest = store.probe_results(node=name, limit=1)
+        if not latest or (latest[0].get("verdict") or {}).get("status") not in ("WARN", "CRITICAL"):
+            out.append(name)
+    return out
+
+
+def run(lay, slurm, store, *, share: float = 0.2, say=print, python: str = sys.executable) -> Outcome:
+    """Run the case on two nodes that no earlier probe holds anything against; the second one slows
+    down. It is back at full speed afterwards, whatever happens. The proposal is left for an admin
+    (the caller decides what to do with it)."""
+    fresh = clean_nodes(lay, store)
+    if len(fresh) < 2:
+        raise EnvironmentProblem(f"the case needs two nodes without a flagged probe on record; found {fresh}",
+                                 hint="probe the cluster once healthy: sdiag-agent probe submit gemm --nodes "
+                                      f"{','.join(lay.node_names)} --wait")
+    pair = fresh[:2]
+    node = pair[1]
     name = f"paper-case-{int(time.time())}"
     script = f"#!/bin/bash\nsrun {WORK}\n"
     args = ["-J", name, "-N", "2", "-w", ",".join(pair), "--ntasks-per-node=1", "-o", "/tmp/sdiag-paper-%j.out"]
@@ -116,7 +133,12 @@ def run(lay, slurm, *, node: str = "node2", share: float = 0.2, say=print, pytho
     out.attribution = next((a for a in out.follow_up.get("attributions", []) if a.get("job_id") == out.job_id), None)
     out.proposal = next((p for p in out.follow_up.get("proposals", [])
                          if (p["action"], p["target"]) == ("drain", node)), None)
-    if out.proposal and out.proposal.get("created"):
+    if out.proposal is None:          # the same drain still waits for a decision: not proposed twice
+        out.proposal = next((p for p in store.proposals() if (p["action"], p["target"]) == ("drain", node)
+                             and p["state"] in ("proposed", "approved")), None)
+        if out.proposal:
+            say(f"drain {node} was already proposed ({out.proposal['id']}) and waits for a decision")
+    elif out.proposal.get("created"):
         created = datetime.fromisoformat(out.proposal["created"].replace("Z", "+00:00"))
         if created.tzinfo is None:
             created = created.replace(tzinfo=timezone.utc)
@@ -126,7 +148,7 @@ def run(lay, slurm, *, node: str = "node2", share: float = 0.2, say=print, pytho
     if out.attribution:
         say(f"job {out.job_id}: {out.attribution['label']} ({out.attribution['scope']}) on "
             f"{', '.join(out.attribution.get('suspect_nodes', [])) or 'no node'}: {out.attribution['explanation'][:160]}")
-    if out.proposal:
-        say(f"proposal {out.proposal['id']}: drain {node}, {out.timings.get('fault_to_proposal')} s after the fault "
+    if "fault_to_proposal" in out.timings:
+        say(f"proposal {out.proposal['id']}: drain {node}, {out.timings['fault_to_proposal']} s after the fault "
             f"(the paper: under 10 minutes; a senior engineer: about an hour)")
     return out

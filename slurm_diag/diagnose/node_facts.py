@@ -116,8 +116,21 @@ def from_health(job, reports: list[dict]) -> tuple[list[Evidence], list[str]]:
     return out, [f"node health on {n} (no record in the window)" for n in missing]
 
 
+def _superseded(r: dict, at: datetime, results: list[dict], job_start: datetime) -> bool:
+    """A flag on a node that a later clean run of the same probe (same GPU) cleared before the job
+    started: the node was measured healthy again (repaired, or the cause went away)."""
+    key = (r.get("node"), r.get("probe"), r.get("gpu"))
+    for other in results:
+        later = when(other.get("time"))
+        if (other.get("node"), other.get("probe"), other.get("gpu")) == key and other.get("valid", True) \
+                and (other.get("verdict") or {}).get("status") == "OK" and later is not None and at < later <= job_start:
+            return True
+    return False
+
+
 def from_probes(job, results: list[dict]) -> list[Evidence]:
-    """Probe verdicts on the job's nodes from a day before the job to a day after it."""
+    """Probe verdicts on the job's nodes from a day before the job to a day after it; a flag that a
+    clean run cleared before the job started does not count."""
     span = window(job)
     if span is None:
         return []
@@ -128,7 +141,7 @@ def from_probes(job, results: list[dict]) -> list[Evidence]:
         at = when(r.get("time"))
         if r.get("node") not in job.nodes or at is None or not start <= at <= end:
             continue
-        if verdict.get("status") not in ("WARN", "CRITICAL"):
+        if verdict.get("status") not in ("WARN", "CRITICAL") or _superseded(r, at, results, span[0]):
             continue
         label = "gpu_throttle" if r.get("gpu") is not None else "slow_node"
         out.append(Evidence(finding(f"probe:{r.get('id')}", "probe", verdict["status"],

@@ -163,3 +163,24 @@ def test_twice_the_nodes_in_half_the_time_is_not_slow(tmp_path):
     d = explain(tmp_path, quick, fake, Store(f"sqlite:///{tmp_path / 'sdiag.db'}"))
     assert "about as fast" in next(f for f in d.findings if f["id"] == "sacct:earlier-runs")["summary"]
     assert "completed normally" in d.attribution["explanation"]
+
+
+def probe_result(node, at, status, probe="gemm", gpu=None) -> dict:
+    return {"id": f"{node}-{at:%H%M}-{status}", "node": node, "probe": probe, "gpu": gpu, "valid": True,
+            "time": at.astimezone(timezone.utc).isoformat(timespec="seconds"), "value": 1.0, "unit": "GFLOP/s",
+            "verdict": {"status": status, "message": f"{node} {status.lower()}"}}
+
+
+def test_a_probe_flag_cleared_by_a_clean_run_before_the_job_does_not_count(tmp_path):
+    from slurm_diag.diagnose.node_facts import from_probes
+
+    j = job(tmp_path, "done\n", state="COMPLETED", exit_code=0)
+    flag = probe_result("node2", START - timedelta(hours=2), "CRITICAL")
+
+    def flagged(*results):
+        return [e.id for e in from_probes(j, [flag, *results])]
+    assert flagged() == [f"probe:{flag['id']}"]                                      # a flag on record counts
+    assert flagged(probe_result("node2", START - timedelta(hours=1), "OK")) == []       # measured clean again
+    assert flagged(probe_result("node2", END + timedelta(hours=1), "OK")) != []         # clean only after the job
+    assert flagged(probe_result("node1", START - timedelta(hours=1), "OK")) != []       # another node's run
+    assert flagged(probe_result("node2", START - timedelta(hours=1), "OK", probe="membw")) != []   # another probe
