@@ -186,8 +186,8 @@ def paper_case(lay, slurm: CommandClient) -> None:
     ctx = Context.from_config(config_mod.load(conf if conf.exists() else None), client=slurm)
     out = case.run(lay, slurm, ctx.store, share=0.2, say=lambda m: print(f"  {m}", flush=True))
     t = out.timings
-    print(f"  timeline after the fault: job ended {t.get('job_ended')} s, agent pass {t.get('first_pass_done')} s, "
-          f"probes judged and follow-up pass done {t.get('follow_up_done')} s")
+    print(f"  timeline after the fault: job ended {t.get('job_ended')} s, agent pass {t.get('first_pass_done')} s"
+          + (f", probes judged and follow-up pass done {t['follow_up_done']} s" if "follow_up_done" in t else ""))
     if out.proposal is None:
         print("  no drain proposed: see the follow-up pass's report under ~/.sdiag/agent/")
         return

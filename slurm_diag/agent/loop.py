@@ -242,6 +242,9 @@ class Loop:
             decisions.append("no proposal: " + ("the job's own doing" if a["scope"] == "user" else "it completed"))
         if slow and not any(f["source"] == "probe" for f in d["findings"]):
             decisions.append(self._ask_probes([job.job_id], list(job.nodes), _when(job.start), report))
+        elif record.get("probe_wanted"):              # the model asked (round 2); the same cap and rules apply
+            decisions.append("the model asked for probes: " +
+                             self._ask_probes([job.job_id], record["probe_wanted"], _when(job.start), report))
         self.store.audit(self.ctx.actor, ACTOR_EVENT, job.job_id, {
             "evidence_hash": digest, "attribution_id": a["id"], "label": a["label"], "scope": a["scope"],
             "transcript": {"observe": {"state": job.state, "nodes": list(job.nodes), "slow": slow},
@@ -356,10 +359,13 @@ def engine_diagnoser(client, store, kb_entries=None):
     return diagnose
 
 
-def llm_reasoner(backend, cfg):
+def llm_reasoner(backend, cfg, client=None, store=None):
     """reason(diagnosis, job) -> (attribution, llm record) through the agent's reasoning layer
-    (self-play, verifier, cache, budgets); the engine's attribution stands when it is rejected."""
+    (self-play, verifier, cache, budgets); the engine's attribution stands when it is rejected.
+    With ``client`` and ``store`` the model's round-2 checks read Slurm and the store, and its probe
+    requests come back in the record's ``probe_wanted`` for the loop to act on within its cap."""
     from slurm_diag.agent import reason as reason_mod
+    from slurm_diag.agent import tools as tools_mod
     from slurm_diag.diagnose import logfile
 
     cache = reason_mod.AnswerCache(cfg.home / "llm" / "answers")
@@ -368,6 +374,14 @@ def llm_reasoner(backend, cfg):
     def reason(diagnosis: dict, job):
         log = logfile.read_tail(job.stdout) if job.stdout else None
         text = log.text() if log is not None and log.usable else ""
-        out = reason_mod.explain(diagnosis, text, backend, job_nodes=list(job.nodes), cache=cache, budget=budget)
-        return out["attribution"], out["llm"]
+        wanted: list[str] = []
+        tools = None
+        if client is not None and store is not None:
+            tools = tools_mod.Tools(nodes=set(job.nodes), functions=tools_mod.record_functions(client, store, wanted))
+        out = reason_mod.explain(diagnosis, text, backend, tools=tools, job_nodes=list(job.nodes), cache=cache,
+                                 budget=budget)
+        record = out["llm"]
+        if wanted:
+            record = {**record, "probe_wanted": sorted(set(wanted))}
+        return out["attribution"], record
     return reason

@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 
 from slurm_diag.schemas import ATTRIBUTION_LABELS
 
-PROMPT_VERSION = "dot-xml-2"
+PROMPT_VERSION = "dot-xml-3"
 MAX_LOG_CHARS = 2000          # the tail of the log the model sees (the engine read all of it)
 MAX_FINDINGS = 20
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

@@ -133,7 +133,9 @@ def self_play(backend: Backend, diagnosis: dict, log_text: str, *, tools: tools_
 
     r2 = _ask(backend, "critique", prompt.render(
         context, "<task>Round 2 of 3. Critique the engine's hypothesis and your own: which findings support "
-        "it, which argue against it. Ask for read-only checks only if they would decide.</task>"),
+        "it, which argue against it. Ask for checks only if they would decide: node_state, health_history, "
+        "probe_history, node_events and kb_search read records; probe asks for a measurement of one of the "
+        "job's nodes, answered on a later pass.</task>"),
         critique_schema(), budget, transcript)
     checks = [tools.run(c.get("tool"), c.get("target", "")) for c in (r2.get("checks") or [])[:tools_mod.MAX_CHECKS]
               if isinstance(c, dict)]

@@ -1,9 +1,11 @@
-"""The read-only checks the LLM may ask for in round 2, from a whitelist the code runs.
+"""The checks the LLM may ask for in round 2, from a whitelist the code runs.
 
 A check is a name from ``WHITELIST`` and a target. Node checks run only on the job's own nodes;
 anything else is refused and the refusal is shown to the model. The functions come from the
-caller (the agent loop passes ones that read the store and Slurm); ``kb_search`` over the shipped
-knowledge base works everywhere, even on a log alone. Nothing here changes anything.
+caller (the agent loop passes ``record_functions``: Slurm and the store, read only); ``kb_search``
+over the shipped knowledge base works everywhere, even on a log alone. ``probe`` only asks: the
+loop submits the sweep afterwards, within its cap per run (agent/probing.py). Nothing here
+changes anything.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-WHITELIST = ("node_state", "health_history", "probe_history", "node_events", "kb_search")
-NODE_TOOLS = ("node_state", "health_history", "probe_history", "node_events")
+WHITELIST = ("node_state", "health_history", "probe_history", "node_events", "kb_search", "probe")
+NODE_TOOLS = ("node_state", "health_history", "probe_history", "node_events", "probe")
 MAX_CHECKS = 3
 _WORD = re.compile(r"[a-z0-9_]{3,}")
 
@@ -40,6 +42,43 @@ class Tools:
             return {"tool": tool, "target": target, "status": "ok", "result": str(fn(target))[:1000]}
         except Exception as exc:     # a check that fails is reported to the model, never raised
             return {"tool": tool, "target": target, "status": "failed", "result": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+def record_functions(client, store, probe_wanted: list[str] | None = None) -> dict[str, Callable[[str], str]]:
+    """The node checks over Slurm and the store, each answered in a few short lines. A ``probe``
+    request is appended to ``probe_wanted`` for the loop to act on (None: probes are not offered)."""
+    from datetime import datetime, timedelta
+
+    def node_state(node: str) -> str:
+        n = client.get_node(node)
+        return f"{n.name}: {n.state}{'+DRAIN' if n.drained else ''}, reason: {n.reason or 'none'}"
+
+    def health_history(node: str) -> str:
+        lines = []
+        for r in store.health_reports(node=node, limit=5):
+            bad = [f"{c['name']} {c['status']}: {c.get('message', '')[:60]}" for c in r.get("checks", [])
+                   if c.get("status") != "OK"]
+            lines.append(f"{r.get('time')} {r.get('context')}: {'; '.join(bad) or 'all OK'}")
+        return " | ".join(lines) or "no health record"
+
+    def probe_history(node: str) -> str:
+        return " | ".join(f"{r.get('time')} {r.get('probe')}: {(r.get('verdict') or {}).get('status')} "
+                          f"{(r.get('verdict') or {}).get('message', '')[:80]}"
+                          for r in store.probe_results(node=node, limit=5)) or "no probe result"
+
+    def node_events(node: str) -> str:
+        now = datetime.now().astimezone()
+        return " | ".join(f"{e.start} {e.state}: {e.reason[:60]} (by {e.user})"
+                          for e in client.node_events(now - timedelta(days=2), now, [node])[-5:]) or "no event in 2 days"
+
+    functions = {"node_state": node_state, "health_history": health_history, "probe_history": probe_history,
+                 "node_events": node_events}
+    if probe_wanted is not None:
+        def probe(node: str) -> str:
+            probe_wanted.append(node)
+            return f"a probe of {node} is requested; the agent submits it after this job (capped per run)"
+        functions["probe"] = probe
+    return functions
 
 
 _ENTRIES = None

@@ -65,7 +65,7 @@ def run(since, job_ids, llm, as_json) -> None:
     reason = None
     if backend_name != "none":
         from slurm_diag.agent.llm import make_backend
-        reason = loop.llm_reasoner(make_backend(backend_name, cfg), cfg)
+        reason = loop.llm_reasoner(make_backend(backend_name, cfg), cfg, client=ctx.client, store=ctx.store)
     settings = cfg.get("agent")
     with loop.single_run(cfg.home):
         agent = loop.Loop(ctx, loop.engine_diagnoser(ctx.client, ctx.store, _kb_entries(cfg)), reason=reason,

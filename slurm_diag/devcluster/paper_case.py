@@ -67,8 +67,9 @@ def clean_nodes(lay, store) -> list[str]:
     earlier run of this case would be found from the record, without the probes this case shows."""
     out = []
     for name in lay.node_names:
-        latest = store.probe_results(node=name, limit=1)
-        if not latest or (latest[0].get("verdict") or {}).get("status") not in ("WARN", "CRITICAL"):
+        decided = [r["verdict"]["status"] for r in store.probe_results(node=name, limit=50)
+                   if (r.get("verdict") or {}).get("status") in ("OK", "WARN", "CRITICAL")]
+        if not decided or decided[0] == "OK":          # newest first; UNKNOWN (no peers) decides nothing
             out.append(name)
     return out
 
@@ -119,15 +120,17 @@ def run(lay, slurm, store, *, share: float = 0.2, say=print, python: str = sys.e
         out.first_pass = _agent_json(first_log)
         out.timings["first_pass_done"] = round(time.time() - out.fault_at, 1)
         asked = [a for a in out.first_pass.get("probes_asked", []) if out.job_id in a["for_jobs"]]
-        if not asked:
-            raise EnvironmentProblem(f"the agent asked for no probes for job {out.job_id}",
-                                     hint=f"its report: {first_log}")
-        asked = asked[0]
-        say(f"it flags run {out.job_id} as slow and asks for {asked['probe']} probes on {', '.join(asked['nodes'])} "
-            f"(jobs {asked['jobs'][0]}..{asked['jobs'][-1]}); follow-up pass: job {asked['follow_up']}")
-        slurm.wait(asked["follow_up"], timeout=900, poll=1)
-        out.follow_up = _agent_json(logs / f"agent-follow-up-{asked['follow_up']}.out")
-        out.timings["follow_up_done"] = round(time.time() - out.fault_at, 1)
+        if asked:
+            asked = asked[0]
+            say(f"it flags run {out.job_id} as slow and asks for {asked['probe']} probes on "
+                f"{', '.join(asked['nodes'])} (jobs {asked['jobs'][0]}..{asked['jobs'][-1]}); "
+                f"follow-up pass: job {asked['follow_up']}")
+            slurm.wait(asked["follow_up"], timeout=900, poll=1)
+            out.follow_up = _agent_json(logs / f"agent-follow-up-{asked['follow_up']}.out")
+            out.timings["follow_up_done"] = round(time.time() - out.fault_at, 1)
+        else:                          # the records already held a probe against the node: no new sweep
+            say(f"it flags run {out.job_id} as slow; the probes on record already decide (no new sweep)")
+            out.follow_up = out.first_pass
     finally:
         cluster.unslow(lay, node)
     out.attribution = next((a for a in out.follow_up.get("attributions", []) if a.get("job_id") == out.job_id), None)

@@ -87,3 +87,33 @@ def test_switched_off_it_asks_for_nothing(ctx, tmp_path):
     slow_job(ctx, tmp_path, "61", ("node1",))
     report = run(ctx, probes=probing.Settings(enabled=False))
     assert report.probes_asked == [] and ctx.client.submitted == {}
+
+
+def test_the_models_round_two_checks_read_the_records_and_its_probe_request_goes_through_the_cap(ctx, tmp_path):
+    from slurm_diag.agent.llm.fake import FakeBackend
+    from slurm_diag.agent.loop import llm_reasoner
+    from tests.agent_loop.test_loop import AMBIGUOUS
+
+    add_job(ctx, tmp_path, "71", AMBIGUOUS, ("node2",))
+
+    def final(system, user, schema):
+        ids = schema["properties"]["supporting"]["items"]["enum"]
+        return {"label": "unknown", "scope": "user", "supporting": ids[:1], "suspect_nodes": [], "suspect_gpus": [],
+                "alternatives": [], "explanation": "nothing decides"}
+    checks = [{"tool": "node_state", "target": "node2"}, {"tool": "probe", "target": "node2"},
+              {"tool": "health_history", "target": "node9"}]
+    model = FakeBackend([{"keywords": ["loss"], "entities": []}, {"critique": "thin", "agrees": True, "checks": checks},
+                         final])
+    reason = llm_reasoner(model, ctx.cfg, client=ctx.client, store=ctx.store)
+    report = Loop(ctx, engine_diagnoser(ctx.client, ctx.store), reason=reason, llm="fake", probes=SETTINGS).run(
+        since=timedelta(hours=2))
+    [row] = [r for r in ctx.store.audit_log(subject="71") if r["event"] == "agent.attribution"]
+    llm = row["detail"]["transcript"]["orient"]["llm"]
+    ran = {c["tool"]: c for c in llm["transcript"][1]["checks"]}
+    assert ran["node_state"]["status"] == "ok" and ran["node_state"]["result"].startswith("node2: IDLE")
+    assert ran["health_history"]["status"] == "refused"                 # not one of the job's nodes
+    assert llm["probe_wanted"] == ["node2"]
+    [asked] = report.probes_asked
+    assert asked["for_jobs"] == ["71"] and asked["nodes"][0] == "node2"
+    assert any(d.startswith("the model asked for probes: asked for gemm probes on node2")
+               for d in row["detail"]["transcript"]["decide"])
