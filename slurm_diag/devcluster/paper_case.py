@@ -62,15 +62,26 @@ def _agent_json(path: Path) -> dict:
                                  hint="its last lines: " + " | ".join(text.strip().splitlines()[-3:])) from None
 
 
-def clean_nodes(lay, store) -> list[str]:
-    """Nodes whose latest probe result is not a flag (or that were never probed): a node flagged by an
-    earlier run of this case would be found from the record, without the probes this case shows."""
+def clean_nodes(lay, store, quiet_min: float = 3) -> list[str]:
+    """Nodes whose latest probe result is not a flag (or that were never probed) and whose health
+    checks raised nothing in the last ``quiet_min`` minutes (the case's job reads its nodes' health
+    from a minute before it started): a node flagged before would be found from the record, without
+    the probes this case shows."""
+    from datetime import datetime, timedelta, timezone
+
+    from slurm_diag.diagnose.node_facts import when
+
+    since = datetime.now(timezone.utc) - timedelta(minutes=quiet_min)
     out = []
     for name in lay.node_names:
         decided = [r["verdict"]["status"] for r in store.probe_results(node=name, limit=50)
                    if (r.get("verdict") or {}).get("status") in ("OK", "WARN", "CRITICAL")]
-        if not decided or decided[0] == "OK":          # newest first; UNKNOWN (no peers) decides nothing
-            out.append(name)
+        if decided and decided[0] != "OK":             # newest first; UNKNOWN (no peers) decides nothing
+            continue
+        if any((at := when(r.get("time"))) is not None and at >= since and r.get("status") != "OK"
+               for r in store.health_reports(node=name, limit=50)):
+            continue
+        out.append(name)
     return out
 
 
@@ -134,7 +145,7 @@ def run(lay, slurm, store, *, share: float = 0.2, say=print, python: str = sys.e
     finally:
         cluster.unslow(lay, node)
     out.attribution = next((a for a in out.follow_up.get("attributions", []) if a.get("job_id") == out.job_id), None)
-    out.proposal = next((p for p in out.follow_up.get("proposals", [])
+    out.proposal = next((p for p in out.first_pass.get("proposals", []) + out.follow_up.get("proposals", [])
                          if (p["action"], p["target"]) == ("drain", node)), None)
     if out.proposal is None:          # the same drain still waits for a decision: not proposed twice
         out.proposal = next((p for p in store.proposals() if (p["action"], p["target"]) == ("drain", node)
