@@ -4,7 +4,7 @@
 set -euo pipefail
 
 VENV=${VENV:-/opt/slurm-diag/venv}
-EXTRAS=${EXTRAS:-test,mysql,probes,kb,gpu,llm}
+EXTRAS=${EXTRAS:-test,mysql,probes,kb,gpu,llm,llm-server}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 APT_PACKAGES="slurmctld slurmd slurm-client munge slurmdbd mariadb-server libslurm-dev gcc make
  libopenmpi-dev openmpi-bin libpmix2 python3-venv python3-dev"
@@ -50,6 +50,15 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! "$VENV/bin/python"
         *,llm,*|*,kb,*)
             # torch first, from the local CPU wheel; anything that needs torch then finds it installed
             "$VENV/bin/python" -c 'import torch' 2>/dev/null || "$VENV/bin/pip" install -q torch==2.13.0 ;;
+    esac
+    case ",$EXTRAS," in
+        *,llm-server,*)
+            # llama.cpp's server (llama-cpp-python) compiles from source, about 5.5 min on 2 cores;
+            # portable (no -march=native) so the wheel runs on any x86-64 with AVX2. pip caches the
+            # wheel it built, so later setups on this machine take seconds. CMAKE_ARGS for this
+            # install only.
+            say "installing llama-cpp-python[server] (llama.cpp; a first build takes about 5.5 minutes)"
+            CMAKE_ARGS="-DGGML_NATIVE=OFF" "$VENV/bin/pip" install -q -e "$ROOT[llm-server]" ;;
     esac
     say "installing slurm-diag[$EXTRAS] into $VENV"
     "$VENV/bin/pip" install -q -e "$ROOT[$EXTRAS]"
