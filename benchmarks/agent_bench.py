@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import sys
 import time
 from collections import Counter
@@ -110,6 +111,8 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     server = None
     if args.serve_llamacpp:
+        # a SIGTERM (timeout, scancel) unwinds through the finally below, which stops the server
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         log = Path(cfg.home) / "llm" / "llama-server.log"
         server = llamacpp_server.start(smollm2.gguf_path(), model_id=smollm2.MODEL_ID, log=log,
                                        threads=args.threads, n_ctx=args.n_ctx)

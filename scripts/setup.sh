@@ -53,11 +53,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! "$VENV/bin/python"
     esac
     case ",$EXTRAS," in
         *,llm-server,*)
-            # llama.cpp's server (llama-cpp-python) compiles from source, about 5.5 min on 2 cores;
-            # portable (no -march=native) so the wheel runs on any x86-64 with AVX2. pip caches the
-            # wheel it built, so later setups on this machine take seconds. CMAKE_ARGS for this
-            # install only.
-            say "installing llama-cpp-python[server] (llama.cpp; a first build takes about 5.5 minutes)"
+            # llama.cpp's server (llama-cpp-python) compiles from source: 14 CPU-minutes, so about
+            # 7 minutes on 2 idle cores (15 on shared ones); portable (no -march=native), so the wheel
+            # runs on any x86-64 with AVX2. pip caches the wheel it built: later setups on this
+            # machine install it in seconds. CMAKE_ARGS for this install only.
+            say "installing llama-cpp-python[server] (llama.cpp; a first build takes 7 to 15 minutes)"
             CMAKE_ARGS="-DGGML_NATIVE=OFF" "$VENV/bin/pip" install -q -e "$ROOT[llm-server]" ;;
     esac
     say "installing slurm-diag[$EXTRAS] into $VENV"

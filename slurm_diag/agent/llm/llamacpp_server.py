@@ -24,7 +24,7 @@ from slurm_diag import process
 from slurm_diag.errors import EnvironmentProblem
 
 INSTALL = (f"`make setup`, or by hand from the repository: CMAKE_ARGS=-DGGML_NATIVE=OFF {sys.executable} -m pip "
-           "install -e '.[llm-server]' (a first build takes about 5.5 minutes)")
+           "install -e '.[llm-server]' (a first build takes 7 to 15 minutes)")
 NEEDED = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context")
 
 
