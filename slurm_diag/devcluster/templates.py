@@ -192,7 +192,13 @@ conf = "{lay.slurm_conf}"
 [store]
 url_file = "{lay.p('etc', 'store.url')}"
 
-# the probes the agent asks for: small, one thread (the nodes of this cluster share a few CPUs)
+# the nodes of this cluster share a few CPUs: a healthy node measures up to about a quarter below
+# the others when the machine is busy, so a fleet outlier here must be 30 % below them (a GPU
+# fleet keeps the default 5 %)
+[perf.verdict]
+min_deficit = 0.3
+
+# the probes the agent asks for: small, one thread
 [agent.probes]
 threads = 1
 params = {{ n = 256, repeats = 3, min_sample_s = 0.05 }}
