@@ -65,8 +65,10 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
     and for the last Python traceback."""
     lines = list(lines)
     found: dict[str, Evidence] = {}
+    every = signs.all_signs()
     for n, line in enumerate(lines, 1):
-        matched = [s for s in signs.all_signs() if s.pattern.search(line)]
+        lowered = line.lower()
+        matched = [s for s in every if s.search(line, lowered)]
         explained = {x for s in matched for x in s.explains}
         for s in matched:
             if s.id in explained:
@@ -259,7 +261,7 @@ def _traceback(found: dict, tb: Traceback, where: str, job_id) -> None:
     if tb.own_frame and tb.own_frame is not tb.frame:
         at += f", called from {tb.own_frame['func']} at {tb.own_frame['file']}:{tb.own_frame['line']}"
     at += ")" if at else ""
-    explained = [s for s in signs.all_signs() if s.pattern.search(text)]
+    explained = [s for s in signs.all_signs() if s.search(text, text.lower())]
     raw = {"where": where, "line": tb.line, "text": text[:500], "count": 1, "exception": tb.type,
            "message": tb.message[:500], "frame": tb.frame, "own_frame": tb.own_frame}
     if explained:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from slurm_diag.diagnose import anchors as anchors_mod
+
 # Xid codes: the hardware ones (DESIGN.md's gpu_hardware), and those an application's own kernel
 # causes (an illegal address, an exception in a user kernel): a job's fault, not the node's.
 HARDWARE_XIDS = frozenset({48, 61, 62, 63, 64, 74, 79, 92, 94, 95, 119, 120, 121, 140, 154})
@@ -38,6 +40,11 @@ class Sign:
     summary: str
     explains: tuple[str, ...] = ()   # signs that, on the same line, are this one's symptom
     also: tuple[str, ...] = ()       # other causes known to print the same line: ranked as alternatives
+    anchors: frozenset[str] | None = None   # text every match contains (anchors.py); None: try every line
+
+    def search(self, line: str, lowered: str):
+        """The pattern's match on the line, tried only when the lowercased line holds an anchor."""
+        return self.pattern.search(line) if anchors_mod.may_match(self.anchors, lowered) else None
 
 
 _REGISTRY: list[Sign] = []
@@ -45,7 +52,9 @@ _REGISTRY: list[Sign] = []
 
 def sign(id: str, label: str, scope: str, component: str, tier: int, pattern: str, summary: str,
          flags: int = re.IGNORECASE, explains: tuple[str, ...] = (), also: tuple[str, ...] = ()) -> None:
-    _REGISTRY.append(Sign(id, label, scope, component, tier, re.compile(pattern, flags), summary, explains, also))
+    compiled = re.compile(pattern, flags)
+    _REGISTRY.append(Sign(id, label, scope, component, tier, compiled, summary, explains, also,
+                          anchors_mod.of(compiled)))
 
 
 def all_signs() -> tuple[Sign, ...]:

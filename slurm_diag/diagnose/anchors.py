@@ -1,0 +1,68 @@
+"""Literal anchors of a regular expression: text that every match must contain.
+
+A 256 KB log tail is about 3,000 lines and there are about 50 signs: searching every sign's
+pattern on every line costs a second and more. Most lines match nothing. Substring tests in C are a
+hundred times cheaper than a search, so a sign is tried only on lines that contain one of its
+anchors. The anchors come from the pattern's own parse tree, so they cannot drift from it:
+- a run of three or more literal characters that every match goes through;
+- for an alternation, one anchor from each branch.
+A pattern with a branch that has no such run gets no anchors, and is tried on every line.
+"""
+
+from __future__ import annotations
+
+import re
+from re import _constants as c          # noqa: PLC2701 - the parse tree of re, stable within 3.11+
+from re import _parser
+
+MIN_RUN = 3
+_REPEATS = tuple(getattr(c, name) for name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") if hasattr(c, name))
+
+
+def _need(items) -> frozenset[str] | None:
+    """A set of strings one of which every match of this sequence contains, or None."""
+    candidates: list[frozenset[str]] = []
+    run: list[str] = []
+
+    def close() -> None:
+        if len(run) >= MIN_RUN:
+            candidates.append(frozenset(["".join(run)]))
+        run.clear()
+
+    for op, av in items:
+        if op is c.LITERAL:
+            run.append(chr(av))
+            continue
+        close()
+        if op is c.BRANCH:
+            sets = [_need(branch) for branch in av[1]]
+            if all(s is not None for s in sets):
+                candidates.append(frozenset().union(*sets))
+        elif op is c.SUBPATTERN:
+            inner = _need(av[-1])
+            if inner is not None:
+                candidates.append(inner)
+        elif op in _REPEATS and av[0] >= 1:
+            inner = _need(av[2])
+            if inner is not None:
+                candidates.append(inner)
+    close()
+    if not candidates:
+        return None
+    # the most selective: the fewest alternatives, then the longest shortest member
+    return min(candidates, key=lambda s: (len(s), -min(len(x) for x in s)))
+
+
+def of(pattern: re.Pattern) -> frozenset[str] | None:
+    """The pattern's anchors, lowercased (compare with the lowercased line: a case-sensitive match
+    is also a match of the lowercased text), or None when it has none (try it on every line)."""
+    try:
+        need = _need(_parser.parse(pattern.pattern, pattern.flags))
+    except (re.error, TypeError, ValueError):
+        return None
+    return None if need is None else frozenset(a.lower() for a in need)
+
+
+def may_match(anchors: frozenset[str] | None, lowered: str) -> bool:
+    """Could a pattern with these anchors match the line whose lowercased text is ``lowered``?"""
+    return anchors is None or any(a in lowered for a in anchors)
