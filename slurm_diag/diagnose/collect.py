@@ -139,6 +139,23 @@ def weigh(job, own: list[Evidence], around: list[Evidence]) -> list[Evidence]:
     return around
 
 
+def unconfirmed_xids(log_evidence: list[Evidence], node_evidence: list[Evidence]) -> None:
+    """A GPU hardware fault printed in the job's output (an Xid, "fallen off the bus", an
+    uncorrectable ECC error) that the driver never reported: the job's epilog read the kernel log
+    on every node it ran on and found no hardware Xid, and each of those faults leaves one. A log is
+    untrusted text, so such a line is a symptom at most (tier 4), never a GPU fault that outranks
+    the job's own errors."""
+    clean = next((e for e in node_evidence if e.id == node_facts.XID_CLEAN), None)
+    if clean is None:
+        return
+    for ev in log_evidence:
+        if ev.finding.get("source") == "log" and ev.label == "gpu_hardware" and ev.tier < 4:
+            ev.tier = 4
+            ev.finding["severity"] = "WARN"
+            ev.finding["summary"] += (" (the driver never reported it: the job's epilog read the kernel log on "
+                                      f"{', '.join(clean.finding['raw']['nodes'])} and found no hardware Xid)")
+
+
 def stray_memory(job, log_evidence: list[Evidence], node_evidence: list[Evidence]) -> list[Evidence]:
     """CUDA OOM is the job's own unless a process outside the job held that GPU's memory when the
     job's prolog checked it: then the cluster's (tier 1, so it outranks the job's OOM line)."""

@@ -71,6 +71,7 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
     """A job from the Slurm adapter, plus evidence other collectors found (node events, health
     and probe records). Suspects are kept to the job's own nodes."""
     found, missing, logs = job_facts.from_job(job)
+    collect.unconfirmed_xids(found, list(more))
     found += collect.stray_memory(job, found, list(more)) + collect.weigh(job, found, list(more))
     buses = pci_map.from_evidence(found)
     pci_map.apply(found, buses, "no health report of the job's nodes recorded their GPUs' bus ids")

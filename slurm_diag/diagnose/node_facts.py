@@ -78,6 +78,9 @@ def from_events(job, events) -> list[Evidence]:
     return out
 
 
+XID_CLEAN = "health:xid-clean"
+
+
 def from_health(job, reports: list[dict]) -> tuple[list[Evidence], list[str]]:
     """Non-OK checks in the reports of the job's nodes during its run (its own prolog and epilog,
     other hooks and HealthCheckProgram runs from a minute before its start to two after its end);
@@ -88,6 +91,8 @@ def from_health(job, reports: list[dict]) -> tuple[list[Evidence], list[str]]:
     start, end = span[0] - BEFORE, span[1] + AFTER
     out: list[Evidence] = []
     seen_nodes: set[str] = set()
+    xid_clean: set[str] = set()          # nodes whose epilog for this job read no new hardware Xid
+    xid_seen: set[str] = set()           # ... or did, or could not tell
     for report in reports:
         at = when(report.get("time"))
         own = report.get("job_id") == job.job_id or report.get("job_id") == job.job_id_raw
@@ -95,6 +100,8 @@ def from_health(job, reports: list[dict]) -> tuple[list[Evidence], list[str]]:
             continue
         seen_nodes.add(report["node"])
         for check in report.get("checks", []):
+            if own and report.get("context") == "epilog" and check.get("name") == "xid":
+                (xid_clean if check.get("status") == "OK" else xid_seen).add(report["node"])
             if check.get("status") not in ("CRITICAL", "WARN"):
                 continue
             label = CHECK_LABELS.get(check["name"]) if check["status"] == "CRITICAL" else None
@@ -108,6 +115,11 @@ def from_health(job, reports: list[dict]) -> tuple[list[Evidence], list[str]]:
                                         raw={"check": check, "context": report.get("context"),
                                              "report_job_id": report.get("job_id")}),
                                 *((label[0], "infra", label[1], 1) if label else (None, None, None, 9))))
+    if job.nodes and set(job.nodes) <= xid_clean - xid_seen:
+        out.append(Evidence(finding(XID_CLEAN, "health", "OK",
+                                    f"the job's epilog read the kernel log on {', '.join(job.nodes)}: no GPU error "
+                                    f"(hardware Xid) during the job", job_id=job.job_id,
+                                    raw={"nodes": list(job.nodes)})))
     missing = [n for n in job.nodes if n not in seen_nodes]
     for node in missing:
         out.append(Evidence(finding(f"health:{node}:none", "health", "UNKNOWN",

@@ -184,3 +184,25 @@ def test_a_probe_flag_cleared_by_a_clean_run_before_the_job_does_not_count(tmp_p
     assert flagged(probe_result("node2", END + timedelta(hours=1), "OK")) != []         # clean only after the job
     assert flagged(probe_result("node1", START - timedelta(hours=1), "OK")) != []       # another node's run
     assert flagged(probe_result("node2", START - timedelta(hours=1), "OK", probe="membw")) != []   # another probe
+
+
+def test_a_hardware_xid_printed_by_the_job_but_never_seen_by_the_driver_blames_nobody_else(tmp_path):
+    """A job's log is untrusted: a line that merely says "Xid 79" while the job's own epilog read the
+    kernel log and found no Xid does not make the GPU guilty; the job's own error decides."""
+    fake = FakeSlurmClient(["node1"])
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    text = ("NVRM: Xid (PCI:0000:3b:00): 79, pid=1, GPU has fallen off the bus.\n"
+            "Traceback (most recent call last):\n  File \"train.py\", line 3, in <module>\n"
+            "ValueError: bad shape\n")
+    j = job(tmp_path, text, nodes=("node1",))
+    assert explain(tmp_path, j, fake, store).attribution["label"] == "gpu_hardware"   # no node record: the line stands
+    store.add_health_report(report("node1", END + timedelta(seconds=5), [("xid", "OK", "no new XID", None)]))
+    d = explain(tmp_path, j, fake, store)
+    assert (d.attribution["label"], d.attribution["scope"]) == ("user_code", "user"), d.attribution
+    xid = next(f for f in d.findings if f["id"].endswith("xid-79"))
+    assert xid["severity"] == "WARN" and "the driver never reported it" in xid["summary"]
+    # the driver did see one: the epilog's xid check is CRITICAL, and the GPU is the cause again
+    store = Store(f"sqlite:///{tmp_path / 'again.db'}")
+    store.add_health_report(report("node1", END + timedelta(seconds=6),
+                                   [("xid", "CRITICAL", "XID 79 (GPU has fallen off the bus) x1", 0)]))
+    assert explain(tmp_path, j, fake, store).attribution["label"] == "gpu_hardware"
