@@ -7,7 +7,7 @@ rejected (with the reasons counted) or cut by a budget, tokens generated, tokens
 per case. The measure: accuracy with the LLM is never below accuracy without it.
 
     python benchmarks/agent_bench.py --llm none|fake|transformers|openai [--split dev|test|all]
-                                     [--limit N] [--json]
+                                     [--limit N [--spread]] [--json] [--job-seconds S]
                                      [--url URL [--api-key-file FILE] | --serve-llamacpp [--threads N]]
 
 ``openai`` asks the endpoint in the config (llm.openai_url), or ``--url``; ``--serve-llamacpp`` starts
@@ -60,7 +60,7 @@ def run(cases: list[dict], backend, budget: reason.RunBudget) -> dict:
     reasons: Counter = Counter()
     changed = Counter()
     examples: dict[str, str] = {}
-    tokens = 0
+    tokens = prompt_tokens = 0
     llm_seconds = wall = 0.0
     for case in cases:
         d = engine.diagnose_log(logfile.from_text(case["log"]), state=case.get("state"), exit_code=case.get("exit_code"))
@@ -73,6 +73,7 @@ def run(cases: list[dict], backend, budget: reason.RunBudget) -> dict:
             reasons[_reason_kind(r)] += 1
             examples.setdefault(_reason_kind(r), r[:200])
         tokens += rec.get("tokens", 0)
+        prompt_tokens += sum(r.get("prompt_tokens") or 0 for r in rec.get("transcript", []))
         llm_seconds += rec.get("seconds", 0.0)
         off = d.attribution["label"] == case["label"]
         on = out["attribution"]["label"] == case["label"]
@@ -83,8 +84,9 @@ def run(cases: list[dict], backend, budget: reason.RunBudget) -> dict:
         print(f"{sum(statuses.values())}/{n} {case['_path']}: {rec['status']} "
               f"{rec.get('tokens', 0)} tokens {rec.get('seconds', 0.0):.1f} s", file=sys.stderr, flush=True)
     return {"cases": n, "top1_llm_off": off_ok / n if n else None, "top1_llm_on": on_ok / n if n else None,
-            "statuses": dict(statuses), "rejection_reasons": dict(reasons), "reason_examples": examples, "label_changes": dict(changed),
-            "tokens": tokens, "llm_seconds": round(llm_seconds, 2),
+            "statuses": dict(statuses), "rejection_reasons": dict(reasons), "reason_examples": examples,
+            "label_changes": dict(changed),
+            "tokens": tokens, "prompt_tokens": prompt_tokens, "llm_seconds": round(llm_seconds, 2),
             "tokens_per_s": round(tokens / llm_seconds, 1) if llm_seconds else None,
             "seconds_per_case": round(wall / n, 3) if n else None}
 
@@ -94,6 +96,9 @@ def main(argv=None) -> int:
     ap.add_argument("--llm", choices=["none", "fake", "transformers", "openai"], default="none")
     ap.add_argument("--split", choices=["dev", "test", "all"], default="all")
     ap.add_argument("--limit", type=int, default=0, help="only the first N cases of each split")
+    ap.add_argument("--spread", action="store_true",
+                    help="with --limit: N cases spread evenly over each split (in path order, so across its "
+                         "labels), not the first N")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--url", help="openai: the endpoint's base URL (default: llm.openai_url in the config)")
     ap.add_argument("--api-key-file", help="openai with --url: a file holding the endpoint's API key")
@@ -138,13 +143,16 @@ def bench(args, backend, load_s: float, settings: dict) -> dict:
     cases = load_cases()
     names = ["dev", "test"] if args.split == "all" else [args.split]
     results = {"llm": args.llm, "model": getattr(backend, "model_id", None), "url": getattr(backend, "url", None),
-               "load_seconds": round(load_s, 2), "limit": args.limit or None,
+               "load_seconds": round(load_s, 2), "limit": args.limit or None, "spread": args.spread,
                "job_budget": {"tokens": settings["job_tokens"], "seconds": args.job_seconds or settings["job_seconds"]}}
     for name in names:
         chosen = [c for c in cases if c["split"] == name]
-        if args.limit:
+        if args.limit and args.spread and args.limit < len(chosen):
+            chosen = [chosen[i * len(chosen) // args.limit] for i in range(args.limit)]
+        elif args.limit:
             chosen = chosen[:args.limit]
-        budget = reason.RunBudget(job_tokens=settings["job_tokens"], job_seconds=args.job_seconds or settings["job_seconds"],
+        budget = reason.RunBudget(job_tokens=settings["job_tokens"],
+                                  job_seconds=args.job_seconds or settings["job_seconds"],
                                   run_tokens=10 ** 9, run_seconds=10 ** 9)
         results[name] = run(chosen, backend, budget)
     return results
@@ -167,7 +175,8 @@ def report(args, results: dict) -> None:
         print(f"  rejection reasons {r['rejection_reasons']}")
         for kind, text in r["reason_examples"].items():
             print(f"    e.g. {text}")
-        print(f"  tokens {r['tokens']}  LLM seconds {r['llm_seconds']}  tokens/s {r['tokens_per_s']}  "
+        print(f"  tokens {r['tokens']} (prompts read: {r['prompt_tokens']})  LLM seconds {r['llm_seconds']}  "
+              f"tokens/s {r['tokens_per_s']}  "
               f"seconds/case {r['seconds_per_case']}")
 
 

@@ -27,13 +27,13 @@ pytestmark = pytest.mark.slow       # about a minute or two on 2 shared cores
 JOB_NODES = ["gpu-node07"]
 
 
-def start_server(tmp_path, **kw) -> llamacpp_server.Server:
+def start_server(tmp_path) -> llamacpp_server.Server:
     missing = llamacpp_server.missing_packages()
     if missing:
         pytest.fail(f"llama-cpp-python[server] is not installed ({', '.join(missing)} missing): install it with "
                     f"{llamacpp_server.INSTALL}", pytrace=False)
     return llamacpp_server.start(smollm2_files.gguf_path(), model_id=smollm2_files.MODEL_ID,
-                                 log=tmp_path / "llama-server.log", threads=2, n_ctx=2048, **kw)
+                                 log=tmp_path / "llama-server.log", threads=2, n_ctx=2048)
 
 
 @pytest.fixture(scope="module")
