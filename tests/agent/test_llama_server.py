@@ -9,12 +9,14 @@ with its process group at the end; the test that kills a server mid-request star
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 
 import pytest
 from jsonschema import Draft202012Validator
 
+from slurm_diag import process
 from slurm_diag.agent import reason, rounds, verifier
 from slurm_diag.agent.llm import BudgetExceeded, llamacpp_server
 from slurm_diag.agent.llm import smollm2 as smollm2_files
@@ -87,6 +89,21 @@ def test_a_wrong_api_key_is_a_typed_error_that_names_the_key_file(server, tmp_pa
     assert "llm.api_key_file" in err.hint
     assert server.api_key not in str(err)                       # the key is never printed
     assert err.__cause__ is None and err.__suppress_context__   # shown as one message, no chained traceback
+
+
+def test_agent_run_with_a_wrong_key_exits_3_with_one_message_and_no_traceback(server, tmp_path):
+    key = tmp_path / "llm.key"
+    key.write_text("not-" + server.api_key + "\n")
+    conf = tmp_path / "config.toml"
+    conf.write_text(f'home = "{tmp_path / "home"}"\n[llm]\nbackend = "openai"\nopenai_url = "{server.url}"\n'
+                    f'api_key_file = "{key}"\n')
+    # SLURM_CONF points nowhere: the backend must be refused before Slurm is asked anything
+    env = {"SDIAG_CONFIG": str(conf), "SDIAG_HOME": str(tmp_path / "home"), "SDIAG_STORE_URL": "",
+           "SLURM_CONF": str(tmp_path / "no-slurm.conf")}
+    done = process.run([sys.executable, "-m", "slurm_diag", "agent", "run", "--since", "1h"], env=env, timeout=120)
+    assert done.returncode == 3, (done.stdout, done.stderr)
+    assert "refused the API key (HTTP 401)" in done.stderr and "llm.api_key_file" in done.stderr
+    assert "Traceback" not in done.stderr and server.api_key not in done.stderr + done.stdout
 
 
 def test_reason_over_a_diagnosis_through_the_server_records_the_verifiers_decision(server, tmp_path):
