@@ -184,7 +184,7 @@ def paper_case(lay, slurm: CommandClient) -> None:
     step("the paper's case: a node slows down mid-job; the agent (a Slurm job) finds it  (sdiag-agent agent run)")
     conf = lay.base / "etc" / "sdiag.toml"
     ctx = Context.from_config(config_mod.load(conf if conf.exists() else None), client=slurm)
-    out = case.run(lay, slurm, ctx.store, share=0.2, say=lambda m: print(f"  {m}", flush=True))
+    out = case.run(lay, slurm, ctx.store, ctx.cfg, share=0.2, say=lambda m: print(f"  {m}", flush=True))
     t = out.timings
     print(f"  timeline after the fault: job ended {t.get('job_ended')} s, agent pass {t.get('first_pass_done')} s"
           + (f", probes judged and follow-up pass done {t['follow_up_done']} s" if "follow_up_done" in t else ""))

@@ -31,6 +31,7 @@ RUN_SUBJECT = "agent"
 FAILED_STATES = ("FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "PREEMPTED", "REQUEUED",
                  "CANCELLED", "DEADLINE")
 REQUEUE_STATES = ("NODE_FAIL",)
+OWN_JOBS = "sdiag-"          # job names of slurm-diag's own probe sweeps (sdiag-gemm, ...) and agent passes
 
 
 @dataclass
@@ -108,6 +109,8 @@ def observe_jobs(client, start: datetime, end: datetime) -> list:
     for job in jobs:
         ended = _when(job.end)
         if ended is not None and not (start <= ended <= end):
+            continue
+        if (job.name or "").startswith(OWN_JOBS):     # probe sweeps and agent passes judge themselves
             continue
         if job.state == "CANCELLED" and not _by_system(job):
             continue

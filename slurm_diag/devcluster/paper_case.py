@@ -62,38 +62,47 @@ def _agent_json(path: Path) -> dict:
                                  hint="its last lines: " + " | ".join(text.strip().splitlines()[-3:])) from None
 
 
-def clean_nodes(lay, store, quiet_min: float = 3) -> list[str]:
-    """Nodes whose latest probe result is not a flag (or that were never probed) and whose health
-    checks raised nothing in the last ``quiet_min`` minutes (the case's job reads its nodes' health
-    from a minute before it started): a node flagged before would be found from the record, without
-    the probes this case shows."""
+def baseline(lay, slurm, store, cfg, say) -> list[str]:
+    """What an administrator does before trusting a fleet comparison: probe every node once while
+    healthy. Returns the nodes the sweep found fine; a clean run also clears an older flag."""
+    from slurm_diag.agent import probing
+    from slurm_diag.probes import submit as sub
+    from slurm_diag.probes import sweep as sw
+
+    settings = probing.Settings.from_config(cfg)
+    sweep_id = sw.new_sweep_id(settings.probe)
+    sweep = sw.Sweep(sweep_id=sweep_id, probe=settings.probe, nodes=tuple(lay.node_names), rounds=settings.rounds,
+                     params=dict(settings.params or {}), threads=settings.threads, mem="0",
+                     time_min=settings.time_min, python=sub.job_python(),
+                     results_dir=str(sub.sweeps_dir(cfg) / sweep_id))
+    outcome = sub.run_sweep(slurm, store, cfg, sweep, lambda m: None)
+    flagged = {v.node for v in outcome.flagged}
+    fine = [n for n in lay.node_names if n not in flagged]
+    say(f"baseline sweep {sweep_id}: {', '.join(fine)} fine" + (f"; {', '.join(sorted(flagged))} below the fleet"
+                                                               if flagged else ""))
+    return fine
+
+
+def quiet_nodes(store, nodes, minutes: float = 1.5) -> list[str]:
+    """Nodes whose health checks raised nothing in the last minutes (the case's job reads its nodes'
+    health from a minute before it started)."""
     from datetime import datetime, timedelta, timezone
 
     from slurm_diag.diagnose.node_facts import when
 
-    since = datetime.now(timezone.utc) - timedelta(minutes=quiet_min)
-    out = []
-    for name in lay.node_names:
-        decided = [r["verdict"]["status"] for r in store.probe_results(node=name, limit=50)
-                   if (r.get("verdict") or {}).get("status") in ("OK", "WARN", "CRITICAL")]
-        if decided and decided[0] != "OK":             # newest first; UNKNOWN (no peers) decides nothing
-            continue
-        if any((at := when(r.get("time"))) is not None and at >= since and r.get("status") != "OK"
-               for r in store.health_reports(node=name, limit=50)):
-            continue
-        out.append(name)
-    return out
+    since = datetime.now(timezone.utc) - timedelta(minutes=minutes)
+    return [n for n in nodes if not any((at := when(r.get("time"))) is not None and at >= since
+                                        and r.get("status") != "OK" for r in store.health_reports(node=n, limit=50))]
 
 
-def run(lay, slurm, store, *, share: float = 0.2, say=print, python: str = sys.executable) -> Outcome:
-    """Run the case on two nodes that no earlier probe holds anything against; the second one slows
-    down. It is back at full speed afterwards, whatever happens. The proposal is left for an admin
-    (the caller decides what to do with it)."""
-    fresh = clean_nodes(lay, store)
+def run(lay, slurm, store, cfg, *, share: float = 0.2, say=print, python: str = sys.executable) -> Outcome:
+    """Run the case on two nodes a baseline sweep found fine; the second one slows down. It is back
+    at full speed afterwards, whatever happens. The proposal is left for an admin (the caller
+    decides what to do with it)."""
+    fresh = quiet_nodes(store, baseline(lay, slurm, store, cfg, say))
     if len(fresh) < 2:
-        raise EnvironmentProblem(f"the case needs two nodes without a flagged probe on record; found {fresh}",
-                                 hint="probe the cluster once healthy: sdiag-agent probe submit gemm --nodes "
-                                      f"{','.join(lay.node_names)} --wait")
+        raise EnvironmentProblem(f"the case needs two healthy nodes; the baseline sweep and the health checks "
+                                 f"leave {fresh or 'none'}", hint="`sdiag-agent nodes`, then rerun the case")
     pair = fresh[:2]
     node = pair[1]
     name = f"paper-case-{int(time.time())}"

@@ -30,7 +30,10 @@ def test_a_node_slowed_mid_job_is_found_by_the_agent_and_proposed_for_drain(
     for key, value in cluster_env.items():
         monkeypatch.setenv(key, value)
     lines = []
-    out = paper_case.run(devcluster, slurm, proposals_closed, share=0.2, say=lines.append, python=sys.executable)
+    from slurm_diag import config
+
+    cfg = config.load(devcluster.base / "etc" / "sdiag.toml")
+    out = paper_case.run(devcluster, slurm, proposals_closed, cfg, share=0.2, say=lines.append, python=sys.executable)
     print("\n".join(lines))
     print("timings (s after the fault):", out.timings)
     node = out.slowed

@@ -163,3 +163,11 @@ def test_agent_run_refuses_a_bad_duration_with_exit_2(capsys, tmp_path, monkeypa
     monkeypatch.setenv("SDIAG_HOME", str(tmp_path))
     code, out, err = run_main(capsys, "agent", "run", "--since", "yesterday")
     assert code == 2 and "expected a duration like 30m" in err and out == ""
+
+
+def test_slurm_diags_own_probe_and_agent_jobs_are_not_workload(ctx, tmp_path):
+    add_job(ctx, tmp_path, "81", "gemm round 0 done\n", ("node1",), name="sdiag-gemm")
+    add_job(ctx, tmp_path, "82", "agent pass\n", ("node1",), name="sdiag-agent")
+    add_job(ctx, tmp_path, "83", "ValueError: bad learning rate\n", ("node1",))
+    report = run(ctx)
+    assert report.jobs_seen == 1 and [a["job_id"] for a in report.attributions] == ["83"]

@@ -2,7 +2,8 @@
 cgroup) is the only one flagged, a healthy fleet flags nothing, a 2-node allreduce over
 `srun --mpi=pmix` reports busbw, and a job that fails or is cancelled stores nothing valid.
 
-Probes are small (GEMM n=256 on one thread, about 0.2 s a job) so a 12-job sweep takes ~10 s.
+Probes are small (GEMM n=256 on one thread, samples of 0.3 s: three CPU-quota periods, so a quota
+shows as what it is, and a busy moment averages out) so a 12-job sweep takes about half a minute.
 """
 
 import json
@@ -17,7 +18,7 @@ from slurm_diag.store import Store
 from tests.conftest import sdiag
 
 pytestmark = pytest.mark.cluster
-SMALL_GEMM = ["--threads", "1", "--param", "n=256", "--param", "repeats=3", "--param", "min_sample_s=0.05"]
+SMALL_GEMM = ["--threads", "1", "--param", "n=256", "--param", "repeats=3", "--param", "min_sample_s=0.3"]
 
 
 @pytest.fixture(scope="module")
