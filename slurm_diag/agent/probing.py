@@ -74,16 +74,24 @@ def fleet_for(client, job_nodes, settings: Settings) -> tuple[list[str], list[st
     return (mine + idle_first)[:min(want, settings.max_nodes)], skipped
 
 
-def submit(ctx, job_ids: list[str], nodes: list[str], settings: Settings, say=lambda m: None) -> dict:
-    """Submit the sweep and the follow-up agent pass; record both in the audit log."""
+def new_sweep(cfg, settings: Settings, nodes):
+    """The sweep these settings describe over ``nodes`` (probes.sweep.Sweep), results under the home."""
     from slurm_diag.probes import submit as sub
     from slurm_diag.probes import sweep as sw
 
     sweep_id = sw.new_sweep_id(settings.probe)
-    sweep = sw.Sweep(sweep_id=sweep_id, probe=settings.probe, nodes=tuple(nodes), rounds=settings.rounds,
-                     params=dict(settings.params or {}), threads=settings.threads, mem="0",
-                     time_min=settings.time_min, python=sub.job_python(),
-                     results_dir=str(sub.sweeps_dir(ctx.cfg) / sweep_id))
+    return sw.Sweep(sweep_id=sweep_id, probe=settings.probe, nodes=tuple(nodes), rounds=settings.rounds,
+                    params=dict(settings.params or {}), threads=settings.threads, mem="0",
+                    time_min=settings.time_min, python=sub.job_python(),
+                    results_dir=str(sub.sweeps_dir(cfg) / sweep_id))
+
+
+def submit(ctx, job_ids: list[str], nodes: list[str], settings: Settings, say=lambda m: None) -> dict:
+    """Submit the sweep and the follow-up agent pass; record both in the audit log."""
+    from slurm_diag.probes import submit as sub
+
+    sweep = new_sweep(ctx.cfg, settings, nodes)
+    sweep_id = sweep.sweep_id
     records = sub.submit(ctx.client, sweep, say)
     follow_up = ctx.client.submit(follow_up_script(job_ids), follow_up_args(ctx.cfg, records[-1].job_id),
                                   workdir=str(Path(sweep.results_dir)))

@@ -67,14 +67,9 @@ def baseline(lay, slurm, store, cfg, say) -> list[str]:
     healthy. Returns the nodes the sweep found fine; a clean run also clears an older flag."""
     from slurm_diag.agent import probing
     from slurm_diag.probes import submit as sub
-    from slurm_diag.probes import sweep as sw
 
-    settings = probing.Settings.from_config(cfg)
-    sweep_id = sw.new_sweep_id(settings.probe)
-    sweep = sw.Sweep(sweep_id=sweep_id, probe=settings.probe, nodes=tuple(lay.node_names), rounds=settings.rounds,
-                     params=dict(settings.params or {}), threads=settings.threads, mem="0",
-                     time_min=settings.time_min, python=sub.job_python(),
-                     results_dir=str(sub.sweeps_dir(cfg) / sweep_id))
+    sweep = probing.new_sweep(cfg, probing.Settings.from_config(cfg), lay.node_names)
+    sweep_id = sweep.sweep_id
     outcome = sub.run_sweep(slurm, store, cfg, sweep, lambda m: None)
     flagged = {v.node for v in outcome.flagged}
     fine = [n for n in lay.node_names if n not in flagged]
