@@ -1,9 +1,9 @@
 """The case of arXiv 2411.05349, end to end on the local cluster, timed.
 
 A baseline sweep first, as an administrator would probe a healthy fleet, picks two nodes in good
-standing. A two-node job ran fast twice on them. On its third run one node slows down mid-job (a CPU quota put on
-that node's slurmd and on the job's tasks already running there). The job still completes, only
-later. The agent then runs as a Slurm job, the way scrontab starts it. It sees the slow job, asks for
+standing. A two-node job ran fast twice on them. On its third run one node slows down mid-job (a
+CPU quota put on that node's slurmd and on the job's tasks already running there). The job still
+completes, only later. The agent then runs as a Slurm job, the way scrontab starts it. It sees the slow job, asks for
 probes on the job's nodes and a fleet to compare them with, and leaves a follow-up pass behind the
 probes. That pass judges the probes against the fleet, attributes the slowness to the node, and
 proposes draining it.
