@@ -20,7 +20,7 @@ def diagnose(text, **kw):
     return d
 
 
-@pytest.mark.parametrize("text,label,scope", [
+RULES_FIRST = [  # (line, label, scope)
     # sbatch/salloc refusing the job's own request (its node count, account, limits)
     ("sbatch: error: Batch job submission failed: Node count specification invalid", "user_code", "user"),
     ("sbatch: error: Batch job submission failed: Requested time limit is invalid (missing or exceeds some limit)",
@@ -69,10 +69,7 @@ def diagnose(text, **kw):
     ("        SW Thermal Slowdown               : Active", "gpu_throttle", "infra"),
     # a host measured against others and found slower
     ("allreduce 256MB: node c07 is 40% slower than the other nodes (21.3 GB/s vs 35.8 GB/s)", "slow_node", "infra"),
-])
-def test_general_rules(text, label, scope):
-    a = diagnose(text).attribution
-    assert (a["label"], a["scope"]) == (label, scope), a["explanation"]
+]
 
 
 def test_not_active_throttle_reasons_are_no_finding():
@@ -162,7 +159,7 @@ def test_runs_that_got_faster_or_vary_without_a_break_are_no_finding():
     assert diagnose(failed).attribution["label"] != "slow_node"
 
 
-@pytest.mark.parametrize("text,label,scope", [
+RULES_SECOND = [  # (line, label, scope)
     # Slurm's reason field spells the held requeue with underscores
     ("JobState=PENDING Reason=launch_failed_requeued_held Dependency=(null)", "scheduler", "infra"),
     # slurmstepd ends a step the controller no longer knows as running: the scheduler's doing
@@ -207,10 +204,7 @@ def test_runs_that_got_faster_or_vary_without_a_break_are_no_finding():
     # throttle reasons DCGM and nvidia-smi word as power
     ("        SW Power Cap                      : Active", "gpu_throttle", "infra"),
     ("Detected clocks event due to power violation in GPU 1.", "gpu_throttle", "infra"),
-])
-def test_general_rules_second_batch(text, label, scope):
-    a = diagnose(text).attribution
-    assert (a["label"], a["scope"]) == (label, scope), a["explanation"]
+]
 
 
 def test_words_that_only_sound_like_slurm_are_not_the_scheduler():
@@ -245,7 +239,7 @@ def test_alternatives_name_the_other_causes_known_to_print_the_same_line():
     assert [a["label"] for a in watchdog.alternatives][:3] == ["network", "gpu_hardware", "user_code"]
 
 
-@pytest.mark.parametrize("text,label,scope", [
+RULES_THIRD = [  # (line, label, scope)
     # the controller too busy or unreachable to take a request: the scheduler's side
     ("sbatch: error: Batch job submission failed: Socket timed out on send/recv operation", "scheduler", "infra"),
     ("sbatch: error: Slurm temporarily unable to accept job, sleeping and retrying", "scheduler", "infra"),
@@ -291,10 +285,7 @@ def test_alternatives_name_the_other_causes_known_to_print_the_same_line():
     ("CUDA error: PTX JIT compiler library not found", "software_env", "infra"),
     ("RuntimeError: Unexpected error from cudaGetDeviceCount(). Error 803: system has unsupported display driver / "
      "cuda driver combination", "software_env", "infra"),
-])
-def test_general_rules_third_batch(text, label, scope):
-    a = diagnose(text).attribution
-    assert (a["label"], a["scope"]) == (label, scope), a["explanation"]
+]
 
 
 def test_nccl_timeout_words_are_not_slurms_timeout_state():
@@ -410,14 +401,17 @@ def test_node_names_from_schedulers_and_syslog(line, nodes):
     assert extract.nodes_in(line) == nodes
 
 
-@pytest.mark.parametrize("text,label,scope", [
+RULES_FOURTH = [  # (line, label, scope)
     ("srun: error: Unable to create step for job 7301: Memory required by task is not available", "user_code", "user"),
     ("  Warning  Evicted  3m  kubelet  The node was low on resource: memory. Container trainer was using 61Gi",
      "host_oom", "user"),
     ("  Warning  Evicted  3m  kubelet  The node was low on resource: ephemeral-storage.", "filesystem", "user"),
     ("kernel: NETDEV WATCHDOG: ens1f0np0 (mlx5_core): transmit queue 12 timed out", "network", "infra"),
     ("slurmctld: node gn22 has been rebooted, returning to service", "node_failure", "infra"),
-])
-def test_general_rules_fourth_batch(text, label, scope):
+]
+
+
+@pytest.mark.parametrize("text,label,scope", RULES_FIRST + RULES_SECOND + RULES_THIRD + RULES_FOURTH)
+def test_general_rules(text, label, scope):
     a = diagnose(text).attribution
     assert (a["label"], a["scope"]) == (label, scope), a["explanation"]
