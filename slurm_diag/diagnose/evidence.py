@@ -158,26 +158,28 @@ def _hot_gpus(found: dict, lines: list[str], where, job_id, pci_to_gpu) -> None:
     hot, held = nvidia_smi_q.at_limit(lines), nvidia_smi_q.clocks_held(lines)
     if hot:
         h = hot[0]
-        named, gpu = _named_gpu(h.bus, pci_to_gpu)
-        more = f"; {len(hot) - 1} more at their limit" if len(hot) > 1 else ""
-        found["gpu-temp-limit"] = Evidence(
-            finding(f"{where}:gpu-temp-limit", "log", "CRITICAL",
-                    f"{named}: {h.describe()}, within {nvidia_smi_q.MARGIN_C} C of the limit: the driver holds its "
-                    f"clocks down (thermal throttling){more}", job_id=job_id, gpu=gpu,
-                    raw={"where": where, "line": h.line, "pci_bus_id": h.bus, "current_c": h.current,
-                         "limit_c": h.limit, "limit": h.limit_name, "count": len(hot)}),
-            "gpu_throttle", "infra", "gpu", 1, [h.line])
+        _held_gpu(found, "gpu-temp-limit", hot, "at their limit", where, job_id, pci_to_gpu,
+                  f", within {nvidia_smi_q.MARGIN_C} C of the limit: the driver holds its clocks down "
+                  f"(thermal throttling)",
+                  {"current_c": h.current, "limit_c": h.limit, "limit": h.limit_name})
     if held:
         h = held[0]
-        named, gpu = _named_gpu(h.bus, pci_to_gpu)
-        more = f"; {len(held) - 1} more held down" if len(held) > 1 else ""
-        found["gpu-clocks-held"] = Evidence(
-            finding(f"{where}:gpu-clocks-held", "log", "CRITICAL",
-                    f"{named}: {h.describe()}: a busy GPU runs near its maximum clock unless power, heat or a "
-                    f"hardware slowdown holds it down (see its Clocks Event Reasons){more}", job_id=job_id, gpu=gpu,
-                    raw={"where": where, "line": h.line, "pci_bus_id": h.bus, "sm_mhz": h.sm_mhz,
-                         "max_sm_mhz": h.max_sm_mhz, "utilization_pct": h.busy_pct, "count": len(held)}),
-            "gpu_throttle", "infra", "gpu", 1, [h.line])
+        _held_gpu(found, "gpu-clocks-held", held, "held down", where, job_id, pci_to_gpu,
+                  ": a busy GPU runs near its maximum clock unless power, heat or a hardware slowdown holds it "
+                  "down (see its Clocks Event Reasons)",
+                  {"sm_mhz": h.sm_mhz, "max_sm_mhz": h.max_sm_mhz, "utilization_pct": h.busy_pct})
+
+
+def _held_gpu(found: dict, key: str, gpus: list, others: str, where, job_id, pci_to_gpu, says: str,
+              figures: dict) -> None:
+    """One gpu_throttle finding for the first of ``gpus`` (nvidia-smi -q readings), counting the rest."""
+    h = gpus[0]
+    named, gpu = _named_gpu(h.bus, pci_to_gpu)
+    more = f"; {len(gpus) - 1} more {others}" if len(gpus) > 1 else ""
+    found[key] = Evidence(
+        finding(f"{where}:{key}", "log", "CRITICAL", f"{named}: {h.describe()}{says}{more}", job_id=job_id, gpu=gpu,
+                raw={"where": where, "line": h.line, "pci_bus_id": h.bus, **figures, "count": len(gpus)}),
+        "gpu_throttle", "infra", "gpu", 1, [h.line])
 
 
 def _slower_runs(found: dict, lines: list[str], where, job_id) -> None:
