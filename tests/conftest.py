@@ -67,20 +67,41 @@ def devcluster():
 
     lay = cluster.layout(cfg=_outside_tests(config_mod.load))
     cluster.up(lay, say=lambda m: print(f"devcluster: {m}", file=sys.stderr))
-    client = CommandClient(conf=str(lay.slurm_conf), timeout=30)
-    for job in client.queue():
-        client.cancel(job["JobId"])
-    healthy = (cluster.PROFILES / f"{cluster.HEALTHY_PROFILE}.json").exists()
-    from slurm_diag.health import state
-
-    for node in client.list_nodes():
-        state.clear(lay.base.parent, node.name)      # no sticky XIDs or baselines from an earlier session
-        if healthy:
-            cluster.set_profile(lay, node.name, cluster.HEALTHY_PROFILE)
-        if node.drained:
-            client.resume_node(node.name)
+    _settle(lay, CommandClient(conf=str(lay.slurm_conf), timeout=30))   # nothing left from an earlier session
     cluster.up(lay, say=lambda m: None)
     return lay
+
+
+_LIVE = ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING")
+
+
+def _settle(lay, client) -> None:
+    """Every node healthy (profile), with nothing remembered (sticky XIDs, baselines) and undrained;
+    no job pending or running (cancelled, and waited for)."""
+    from slurm_diag.devcluster import cluster
+    from slurm_diag.health import state
+    from slurm_diag.slurm.errors import JobNotFound
+
+    def busy() -> list[str]:
+        return [j["JobId"] for j in client.queue() if j.get("JobState") in _LIVE]
+
+    healthy = (cluster.PROFILES / f"{cluster.HEALTHY_PROFILE}.json").exists()
+    for name in lay.node_names:
+        if healthy:
+            cluster.set_profile(lay, name, cluster.HEALTHY_PROFILE)
+        state.clear(lay.base.parent, name)
+    for job_id in busy():
+        try:
+            client.cancel(job_id)
+        except JobNotFound:
+            pass
+    deadline = time.monotonic() + 90
+    while (left := busy()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not left, f"jobs of earlier tests still in the queue after 90 s: {left}"
+    for node in client.list_nodes():
+        if node.drained:
+            client.resume_node(node.name)
 
 
 @pytest.fixture()
@@ -102,30 +123,7 @@ def idle_cluster(devcluster, slurm):
     """No job of an earlier test still pending or running, every node healthy, undrained and with
     nothing remembered (sticky XIDs, baselines), no proposal waiting for a decision: a test that reads
     what the hooks or the agent decided, or what ran in a time window, sees its own jobs' doing only."""
-    from slurm_diag.devcluster import cluster
-    from slurm_diag.slurm.errors import JobNotFound
-    from slurm_diag.health import state
-
-    live = ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING")
-
-    def busy() -> list[str]:
-        return [j["JobId"] for j in slurm.queue() if j.get("JobState") in live]
-
-    for name in devcluster.node_names:
-        cluster.set_profile(devcluster, name, cluster.HEALTHY_PROFILE)
-        state.clear(devcluster.base.parent, name)
-    for job_id in busy():
-        try:
-            slurm.cancel(job_id)
-        except JobNotFound:
-            pass
-    deadline = time.monotonic() + 90
-    while (left := busy()) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert not left, f"jobs of earlier tests still in the queue after 90 s: {left}"
-    for node in slurm.list_nodes():
-        if node.drained:
-            slurm.resume_node(node.name)
+    _settle(devcluster, slurm)
     from slurm_diag import config
     from slurm_diag.store import Store
 
