@@ -6,7 +6,8 @@ set -euo pipefail
 VENV=${VENV:-/opt/slurm-diag/venv}
 EXTRAS=${EXTRAS:-test,mysql,probes,kb,gpu,llm,llm-server}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-APT_PACKAGES="slurmctld slurmd slurm-client munge slurmdbd mariadb-server libslurm-dev gcc make
+# g++ and cmake: llama-cpp-python (the llm-server extra) compiles llama.cpp from source
+APT_PACKAGES="slurmctld slurmd slurm-client munge slurmdbd mariadb-server libslurm-dev gcc g++ cmake make
  libopenmpi-dev openmpi-bin libpmix2 python3-venv python3-dev"
 
 say() { printf 'setup: %s\n' "$*"; }
