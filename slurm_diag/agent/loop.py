@@ -182,6 +182,7 @@ class Loop:
         self.min_jobs, self.max_jobs = min_jobs, max_jobs
         self.probes = probes if probes is not None and probes.enabled else None
         self._sweeps_left = probes.per_run if self.probes else 0
+        self._asked: dict[str, str] = {}      # job id -> its sweep, read from the audit log once per pass
 
     @property
     def store(self):
@@ -195,6 +196,7 @@ class Loop:
         report = RunReport(_utc(start), _utc(end), self.llm)
         if self.probes:                  # sweeps asked for earlier: judged and stored before anyone reads them
             report.probes_collected = probing.collect_finished(self.ctx)
+            self._asked = probing.asked_by_job(self.store)
         jobs = [self.ctx.client.get_job(j) for j in job_ids] if job_ids else observe_jobs(self.ctx.client, start, end)
         jobs = jobs[:self.max_jobs]
         report.jobs_seen = len(jobs)
@@ -296,7 +298,7 @@ class Loop:
         """Ask for a probe sweep on these nodes (plus a fleet to compare with), within the run's cap."""
         if self.probes is None:
             return "no probes asked (agent.probes.enabled is false)"
-        asked = {probing.already_asked(self.store, j) for j in job_ids} - {None}
+        asked = {self._asked[j] for j in job_ids if j in self._asked}
         if asked:
             return f"probes already asked for: sweep {', '.join(sorted(asked))}"
         if since is not None and probing.probed_since(self.store, nodes, since):
@@ -311,6 +313,7 @@ class Loop:
         except SdiagError as exc:
             return f"no probes asked: {exc.message}"
         self._sweeps_left -= 1
+        self._asked.update({j: doc["sweep"] for j in job_ids})
         report.probes_asked.append(doc)
         return (f"asked for {doc['probe']} probes on {', '.join(chosen)} (sweep {doc['sweep']}, jobs "
                 f"{doc['jobs'][0]}..{doc['jobs'][-1]}); follow-up pass {doc['follow_up']} looks again when they end")

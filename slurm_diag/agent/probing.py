@@ -40,13 +40,14 @@ class Settings:
                    params=dict(s["params"]))
 
 
-def already_asked(store, job_id: str) -> str | None:
-    """The sweep the agent already ran for this job, if any (one per job)."""
+def asked_by_job(store) -> dict[str, str]:
+    """job id -> the sweep the agent already ran for it (one per job), read once per pass."""
+    out: dict[str, str] = {}
     for row in store.audit_log(subject=SUBJECT):
         detail = row["detail"] or {}
-        if row["event"] == PROBE_EVENT and job_id in detail.get("for_jobs", []):
-            return detail.get("sweep")
-    return None
+        if row["event"] == PROBE_EVENT:
+            out.update({job_id: detail.get("sweep") for job_id in detail.get("for_jobs", [])})
+    return out
 
 
 def probed_since(store, nodes, since) -> bool:
