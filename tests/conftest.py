@@ -22,6 +22,19 @@ def sdiag(*args: str, env: dict | None = None, timeout: float = 120, input: str 
                           env={**os.environ, **(env or {})}, timeout=timeout, input=input)
 
 
+def script_started(slurm, job_id: str, output: str | Path, timeout: float = 90) -> None:
+    """Until the batch script of ``job_id`` has written to ``output``: its prolog is over, so a fault
+    injected now (a GPU profile, a slowed node) lands mid-job, not in the prolog's check. Slurm shows
+    the job RUNNING while its prolog still runs, so RUNNING alone is too early."""
+    deadline = time.monotonic() + timeout
+    path = Path(output)
+    while not (path.exists() and path.stat().st_size):
+        state = slurm.get_job(job_id).state
+        assert state in ("PENDING", "CONFIGURING", "RUNNING"), f"job {job_id} is {state} before its script wrote to {path}"
+        assert time.monotonic() < deadline, f"job {job_id} ({state}) wrote nothing to {path} within {timeout:g} s"
+        time.sleep(0.2)
+
+
 def run_main(capsys, *args: str) -> tuple[int, str, str]:
     """Invoke `sdiag-agent ARGS` in-process through its real entry point: (exit code, stdout, stderr)."""
     from slurm_diag.cli import main

@@ -329,7 +329,7 @@ def _cgroup(lay: Layout, node: str) -> Path:
     return CPU_CGROUP / f"sdiag-{lay.base_port}-{node}"
 
 
-def _tasks_on(node: str, proc: Path = Path("/proc")) -> list[int]:
+def tasks_on(node: str, proc: Path = Path("/proc")) -> list[int]:
     """Processes of the jobs running on ``node`` now: Slurm sets SLURMD_NODENAME in every task's
     environment (the nodes of the local cluster share one kernel, so the environment tells them apart)."""
     mark = f"SLURMD_NODENAME={node}".encode()
@@ -362,7 +362,7 @@ def slow(lay: Layout, node: str, cpu_quota: float, running_jobs: bool = False) -
     (group / "cpu.cfs_period_us").write_text(f"{period}\n")
     (group / "cpu.cfs_quota_us").write_text(f"{int(cpu_quota * period)}\n")
     (group / "cgroup.procs").write_text(f"{pid}\n")
-    for task in _tasks_on(node) if running_jobs else ():
+    for task in tasks_on(node) if running_jobs else ():
         try:
             (group / "cgroup.procs").write_text(f"{task}\n")
         except OSError:

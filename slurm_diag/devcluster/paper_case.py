@@ -114,10 +114,9 @@ def run(lay, slurm, store, cfg, *, share: float = 0.2, say=print, python: str = 
         say(f"earlier run {job_id} on {','.join(pair)}: {job.state} in {job.elapsed_s} s")
     out.job_id = slurm.submit(script, args, workdir="/tmp")
     deadline = time.monotonic() + 120
-    while slurm.get_job(out.job_id).state != "RUNNING" and time.monotonic() < deadline:
+    while not cluster.tasks_on(node) and time.monotonic() < deadline:   # past the prologs, its task computing there
         time.sleep(0.2)
     try:
-        time.sleep(1.0)                                  # it is computing when the node slows down
         cluster.slow(lay, node, share, running_jobs=True)
         out.fault_at = time.time()
         say(f"run {out.job_id} is running; {node} slowed to {share:g} CPU under it (the fault)")

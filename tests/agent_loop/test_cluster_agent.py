@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from slurm_diag.devcluster import cluster
+from tests.conftest import script_started
 
 pytestmark = pytest.mark.cluster
 
@@ -64,9 +65,7 @@ def test_the_agent_job_attributes_the_failures_and_proposes_draining_the_throttl
         ids.append(sbatch(devcluster, env, "-w", "node3", "-o", "/tmp/sdiag-agent-fail-%j.out", script=script))
         if script is quick:
             assert slurm.wait(ids[-1], timeout=120, poll=0.5).state == "FAILED"
-    deadline = time.monotonic() + 60
-    while slurm.get_job(ids[-1]).state != "RUNNING" and time.monotonic() < deadline:
-        time.sleep(0.3)
+    script_started(slurm, ids[-1], f"/tmp/sdiag-agent-fail-{ids[-1]}.out")
     cluster.set_profile(devcluster, "node3", "h100-8-throttled-gpu3")     # its epilog sees gpu3 held down
     assert slurm.wait(ids[-1], timeout=120, poll=0.5).state == "FAILED"
     time.sleep(3)                                   # the epilogs' reports reach the store

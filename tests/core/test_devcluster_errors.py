@@ -39,7 +39,7 @@ def test_missing_packages_are_named(tmp_path):
 def test_a_running_jobs_tasks_are_told_apart_by_their_node(tmp_path):
     """The local cluster's nodes share one kernel: `slow --running-jobs` finds a node's tasks by the
     SLURMD_NODENAME Slurm puts in each task's environment, and only that node's."""
-    from slurm_diag.devcluster.cluster import _tasks_on
+    from slurm_diag.devcluster.cluster import tasks_on
 
     for pid, env in (("101", b"PATH=/bin\0SLURMD_NODENAME=node2\0SLURM_JOB_ID=7\0"),
                      ("102", b"SLURMD_NODENAME=node21\0"), ("103", b"SLURMD_NODENAME=node1\0"),
@@ -47,4 +47,4 @@ def test_a_running_jobs_tasks_are_told_apart_by_their_node(tmp_path):
         (tmp_path / pid).mkdir()
         (tmp_path / pid / "environ").write_bytes(env)
     (tmp_path / "105").mkdir()                       # a process that ended: no environ to read
-    assert _tasks_on("node2", proc=tmp_path) == [101]
+    assert tasks_on("node2", proc=tmp_path) == [101]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from slurm_diag.devcluster import cluster, daemons
-from tests.conftest import sdiag
+from tests.conftest import script_started, sdiag
 
 pytestmark = pytest.mark.cluster
 
@@ -117,9 +117,7 @@ def test_a_gpu_that_fell_off_the_bus_during_the_job_is_the_cause_not_the_jobs_co
     script = ("#!/bin/sh\necho training\nsleep 4\n"
               "echo 'RuntimeError: CUDA error: an illegal memory access was encountered' >&2\nexit 1\n")
     job_id = submit(devcluster, script, "-w", "node3", "--gres=gpu:8")
-    deadline = time.monotonic() + 60
-    while slurm.get_job(job_id).state != "RUNNING" and time.monotonic() < deadline:
-        time.sleep(0.3)
+    script_started(slurm, job_id, f"/tmp/sdiag-explain-{job_id}.out")
     cluster.set_profile(devcluster, "node3", "h100-8-xid79")     # the Xid lands in its kernel log mid-job
     slurm.wait(job_id, timeout=120, poll=0.5)
     time.sleep(3)
@@ -129,10 +127,8 @@ def test_a_gpu_that_fell_off_the_bus_during_the_job_is_the_cause_not_the_jobs_co
 
 
 def test_a_node_that_died_under_its_job(devcluster, cluster_env, slurm):
-    job_id = submit(devcluster, "#!/bin/sh\nsleep 300\n", "-w", "node4", "--no-requeue")
-    deadline = time.monotonic() + 60
-    while slurm.get_job(job_id).state != "RUNNING" and time.monotonic() < deadline:
-        time.sleep(0.3)
+    job_id = submit(devcluster, "#!/bin/sh\necho started\nsleep 300\n", "-w", "node4", "--no-requeue")
+    script_started(slurm, job_id, f"/tmp/sdiag-explain-{job_id}.out")
     daemons.kill(cluster.daemon(devcluster, "slurmd-node4"))
     try:
         job = slurm.wait(job_id, timeout=180, poll=1)
