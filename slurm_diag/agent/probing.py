@@ -30,6 +30,7 @@ class Settings:
     rounds: int = 2
     threads: int = 0
     time_min: int = 5
+    deadline_min: int = 60
     params: dict | None = None
 
     @classmethod
@@ -37,7 +38,7 @@ class Settings:
         s = cfg.get("agent.probes")
         return cls(enabled=s["enabled"], per_run=s["per_run"], fleet=s["fleet"], max_nodes=s["max_nodes"],
                    probe=s["probe"], rounds=s["rounds"], threads=s["threads"], time_min=s["time_min"],
-                   params=dict(s["params"]))
+                   deadline_min=s["deadline_min"], params=dict(s["params"]))
 
 
 def asked_by_job(store) -> dict[str, str]:
@@ -65,7 +66,7 @@ def fleet_for(client, job_nodes, settings: Settings) -> tuple[list[str], list[st
     """(nodes to probe, the job's nodes left out and why): the job's usable nodes first, then other
     usable nodes (idle before mixed) up to ``settings.fleet``, never more than ``max_nodes``."""
     known = {n.name: n for n in client.list_nodes()}
-    usable = {name for name, n in known.items() if not n.drained and n.responding}
+    usable = {name for name, n in known.items() if n.runs_jobs}
     mine = [n for n in job_nodes if n in usable]
     skipped = [f"{n} ({'drained' if known[n].drained else 'not responding'})" if n in known else f"{n} (unknown)"
                for n in job_nodes if n not in usable]
@@ -83,7 +84,7 @@ def new_sweep(cfg, settings: Settings, nodes):
     sweep_id = sw.new_sweep_id(settings.probe)
     return sw.Sweep(sweep_id=sweep_id, probe=settings.probe, nodes=tuple(nodes), rounds=settings.rounds,
                     params=dict(settings.params or {}), threads=settings.threads, mem="0",
-                    time_min=settings.time_min, python=sub.job_python(),
+                    time_min=settings.time_min, deadline_min=settings.deadline_min, python=sub.job_python(),
                     results_dir=str(sub.sweeps_dir(cfg) / sweep_id))
 
 
@@ -94,7 +95,7 @@ def submit(ctx, job_ids: list[str], nodes: list[str], settings: Settings, say=la
     sweep = new_sweep(ctx.cfg, settings, nodes)
     sweep_id = sweep.sweep_id
     records = sub.submit(ctx.client, sweep, say)
-    follow_up = ctx.client.submit(follow_up_script(job_ids), follow_up_args(ctx.cfg, records[-1].job_id),
+    follow_up = ctx.client.submit(follow_up_script(job_ids), follow_up_args(ctx.cfg, records[-1].job_id, settings),
                                   workdir=str(Path(sweep.results_dir)))
     doc = {"sweep": sweep_id, "probe": settings.probe, "nodes": list(nodes), "for_jobs": list(job_ids),
            "jobs": [r.job_id for r in records], "follow_up": follow_up}
@@ -108,11 +109,15 @@ def follow_up_script(job_ids: list[str]) -> str:
             f"exec {' '.join(shlex.quote(a) for a in argv)}\n")
 
 
-def follow_up_args(cfg, after: str) -> list[str]:
+def follow_up_args(cfg, after: str, settings: Settings) -> list[str]:
+    """It shares the scheduled agent's name (singleton: never two passes at once), so it must not
+    wait forever: the sweep's jobs carry a deadline, and so does the follow-up, a little later. A
+    follow-up that never ran leaves its sweep to the next scheduled pass, which collects it."""
     logs = Path(cfg.home) / "agent"
     logs.mkdir(parents=True, exist_ok=True)
     return ["--job-name=sdiag-agent", f"--dependency=afterany:{after},singleton", "--kill-on-invalid-dep=yes",
-            "--nodes=1", "--ntasks=1", "--time=00:10:00", f"--output={logs / 'agent-follow-up-%j.out'}"]
+            "--nodes=1", "--ntasks=1", "--time=00:10:00", f"--deadline=now+{settings.deadline_min + 15}minutes",
+            f"--output={logs / 'agent-follow-up-%j.out'}"]
 
 
 def collect_finished(ctx, say=lambda m: None) -> list[dict]:

@@ -84,7 +84,7 @@ def usable_nodes(client, wanted: tuple[str, ...], say: Say, allow_skip: bool) ->
     if unknown:
         raise UsageError(f"no node {', '.join(unknown)} in this cluster",
                          hint="nodes: " + (", ".join(sorted(known)) or "none"))
-    bad = {n: known[n] for n in wanted if known[n].drained or not known[n].responding}
+    bad = {n: known[n] for n in wanted if not known[n].runs_jobs}
     for name, node in bad.items():
         why = f" ({node.reason})" if node.reason else ""
         say(f"{name} is {node.state}{'+DRAIN' if node.drained else ''}{why}: Slurm will not start a probe there"

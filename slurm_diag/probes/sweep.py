@@ -56,6 +56,7 @@ class Sweep:
     threads: int = 0            # 0: the probe's own default (every CPU of the allocation)
     mem: str = "0"              # sbatch --mem; 0 = all of the node's memory
     time_min: int = 15
+    deadline_min: int = 0       # sbatch --deadline, minutes from submission; 0: none (a person's sweep waits)
     python: str = "python3"
     results_dir: str = ""
 
@@ -91,6 +92,9 @@ def check(sweep: Sweep) -> None:
         raise UsageError(f"--mem {sweep.mem!r} is not an sbatch memory size", hint="e.g. 0 (all), 500M, 4G")
     if sweep.time_min < 1:
         raise UsageError(f"--time-limit {sweep.time_min}: need at least 1 minute")
+    if sweep.deadline_min and sweep.deadline_min < sweep.time_min:
+        raise UsageError(f"a deadline of {sweep.deadline_min} min leaves no room for a {sweep.time_min} min job",
+                         hint="give the deadline at least the time limit")
     for key in ("round",):
         if key in sweep.params:
             raise UsageError(f"--param {key}=... is set by the sweep itself", hint="use --rounds")
@@ -142,6 +146,8 @@ def sbatch_args(sweep: Sweep, job: PlannedJob, log_dir: str, after: str | None) 
             f"--comment=sdiag-sweep={sweep.sweep_id}"]
     if after:
         args += [f"--dependency=afterany:{after}", "--kill-on-invalid-dep=yes"]
+    if sweep.deadline_min:          # never started by then (its node drained, the queue full): Slurm ends it
+        args.append(f"--deadline=now+{sweep.deadline_min}minutes")
     return args
 
 

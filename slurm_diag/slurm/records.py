@@ -224,6 +224,11 @@ class Node:
     def responding(self) -> bool:
         return "NOT_RESPONDING" not in self.flags and self.state != "DOWN"
 
+    @property
+    def runs_jobs(self) -> bool:
+        """Slurm would start a job here now: not drained, not down, answering."""
+        return not self.drained and self.responding
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["flags"] = list(self.flags)

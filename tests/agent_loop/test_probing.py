@@ -51,6 +51,10 @@ def test_a_slow_job_gets_a_sweep_on_its_nodes_and_a_fleet_and_a_follow_up_pass(c
     assert "agent run --jobs 31 --json" in script
     sweep_script, sweep_args, _ = ctx.client.submitted[asked["jobs"][0]]
     assert "--exclusive" in sweep_args and "--param n=256" in sweep_script
+    # it shares the scheduled agent's singleton name: nothing in the chain may wait forever
+    for job_id in asked["jobs"]:
+        assert f"--deadline=now+{SETTINGS.deadline_min}minutes" in ctx.client.submitted[job_id][1]
+    assert f"--deadline=now+{SETTINGS.deadline_min + 15}minutes" in args
     decide = [r for r in ctx.store.audit_log(subject="31") if r["event"] == "agent.attribution"][0]
     assert any(d.startswith("asked for gemm probes on node2, node3") for d in decide["detail"]["transcript"]["decide"])
     assert report.proposals == []                                        # slowness alone drains nothing
@@ -72,11 +76,12 @@ def test_a_job_is_probed_once_and_a_run_asks_for_one_sweep_at_most(ctx, tmp_path
     assert len([r for r in ctx.store.audit_log(subject="agent") if r["event"] == "agent.probe"]) == 1
 
 
-def test_a_sweep_whose_jobs_ended_is_collected_once(ctx, tmp_path):
+@pytest.mark.parametrize("ended", ["FAILED", "DEADLINE"])     # killed; never started before its deadline
+def test_a_sweep_whose_jobs_ended_is_collected_once(ctx, tmp_path, ended):
     slow_job(ctx, tmp_path, "51", ("node1",))
     [asked] = run(ctx).probes_asked
-    for job_id in asked["jobs"]:                        # ended without writing results (say, killed)
-        ctx.client.set_job_state(job_id, "FAILED", exit_code=1)
+    for job_id in asked["jobs"]:                        # ended without writing results
+        ctx.client.set_job_state(job_id, ended, exit_code=1 if ended == "FAILED" else 0)
     follow_up = run(ctx, job_ids=["51"])
     [collected] = follow_up.probes_collected
     assert collected["sweep"] == asked["sweep"] and collected["flagged"] == [] and collected["for_jobs"] == ["51"]

@@ -68,7 +68,8 @@ def test_sbatch_args_chain_each_job_after_the_previous_one():
     assert "--exclusive" in args and "--nodelist=node1" in args and "--mem=0" in args
     assert "--output=/h/logs/node1-r0-%j.out" in args and not any(a.startswith("--dependency") for a in args)
     args = sw.sbatch_args(s, second, "/h/logs", "41")
-    assert "--dependency=afterany:41" in args
+    assert "--dependency=afterany:41" in args and not any(a.startswith("--deadline") for a in args)
+    assert "--deadline=now+30minutes" in sw.sbatch_args(_sweep(deadline_min=30), second, "/h/logs", "41")
     assert sw.log_path("/h/logs", second, "42") == "/h/logs/node2-r0-42.out"
 
 
@@ -80,6 +81,7 @@ def test_sbatch_args_chain_each_job_after_the_previous_one():
     (dict(rounds=0), "need at least 1"),
     (dict(mem="lots"), "not an sbatch memory size"),
     (dict(params={"round": "2"}), "set by the sweep itself"),
+    (dict(time_min=10, deadline_min=5), "leaves no room"),
 ])
 def test_check_refuses_what_cannot_work(change, message):
     with pytest.raises(UsageError, match=message):
