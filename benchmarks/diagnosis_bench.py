@@ -5,7 +5,7 @@ accuracy, scope accuracy, extraction precision and recall (nodes, GPUs, Xids), a
 a confusion table, and how many user-scope cases were called infra (those would become drains:
 the target is 0).
 
-    python benchmarks/diagnosis_bench.py [--split dev|test|all] [--show-misses] [--json]
+    python benchmarks/diagnosis_bench.py [--split dev|test|all] [--tag TAG] [--show-misses] [--json]
 """
 
 from __future__ import annotations
@@ -128,9 +128,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--split", choices=["dev", "test", "all"], default="all")
     ap.add_argument("--show-misses", action="store_true", help="list the dev split's misses (never the test split's)")
+    ap.add_argument("--tag", help="only the cases carrying this tag (e.g. a batch added later: batch-2026-12-01)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    cases = load_cases()
+    cases = [c for c in load_cases() if not args.tag or args.tag in c.get("tags", [])]
     splits = {"dev": [c for c in cases if c["split"] == "dev"], "test": [c for c in cases if c["split"] == "test"]}
     names = ["dev", "test"] if args.split == "all" else [args.split]
     results = {name: score(splits[name]) for name in names}
