@@ -146,7 +146,10 @@ def sbatch_args(sweep: Sweep, job: PlannedJob, log_dir: str, after: str | None) 
             f"--comment=sdiag-sweep={sweep.sweep_id}"]
     if after:
         args += [f"--dependency=afterany:{after}", "--kill-on-invalid-dep=yes"]
-    if sweep.deadline_min:          # never started by then (its node drained, the queue full): Slurm ends it
+    # never started by then (its node drained, the queue full): Slurm ends it, state DEADLINE, and
+    # what waits on it `afterany` runs. Seen on Slurm 22.05: a job with --time=1 and a deadline 2 min
+    # out, on a drained node, ended DEADLINE after 60 s, the job chained after it 10 s later.
+    if sweep.deadline_min:
         args.append(f"--deadline=now+{sweep.deadline_min}minutes")
     return args
 
