@@ -76,6 +76,9 @@ sign("gpu-gsp", "gpu_hardware", "infra", "gpu", 0,
 sign("gpu-nvlink", "gpu_hardware", "infra", "nvlink", 1,
      r"NVLink (?:error|fatal|fault|training failed)|NVL(?:ink)? (?:uncorrectable|fatal)|nvswitch.*(?:fatal|error)",
      "an NVLink / NVSwitch error")
+sign("gpu-pcie-fatal", "gpu_hardware", "infra", "pcie", 0,
+     r"^(?=.*\bnvidia\b).*\bAER\b.*(?:Uncorrect|Fatal|can't recover|recovery failed)",
+     "the kernel saw an unrecoverable PCIe error on a GPU (AER): the GPU or its slot failed")
 sign("gpu-init-failed", "gpu_hardware", "infra", "gpu", 1,
      r"cudaErrorDevicesUnavailable|all CUDA-capable devices are busy or unavailable",
      "the GPU could not be initialised", also=("software_env",))
@@ -86,12 +89,22 @@ sign("node-panic", "node_failure", "infra", "node", 0,
      r"EDAC .*(?:UE|uncorrected)|soft lockup - CPU#|hard LOCKUP|unable to handle (?:kernel )?(?:NULL pointer|paging)|"
      r"general protection fault(?::\s*[0-9a-f]{4} \[#\d+\]|, probably for non-canonical)|\bOops: [0-9a-f]{4} \[#\d+\]",
      "the node's kernel crashed or reported a hardware error")
+sign("pcie-fatal", "node_failure", "infra", "pcie", 1,
+     r"PCIe Bus Error: severity=Uncorrected \(Fatal\)|AER: (?:Multiple )?Uncorrected \(Fatal\) error|"
+     r"AER: device recovery failed",
+     "the kernel saw an unrecoverable PCIe error (AER): a device or its slot failed",
+     also=("gpu_hardware", "network"))
 sign("node-stall", "node_failure", "infra", "node", 1,
      r"rcu_\w+ (?:self-)?detected stalls?|NMI received for unknown reason|NMI: (?:PCI system error|IOCK error)",
      "the node's kernel stalled or took an unexplained NMI")
 sign("node-memory", "node_failure", "infra", "memory", 0,
      r"^(?=.*(?:DIMM|Memory #|Memory Device|\bcsrow|\bEDAC\b)).*(?:Uncorrectable|uncorrected|\bUE\b)",
      "the node's memory (a DIMM) had an uncorrectable error", explains=("gpu-ecc-uncorrectable",))
+sign("node-dimm-failing", "node_failure", "infra", "memory", 1,
+     r"Memory Logging Limit (?:Reached|Removed) for (?:memory device|DIMM)|"
+     r"(?:DIMM|memory device) \S+ (?:has been |was )?disabled|Correctable (?:ECC|memory error) logging "
+     r"(?:limit reached|disabled)",
+     "the node's firmware gave up logging a DIMM's errors or disabled it: the DIMM is failing")
 sign("node-power", "node_failure", "infra", "power", 1,
      r"Power Supply.*(?:Failure|AC lost|lost)|PSU\S* .*(?:fail|lost)",
      "the node's power supply failed or lost input power")
@@ -101,6 +114,7 @@ sign("node-hw-errors", "node_failure", "infra", "memory", 3,
      "the node reported corrected hardware errors (a DIMM failing, the firmware's error log): weak on its own")
 sign("node-fail", "node_failure", "infra", "node", 0,
      r"DUE TO NODE FAILURE|\bNODE_FAIL\b|Node failure on|nodes? .* not responding|\bNOT_RESPONDING\b|"
+     r"\bNot responding \[slurm@|"
      r"lost connection to (?:the )?(?:node|slurmd)|Communication connection failure",
      "Slurm lost the node under the job")
 sign("node-rebooted", "node_failure", "infra", "node", 0,
@@ -175,12 +189,15 @@ sign("fs-enospc", "filesystem", "infra", "storage", 1,
      r"No space left on device|\bENOSPC\b|\[Errno 28\]|disk (?:is )?full|not enough (?:free )?disk space|"
      r"(?:file ?system|volume|partition) (?:is )?full|out of (?:inodes|disk space)",
      "a filesystem is full (ENOSPC)")
+sign("fs-df-full", "filesystem", "infra", "storage", 2,
+     r"^\S+\s+\d+(?:\.\d+)?[KMGTP]?\s+\d+(?:\.\d+)?[KMGTP]?\s+\d+(?:\.\d+)?[KMGTP]?\s+100%\s+/",
+     "`df` shows a filesystem at 100%")
 sign("fs-quota", "filesystem", "user", "storage", 1,
      r"Disk quota exceeded|\bEDQUOT\b|\[Errno 122\]|quota exceeded",
      "the user's disk quota is exhausted")
 sign("fs-stale-io", "filesystem", "infra", "storage", 1,
      r"Stale (?:file|NFS file) handle|\bESTALE\b|\[Errno 116\]|Input/output error|\[Errno 5\]|\bEIO\b|"
-     r"Read-only file system|\[Errno 30\]|Transport endpoint is not connected|LustreError|"
+     r"Read-only file system|\[Errno 30\]|I/O error writing script/environment|Transport endpoint is not connected|LustreError|"
      r"nfs: server \S+ not responding|GPFS.*(?:error|unmounted)|lustre.*(?:evicted|-5|-108)|"
      r"EXT4-fs error|XFS \(\S+\): .*(?:error|corruption)|Buffer I/O error on dev|blk_update_request: .*error|"
      r"I/O error, dev \S+|LNetError|disk I/O error|Remote I/O error|\[Errno 121\]|Structure needs cleaning|"
@@ -242,6 +259,10 @@ sign("env-driver", "software_env", "infra", "driver", 1,
      r"unsupported display driver / cuda driver combination|cudaErrorSystemDriverMismatch|"
      r"fabric ?manager.*(?:not running|failed|mismatch)",
      "the node's driver or container runtime does not match the software")
+sign("env-nvls", "software_env", "infra", "nvswitch", 2,
+     r"transport/nvls\.cc:\d+ NCCL WARN|NVLS (?:\w+ )?(?:failed|error)",
+     "NCCL's NVLink SHARP (NVLS) setup failed: the node's NVSwitch / Fabric Manager state (after a "
+     "Fabric Manager restart the GPUs need a reset)", also=("network", "gpu_hardware"))
 sign("env-container", "software_env", "user", "container", 2,
      r"container creation failed|could not open image|(?:singularity|apptainer)\S*:? .*FATAL|"
      r"pyxis: .*(?:failed|error)|enroot\S*: .*(?:error|failed)|ImagePullBackOff|ErrImagePull|"
@@ -253,7 +274,7 @@ sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      r"unable to mount cgroup|Failed to (?:create|mount|initialize) cgroup|cgroup plugin .*failed",
      "the node's Slurm setup is broken (a missing plugin, cgroups not set up)")
 sign("env-shm", "software_env", "user", "memory", 2,
-     r"Bus error|SIGBUS|bus error encountered in worker|insufficient shared memory|"
+     r"(?<!PCIe )Bus error|SIGBUS|bus error encountered in worker|insufficient shared memory|"
      r"unable to write to file </torch_",
      "SIGBUS or a failed shared-memory write: the memory behind a mapping (/dev/shm, tmpfs) ran out; "
      "enlarge /dev/shm (containers: --shm-size) or use fewer loader workers",
@@ -299,6 +320,11 @@ sign("net-fabric", "network", "infra", "fabric", 2,
      r"rdma.*(?:error|failed)|NET/Socket : .*(?:error|failed)|IB(?:V)? (?:error|failed)|"
      r"Call to ibv_\w+ failed|ibv_\w+ failed with error|NETDEV WATCHDOG: .*transmit queue \d+ timed out",
      "the network fabric reported errors")
+sign("net-iface", "network", "infra", "nccl", 2,
+     r"(?:NET/Socket : Using|Bootstrap : Using|^)\s*(?:\[\d+\])?(?:docker\d+|br-[0-9a-f]{12}|veth[0-9a-f]{5,}|"
+     r"virbr\d+|lxcbr\d+|cni\d+):[0-9a-f.:%]+<\d+>",
+     "NCCL's socket transport picked a container bridge or veth interface that other nodes cannot reach "
+     "(set NCCL_SOCKET_IFNAME to the cluster's interface)")
 sign("net-symptom", "network", "infra", "nccl", 4,
      r"Watchdog caught collective operation timeout|ncclRemoteError|remote process exited|"
      r"NCCL (?:communicator was aborted|error: unhandled system error)|ncclSystemError|ncclInternalError|"
@@ -324,6 +350,10 @@ sign("user-exception", "user_code", "user", "python", 3,
      r"Expected all tensors to be on the same device|size mismatch|shape .* is invalid|"
      r"loss is nan|NaN or Inf found|Assertion `.*' failed",
      "the job's own code raised an error")
+sign("user-mpi-abort", "user_code", "user", "process", 3,
+     r"MPI_ABORT was invoked on rank|\bMPI_Abort\b|One of MPI processes was aborted",
+     "the application called MPI_Abort on its own error (read the lines before it)",
+     also=("software_env",))
 sign("user-exit", "user_code", "user", "process", 4,
      r"exited with (?:exit )?code [1-9]\d*|Exited with exit code [1-9]\d*|exit status [1-9]\d*|"
      r"ChildFailedError|returned non-zero exit status",

@@ -410,8 +410,45 @@ RULES_FOURTH = [  # (line, label, scope)
     ("slurmctld: node gn22 has been rebooted, returning to service", "node_failure", "infra"),
 ]
 
+RULES_FIFTH = [  # (line, label, scope)
+    # an unrecoverable PCIe error: on the GPU itself, or on a port whose device the line does not name
+    ("kernel: nvidia 0000:41:00.0: AER: can't recover (no error_detected callback)", "gpu_hardware", "infra"),
+    ("kernel: pcieport 0000:40:01.1: AER: Uncorrected (Fatal) error received: 0000:40:01.1", "node_failure", "infra"),
+    ("kernel: pcieport 0000:40:01.1: PCIe Bus Error: severity=Uncorrected (Fatal), type=Transaction Layer",
+     "node_failure", "infra"),
+    # Slurm's own reason for a node it marked down; a DIMM the firmware stopped logging
+    ("Reason=Not responding [slurm@2026-03-02T04:11:09]", "node_failure", "infra"),
+    ("IMM event: Memory Logging Limit Reached for DIMM 7 on Subsystem System Memory", "node_failure", "infra"),
+    # the controller could not store a submitted script; df at 100%
+    ("sbatch: error: Batch job submission failed: I/O error writing script/environment to file", "filesystem",
+     "infra"),
+    ("/dev/mapper/vg0-var   50G   50G     0 100% /var", "filesystem", "infra"),
+    # NCCL's NVLS setup failing after the fabric manager was restarted
+    ("gn31:8812:8870 [5] transport/nvls.cc:188 NCCL WARN Cuda failure 801 'operation not supported'",
+     "software_env", "infra"),
+    # NCCL talking over a container bridge other nodes cannot reach
+    ("gn32:101:101 [0] NCCL INFO NET/Socket : Using [0]docker0:172.17.0.1<0> [1]ib0:10.4.0.32<0>", "network",
+     "infra"),
+    ("[3]br-0a1b2c3d4e5f:172.18.0.1<0>", "network", "infra"),
+    # the application gave up and called MPI_Abort
+    ("MPI_ABORT was invoked on rank 3 in communicator MPI_COMM_WORLD with errorcode 2.", "user_code", "user"),
+]
 
-@pytest.mark.parametrize("text,label,scope", RULES_FIRST + RULES_SECOND + RULES_THIRD + RULES_FOURTH)
+
+@pytest.mark.parametrize("text,label,scope", RULES_FIRST + RULES_SECOND + RULES_THIRD + RULES_FOURTH + RULES_FIFTH)
 def test_general_rules(text, label, scope):
     a = diagnose(text).attribution
     assert (a["label"], a["scope"]) == (label, scope), a["explanation"]
+
+
+@pytest.mark.parametrize("text", [
+    # a corrected PCIe error is neither a bus error (SIGBUS) nor a failed device
+    "kernel: pcieport 0000:00:03.0: PCIe Bus Error: severity=Corrected, type=Physical Layer, (Receiver ID)",
+    # NCCL on the cluster's own interfaces
+    "gn32:101:101 [0] NCCL INFO NET/Socket : Using [0]ib0:10.4.0.32<0> [1]bond0:10.5.0.32<0>",
+    # df with room left
+    "/dev/mapper/vg0-var   50G   31G   19G  62% /var",
+])
+def test_lines_that_name_no_cause(text):
+    d = diagnose(text)
+    assert d.attribution["label"] == "unknown", d.attribution["explanation"]
