@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, insert, select, update
+from sqlalchemy import create_engine, func, insert, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -48,6 +48,11 @@ def _error(url: str, exc: SQLAlchemyError) -> StoreError:
         return StoreError(f"store {where} is read-only for this user ({why}); nothing was written",
                           hint="run as a user who may write it (root or SlurmUser), or point SDIAG_HOME or "
                                "[store] url at a writable place")
+    if "incorrect string value" in low:
+        return StoreError(f"store {where} cannot hold this text: its tables are not utf8mb4 ({why}); "
+                          "nothing was written",
+                          hint="let the store's user ALTER its tables (slurm-diag converts them to utf8mb4 when "
+                               "it opens the store), or run ALTER TABLE ... CONVERT TO CHARACTER SET utf8mb4")
     if "unable to open" in low:
         return StoreError(f"cannot open the store {where} ({why})",
                           hint="check that its directory exists and is readable and writable by this user")
@@ -59,10 +64,10 @@ def now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def _parse_time(text: str | None) -> datetime:
-    if not text:
+def _parse_time(stamp: str | None) -> datetime:
+    if not stamp:
         return now()
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    value = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
 
 
@@ -105,6 +110,7 @@ class Store:
         if missing:
             with self._connect(write=True) as conn:
                 t.metadata.create_all(conn)
+        self._widen_charset()
         self._guard_audit_log()
         with self._connect() as conn:
             row = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).first()
@@ -115,6 +121,27 @@ class Store:
             raise StoreError(f"store {mask_url(self.url)} has schema version {row.value}, "
                              f"this slurm-diag expects {t.SCHEMA_VERSION}",
                              hint="use a matching slurm-diag or point [store] url at a new database")
+
+    def _widen_charset(self) -> None:
+        """MariaDB/MySQL: convert tables an older slurm-diag created in the server's default character
+        set (latin1 on Debian) to utf8mb4, once, so a log line outside latin1 can be stored. Without
+        the ALTER privilege the tables stay as they are, and such a write says why it failed."""
+        if self.engine.dialect.name not in ("mysql", "mariadb"):
+            return
+        names = list(t.metadata.tables)
+        with self._connect() as conn:
+            rows = conn.execute(text(
+                "SELECT table_name, table_collation FROM information_schema.tables "
+                "WHERE table_schema = DATABASE()")).all()
+        narrow = [name for name, collation in rows
+                  if name in names and not (collation or "").startswith(t.CHARSET)]
+        for name in narrow:
+            try:
+                with self._connect(write=True) as conn:
+                    conn.execute(text(f"ALTER TABLE `{name}` CONVERT TO CHARACTER SET {t.CHARSET} "
+                                      f"COLLATE {t.COLLATION}"))
+            except StoreError:
+                return
 
     def _guard_audit_log(self) -> None:
         """Install the triggers that make the database refuse UPDATE/DELETE of audit rows."""

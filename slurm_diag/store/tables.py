@@ -8,11 +8,17 @@ from sqlalchemy import (
 
 SCHEMA_VERSION = 1
 metadata = MetaData()
+# MariaDB/MySQL: every table holds any Unicode a log can carry (a progress bar's blocks, a CJK path),
+# whatever the server's default character set (Debian's MariaDB: latin1). Other databases ignore it.
+CHARSET = "utf8mb4"
+COLLATION = "utf8mb4_bin"
+_TEXT = {"mysql_charset": CHARSET, "mysql_collate": COLLATION}
 
 meta = Table(
     "sdiag_meta", metadata,
     Column("key", String(64), primary_key=True),
     Column("value", String(255), nullable=False),
+    **_TEXT,
 )
 
 health_reports = Table(
@@ -25,6 +31,7 @@ health_reports = Table(
     Column("job_id", String(32), index=True),
     Column("status", String(8), nullable=False),
     Column("report", JSON, nullable=False),
+    **_TEXT,
 )
 
 probe_results = Table(
@@ -41,6 +48,7 @@ probe_results = Table(
     Column("verdict", String(8)),
     Column("valid", Integer, nullable=False),
     Column("result", JSON, nullable=False),
+    **_TEXT,
 )
 
 findings = Table(
@@ -53,6 +61,7 @@ findings = Table(
     Column("summary", Text, nullable=False),
     Column("time", DateTime, nullable=False),
     Column("finding", JSON, nullable=False),
+    **_TEXT,
 )
 
 attributions = Table(
@@ -64,6 +73,7 @@ attributions = Table(
     Column("confidence", Float, nullable=False),
     Column("time", DateTime, nullable=False),
     Column("attribution", JSON, nullable=False),
+    **_TEXT,
 )
 
 proposals = Table(
@@ -75,6 +85,7 @@ proposals = Table(
     Column("created", DateTime, nullable=False),
     Column("updated", DateTime, nullable=False),
     Column("proposal", JSON, nullable=False),
+    **_TEXT,
 )
 
 audit_log = Table(
@@ -85,4 +96,5 @@ audit_log = Table(
     Column("event", String(64), nullable=False),
     Column("subject", String(128)),
     Column("detail", JSON),
+    **_TEXT,
 )

@@ -108,3 +108,48 @@ def test_mariadb_roundtrip(devcluster):
     finally:
         with admin.begin() as conn:
             conn.execute(text(f"DROP DATABASE {name}"))
+
+
+@pytest.mark.cluster
+def test_mariadb_stores_text_outside_latin1_and_widens_an_older_stores_tables(devcluster):
+    """Debian's MariaDB defaults to latin1: a log line with a progress bar's blocks or a CJK path must
+    still be stored, in a new store and in one whose tables an older slurm-diag created as latin1."""
+    name = f"sdiag_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(devcluster.db_url())
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET latin1"))
+    summary = "log: 训练 epoch 3 |\u2588\u2588\u2588\u258c | 47% \U0001F525 café"
+    try:
+        Store(devcluster.db_url(name))
+        with admin.begin() as conn:                 # as an older slurm-diag left them
+            for table in ("findings", "audit_log"):
+                conn.execute(text(f"ALTER TABLE {name}.{table} CONVERT TO CHARACTER SET latin1"))
+        store = Store(devcluster.db_url(name))
+        store.add_finding({"id": "log:9001:1", "job_id": "9001", "source": "log", "severity": "WARN",
+                           "summary": summary})
+        store.audit("alice", "note", "9001", {"text": summary})
+        assert [f["summary"] for f in store.findings(job_id="9001")] == [summary]
+        with admin.connect() as conn:
+            collations = dict(conn.execute(text(
+                "SELECT table_name, table_collation FROM information_schema.tables WHERE table_schema = :s"),
+                {"s": name}).all())
+        assert set(collations.values()) == {"utf8mb4_bin"}, collations
+        from sqlalchemy.exc import DBAPIError
+
+        from slurm_diag.store.append_only import REFUSAL
+        with pytest.raises(DBAPIError, match=REFUSAL):
+            with store.engine.begin() as conn:      # widening kept the audit log's guard
+                conn.execute(text("DELETE FROM audit_log"))
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP DATABASE {name}"))
+
+
+def test_text_a_narrow_table_cannot_hold_is_named_as_such_not_as_an_unreachable_database():
+    from sqlalchemy.exc import OperationalError
+
+    from slurm_diag.store.db import _error
+
+    orig = Exception(1366, "Incorrect string value: '\\xE8\\xAE\\xAD' for column `sdiag`.`findings`.`summary`")
+    err = _error("mysql+pymysql://slurm:pw@db/sdiag", OperationalError("INSERT ...", {}, orig))
+    assert "cannot hold this text" in err.message and "utf8mb4" in err.hint and "pw" not in err.message
