@@ -54,6 +54,7 @@ NODE = (
     re.compile(rf"\bNodes (?P<list>{_HOSTLIST}) (?:not responding|are down)"),             # slurmctld
     re.compile(rf"\bUnavailableNodes:(?P<list>{_HOSTLIST})"),                              # squeue's pending reason
     re.compile(rf"\bconnect to host (?P<node>{_HOST}) port \d+"),                          # ssh
+    re.compile(rf"\b(?:sbatch|srun|salloc)\b.*?\s(?:-w\s*|--nodelist[= ])(?P<list>{_HOSTLIST})(?=\s|$)"),  # a pinned job
     re.compile(rf"^\[(?P<node>{_HOST}):\d+\] "),                                           # Open MPI's [host:pid]
     re.compile(rf"^\S+\s+(?:up|down|drain|inact)\s+\S+\s+\d+\s+[a-z]+[*~#!%$@^-]?\s+(?P<list>{_HOSTLIST})\s*$"),  # sinfo
 )

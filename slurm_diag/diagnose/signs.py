@@ -132,7 +132,7 @@ sign("controller-down", "node_failure", "infra", "slurmctld", 1,
 # ---- host memory
 sign("host-oom-kill", "host_oom", "user", "memory", 1,
      r"oom[-_]kill(?:ed)? event|Out of memory: Killed? process|Memory cgroup out of memory|"
-     r"\bOUT_OF_MEMORY\b|oom-kill:constraint|invoked oom-killer|Some of your processes may have been killed by the cgroup out-of-memory handler|"
+     r"\bOUT_OF_MEMORY\b|\bOUT_OF_ME\+|oom-kill:constraint|invoked oom-killer|Some of your processes may have been killed by the cgroup out-of-memory handler|"
      r"exceeded (?:job |virtual )?memory limit|\bTERM_MEMLIMIT\b|\bOOMKilled\b|job killed: v?mem .*exceeded limit|"
      r"node was low on resource: memory",
      "the job ran out of host memory (OOM killer)")
@@ -144,6 +144,7 @@ sign("host-oom-python", "host_oom", "user", "memory", 2,
 # ---- time limit and the scheduler
 sign("time-limit", "time_limit", "user", "slurm", 1,
      r"DUE TO TIME LIMIT|\bTIMEOUT\b.*time ?limit|exceeded (?:its |the )?(?:job )?time limit|"
+     r"exceeded (?:its |the )?wall ?(?:clock|time) limit|"
      r"Job .* exceeded .*time limit|walltime .* exceeded|PBS: job killed: walltime|\bTERM_RUNLIMIT\b|\bDeadlineExceeded\b",
      "the job reached its time limit", also=("user_code",))
 sign("timeout-state", "time_limit", "user", "slurm", 2, r"(?<![\w-])TIMEOUT(?![\w-])",
@@ -152,7 +153,7 @@ sign("preempted", "scheduler", "infra", "slurm", 1,
      r"DUE TO PREEMPTION|\bPREEMPTED\b|job (?:was )?preempted|preempted by",
      "the scheduler preempted the job")
 sign("prolog-failed", "scheduler", "infra", "slurm", 1,
-     r"launch[ _]failed[ _]requeued[ _]held|\bProlog (?:error|failure|failed|hung)|JobHeldAdmin|job requeued .* prolog",
+     r"launch[ _]failed[ _]requeued[ _]held|\bJobLaunchFailure\b|\bProlog (?:error|failure|failed|hung)|JobHeldAdmin|job requeued .* prolog",
      "the node's prolog failed: the job was requeued")
 sign("node-config", "scheduler", "infra", "slurm", 1,
      r"Node configuration differs from hardware|Low RealMemory|Low socket\*core\*thread count|"
@@ -189,6 +190,10 @@ sign("fs-enospc", "filesystem", "infra", "storage", 1,
      r"No space left on device|\bENOSPC\b|\[Errno 28\]|disk (?:is )?full|not enough (?:free )?disk space|"
      r"(?:file ?system|volume|partition) (?:is )?full|out of (?:inodes|disk space)",
      "a filesystem is full (ENOSPC)")
+sign("fs-ctld-state", "filesystem", "infra", "slurmctld", 0,
+     r"I/O error writing script/environment",
+     "slurmctld could not write the job's script to its state directory (full or failing): no job can be "
+     "submitted")
 sign("fs-df-full", "filesystem", "infra", "storage", 2,
      r"^\S+\s+\d+(?:\.\d+)?[KMGTP]?\s+\d+(?:\.\d+)?[KMGTP]?\s+\d+(?:\.\d+)?[KMGTP]?\s+100%\s+/",
      "`df` shows a filesystem at 100%")
@@ -197,7 +202,7 @@ sign("fs-quota", "filesystem", "user", "storage", 1,
      "the user's disk quota is exhausted")
 sign("fs-stale-io", "filesystem", "infra", "storage", 1,
      r"Stale (?:file|NFS file) handle|\bESTALE\b|\[Errno 116\]|Input/output error|\[Errno 5\]|\bEIO\b|"
-     r"Read-only file system|\[Errno 30\]|I/O error writing script/environment|Transport endpoint is not connected|LustreError|"
+     r"Read-only file system|\[Errno 30\]|Transport endpoint is not connected|LustreError|"
      r"nfs: server \S+ not responding|GPFS.*(?:error|unmounted)|lustre.*(?:evicted|-5|-108)|"
      r"EXT4-fs error|XFS \(\S+\): .*(?:error|corruption)|Buffer I/O error on dev|blk_update_request: .*error|"
      r"I/O error, dev \S+|LNetError|disk I/O error|Remote I/O error|\[Errno 121\]|Structure needs cleaning|"
@@ -297,6 +302,7 @@ sign("env-import", "software_env", "user", "python", 2,
      r"DLL load failed|libcudart\.so\S* not found|Could not load library|execve\(\): .*No such file or directory|"
      r"CXXABI_[\d.]+' not found|Exec format error|wrong ELF class|CommandNotFoundError|"
      r"not been properly configured to use 'conda|Lmod has detected the following error|module\(s\) are unknown|"
+     r"Unable to locate a modulefile for|"
      r"compiled using NumPy \d\.x cannot be run|numpy\.core\.multiarray failed to import|"
      r"module '(?:numpy|scipy|pandas|torch|tensorflow|jax|transformers)' has no attribute|"
      r"Torch not compiled with CUDA enabled|CUDA_HOME environment variable is not set|No CUDA runtime is found|"
@@ -313,7 +319,7 @@ sign("env-nccl-version", "software_env", "user", "nccl", 2,
 
 # ---- network (fabric errors are causes; peers going away are symptoms)
 sign("net-fabric", "network", "infra", "fabric", 2,
-     r"IBV_WC_RETRY_EXC_ERR|transport retry counter exceeded|Got completion from peer .* with error|"
+     r"IBV_WC_RETRY_EXC_ERR|transport retry count(?:er)? exceeded|Got completion from peer .* with error|"
      r"completion with error|ibv_poll_cq|local (?:length|protection|QP operation) error|"
      r"\bport \d+ .*(?:state )?DOWN\b|link (?:is )?down|LinkDown|NET/IB : .*(?:error|failed)|"
      r"mlx5_\d+.*(?:error|down)|UCX\s+ERROR|ud_ep\.c.*timed out|Endpoint timeout|"

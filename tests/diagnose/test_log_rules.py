@@ -430,6 +430,21 @@ RULES_FIFTH = [  # (line, label, scope)
     ("gn32:101:101 [0] NCCL INFO NET/Socket : Using [0]docker0:172.17.0.1<0> [1]ib0:10.4.0.32<0>", "network",
      "infra"),
     ("[3]br-0a1b2c3d4e5f:172.18.0.1<0>", "network", "infra"),
+    # sacct cuts OUT_OF_MEMORY to its 10-column width
+    ("7410.3       python3        gpu     default     1  OUT_OF_ME+    0:125", "host_oom", "user"),
+    # Moab's and PBS's wording of the time limit
+    ("MOAB_INFO:  job exceeded wallclock limit", "time_limit", "user"),
+    # Slurm's pending reason for a node it could not launch on
+    ("   7411   gpu  train  bob PD  0:00  1 (JobLaunchFailure)", "scheduler", "infra"),
+    # UCX's wording of an exhausted transport retry counter
+    ("[gn40:311:0:311] ib_mlx5_log.c:143  Transport retry count exceeded on mlx5_2:1/RoCE (synd 0x15 vend 0x81)",
+     "network", "infra"),
+    # Environment Modules cannot find a module
+    ("ModuleCmd_Load.c(213):ERROR:105: Unable to locate a modulefile for 'cuda/12.9'", "software_env", "user"),
+    # a submission the controller could not store outranks a client-side plugin warning
+    ("sbatch: error: spank: x11.so: Plugin file not found\n"
+     "sbatch: error: Batch job submission failed: I/O error writing script/environment to file", "filesystem",
+     "infra"),
     # the application gave up and called MPI_Abort
     ("MPI_ABORT was invoked on rank 3 in communicator MPI_COMM_WORLD with errorcode 2.", "user_code", "user"),
 ]
@@ -452,3 +467,11 @@ def test_general_rules(text, label, scope):
 def test_lines_that_name_no_cause(text):
     d = diagnose(text)
     assert d.attribution["label"] == "unknown", d.attribution["explanation"]
+
+
+def test_a_node_a_job_was_pinned_to_is_a_node_of_the_log():
+    from slurm_diag.diagnose import extract
+
+    assert extract.nodes_in("$ sbatch --exclusive -N1 -w gn[07-08] --gres=gpu:8 run.sh") == ["gn07", "gn08"]
+    assert extract.nodes_in("srun --nodelist=gn09 hostname") == ["gn09"]
+    assert extract.nodes_in("the -w flag of grep") == []
