@@ -166,7 +166,8 @@ sign("controller-busy", "scheduler", "infra", "slurmctld", 2,
 sign("held-by-cluster", "scheduler", "infra", "slurm", 2,
      r"\bReqNodeNotAvail\b|\bPartition(?:Down|Inactive)\b|Reason=NodeDown|Requeuing JobId=|"
      r"JobId=\d+ requeued|job (?:was |has been )?requeued|deleted at request of root|"
-     r"deleted by (?:the )?(?:administrator|admin|operator|root)",
+     r"deleted by (?:the )?(?:administrator|admin|operator|root)|"
+     r"Reason=.*\breboot (?:issued|requested)\b|\bReboot ASAP\b",
      "the job waited on or was requeued or deleted by the cluster (nodes down or reserved, an administrator)")
 sign("cancelled-by-admin", "scheduler", "infra", "slurm", 1,
      r"CANCELLED AT \S+ DUE TO (?:JOB )?(?:REQUEUE|RECONFIG)|\bCANCELLED BY 0\b|(?:allocation|[Jj]ob) \S* ?has been revoked|"
@@ -278,6 +279,10 @@ sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      r"spank: .*(?:Failed to load|cannot (?:load|open)|not found)|cgroup (?:namespace )?'?\w+'? not mounted|"
      r"unable to mount cgroup|Failed to (?:create|mount|initialize) cgroup|cgroup plugin .*failed",
      "the node's Slurm setup is broken (a missing plugin, cgroups not set up)")
+sign("env-mpi-request", "software_env", "user", "slurm", 0,
+     r"invalid MPI type, --mpi=list for acceptable types",
+     "the job asked srun for an MPI plugin this cluster does not have (`srun --mpi=list` shows the ones it has)",
+     also=("scheduler",))
 sign("env-shm", "software_env", "user", "memory", 2,
      r"(?<!PCIe )Bus error|SIGBUS|bus error encountered in worker|insufficient shared memory|"
      r"unable to write to file </torch_",
@@ -326,6 +331,10 @@ sign("net-fabric", "network", "infra", "fabric", 2,
      r"rdma.*(?:error|failed)|NET/Socket : .*(?:error|failed)|IB(?:V)? (?:error|failed)|"
      r"Call to ibv_\w+ failed|ibv_\w+ failed with error|NETDEV WATCHDOG: .*transmit queue \d+ timed out",
      "the network fabric reported errors")
+sign("net-no-device", "network", "infra", "fabric", 1,
+     r"sys files not found \(/sys/class/infiniband|No IB devices found|Failed to get IB devices list|"
+     r"ibv_get_device_list\(\) (?:returned|found) (?:no|0) devices?",
+     "the node has no usable InfiniBand device (its HCA's driver or firmware did not come up)")
 sign("net-iface", "network", "infra", "nccl", 2,
      r"(?:NET/Socket : Using|Bootstrap : Using|^)\s*(?:\[\d+\])?(?:docker\d+|br-[0-9a-f]{12}|veth[0-9a-f]{5,}|"
      r"virbr\d+|lxcbr\d+|cni\d+):[0-9a-f.:%]+<\d+>",

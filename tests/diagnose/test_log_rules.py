@@ -445,6 +445,15 @@ RULES_FIFTH = [  # (line, label, scope)
     ("sbatch: error: spank: x11.so: Plugin file not found\n"
      "sbatch: error: Batch job submission failed: I/O error writing script/environment to file", "filesystem",
      "infra"),
+    # a node whose InfiniBand adapter never came up
+    ("Fatal error:  device '*': sys files not found (/sys/class/infiniband/*/ports)", "network", "infra"),
+    ("libibverbs: Warning: no userspace device-specific driver found; No IB devices found", "network", "infra"),
+    # nodes an administrator is rebooting (scontrol reboot): the cluster's doing, not a crash
+    ("gn[03-05]: Reason=kernel update : reboot issued [root@2026-05-02T09:00:00]", "scheduler", "infra"),
+    # srun's own refusal of an MPI plugin the site lacks decides, not the plugin lookup before it
+    ("srun: error: Couldn't find the specified plugin name for mpi/pmix_v5 looking at all files\n"
+     "srun: error: \"--mpi=pmix_v5\" -- long invalid MPI type, --mpi=list for acceptable types.",
+     "software_env", "user"),
     # the application gave up and called MPI_Abort
     ("MPI_ABORT was invoked on rank 3 in communicator MPI_COMM_WORLD with errorcode 2.", "user_code", "user"),
 ]
