@@ -120,17 +120,17 @@ def _cancel_after_task_failure(found: dict, lines: list[str]) -> None:
     """A step cancelled right after srun reported a task's failure was cancelled by srun because of
     that failure (--kill-on-bad-exit, a task killed by a signal): the failure is the cause, the
     cancellation a symptom."""
-    ev = found.get("cancelled")
-    if ev is None:
-        return
-    at = ev.lines[0] - 1
-    failed = [k for k in range(max(0, at - CONSEQUENCE_WINDOW), at) if _TASK_FAILED.search(lines[k])]
-    if failed:
-        k = failed[0]
-        ev.tier, ev.finding["severity"] = SYMPTOM_TIER, "WARN"
-        ev.finding["summary"] = (f"the step was cancelled as a consequence of the task failure srun reported "
-                                 f"on line {k + 1}, not by a person: {lines[at].strip()[:300]}")
-        ev.finding["raw"]["consequence_of_line"] = k + 1
+    for ev in (found.get("cancelled"), found.get("cancelled-unsaid")):
+        if ev is None:
+            continue
+        at = ev.lines[0] - 1
+        failed = [k for k in range(max(0, at - CONSEQUENCE_WINDOW), at) if _TASK_FAILED.search(lines[k])]
+        if failed:
+            k = failed[0]
+            ev.tier, ev.finding["severity"] = SYMPTOM_TIER, "WARN"
+            ev.finding["summary"] = (f"the step was cancelled as a consequence of the task failure srun reported "
+                                     f"on line {k + 1}, not by a person: {lines[at].strip()[:300]}")
+            ev.finding["raw"]["consequence_of_line"] = k + 1
 
 
 def _prolog_failure_with_reason(found: dict) -> None:

@@ -174,9 +174,13 @@ sign("cancelled-by-admin", "scheduler", "infra", "slurm", 1,
      r"STEPD TERMINATED ON \S+ AT \S+ DUE TO JOB NOT RUNNING|\bTERM_(?:ADMIN|FORCE_ADMIN|REQUEUE_ADMIN|PREEMPT)\b",
      "the job was cancelled or requeued by an administrator or the system")
 sign("cancelled", "scheduler", "user", "slurm", 2,
-     r"\*\*\* (?:JOB|STEP) \S+ ON \S+ CANCELLED AT \S+(?: \*\*\*| BY \d+)|scancel|Job cancelled|"
+     r"\*\*\* (?:JOB|STEP) \S+ ON \S+ CANCELLED AT \S+ BY \d+|scancel|Job cancelled|"
      r"\bCANCELLED by [1-9]\d*|\bTERM_(?:OWNER|FORCE_OWNER|REQUEUE_OWNER)\b",
      "the job was cancelled")
+# slurmstepd's bare line names neither who cancelled nor why: the end of the job, not its cause
+sign("cancelled-unsaid", "scheduler", "user", "slurm", 4,
+     r"\*\*\* (?:JOB|STEP) \S+ ON \S+ CANCELLED AT \S+ \*\*\*",
+     "the job or step was cancelled (slurmstepd does not say by whom)")
 sign("request-invalid", "user_code", "user", "slurm", 1,
      r"Requested node configuration is not available|Invalid (?:account|partition|qos)|"
      r"Unable to allocate resources|QOSMax\w+|AssocMax\w+|Invalid generic resource \(gres\) specification|"

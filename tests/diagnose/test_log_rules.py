@@ -92,13 +92,23 @@ def test_a_cancel_right_after_a_task_crash_is_the_crash_consequence():
     ])
     d = diagnose(text)
     assert d.attribution["label"] == "user_code"
-    cancel = next(f for f in d.findings if f["id"] == "log:cancelled")
+    cancel = next(f for f in d.findings if f["id"] == "log:cancelled-unsaid")
     assert "consequence" in cancel["summary"]
 
 
-def test_a_cancel_on_its_own_is_still_a_cancel():
-    text = "slurmstepd: error: *** JOB 90211 ON cn040 CANCELLED AT 2026-02-03T04:05:06 ***"
+def test_a_cancel_that_names_who_is_a_cancel():
+    text = "slurmstepd: error: *** JOB 90211 ON cn040 CANCELLED AT 2026-02-03T04:05:06 BY 1042 ***"
     assert diagnose(text).attribution["label"] == "scheduler"
+
+
+def test_slurmstepds_bare_cancel_line_says_neither_who_nor_why():
+    """Without 'BY uid' or 'DUE TO ...' the line is how the job ended, not why: the answer stays
+    open, names the cancellation, and points at accounting, which knows who cancelled it."""
+    text = "slurmstepd: error: *** JOB 90212 ON cn040 CANCELLED AT 2026-02-03T04:05:06 ***"
+    d = diagnose(text)
+    assert d.attribution["label"] == "unknown"
+    assert any(f["id"] == "log:cancelled-unsaid" for f in d.findings)
+    assert any(alt["label"] == "scheduler" for alt in d.alternatives)
 
 
 NVSMI_Q = """==============NVSMI LOG==============
