@@ -153,8 +153,10 @@ sign("preempted", "scheduler", "infra", "slurm", 1,
      r"DUE TO PREEMPTION|\bPREEMPTED\b|job (?:was )?preempted|preempted by",
      "the scheduler preempted the job")
 sign("prolog-failed", "scheduler", "infra", "slurm", 1,
-     r"launch[ _]failed[ _]requeued[ _]held|\bJobLaunchFailure\b|\bProlog (?:error|failure|failed|hung)|JobHeldAdmin|job requeued .* prolog",
+     r"launch[ _]failed[ _]requeued[ _]held|\bProlog (?:error|failure|failed|hung)|JobHeldAdmin|job requeued .* prolog",
      "the node's prolog failed: the job was requeued")
+sign("launch-failed", "scheduler", "infra", "slurm", 1, r"\bJobLaunchFailure\b",
+     "Slurm could not launch the job on its node (JobLaunchFailure: the node's slurmd, prolog or setup)")
 sign("node-config", "scheduler", "infra", "slurm", 1,
      r"Node configuration differs from hardware|Low RealMemory|Low socket\*core\*thread count|"
      r"Kill task failed",
