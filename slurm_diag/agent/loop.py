@@ -195,8 +195,9 @@ class Loop:
         start, end = window(self.store, now, since, first)
         report = RunReport(_utc(start), _utc(end), self.llm)
         if self.probes:                  # sweeps asked for earlier: judged and stored before anyone reads them
-            report.probes_collected = probing.collect_finished(self.ctx)
-            self._asked = probing.asked_by_job(self.store)
+            record = self.store.audit_log(subject=probing.SUBJECT)      # read once a pass
+            report.probes_collected = probing.collect_finished(self.ctx, record)
+            self._asked = probing.asked_by_job(record)
         jobs = [self.ctx.client.get_job(j) for j in job_ids] if job_ids else observe_jobs(self.ctx.client, start, end)
         jobs = jobs[:self.max_jobs]
         report.jobs_seen = len(jobs)

@@ -41,10 +41,10 @@ class Settings:
                    deadline_min=s["deadline_min"], params=dict(s["params"]))
 
 
-def asked_by_job(store) -> dict[str, str]:
-    """job id -> the sweep the agent already ran for it (one per job), read once per pass."""
+def asked_by_job(record: list[dict]) -> dict[str, str]:
+    """job id -> the sweep the agent already ran for it (one per job), from the agent's audit rows."""
     out: dict[str, str] = {}
-    for row in store.audit_log(subject=SUBJECT):
+    for row in record:
         detail = row["detail"] or {}
         if row["event"] == PROBE_EVENT:
             out.update({job_id: detail.get("sweep") for job_id in detail.get("for_jobs", [])})
@@ -120,12 +120,12 @@ def follow_up_args(cfg, after: str, settings: Settings) -> list[str]:
             f"--output={logs / 'agent-follow-up-%j.out'}"]
 
 
-def collect_finished(ctx, say=lambda m: None) -> list[dict]:
-    """Judge and store every sweep the agent submitted whose jobs have all ended; the others wait
-    for a later pass. Returns what was collected: sweep, nodes, flagged nodes."""
+def collect_finished(ctx, rows: list[dict], say=lambda m: None) -> list[dict]:
+    """Judge and store every sweep the agent submitted (``rows``: the agent's audit rows) whose jobs
+    have all ended; the others wait for a later pass. Returns what was collected: sweep, nodes,
+    flagged nodes."""
     from slurm_diag.probes import submit as sub
 
-    rows = ctx.store.audit_log(subject=SUBJECT)
     done = {(r["detail"] or {}).get("sweep") for r in rows if r["event"] == COLLECT_EVENT}
     out = []
     for row in rows:
