@@ -197,6 +197,12 @@ sign("fs-enospc", "filesystem", "infra", "storage", 1,
      r"No space left on device|\bENOSPC\b|\[Errno 28\]|disk (?:is )?full|not enough (?:free )?disk space|"
      r"(?:file ?system|volume|partition) (?:is )?full|out of (?:inodes|disk space)",
      "a filesystem is full (ENOSPC)")
+sign("fs-container-unpack", "filesystem", "user", "container", 1,
+     r"(?:root ?filesystem extraction failed|unsquashfs|while extracting \S+\.(?:sif|simg)\b).*"
+     r"no space left on device",
+     "the container runtime ran out of space unpacking the job's image into its temporary directory "
+     "(point APPTAINER_TMPDIR / SINGULARITY_TMPDIR at a larger filesystem, or use a sandbox)",
+     explains=("fs-enospc", "env-container"))
 sign("fs-ctld-state", "filesystem", "infra", "slurmctld", 0,
      r"I/O error writing script/environment",
      "slurmctld could not write the job's script to its state directory (full or failing): no job can be "

@@ -464,6 +464,9 @@ RULES_FIFTH = [  # (line, label, scope)
     ("srun: error: Couldn't find the specified plugin name for mpi/pmix_v5 looking at all files\n"
      "srun: error: \"--mpi=pmix_v5\" -- long invalid MPI type, --mpi=list for acceptable types.",
      "software_env", "user"),
+    # an image unpacked into a too-small temporary directory: the job's setting, not a full shared disk
+    ("FATAL:   while extracting /scratch/u/tools.sif: root filesystem extraction failed: write "
+     "/tmp/rootfs-1234/archive-5678: no space left on device", "filesystem", "user"),
     # the application gave up and called MPI_Abort
     ("MPI_ABORT was invoked on rank 3 in communicator MPI_COMM_WORLD with errorcode 2.", "user_code", "user"),
 ]
