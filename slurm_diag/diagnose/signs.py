@@ -134,7 +134,7 @@ sign("host-oom-kill", "host_oom", "user", "memory", 1,
      r"oom[-_]kill(?:ed)? event|Out of memory: Killed? process|Memory cgroup out of memory|"
      r"\bOUT_OF_MEMORY\b|\bOUT_OF_ME\+|oom-kill:constraint|invoked oom-killer|Some of your processes may have been killed by the cgroup out-of-memory handler|"
      r"exceeded (?:job |virtual )?memory limit|\bTERM_MEMLIMIT\b|\bOOMKilled\b|job killed: v?mem .*exceeded limit|"
-     r"node was low on resource: memory",
+     r"node was low on resource: memory|Workers? \(tasks / actors\) killed due to memory pressure",
      "the job ran out of host memory (OOM killer)")
 sign("host-oom-python", "host_oom", "user", "memory", 2,
      r"^\s*MemoryError\b|std::bad_alloc|Cannot allocate memory|\bENOMEM\b|"
@@ -343,6 +343,11 @@ sign("net-fabric", "network", "infra", "fabric", 2,
      r"rdma.*(?:error|failed)|NET/Socket : .*(?:error|failed)|IB(?:V)? (?:error|failed)|"
      r"Call to ibv_\w+ failed|ibv_\w+ failed with error|NETDEV WATCHDOG: .*transmit queue \d+ timed out",
      "the network fabric reported errors")
+sign("net-ofi", "network", "infra", "fabric", 2,
+     r"MPIDI_OFI_handle_cq_error|OFI poll failed|NET/OFI (?:Unable|Failed|Couldn't)|"
+     r"\bfi_\w+ (?:failed|returned error)|libfabric.*(?:error|failed)|cxi.*UNDELIVERABLE",
+     "the fabric's libfabric (OFI) provider reported errors (EFA, Slingshot/CXI, verbs): the network or its "
+     "configuration", explains=("fs-stale-io",))
 sign("net-no-device", "network", "infra", "fabric", 1,
      r"sys files not found \(/sys/class/infiniband|No IB devices found|Failed to get IB devices list|"
      r"ibv_get_device_list\(\) (?:returned|found) (?:no|0) devices?",

@@ -467,6 +467,14 @@ RULES_FIFTH = [  # (line, label, scope)
     # an image unpacked into a too-small temporary directory: the job's setting, not a full shared disk
     ("FATAL:   while extracting /scratch/u/tools.sif: root filesystem extraction failed: write "
      "/tmp/rootfs-1234/archive-5678: no space left on device", "filesystem", "user"),
+    # Ray's memory monitor killing workers
+    ("(raylet) node_manager.cc:2963: 3 Workers (tasks / actors) killed due to memory pressure (OOM), 0 Workers "
+     "crashed due to other reasons at node (ID: 5f3e, IP: 10.0.0.7)", "host_oom", "user"),
+    # libfabric (OFI) providers: their I/O errors are the fabric's, not a filesystem's
+    ("12: MPIDI_OFI_handle_cq_error(1062): OFI poll failed (ofi_events.c:1064:MPIDI_OFI_handle_cq_error:"
+     "Input/output error - UNDELIVERABLE)", "network", "infra"),
+    ("[rank3]: NET/OFI Unable to insert remote address into address vector for device 0. RC: -22", "network",
+     "infra"),
     # the application gave up and called MPI_Abort
     ("MPI_ABORT was invoked on rank 3 in communicator MPI_COMM_WORLD with errorcode 2.", "user_code", "user"),
 ]
