@@ -54,7 +54,10 @@ NODE = (
     re.compile(rf"\bNodes (?P<list>{_HOSTLIST}) (?:not responding|are down)"),             # slurmctld
     re.compile(rf"\bUnavailableNodes:(?P<list>{_HOSTLIST})"),                              # squeue's pending reason
     re.compile(rf"\bconnect to host (?P<node>{_HOST}) port \d+"),                          # ssh
-    re.compile(rf"\b(?:sbatch|srun|salloc)\b.*?\s(?:-w\s*|--nodelist[= ])(?P<list>{_HOSTLIST})(?=\s|$)"),  # a pinned job
+    # a pinned job: -w among srun/sbatch's own options, before the program and its arguments
+    # (--long[=value], -xVALUE, or -x with its value apart: only a short option takes the next word)
+    re.compile(rf"\b(?:sbatch|srun|salloc)(?:\s+(?:--[\w-]+(?:=\S+)?|-[A-Za-z]\S+|-[A-Za-z](?:\s+[^-\s]\S*)?))*?"
+               rf"\s(?:-w\s*|--nodelist[= ])(?P<list>{_HOSTLIST})(?=\s|$)"),
     re.compile(rf"^\[(?P<node>{_HOST}):\d+\] "),                                           # Open MPI's [host:pid]
     re.compile(rf"^\S+\s+(?:up|down|drain|inact)\s+\S+\s+\d+\s+[a-z]+[*~#!%$@^-]?\s+(?P<list>{_HOSTLIST})\s*$"),  # sinfo
 )

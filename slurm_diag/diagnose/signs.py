@@ -77,7 +77,7 @@ sign("gpu-nvlink", "gpu_hardware", "infra", "nvlink", 1,
      r"NVLink (?:error|fatal|fault|training failed)|NVL(?:ink)? (?:uncorrectable|fatal)|nvswitch.*(?:fatal|error)",
      "an NVLink / NVSwitch error")
 sign("gpu-pcie-fatal", "gpu_hardware", "infra", "pcie", 0,
-     r"^(?=.*\bnvidia\b).*\bAER\b.*(?:Uncorrect|Fatal|can't recover|recovery failed)",
+     r"^(?=.*\bnvidia\b)(?!.*Non-Fatal).*\bAER\b.*(?:Uncorrected \(Fatal\)|can't recover|recovery failed)",
      "the kernel saw an unrecoverable PCIe error on a GPU (AER): the GPU or its slot failed")
 sign("gpu-init-failed", "gpu_hardware", "infra", "gpu", 1,
      r"cudaErrorDevicesUnavailable|all CUDA-capable devices are busy or unavailable",
@@ -100,10 +100,12 @@ sign("node-stall", "node_failure", "infra", "node", 1,
 sign("node-memory", "node_failure", "infra", "memory", 0,
      r"^(?=.*(?:DIMM|Memory #|Memory Device|\bcsrow|\bEDAC\b)).*(?:Uncorrectable|uncorrected|\bUE\b)",
      "the node's memory (a DIMM) had an uncorrectable error", explains=("gpu-ecc-uncorrectable",))
+# "Limit Removed" is the firmware clearing the event it raised when the limit was reached: the
+# DIMM still passed it
 sign("node-dimm-failing", "node_failure", "infra", "memory", 1,
      r"Memory Logging Limit (?:Reached|Removed) for (?:memory device|DIMM)|"
-     r"(?:DIMM|memory device) \S+ (?:has been |was )?disabled|Correctable (?:ECC|memory error) logging "
-     r"(?:limit reached|disabled)",
+     r"(?:DIMM|memory device) \S+ (?:has been|was|is) disabled\b(?! (?:by|in) (?:the )?(?:BIOS|setup|user))|"
+     r"Correctable (?:ECC|memory error) logging (?:limit reached|disabled)",
      "the node's firmware gave up logging a DIMM's errors or disabled it: the DIMM is failing")
 sign("node-power", "node_failure", "infra", "power", 1,
      r"Power Supply.*(?:Failure|AC lost|lost)|PSU\S* .*(?:fail|lost)",
@@ -207,8 +209,8 @@ sign("fs-ctld-state", "filesystem", "infra", "slurmctld", 0,
      r"I/O error writing script/environment",
      "slurmctld could not write the job's script to its state directory (full or failing): no job can be "
      "submitted")
-sign("fs-df-full", "filesystem", "infra", "storage", 2,
-     r"^\S+\s+\d+(?:\.\d+)?[KMGTP]?\s+\d+(?:\.\d+)?[KMGTP]?\s+\d+(?:\.\d+)?[KMGTP]?\s+100%\s+/",
+sign("fs-df-full", "filesystem", "infra", "storage", 2,     # not images, which are always full
+     r"^(?!/dev/loop|/dev/sr\d|overlay\b|squashfs|/dev/nbd|shm\b|tmpfs\b)\S+\s+\d+(?:\.\d+)?[KMGTP]?\s+\d+(?:\.\d+)?[KMGTP]?\s+\d+(?:\.\d+)?[KMGTP]?\s+100%\s+/(?!snap/)",
      "`df` shows a filesystem at 100%")
 sign("fs-quota", "filesystem", "user", "storage", 1,
      r"Disk quota exceeded|\bEDQUOT\b|\[Errno 122\]|quota exceeded",
@@ -345,14 +347,16 @@ sign("net-fabric", "network", "infra", "fabric", 2,
      "the network fabric reported errors")
 sign("net-ofi", "network", "infra", "fabric", 2,
      r"MPIDI_OFI_handle_cq_error|OFI poll failed|NET/OFI (?:Unable|Failed|Couldn't)|"
-     r"\bfi_\w+ (?:failed|returned error)|libfabric.*(?:error|failed)|cxi.*UNDELIVERABLE",
+     r"\bfi_(?:cq|av|ep|send|recv|read|write|inject|tsend|trecv)\w* (?:failed|returned error)|"
+     r"\bcxi\w*:.{0,200}UNDELIVERABLE",
      "the fabric's libfabric (OFI) provider reported errors (EFA, Slingshot/CXI, verbs): the network or its "
      "configuration", explains=("fs-stale-io",))
+# ibstatus's own failure; libibverbs' "No IB devices found" is what any Ethernet-only node prints
 sign("net-no-device", "network", "infra", "fabric", 1,
-     r"sys files not found \(/sys/class/infiniband|No IB devices found|Failed to get IB devices list|"
-     r"ibv_get_device_list\(\) (?:returned|found) (?:no|0) devices?",
+     r"sys files not found \(/sys/class/infiniband",
      "the node has no usable InfiniBand device (its HCA's driver or firmware did not come up)")
-sign("net-iface", "network", "infra", "nccl", 2,
+# a hint, not a cause: a single-node job runs fine over docker0
+sign("net-iface", "network", "infra", "nccl", 4,
      r"(?:NET/Socket : Using|Bootstrap : Using|^)\s*(?:\[\d+\])?(?:docker\d+|br-[0-9a-f]{12}|veth[0-9a-f]{5,}|"
      r"virbr\d+|lxcbr\d+|cni\d+):[0-9a-f.:%]+<\d+>",
      "NCCL's socket transport picked a container bridge or veth interface that other nodes cannot reach "

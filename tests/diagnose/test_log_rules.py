@@ -436,10 +436,6 @@ RULES_FIFTH = [  # (line, label, scope)
     # NCCL's NVLS setup failing after the fabric manager was restarted
     ("gn31:8812:8870 [5] transport/nvls.cc:188 NCCL WARN Cuda failure 801 'operation not supported'",
      "software_env", "infra"),
-    # NCCL talking over a container bridge other nodes cannot reach
-    ("gn32:101:101 [0] NCCL INFO NET/Socket : Using [0]docker0:172.17.0.1<0> [1]ib0:10.4.0.32<0>", "network",
-     "infra"),
-    ("[3]br-0a1b2c3d4e5f:172.18.0.1<0>", "network", "infra"),
     # sacct cuts OUT_OF_MEMORY to its 10-column width
     ("7410.3       python3        gpu     default     1  OUT_OF_ME+    0:125", "host_oom", "user"),
     # Moab's and PBS's wording of the time limit
@@ -457,7 +453,6 @@ RULES_FIFTH = [  # (line, label, scope)
      "infra"),
     # a node whose InfiniBand adapter never came up
     ("Fatal error:  device '*': sys files not found (/sys/class/infiniband/*/ports)", "network", "infra"),
-    ("libibverbs: Warning: no userspace device-specific driver found; No IB devices found", "network", "infra"),
     # nodes an administrator is rebooting (scontrol reboot): the cluster's doing, not a crash
     ("gn[03-05]: Reason=kernel update : reboot issued [root@2026-05-02T09:00:00]", "scheduler", "infra"),
     # srun's own refusal of an MPI plugin the site lacks decides, not the plugin lookup before it
@@ -491,8 +486,16 @@ def test_general_rules(text, label, scope):
     "kernel: pcieport 0000:00:03.0: PCIe Bus Error: severity=Corrected, type=Physical Layer, (Receiver ID)",
     # NCCL on the cluster's own interfaces
     "gn32:101:101 [0] NCCL INFO NET/Socket : Using [0]ib0:10.4.0.32<0> [1]bond0:10.5.0.32<0>",
-    # df with room left
+    # df with room left, and images that are always full
     "/dev/mapper/vg0-var   50G   31G   19G  62% /var",
+    "/dev/loop3        56M   56M     0 100% /snap/core18/2812",
+    "overlay           20G   20G     0 100% /var/lib/docker/overlay2/3f1e/merged",
+    # a recoverable PCIe error on a GPU; a DIMM feature switched off in setup
+    "kernel: nvidia 0000:41:00.0: AER: Uncorrected (Non-Fatal) error received: 0000:41:00.0",
+    "BIOS: DIMM ECC disabled",
+    # what libfabric and libibverbs print on nodes that simply lack the hardware
+    "libfabric:1234:1700000000::core:core:ofi_hmem_init():209<warn> Failed to initialize hmem iface FI_HMEM_ZE",
+    "libibverbs: Warning: couldn't open config directory '/etc/libibverbs.d'. No IB devices found",
 ])
 def test_lines_that_name_no_cause(text):
     d = diagnose(text)
@@ -505,3 +508,26 @@ def test_a_node_a_job_was_pinned_to_is_a_node_of_the_log():
     assert extract.nodes_in("$ sbatch --exclusive -N1 -w gn[07-08] --gres=gpu:8 run.sh") == ["gn07", "gn08"]
     assert extract.nodes_in("srun --nodelist=gn09 hostname") == ["gn09"]
     assert extract.nodes_in("the -w flag of grep") == []
+    assert extract.nodes_in("srun -n 4 -w gn10 ./a.out") == ["gn10"]
+    # -w of the program srun starts, not srun's
+    assert extract.nodes_in("srun gcc -w prog.c") == []
+    assert extract.nodes_in("srun -p gpu python train.py -w workers.yaml") == []
+    assert extract.nodes_in("srun --ntasks=2 grep -w error run.log") == []
+
+
+def test_nccl_on_a_container_bridge_is_a_hint_that_never_outranks_the_jobs_own_error():
+    """A single-node job runs fine over docker0: the interface is a network alternative to check,
+    not the cause, and a traceback after it is still the job's."""
+    hint = "gn32:101:101 [0] NCCL INFO NET/Socket : Using [0]docker0:172.17.0.1<0> [1]ib0:10.4.0.32<0>"
+    d = diagnose(hint)
+    assert d.attribution["label"] == "unknown" and d.alternatives[0]["label"] == "network"
+    assert diagnose("[3]br-0a1b2c3d4e5f:172.18.0.1<0>").alternatives[0]["label"] == "network"
+    d = diagnose(hint + "\nTraceback (most recent call last):\n  File \"t.py\", line 3, in <module>\n"
+                 "    cfg['lr']\nKeyError: 'lr'")
+    assert (d.attribution["label"], d.attribution["scope"]) == ("user_code", "user")
+
+
+def test_a_df_line_at_100_percent_before_the_jobs_own_error_is_not_the_cause_when_it_is_an_image():
+    d = diagnose("/dev/loop3   56M   56M   0 100% /snap/core18/2812\nTraceback (most recent call last):\n"
+                 "  File \"t.py\", line 3, in <module>\n    cfg['lr']\nKeyError: 'lr'")
+    assert (d.attribution["label"], d.attribution["scope"]) == ("user_code", "user")
