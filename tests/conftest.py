@@ -30,6 +30,8 @@ def script_started(slurm, job_id: str, output: str | Path, timeout: float = 90) 
     path = Path(output)
     while not (path.exists() and path.stat().st_size):
         state = slurm.get_job(job_id).state
+        if path.exists() and path.stat().st_size:     # it wrote, and ended, between the two looks
+            break
         assert state in ("PENDING", "CONFIGURING", "RUNNING"), f"job {job_id} is {state} before its script wrote to {path}"
         assert time.monotonic() < deadline, f"job {job_id} ({state}) wrote nothing to {path} within {timeout:g} s"
         time.sleep(0.2)

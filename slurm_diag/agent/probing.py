@@ -91,11 +91,13 @@ def new_sweep(cfg, settings: Settings, nodes):
 def submit(ctx, job_ids: list[str], nodes: list[str], settings: Settings, say=lambda m: None) -> dict:
     """Submit the sweep and the follow-up agent pass; record both in the audit log."""
     from slurm_diag.probes import submit as sub
+    from slurm_diag.probes import sweep as sw
 
     sweep = new_sweep(ctx.cfg, settings, nodes)
     sweep_id = sweep.sweep_id
     records = sub.submit(ctx.client, sweep, say)
-    follow_up = ctx.client.submit(follow_up_script(job_ids), follow_up_args(ctx.cfg, records[-1].job_id, settings),
+    follow_up = ctx.client.submit(follow_up_script(job_ids),
+                                  follow_up_args(ctx.cfg, records[-1].job_id, sw.deadline_minutes(sweep, len(records))),
                                   workdir=str(Path(sweep.results_dir)))
     doc = {"sweep": sweep_id, "probe": settings.probe, "nodes": list(nodes), "for_jobs": list(job_ids),
            "jobs": [r.job_id for r in records], "follow_up": follow_up}
@@ -109,14 +111,19 @@ def follow_up_script(job_ids: list[str]) -> str:
             f"exec {' '.join(shlex.quote(a) for a in argv)}\n")
 
 
-def follow_up_args(cfg, after: str, settings: Settings) -> list[str]:
+FOLLOW_UP_MIN = 10
+
+
+def follow_up_args(cfg, after: str, sweep_deadline_min: int) -> list[str]:
     """It shares the scheduled agent's name (singleton: never two passes at once), so it must not
-    wait forever: the sweep's jobs carry a deadline, and so does the follow-up, a little later. A
-    follow-up that never ran leaves its sweep to the next scheduled pass, which collects it."""
+    wait forever: the sweep's jobs carry a deadline, and the follow-up its own, its time limit after
+    the sweep's last. A follow-up that never ran leaves its sweep to the next scheduled pass, which
+    collects it."""
     logs = Path(cfg.home) / "agent"
     logs.mkdir(parents=True, exist_ok=True)
     return ["--job-name=sdiag-agent", f"--dependency=afterany:{after},singleton", "--kill-on-invalid-dep=yes",
-            "--nodes=1", "--ntasks=1", "--time=00:10:00", f"--deadline=now+{settings.deadline_min + 15}minutes",
+            "--nodes=1", "--ntasks=1", f"--time={FOLLOW_UP_MIN}",
+            f"--deadline=now+{sweep_deadline_min + FOLLOW_UP_MIN}minutes",
             f"--output={logs / 'agent-follow-up-%j.out'}"]
 
 

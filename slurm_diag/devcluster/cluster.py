@@ -331,12 +331,14 @@ def _cgroup(lay: Layout, node: str) -> Path:
 
 def tasks_on(node: str, proc: Path = Path("/proc")) -> list[int]:
     """Processes of the jobs running on ``node`` now: Slurm sets SLURMD_NODENAME in every task's
-    environment (the nodes of the local cluster share one kernel, so the environment tells them apart)."""
+    environment (the nodes of the local cluster share one kernel, so the environment tells them apart).
+    A prolog or epilog carries it too, with SLURM_SCRIPT_CONTEXT: those are not the job's tasks."""
     mark = f"SLURMD_NODENAME={node}".encode()
     pids = []
     for entry in proc.glob("[0-9]*"):
         try:
-            if mark in (entry / "environ").read_bytes().split(b"\0"):
+            env = (entry / "environ").read_bytes().split(b"\0")
+            if mark in env and not any(v.startswith(b"SLURM_SCRIPT_CONTEXT=") for v in env):
                 pids.append(int(entry.name))
         except OSError:
             continue  # ended meanwhile, or not ours to read

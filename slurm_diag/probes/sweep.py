@@ -56,7 +56,7 @@ class Sweep:
     threads: int = 0            # 0: the probe's own default (every CPU of the allocation)
     mem: str = "0"              # sbatch --mem; 0 = all of the node's memory
     time_min: int = 15
-    deadline_min: int = 0       # sbatch --deadline, minutes from submission; 0: none (a person's sweep waits)
+    deadline_min: int = 0       # minutes a job may wait beyond the chain ahead of it (sbatch --deadline); 0: none
     python: str = "python3"
     results_dir: str = ""
 
@@ -92,9 +92,8 @@ def check(sweep: Sweep) -> None:
         raise UsageError(f"--mem {sweep.mem!r} is not an sbatch memory size", hint="e.g. 0 (all), 500M, 4G")
     if sweep.time_min < 1:
         raise UsageError(f"--time-limit {sweep.time_min}: need at least 1 minute")
-    if sweep.deadline_min and sweep.deadline_min < sweep.time_min:
-        raise UsageError(f"a deadline of {sweep.deadline_min} min leaves no room for a {sweep.time_min} min job",
-                         hint="give the deadline at least the time limit")
+    if sweep.deadline_min < 0:
+        raise UsageError(f"a deadline of {sweep.deadline_min} min: need 0 (none) or more")
     for key in ("round",):
         if key in sweep.params:
             raise UsageError(f"--param {key}=... is set by the sweep itself", hint="use --rounds")
@@ -146,12 +145,18 @@ def sbatch_args(sweep: Sweep, job: PlannedJob, log_dir: str, after: str | None) 
             f"--comment=sdiag-sweep={sweep.sweep_id}"]
     if after:
         args += [f"--dependency=afterany:{after}", "--kill-on-invalid-dep=yes"]
-    # never started by then (its node drained, the queue full): Slurm ends it, state DEADLINE, and
-    # what waits on it `afterany` runs. Seen on Slurm 22.05: a job with --time=1 and a deadline 2 min
-    # out, on a drained node, ended DEADLINE after 60 s, the job chained after it 10 s later.
+    # Slurm removes a pending job that can no longer end by its deadline (its node drained, the queue
+    # full): state DEADLINE, and what waits on it `afterany` runs. Seen on Slurm 22.05: a job with
+    # --time=1 and a deadline 2 min out, on a drained node, ended DEADLINE after 60 s, the job chained
+    # after it 10 s later. Each job's deadline leaves room for the whole chain up to it at its limit.
     if sweep.deadline_min:
-        args.append(f"--deadline=now+{sweep.deadline_min}minutes")
+        args.append(f"--deadline=now+{deadline_minutes(sweep, job.index + 1)}minutes")
     return args
+
+
+def deadline_minutes(sweep: Sweep, jobs: int) -> int:
+    """Minutes from submission by which the first ``jobs`` jobs of the chain must have ended."""
+    return sweep.deadline_min + jobs * sweep.time_min
 
 
 # --- what a finished job means ---------------------------------------------------------------

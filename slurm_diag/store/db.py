@@ -9,6 +9,7 @@ only: this class has no way to change or delete an entry, and the database refus
 from __future__ import annotations
 
 import contextlib
+import sys
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -124,24 +125,34 @@ class Store:
 
     def _widen_charset(self) -> None:
         """MariaDB/MySQL: convert tables an older slurm-diag created in the server's default character
-        set (latin1 on Debian) to utf8mb4, once, so a log line outside latin1 can be stored. Without
-        the ALTER privilege the tables stay as they are, and such a write says why it failed."""
+        set (latin1 on Debian) to utf8mb4, once, so a log line outside latin1 can be stored. One
+        process converts (a named lock; the others find the work done); a store that cannot be
+        altered stays as it is, with a warning, and a write it cannot hold says why it failed."""
         if self.engine.dialect.name not in ("mysql", "mariadb"):
             return
-        names = list(t.metadata.tables)
         with self._connect() as conn:
-            rows = conn.execute(text(
-                "SELECT table_name, table_collation FROM information_schema.tables "
-                "WHERE table_schema = DATABASE()")).all()
-        narrow = [name for name, collation in rows
-                  if name in names and not (collation or "").startswith(t.CHARSET)]
-        for name in narrow:
-            try:
-                with self._connect(write=True) as conn:
-                    conn.execute(text(f"ALTER TABLE `{name}` CONVERT TO CHARACTER SET {t.CHARSET} "
-                                      f"COLLATE {t.COLLATION}"))
-            except StoreError:
+            if not self._narrow_tables(conn):
                 return
+        try:
+            with self._connect(write=True) as conn:
+                if not conn.execute(text("SELECT GET_LOCK('sdiag_widen_charset', 120)")).scalar():
+                    return                               # another process is converting them
+                try:
+                    for name in self._narrow_tables(conn):        # re-read under the lock
+                        conn.execute(text(f"ALTER TABLE `{name}` CONVERT TO CHARACTER SET {t.CHARSET} "
+                                          f"COLLATE {t.COLLATION}"))
+                finally:
+                    conn.execute(text("SELECT RELEASE_LOCK('sdiag_widen_charset')"))
+        except StoreError as err:
+            print(f"sdiag: warning: the store's tables could not be converted to {t.CHARSET}, so text outside "
+                  f"latin1 cannot be stored: {err.message}", file=sys.stderr)
+
+    @staticmethod
+    def _narrow_tables(conn) -> list[str]:
+        rows = conn.execute(text("SELECT table_name, table_collation FROM information_schema.tables "
+                                 "WHERE table_schema = DATABASE()")).all()
+        return [name for name, collation in rows
+                if name in t.metadata.tables and not (collation or "").startswith(t.CHARSET)]
 
     def _guard_audit_log(self) -> None:
         """Install the triggers that make the database refuse UPDATE/DELETE of audit rows."""

@@ -12,13 +12,13 @@ metadata = MetaData()
 # whatever the server's default character set (Debian's MariaDB: latin1). Other databases ignore it.
 CHARSET = "utf8mb4"
 COLLATION = "utf8mb4_bin"
-_TEXT = {"mysql_charset": CHARSET, "mysql_collate": COLLATION}
+_TABLE_OPTIONS = {"mysql_charset": CHARSET, "mysql_collate": COLLATION}
 
 meta = Table(
     "sdiag_meta", metadata,
     Column("key", String(64), primary_key=True),
     Column("value", String(255), nullable=False),
-    **_TEXT,
+    **_TABLE_OPTIONS,
 )
 
 health_reports = Table(
@@ -31,7 +31,7 @@ health_reports = Table(
     Column("job_id", String(32), index=True),
     Column("status", String(8), nullable=False),
     Column("report", JSON, nullable=False),
-    **_TEXT,
+    **_TABLE_OPTIONS,
 )
 
 probe_results = Table(
@@ -48,7 +48,7 @@ probe_results = Table(
     Column("verdict", String(8)),
     Column("valid", Integer, nullable=False),
     Column("result", JSON, nullable=False),
-    **_TEXT,
+    **_TABLE_OPTIONS,
 )
 
 findings = Table(
@@ -61,7 +61,7 @@ findings = Table(
     Column("summary", Text, nullable=False),
     Column("time", DateTime, nullable=False),
     Column("finding", JSON, nullable=False),
-    **_TEXT,
+    **_TABLE_OPTIONS,
 )
 
 attributions = Table(
@@ -73,7 +73,7 @@ attributions = Table(
     Column("confidence", Float, nullable=False),
     Column("time", DateTime, nullable=False),
     Column("attribution", JSON, nullable=False),
-    **_TEXT,
+    **_TABLE_OPTIONS,
 )
 
 proposals = Table(
@@ -85,7 +85,7 @@ proposals = Table(
     Column("created", DateTime, nullable=False),
     Column("updated", DateTime, nullable=False),
     Column("proposal", JSON, nullable=False),
-    **_TEXT,
+    **_TABLE_OPTIONS,
 )
 
 audit_log = Table(
@@ -96,5 +96,5 @@ audit_log = Table(
     Column("event", String(64), nullable=False),
     Column("subject", String(128)),
     Column("detail", JSON),
-    **_TEXT,
+    **_TABLE_OPTIONS,
 )

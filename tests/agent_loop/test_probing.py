@@ -51,10 +51,14 @@ def test_a_slow_job_gets_a_sweep_on_its_nodes_and_a_fleet_and_a_follow_up_pass(c
     assert "agent run --jobs 31 --json" in script
     sweep_script, sweep_args, _ = ctx.client.submitted[asked["jobs"][0]]
     assert "--exclusive" in sweep_args and "--param n=256" in sweep_script
-    # it shares the scheduled agent's singleton name: nothing in the chain may wait forever
-    for job_id in asked["jobs"]:
-        assert f"--deadline=now+{SETTINGS.deadline_min}minutes" in ctx.client.submitted[job_id][1]
-    assert f"--deadline=now+{SETTINGS.deadline_min + 15}minutes" in args
+    # it shares the scheduled agent's singleton name: nothing in the chain may wait forever; each
+    # job's deadline leaves room for the jobs ahead of it at their time limit, the follow-up for its own
+    for k, job_id in enumerate(asked["jobs"], start=1):
+        want = SETTINGS.deadline_min + k * SETTINGS.time_min
+        assert f"--deadline=now+{want}minutes" in ctx.client.submitted[job_id][1]
+    last = SETTINGS.deadline_min + len(asked["jobs"]) * SETTINGS.time_min
+    assert f"--deadline=now+{last + probing.FOLLOW_UP_MIN}minutes" in args
+    assert f"--time={probing.FOLLOW_UP_MIN}" in args
     decide = [r for r in ctx.store.audit_log(subject="31") if r["event"] == "agent.attribution"][0]
     assert any(d.startswith("asked for gemm probes on node2, node3") for d in decide["detail"]["transcript"]["decide"])
     assert report.proposals == []                                        # slowness alone drains nothing
@@ -122,3 +126,16 @@ def test_the_models_round_two_checks_read_the_records_and_its_probe_request_goes
     assert asked["for_jobs"] == ["71"] and asked["nodes"][0] == "node2"
     assert any(d.startswith("the model asked for probes: asked for gemm probes on node2")
                for d in row["detail"]["transcript"]["decide"])
+
+
+def test_settings_come_from_the_config_with_the_deadline(tmp_path):
+    from slurm_diag import config
+    from slurm_diag.errors import UsageError
+
+    path = tmp_path / "sdiag.toml"
+    path.write_text("[agent.probes]\ndeadline_min = 25\nrounds = 3\n")
+    settings = probing.Settings.from_config(config.load(path))
+    assert (settings.deadline_min, settings.rounds, settings.fleet) == (25, 3, 4)
+    path.write_text("[agent.probes]\ndeadline_min = 0\n")
+    with pytest.raises(UsageError, match="deadline_min: 0 is less than the minimum of 1"):
+        config.load(path)

@@ -43,7 +43,8 @@ def test_a_running_jobs_tasks_are_told_apart_by_their_node(tmp_path):
 
     for pid, env in (("101", b"PATH=/bin\0SLURMD_NODENAME=node2\0SLURM_JOB_ID=7\0"),
                      ("102", b"SLURMD_NODENAME=node21\0"), ("103", b"SLURMD_NODENAME=node1\0"),
-                     ("104", b"HOME=/root\0")):
+                     ("104", b"HOME=/root\0"),
+                     ("106", b"SLURMD_NODENAME=node2\0SLURM_SCRIPT_CONTEXT=prolog_slurmd\0")):   # its prolog
         (tmp_path / pid).mkdir()
         (tmp_path / pid / "environ").write_bytes(env)
     (tmp_path / "105").mkdir()                       # a process that ended: no environ to read

@@ -69,7 +69,8 @@ def test_sbatch_args_chain_each_job_after_the_previous_one():
     assert "--output=/h/logs/node1-r0-%j.out" in args and not any(a.startswith("--dependency") for a in args)
     args = sw.sbatch_args(s, second, "/h/logs", "41")
     assert "--dependency=afterany:41" in args and not any(a.startswith("--deadline") for a in args)
-    assert "--deadline=now+30minutes" in sw.sbatch_args(_sweep(deadline_min=30), second, "/h/logs", "41")
+    s = _sweep(deadline_min=30)              # the second job of the chain: room for two at their limit
+    assert f"--deadline=now+{30 + 2 * s.time_min}minutes" in sw.sbatch_args(s, second, "/h/logs", "41")
     assert sw.log_path("/h/logs", second, "42") == "/h/logs/node2-r0-42.out"
 
 
@@ -81,7 +82,7 @@ def test_sbatch_args_chain_each_job_after_the_previous_one():
     (dict(rounds=0), "need at least 1"),
     (dict(mem="lots"), "not an sbatch memory size"),
     (dict(params={"round": "2"}), "set by the sweep itself"),
-    (dict(time_min=10, deadline_min=5), "leaves no room"),
+    (dict(deadline_min=-5), "need 0"),
 ])
 def test_check_refuses_what_cannot_work(change, message):
     with pytest.raises(UsageError, match=message):
@@ -110,6 +111,12 @@ def test_log_tail_is_one_clean_line():
 def test_manifest_round_trip():
     s = _sweep()
     assert sw.Sweep.from_dict(s.to_dict()) == s
+
+
+def test_a_manifest_written_before_deadlines_existed_still_loads():
+    doc = _sweep().to_dict()
+    del doc["deadline_min"]
+    assert sw.Sweep.from_dict(doc).deadline_min == 0
 
 
 def _doc(node, sweep, time, value=1.0, valid=True):

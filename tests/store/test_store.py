@@ -7,6 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
+from slurm_diag.devcluster.templates import DB_PASSWORD
 from slurm_diag.errors import UsageError
 from slurm_diag.schemas import SchemaError
 from slurm_diag.store import Store, StoreError
@@ -153,3 +154,38 @@ def test_text_a_narrow_table_cannot_hold_is_named_as_such_not_as_an_unreachable_
     orig = Exception(1366, "Incorrect string value: '\\xE8\\xAE\\xAD' for column `sdiag`.`findings`.`summary`")
     err = _error("mysql+pymysql://slurm:pw@db/sdiag", OperationalError("INSERT ...", {}, orig))
     assert "cannot hold this text" in err.message and "utf8mb4" in err.hint and "pw" not in err.message
+
+
+@pytest.mark.cluster
+def test_a_store_its_user_may_not_alter_opens_with_a_warning_and_refuses_wide_text_clearly(devcluster, capsys):
+    """An older store whose tables are latin1, opened by a database user without ALTER: the store
+    still opens (a warning says what could not be done), latin1 text is stored, and text outside
+    latin1 is refused with what to do, not 'cannot reach the store'."""
+    from slurm_diag.devcluster import cluster
+
+    name = f"sdiag_test_{uuid.uuid4().hex[:8]}"
+    user, password = f"ro_{uuid.uuid4().hex[:6]}", "not-secret-in-tests"
+    admin = create_engine(devcluster.db_url())
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET latin1"))
+    try:
+        Store(devcluster.db_url(name))
+        with admin.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {name}.findings CONVERT TO CHARACTER SET latin1"))
+        grant = cluster._mysql(devcluster, f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{password}';"
+                                           f"GRANT SELECT, INSERT, UPDATE ON {name}.* TO '{user}'@'127.0.0.1';")
+        assert grant.returncode == 0, grant.stderr
+        capsys.readouterr()
+        store = Store(devcluster.db_url(name).replace(f"slurm:{DB_PASSWORD}", f"{user}:{password}"))
+        assert "could not be converted to utf8mb4" in capsys.readouterr().err
+        store.add_finding({"id": "log:9002:1", "job_id": "9002", "source": "log", "severity": "WARN",
+                           "summary": "disk at 100% on /scratch, café"})
+        with pytest.raises(StoreError, match="cannot hold this text") as err:
+            store.add_finding({"id": "log:9002:2", "job_id": "9002", "source": "log", "severity": "WARN",
+                               "summary": "训练 stopped"})
+        assert "utf8mb4" in err.value.hint
+        assert [f["id"] for f in store.findings(job_id="9002")] == ["log:9002:1"]      # nothing half-written
+    finally:
+        cluster._mysql(devcluster, f"DROP USER IF EXISTS '{user}'@'127.0.0.1';")
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP DATABASE {name}"))
