@@ -58,7 +58,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! "$VENV/bin/python"
             # 7 minutes on 2 idle cores (15 on shared ones); portable (no -march=native), so the wheel
             # runs on any x86-64 with AVX2. pip caches the wheel it built: later setups on this
             # machine install it in seconds. CMAKE_ARGS for this install only.
-            say "installing llama-cpp-python[server] (llama.cpp; a first build takes 7 to 15 minutes)"
+            if "$VENV/bin/python" -c 'import llama_cpp' 2>/dev/null; then
+                say "installing llama-cpp-python[server] (already built here: seconds)"
+            else
+                say "installing llama-cpp-python[server] (llama.cpp; a first build takes 7 to 15 minutes)"
+            fi
             CMAKE_ARGS="-DGGML_NATIVE=OFF" "$VENV/bin/pip" install -q -e "$ROOT[llm-server]" ;;
     esac
     say "installing slurm-diag[$EXTRAS] into $VENV"
