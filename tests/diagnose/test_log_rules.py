@@ -374,6 +374,15 @@ def test_an_idle_gpu_or_one_at_full_clock_is_no_finding(busy, sm):
     ("ssh: connect to host gn14 port 22: No route to host", ["gn14"]),
     ("[gn21:04242] PMIX ERROR: UNREACHABLE in file ptl_tcp.c at line 790", ["gn21"]),
     ("gpu*         up   infinite      2  down* gn[15-16]", ["gn15", "gn16"]),
+    ("Node: c016", ["c016"]),                                          # a support form's field
+    # a pinned job: -w among srun/sbatch's own options, not the program's
+    ("$ sbatch --exclusive -N1 -w gn[07-08] --gres=gpu:8 run.sh", ["gn07", "gn08"]),
+    ("srun --nodelist=gn09 hostname", ["gn09"]),
+    ("srun -n 4 -w gn10 ./a.out", ["gn10"]),
+    ("the -w flag of grep", []),
+    ("srun gcc -w prog.c", []),
+    ("srun -p gpu python train.py -w workers.yaml", []),
+    ("srun --ntasks=2 grep -w error run.log", []),
 ])
 def test_node_names_from_more_grammars(line, nodes):
     from slurm_diag.diagnose import extract
@@ -500,19 +509,6 @@ def test_general_rules(text, label, scope):
 def test_lines_that_name_no_cause(text):
     d = diagnose(text)
     assert d.attribution["label"] == "unknown", d.attribution["explanation"]
-
-
-def test_a_node_a_job_was_pinned_to_is_a_node_of_the_log():
-    from slurm_diag.diagnose import extract
-
-    assert extract.nodes_in("$ sbatch --exclusive -N1 -w gn[07-08] --gres=gpu:8 run.sh") == ["gn07", "gn08"]
-    assert extract.nodes_in("srun --nodelist=gn09 hostname") == ["gn09"]
-    assert extract.nodes_in("the -w flag of grep") == []
-    assert extract.nodes_in("srun -n 4 -w gn10 ./a.out") == ["gn10"]
-    # -w of the program srun starts, not srun's
-    assert extract.nodes_in("srun gcc -w prog.c") == []
-    assert extract.nodes_in("srun -p gpu python train.py -w workers.yaml") == []
-    assert extract.nodes_in("srun --ntasks=2 grep -w error run.log") == []
 
 
 def test_nccl_on_a_container_bridge_is_a_hint_that_never_outranks_the_jobs_own_error():
