@@ -5,7 +5,6 @@ SQLite and on the local cluster's MariaDB. Appending still works."""
 from __future__ import annotations
 
 import sqlite3
-import uuid
 
 import pytest
 from sqlalchemy import create_engine, delete, text, update
@@ -93,18 +92,10 @@ def test_a_store_made_before_the_guards_gets_them_on_open(tmp_path):
 
 
 @pytest.mark.cluster
-def test_mariadb_refuses_update_and_delete(devcluster):
+def test_mariadb_refuses_update_and_delete(mariadb_database):
     """The local cluster's own MariaDB, in a database of its own."""
-    name = f"sdiag_test_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(devcluster.db_url())
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        store = _store_with_entries(devcluster.db_url(name))
-        with store.engine.connect() as conn:
-            assert sorted(append_only.installed(conn)) == ["audit_log_no_delete", "audit_log_no_update"]
-        _refused_through_sqlalchemy(store)
-        store.engine.dispose()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP DATABASE {name}"))
+    store = _store_with_entries(mariadb_database.url)
+    with store.engine.connect() as conn:
+        assert sorted(append_only.installed(conn)) == ["audit_log_no_delete", "audit_log_no_update"]
+    _refused_through_sqlalchemy(store)
+    store.engine.dispose()

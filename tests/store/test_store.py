@@ -98,52 +98,39 @@ def test_unreachable_database_is_a_clear_error():
 
 
 @pytest.mark.cluster
-def test_mariadb_roundtrip(devcluster):
+def test_mariadb_roundtrip(mariadb_database):
     """The local cluster's own MariaDB (the one slurmdbd uses), in a database of its own."""
-    name = f"sdiag_test_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(devcluster.db_url())
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        roundtrip(Store(devcluster.db_url(name)))
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP DATABASE {name}"))
+    roundtrip(Store(mariadb_database.url))
 
 
 @pytest.mark.cluster
-def test_mariadb_stores_text_outside_latin1_and_widens_an_older_stores_tables(devcluster):
+def test_mariadb_stores_text_outside_latin1_and_widens_an_older_stores_tables(mariadb_database):
     """Debian's MariaDB defaults to latin1: a log line with a progress bar's blocks or a CJK path must
     still be stored, in a new store and in one whose tables an older slurm-diag created as latin1."""
-    name = f"sdiag_test_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(devcluster.db_url())
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET latin1"))
-    summary = "log: 训练 epoch 3 |\u2588\u2588\u2588\u258c | 47% \U0001F525 café"
-    try:
-        Store(devcluster.db_url(name))
-        with admin.begin() as conn:                 # as an older slurm-diag left them
-            for table in ("findings", "audit_log"):
-                conn.execute(text(f"ALTER TABLE {name}.{table} CONVERT TO CHARACTER SET latin1"))
-        store = Store(devcluster.db_url(name))
-        store.add_finding({"id": "log:9001:1", "job_id": "9001", "source": "log", "severity": "WARN",
-                           "summary": summary})
-        store.audit("alice", "note", "9001", {"text": summary})
-        assert [f["summary"] for f in store.findings(job_id="9001")] == [summary]
-        with admin.connect() as conn:
-            collations = dict(conn.execute(text(
-                "SELECT table_name, table_collation FROM information_schema.tables WHERE table_schema = :s"),
-                {"s": name}).all())
-        assert set(collations.values()) == {"utf8mb4_bin"}, collations
-        from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import DBAPIError
 
-        from slurm_diag.store.append_only import REFUSAL
-        with pytest.raises(DBAPIError, match=REFUSAL):
-            with store.engine.begin() as conn:      # widening kept the audit log's guard
-                conn.execute(text("DELETE FROM audit_log"))
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP DATABASE {name}"))
+    from slurm_diag.store.append_only import REFUSAL
+
+    db = mariadb_database
+    summary = "log: 训练 epoch 3 |\u2588\u2588\u2588\u258c | 47% \U0001F525 café"
+    Store(db.url)
+    with db.admin.begin() as conn:                  # as an older slurm-diag left them
+        for table in ("findings", "audit_log"):
+            conn.execute(text(f"ALTER TABLE {db.name}.{table} CONVERT TO CHARACTER SET latin1"))
+    store = Store(db.url)
+    store.add_finding({"id": "log:9001:1", "job_id": "9001", "source": "log", "severity": "WARN",
+                       "summary": summary})
+    store.audit("alice", "note", "9001", {"text": summary})
+    assert [f["summary"] for f in store.findings(job_id="9001")] == [summary]
+    with db.admin.connect() as conn:
+        collations = dict(conn.execute(text(
+            "SELECT table_name, table_collation FROM information_schema.tables WHERE table_schema = :s"),
+            {"s": db.name}).all())
+    assert set(collations.values()) == {"utf8mb4_bin"}, collations
+    with pytest.raises(DBAPIError, match=REFUSAL):
+        with store.engine.begin() as conn:          # widening kept the audit log's guard
+            conn.execute(text("DELETE FROM audit_log"))
+    store.engine.dispose()
 
 
 def test_text_a_narrow_table_cannot_hold_is_named_as_such_not_as_an_unreachable_database():
@@ -157,26 +144,24 @@ def test_text_a_narrow_table_cannot_hold_is_named_as_such_not_as_an_unreachable_
 
 
 @pytest.mark.cluster
-def test_a_store_its_user_may_not_alter_opens_with_a_warning_and_refuses_wide_text_clearly(devcluster, capsys):
+def test_a_store_its_user_may_not_alter_opens_with_a_warning_and_refuses_wide_text_clearly(
+        devcluster, mariadb_database, capsys):
     """An older store whose tables are latin1, opened by a database user without ALTER: the store
     still opens (a warning says what could not be done), latin1 text is stored, and text outside
     latin1 is refused with what to do, not 'cannot reach the store'."""
     from slurm_diag.devcluster import cluster
 
-    name = f"sdiag_test_{uuid.uuid4().hex[:8]}"
+    db = mariadb_database
     user, password = f"ro_{uuid.uuid4().hex[:6]}", "not-secret-in-tests"
-    admin = create_engine(devcluster.db_url())
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET latin1"))
+    Store(db.url)
+    with db.admin.begin() as conn:
+        conn.execute(text(f"ALTER TABLE {db.name}.findings CONVERT TO CHARACTER SET latin1"))
     try:
-        Store(devcluster.db_url(name))
-        with admin.begin() as conn:
-            conn.execute(text(f"ALTER TABLE {name}.findings CONVERT TO CHARACTER SET latin1"))
         grant = cluster._mysql(devcluster, f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{password}';"
-                                           f"GRANT SELECT, INSERT, UPDATE ON {name}.* TO '{user}'@'127.0.0.1';")
+                                           f"GRANT SELECT, INSERT, UPDATE ON {db.name}.* TO '{user}'@'127.0.0.1';")
         assert grant.returncode == 0, grant.stderr
         capsys.readouterr()
-        store = Store(devcluster.db_url(name).replace(f"slurm:{DB_PASSWORD}", f"{user}:{password}"))
+        store = Store(db.url.replace(f"slurm:{DB_PASSWORD}", f"{user}:{password}"))
         assert "could not be converted to utf8mb4" in capsys.readouterr().err
         store.add_finding({"id": "log:9002:1", "job_id": "9002", "source": "log", "severity": "WARN",
                            "summary": "disk at 100% on /scratch, café"})
@@ -185,7 +170,6 @@ def test_a_store_its_user_may_not_alter_opens_with_a_warning_and_refuses_wide_te
                                "summary": "训练 stopped"})
         assert "utf8mb4" in err.value.hint
         assert [f["id"] for f in store.findings(job_id="9002")] == ["log:9002:1"]      # nothing half-written
+        store.engine.dispose()
     finally:
         cluster._mysql(devcluster, f"DROP USER IF EXISTS '{user}'@'127.0.0.1';")
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP DATABASE {name}"))
