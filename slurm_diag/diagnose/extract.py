@@ -45,8 +45,7 @@ NODE = (
                rf"(?P<list>{_HOSTLIST})"),
     re.compile(rf"\bexec_host\s*=\s*(?P<node>{_HOST})/"),                                 # PBS/Torque
     re.compile(rf"executed on host\(s\) <(?:\d+\*)?(?P<node>{_HOST})>"),                   # LSF
-    re.compile(rf"^\s*Node:\s+(?P<node>{_HOST})/"),                                         # kubectl describe pod
-    re.compile(rf"^\s*Node:\s+(?P<node>{_HOST})\s*$"),                                        # a form's "Node: c016"
+    re.compile(rf"^\s*Node:\s+(?P<node>{_HOST})(?:/|\s*$)"),          # kubectl describe pod; a form's "Node: c016"
     re.compile(rf"\bon (?:node|host)\s+(?P<node>{_HOST})\b"),
     re.compile(rf"\bnode (?P<node>{_HOST}) (?:is |was )?(?:not responding|down|drained|failed)"),
     re.compile(rf"\bNode failure on (?P<node>{_HOST})"),
