@@ -366,6 +366,20 @@ def engine_diagnoser(client, store, kb_entries=None):
     return diagnose
 
 
+def _model_figures(diagnosis: dict, job, store) -> list[str]:
+    """The performance model's lines for the prompt: the job's pace, and its nodes' latest probes
+    against the model (agent/perf_figures.py); a store that cannot be read leaves the pace alone."""
+    from slurm_diag.agent import perf_figures
+
+    results: list[dict] = []
+    if store is not None:
+        try:
+            results = [r for node in job.nodes for r in store.probe_results(node=node, limit=200)]
+        except SdiagError:
+            results = []
+    return perf_figures.figures(diagnosis, job, results)
+
+
 def llm_reasoner(backend, cfg, client=None, store=None):
     """reason(diagnosis, job) -> (attribution, llm record) through the agent's reasoning layer
     (self-play, verifier, cache, budgets); the engine's attribution stands when it is rejected.
@@ -386,7 +400,7 @@ def llm_reasoner(backend, cfg, client=None, store=None):
         if client is not None and store is not None:
             tools = tools_mod.Tools(nodes=set(job.nodes), functions=tools_mod.record_functions(client, store, wanted))
         out = reason_mod.explain(diagnosis, text, backend, tools=tools, job_nodes=list(job.nodes), cache=cache,
-                                 budget=budget)
+                                 budget=budget, model_figures=_model_figures(diagnosis, job, store))
         record = out["llm"]
         if wanted:
             record = {**record, "probe_wanted": sorted(set(wanted))}

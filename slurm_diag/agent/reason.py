@@ -80,8 +80,8 @@ class AnswerCache:
             os.replace(tmp, self.folder / f"{key}.json")
 
 
-def evidence_hash(diagnosis: dict, log_text: str, job_nodes=None) -> str:
-    doc = {"findings": [{k: f.get(k) for k in ("id", "source", "severity", "summary", "node", "gpu")}
+def evidence_hash(diagnosis: dict, log_text: str, job_nodes=None, model_figures=()) -> str:
+    doc = {"model": list(model_figures), "findings": [{k: f.get(k) for k in ("id", "source", "severity", "summary", "node", "gpu")}
                         for f in diagnosis["findings"]],
            "engine": {k: diagnosis["attribution"].get(k) for k in ("label", "scope", "supporting")},
            "log": hashlib.sha256(log_text.encode(errors="replace")).hexdigest(), "nodes": sorted(job_nodes or [])}
@@ -94,7 +94,7 @@ def explain(diagnosis, log_text: str, backend: Backend | None, *, tools: tools_m
     """{"attribution": final, "alternatives": [...], "llm": record} for one diagnosis."""
     d = diagnosis.to_dict() if hasattr(diagnosis, "to_dict") else diagnosis
     engine = d["attribution"]
-    ehash = evidence_hash(d, log_text, job_nodes)
+    ehash = evidence_hash(d, log_text, job_nodes, model_figures)
     if backend is None:
         return _result(d, engine, {"status": "off", "prompt_version": prompt.PROMPT_VERSION, "evidence_hash": ehash})
     key = AnswerCache.key(backend.model_id, ehash)

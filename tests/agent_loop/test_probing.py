@@ -139,3 +139,36 @@ def test_settings_come_from_the_config_with_the_deadline(tmp_path):
     path.write_text("[agent.probes]\ndeadline_min = 0\n")
     with pytest.raises(UsageError, match="deadline_min: 0 is less than the minimum of 1"):
         config.load(path)
+
+
+def test_the_models_prompt_carries_the_performance_model_for_the_jobs_nodes(ctx, tmp_path):
+    """The paper's second retrieval source: the slow job's pace and its nodes' latest probes against
+    the performance model reach the model in <model>; another node's probe does not."""
+    from datetime import datetime
+
+    from slurm_diag.agent.llm.fake import FakeBackend
+    from slurm_diag.agent.loop import llm_reasoner
+
+    slow_job(ctx, tmp_path, "81", ("node3",))
+    at = datetime.now().astimezone().isoformat(timespec="seconds")
+    for node, value, status in (("node3", 1.5e10, "CRITICAL"), ("node1", 1e9, "CRITICAL")):
+        ctx.store.add_probe_result({
+            "probe": "gemm", "node": node, "gpu": None, "dtype": "fp64", "metric": "flops", "value": value,
+            "unit": "FLOP/s", "valid": True, "time": at, "params": {"n": 256},
+            "expected": {"value": 5e10, "lower": 4.5e10, "unit": "FLOP/s", "source": "site override"},
+            "verdict": {"status": status, "message": f"{node} far below the fleet"}})
+
+    def final(system, user, schema):
+        ids = schema["properties"]["supporting"]["items"]["enum"]
+        return {"label": "unknown", "scope": "user", "supporting": ids[:1], "suspect_nodes": [], "suspect_gpus": [],
+                "alternatives": [], "explanation": "nothing decides"}
+    model = FakeBackend([{"keywords": ["slow"], "entities": []}, {"critique": "thin", "agrees": True, "checks": []},
+                         final])
+    reason = llm_reasoner(model, ctx.cfg, client=ctx.client, store=ctx.store)
+    Loop(ctx, engine_diagnoser(ctx.client, ctx.store), reason=reason, llm="fake",
+         probes=probing.Settings(enabled=False)).run(since=timedelta(hours=2), job_ids=["81"])
+    critique = model.calls[1]["user"]
+    block = critique[critique.index("<model>"):critique.index("</model>")]
+    assert "sacct:earlier-runs: ran 4.0x slower than its 2 earlier runs" in block
+    assert "probe gemm fp64 on node3" in block and "0.30x of it" in block and "verdict CRITICAL" in block
+    assert "node1" not in block
