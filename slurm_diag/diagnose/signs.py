@@ -341,7 +341,7 @@ sign("net-fabric", "network", "infra", "fabric", 2,
      r"IBV_WC_RETRY_EXC_ERR|transport retry count(?:er)? exceeded|Got completion from peer .* with error|"
      r"completion with error|ibv_poll_cq|local (?:length|protection|QP operation) error|"
      r"\bport \d+ .*(?:state )?DOWN\b|link (?:is )?down|LinkDown|NET/IB : .*(?:error|failed)|"
-     r"mlx5_\d+.*(?:error|down)|UCX\s+ERROR|ud_ep\.c.*timed out|Endpoint timeout|"
+     r"mlx5_\d+.*(?:error|down)|UCX\s+ERROR|ud_ep\.c:?\d*.*(?:timed out|timeout|Fatal)|Endpoint timeout|"
      r"rdma.*(?:error|failed)|NET/Socket : .*(?:error|failed)|IB(?:V)? (?:error|failed)|"
      r"Call to ibv_\w+ failed|ibv_\w+ failed with error|NETDEV WATCHDOG: .*transmit queue \d+ timed out",
      "the network fabric reported errors")
@@ -390,6 +390,12 @@ sign("user-mpi-abort", "user_code", "user", "process", 3,
      r"MPI_ABORT was invoked on rank|\bMPI_Abort\b|One of MPI processes was aborted",
      "the application called MPI_Abort on its own error (read the lines before it)",
      also=("software_env",))
+# MPI's own argument errors: a receive buffer smaller than the message, a bad count, rank or
+# communicator are the application's (or its input's) doing; MPI_ERR_OTHER/INTERN are not here
+sign("user-mpi-usage", "user_code", "user", "process", 2,
+     r"\bMPI_ERR_(?:TRUNCATE|COUNT|TYPE|TAG|RANK|ROOT|COMM|BUFFER|ARG|OP|DIMS|TOPOLOGY|GROUP)\b",
+     "the application misused MPI (a message longer than its receive buffer, a bad count, rank or "
+     "communicator): its own code or its input", also=("software_env",))
 sign("user-exit", "user_code", "user", "process", 4,
      r"exited with (?:exit )?code [1-9]\d*|Exited with exit code [1-9]\d*|exit status [1-9]\d*|"
      r"ChildFailedError|returned non-zero exit status",

@@ -481,6 +481,11 @@ RULES_FIFTH = [  # (line, label, scope)
      "infra"),
     # the application gave up and called MPI_Abort
     ("MPI_ABORT was invoked on rank 3 in communicator MPI_COMM_WORLD with errorcode 2.", "user_code", "user"),
+    # MPI's argument errors are the application's; UCX's UD transport losing its peer is the fabric's
+    ("17: [c12:4411] *** An error occurred in MPI_Recv\n17: [c12:4411] *** MPI_ERR_TRUNCATE: message truncated",
+     "user_code", "user"),
+    ("[gn7:2210:0:2210]      ud_ep.c:278  Fatal: UD endpoint 0x1f2e3d0 to <no debug data>: unhandled timeout error",
+     "network", "infra"),
 ]
 
 
