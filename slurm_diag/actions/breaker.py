@@ -7,22 +7,24 @@ with the breaker's node limit, so a prolog and an approval racing for the last p
 take it (the bakery protocol in cap.py).
 
 A drain that would exceed the limit (N nodes, or P% of any partition the node is in) trips the
-breaker: no proposal's drain is executed until an approver runs `actions breaker reset`. Its state
+breaker: no proposal's drain is executed until an approver runs `actions breaker reset`. A prolog,
+epilog or HealthCheckProgram that was stopped by the same limit trips it too, when its spooled
+record reaches the store (store/ingest.py); the hooks themselves obey the live count, not the latch,
+because they cannot read the database on the job's path. Its state
 is a pair of events in the append-only audit log (subject ``breaker``): the latest decides, and
 who tripped or reset it, when and why, is kept.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from slurm_diag.actions.refusal import BREAKER, Refused
-from slurm_diag.health.cap import held_nodes
+from slurm_diag.health.cap import held_nodes, limits, partition_allowed, partition_sizes
 from slurm_diag.slurm.errors import SlurmError
+from slurm_diag.store.ingest import BREAKER_RESET, BREAKER_SUBJECT, BREAKER_TRIPPED
 
-SUBJECT = "breaker"
-TRIPPED, RESET = "breaker.tripped", "breaker.reset"
+SUBJECT, TRIPPED, RESET = BREAKER_SUBJECT, BREAKER_TRIPPED, BREAKER_RESET
 
 
 @dataclass(frozen=True)
@@ -32,23 +34,10 @@ class Limits:
 
     @classmethod
     def from_config(cls, cfg) -> "Limits":
-        nodes = int(cfg.get("actions.breaker.max_nodes")) or int(cfg.get("health.policy.max_drained_nodes"))
-        return cls(nodes, float(cfg.get("actions.breaker.max_partition_pct")))
+        return cls(*limits(cfg))
 
     def describe(self) -> str:
         return f"at most {self.max_nodes} node(s) and {self.max_partition_pct:g}% of any partition"
-
-
-def partition_sizes(nodes) -> dict[str, list[str]]:
-    members: dict[str, list[str]] = {}
-    for n in nodes:
-        for part in n.partitions:
-            members.setdefault(part, []).append(n.name)
-    return members
-
-
-def partition_allowed(size: int, pct: float) -> int:
-    return math.floor(size * pct / 100 + 1e-9)
 
 
 def would_exceed(nodes, target: str, limits: Limits, pending=()) -> str | None:

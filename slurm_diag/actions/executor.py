@@ -79,10 +79,10 @@ def _drain(ctx, doc: dict) -> str:
     rules.check_drain_target(node, pid)
     limits = ctx.limits
     breaker.enforce(ctx.store, ctx.client, limits, ctx.actor, node_name, proposal_id=pid)
-    claim = cap.claim(ctx.client, node_name, reason, limits.max_nodes)
+    claim = cap.claim(ctx.client, node_name, reason, limits.max_nodes, partition_pct=limits.max_partition_pct)
     _checkpoint("after-slurm")
     if not claim.held:
-        if claim.known and claim.holders:
+        if claim.capped:
             breaker.trip(ctx.store, ctx.actor, claim.note, pid)
             raise Refused(r.BREAKER, f"{claim.note}; the circuit breaker tripped")
         raise Refused(r.BREAKER if claim.known else r.SLURM, claim.note)

@@ -2,8 +2,11 @@
 
 ``claim(client, node, reason, cap)`` answers for one node and, when the answer is yes, the node is
 already drained with ``reason`` when it returns. Every drain slurm-diag makes goes through it (the
-prolog, the epilog, the HealthCheckProgram and, later, approved proposals), so there is one cap:
-``health.policy.max_drained_nodes``.
+prolog, the epilog, the HealthCheckProgram and approved proposals), so there is one cap, read by
+``limits(cfg)`` for every path: at most ``actions.breaker.max_nodes`` nodes (0: the default,
+``health.policy.max_drained_nodes``) and at most ``actions.breaker.max_partition_pct`` percent of
+any partition the node is in (never less than one node of it: a bad node in a one-node partition
+can still be kept from jobs).
 
 Nodes are different hosts, so no local lock can coordinate them; slurmctld can, because it
 applies updates one at a time and ``scontrol show node`` returns one consistent snapshot. Each
@@ -23,7 +26,8 @@ The protocol is Lamport's bakery with ``cap`` places and no queue:
    written: a shortcut, steps 2-4 alone are safe).
 2. doorway: drain with ``[claiming]``; list; drain with ``[claim N]``, N = 1 + the largest number seen.
 3. list until no other node shows a fresh ``[claiming]`` (bounded by ``deadline_s``).
-4. hold iff fewer than ``cap`` counted others rank before (N, node name); else withdraw.
+4. hold iff fewer than ``cap`` counted others rank before (N, node name), and, in each partition
+   the node is in, fewer than that partition's allowance; else withdraw.
 
 Withdrawing resumes the node only if its reason is still exactly ours (re-read first). Any Slurm
 error or the deadline passing means the count is unknown: withdraw, do not drain, say so.
@@ -33,6 +37,8 @@ S the snapshot of L's step 3. For every other holder O: if S showed O with its n
 O before it; if S showed O as a number-0 drain (hook error, stale claiming), L counted it too; S
 did not show O choosing (L waited for that); otherwise O's doorway began after S, so O's step-2 list
 saw L's number and N_O > N_L, contradicting O before L. So L saw cap others before it and withdrew.
+The same argument, read over the holders in one partition (every claimant sees the same
+membership in the node list), bounds each partition by its allowance.
 Why not "drain with a time key, list, keep the first cap": with cap 1, A takes key 100 and stalls,
 B takes 200, drains, lists only itself and holds; A then drains, lists, ranks itself first and holds
 too. Keys taken before the write do not follow the order the writes land; the doorway fixes that.
@@ -47,6 +53,7 @@ scontrol round trip. Calls happen only on the drain path, each under the client'
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -64,6 +71,41 @@ POLL_S = 0.2
 STALE_CHOOSING_S = 60.0
 
 
+def limits(cfg) -> tuple[int, float]:
+    """(nodes, percent of any partition): the one limit on the drains slurm-diag holds."""
+    nodes = int(cfg.get("actions.breaker.max_nodes")) or int(cfg.get("health.policy.max_drained_nodes"))
+    return nodes, float(cfg.get("actions.breaker.max_partition_pct"))
+
+
+def partition_sizes(nodes) -> dict[str, list[str]]:
+    members: dict[str, list[str]] = {}
+    for n in nodes:
+        for part in n.partitions:
+            members.setdefault(part, []).append(n.name)
+    return members
+
+
+def partition_allowed(size: int, pct: float) -> int:
+    """Nodes of a partition of ``size`` slurm-diag may hold: ``pct`` percent, at least one."""
+    return max(1, math.floor(size * pct / 100 + 1e-9))
+
+
+def partition_full(nodes, node: str, holders, pct: float) -> str | None:
+    """Why one more held node in ``node``'s partitions would pass ``pct``, or None (pure)."""
+    me = next((n for n in nodes if n.name == node), None)
+    if me is None or pct >= 100:
+        return None
+    for part, members in sorted(partition_sizes(nodes).items()):
+        if part not in me.partitions:
+            continue
+        here = sorted(set(holders) & set(members) - {node})
+        allowed = partition_allowed(len(members), pct)
+        if len(here) >= allowed:
+            return (f"partition {part} already has {len(here)} of its {len(members)} node(s) held by slurm-diag "
+                    f"({', '.join(here)}), limit {pct:g}% = {allowed} (actions.breaker.max_partition_pct)")
+    return None
+
+
 @dataclass(frozen=True)
 class Claim:
     """The answer: ``held`` means the node is drained by slurm-diag under the cap."""
@@ -73,6 +115,11 @@ class Claim:
     reason: str | None = None                     # the reason Slurm holds when held
     known: bool = True                            # False: Slurm could not tell, nothing drained
     holders: tuple[str, ...] = field(default=())  # counted nodes ranked before this one
+
+    @property
+    def capped(self) -> bool:
+        """Not drained because the limit was reached (known, with holders): what trips the breaker."""
+        return not self.held and self.known and bool(self.holders)
 
 
 def counts(node) -> bool:
@@ -135,12 +182,18 @@ def _find(nodes, name: str):
 
 def _cap_reached(node: str, holders: list[str], cap: int) -> str:
     return (f"not drained: cap reached, {len(holders)} node(s) held or claimed by slurm-diag rank before "
-            f"{node} ({', '.join(holders)}) and health.policy.max_drained_nodes = {cap}; the job runs. "
+            f"{node} ({', '.join(holders)}) and the limit is {cap} node(s); the job runs. "
             f"Next: look at {node} by hand, or resume one of those nodes, or raise the cap")
 
 
-def claim(client, node: str, reason: str, cap: int, *, deadline_s: float = DEADLINE_S,
-          poll_s: float = POLL_S, clock=time.monotonic, sleep=time.sleep) -> Claim:
+def _partition_reached(node: str, why: str) -> str:
+    return (f"not drained: cap reached, {why}; the job runs. Next: look at {node} by hand, or resume one "
+            "of those nodes, or raise the limit")
+
+
+def claim(client, node: str, reason: str, cap: int, *, partition_pct: float = 100.0,
+          deadline_s: float = DEADLINE_S, poll_s: float = POLL_S, clock=time.monotonic,
+          sleep=time.sleep) -> Claim:
     """Drain ``node`` with ``reason`` if slurm-diag may hold one more node drained (see above)."""
     if cap <= 0:
         return Claim(False, "not drained: health.policy.max_drained_nodes = 0 (slurm-diag may drain nothing)")
@@ -157,6 +210,8 @@ def claim(client, node: str, reason: str, cap: int, *, deadline_s: float = DEADL
         others = sorted(n.name for n in nodes if n.name != node and counts(n) and not _choosing(n.reason))
         if len(others) >= cap:
             return Claim(False, _cap_reached(node, others, cap), holders=tuple(others))
+        if full := partition_full(nodes, node, others, partition_pct):
+            return Claim(False, _partition_reached(node, full), holders=tuple(others))
         written = (with_claim(reason, None),)
         client.drain_node(node, written[0])
         top = max((claim_number(n.reason) or 0 for n in client.list_nodes() if n.name != node and counts(n)),
@@ -183,8 +238,11 @@ def claim(client, node: str, reason: str, cap: int, *, deadline_s: float = DEADL
         if len(before) >= cap:
             undone = withdraw(client, node, written)
             return Claim(False, f"{_cap_reached(node, before, cap)} ({undone})", holders=tuple(before))
-        return Claim(True, f"drained: slurm-diag holds {len(before) + 1} of at most {cap} node(s) "
-                           "(health.policy.max_drained_nodes)", reason=mine, holders=tuple(before))
+        if full := partition_full(nodes, node, before, partition_pct):
+            undone = withdraw(client, node, written)
+            return Claim(False, f"{_partition_reached(node, full)} ({undone})", holders=tuple(before))
+        return Claim(True, f"drained: slurm-diag holds {len(before) + 1} of at most {cap} node(s)",
+                     reason=mine, holders=tuple(before))
     except SlurmError as exc:
         note = withdraw(client, node, written) if written else "nothing was written"
         return Claim(False, f"not drained (fail safe): could not count the nodes slurm-diag holds drained: "

@@ -45,7 +45,8 @@ def _claim_drain(cfg: Config, report: dict, node: str, client=None):
     reason = policy.drain_reason(findings)
     client = client or slurm_calls.client(cfg, min(cap.CALL_TIMEOUT_S, pol["slurm_timeout_s"]))
     start = time.monotonic()
-    claim = cap.claim(client, node, reason, pol["max_drained_nodes"])
+    nodes, pct = cap.limits(cfg)
+    claim = cap.claim(client, node, reason, nodes, partition_pct=pct)
     return reason, claim, round(time.monotonic() - start, 3)
 
 
@@ -84,7 +85,7 @@ def run_hook(context: str, env=None, cfg: Config | None = None, detach=None, cli
     if claim is None:
         return 0
     _record_action(cfg, ctx, "drain" if claim.held else "none", claim.reason or reason, claim.note,
-                   claim_s=took)
+                   claim_s=took, trip_breaker=claim.capped)
     if not claim.held:
         _log(f"WARNING: would drain {ctx.node} ({reason}) but {claim.note}")
         return 0
@@ -149,9 +150,12 @@ def run_healthcheck(env=None, cfg: Config | None = None, client=None) -> dict:
         return outcome
     decision = policy.healthcheck_decision(report, view, remembered.get("clean_runs", 0), pol)
     action, reason, note = decision.action, decision.reason, decision.note
+    capped = False
     if action == "drain":
-        claim = cap.claim(client, ctx.node, reason, pol["max_drained_nodes"])
+        nodes, pct = cap.limits(cfg)
+        claim = cap.claim(client, ctx.node, reason, nodes, partition_pct=pct)
         action, reason, note = ("drain" if claim.held else "none"), claim.reason or reason, claim.note
+        capped = claim.capped
     elif action == "resume":
         outcome_, how = cap.resume_if_reason(client, ctx.node, view.reason)
         action, note = ("resume", note) if outcome_ == "resumed" else ("none", f"not resumed: {how}")
@@ -159,7 +163,7 @@ def run_healthcheck(env=None, cfg: Config | None = None, client=None) -> dict:
     outcome.update(action=action, reason=reason, note=note)
     state.write(cfg.home, ctx.node, "healthcheck", {"clean_runs": decision.clean_runs, "time": time.time()})
     if decision.action != "none":
-        _record_action(cfg, ctx, action, reason, note)
+        _record_action(cfg, ctx, action, reason, note, trip_breaker=capped)
     _log(f"healthcheck {ctx.node}: {report['status']}; {action}: {note}")
     return outcome
 

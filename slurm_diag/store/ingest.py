@@ -2,6 +2,11 @@
 
 A file is deleted only after its row is committed; a file that cannot be read or does not match
 its schema goes to ``<spool>/rejected/`` with a ``.why`` note beside it, so nothing is lost.
+
+A hook's action record marked ``trip_breaker`` (it would have drained, but slurm-diag already held
+as many nodes as the one limit allows) also trips the actions' circuit breaker: the prolog cannot
+reach the database on the job's path, so its trip lands here, and no approved drain runs until an
+approver resets the breaker (actions/breaker.py reads the same events).
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ from pathlib import Path
 
 from slurm_diag.schemas import SchemaError
 from slurm_diag.store.db import Store
+
+BREAKER_SUBJECT = "breaker"
+BREAKER_TRIPPED, BREAKER_RESET = "breaker.tripped", "breaker.reset"
 
 
 @dataclass
@@ -48,6 +56,10 @@ def ingest(store: Store, spool: Path) -> IngestSummary:
                     actor = f"{doc.get('context') or kind}@{doc.get('node', '?')}"
                     subject = str(doc.get("job_id") or doc.get("node") or "")
                     store.audit(actor=actor, event=event, subject=subject or None, detail=doc)
+                    if kind == "actions" and doc.get("trip_breaker") is True:
+                        store.audit(actor=actor, event=BREAKER_TRIPPED, subject=BREAKER_SUBJECT,
+                                    detail={"why": f"{doc.get('context', 'hook')} on {doc.get('node', '?')}: "
+                                                   f"{doc.get('note', '')}", "proposal": None})
             except (ValueError, SchemaError) as exc:  # JSONDecodeError is a ValueError
                 _reject(spool, path, str(exc)[:500], summary)
                 continue

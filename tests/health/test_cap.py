@@ -208,3 +208,60 @@ def test_reason_stays_readable_and_within_slurms_length():
     assert cap.claim_number(cap.with_claim(REASON, None)) is None and cap.claim_number(REASON) is None
     long = cap.with_claim("sdiag: x: " + "y" * 400, 123456)
     assert len(long) <= 220 and long.endswith(" [claim 123456]") and cap.claim_number(long) == 123456
+
+
+def _partitioned(names_by_partition):
+    """Nodes whose partitions are given: {"gpu": [...], "debug": [...]} (a node may be in several)."""
+    import dataclasses
+
+    parts: dict[str, list[str]] = {}
+    for part, names in names_by_partition.items():
+        for n in names:
+            parts.setdefault(n, []).append(part)
+    return FakeSlurmClient([dataclasses.replace(make_node(n), partitions=tuple(p)) for n, p in parts.items()])
+
+
+def test_the_partition_share_holds_for_concurrent_claimants_too():
+    """Six claimants in a 6-node partition with 50%: three hold although the node limit is 10; a
+    node that is also in a one-node partition may still be held (the allowance is at least one)."""
+    gpu = [f"g{i}" for i in range(6)]
+    for round_ in range(10):
+        rng = random.Random(round_)
+        slurm = _partitioned({"gpu": gpu, "solo": ["g0"]})
+        slurm.before_call = lambda method, client: threading.Event().wait(rng.random() / 500)
+        start = threading.Barrier(len(gpu))
+        claims = {}
+
+        def claimant(node):
+            start.wait()
+            claims[node] = cap.claim(slurm, node, REASON, 10, partition_pct=50.0, poll_s=0.01)
+
+        threads = [threading.Thread(target=claimant, args=(n,)) for n in gpu]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        held = sorted(n for n, c in claims.items() if c.held)
+        assert len(held) == 3 and sdiag_held(slurm) == held, (round_, {n: c.note for n, c in claims.items()})
+        for n in set(gpu) - set(held):
+            assert claims[n].capped and "of its 6 node(s) held by slurm-diag" in claims[n].note
+            assert "limit 50% = 3" in claims[n].note
+
+
+def test_partition_allowance_is_a_share_but_never_zero():
+    assert [cap.partition_allowed(size, 50.0) for size in (1, 2, 3, 4, 9)] == [1, 1, 1, 2, 4]
+    assert cap.partition_allowed(4, 25.0) == 1 and cap.partition_allowed(4, 100.0) == 4
+    slurm = _partitioned({"gpu": ["a", "b", "c", "d"]})
+    first = cap.claim(slurm, "a", REASON, 10, partition_pct=25.0, sleep=no_sleep)
+    second = cap.claim(slurm, "b", REASON, 10, partition_pct=25.0, sleep=no_sleep)
+    assert first.held and not second.held and second.capped and second.holders == ("a",)
+    assert not slurm.get_node("b").drained                              # refused before writing anything
+
+
+def test_one_limit_for_hooks_and_approvals():
+    from slurm_diag import config
+
+    cfg = config.load(None)
+    assert cap.limits(cfg) == (cfg.get("health.policy.max_drained_nodes"), 50.0)
+    cfg.data["actions"]["breaker"]["max_nodes"] = 5
+    assert cap.limits(cfg) == (5, 50.0)

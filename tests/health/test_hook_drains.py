@@ -163,3 +163,31 @@ def test_drainer_leaves_a_resumed_node_and_an_admins_drain_alone():
 def test_drainer_knows_a_missing_node_by_its_error_type():
     note = drainer.settle(FakeSlurmClient(["node1"]), "node9", "sdiag: x [claim 1]", 5, sleep=lambda s: None)
     assert note.startswith("node unknown to Slurm")
+
+
+def test_a_prolog_stopped_by_the_limit_trips_the_actions_breaker_once_its_record_is_ingested(cfg, tmp_path):
+    """One mechanism: the prolog obeys the live count; its 'would have drained' reaches the breaker's
+    latch through the spool, so approved drains stop until an approver resets it. A prolog that
+    could not count (Slurm away) proves nothing and trips nothing."""
+    from slurm_diag.actions import breaker
+    from slurm_diag.store import Store
+    from slurm_diag.store.ingest import ingest
+
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    away = FakeSlurmClient(NODES)
+    away.unreachable = True
+    hooks.run_hook("prolog", prolog_env("node3", "70"), cfg, client=away, detach=lambda *a: None)
+    ingest(store, cfg.home / "spool")
+    assert breaker.state(store)["tripped"] is False
+
+    cfg.data["health"]["policy"]["max_drained_nodes"] = 1
+    slurm = FakeSlurmClient(NODES)
+    codes = [hooks.run_hook("prolog", prolog_env(n, str(i)), cfg, client=slurm, detach=lambda *a: None)
+             for i, n in enumerate(("node1", "node2"))]
+    assert codes == [hooks.BLOCK, 0]
+    assert breaker.state(store)["tripped"] is False                  # not before the record reaches the store
+    summary = ingest(store, cfg.home / "spool")
+    assert summary.actions == 2 and summary.rejected == []
+    now = breaker.state(store)
+    assert now["tripped"] is True and now["by"] == "prolog@node2"
+    assert "cap reached" in now["why"] and "node1" in now["why"]
