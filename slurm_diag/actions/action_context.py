@@ -63,6 +63,15 @@ class Context:
         raise PermissionRefused(f"you ({self.caller.name}, uid {self.caller.uid}) may not {what}: {why}",
                                 hint="ask an approver; an admin adds approvers under [access.approvers] in the config")
 
+    def require_person(self, what: str) -> None:
+        """A person's proposal skips the evidence rules (its reason is its evidence), so the agent's
+        account may not make one: it proposes through `agent run`, with findings behind each drain."""
+        if self.access.agent_user and self.caller.name == self.access.agent_user:
+            raise PermissionRefused(f"you ({self.caller.name}, uid {self.caller.uid}) may not {what}: it is the "
+                                    "agent's account (access.agent_user), whose proposals must carry their evidence",
+                                    hint="the agent proposes through `sdiag-agent agent run`; a person runs "
+                                         "`actions propose` as themself")
+
     def require_proposer(self, what: str = "propose node or job actions") -> None:
         """Proposals come from, and are seen by, the agent's account or a person who may see every
         job (they quote findings about other users' jobs)."""

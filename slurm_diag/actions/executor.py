@@ -98,7 +98,8 @@ def _resume(ctx, doc: dict) -> str:
     if not node.drained and (doc.get("executor") or {}).get("recovering"):
         return f"{node.name} is not drained (resumed before the crash)"
     reports = ctx.store.health_reports(node=node.name, limit=1)
-    rules.check_resume(node, reports[0] if reports else None, ctx.policy)
+    rules.check_resume(node, reports[0] if reports else None, ctx.policy,
+                       ctx.store.probe_results(node=node.name, limit=200))
     outcome, note = cap.resume_if_reason(ctx.client, node.name, node.reason)
     _checkpoint("after-slurm")
     if outcome != "resumed":

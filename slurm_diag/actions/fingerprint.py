@@ -1,6 +1,8 @@
 """What a proposal rests on, fixed when it is made: the findings and the attribution are copied
 into it and hashed; the hashes go into the append-only audit log with the proposal, so a copy
-changed afterwards is caught at approval and at execution."""
+changed afterwards is caught at approval and at execution. So is a state or an expiry written into
+the proposals table by hand (a rejected proposal set back to proposed, an expiry pushed out): the
+audit log's own transitions and the expiry it recorded decide."""
 
 from __future__ import annotations
 
@@ -31,7 +33,20 @@ def key(action: str, target: str, evidence_hashes: dict[str, str], origin: str) 
 
 
 FIXED = ("action", "target", "reason", "origin", "findings", "attribution", "evidence_hashes", "command",
-         "drain_reason", "model", "prompt_version")
+         "drain_reason", "model", "prompt_version", "expires")
+STATES = ("proposed", "approved", "rejected", "expired", "executing", "done", "failed")
+
+
+def audited_state(audit: list[dict]) -> str | None:
+    """The state the append-only log last moved the proposal to (rows oldest first)."""
+    state = None
+    for row in audit:
+        event = row["event"]
+        if event == "proposal.created":
+            state = "proposed"
+        elif event.startswith("proposal.") and event.removeprefix("proposal.") in STATES:
+            state = event.removeprefix("proposal.")
+    return state
 
 
 def verify(proposal: dict, audit: list[dict]) -> None:
@@ -43,6 +58,8 @@ def verify(proposal: dict, audit: list[dict]) -> None:
     changed = sorted(k for k in FIXED if proposal.get(k) != recorded.get(k))
     if recorded.get("evidence_hashes") != now:
         changed.append("hashes")
+    if audited_state(audit) != proposal.get("state"):
+        changed.append(f"state {proposal.get('state')} where the log says {audited_state(audit)}")
     if changed:
         raise Refused(EVIDENCE_CHANGED,
                       f"proposal {proposal['id']} differs from what the audit log recorded when it was proposed "

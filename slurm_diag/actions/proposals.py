@@ -51,7 +51,8 @@ def _check_now(ctx, doc: dict, *, at_approval: bool) -> None:
     elif action == "resume":
         node = ctx.client.get_node(target)
         reports = ctx.store.health_reports(node=target, limit=1)
-        rules.check_resume(node, reports[0] if reports else None, ctx.policy)
+        rules.check_resume(node, reports[0] if reports else None, ctx.policy,
+                           ctx.store.probe_results(node=target, limit=200))
     else:
         rules.check_requeue(target, executor.job_record(ctx.client, target))
 
@@ -62,6 +63,8 @@ def propose(ctx, action: str, target: str, *, reason: str, attribution: dict | N
     """A new proposal, or Refused naming the rule. ``origin`` "person": its reason is its evidence."""
     rules.check_action(action)
     ctx.require_proposer()
+    if origin == "person":
+        ctx.require_person("make a person's proposal")
     if not reason or not reason.strip():
         raise UsageError("a proposal needs a reason", hint="say what was seen, e.g. --reason 'gpu3 Xid 79'")
     findings = list(findings)

@@ -96,8 +96,9 @@ def check_drain_target(node, proposal_id: str | None = None) -> None:
                   hint="slurm-diag never touches another person's drain")
 
 
-def check_resume(node, latest_report: dict | None, policy: dict) -> None:
-    """Only a node slurm-diag drained, whose latest health report is clean."""
+def check_resume(node, latest_report: dict | None, policy: dict, probes=()) -> None:
+    """Only a node slurm-diag drained, whose latest health report is clean and newer than the drain,
+    and whose latest result of each probe (per GPU) did not fail."""
     if not node.drained:
         raise Refused(r.NOT_SDIAG_DRAIN, f"{node.name} is not drained ({node.state}): nothing to resume")
     if not is_sdiag_reason(node.reason):
@@ -112,6 +113,28 @@ def check_resume(node, latest_report: dict | None, policy: dict) -> None:
                if c["status"] in ("CRITICAL", "UNKNOWN") and c["name"] in policy["drain_checks"]]
         raise Refused(r.NOT_CLEAN, f"{node.name}'s latest health check ({latest_report.get('time')}) is not "
                                    f"clean: {', '.join(bad)}", hint="fix the node and let the checks run again")
+    drained_at, checked_at = slurm_time(node.reason_time), when(latest_report.get("time"))
+    if drained_at and checked_at and checked_at < drained_at:
+        raise Refused(r.NOT_CLEAN, f"{node.name}'s latest health check ({latest_report.get('time')}) is older "
+                                   f"than its drain ({node.reason_time}): it says nothing about the node since",
+                      hint=f"let the HealthCheckProgram run on {node.name}, then propose the resume again")
+    if failed := failing_probes(probes):
+        raise Refused(r.NOT_CLEAN, f"{node.name}'s latest probe results did not pass: {'; '.join(failed)}",
+                      hint=f"fix the node and probe it again (`sdiag-agent probe submit gemm --nodes {node.name} "
+                           "--wait`)")
+
+
+def failing_probes(probes) -> list[str]:
+    """The newest result per probe, GPU and dtype whose verdict is WARN or CRITICAL, in words."""
+    newest: dict[tuple, dict] = {}
+    for p in probes:
+        at = when(p.get("time"))
+        key = (p.get("probe"), p.get("gpu"), p.get("dtype"))
+        if at is not None and p.get("valid", True) and (key not in newest or at > when(newest[key]["time"])):
+            newest[key] = p
+    return [f"{p.get('probe')}{f' GPU {g}' if (g := p.get('gpu')) is not None else ''} at {p['time']}: "
+            f"{(p.get('verdict') or {}).get('status')} ({(p.get('verdict') or {}).get('message', '')})"
+            for p in newest.values() if (p.get("verdict") or {}).get("status") in ("WARN", "CRITICAL")]
 
 
 def check_requeue(job_id: str, record: dict | None) -> None:
@@ -138,6 +161,17 @@ def when(text: str | None) -> datetime | None:
     except ValueError:
         return None
     return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+
+
+def slurm_time(text: str | None) -> datetime | None:
+    """Slurm's stamps (local time, no zone: '2026-12-01T06:19:25') as naive UTC, like ``when``."""
+    if not text or text in ("Unknown", "None"):
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def healthy_again(evidence: list[dict], reports: list[dict], probes: list[dict], since: datetime,

@@ -75,7 +75,7 @@ def test_resume_killed_after_slurm_acted_is_done_not_refused(tmp_path, monkeypat
 
     ctx = make(tmp_path, monkeypatch)
     ctx.client.set_reason("node3", "sdiag: clocks: gpu3 [claim 1]")
-    ctx.store.add_health_report(report("node3", "OK", -1))
+    ctx.store.add_health_report(report("node3", "OK", 0))
     doc = propose(ctx, "resume", "node3", origin="person", reason="clean again")
     _executing(ctx, doc, _dead_pid())
     ctx.client.resume_node("node3")                        # the resume landed, then the executor died

@@ -17,6 +17,7 @@ from slurm_diag.slurm.errors import NodeNotFound
 
 from tests.actions.helpers import (
     AGENT, ALICE, BOB, CAROL, ROOT, SLURMUSER, as_caller, attribution, health_finding, log_finding, make, report,
+    stamp,
 )
 
 
@@ -106,20 +107,40 @@ def test_resume_only_an_sdiag_drain_with_clean_latest_checks(tmp_path, monkeypat
     _refused(r.DRAINED_BY_OTHER, propose, ctx, "resume", "node2", **person)
     ctx.client.set_reason("node3", "sdiag: clocks: gpu3 SM clock 200 MHz [claim 1]")
     _refused(r.NOT_CLEAN, propose, ctx, "resume", "node3", **person)             # no check on record
-    ctx.store.add_health_report(report("node3", "CRITICAL", -2))
+    ctx.store.add_health_report(report("node3", "CRITICAL", 0))
     _refused(r.NOT_CLEAN, propose, ctx, "resume", "node3", **person)
-    ctx.store.add_health_report(report("node3", "OK", -1))
+    ctx.store.add_health_report(report("node3", "OK", 0.01))
     doc = propose(ctx, "resume", "node3", **person)
     # the node fails again before approval: the resume is refused at approval
-    ctx.store.add_health_report(report("node3", "CRITICAL", 0))
+    ctx.store.add_health_report(report("node3", "CRITICAL", 0.02))
     _refused(r.NOT_CLEAN, approve, ctx, doc["id"])
     assert ctx.client.nodes["node3"].drained
+
+
+def test_resume_needs_a_clean_check_newer_than_the_drain_and_no_failing_probe(tmp_path, monkeypatch):
+    """A clean report from before the drain says nothing about the node now; a probe that failed
+    since (per GPU, newest result) keeps it drained too."""
+    ctx = make(tmp_path, monkeypatch)
+    person = dict(origin="person", reason="checks clean again")
+    ctx.store.add_health_report(report("node3", "OK", -5))
+    ctx.client.set_reason("node3", "sdiag: clocks: gpu3 [claim 1]")
+    e = _refused(r.NOT_CLEAN, propose, ctx, "resume", "node3", **person)
+    assert "older than its drain" in e.message
+    ctx.store.add_health_report(report("node3", "OK", 0))
+    probe = {"probe": "gemm", "node": "node3", "gpu": 3, "dtype": "fp64", "metric": "flops", "unit": "FLOP/s",
+             "valid": True, "expected": None}
+    ctx.store.add_probe_result({**probe, "value": 1e9, "time": stamp(-3),
+                                "verdict": {"status": "CRITICAL", "message": "0.2x the fleet"}})
+    e = _refused(r.NOT_CLEAN, propose, ctx, "resume", "node3", **person)
+    assert "gemm GPU 3 at" in e.message and "CRITICAL (0.2x the fleet)" in e.message
+    ctx.store.add_probe_result({**probe, "value": 5e9, "time": stamp(0), "verdict": {"status": "OK", "message": "ok"}})
+    assert propose(ctx, "resume", "node3", **person)["state"] == "proposed"
 
 
 def test_resume_executes_and_someone_elses_drain_at_execution_is_left(tmp_path, monkeypatch):
     ctx = make(tmp_path, monkeypatch)
     ctx.client.set_reason("node3", "sdiag: clocks: gpu3 [claim 1]")
-    ctx.store.add_health_report(report("node3", "OK", -1))
+    ctx.store.add_health_report(report("node3", "OK", 0))
     doc = propose(ctx, "resume", "node3", origin="person", reason="clean")
     assert approve(ctx, doc["id"])["state"] == "done" and not ctx.client.nodes["node3"].drained
     ctx.client.set_reason("node3", "sdiag: clocks: gpu3 [claim 2]")
@@ -191,6 +212,15 @@ def test_an_ordinary_user_may_not_propose(tmp_path, monkeypatch):
     ctx = make(tmp_path, monkeypatch)
     with pytest.raises(PermissionRefused):
         propose(as_caller(ctx, BOB), "drain", "node3", reason="it is slow", origin="person")
+
+
+def test_the_agents_account_may_not_pass_off_a_proposal_as_a_persons(tmp_path, monkeypatch):
+    """A person's proposal stands on its reason alone; the agent's must carry findings."""
+    ctx = make(tmp_path, monkeypatch)
+    with pytest.raises(PermissionRefused) as info:
+        propose(as_caller(ctx, AGENT), "drain", "node3", reason="gpu3 Xid 79, trust me", origin="person")
+    assert info.value.exit_code == 4 and "agent's account" in info.value.message
+    assert ctx.store.proposals() == [] and not ctx.client.nodes["node3"].drained
 
 
 # ------------------------------------------------------------ execution
@@ -268,6 +298,29 @@ def test_evidence_edited_after_proposal_is_refused(tmp_path, monkeypatch):
         conn.execute(update(t.proposals).where(t.proposals.c.id == doc["id"]).values(proposal=dict(doc, target="node1")))
     e = _refused(r.EVIDENCE_CHANGED, approve, ctx, doc["id"])
     assert "(target)" in e.message and not ctx.client.nodes["node1"].drained
+
+
+def test_a_state_or_expiry_forged_in_the_table_is_refused(tmp_path, monkeypatch):
+    """The proposals table can be written; the audit log cannot. A rejected proposal set back to
+    proposed, or an expiry pushed out, does not reach Slurm."""
+    from sqlalchemy import update
+
+    from slurm_diag.store import tables as t
+    ctx = make(tmp_path, monkeypatch)
+    doc = _drain(ctx)
+    reject(ctx, doc["id"], "the node is fine")
+    revived = dict(ctx.store.proposal(doc["id"]), state="proposed")
+    with ctx.store.engine.begin() as conn:
+        conn.execute(update(t.proposals).where(t.proposals.c.id == doc["id"]).values(state="proposed", proposal=revived))
+    e = _refused(r.EVIDENCE_CHANGED, approve, ctx, doc["id"])
+    assert "state proposed where the log says rejected" in e.message and not ctx.client.nodes["node3"].drained
+
+    other = _drain(ctx, node="node2")
+    later = dict(other, expires="2999-01-01T00:00:00+00:00")
+    with ctx.store.engine.begin() as conn:
+        conn.execute(update(t.proposals).where(t.proposals.c.id == other["id"]).values(proposal=later))
+    e = _refused(r.EVIDENCE_CHANGED, approve, ctx, other["id"])
+    assert "expires" in e.message and not ctx.client.nodes["node2"].drained
 
 
 # ------------------------------------------------------------ audit, notification, feedback
