@@ -119,9 +119,10 @@ def observe_jobs(client, start: datetime, end: datetime) -> list:
 
 
 def _by_system(job) -> bool:
-    """Cancelled by root or SlurmUser (uid 0 in `CANCELLED by 0`, or Slurm's own reasons), not its owner."""
+    """Cancelled by someone other than its owner (root, SlurmUser, an operator: `CANCELLED by 0`).
+    A cancel whose canceller or owner cannot be told apart is the owner's: it is not observed."""
     from slurm_diag.diagnose.job_facts import cancelled_by_owner
-    return not cancelled_by_owner(job)
+    return cancelled_by_owner(job) is False
 
 
 def observe_nodes(store, start: datetime) -> list[dict]:

@@ -171,3 +171,38 @@ def test_slurm_diags_own_probe_and_agent_jobs_are_not_workload(ctx, tmp_path):
     add_job(ctx, tmp_path, "83", "ValueError: bad learning rate\n", ("node1",))
     report = run(ctx)
     assert report.jobs_seen == 1 and [a["job_id"] for a in report.attributions] == ["83"]
+
+
+def test_a_node_fail_is_proposed_for_requeue_but_its_node_not_drained_on_the_job_state_alone(ctx, tmp_path):
+    """NODE_FAIL is infra: the job is proposed for requeue (slurmctld still holds it, requeue-able,
+    not requeued by Slurm itself); the node is not drained on sacct's word alone (no health or probe
+    finding on it), and nothing is done before an approver says so."""
+    add_job(ctx, tmp_path, "31", "epoch 3 step 400 loss 1.9\n", ("node3",), state="NODE_FAIL", exit_code=0)
+    ctx.client.records["31"] = {"JobId": "31", "JobState": "NODE_FAIL", "BatchFlag": "1", "Requeue": "1",
+                                "Restarts": "0"}
+    report = run(ctx)
+    [a] = [a for a in report.attributions if a["job_id"] == "31"]
+    assert (a["label"], a["scope"]) == ("node_failure", "infra") and "node3" in a["suspect_nodes"]
+    assert [(p["action"], p["target"]) for p in report.proposals] == [("requeue", "31")], report.refused
+    [requeue] = report.proposals
+    assert requeue["command"][:2] == ["scontrol", "requeue"] and requeue["state"] == "proposed"
+    assert ctx.client.records["31"]["Restarts"] == "0" and ctx.client.drained() == {}
+    [row] = [r for r in ctx.store.audit_log(subject="31") if r["event"] == "agent.attribution"]
+    assert any(d.startswith("no drain of node3: no health or probe finding") for d in row["detail"]["transcript"]["decide"])
+
+
+@pytest.mark.parametrize("user,detail,observed", [
+    ("nobody", "CANCELLED by 0", True),      # an admin (uid 0) cancelled nobody's job: the system's doing
+    ("root", "CANCELLED by 0", False),       # root cancelled root's own job
+    ("alice", "CANCELLED by 0", False),      # the owner has no uid here: cannot tell, not observed
+    ("nobody", "CANCELLED", False),          # no canceller recorded
+])
+def test_only_cancels_by_someone_else_are_observed(ctx, tmp_path, user, detail, observed):
+    import dataclasses
+
+    from slurm_diag.agent.loop import observe_jobs
+
+    add_job(ctx, tmp_path, "41", "working\n", ("node1",), state="CANCELLED", exit_code=0)
+    ctx.client.jobs["41"] = dataclasses.replace(ctx.client.jobs["41"], user=user, state_detail=detail)
+    seen = [j.job_id for j in observe_jobs(ctx.client, START - timedelta(hours=1), END + timedelta(hours=1))]
+    assert seen == (["41"] if observed else [])
