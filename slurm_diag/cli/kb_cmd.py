@@ -10,10 +10,9 @@ import click
 from slurm_diag.cli.output import emit_json, table
 from slurm_diag.errors import UsageError
 from slurm_diag.kb.sanitize import as_log_text, binary_reason
+from slurm_diag.schemas import ATTRIBUTION_LABELS
 
 MAX_READ_BYTES = 4 * 1024 * 1024
-LABELS = ("gpu_hardware", "gpu_throttle", "gpu_oom", "host_oom", "network", "filesystem", "node_failure",
-          "time_limit", "user_code", "software_env", "scheduler", "slow_node", "unknown")
 
 
 @click.group("kb")
@@ -40,7 +39,7 @@ def build(rebuild: bool, as_json: bool) -> None:
 @click.argument("text", required=False)
 @click.option("--file", "path", type=click.Path(dir_okay=False), help="read the text from a log file ('-' for stdin)")
 @click.option("--top", type=click.IntRange(1, 100), default=None, help="number of hits (default kb.top)")
-@click.option("--label", type=click.Choice(LABELS), help="only entries with this attribution label")
+@click.option("--label", type=click.Choice(ATTRIBUTION_LABELS), help="only entries with this attribution label")
 @click.option("--component", help="only entries for this component (e.g. nccl, infiniband)")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def search(text, path, top, label, component, as_json) -> None:
