@@ -8,6 +8,8 @@ Two patterns a single job cannot show:
   GPU code) on every node it ran on is that job's fault, not a fault of each node (NVIDIA
   NVSentinel flagged 77 healthy nodes after one such crash). Such a job never counts against its
   nodes.
+And one that needs no job at all: a node a probe judged CRITICAL (below the performance model and
+the fleet) is a node attribution of its own, whoever ran the sweep.
 """
 
 from __future__ import annotations
@@ -124,6 +126,45 @@ def _node_attribution(node: str, gpu: int | None, finding: dict, cited: list[dic
                                                  "; no health or probe finding on the node yet"),
             "next_steps": [f"drain {node} and inspect it" if cited else
                            f"probe {node}: sdiag-agent probe submit gemm --nodes {node} --wait"]}
+
+
+def probe_flags(results: list[dict], since, when) -> dict[str, list[dict]]:
+    """Nodes a probe judged CRITICAL since ``since``, with no job needed to see it: node -> a probe
+    finding per probe, GPU and dtype whose newest result is CRITICAL (a later pass clears it). WARN
+    is left to the jobs (a node pattern or a slow job cites it). ``when`` reads a stamp (pure)."""
+    newest: dict[tuple, tuple] = {}
+    for r in results:
+        at = when(r.get("time"))
+        if at is None or not r.get("valid", True):
+            continue
+        key = (r.get("node"), r.get("probe"), r.get("gpu"), r.get("dtype"))
+        if key not in newest or at > newest[key][0]:
+            newest[key] = (at, r)
+    out: dict[str, list[dict]] = defaultdict(list)
+    for (node, probe, gpu, _dtype), (at, r) in sorted(newest.items(), key=lambda kv: [str(k) for k in kv[0]]):
+        verdict = r.get("verdict") or {}
+        if at < since or verdict.get("status") != "CRITICAL":
+            continue
+        where = f"{node} GPU {gpu}" if gpu is not None else node
+        out[node].append({"id": f"probe:{r.get('id')}", "source": "probe", "severity": "CRITICAL", "node": node,
+                          "gpu": gpu, "job_id": None,
+                          "summary": f"probe {probe} on {where} at {r.get('time')}: {verdict.get('message', '')}",
+                          "raw": {"probe": probe, "value": r.get("value"), "unit": r.get("unit"),
+                                  "expected": r.get("expected"), "verdict": verdict}})
+    return dict(out)
+
+
+def probe_attribution(node: str, findings: list[dict]) -> dict:
+    """A node attribution resting on its own CRITICAL probe findings: a GPU held below its model
+    (gpu_throttle) when every finding names the same GPU, else a slow node."""
+    gpus = {f.get("gpu") for f in findings}
+    gpu = next(iter(gpus)) if len(gpus) == 1 else None
+    label, component = ("gpu_throttle", "gpu") if gpu is not None else ("slow_node", "node")
+    return {"job_id": None, "label": label, "scope": "infra", "component": component,
+            "suspect_nodes": [node], "suspect_gpus": [{"node": node, "gpu": gpu}] if gpu is not None else [],
+            "confidence": 0.8, "supporting": [f["id"] for f in findings], "contradicting": [],
+            "explanation": "; ".join(f["summary"][:160] for f in findings[:3]),
+            "next_steps": [f"drain {node} and inspect it; probe it again before resuming"]}
 
 
 def xid_storm_is_the_jobs(view: JobView) -> dict | None:

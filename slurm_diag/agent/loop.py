@@ -208,7 +208,8 @@ class Loop:
             view = self._orient(job, report, named=bool(job_ids))
             if view is not None:
                 views.append(view)
-        self._across(views, report)
+        handled = self._across(views, report)
+        self._probed_nodes(start, handled, report)
         report.seconds = time.monotonic() - began
         self.store.audit(self.ctx.actor, RUN_EVENT, RUN_SUBJECT,
                          {"start": report.start, "end": report.end if not job_ids else None, "llm": self.llm,
@@ -328,8 +329,11 @@ class Loop:
                 self.store.add_finding(dict(f, summary=_latin1(f["summary"])))
 
     # ------------------------------------------------------------ across jobs
-    def _across(self, views: list[correlate.JobView], report: RunReport) -> None:
+    def _across(self, views: list[correlate.JobView], report: RunReport) -> set[str]:
+        """Node patterns across the jobs; returns the nodes they concerned."""
+        handled: set[str] = set()
         for pattern in correlate.node_patterns(views, min_jobs=self.min_jobs, window=(report.start, report.end)):
+            handled.add(pattern.node)
             a = pattern.attribution
             findings = [pattern.finding, *pattern.node_findings]
             subject = f"node:{pattern.node}"
@@ -351,6 +355,38 @@ class Loop:
             self.store.audit(self.ctx.actor, ACTOR_EVENT, subject, {
                 "evidence_hash": digest, "attribution_id": a["id"], "label": a["label"], "scope": a["scope"],
                 "transcript": {"observe": {"jobs": pattern.jobs},
+                               "orient": {"findings": [[f["id"], f["severity"], f["summary"][:200]] for f in findings]},
+                               "decide": [decision]}})
+        return handled
+
+    def _probed_nodes(self, start: datetime, handled: set[str], report: RunReport) -> None:
+        """Nodes a probe judged CRITICAL in the window, whoever ran it: a drain proposal of their own
+        (an approver decides), unless the node is drained already or a drain of it is open."""
+        from slurm_diag.actions.proposals import OPEN
+
+        flagged = correlate.probe_flags(self.store.probe_results(limit=2000), start, _when)
+        if not flagged:
+            return
+        drained = {n.name for n in self.ctx.client.list_nodes() if n.drained}
+        open_drains = {p["target"] for p in self.store.proposals() if p["action"] == "drain" and p["state"] in OPEN}
+        for node, findings in sorted(flagged.items()):
+            if node in handled or node in drained or node in open_drains:
+                continue
+            a = correlate.probe_attribution(node, findings)
+            subject = f"node:{node}"
+            digest = evidence_hash(findings, a)
+            if _known(self.store, subject, digest):
+                report.unchanged.append(subject)
+                continue
+            report.node_findings.extend(findings)
+            self._store_findings(findings)
+            a["id"] = self.store.add_attribution(a)
+            report.attributions.append(a)
+            decision = self._propose("drain", node, a, findings, {}, report,
+                                     f"probe on {node}: {findings[0]['summary'][:150]}")
+            self.store.audit(self.ctx.actor, ACTOR_EVENT, subject, {
+                "evidence_hash": digest, "attribution_id": a["id"], "label": a["label"], "scope": a["scope"],
+                "transcript": {"observe": {"probes": [f["id"] for f in findings]},
                                "orient": {"findings": [[f["id"], f["severity"], f["summary"][:200]] for f in findings]},
                                "decide": [decision]}})
 

@@ -172,3 +172,36 @@ def test_the_models_prompt_carries_the_performance_model_for_the_jobs_nodes(ctx,
     assert "sacct:earlier-runs: ran 4.0x slower than its 2 earlier runs" in block
     assert "probe gemm fp64 on node3" in block and "0.30x of it" in block and "verdict CRITICAL" in block
     assert "node1" not in block
+
+
+def _probe(ctx, node, status, minutes=0, gpu=None):
+    from datetime import datetime
+
+    at = (datetime.now().astimezone() + timedelta(minutes=minutes)).isoformat(timespec="seconds")
+    ctx.store.add_probe_result({
+        "probe": "gemm", "node": node, "gpu": gpu, "dtype": "fp64", "metric": "flops", "unit": "FLOP/s",
+        "value": 1e10 if status != "OK" else 5e10, "valid": True, "time": at, "params": {"n": 256},
+        "expected": {"value": 5e10, "lower": 4.5e10, "unit": "FLOP/s", "source": "site override"},
+        "verdict": {"status": status, "message": f"{node} at {'0.20' if status != 'OK' else '1.00'}x the fleet"}})
+
+
+def test_a_node_a_probe_judged_critical_is_proposed_for_a_drain_without_any_job(ctx, tmp_path):
+    """An admin's sweep flagged node2 (GPU 1) and node4; node4 passed a later run; node3 only WARN;
+    node1 is drained already: only node2 is proposed, once."""
+    _probe(ctx, "node2", "CRITICAL", gpu=1)
+    _probe(ctx, "node4", "CRITICAL", minutes=-5)
+    _probe(ctx, "node4", "OK", minutes=-1)
+    _probe(ctx, "node3", "WARN")
+    _probe(ctx, "node1", "CRITICAL")
+    ctx.client.set_reason("node1", "admin: bios update")
+    report = run(ctx, probes=probing.Settings(enabled=False))
+    assert report.jobs_seen == 0
+    [a] = report.attributions
+    assert (a["label"], a["scope"], a["suspect_nodes"], a["suspect_gpus"]) == (
+        "gpu_throttle", "infra", ["node2"], [{"node": "node2", "gpu": 1}])
+    [p] = report.proposals
+    assert (p["action"], p["target"], p["state"]) == ("drain", "node2", "proposed")
+    assert p["evidence"] == a["supporting"] and p["evidence"][0].startswith("probe:")
+    assert ctx.client.drained() == {"node1": "admin: bios update"}            # proposed, not done
+    again = run(ctx, probes=probing.Settings(enabled=False))
+    assert again.attributions == [] and again.proposals == []
