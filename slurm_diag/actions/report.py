@@ -3,7 +3,7 @@ GPUs and the share of each partition the action takes offline, and the proposal'
 
 from __future__ import annotations
 
-from slurm_diag.actions.breaker import partition_sizes
+from slurm_diag.health.cap import partition_sizes
 from slurm_diag.slurm.errors import SlurmError
 from slurm_diag.slurm.parse import hostlist
 
