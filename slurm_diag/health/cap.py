@@ -48,7 +48,8 @@ dead claimant's drain: counted, not waited for.
 
 Windows Slurm cannot close (it has no compare-and-set): an admin's drain landing between our read
 and our write (step 1 to 2, or the re-read and resume of a withdrawal) is overwritten, within one
-scontrol round trip. Calls happen only on the drain path, each under the client's timeout.
+scontrol round trip. Calls happen only on the drain path, each under the client's timeout, and the
+claim's deadline is checked between its steps (past it: withdraw, fail safe).
 """
 
 from __future__ import annotations
@@ -207,6 +208,9 @@ def claim(client, node: str, reason: str, cap: int, *, partition_pct: float = 10
                 return Claim(True, f"already drained by slurm-diag ({me.reason!r})", reason=me.reason)
             return Claim(False, f"not drained again: {node} is already drained ({me.reason!r}) by someone "
                                 "else or by Slurm after a hook error: left alone")
+        if clock() >= deadline:
+            return Claim(False, f"not drained (fail safe): Slurm took longer than {deadline_s:g} s to list the "
+                                "nodes, so the count is unknown; nothing was written", known=False)
         others = sorted(n.name for n in nodes if n.name != node and counts(n) and not _choosing(n.reason))
         if len(others) >= cap:
             return Claim(False, _cap_reached(node, others, cap), holders=tuple(others))
@@ -216,6 +220,10 @@ def claim(client, node: str, reason: str, cap: int, *, partition_pct: float = 10
         client.drain_node(node, written[0])
         top = max((claim_number(n.reason) or 0 for n in client.list_nodes() if n.name != node and counts(n)),
                   default=0)
+        if clock() >= deadline:
+            note = withdraw(client, node, written)
+            return Claim(False, f"not drained (fail safe): Slurm answered too slowly to finish the claim within "
+                                f"{deadline_s:g} s; {note}", known=False)
         mine = with_claim(reason, top + 1)
         written += (mine,)
         client.drain_node(node, mine)

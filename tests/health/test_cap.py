@@ -265,3 +265,18 @@ def test_one_limit_for_hooks_and_approvals():
     assert cap.limits(cfg) == (cfg.get("health.policy.max_drained_nodes"), 50.0)
     cfg.data["actions"]["breaker"]["max_nodes"] = 5
     assert cap.limits(cfg) == (5, 50.0)
+
+
+def test_a_slow_controller_bounds_the_claim_and_fails_safe():
+    """Each scontrol call under its own timeout is not enough: a controller answering every call
+    just in time would hold the prolog for several of them. The claim checks its deadline between
+    steps and withdraws what it wrote."""
+    now = [0.0]
+    slurm = FakeSlurmClient(NODES)
+    slurm.before_call = lambda method, client: now.__setitem__(0, now[0] + 1.5)   # 1.5 s a call
+    result = cap.claim(slurm, "node2", REASON, 2, deadline_s=2.0, clock=lambda: now[0], sleep=no_sleep)
+    assert not result.held and not result.known and "fail safe" in result.note
+    assert "claim withdrawn" in result.note and not slurm.get_node("node2").drained
+    now[0] = 0.0
+    early = cap.claim(slurm, "node3", REASON, 2, deadline_s=1.0, clock=lambda: now[0], sleep=no_sleep)
+    assert not early.held and "nothing was written" in early.note and not slurm.get_node("node3").drained
