@@ -52,6 +52,12 @@ def test_missing_pynvml_is_unknown_and_never_drains(prolog_env, tmp_path, unknow
     count = gpu_checks(home)["gpu_count"]
     assert count["status"] == "UNKNOWN" and count["data"] == {"error_kind": "not_installed", "not_a_node_fault": True}
     assert "a slurm-diag problem and not the node's" in count["message"]
+    # and an admin sees the same with `health check` on the node
+    shown = subprocess.run([sys.executable, "-m", "slurm_diag", "health", "check", "--json"], capture_output=True,
+                           text=True, timeout=120, env={**env, "PYTHONPATH": str(shadow.parent)})
+    checks = {c["name"]: c for c in json.loads(shown.stdout)["checks"]}
+    assert checks["gpu_count"]["status"] == "UNKNOWN" and checks["gpu_count"]["data"]["not_a_node_fault"] is True
+    assert "is not installed" in shown.stderr and "never drain" in shown.stderr
 
 
 @pytest.mark.skipif(bool(ctypes.util.find_library("nvidia-ml")), reason="this machine has an NVIDIA driver")
