@@ -28,6 +28,12 @@ _PREFIX = re.compile(r"^(?:\[(?:rank|default)\d*\]:|\d+: )\s?")     # torchrun's
 # tearing the step down because a task failed
 _TASK_FAILED = re.compile(r"srun: error: \S+: tasks? [\d,\-]+: (?!Terminated|Killed)|srun: Terminating job step")
 CONSEQUENCE_WINDOW = 5      # lines before a cancel in which a task failure makes it the failure's consequence
+# the job's own word that its work is over (not an epoch's or an evaluation's), and how close before
+# the time-limit kill it must stand
+_FINISHED = re.compile(r"\b(?:training|fine-?tuning|pre-?training|the job|the run)\s+(?:is\s+|has\s+|was\s+)?"
+                       r"(?:done|finished|completed)\b|\b(?:finished|completed)\s+(?:the\s+)?(?:training|fine-?tuning|"
+                       r"pre-?training)\b|\bafter training is done\b", re.IGNORECASE)
+FINISH_WINDOW = 30
 _EXCEPTION = re.compile(r"^(?P<type>(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|"
                         r"Interrupt|Failure|Warning)|AssertionError|StopIteration)(?::\s*(?P<msg>.*))?$")
 
@@ -90,6 +96,7 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
         for code, bus in extract.xids_in(line):
             _xid(found, code, bus, line, n, where, job_id, pci_to_gpu)
     _cancel_after_task_failure(found, lines)
+    _hang_after_finish(found, lines, where, job_id)
     _prolog_failure_with_reason(found)
     _hot_gpus(found, lines, where, job_id, pci_to_gpu)
     _slower_runs(found, lines, where, job_id)
@@ -131,6 +138,26 @@ def _cancel_after_task_failure(found: dict, lines: list[str]) -> None:
             ev.finding["summary"] = (f"the step was cancelled as a consequence of the task failure srun reported "
                                      f"on line {k + 1}, not by a person: {lines[at].strip()[:300]}")
             ev.finding["raw"]["consequence_of_line"] = k + 1
+
+
+def _hang_after_finish(found: dict, lines: list[str], where: str, job_id) -> None:
+    """The job said its work was done, and only then reached its time limit: it hung on its way out
+    (a process group never destroyed, a profiler or logger that never returned, workers left
+    behind). The hang is the job's; the time limit only ended it, so it stays an alternative."""
+    limit = found.get("time-limit")
+    if limit is None:
+        return
+    at = limit.lines[0] - 1
+    done = [k for k in range(max(0, at - FINISH_WINDOW), at) if _FINISHED.search(lines[k])]
+    if not done:
+        return
+    k = done[-1]
+    found["hang-after-finish"] = Evidence(
+        finding(f"{where}:hang-after-finish", "log", "CRITICAL",
+                f"the job said its work was done (line {k + 1}: {lines[k].strip()[:160]}) and then hung until the "
+                f"time limit ended it (line {at + 1}): its own exit path, not too little time",
+                job_id=job_id, raw={"where": where, "line": k + 1, "limit_line": at + 1, "text": lines[k][:300]}),
+        "user_code", "user", "process", 0, [k + 1], ("time_limit",))
 
 
 def _prolog_failure_with_reason(found: dict) -> None:

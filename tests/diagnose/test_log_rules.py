@@ -486,7 +486,20 @@ RULES_FIFTH = [  # (line, label, scope)
      "user_code", "user"),
     ("[gn7:2210:0:2210]      ud_ep.c:278  Fatal: UD endpoint 0x1f2e3d0 to <no debug data>: unhandled timeout error",
      "network", "infra"),
+    # the job said its training was over, then hung until the time limit: its own exit path
+    ("step 5000/5000 loss 1.21\nTraining completed. Saving final checkpoint... done\n"
+     "slurmstepd: error: *** JOB 812 ON gn4 CANCELLED AT 2026-03-01T10:00:00 DUE TO TIME LIMIT ***",
+     "user_code", "user"),
 ]
+
+
+def test_a_time_limit_without_a_finished_job_stays_the_time_limit():
+    """An epoch or an evaluation that completed is not the job's end; the limit decides."""
+    text = ("epoch 3 completed, evaluation completed\n"
+            "slurmstepd: error: *** JOB 813 ON gn4 CANCELLED AT 2026-03-01T10:00:00 DUE TO TIME LIMIT ***")
+    assert diagnose(text).attribution["label"] == "time_limit"
+    hung = diagnose("Training completed.\n" + text.split("\n")[1])
+    assert [a["label"] for a in hung.alternatives][:1] == ["time_limit"]
 
 
 @pytest.mark.parametrize("text,label,scope", RULES_FIRST + RULES_SECOND + RULES_THIRD + RULES_FOURTH + RULES_FIFTH)
