@@ -25,7 +25,9 @@ from slurm_diag.diagnose import anchors as anchors_mod
 
 # Xid codes: the hardware ones (DESIGN.md's gpu_hardware), and those an application's own kernel
 # causes (an illegal address, an exception in a user kernel): a job's fault, not the node's.
-HARDWARE_XIDS = frozenset({48, 61, 62, 63, 64, 74, 79, 92, 94, 95, 119, 120, 121, 140, 154})
+# 144-150: the NVLink5 link errors of Blackwell (SAW, RLW, TLW, TREX, NVLPW, NETIR, MSE)
+HARDWARE_XIDS = frozenset({48, 61, 62, 63, 64, 74, 79, 92, 94, 95, 119, 120, 121, 140, 144, 145, 146, 147, 148,
+                           149, 150, 154})
 APPLICATION_XIDS = frozenset({13, 31, 43, 45})
 
 
@@ -64,17 +66,20 @@ def all_signs() -> tuple[Sign, ...]:
 # ---- GPU hardware (tier 0: explains everything after it)
 sign("gpu-off-bus", "gpu_hardware", "infra", "gpu", 0,
      r"fallen off the bus|GPU is lost|Unable to determine the device handle for GPU.*Unknown Error|"
-     r"RmInitAdapter failed|GPU requires reset|gpu has been lost",
+     r"RmInitAdapter failed|rm_init_adapter failed|GPU requires reset|gpu has been lost",
      "a GPU fell off the bus or was lost")
 sign("gpu-ecc-uncorrectable", "gpu_hardware", "infra", "gpu", 0,
      r"uncorrectable ECC error|cudaErrorECCUncorrectable|double bit ECC|DBE \(double bit error\)|"
-     r"ECC page retirement or row remapp(?:er|ing) (?:failure|is pending)|row remap(?:ping)? failure",
+     r"ECC page retirement or row remapp(?:er|ing) (?:failure|is pending)|row remap(?:ping)? failure|"
+     r"double-bit ECC errors?|uncorrectable memory errors|row remapping failed|row remappings? (?:are|is) pending",
      "uncorrectable GPU memory (ECC) error or failed row remapping")
 sign("gpu-gsp", "gpu_hardware", "infra", "gpu", 0,
-     r"Timeout waiting for RPC from GSP|GSP (?:RPC )?timeout|GSP firmware.*(?:error|failed)",
+     r"Timeout waiting for RPC from GSP|GSP (?:RPC )?timeout|GSP firmware.*(?:error|failed)|"
+     r"_issueRpcAndWait: .*timed ?out|rpcRecvPoll timed ?out",
      "the GPU's system processor (GSP) stopped answering")
 sign("gpu-nvlink", "gpu_hardware", "infra", "nvlink", 1,
-     r"NVLink (?:error|fatal|fault|training failed)|NVL(?:ink)? (?:uncorrectable|fatal)|nvswitch.*(?:fatal|error)",
+     r"NVLink (?:error|fatal|fault|training failed)|NVL(?:ink)? (?:uncorrectable|fatal)|nvswitch.*(?:fatal|error)|"
+     r"NvLink link \d+ is (?:currently )?down|cudaErrorNvlinkUncorrectable",
      "an NVLink / NVSwitch error")
 sign("gpu-pcie-fatal", "gpu_hardware", "infra", "pcie", 0,
      r"^(?=.*\bnvidia\b)(?!.*Non-Fatal).*\bAER\b.*(?:Uncorrected \(Fatal\)|can't recover|recovery failed)",
@@ -237,7 +242,8 @@ sign("gpu-oom", "gpu_oom", "user", "gpu-memory", 2,
      r"CUDA out of memory|OutOfMemoryError: CUDA|cudaErrorMemoryAllocation|CUBLAS_STATUS_ALLOC_FAILED|"
      r"CUDNN_STATUS_(?:ALLOC_FAILED|NOT_ENOUGH_WORKSPACE)|RESOURCE_EXHAUSTED: Out of memory|"
      r"out of memory on device|HIP out of memory|failed to allocate .* on device|"
-     r"NCCL WARN Cuda failure 'out of memory'|Cuda failure 2 'out of memory'",
+     r"NCCL WARN Cuda failure 'out of memory'|Cuda failure 2 'out of memory'|OOM when allocating tensor|"
+     r"HIP_ERROR_OutOfMemory|hipErrorOutOfMemory",
      "the GPU ran out of memory (the job's own footprint)")
 
 # ---- throttling and slow nodes
@@ -255,7 +261,8 @@ sign("cpu-throttle", "slow_node", "infra", "cpu", 1,
      r"temperature above threshold, cpu clock throttled|cpu clock throttled|\bPROCHOT\b",
      "the kernel clocked a CPU down for heat: the node runs slow")
 sign("link-degraded", "slow_node", "infra", "pcie", 2,
-     r"available PCIe bandwidth, limited by|\(downgraded\)|link (?:width|speed) (?:is )?(?:degraded|downgraded)",
+     r"available PCIe bandwidth, limited by|\(downgraded\)|link (?:width|speed) (?:is )?(?:degraded|downgraded)|"
+     r"PCIe replays? per minute",
      "a PCIe link trained below what the device can do (a degraded link slows the node)")
 sign("slow-node", "slow_node", "infra", "node", 2,
      r"straggler|slow(?:est)? rank|rank \d+ is (?:much )?slower|CPU (?:is )?throttl|cpufreq|"
@@ -291,7 +298,8 @@ sign("env-container", "software_env", "user", "container", 2,
 sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      r"Couldn't (?:find|load) the specified plugin|cannot create \w+ context for|Plugin initialization failed|"
      r"spank: .*(?:Failed to load|cannot (?:load|open)|not found)|cgroup (?:namespace )?'?\w+'? not mounted|"
-     r"unable to mount cgroup|Failed to (?:create|mount|initialize) cgroup|cgroup plugin .*failed",
+     r"unable to mount cgroup|Failed to (?:create|mount|initialize) cgroup|cgroup plugin .*failed|"
+     r"pyxis: .*Permission denied|enroot\S*: .*Permission denied",
      "the node's Slurm setup is broken (a missing plugin, cgroups not set up)")
 sign("env-mpi-request", "software_env", "user", "slurm", 0,
      r"invalid MPI type, --mpi=list for acceptable types",
@@ -299,12 +307,12 @@ sign("env-mpi-request", "software_env", "user", "slurm", 0,
      also=("scheduler",))
 sign("env-shm", "software_env", "user", "memory", 2,
      r"(?<!PCIe )Bus error|SIGBUS|bus error encountered in worker|insufficient shared memory|"
-     r"unable to write to file </torch_",
+     r"unable to write to file </torch_|failed to extend /dev/shm",
      "SIGBUS or a failed shared-memory write: the memory behind a mapping (/dev/shm, tmpfs) ran out; "
      "enlarge /dev/shm (containers: --shm-size) or use fewer loader workers",
      explains=("user-segfault", "fs-enospc"), also=("host_oom", "user_code"))
 sign("env-cpu-arch", "software_env", "user", "cpu", 2,
-     r"(?<!an )Illegal instruction(?! was encountered)|\bSIGILL\b",
+     r"(?<!an )Illegal instruction(?! was encountered| Parameter| Encoding)|\bSIGILL\b",
      "SIGILL: the program was built for CPU features this node lacks (e.g. -march=native on another machine)",
      explains=("user-segfault",))
 sign("env-arch", "software_env", "user", "cuda", 2,
@@ -312,7 +320,8 @@ sign("env-arch", "software_env", "user", "cuda", 2,
      r"not compatible with the current PyTorch installation|Unsupported gpu architecture|"
      r"CUDA capability sm_\d+ is not compatible|invalid device function|"
      r"only supports? .*(?:GPUs?|architectures?|devices?) or newer|(?:minimum|maximum) cuda capability supported|"
-     r"mismatches the version that was used to compile|compiled with different CUDA",
+     r"mismatches the version that was used to compile|compiled with different CUDA|hipErrorNoBinaryForGpu|"
+     r"Unable to find code object for all current devices",
      "the software was not built for this GPU")
 sign("env-import", "software_env", "user", "python", 2,
      r"\b(?:ImportError|ModuleNotFoundError)\b|No module named|undefined symbol|"
@@ -332,19 +341,31 @@ sign("env-import", "software_env", "user", "python", 2,
 sign("env-nccl-version", "software_env", "user", "nccl", 2,
      r"NCCL version mismatch|ncclInvalidUsage|NCCL WARN .*(?:version|mismatch)|"
      r"PMIx? .*(?:version|mismatch)|OMPI was not built with SLURM|pmi2? .*not (?:supported|available)|"
-     r"PMIX ERROR|PMI2?_Init failed|It looks like (?:orte_init|opal_init|MPI_INIT) failed|ompi_mpi_init: .*failed|"
+     r"PMIX ERROR|PMI2?_Init failed|OPAL ERROR: Not initialized|It looks like (?:orte_init|opal_init|MPI_INIT) failed|ompi_mpi_init: .*failed|"
      r"No components were able to be opened in the \w+ framework|mca_base_component_repository_open: unable to open",
      "a mismatched or misused communication library")
 
 # ---- network (fabric errors are causes; peers going away are symptoms)
 sign("net-fabric", "network", "infra", "fabric", 2,
-     r"IBV_WC_RETRY_EXC_ERR|transport retry count(?:er)? exceeded|Got completion from peer .* with error|"
+     r"IBV_WC_RETRY_EXC_ERR|transport retry count(?:er)? exceeded|Got completion from peer .* with (?:error|status)|"
+     r"error polling [LH]P CQ with status|RETRY EXCEEDED ERROR|retry count between two MPI processes has been exceeded|"
+     r"no hfi units are active|"
      r"completion with error|ibv_poll_cq|local (?:length|protection|QP operation) error|"
      r"\bport \d+ .*(?:state )?DOWN\b|link (?:is )?down|LinkDown|NET/IB : .*(?:error|failed)|"
      r"mlx5_\d+.*(?:error|down)|UCX\s+ERROR|ud_ep\.c:?\d*.*(?:timed out|timeout|Fatal)|Endpoint timeout|"
      r"rdma.*(?:error|failed)|NET/Socket : .*(?:error|failed)|IB(?:V)? (?:error|failed)|"
      r"Call to ibv_\w+ failed|ibv_\w+ failed with error|NETDEV WATCHDOG: .*transmit queue \d+ timed out",
      "the network fabric reported errors")
+# registering memory with the HCA is the node's software (nvidia-peermem, dmabuf support, the memlock
+# limit), not the wire
+sign("env-ib-memreg", "software_env", "infra", "fabric", 2,
+     r"ibv_reg_(?:dmabuf_)?mr\w* failed|Call to ibv_reg_\w+ failed",
+     "registering memory with the InfiniBand adapter failed: the node's memlock limit, nvidia-peermem or dmabuf "
+     "support", explains=("net-fabric",), also=("network",))
+# Open MPI found an adapter whose ports are all down; the job may still run over TCP
+sign("net-ports-down", "network", "infra", "fabric", 3,
+     r"no active ports detected",
+     "the node's InfiniBand adapter has no active port (cable, switch or subnet manager)")
 sign("net-ofi", "network", "infra", "fabric", 2,
      r"MPIDI_OFI_handle_cq_error|OFI poll failed|NET/OFI (?:Unable|Failed|Couldn't)|"
      r"\bfi_(?:cq|av|ep|send|recv|read|write|inject|tsend|trecv)\w* (?:failed|returned error)|"
@@ -373,8 +394,12 @@ sign("net-symptom", "network", "infra", "nccl", 4,
 # ---- the job's own code
 sign("user-illegal-address", "user_code", "user", "cuda", 3,
      r"illegal memory access|cudaErrorIllegalAddress|misaligned address|device-side assert(?:ion)? triggered|"
-     r"CUDA error: an illegal instruction|unspecified launch failure|cudaErrorLaunchFailure",
+     r"CUDA error: an illegal instruction|unspecified launch failure|cudaErrorLaunchFailure|"
+     r"block: \[\d+,\d+,\d+\], thread: \[\d+,\d+,\d+\] Assertion|Memory access fault by GPU node-\d+",
      "the job's GPU code faulted (illegal address or device assert)", also=("gpu_hardware",))
+sign("user-cuda-fork", "user_code", "user", "cuda", 2,
+     r"Cannot re-initialize CUDA in forked subprocess",
+     "the job's code touched CUDA before forking workers (use the 'spawn' start method)")
 sign("user-segfault", "user_code", "user", "process", 3,
      r"Segmentation fault|SIGSEGV|signal 11\b|core dumped|Floating point exception|"
      r"double free|free\(\): invalid|stack smashing|Aborted \(core dumped\)|terminate called after throwing",

@@ -486,6 +486,44 @@ RULES_FIFTH = [  # (line, label, scope)
      "user_code", "user"),
     ("[gn7:2210:0:2210]      ud_ep.c:278  Fatal: UD endpoint 0x1f2e3d0 to <no debug data>: unhandled timeout error",
      "network", "infra"),
+    # GPU faults in the words of the driver, DCGM and the NVLink5 Xids
+    ("NVRM: Xid (PCI:0000:41:00): 149, NETIR_LINK_EVT  Fatal   XC0 i0 Link 09 (0x025525c6 0x00000000)",
+     "gpu_hardware", "infra"),
+    ("NVRM: Xid (PCI:0000:dc:00): 45, pid=1818990, name=python3, Ch 00000001 caused by previous Xid 149",
+     "gpu_hardware", "infra"),
+    ("NVRM: _issueRpcAndWait: rpcRecvPoll timedout for fn 76 sequence 4129!", "gpu_hardware", "infra"),
+    ("NVRM: GPU 0000:0a:00.0: rm_init_adapter failed, device minor number 5", "gpu_hardware", "infra"),
+    ("Detected 2 volatile double-bit ECC error(s) in GPU 5.", "gpu_hardware", "infra"),
+    ("GPU 6 had memory errors and row remappings are pending", "gpu_hardware", "infra"),
+    ("GPU 4's NvLink link 7 is currently down", "gpu_hardware", "infra"),
+    ("Detected more than 8 PCIe replays per minute for GPU 0 : 15", "slow_node", "infra"),
+    # an application's own GPU faults (CUDA, ROCm) and misuse
+    ("NVRM: Xid (PCI:0000:cb:00): 13, pid=311, name=python, Graphics SM Warp Exception on (GPC 7, TPC 7, SM 0): "
+     "Illegal Instruction Parameter", "user_code", "user"),
+    ("/aten/src/ATen/native/cuda/Loss.cu:240: nll_loss_forward_reduce_cuda_kernel_2d: block: [0,0,0], "
+     "thread: [5,0,0] Assertion `t >= 0 && t < n_classes` failed.", "user_code", "user"),
+    ("Memory access fault by GPU node-4 (Agent handle: 0x152e220) on address (nil). Reason: Page not present",
+     "user_code", "user"),
+    ("RuntimeError: Cannot re-initialize CUDA in forked subprocess. To use CUDA with multiprocessing, you must use "
+     "the 'spawn' start method", "user_code", "user"),
+    ("(0) Resource exhausted: OOM when allocating tensor with shape[16,112,112,147] and type float on "
+     "/job:localhost/replica:0/task:0/device:GPU:0 by allocator GPU_0_bfc", "gpu_oom", "user"),
+    ("rocm_driver.cc:600] failed to allocate 890.06M (933298432 bytes) from device: HIP_ERROR_OutOfMemory",
+     "gpu_oom", "user"),
+    ("hipErrorNoBinaryForGpu: Unable to find code object for all current devices!", "software_env", "user"),
+    # the fabric as NCCL, Open MPI and PSM2 report it; registering memory is the node's software
+    ("gn9:3468:3905 [4] ib_plugin.c:1615 NCCL WARN NET/IB : Got completion from peer 10.2.1.6<54862> with "
+     "status=12 opcode=0 len=0 vendor err 129 (Recv)", "network", "infra"),
+    ("[[51298,1],2][btl_openib_component.c:3496:handle_wc] from ib7 to: 3 error polling LP CQ with status RETRY "
+     "EXCEEDED ERROR status number 12 for wr_id 217ce0", "network", "infra"),
+    ("e001.53882PSM2 no hfi units are active (err=23)", "network", "infra"),
+    ("misc/ibvwrap.cc:288 NCCL WARN Call to ibv_reg_dmabuf_mr failed with error Operation not supported",
+     "software_env", "infra"),
+    ("misc/shmutils.cc:71 NCCL WARN Error: failed to extend /dev/shm/nccl-fjwOOB to 5967876 bytes",
+     "software_env", "user"),
+    ("[bailey:11216] OPAL ERROR: Not initialized in file pmix3x_client.c at line 113", "software_env", "user"),
+    ("slurmstepd: error: pyxis:     mkdir: cannot create directory '/run/enroot': Permission denied",
+     "software_env", "infra"),
     # the job said its training was over, then hung until the time limit: its own exit path
     ("step 5000/5000 loss 1.21\nTraining completed. Saving final checkpoint... done\n"
      "slurmstepd: error: *** JOB 812 ON gn4 CANCELLED AT 2026-03-01T10:00:00 DUE TO TIME LIMIT ***",
