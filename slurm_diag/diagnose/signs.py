@@ -103,8 +103,9 @@ sign("node-stall", "node_failure", "infra", "node", 1,
      r"rcu_\w+ (?:self-)?detected stalls?|NMI received for unknown reason|NMI: (?:PCI system error|IOCK error)",
      "the node's kernel stalled or took an unexplained NMI")
 sign("node-memory", "node_failure", "infra", "memory", 0,
-     r"^(?=.*(?:DIMM|Memory #|Memory Device|\bcsrow|\bEDAC\b)).*(?:Uncorrectable|uncorrected|\bUE\b)",
-     "the node's memory (a DIMM) had an uncorrectable error", explains=("gpu-ecc-uncorrectable",))
+     r"^(?=.*(?:DIMM|Memory #|Memory Device|\bcsrow|\bEDAC\b)).*(?:Uncorrectable|uncorrected|\bUE\b)|"
+     r"Memory failure: .*hardware memory corruption",
+     "the node's memory (a DIMM) had an uncorrectable error", explains=("gpu-ecc-uncorrectable", "env-shm"))
 # "Limit Removed" is the firmware clearing the event it raised when the limit was reached: the
 # DIMM still passed it
 sign("node-dimm-failing", "node_failure", "infra", "memory", 1,
@@ -117,11 +118,12 @@ sign("node-power", "node_failure", "infra", "power", 1,
      "the node's power supply failed or lost input power")
 sign("node-hw-errors", "node_failure", "infra", "memory", 3,
      r"^(?=.*(?:DIMM|Memory #|Memory Device|\bcsrow|\bEDAC\b)).*(?:\d+ CE\b|Correctable ECC)|"
-     r"\[Hardware Error\]|Hardware error from APEI",
+     r"\[Hardware Error\]|Hardware error from APEI|CMCI storm detected",
      "the node reported corrected hardware errors (a DIMM failing, the firmware's error log): weak on its own")
 sign("node-fail", "node_failure", "infra", "node", 0,
      r"DUE TO NODE FAILURE|\bNODE_FAIL\b|Node failure on|nodes? .* not responding|\bNOT_RESPONDING\b|"
-     r"\bNot responding \[slurm@|"
+     r"\bNot responding \[slurm@|Killing JobId=\d+ on failed node|due to failure of node|\bBOOT_FAIL\b|"
+     r"received SISTER_EOF|"
      r"lost connection to (?:the )?(?:node|slurmd)|Communication connection failure",
      "Slurm lost the node under the job")
 sign("node-rebooted", "node_failure", "infra", "node", 0,
@@ -138,13 +140,17 @@ sign("controller-down", "node_failure", "infra", "slurmctld", 1,
 
 # ---- host memory
 sign("host-oom-kill", "host_oom", "user", "memory", 1,
-     r"oom[-_]kill(?:ed)? event|Out of memory: Killed? process|Memory cgroup out of memory|"
+     r"oom[-_]kill(?:ed)? event|Out of memory: Kill(?:ed)? process|Memory cgroup out of memory|oom_reaper: reaped|"
+     r"killed as a result of limit of|killed by the OOM killer|: task \d+: Out Of Memory|"
+     r"exceeded a memory resource limit|\bTERM_SWAP\b|"
      r"\bOUT_OF_MEMORY\b|\bOUT_OF_ME\+|oom-kill:constraint|invoked oom-killer|Some of your processes may have been killed by the cgroup out-of-memory handler|"
      r"exceeded (?:job |virtual )?memory limit|\bTERM_MEMLIMIT\b|\bOOMKilled\b|job killed: v?mem .*exceeded limit|"
      r"node was low on resource: memory|Workers? \(tasks / actors\) killed due to memory pressure",
      "the job ran out of host memory (OOM killer)")
 sign("host-oom-python", "host_oom", "user", "memory", 2,
-     r"^\s*MemoryError\b|std::bad_alloc|Cannot allocate memory|\bENOMEM\b|"
+     r"^\s*MemoryError\b|std::bad_alloc|Cannot allocate memory|\bENOMEM\b|_ArrayMemoryError|"
+     r"DefaultCPUAllocator: (?:not enough memory|can't allocate memory)|java\.lang\.OutOfMemoryError|"
+     r"insufficient memory for the Java Runtime Environment|Native memory allocation \(\w+\) failed|"
      r"DataLoader worker \(pid[^)]*\) is killed by signal: Killed",
      "the process could not allocate host memory")
 
@@ -152,15 +158,17 @@ sign("host-oom-python", "host_oom", "user", "memory", 2,
 sign("time-limit", "time_limit", "user", "slurm", 1,
      r"DUE TO TIME LIMIT|\bTIMEOUT\b.*time ?limit|exceeded (?:its |the )?(?:job )?time limit|"
      r"exceeded (?:its |the )?wall ?(?:clock|time) limit|"
-     r"Job .* exceeded .*time limit|walltime .* exceeded|PBS: job killed: walltime|\bTERM_RUNLIMIT\b|\bDeadlineExceeded\b",
+     r"Job .* exceeded .*time limit|walltime .* exceeded|PBS: job killed: (?:walltime|cput)|"
+     r"\bTERM_(?:RUNLIMIT|CPULIMIT|DEADLINE)\b|\bDeadlineExceeded\b",
      "the job reached its time limit", also=("user_code",))
-sign("timeout-state", "time_limit", "user", "slurm", 2, r"(?<![\w-])TIMEOUT(?![\w-])",
+sign("timeout-state", "time_limit", "user", "slurm", 2, r"(?<![\w-])(?:TIMEOUT|DEADLINE)(?![\w-])",
      "Slurm's state TIMEOUT: the job reached its time limit", flags=0, also=("user_code",))
 sign("preempted", "scheduler", "infra", "slurm", 1,
      r"DUE TO PREEMPTION|\bPREEMPTED\b|job (?:was )?preempted|preempted by",
      "the scheduler preempted the job")
 sign("prolog-failed", "scheduler", "infra", "slurm", 1,
-     r"launch[ _]failed[ _]requeued[ _]held|\bProlog (?:error|failure|failed|hung)|JobHeldAdmin|job requeued .* prolog",
+     r"launch[ _]failed[ _]requeued[ _]held|\bProlog(?:/Epilog)? (?:error|failure|failed|hung)|JobHeldAdmin|"
+     r"job requeued .* prolog",
      "the node's prolog failed: the job was requeued")
 sign("launch-failed", "scheduler", "infra", "slurm", 1, r"\bJobLaunchFailure\b",
      "Slurm could not launch the job on its node (JobLaunchFailure: the node's slurmd, prolog or setup)")
@@ -168,6 +176,12 @@ sign("node-config", "scheduler", "infra", "slurm", 1,
      r"Node configuration differs from hardware|Low RealMemory|Low socket\*core\*thread count|"
      r"Kill task failed",
      "Slurm set the node aside (configuration mismatch, unkillable task)")
+# slurmstepd gave up killing the step: its processes hung in the kernel (stuck I/O, a stuck driver);
+# what hung them is the cause, so this is a hint, not a verdict
+sign("unkillable-step", "node_failure", "infra", "node", 4,
+     r"DUE TO JOB NOT ENDING WITH SIGNALS",
+     "Slurm could not kill the step's processes (hung in the kernel: stuck I/O or a stuck driver)",
+     also=("filesystem",))
 sign("controller-busy", "scheduler", "infra", "slurmctld", 2,
      r"Socket timed out on send/recv operation|Slurm temporarily unable to accept job|"
      r"Zero Bytes were transmitted or received",
@@ -180,7 +194,7 @@ sign("held-by-cluster", "scheduler", "infra", "slurm", 2,
      "the job waited on or was requeued or deleted by the cluster (nodes down or reserved, an administrator)")
 sign("cancelled-by-admin", "scheduler", "infra", "slurm", 1,
      r"CANCELLED AT \S+ DUE TO (?:JOB )?(?:REQUEUE|RECONFIG)|\bCANCELLED BY 0\b|(?:allocation|[Jj]ob) \S* ?has been revoked|"
-     r"STEPD TERMINATED ON \S+ AT \S+ DUE TO JOB NOT RUNNING|\bTERM_(?:ADMIN|FORCE_ADMIN|REQUEUE_ADMIN|PREEMPT)\b",
+     r"STEPD TERMINATED ON \S+ AT \S+ DUE TO JOB NOT RUNNING|\bTERM_(?:ADMIN|FORCE_ADMIN|REQUEUE_ADMIN|PREEMPT|LOAD)\b",
      "the job was cancelled or requeued by an administrator or the system")
 sign("cancelled", "scheduler", "user", "slurm", 2,
      r"\*\*\* (?:JOB|STEP) \S+ ON \S+ CANCELLED AT \S+ BY \d+|scancel|Job cancelled|"
@@ -193,7 +207,8 @@ sign("cancelled-unsaid", "scheduler", "user", "slurm", 4,
 sign("request-invalid", "user_code", "user", "slurm", 1,
      r"Requested node configuration is not available|Invalid (?:account|partition|qos)|"
      r"Unable to allocate resources|QOSMax\w+|AssocMax\w+|Invalid generic resource \(gres\) specification|"
-     r"More processors requested than permitted|"
+     r"More processors requested than permitted|\((?:PartitionTimeLimit|PartitionNodeLimit|BadConstraints)\)|"
+     r"qsub: (?:Job violates queue|would exceed)|"
      r"(?:Batch job submission failed|Unable to allocate resources|Unable to create step for job \d+): "
      r".*(?:invalid|not available|violates|exceed|"
      r"not permitted|permission denied|too many|too large)",
@@ -217,6 +232,11 @@ sign("fs-ctld-state", "filesystem", "infra", "slurmctld", 0,
 sign("fs-df-full", "filesystem", "infra", "storage", 2,     # not images, which are always full
      r"^(?!/dev/loop|/dev/sr\d|overlay\b|squashfs|/dev/nbd|shm\b|tmpfs\b)\S+\s+\d+(?:\.\d+)?[KMGTP]?\s+\d+(?:\.\d+)?[KMGTP]?\s+\d+(?:\.\d+)?[KMGTP]?\s+100%\s+/(?!snap/)",
      "`df` shows a filesystem at 100%")
+# torch.save's zip writer failing mid-file: most often the job's own checkpoints filled its disk or
+# quota (the scope of a checkpoint that cannot be written, as in the team's dev cases)
+sign("fs-write-failed", "filesystem", "user", "storage", 2,
+     r"PytorchStreamWriter failed writing file|inline_container\.cc:\d+\] \. unexpected pos",
+     "writing a checkpoint failed part-way (the disk filled or its filesystem failed)", also=("user_code",))
 sign("fs-quota", "filesystem", "user", "storage", 1,
      r"Disk quota exceeded|\bEDQUOT\b|\[Errno 122\]|quota exceeded",
      "the user's disk quota is exhausted")
@@ -226,7 +246,10 @@ sign("fs-stale-io", "filesystem", "infra", "storage", 1,
      r"nfs: server \S+ not responding|GPFS.*(?:error|unmounted)|lustre.*(?:evicted|-5|-108)|"
      r"EXT4-fs error|XFS \(\S+\): .*(?:error|corruption)|Buffer I/O error on dev|blk_update_request: .*error|"
      r"I/O error, dev \S+|LNetError|disk I/O error|Remote I/O error|\[Errno 121\]|Structure needs cleaning|"
-     r"\b(?:beegfs|mmfs\w*|libceph|ceph|weka\w*)\b.*(?:error|unreachable|offline|hung|timed? ?out)",
+     r"\b(?:beegfs|mmfs\w*|libceph|ceph|weka\w*)\b.*(?:error|unreachable|offline|hung|timed? ?out)|"
+     r"Lustre: .*(?:was lost; in progress operations|Request sent has timed out)|"
+     r"Cannot send after transport endpoint shutdown|\bESHUTDOWN\b|\b6027-\d+ \[[EX]\]|File system is read-only|"
+     r"Remounting filesystem read-only",
      "a shared filesystem failed (stale handle, I/O error, read-only, eviction)")
 sign("fs-ephemeral", "filesystem", "user", "storage", 1, r"node was low on resource: ephemeral-storage",
      "the job filled the node's local (ephemeral) storage")
@@ -258,7 +281,8 @@ sign("gpu-throttle-words", "gpu_throttle", "infra", "gpu", 3,
      r"\bthrottl(?:ing|ed)\b",
      "the log says something was throttled", also=("slow_node",))
 sign("cpu-throttle", "slow_node", "infra", "cpu", 1,
-     r"temperature above threshold, cpu clock throttled|cpu clock throttled|\bPROCHOT\b",
+     r"temperature (?:is )?above threshold, cpu clock (?:is )?throttled|cpu clock (?:is )?throttled|\bPROCHOT\b|"
+     r"Package power limit notification",
      "the kernel clocked a CPU down for heat: the node runs slow")
 sign("link-degraded", "slow_node", "infra", "pcie", 2,
      r"available PCIe bandwidth, limited by|\(downgraded\)|link (?:width|speed) (?:is )?(?:degraded|downgraded)|"
@@ -402,7 +426,8 @@ sign("user-cuda-fork", "user_code", "user", "cuda", 2,
      "the job's code touched CUDA before forking workers (use the 'spawn' start method)")
 sign("user-segfault", "user_code", "user", "process", 3,
      r"Segmentation fault|SIGSEGV|signal 11\b|core dumped|Floating point exception|"
-     r"double free|free\(\): invalid|stack smashing|Aborted \(core dumped\)|terminate called after throwing",
+     r"double free|free\(\): invalid|stack smashing|Aborted \(core dumped\)|terminate called after throwing|"
+     r"malloc\(\): (?:corrupted|invalid|memory corruption)|corrupted (?:size vs\. prev_size|double-linked list)",
      "the job's process crashed (segfault, abort)", also=("software_env",))
 sign("user-exception", "user_code", "user", "python", 3,
      r"^\s*(?:\w+\.)*(?:ValueError|KeyError|IndexError|TypeError|AttributeError|NameError|ZeroDivisionError|"

@@ -1,0 +1,41 @@
+"""Every line of the message catalog (tests/data/messages) gets the catalog's label and scope, or,
+where the team's convention differs, the answer recorded with its reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from slurm_diag.diagnose import engine, logfile
+from slurm_diag.kb.entries import content_dir, load_dir
+
+CATALOG = Path(__file__).resolve().parents[1] / "data" / "messages" / "catalog.jsonl"
+LINES = [json.loads(text) for text in CATALOG.read_text().splitlines() if text.strip()]
+_KB: list = []
+
+
+def kb():
+    if not _KB:
+        _KB.extend(load_dir(content_dir()))
+    return _KB
+
+
+def test_the_catalog_is_whole_and_every_difference_says_why():
+    assert len(LINES) >= 200
+    labels = {r["label"] for r in LINES}
+    assert {"gpu_hardware", "network", "filesystem", "host_oom", "node_failure", "scheduler"} <= labels
+    for r in LINES:
+        assert r["line"].strip() and r["source"].strip() and r["scope"] in ("user", "infra")
+        if "engine" in r:
+            assert len(r["engine"]["why"]) > 20 and (r["engine"]["label"], r["engine"]["scope"]) != (r["label"], r["scope"])
+
+
+@pytest.mark.parametrize("entry", LINES, ids=[f"{r['family']}-{n}" for n, r in enumerate(LINES)])
+def test_each_message(entry):
+    want = entry.get("engine") or entry
+    a = engine.diagnose_log(logfile.from_text(entry["line"]), kb_entries=kb).attribution
+    assert a["label"] == want["label"], (entry["line"], a["explanation"])
+    if want["label"] != "unknown":
+        assert a["scope"] == want["scope"], (entry["line"], a["explanation"])
