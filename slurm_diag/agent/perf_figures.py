@@ -15,6 +15,10 @@ from datetime import timedelta
 from slurm_diag.diagnose import node_facts
 
 MAX_FIGURES = 12
+FORMULAS = ("the model: gemm expects efficiency x the GPU's datasheet peak for the dtype, scaled by SM clock / "
+            "max clock; membw expects efficiency x peak memory bandwidth; allreduce bus bandwidth expects "
+            "efficiency x the link's one-way bandwidth (ring: 2(n-1)/n of the data per rank); a result under "
+            "the fail ratio of its expectation, or far under the fleet's median, is flagged")
 PACE_IDS = ("sacct:earlier-runs",)
 PACE_SUFFIX = ":throughput-drop"
 _AROUND = timedelta(days=1)
@@ -71,6 +75,7 @@ def figures(diagnosis: dict, job=None, probe_results: list[dict] = ()) -> list[s
     """Lines for <model>: the job's pace findings first, then one line per latest probe result."""
     lines = [f"{f['id']}: {f['summary']}" for f in diagnosis.get("findings", [])
              if f.get("id") in PACE_IDS or str(f.get("id", "")).endswith(PACE_SUFFIX)]
-    if job is not None:
-        lines += [probe_line(r) for r in _latest(job, list(probe_results))]
+    probes = [probe_line(r) for r in _latest(job, list(probe_results))] if job is not None else []
+    if probes:
+        lines += [FORMULAS, *probes]
     return lines[:MAX_FIGURES]

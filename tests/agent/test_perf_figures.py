@@ -32,7 +32,8 @@ def test_latest_probe_per_node_against_the_model_and_the_jobs_pace():
     lines = perf_figures.figures(diagnosis, JOB, results)
     assert lines[:2] == ["sacct:earlier-runs: ran 3.0x slower than its 4 earlier runs",
                          "stdout:throughput-drop: the job's own throughput fell 60% while it ran"]
-    probes = lines[2:]
+    assert lines[2] == perf_figures.FORMULAS
+    probes = lines[3:]
     assert len(probes) == 3 and not any("node2" in p for p in probes)
     node3 = next(p for p in probes if "on node3" in p)
     assert "15 GFLOP/s" in node3 and "expects 50 GFLOP/s (site calibration), 0.30x of it" in node3
