@@ -66,7 +66,8 @@ def all_signs() -> tuple[Sign, ...]:
 # ---- GPU hardware (tier 0: explains everything after it)
 sign("gpu-off-bus", "gpu_hardware", "infra", "gpu", 0,
      r"fallen off the bus|GPU is lost|Unable to determine the device handle for GPU.*Unknown Error|"
-     r"RmInitAdapter failed|rm_init_adapter failed|GPU requires reset|gpu has been lost",
+     r"RmInitAdapter failed|rm_init_adapter failed|GPU requires reset|gpu has been lost|GPU lost from the bus|"
+     r"NV_ERR_GPU_IS_LOST|gres/gpu count reported lower than configured",
      "a GPU fell off the bus or was lost")
 sign("gpu-ecc-uncorrectable", "gpu_hardware", "infra", "gpu", 0,
      r"uncorrectable ECC error|cudaErrorECCUncorrectable|double bit ECC|DBE \(double bit error\)|"
@@ -82,7 +83,8 @@ sign("gpu-nvlink", "gpu_hardware", "infra", "nvlink", 1,
      r"NvLink link \d+ is (?:currently )?down|cudaErrorNvlinkUncorrectable",
      "an NVLink / NVSwitch error")
 sign("gpu-pcie-fatal", "gpu_hardware", "infra", "pcie", 0,
-     r"^(?=.*\bnvidia\b)(?!.*Non-Fatal).*\bAER\b.*(?:Uncorrected \(Fatal\)|can't recover|recovery failed)",
+     r"^(?=.*\bnvidia\b)(?!.*Non-Fatal).*(?:\bAER\b.*(?:Uncorrected \(Fatal\)|can't recover|recovery failed)|"
+     r"PCIe Bus Error: severity=Uncorrected \(Fatal\))",
      "the kernel saw an unrecoverable PCIe error on a GPU (AER): the GPU or its slot failed")
 sign("gpu-init-failed", "gpu_hardware", "infra", "gpu", 1,
      r"cudaErrorDevicesUnavailable|all CUDA-capable devices are busy or unavailable",
@@ -96,15 +98,20 @@ sign("node-panic", "node_failure", "infra", "node", 0,
      "the node's kernel crashed or reported a hardware error")
 sign("pcie-fatal", "node_failure", "infra", "pcie", 1,
      r"PCIe Bus Error: severity=Uncorrected \(Fatal\)|AER: (?:Multiple )?Uncorrected \(Fatal\) error|"
-     r"AER: device recovery failed",
+     r"AER: device recovery failed|Uncorrectable \(Fatal\) error message received|DPC: containment event|"
+     r"nvme\d+: controller is down|nvme\d+: Removing after probe failure",
      "the kernel saw an unrecoverable PCIe error (AER): a device or its slot failed",
      also=("gpu_hardware", "network"))
+# the kernel panicked because memory ran out (panic_on_oom, or deadlocked on memory): the memory is the cause
+sign("host-oom-panic", "host_oom", "user", "memory", 0,
+     r"Kernel panic - not syncing: (?:Out of memory|System is deadlocked on memory)",
+     "the node's kernel panicked on running out of memory", explains=("node-panic",), also=("node_failure",))
 sign("node-stall", "node_failure", "infra", "node", 1,
      r"rcu_\w+ (?:self-)?detected stalls?|NMI received for unknown reason|NMI: (?:PCI system error|IOCK error)",
      "the node's kernel stalled or took an unexplained NMI")
 sign("node-memory", "node_failure", "infra", "memory", 0,
      r"^(?=.*(?:DIMM|Memory #|Memory Device|\bcsrow|\bEDAC\b)).*(?:Uncorrectable|uncorrected|\bUE\b)|"
-     r"Memory failure: .*hardware memory corruption",
+     r"Memory failure: .*hardware memory corruption|Uncorrected hardware memory error",
      "the node's memory (a DIMM) had an uncorrectable error", explains=("gpu-ecc-uncorrectable", "env-shm"))
 # "Limit Removed" is the firmware clearing the event it raised when the limit was reached: the
 # DIMM still passed it
@@ -124,7 +131,8 @@ sign("node-fail", "node_failure", "infra", "node", 0,
      r"DUE TO NODE FAILURE|\bNODE_FAIL\b|Node failure on|nodes? .* not responding|\bNOT_RESPONDING\b|"
      r"\bNot responding \[slurm@|Killing JobId=\d+ on failed node|due to failure of node|\bBOOT_FAIL\b|"
      r"received SISTER_EOF|"
-     r"lost connection to (?:the )?(?:node|slurmd)|Communication connection failure",
+     r"lost connection to (?:the )?(?:node|slurmd)|Communication connection failure|"
+     r"node\.kubernetes\.io/unreachable|NodeNotReady|Kubelet stopped posting node status|lost contact with job shell",
      "Slurm lost the node under the job")
 sign("node-rebooted", "node_failure", "infra", "node", 0,
      r"Node unexpectedly rebooted|rebooted unexpectedly|\bNodeLost\b|node \S+ (?:is )?NotReady|"
@@ -142,7 +150,9 @@ sign("controller-down", "node_failure", "infra", "slurmctld", 1,
 sign("host-oom-kill", "host_oom", "user", "memory", 1,
      r"oom[-_]kill(?:ed)? event|Out of memory: Kill(?:ed)? process|Memory cgroup out of memory|oom_reaper: reaped|"
      r"killed as a result of limit of|killed by the OOM killer|: task \d+: Out Of Memory|"
-     r"exceeded a memory resource limit|\bTERM_SWAP\b|"
+     r"exceeded a memory resource limit|\bTERM_SWAP\b|Exceeded step memory limit|Exit_status = -27\b|"
+     r"gone over memory limit|memory usage exceeded request_memory|"
+     r"^\s*(?:\[[\d. ]+\] )?memory: usage \d+kB, limit \d+kB, failcnt \d+|"
      r"\bOUT_OF_MEMORY\b|\bOUT_OF_ME\+|oom-kill:constraint|invoked oom-killer|Some of your processes may have been killed by the cgroup out-of-memory handler|"
      r"exceeded (?:job |virtual )?memory limit|\bTERM_MEMLIMIT\b|\bOOMKilled\b|job killed: v?mem .*exceeded limit|"
      r"node was low on resource: memory|Workers? \(tasks / actors\) killed due to memory pressure",
@@ -159,7 +169,8 @@ sign("time-limit", "time_limit", "user", "slurm", 1,
      r"DUE TO TIME LIMIT|\bTIMEOUT\b.*time ?limit|exceeded (?:its |the )?(?:job )?time limit|"
      r"exceeded (?:its |the )?wall ?(?:clock|time) limit|"
      r"Job .* exceeded .*time limit|walltime .* exceeded|PBS: job killed: (?:walltime|cput)|"
-     r"\bTERM_(?:RUNLIMIT|CPULIMIT|DEADLINE)\b|\bDeadlineExceeded\b",
+     r"\bTERM_(?:RUNLIMIT|CPULIMIT|DEADLINE)\b|\bDeadlineExceeded\b|Exit_status = -29\b|"
+     r"job\.exception type=timeout|exceeded allowed execute duration",
      "the job reached its time limit", also=("user_code",))
 sign("timeout-state", "time_limit", "user", "slurm", 2, r"(?<![\w-])(?:TIMEOUT|DEADLINE)(?![\w-])",
      "Slurm's state TIMEOUT: the job reached its time limit", flags=0, also=("user_code",))
@@ -168,6 +179,7 @@ sign("preempted", "scheduler", "infra", "slurm", 1,
      "the scheduler preempted the job")
 sign("prolog-failed", "scheduler", "infra", "slurm", 1,
      r"launch[ _]failed[ _]requeued[ _]held|\bProlog(?:/Epilog)? (?:error|failure|failed|hung)|JobHeldAdmin|"
+     r"pre-exec command exited with non-zero status|Job credential expired|Invalid job credential|"
      r"job requeued .* prolog",
      "the node's prolog failed: the job was requeued")
 sign("launch-failed", "scheduler", "infra", "slurm", 1, r"\bJobLaunchFailure\b",
@@ -190,15 +202,20 @@ sign("held-by-cluster", "scheduler", "infra", "slurm", 2,
      r"\bReqNodeNotAvail\b|\bPartition(?:Down|Inactive)\b|Reason=NodeDown|Requeuing JobId=|"
      r"JobId=\d+ requeued|job (?:was |has been )?requeued|deleted at request of root|"
      r"deleted by (?:the )?(?:administrator|admin|operator|root)|"
-     r"Reason=.*\breboot (?:issued|requested)\b|\bReboot ASAP\b",
+     r"Reason=.*\breboot (?:issued|requested)\b|\bReboot ASAP\b|System submissions disabled|"
+     r"Required partition not available \(inactive or drain\)|\(NodeDown\)|job held, too many failed attempts|"
+     r"queue is inactivated by the administrator",
      "the job waited on or was requeued or deleted by the cluster (nodes down or reserved, an administrator)")
+sign("requeued-state", "scheduler", "infra", "slurm", 2, r"(?<![\w-])REQUEUED(?![\w-])",
+     "Slurm requeued the job (a node failure, a preemption or an administrator)", flags=0)
 sign("cancelled-by-admin", "scheduler", "infra", "slurm", 1,
      r"CANCELLED AT \S+ DUE TO (?:JOB )?(?:REQUEUE|RECONFIG)|\bCANCELLED BY 0\b|(?:allocation|[Jj]ob) \S* ?has been revoked|"
-     r"STEPD TERMINATED ON \S+ AT \S+ DUE TO JOB NOT RUNNING|\bTERM_(?:ADMIN|FORCE_ADMIN|REQUEUE_ADMIN|PREEMPT|LOAD)\b",
+     r"STEPD TERMINATED ON \S+ AT \S+ DUE TO JOB NOT RUNNING|"
+     r"\bTERM_(?:ADMIN|FORCE_ADMIN|REQUEUE_ADMIN|PREEMPT|LOAD|WINDOW)\b",
      "the job was cancelled or requeued by an administrator or the system")
 sign("cancelled", "scheduler", "user", "slurm", 2,
      r"\*\*\* (?:JOB|STEP) \S+ ON \S+ CANCELLED AT \S+ BY \d+|scancel|Job cancelled|"
-     r"\bCANCELLED by [1-9]\d*|\bTERM_(?:OWNER|FORCE_OWNER|REQUEUE_OWNER)\b",
+     r"\bCANCELLED by [1-9]\d*|\bTERM_(?:OWNER|FORCE_OWNER|REQUEUE_OWNER)\b|\(JobHeldUser\)",
      "the job was cancelled")
 # slurmstepd's bare line names neither who cancelled nor why: the end of the job, not its cause
 sign("cancelled-unsaid", "scheduler", "user", "slurm", 4,
@@ -206,10 +223,16 @@ sign("cancelled-unsaid", "scheduler", "user", "slurm", 4,
      "the job or step was cancelled (slurmstepd does not say by whom)")
 sign("request-invalid", "user_code", "user", "slurm", 1,
      r"Requested node configuration is not available|Invalid (?:account|partition|qos)|"
-     r"Unable to allocate resources|QOSMax\w+|AssocMax\w+|Invalid generic resource \(gres\) specification|"
-     r"More processors requested than permitted|\((?:PartitionTimeLimit|PartitionNodeLimit|BadConstraints)\)|"
-     r"qsub: (?:Job violates queue|would exceed)|"
+     r"Unable to allocate resources(?!: Required partition not available \(inactive or drain\))|QOSMax\w+|AssocMax\w+|Invalid generic resource \(gres\) specification|"
+     r"More processors requested than permitted|\((?:PartitionTimeLimit|PartitionNodeLimit|BadConstraints|"
+     r"DependencyNeverSatisfied|InvalidAccount|QOSNotAllowed|(?:Assoc|QOS)Grp\w+)\)|QOSMaxSubmitJob\w*|"
+     r"qsub: (?:Job violates queue|would exceed|Job exceeds queue resource limits|Unauthorized Request|Unknown queue)|"
+     r"Can Never Run: (?:Insufficient amount of resource|Not enough total nodes)|No such queue\. Job not submitted|"
+     r"Pending job threshold reached|Dependency condition invalid or never satisfied|"
+     r"Insufficient GRES available in allocation|are mutually exclusive|alloc denied due to type=\"unsatisfiable\"|"
+     r"FailedScheduling .*(?:Insufficient (?:nvidia\.com/gpu|cpu|memory)|didn't match Pod's node affinity)|"
      r"(?:Batch job submission failed|Unable to allocate resources|Unable to create step for job \d+): "
+     r"(?!.*(?:inactive or drain|submissions disabled|Unable to contact))"
      r".*(?:invalid|not available|violates|exceed|"
      r"not permitted|permission denied|too many|too large)",
      "Slurm refused the job's request (its own arguments)", also=("scheduler",))
@@ -217,6 +240,7 @@ sign("request-invalid", "user_code", "user", "slurm", 1,
 # ---- filesystems
 sign("fs-enospc", "filesystem", "infra", "storage", 1,
      r"No space left on device|\bENOSPC\b|\[Errno 28\]|disk (?:is )?full|not enough (?:free )?disk space|"
+     r"Delayed block allocation failed .* with error 28|"
      r"(?:file ?system|volume|partition) (?:is )?full|out of (?:inodes|disk space)",
      "a filesystem is full (ENOSPC)")
 sign("fs-container-unpack", "filesystem", "user", "container", 1,
@@ -238,35 +262,48 @@ sign("fs-write-failed", "filesystem", "user", "storage", 2,
      r"PytorchStreamWriter failed writing file|inline_container\.cc:\d+\] \. unexpected pos",
      "writing a checkpoint failed part-way (the disk filled or its filesystem failed)", also=("user_code",))
 sign("fs-quota", "filesystem", "user", "storage", 1,
-     r"Disk quota exceeded|\bEDQUOT\b|\[Errno 122\]|quota exceeded",
+     r"Disk quota exceeded|\bEDQUOT\b|\[Errno 122\]|quota exceeded|MPI_ERR_QUOTA",
      "the user's disk quota is exhausted")
 sign("fs-stale-io", "filesystem", "infra", "storage", 1,
      r"Stale (?:file|NFS file) handle|\bESTALE\b|\[Errno 116\]|Input/output error|\[Errno 5\]|\bEIO\b|"
      r"Read-only file system|\[Errno 30\]|Transport endpoint is not connected|LustreError|"
      r"nfs: server \S+ not responding|GPFS.*(?:error|unmounted)|lustre.*(?:evicted|-5|-108)|"
      r"EXT4-fs error|XFS \(\S+\): .*(?:error|corruption)|Buffer I/O error on dev|blk_update_request: .*error|"
-     r"I/O error, dev \S+|LNetError|disk I/O error|Remote I/O error|\[Errno 121\]|Structure needs cleaning|"
+     r"I/O error, dev \S+|disk I/O error|Remote I/O error|\[Errno 121\]|Structure needs cleaning|"
      r"\b(?:beegfs|mmfs\w*|libceph|ceph|weka\w*)\b.*(?:error|unreachable|offline|hung|timed? ?out)|"
      r"Lustre: .*(?:was lost; in progress operations|Request sent has timed out)|"
      r"Cannot send after transport endpoint shutdown|\bESHUTDOWN\b|\b6027-\d+ \[[EX]\]|File system is read-only|"
-     r"Remounting filesystem read-only",
+     r"Remounting filesystem read-only|nvme\d+: I/O \d+ QID \d+ timeout|I/O Error \(sct|critical medium error|"
+     r"Sense Key : Medium Error|Unrecovered read error|rejecting I/O to offline device|Aborting journal on device|"
+     r"BTRFS(?: error| warning|: error)? .*(?:errs: wr|IO failure|csum failed)|EXT4-fs warning .*I/O error|"
+     r"NFS: .*(?:Lock reclaim failed|clientid is in use|fileid changed)|caps stale|session lost, hunting for new mon|"
+     r"libceph: .*socket closed|node was low on resource: \[DiskPressure\]|MountVolume\.SetUp failed",
      "a shared filesystem failed (stale handle, I/O error, read-only, eviction)")
-sign("fs-ephemeral", "filesystem", "user", "storage", 1, r"node was low on resource: ephemeral-storage",
+sign("fs-ephemeral", "filesystem", "user", "storage", 1,
+     r"node was low on resource: ephemeral-storage|ephemeral local storage usage exceeds the total limit",
      "the job filled the node's local (ephemeral) storage")
 sign("fs-workdir", "filesystem", "user", "storage", 2,
-     r"couldn't chdir to|could not chdir to",
+     r"couldn't chdir to|could not chdir to|Unable to determine job's home/working directories|"
+     r"Cannot access initial working directory",
      "the job's working directory does not exist on the node (a path or a filesystem not mounted there)")
 sign("fs-locks", "filesystem", "infra", "storage", 1,
      r"No locks available|\bENOLCK\b|\[Errno 37\]|unable to lock file",
      "the filesystem refused a file lock (NFS without lockd, Lustre mounted without flock)")
 
 # ---- GPU memory
+# TensorFlow's allocator warning: the caller often carries on, so only a hint
+sign("gpu-oom-warning", "gpu_oom", "user", "gpu-memory", 3,
+     r"Allocator \(GPU_\d+_bfc\) ran out of memory trying to allocate",
+     "TensorFlow's GPU allocator ran short of memory (the job's own footprint)")
 sign("gpu-oom", "gpu_oom", "user", "gpu-memory", 2,
      r"CUDA out of memory|OutOfMemoryError: CUDA|cudaErrorMemoryAllocation|CUBLAS_STATUS_ALLOC_FAILED|"
      r"CUDNN_STATUS_(?:ALLOC_FAILED|NOT_ENOUGH_WORKSPACE)|RESOURCE_EXHAUSTED: Out of memory|"
      r"out of memory on device|HIP out of memory|failed to allocate .* on device|"
      r"NCCL WARN Cuda failure 'out of memory'|Cuda failure 2 'out of memory'|OOM when allocating tensor|"
-     r"HIP_ERROR_OutOfMemory|hipErrorOutOfMemory",
+     r"HIP_ERROR_OutOfMemory|hipErrorOutOfMemory|(?:CUFFT|CUSOLVER_STATUS|CUSPARSE_STATUS)_ALLOC_FAILED|"
+     r"Ran out of memory in memory space hbm|No available memory for the cache blocks|"
+     r"larger than the maximum number of tokens that can be stored in KV cache|"
+     r"Free memory on device \S+ \(.*\) on startup is less than desired GPU memory utilization",
      "the GPU ran out of memory (the job's own footprint)")
 
 # ---- throttling and slow nodes
@@ -286,7 +323,7 @@ sign("cpu-throttle", "slow_node", "infra", "cpu", 1,
      "the kernel clocked a CPU down for heat: the node runs slow")
 sign("link-degraded", "slow_node", "infra", "pcie", 2,
      r"available PCIe bandwidth, limited by|\(downgraded\)|link (?:width|speed) (?:is )?(?:degraded|downgraded)|"
-     r"PCIe replays? per minute",
+     r"PCIe replays? per minute|retraining non-functional downstream link",
      "a PCIe link trained below what the device can do (a degraded link slows the node)")
 sign("slow-node", "slow_node", "infra", "node", 2,
      r"straggler|slow(?:est)? rank|rank \d+ is (?:much )?slower|CPU (?:is )?throttl|cpufreq|"
@@ -308,22 +345,25 @@ sign("env-driver", "software_env", "infra", "driver", 1,
      r"cudaErrorUnsupportedPtxVersion|system not yet initialized|cudaErrorSystemNotReady|"
      r"PTX JIT compiler library not found|cudaErrorJitCompilerNotFound|Error 803\b|"
      r"unsupported display driver / cuda driver combination|cudaErrorSystemDriverMismatch|"
-     r"fabric ?manager.*(?:not running|failed|mismatch)",
+     r"fabric ?manager.*(?:not running|failed|mismatch)|MPS client failed to connect to the MPS control daemon",
      "the node's driver or container runtime does not match the software")
 sign("env-nvls", "software_env", "infra", "nvswitch", 2,
-     r"transport/nvls\.cc:\d+ NCCL WARN|NVLS (?:\w+ )?(?:failed|error)",
+     r"transport/nvls\.cc:\d+ NCCL WARN|NVLS (?:\w+ )?(?:failed|error)|Failed to bind NVLink SHARP|"
+     r"configuration error in the Fabric Manager or NVSwitches",
      "NCCL's NVLink SHARP (NVLS) setup failed: the node's NVSwitch / Fabric Manager state (after a "
      "Fabric Manager restart the GPUs need a reset)", also=("network", "gpu_hardware"))
 sign("env-container", "software_env", "user", "container", 2,
      r"container creation failed|could not open image|(?:singularity|apptainer)\S*:? .*FATAL|"
      r"pyxis: .*(?:failed|error)|enroot\S*: .*(?:error|failed)|ImagePullBackOff|ErrImagePull|"
-     r"Error response from daemon",
+     r"Error response from daemon|Failed to pull image",
      "the job's container could not be started (its image or the container runtime)")
 sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      r"Couldn't (?:find|load) the specified plugin|cannot create \w+ context for|Plugin initialization failed|"
      r"spank: .*(?:Failed to load|cannot (?:load|open)|not found)|cgroup (?:namespace )?'?\w+'? not mounted|"
      r"unable to mount cgroup|Failed to (?:create|mount|initialize) cgroup|cgroup plugin .*failed|"
-     r"pyxis: .*Permission denied|enroot\S*: .*Permission denied",
+     r"pyxis: .*Permission denied|enroot\S*: .*Permission denied|"
+     r"appears to have been direct launched using \"srun\"|ORTE was unable to reliably start one or more daemons|"
+     r"Missing \"iommu=pt\" from kernel command line",
      "the node's Slurm setup is broken (a missing plugin, cgroups not set up)")
 sign("env-mpi-request", "software_env", "user", "slurm", 0,
      r"invalid MPI type, --mpi=list for acceptable types",
@@ -336,7 +376,7 @@ sign("env-shm", "software_env", "user", "memory", 2,
      "enlarge /dev/shm (containers: --shm-size) or use fewer loader workers",
      explains=("user-segfault", "fs-enospc"), also=("host_oom", "user_code"))
 sign("env-cpu-arch", "software_env", "user", "cpu", 2,
-     r"(?<!an )Illegal instruction(?! was encountered| Parameter| Encoding)|\bSIGILL\b",
+     r"(?<!an )Illegal instruction(?! was encountered| Parameter| Encoding)|\bSIGILL\b|trap invalid opcode",
      "SIGILL: the program was built for CPU features this node lacks (e.g. -march=native on another machine)",
      explains=("user-segfault",))
 sign("env-arch", "software_env", "user", "cuda", 2,
@@ -345,7 +385,10 @@ sign("env-arch", "software_env", "user", "cuda", 2,
      r"CUDA capability sm_\d+ is not compatible|invalid device function|"
      r"only supports? .*(?:GPUs?|architectures?|devices?) or newer|(?:minimum|maximum) cuda capability supported|"
      r"mismatches the version that was used to compile|compiled with different CUDA|hipErrorNoBinaryForGpu|"
-     r"Unable to find code object for all current devices",
+     r"Unable to find code object for all current devices|too old to be supported by the triton GPU compiler|"
+     r"Cannot read \S*TensileLibrary\S*\.dat|does not match the version torch was compiled with|"
+     r"Found cuDNN version \d+, but \w+ was built against|Loaded runtime CuDNN library: .* but source was compiled with|"
+     r"Mismatched PJRT plugin PJRT API version",
      "the software was not built for this GPU")
 sign("env-import", "software_env", "user", "python", 2,
      r"\b(?:ImportError|ModuleNotFoundError)\b|No module named|undefined symbol|"
@@ -358,14 +401,20 @@ sign("env-import", "software_env", "user", "python", 2,
      r"compiled using NumPy \d\.x cannot be run|numpy\.core\.multiarray failed to import|"
      r"module '(?:numpy|scipy|pandas|torch|tensorflow|jax|transformers)' has no attribute|"
      r"Torch not compiled with CUDA enabled|CUDA_HOME environment variable is not set|No CUDA runtime is found|"
+     r"CUDA_HOME does not exist|CUDA driver is a stub library|cudaErrorStubLibrary|Unable to load cuDNN|"
+     r"libdevice not found|/ld: cannot find -l\w+|Transformers does not recognize this architecture|"
+     r"NetCDF: (?:Filter error|Attempt to use feature that was not turned on)|"
      r"Failed building wheel for|PackagesNotFoundError|UnsatisfiableError|ResolutionImpossible|"
      r"No matching distribution found|Could not find a version that satisfies|there is no package called|"
-     r"Can't locate \S+\.pm in @INC|UnsupportedClassVersionError|/usr/bin/env: .*No such file or directory",
+     r"Can't locate \S+\.pm in @INC|UnsupportedClassVersionError|/usr/bin/env: .*No such file or directory|"
+     r"execvp error on file .*No such file or directory",
      "a library, module or command is missing or mismatched", also=("user_code",))
 sign("env-nccl-version", "software_env", "user", "nccl", 2,
-     r"NCCL version mismatch|ncclInvalidUsage|NCCL WARN .*(?:version|mismatch)|"
+     r"NCCL version mismatch|NCCL WARN (?!Mismatched collective|NET/Socket : peer .* message truncated)"
+     r".*(?:version|mismatch)|"
      r"PMIx? .*(?:version|mismatch)|OMPI was not built with SLURM|pmi2? .*not (?:supported|available)|"
-     r"PMIX ERROR|PMI2?_Init failed|OPAL ERROR: Not initialized|It looks like (?:orte_init|opal_init|MPI_INIT) failed|ompi_mpi_init: .*failed|"
+     r"PMIX ERROR|PMI2?_Init failed|OPAL ERROR: Not initialized|UCP API version is incompatible|"
+     r"FI_CXI_RX_MATCH_MODE=\S+ is required|completion queue exhaustion|has not been built with MPI support|It looks like (?:orte_init|opal_init|MPI_INIT) failed|ompi_mpi_init: .*failed|"
      r"No components were able to be opened in the \w+ framework|mca_base_component_repository_open: unable to open",
      "a mismatched or misused communication library")
 
@@ -373,7 +422,10 @@ sign("env-nccl-version", "software_env", "user", "nccl", 2,
 sign("net-fabric", "network", "infra", "fabric", 2,
      r"IBV_WC_RETRY_EXC_ERR|transport retry count(?:er)? exceeded|Got completion from peer .* with (?:error|status)|"
      r"error polling [LH]P CQ with status|RETRY EXCEEDED ERROR|retry count between two MPI processes has been exceeded|"
-     r"no hfi units are active|"
+     r"no hfi units are active|socketStartConnect: Connect to .* failed|Attempted to connect incompatible devices|"
+     r"unable to complete a TCP connection|unable to reach each other for|"
+     r"OpenFabrics stack has reported a network error event|PSM2 was unable to open an endpoint|"
+     r"Failed status 1[23]: wr_id|"
      r"completion with error|ibv_poll_cq|local (?:length|protection|QP operation) error|"
      r"\bport \d+ .*(?:state )?DOWN\b|link (?:is )?down|LinkDown|NET/IB : .*(?:error|failed)|"
      r"mlx5_\d+.*(?:error|down)|UCX\s+ERROR|ud_ep\.c:?\d*.*(?:timed out|timeout|Fatal)|Endpoint timeout|"
@@ -383,17 +435,41 @@ sign("net-fabric", "network", "infra", "fabric", 2,
 # registering memory with the HCA is the node's software (nvidia-peermem, dmabuf support, the memlock
 # limit), not the wire
 sign("env-ib-memreg", "software_env", "infra", "fabric", 2,
-     r"ibv_reg_(?:dmabuf_)?mr\w* failed|Call to ibv_reg_\w+ failed",
+     r"ibv_reg_(?:dmabuf_)?mr\w* failed|Call to ibv_reg_\w+ failed|ibv_create_(?:cq|qp)\S* failed: Cannot allocate memory|"
+     r"set max locked memory|OpenFabrics subsystem is configured to only|"
+     r"openib\) BTL failed to initialize",
      "registering memory with the InfiniBand adapter failed: the node's memlock limit, nvidia-peermem or dmabuf "
-     "support", explains=("net-fabric",), also=("network",))
+     "support", explains=("net-fabric", "host-oom-python"), also=("network",))
+# UCX's shared-memory and transport selection: the node's setup (a container's /proc, no usable HCA)
+sign("env-ucx", "software_env", "infra", "fabric", 2,
+     r"failed to connect to remote FIFO|mm_posix\.c:\d+ .*failed|Shared memory error|"
+     r"no usable transports/devices",
+     "UCX could not set up its transports (shared memory between processes, or no usable network device): "
+     "the node's or container's setup", explains=("net-fabric",), also=("network",))
+# libfabric providers that cannot start at all: a missing or misconfigured provider, not a fabric fault
+sign("env-ofi", "software_env", "infra", "fabric", 2,
+     r"fi_getinfo\(\) (?:call )?fail|OFI addrinfo\(\) failed|OFI endpoint open failed|"
+     r"ofi fabric is not available",
+     "the libfabric provider could not start (missing, or not configured for this node)", also=("network",))
 # Open MPI found an adapter whose ports are all down; the job may still run over TCP
 sign("net-ports-down", "network", "infra", "fabric", 3,
      r"no active ports detected",
      "the node's InfiniBand adapter has no active port (cable, switch or subnet manager)")
+sign("net-lnet", "network", "infra", "fabric", 1,
+     r"\bLNetError\b|Request sent has failed due to network error|client_bulk_callback\(\)\) event type \d+, status -5",
+     "Lustre's network layer (LNet) lost messages: the fabric, its routers or the servers' links",
+     explains=("fs-stale-io",), also=("filesystem",))
+sign("net-hca", "network", "infra", "fabric", 1,
+     r"Port module event.*(?:Cable unplugged|Cable error|\[error\])|device's health compromised|"
+     r"health recovery flow aborted|ENABLE_HCA\(0x\w+\) timeout|\bib\d+: (?:transmit timeout|multicast join failed)|"
+     r"^(?=.*\bmlx5_core\b).*PCIe Bus Error: severity=Uncorrected",
+     "the node's network adapter failed (its cable, its firmware's health checks, its PCIe link)",
+     explains=("pcie-fatal",))
 sign("net-ofi", "network", "infra", "fabric", 2,
      r"MPIDI_OFI_handle_cq_error|OFI poll failed|NET/OFI (?:Unable|Failed|Couldn't)|"
      r"\bfi_(?:cq|av|ep|send|recv|read|write|inject|tsend|trecv)\w* (?:failed|returned error)|"
-     r"\bcxi\w*:.{0,200}UNDELIVERABLE",
+     r"\bcxi\w*:.{0,200}UNDELIVERABLE|NET/OFI Request \S+ \(\w+\) completed with error|"
+     r"security group on either this instance or the peer",
      "the fabric's libfabric (OFI) provider reported errors (EFA, Slingshot/CXI, verbs): the network or its "
      "configuration", explains=("fs-stale-io",))
 # ibstatus's own failure; libibverbs' "No IB devices found" is what any Ethernet-only node prints
@@ -406,6 +482,12 @@ sign("net-iface", "network", "infra", "nccl", 4,
      r"virbr\d+|lxcbr\d+|cni\d+):[0-9a-f.:%]+<\d+>",
      "NCCL's socket transport picked a container bridge or veth interface that other nodes cannot reach "
      "(set NCCL_SOCKET_IFNAME to the cluster's interface)")
+# a rendezvous that could not reach its store: weakly the network (the host, its port or a firewall)
+sign("net-rendezvous", "network", "infra", "fabric", 3,
+     r"RendezvousConnectionError|client socket has timed out after \d+ms while trying to connect|"
+     r"connect\(\) timed out\. Original timeout",
+     "the job's ranks could not reach their rendezvous (the store's host or port: the network, a firewall, "
+     "or a wrong MASTER_ADDR)", also=("user_code",))
 sign("net-symptom", "network", "infra", "nccl", 4,
      r"Watchdog caught collective operation timeout|ncclRemoteError|remote process exited|"
      r"NCCL (?:communicator was aborted|error: unhandled system error)|ncclSystemError|ncclInternalError|"
@@ -421,16 +503,60 @@ sign("user-illegal-address", "user_code", "user", "cuda", 3,
      r"CUDA error: an illegal instruction|unspecified launch failure|cudaErrorLaunchFailure|"
      r"block: \[\d+,\d+,\d+\], thread: \[\d+,\d+,\d+\] Assertion|Memory access fault by GPU node-\d+",
      "the job's GPU code faulted (illegal address or device assert)", also=("gpu_hardware",))
+sign("user-nccl-usage", "user_code", "user", "nccl", 2,
+     r"ncclInvalidUsage|ncclInvalidArgument|NCCL error in: .*invalid usage|Duplicate GPU detected|"
+     r"Mismatched collective detected|Detected mismatch between collectives on ranks|"
+     r"Multiple Ranks are using the same GPU|NET/Socket : peer .* message truncated : receiving \d+ bytes instead|"
+     r"Mismatched ALLREDUCE tensor shapes|Horovod has not been initialized|Unable to find address for: \S+|"
+     r"Expected to have finished reduction in the prior iteration|Default process group has not been initialized|"
+     r"ProcessGroupNCCL is only supported with GPUs, no GPUs found|called (?:before MPI_INIT|after MPI_FINALIZE) was invoked|"
+     r"mpirun has detected an attempt to run as root|not enough slots available in the system|"
+     r"Fatal error in PMPI_\w+: (?:Invalid (?:rank|count|tag|communicator|datatype)|Message truncated)|"
+     r"Message from rank \d+ and tag \d+ truncated",
+     "the job used its communication library wrongly (two ranks on one GPU, collectives or message sizes that "
+     "differ between ranks, a call before init or after finalize, more ranks than slots)",
+     also=("software_env",))
+sign("user-cuda-launch", "user_code", "user", "cuda", 2,
+     r"too many resources requested for launch|cudaErrorLaunchOutOfResources|OutOfResources: out of resource|"
+     r"Attempting to deserialize object on a CUDA device",
+     "the job asked the GPU for more than it gives (a kernel's launch resources) or ran GPU code where no GPU "
+     "was visible (no --gres=gpu)")
+sign("user-diverged", "user_code", "user", "process", 2,
+     r"loss scale already at minimum|found NaN in (?:local )?grad norm|FloatingPointError: invalid value \(nan\)",
+     "the training diverged (NaN or inf values, the loss scale exhausted)", also=("gpu_hardware",))
+sign("user-port-in-use", "user_code", "user", "network", 2,
+     r"Address already in use|errno: 98\b|\bEADDRINUSE\b",
+     "the job's rendezvous port is taken (another job on the node uses the same MASTER_PORT)")
+sign("user-offline-hub", "user_code", "user", "network", 2,
+     r"couldn't connect to 'https?://huggingface\.co'|We couldn't connect to .huggingface\.co",
+     "the job tried to download a model on a compute node without internet access (download it first and set "
+     "HF_HUB_OFFLINE=1)")
+sign("user-script-format", "user_code", "user", "process", 1,
+     r"DOS line breaks|/bin/(?:ba)?sh\^M: bad interpreter|invalid interpreter \(/bin/\w+\) specified|"
+     r"This does not look like a batch script",
+     "the job's script is not a runnable script (Windows line endings, no #! line)")
+sign("user-resources", "user_code", "user", "process", 2,
+     r"fork rejected by pids controller|\[Errno 24\] Too many open files|\bEMFILE\b|"
+     r"\[Errno 18\] Invalid cross-device link|lfs setstripe: setstripe error|Transfer input files failure",
+     "the job hit a limit of its own making (too many processes or open files, a rename across filesystems, "
+     "a stripe set twice, an input file that is not there)")
+sign("user-data-file", "user_code", "user", "data", 2,
+     r"Unable to (?:open|create) file \((?:file signature not found|truncated file|unable to truncate)|"
+     r"NetCDF: (?:Unknown file format|Not a valid ID|Start\+count exceeds|One or more variable sizes violate|"
+     r"File likely truncated)",
+     "the job's data file is not what it expects (truncated, another format, an index out of its bounds)",
+     also=("filesystem",))
 sign("user-cuda-fork", "user_code", "user", "cuda", 2,
      r"Cannot re-initialize CUDA in forked subprocess",
      "the job's code touched CUDA before forking workers (use the 'spawn' start method)")
 sign("user-segfault", "user_code", "user", "process", 3,
      r"Segmentation fault|SIGSEGV|signal 11\b|core dumped|Floating point exception|"
      r"double free|free\(\): invalid|stack smashing|Aborted \(core dumped\)|terminate called after throwing|"
-     r"malloc\(\): (?:corrupted|invalid|memory corruption)|corrupted (?:size vs\. prev_size|double-linked list)",
+     r"malloc\(\): (?:corrupted|invalid|memory corruption)|corrupted (?:size vs\. prev_size|double-linked list)|"
+     r"\bsegfault at [0-9a-f]+ ip\b|traps: \S+ (?:general protection fault|trap divide error)",
      "the job's process crashed (segfault, abort)", also=("software_env",))
 sign("user-exception", "user_code", "user", "python", 3,
-     r"^\s*(?:\w+\.)*(?:ValueError|KeyError|IndexError|TypeError|AttributeError|NameError|ZeroDivisionError|"
+     r"^\s*(?:\w+\.)*(?:ValueError|KeyError|IndexError|TypeError|AttributeError|NameError|ZeroDivisionError|_?LinAlgError|"
      r"AssertionError|FileNotFoundError|NotImplementedError|RecursionError|UnboundLocalError|"
      r"json\.decoder\.JSONDecodeError|StopIteration|PermissionError|IsADirectoryError)\b|"
      r"Expected all tensors to be on the same device|size mismatch|shape .* is invalid|"

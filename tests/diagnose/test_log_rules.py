@@ -195,11 +195,11 @@ RULES_SECOND = [  # (line, label, scope)
     ("kernel: CPU12: Package temperature above threshold, cpu clock throttled (total events = 5521)", "slow_node", "infra"),
     # NVSwitch systems: CUDA 802 means the fabric manager is not running, not a broken GPU
     ("RuntimeError: CUDA error: system not yet initialized", "software_env", "infra"),
-    # local disks and LNet failing
+    # local disks failing, and LNet (Lustre's network layer: the fabric under the filesystem)
     ("kernel: EXT4-fs error (device nvme0n1p1): ext4_find_entry:1455: inode #2: comm python: reading directory lblock 0",
      "filesystem", "infra"),
     ("kernel: blk_update_request: I/O error, dev sdb, sector 123456 op 0x0:(READ)", "filesystem", "infra"),
-    ("kernel: LNetError: 1234:0:(o2iblnd_cb.c:3372:kiblnd_check_txs_locked()) Timed out tx", "filesystem", "infra"),
+    ("kernel: LNetError: 1234:0:(o2iblnd_cb.c:3372:kiblnd_check_txs_locked()) Timed out tx", "network", "infra"),
     ("sqlite3.OperationalError: disk I/O error", "filesystem", "infra"),
     # software built for another GPU, CPU or toolchain; a shell not set up for the environment
     ("RuntimeError: FlashAttention only supports Ampere GPUs or newer.", "software_env", "user"),
