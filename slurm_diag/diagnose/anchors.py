@@ -56,8 +56,13 @@ def _need(items) -> frozenset[str] | None:
 def of(pattern: re.Pattern) -> frozenset[str] | None:
     """The pattern's anchors, lowercased (compare with the lowercased line: a case-sensitive match
     is also a match of the lowercased text), or None when it has none (try it on every line)."""
+    return of_source(pattern.pattern, pattern.flags)
+
+
+def of_source(source: str, flags: int) -> frozenset[str] | None:
+    """``of`` for a pattern not compiled yet (its parse is half the cost of compiling it)."""
     try:
-        need = _need(_parser.parse(pattern.pattern, pattern.flags))
+        need = _need(_parser.parse(source, flags))
     except (re.error, TypeError, ValueError):
         return None
     return None if need is None else frozenset(a.lower() for a in need)

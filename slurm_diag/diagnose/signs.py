@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from slurm_diag.diagnose import anchors as anchors_mod
 
@@ -38,11 +39,16 @@ class Sign:
     scope: str          # "infra" or "user"
     component: str
     tier: int
-    pattern: re.Pattern
+    source: str         # the regular expression, compiled on first use (most never meet a line of theirs)
+    flags: int
     summary: str
     explains: tuple[str, ...] = ()   # signs that, on the same line, are this one's symptom
     also: tuple[str, ...] = ()       # other causes known to print the same line: ranked as alternatives
     anchors: frozenset[str] | None = None   # text every match contains (anchors.py); None: try every line
+
+    @property
+    def pattern(self) -> re.Pattern:
+        return _compiled(self.source, self.flags)
 
     def search(self, line: str, lowered: str):
         """The pattern's match on the line, tried only when the lowercased line holds an anchor."""
@@ -50,13 +56,15 @@ class Sign:
 
 
 _REGISTRY: list[Sign] = []
+# compiling every sign at import would cost about a tenth of a second on each `explain`; a pattern is
+# compiled when a line first holds one of its anchors
+_compiled = lru_cache(maxsize=None)(re.compile)
 
 
 def sign(id: str, label: str, scope: str, component: str, tier: int, pattern: str, summary: str,
          flags: int = re.IGNORECASE, explains: tuple[str, ...] = (), also: tuple[str, ...] = ()) -> None:
-    compiled = re.compile(pattern, flags)
-    _REGISTRY.append(Sign(id, label, scope, component, tier, compiled, summary, explains, also,
-                          anchors_mod.of(compiled)))
+    _REGISTRY.append(Sign(id, label, scope, component, tier, pattern, flags, summary, explains, also,
+                          anchors_mod.of_source(pattern, flags)))
 
 
 def all_signs() -> tuple[Sign, ...]:
