@@ -75,7 +75,8 @@ def all_signs() -> tuple[Sign, ...]:
 sign("gpu-off-bus", "gpu_hardware", "infra", "gpu", 0,
      r"fallen off the bus|GPU is lost|Unable to determine the device handle for GPU.*Unknown Error|"
      r"RmInitAdapter failed|rm_init_adapter failed|GPU requires reset|gpu has been lost|GPU lost from the bus|"
-     r"NV_ERR_GPU_IS_LOST|gres/gpu count reported lower than configured",
+     r"NV_ERR_GPU_IS_LOST|gres/gpu count reported lower than configured|XidCriticalError|"
+     r"device marked unhealthy|device will go unhealthy",
      "a GPU fell off the bus or was lost")
 sign("gpu-ecc-uncorrectable", "gpu_hardware", "infra", "gpu", 0,
      r"uncorrectable ECC error|cudaErrorECCUncorrectable|double bit ECC|DBE \(double bit error\)|"
@@ -212,7 +213,7 @@ sign("held-by-cluster", "scheduler", "infra", "slurm", 2,
      r"deleted by (?:the )?(?:administrator|admin|operator|root)|"
      r"Reason=.*\breboot (?:issued|requested)\b|\bReboot ASAP\b|System submissions disabled|"
      r"Required partition not available \(inactive or drain\)|\(NodeDown\)|job held, too many failed attempts|"
-     r"queue is inactivated by the administrator",
+     r"queue is inactivated by the administrator|requested number of devices unavailable for",
      "the job waited on or was requeued or deleted by the cluster (nodes down or reserved, an administrator)")
 sign("requeued-state", "scheduler", "infra", "slurm", 2, r"(?<![\w-])REQUEUED(?![\w-])",
      "Slurm requeued the job (a node failure, a preemption or an administrator)", flags=0)
@@ -252,8 +253,8 @@ sign("fs-enospc", "filesystem", "infra", "storage", 1,
      r"(?:file ?system|volume|partition) (?:is )?full|out of (?:inodes|disk space)",
      "a filesystem is full (ENOSPC)")
 sign("fs-container-unpack", "filesystem", "user", "container", 1,
-     r"(?:root ?filesystem extraction failed|unsquashfs|while extracting \S+\.(?:sif|simg)\b).*"
-     r"no space left on device",
+     r"(?:root ?filesystem extraction failed|unsquashfs|while extracting \S+\.(?:sif|simg)\b|while creating SIF|"
+     r"while creating squashfs).*no space left on device|pyxis: .*Failed to write to output filesystem",
      "the container runtime ran out of space unpacking the job's image into its temporary directory "
      "(point APPTAINER_TMPDIR / SINGULARITY_TMPDIR at a larger filesystem, or use a sandbox)",
      explains=("fs-enospc", "env-container"))
@@ -346,7 +347,9 @@ sign("slow-node", "slow_node", "infra", "node", 2,
 sign("env-driver", "software_env", "infra", "driver", 1,
      r"Driver/library version mismatch|CUDA driver version is insufficient|cudaErrorInsufficientDriver|"
      r"Found no NVIDIA driver|NVIDIA driver on your system is too old|Failed to initialize NVML|"
-     r"nvidia-container-cli: (?:initialization|mount) error|OCI runtime (?:create|exec) failed|"
+     r"nvidia-container-cli: (?:initialization|mount|device|container) error|OCI runtime (?:create|exec) failed|"
+     r"setting up CDI devices|unresolvable CDI devices|Could not find any nv files on this host|"
+     r"did you set the docker default runtime to .nvidia.|"
      r"forward compatibility was attempted on non supported HW|cudaErrorCompatNotSupportedOnDevice|"
      r"couldn't communicate with the NVIDIA driver|could not select device driver .* capabilities: \[\[gpu\]\]|"
      r"unknown or invalid runtime name: nvidia|provided PTX was compiled with an unsupported toolchain|"
@@ -363,16 +366,32 @@ sign("env-nvls", "software_env", "infra", "nvswitch", 2,
 sign("env-container", "software_env", "user", "container", 2,
      r"container creation failed|could not open image|(?:singularity|apptainer)\S*:? .*FATAL|"
      r"pyxis: .*(?:failed|error)|enroot\S*: .*(?:error|failed)|ImagePullBackOff|ErrImagePull|"
-     r"Error response from daemon|Failed to pull image",
-     "the job's container could not be started (its image or the container runtime)")
+     r"Error response from daemon|Failed to pull image|failed to get checksum for docker://|Error reading manifest|"
+     r"unable to retrieve auth token|toomanyrequests|httpReadSeeker: failed open|FAILED to find requested image|"
+     r"Pulling Image: .* status: FAILURE|can't find image: |can't bind: destination not found|"
+     r"permission denied while trying to connect to the Docker daemon socket|"
+     r"does not match the detected host platform",
+     "the job's container could not be started (its image or the container runtime)",
+     explains=("fs-stale-io",))
+# pyxis telling the job what it asked wrongly
+sign("user-container-request", "user_code", "user", "container", 2,
+     r"pyxis: container exited too soon|pyxis: a container with name .* does not exist|"
+     r"pyxis: --container-[\w-]+: invalid|try using --no-container-entrypoint|"
+     r"while loading overlay images: failed to open overlay image",
+     "the job's container request is wrong (an entrypoint that exits, a named container that does not exist, a "
+     "malformed option, an overlay image another job holds)")
 sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      r"Couldn't (?:find|load) the specified plugin|cannot create \w+ context for|Plugin initialization failed|"
      r"spank: .*(?:Failed to load|cannot (?:load|open)|not found)|cgroup (?:namespace )?'?\w+'? not mounted|"
      r"unable to mount cgroup|Failed to (?:create|mount|initialize) cgroup|cgroup plugin .*failed|"
      r"pyxis: .*Permission denied|enroot\S*: .*Permission denied|"
      r"appears to have been direct launched using \"srun\"|ORTE was unable to reliably start one or more daemons|"
-     r"Missing \"iommu=pt\" from kernel command line",
-     "the node's Slurm setup is broken (a missing plugin, cgroups not set up)")
+     r"Missing \"iommu=pt\" from kernel command line|/etc/enroot/hooks\.d/\S+ exited with return code|"
+     r"kernel does not support overlay fs|could not use fakeroot|newuidmap was not found|user namespace disabled|"
+     r"Failed to create user namespace|can't init user\+mount namespaces|No subuid ranges found|"
+     r"no mapping entry found in /etc/subuid|failed to find loop device|could not attach image file to loop device",
+     "the node's Slurm or container platform is broken (a missing plugin, cgroups or user namespaces not set "
+     "up, no loop devices, a failing enroot hook)", explains=("fs-stale-io",))
 sign("env-mpi-request", "software_env", "user", "slurm", 0,
      r"invalid MPI type, --mpi=list for acceptable types",
      "the job asked srun for an MPI plugin this cluster does not have (`srun --mpi=list` shows the ones it has)",
@@ -411,7 +430,8 @@ sign("env-import", "software_env", "user", "python", 2,
      r"Torch not compiled with CUDA enabled|CUDA_HOME environment variable is not set|No CUDA runtime is found|"
      r"CUDA_HOME does not exist|CUDA driver is a stub library|cudaErrorStubLibrary|Unable to load cuDNN|"
      r"libdevice not found|/ld: cannot find -l\w+|Transformers does not recognize this architecture|"
-     r"NetCDF: (?:Filter error|Attempt to use feature that was not turned on)|"
+     r"NetCDF: (?:Filter error|Attempt to use feature that was not turned on)|FATAL: kernel too old|"
+     r"can't execve\(2\): .*No such file or directory|"
      r"Failed building wheel for|PackagesNotFoundError|UnsatisfiableError|ResolutionImpossible|"
      r"No matching distribution found|Could not find a version that satisfies|there is no package called|"
      r"Can't locate \S+\.pm in @INC|UnsupportedClassVersionError|/usr/bin/env: .*No such file or directory|"
