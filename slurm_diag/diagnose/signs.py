@@ -89,8 +89,18 @@ sign("gpu-gsp", "gpu_hardware", "infra", "gpu", 0,
      "the GPU's system processor (GSP) stopped answering")
 sign("gpu-nvlink", "gpu_hardware", "infra", "nvlink", 1,
      r"NVLink (?:error|fatal|fault|training failed)|NVL(?:ink)? (?:uncorrectable|fatal)|nvswitch.*(?:fatal|error)|"
-     r"NvLink link \d+ is (?:currently )?down|cudaErrorNvlinkUncorrectable",
-     "an NVLink / NVSwitch error")
+     r"NvLink link \d+ is (?:currently )?down|cudaErrorNvlinkUncorrectable|fatal errors on NvSwitch|"
+     r"NvSwitch .*NvLink (?:port \d+ )?is (?:currently )?down|NVSwitch \d+'s NvLink \d+ is down|fatal NvSwitch SXID",
+     "an NVLink / NVSwitch error", explains=("net-fabric",))
+# what DCGM's diagnostics, nvidia-smi -q and node health checks report about a GPU's memory and state
+sign("gpu-health-report", "gpu_hardware", "infra", "gpu", 1,
+     r"pending retired page|retired pages (?:have been detected|due to DBEs)|Pending page retirements|"
+     r"corrupt InfoROM|InfoROM is corrupted|single-bit ECC error\(s\) detected|faulty memory elements|"
+     r"memory mismatch was detected on GPU|miscompare failure|nvidia-healthmon returned failure|"
+     r"Pending Page Blacklist\s*: Yes|Remapping Failure Occurred\s*: Yes|(?:DRAM|SRAM) Uncorrectable\s*: [1-9]|"
+     r"Reset Required\s*: Yes|Drain and Reset Recommended\s*: Yes",
+     "a GPU health check found failing memory or a GPU that needs a reset (retired or remapped pages, ECC, "
+     "InfoROM, DCGM's memory tests)")
 sign("gpu-pcie-fatal", "gpu_hardware", "infra", "pcie", 0,
      r"^(?=.*\bnvidia\b)(?!.*Non-Fatal).*(?:\bAER\b.*(?:Uncorrected \(Fatal\)|can't recover|recovery failed)|"
      r"PCIe Bus Error: severity=Uncorrected \(Fatal\))",
@@ -101,7 +111,7 @@ sign("gpu-init-failed", "gpu_hardware", "infra", "gpu", 1,
 
 # ---- the node itself
 sign("node-panic", "node_failure", "infra", "node", 0,
-     r"Kernel panic|kernel BUG at|Machine Check Exception|\bmce: \[Hardware Error\]|"
+     r"Kernel panic|kernel BUG at|(?<!Correctable )Machine Check Exception|\bmce: \[Hardware Error\]|"
      r"EDAC .*(?:UE|uncorrected)|soft lockup - CPU#|hard LOCKUP|unable to handle (?:kernel )?(?:NULL pointer|paging)|"
      r"general protection fault(?::\s*[0-9a-f]{4} \[#\d+\]|, probably for non-canonical)|\bOops: [0-9a-f]{4} \[#\d+\]",
      "the node's kernel crashed or reported a hardware error")
@@ -129,12 +139,19 @@ sign("node-dimm-failing", "node_failure", "infra", "memory", 1,
      r"(?:DIMM|memory device) \S+ (?:has been|was|is) disabled\b(?! (?:by|in) (?:the )?(?:BIOS|setup|user))|"
      r"Correctable (?:ECC|memory error) logging (?:limit reached|disabled)",
      "the node's firmware gave up logging a DIMM's errors or disabled it: the DIMM is failing")
+# the BMC's event log and the node health check (NHC) saying the node itself is failing
+sign("node-bmc", "node_failure", "infra", "node", 1,
+     r"Processor \S+ Status \| (?:IERR|Thermal Trip)|Watchdog2? \S* ?\| Hard reset|"
+     r"Critical Interrupt \S+ \| (?:PCI SERR|Bus Uncorrectable error)|watchdog timer reset the system|"
+     r"check_hw_(?:physmem|cpuinfo|mcelog): ",
+     "the node's BMC or health check reports a failing processor, memory size, watchdog reset or bus error")
 sign("node-power", "node_failure", "infra", "power", 1,
      r"Power Supply.*(?:Failure|AC lost|lost)|PSU\S* .*(?:fail|lost)",
      "the node's power supply failed or lost input power")
 sign("node-hw-errors", "node_failure", "infra", "memory", 3,
      r"^(?=.*(?:DIMM|Memory #|Memory Device|\bcsrow|\bEDAC\b)).*(?:\d+ CE\b|Correctable ECC)|"
-     r"\[Hardware Error\]|Hardware error from APEI|CMCI storm detected",
+     r"\[Hardware Error\]|Hardware error from APEI|CMCI storm detected|Correctable Machine Check Exception|"
+     r"Correctable memory error rate exceeded",
      "the node reported corrected hardware errors (a DIMM failing, the firmware's error log): weak on its own")
 sign("node-fail", "node_failure", "infra", "node", 0,
      r"DUE TO NODE FAILURE|\bNODE_FAIL\b|Node failure on|nodes? .* not responding|\bNOT_RESPONDING\b|"
@@ -194,7 +211,7 @@ sign("prolog-failed", "scheduler", "infra", "slurm", 1,
 sign("launch-failed", "scheduler", "infra", "slurm", 1, r"\bJobLaunchFailure\b",
      "Slurm could not launch the job on its node (JobLaunchFailure: the node's slurmd, prolog or setup)")
 sign("node-config", "scheduler", "infra", "slurm", 1,
-     r"Node configuration differs from hardware|Low RealMemory|Low socket\*core\*thread count|"
+     r"Node configuration differs from hardware|Low RealMemory|Low socket\*core\*thread count|Low TmpDisk|"
      r"Kill task failed",
      "Slurm set the node aside (configuration mismatch, unkillable task)")
 # slurmstepd gave up killing the step: its processes hung in the kernel (stuck I/O, a stuck driver);
@@ -270,6 +287,14 @@ sign("fs-df-full", "filesystem", "infra", "storage", 2,     # not images, which 
 sign("fs-write-failed", "filesystem", "user", "storage", 2,
      r"PytorchStreamWriter failed writing file|inline_container\.cc:\d+\] \. unexpected pos",
      "writing a checkpoint failed part-way (the disk filled or its filesystem failed)", also=("user_code",))
+# local disks failing by their own health reports; a node short of scratch; a filesystem not mounted
+sign("fs-local-disk", "filesystem", "infra", "storage", 1,
+     r"SMART overall-health self-assessment test result: FAILED|Drive failure expected in less than|"
+     r"NVM subsystem reliability has been degraded|media has been placed in read only mode|"
+     r"available spare has fallen below threshold|\bFAILING_NOW\b|critical_warning\s*: 0x0*[1-9a-f]|"
+     r"check_fs_mount: +\S+ not mounted|check_fs_free: |"
+     r"Read-only filesystem/device failure",
+     "the node's disk or filesystem is failing, full or not mounted (its own health reports)")
 sign("fs-quota", "filesystem", "user", "storage", 1,
      r"Disk quota exceeded|\bEDQUOT\b|\[Errno 122\]|quota exceeded|MPI_ERR_QUOTA",
      "the user's disk quota is exhausted")
@@ -323,16 +348,24 @@ sign("gpu-throttle", "gpu_throttle", "infra", "gpu", 1,
      r"power (?:cap|brake|throttl)\w* (?:active|engaged)|Thermal Violation|SW Power Cap\s*:\s*Active|"
      r"clocks? event due to (?:thermal|power)|power violation",
      "GPU clocks held down (thermal, power or hardware slowdown)")
+sign("gpu-too-hot", "gpu_throttle", "infra", "gpu", 2,
+     r"Temperature \d+ of GPU \d+ exceeded user-specified maximum",
+     "the GPU ran hotter than its limit (its clocks are held down)")
+sign("node-sensors", "slow_node", "infra", "node", 3,
+     r"\+\d+(?:\.\d+)?°C .*\bALARM\b|\b\d+ RPM .*\bALARM\b|\| Fan \S+ \| Lower Critical going low|"
+     r"\| Temperature .* \| Upper Critical going high",
+     "a fan stopped or a temperature passed its limit: the node runs hot and slows down")
 sign("gpu-throttle-words", "gpu_throttle", "infra", "gpu", 3,
      r"\bthrottl(?:ing|ed)\b",
      "the log says something was throttled", also=("slow_node",))
 sign("cpu-throttle", "slow_node", "infra", "cpu", 1,
      r"temperature (?:is )?above threshold, cpu clock (?:is )?throttled|cpu clock (?:is )?throttled|\bPROCHOT\b|"
-     r"Package power limit notification",
+     r"Package power limit notification|Processor \S+ Status \| Throttled|load average too high",
      "the kernel clocked a CPU down for heat: the node runs slow")
 sign("link-degraded", "slow_node", "infra", "pcie", 2,
      r"available PCIe bandwidth, limited by|\(downgraded\)|link (?:width|speed) (?:is )?(?:degraded|downgraded)|"
-     r"PCIe replays? per minute|retraining non-functional downstream link",
+     r"PCIe replays? per minute|retraining non-functional downstream link|host-side PCIe replay violation|"
+     r"did not exceed minimum required bandwidth|\(Could be \d+X \)|performance may be degraded",
      "a PCIe link trained below what the device can do (a degraded link slows the node)")
 sign("slow-node", "slow_node", "infra", "node", 2,
      r"straggler|slow(?:est)? rank|rank \d+ is (?:much )?slower|CPU (?:is )?throttl|cpufreq|"
@@ -356,8 +389,11 @@ sign("env-driver", "software_env", "infra", "driver", 1,
      r"cudaErrorUnsupportedPtxVersion|system not yet initialized|cudaErrorSystemNotReady|"
      r"PTX JIT compiler library not found|cudaErrorJitCompilerNotFound|Error 803\b|"
      r"unsupported display driver / cuda driver combination|cudaErrorSystemDriverMismatch|"
-     r"fabric ?manager.*(?:not running|failed|mismatch)|MPS client failed to connect to the MPS control daemon",
-     "the node's driver or container runtime does not match the software")
+     r"fabric ?manager.*(?:not running|failed|mismatch|don't match with driver version)|"
+     r"MPS client failed to connect to the MPS control daemon|from NVSwitch driver failed|"
+     r"check_nvsmi_healthmon: +nvidia-smi: +NVIDIA driver not loaded|"
+     r"Version mismatch between kernel OFED drivers and userspace OFED|check_ps_daemon: +Process munged",
+     "the node's driver or container runtime does not match the software", explains=("gpu-nvlink",))
 sign("env-nvls", "software_env", "infra", "nvswitch", 2,
      r"transport/nvls\.cc:\d+ NCCL WARN|NVLS (?:\w+ )?(?:failed|error)|Failed to bind NVLink SHARP|"
      r"configuration error in the Fabric Manager or NVSwitches",
@@ -493,6 +529,18 @@ sign("net-hca", "network", "infra", "fabric", 1,
      r"^(?=.*\bmlx5_core\b).*PCIe Bus Error: severity=Uncorrected",
      "the node's network adapter failed (its cable, its firmware's health checks, its PCIe link)",
      explains=("pcie-fatal",))
+# InfiniBand diagnostics: a port that is down, error counters that are not zero, the subnet manager's errors
+sign("net-ib-diag", "network", "infra", "fabric", 2,
+     r"^\s*State: (?:Down|Initializing)\s*$|^\s*Physical state: Polling\s*$|^\s*state:\s+1: DOWN|"
+     r"^\s*phys state:\s+2: Polling|Down/ Polling\)|"
+     r"\[(?:PortRcvErrors|PortRcvRemotePhysicalErrors|ExcessiveBufferOverrunErrors|LocalLinkIntegrityErrors|"
+     r"PortXmitDiscards|SymbolErrors?|LinkDownedCounter|LinkErrorRecoveryCounter) == [1-9]\d*\]|"
+     r"^(?:SymbolErrorCounter|PortRcvErrors|ExcessiveBufferOverrunErrors|LinkDownedCounter|"
+     r"LinkErrorRecoveryCounter|LocalLinkIntegrityErrors):\.+[1-9]\d*\s*$|"
+     r"ERR \w+: (?:SymbolErrorCounter|ExcessiveBufferOverrunErrors|LinkDownedCounter|PortRcvErrors) :|"
+     r"MAD completed in error \(IB_TIMEOUT\)|Timeout while getting attribute .*\(PortInfo\)|"
+     r"Bad signal integrity|check_hw_ib: +No IB port",
+     "the InfiniBand port or link reports errors or is down (diagnostics, counters or the subnet manager)")
 sign("net-ofi", "network", "infra", "fabric", 2,
      r"MPIDI_OFI_handle_cq_error|OFI poll failed|NET/OFI (?:Unable|Failed|Couldn't)|"
      r"\bfi_(?:cq|av|ep|send|recv|read|write|inject|tsend|trecv)\w* (?:failed|returned error)|"
@@ -564,7 +612,7 @@ sign("user-script-format", "user_code", "user", "process", 1,
      r"This does not look like a batch script",
      "the job's script is not a runnable script (Windows line endings, no #! line)")
 sign("user-resources", "user_code", "user", "process", 2,
-     r"fork rejected by pids controller|\[Errno 24\] Too many open files|\bEMFILE\b|"
+     r"fork rejected by pids controller|check_ps_unauth_users: |\[Errno 24\] Too many open files|\bEMFILE\b|"
      r"\[Errno 18\] Invalid cross-device link|lfs setstripe: setstripe error|Transfer input files failure",
      "the job hit a limit of its own making (too many processes or open files, a rename across filesystems, "
      "a stripe set twice, an input file that is not there)")
