@@ -184,7 +184,11 @@ sign("host-oom-kill", "host_oom", "user", "memory", 1,
      r"node was low on resource: memory|Workers? \(tasks / actors\) killed due to memory pressure",
      "the job ran out of host memory (OOM killer)")
 sign("host-oom-python", "host_oom", "user", "memory", 2,
-     r"^\s*MemoryError\b|std::bad_alloc|Cannot allocate memory|\bENOMEM\b|_ArrayMemoryError|"
+     r"^\s*MemoryError\b|std::bad_alloc|Cannot allocate memory(?! in static TLS block)|\bENOMEM\b|_ArrayMemoryError|"
+     r"cannot allocate vector of size|LoadError: OutOfMemoryError|"
+     r"Container killed by YARN for exceeding (?:physical|virtual) memory|Could not reserve enough space for \S+ object heap|"
+     r"forrtl: severe \(41\): insufficient virtual memory|AddressSanitizer: out of memory|"
+     r"internal compiler error: Killed \(program|"
      r"DefaultCPUAllocator: (?:not enough memory|can't allocate memory)|java\.lang\.OutOfMemoryError|"
      r"insufficient memory for the Java Runtime Environment|Native memory allocation \(\w+\) failed|"
      r"DataLoader worker \(pid[^)]*\) is killed by signal: Killed",
@@ -334,7 +338,7 @@ sign("gpu-oom", "gpu_oom", "user", "gpu-memory", 2,
      r"CUDNN_STATUS_(?:ALLOC_FAILED|NOT_ENOUGH_WORKSPACE)|RESOURCE_EXHAUSTED: Out of memory|"
      r"out of memory on device|HIP out of memory|failed to allocate .* on device|"
      r"NCCL WARN Cuda failure 'out of memory'|Cuda failure 2 'out of memory'|OOM when allocating tensor|"
-     r"HIP_ERROR_OutOfMemory|hipErrorOutOfMemory|(?:CUFFT|CUSOLVER_STATUS|CUSPARSE_STATUS)_ALLOC_FAILED|"
+     r"HIP_ERROR_OutOfMemory|hipErrorOutOfMemory|Out of GPU memory trying to allocate|(?:CUFFT|CUSOLVER_STATUS|CUSPARSE_STATUS)_ALLOC_FAILED|"
      r"Ran out of memory in memory space hbm|No available memory for the cache blocks|"
      r"larger than the maximum number of tokens that can be stored in KV cache|"
      r"Free memory on device \S+ \(.*\) on startup is less than desired GPU memory utilization",
@@ -467,7 +471,15 @@ sign("env-import", "software_env", "user", "python", 2,
      r"CUDA_HOME does not exist|CUDA driver is a stub library|cudaErrorStubLibrary|Unable to load cuDNN|"
      r"libdevice not found|/ld: cannot find -l\w+|Transformers does not recognize this architecture|"
      r"NetCDF: (?:Filter error|Attempt to use feature that was not turned on)|FATAL: kernel too old|"
-     r"can't execve\(2\): .*No such file or directory|"
+     r"can't execve\(2\): .*No such file or directory|Fatal Python error: init_fs_encoding|"
+     r"cannot allocate memory in static TLS block|OMP: Error #15|Intel MKL FATAL ERROR: Cannot load|"
+     r"is not a supported wheel on this platform|Run 'conda init' before 'conda activate'|EnvironmentNotWritableError|"
+     r"EnvironmentNameNotFound|Could not solve for environment specs|Module cannot be loaded due to a conflict|"
+     r"Load of requirement \S+ failed|==> Error: Spec '.*' matches no installed packages|==> Error: failed to concretize|"
+     r"Missing modules for dependencies|is not available for this version of R|package or namespace load failed|"
+     r"installation of package .* had non-zero exit status|ArgumentError: Package \S+ not found in current path|"
+     r"libmpi\S* could not be loaded|Cannot run program \"[^\"]+\": error=2|ASan runtime does not come first|"
+     r"Could NOT find \w+ \(missing:|CMake was unable to find a build program|CMake [\d.]+ or higher is required|"
      r"Failed building wheel for|PackagesNotFoundError|UnsatisfiableError|ResolutionImpossible|"
      r"No matching distribution found|Could not find a version that satisfies|there is no package called|"
      r"Can't locate \S+\.pm in @INC|UnsupportedClassVersionError|/usr/bin/env: .*No such file or directory|"
@@ -633,11 +645,24 @@ sign("user-segfault", "user_code", "user", "process", 3,
      "the job's process crashed (segfault, abort)", also=("software_env",))
 sign("user-exception", "user_code", "user", "python", 3,
      r"^\s*(?:\w+\.)*(?:ValueError|KeyError|IndexError|TypeError|AttributeError|NameError|ZeroDivisionError|_?LinAlgError|"
+     r"OverflowError|SyntaxError|PicklingError|UnpicklingError|ParserError|"
      r"AssertionError|FileNotFoundError|NotImplementedError|RecursionError|UnboundLocalError|"
      r"json\.decoder\.JSONDecodeError|StopIteration|PermissionError|IsADirectoryError)\b|"
      r"Expected all tensors to be on the same device|size mismatch|shape .* is invalid|"
      r"loss is nan|NaN or Inf found|Assertion `.*' failed",
      "the job's own code raised an error")
+# other languages' runtimes reporting the program's own error (Fortran, C++, the sanitizers, R, Julia,
+# Java, Spark, the build)
+sign("user-runtime-error", "user_code", "user", "process", 3,
+     r"Fortran runtime error: |forrtl: (?:severe|error) \((?!41\))\d+\)|^\s*what\(\):|"
+     r"terminate called without an active exception|==\d+==ERROR: (?:AddressSanitizer|LeakSanitizer): (?!out of memory)|"
+     r"runtime error: (?:signed integer overflow|load of misaligned|index -?\d+ out of bounds|.*null pointer)|"
+     r"\*\*\* buffer overflow detected \*\*\*|Program received signal SIGFPE|^\s*Error in \S+\(|"
+     r"Error: C stack usage|ERROR: LoadError: (?:StackOverflowError|BoundsError|DimensionMismatch|MethodError|"
+     r"UndefVarError|DomainError|InexactError)|java\.lang\.StackOverflowError|Job aborted due to stage failure|"
+     r"relocation truncated to fit|No rule to make target|does not match the source .* used to generate cache|"
+     r"OpenBLAS blas_thread_init: pthread_create failed|likely cause is an infinite recursion",
+     "the job's program failed on its own error (its code, its input or its build)", also=("software_env",))
 sign("user-mpi-abort", "user_code", "user", "process", 3,
      r"MPI_ABORT was invoked on rank|\bMPI_Abort\b|One of MPI processes was aborted",
      "the application called MPI_Abort on its own error (read the lines before it)",
