@@ -654,10 +654,10 @@ sign("user-exception", "user_code", "user", "python", 3,
 # other languages' runtimes reporting the program's own error (Fortran, C++, the sanitizers, R, Julia,
 # Java, Spark, the build)
 sign("user-runtime-error", "user_code", "user", "process", 3,
-     r"Fortran runtime error: |forrtl: (?:severe|error) \((?!41\))\d+\)|^\s*what\(\):|"
+     r"Fortran runtime error: |forrtl: (?:severe|error) \((?!41\)|78\))\d+\)|^\s*what\(\):|"
      r"terminate called without an active exception|==\d+==ERROR: (?:AddressSanitizer|LeakSanitizer): (?!out of memory)|"
      r"runtime error: (?:signed integer overflow|load of misaligned|index -?\d+ out of bounds|.*null pointer)|"
-     r"\*\*\* buffer overflow detected \*\*\*|Program received signal SIGFPE|^\s*Error in \S+\(|"
+     r"\*\*\* buffer overflow detected \*\*\*|Program received signal SIGFPE|^\s*Error in (?!unserialize)\S+\(|"
      r"Error: C stack usage|ERROR: LoadError: (?:StackOverflowError|BoundsError|DimensionMismatch|MethodError|"
      r"UndefVarError|DomainError|InexactError)|java\.lang\.StackOverflowError|Job aborted due to stage failure|"
      r"relocation truncated to fit|No rule to make target|does not match the source .* used to generate cache|"
