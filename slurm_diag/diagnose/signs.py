@@ -75,7 +75,8 @@ def all_signs() -> tuple[Sign, ...]:
 sign("gpu-off-bus", "gpu_hardware", "infra", "gpu", 0,
      r"fallen off the bus|GPU is lost|Unable to determine the device handle for GPU.*Unknown Error|"
      r"RmInitAdapter failed|rm_init_adapter failed|GPU requires reset|gpu has been lost|GPU lost from the bus|"
-     r"NV_ERR_GPU_IS_LOST|gres/gpu count reported lower than configured|XidCriticalError|"
+     r"NV_ERR_GPU_IS_LOST|gres/gpu count reported lower than configured|XidCriticalError|gres/gpu: Count changed on node|"
+     r"gres/gpu count (?:too low|changed and jobs are using them|mismatch on node)|"
      r"device marked unhealthy|device will go unhealthy",
      "a GPU fell off the bus or was lost")
 sign("gpu-ecc-uncorrectable", "gpu_hardware", "infra", "gpu", 0,
@@ -98,7 +99,8 @@ sign("gpu-health-report", "gpu_hardware", "infra", "gpu", 1,
      r"corrupt InfoROM|InfoROM is corrupted|single-bit ECC error\(s\) detected|faulty memory elements|"
      r"memory mismatch was detected on GPU|miscompare failure|nvidia-healthmon returned failure|"
      r"Pending Page Blacklist\s*: Yes|Remapping Failure Occurred\s*: Yes|(?:DRAM|SRAM) Uncorrectable\s*: [1-9]|"
-     r"Reset Required\s*: Yes|Drain and Reset Recommended\s*: Yes",
+     r"Reset Required\s*: Yes|Drain and Reset Recommended\s*: Yes|nvidia-smi: +(?:Interrupt issue with a GPU|"
+     r"Power cables not attached)",
      "a GPU health check found failing memory or a GPU that needs a reset (retired or remapped pages, ECC, "
      "InfoROM, DCGM's memory tests)")
 sign("gpu-pcie-fatal", "gpu_hardware", "infra", "pcie", 0,
@@ -156,15 +158,19 @@ sign("node-hw-errors", "node_failure", "infra", "memory", 3,
 sign("node-fail", "node_failure", "infra", "node", 0,
      r"DUE TO NODE FAILURE|\bNODE_FAIL\b|Node failure on|nodes? .* not responding|\bNOT_RESPONDING\b|"
      r"\bNot responding \[slurm@|Killing JobId=\d+ on failed node|due to failure of node|\bBOOT_FAIL\b|"
-     r"received SISTER_EOF|"
+     r"received SISTER_EOF|missing from batch node .*Requeuing job|lost communication with \S+, killing job|"
+     r"could not JOIN_JOB successfully|node down: communication closed|execution node \S+ down|"
      r"lost connection to (?:the )?(?:node|slurmd)|Communication connection failure|"
      r"node\.kubernetes\.io/unreachable|NodeNotReady|Kubelet stopped posting node status|lost contact with job shell",
      "Slurm lost the node under the job")
 sign("node-rebooted", "node_failure", "infra", "node", 0,
-     r"Node unexpectedly rebooted|rebooted unexpectedly|\bNodeLost\b|node \S+ (?:is )?NotReady|"
+     r"Node unexpectedly rebooted|rebooted unexpectedly|\bunexpectedly rebooted\b|\bNodeLost\b|node \S+ (?:is )?NotReady|"
      r"power (?:outage|failure|loss)\b|State=DOWN\*|\bdown\*\s|"
      r"\b(?:node|host) \S+ (?:was |has been )rebooted",
      "the node rebooted or was lost under the job")
+sign("node-back", "node_failure", "infra", "node", 3,
+     r"Node \S+ now responding",
+     "slurmctld heard from a node that had stopped answering")
 sign("node-unreachable", "node_failure", "infra", "node", 2,
      r"connect to host \S+ port \d+: (?:No route to host|Connection timed out)|\bHost is down\b",
      "a node of the job could not be reached")
@@ -210,12 +216,16 @@ sign("preempted", "scheduler", "infra", "slurm", 1,
 sign("prolog-failed", "scheduler", "infra", "slurm", 1,
      r"launch[ _]failed[ _]requeued[ _]held|\bProlog(?:/Epilog)? (?:error|failure|failed|hung)|JobHeldAdmin|"
      r"pre-exec command exited with non-zero status|Job credential expired|Invalid job credential|"
+     r"Prolog or job env setup failure on node|epilog error on \S+, draining the node|epilog failed status=|"
+     r"prolog poll timeout|REQUEST_LAUNCH_PROLOG notification failed|Reason=(?:Epilog error|Job env setup error)|"
+     r"pro/epilogue failed|execjob_\w+ hook '\S+' encountered an exception|alarm call while running execjob_\w+ hook|"
      r"job requeued .* prolog",
      "the node's prolog failed: the job was requeued")
 sign("launch-failed", "scheduler", "infra", "slurm", 1, r"\bJobLaunchFailure\b",
      "Slurm could not launch the job on its node (JobLaunchFailure: the node's slurmd, prolog or setup)")
 sign("node-config", "scheduler", "infra", "slurm", 1,
      r"Node configuration differs from hardware|Low RealMemory|Low socket\*core\*thread count|Low TmpDisk|"
+     r"has low (?:cpu count|real_memory size|tmp_disk size)|_slurm_rpc_node_registration node=\S+: Invalid argument|"
      r"Kill task failed",
      "Slurm set the node aside (configuration mismatch, unkillable task)")
 # slurmstepd gave up killing the step: its processes hung in the kernel (stuck I/O, a stuck driver);
@@ -224,6 +234,19 @@ sign("unkillable-step", "node_failure", "infra", "node", 4,
      r"DUE TO JOB NOT ENDING WITH SIGNALS",
      "Slurm could not kill the step's processes (hung in the kernel: stuck I/O or a stuck driver)",
      also=("filesystem",))
+sign("sched-auth", "scheduler", "infra", "munge", 1,
+     r"Munge (?:decode|encode) failed|Check for out of sync clocks|auth_g_(?:verify|create): .*authentication error|"
+     r"If munged is up, restart",
+     "Slurm's authentication failed between daemons (munge down, keys differ or clocks out of sync)")
+sign("sched-platform", "scheduler", "infra", "slurmctld", 2,
+     r"appears to have a different slurm\.conf than the slurmctld|A node ping cycle took more than|"
+     r"Script for JobId=\d+ lost|memory is underallocated|agent queue is full|"
+     r"failed to open persistent connection to host|Sending PersistInit msg: Connection refused|"
+     r"Problem talking to the database|mysql_real_connect failed|Reason=(?:batch job complete failure|Duplicate jobid)|"
+     r"\bJobHoldMaxRequeue\b|Unable to determine this slurmd's NodeName|\bTERM_(?:ZOMBIE|RC_RECLAIM)\b|LSF is down|"
+     r"Request from non-LSF host rejected|unable to report job \d+ status to master|"
+     r"has mismatching Cores or Links from the device found|Discarding the following config-only GPU",
+     "the scheduler's own machinery failed (its database, its controller's load, a node's configuration)")
 sign("controller-busy", "scheduler", "infra", "slurmctld", 2,
      r"Socket timed out on send/recv operation|Slurm temporarily unable to accept job|"
      r"Zero Bytes were transmitted or received",
@@ -245,7 +268,7 @@ sign("cancelled-by-admin", "scheduler", "infra", "slurm", 1,
      "the job was cancelled or requeued by an administrator or the system")
 sign("cancelled", "scheduler", "user", "slurm", 2,
      r"\*\*\* (?:JOB|STEP) \S+ ON \S+ CANCELLED AT \S+ BY \d+|scancel|Job cancelled|"
-     r"\bCANCELLED by [1-9]\d*|\bTERM_(?:OWNER|FORCE_OWNER|REQUEUE_OWNER)\b|\(JobHeldUser\)",
+     r"\bCANCELLED by [1-9]\d*|\bTERM_(?:OWNER|FORCE_OWNER|REQUEUE_OWNER|ORPHAN_SYSTEM)\b|\(JobHeldUser\)",
      "the job was cancelled")
 # slurmstepd's bare line names neither who cancelled nor why: the end of the job, not its cause
 sign("cancelled-unsaid", "scheduler", "user", "slurm", 4,
@@ -258,7 +281,7 @@ sign("request-invalid", "user_code", "user", "slurm", 1,
      r"DependencyNeverSatisfied|InvalidAccount|QOSNotAllowed|(?:Assoc|QOS)Grp\w+)\)|QOSMaxSubmitJob\w*|"
      r"qsub: (?:Job violates queue|would exceed|Job exceeds queue resource limits|Unauthorized Request|Unknown queue)|"
      r"Can Never Run: (?:Insufficient amount of resource|Not enough total nodes)|No such queue\. Job not submitted|"
-     r"Pending job threshold reached|Dependency condition invalid or never satisfied|"
+     r"Pending job threshold reached|Dependency condition invalid or never satisfied|Error in rusage section|"
      r"Insufficient GRES available in allocation|are mutually exclusive|alloc denied due to type=\"unsatisfiable\"|"
      r"FailedScheduling .*(?:Insufficient (?:nvidia\.com/gpu|cpu|memory)|didn't match Pod's node affinity)|"
      r"(?:Batch job submission failed|Unable to allocate resources|Unable to create step for job \d+): "
@@ -296,7 +319,7 @@ sign("fs-local-disk", "filesystem", "infra", "storage", 1,
      r"SMART overall-health self-assessment test result: FAILED|Drive failure expected in less than|"
      r"NVM subsystem reliability has been degraded|media has been placed in read only mode|"
      r"available spare has fallen below threshold|\bFAILING_NOW\b|critical_warning\s*: 0x0*[1-9a-f]|"
-     r"check_fs_mount: +\S+ not mounted|check_fs_free: |"
+     r"Unable to create job tmp directory|check_fs_mount: +\S+ not mounted|check_fs_free: |"
      r"Read-only filesystem/device failure",
      "the node's disk or filesystem is failing, full or not mounted (its own health reports)")
 sign("fs-quota", "filesystem", "user", "storage", 1,
@@ -321,7 +344,7 @@ sign("fs-ephemeral", "filesystem", "user", "storage", 1,
      r"node was low on resource: ephemeral-storage|ephemeral local storage usage exceeds the total limit",
      "the job filled the node's local (ephemeral) storage")
 sign("fs-workdir", "filesystem", "user", "storage", 2,
-     r"couldn't chdir to|could not chdir to|Unable to determine job's home/working directories|"
+     r"couldn't chdir to|could not chdir to|Unable to determine job's home/working directories|TERM_CWD_NOTEXIST|"
      r"Cannot access initial working directory",
      "the job's working directory does not exist on the node (a path or a filesystem not mounted there)")
 sign("fs-locks", "filesystem", "infra", "storage", 1,
@@ -429,9 +452,13 @@ sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      r"Missing \"iommu=pt\" from kernel command line|/etc/enroot/hooks\.d/\S+ exited with return code|"
      r"kernel does not support overlay fs|could not use fakeroot|newuidmap was not found|user namespace disabled|"
      r"Failed to create user namespace|can't init user\+mount namespaces|No subuid ranges found|"
-     r"no mapping entry found in /etc/subuid|failed to find loop device|could not attach image file to loop device",
+     r"no mapping entry found in /etc/subuid|failed to find loop device|could not attach image file to loop device|"
+     r"cannot connect to dbus system daemon|unable to mount memory cgroup namespace|task/cgroup: unable to add task|"
+     r"xcgroup_instantiate: unable to create cgroup|common_file_write_uints: .*cgroup\.procs' failed|"
+     r"container_p_join: setns failed|appears to have a different version of Slurm|Credential signature check: "
+     r"Credential data mismatch",
      "the node's Slurm or container platform is broken (a missing plugin, cgroups or user namespaces not set "
-     "up, no loop devices, a failing enroot hook)", explains=("fs-stale-io",))
+     "up, no loop devices, a failing enroot hook)", explains=("fs-stale-io", "fs-enospc"))
 sign("env-mpi-request", "software_env", "user", "slurm", 0,
      r"invalid MPI type, --mpi=list for acceptable types",
      "the job asked srun for an MPI plugin this cluster does not have (`srun --mpi=list` shows the ones it has)",
@@ -624,7 +651,8 @@ sign("user-script-format", "user_code", "user", "process", 1,
      r"This does not look like a batch script",
      "the job's script is not a runnable script (Windows line endings, no #! line)")
 sign("user-resources", "user_code", "user", "process", 2,
-     r"fork rejected by pids controller|check_ps_unauth_users: |\[Errno 24\] Too many open files|\bEMFILE\b|"
+     r"fork rejected by pids controller|check_ps_unauth_users: |Could not open stdout file|"
+     r"PBS: job killed: ncpus [\d.]+ exceeded limit|\bTERM_(?:PROCESSLIMIT|THREADLIMIT)\b|\[Errno 24\] Too many open files|\bEMFILE\b|"
      r"\[Errno 18\] Invalid cross-device link|lfs setstripe: setstripe error|Transfer input files failure",
      "the job hit a limit of its own making (too many processes or open files, a rename across filesystems, "
      "a stripe set twice, an input file that is not there)")
@@ -641,7 +669,8 @@ sign("user-segfault", "user_code", "user", "process", 3,
      r"Segmentation fault|SIGSEGV|signal 11\b|core dumped|Floating point exception|"
      r"double free|free\(\): invalid|stack smashing|Aborted \(core dumped\)|terminate called after throwing|"
      r"malloc\(\): (?:corrupted|invalid|memory corruption)|corrupted (?:size vs\. prev_size|double-linked list)|"
-     r"\bsegfault at [0-9a-f]+ ip\b|traps: \S+ (?:general protection fault|trap divide error)",
+     r"\bsegfault at [0-9a-f]+ ip\b|traps: \S+ (?:general protection fault|trap divide error)|"
+     r"RaisedSignal:11\b|\bFAILED\s+\d+:11\s*$",
      "the job's process crashed (segfault, abort)", also=("software_env",))
 sign("user-exception", "user_code", "user", "python", 3,
      r"^\s*(?:\w+\.)*(?:ValueError|KeyError|IndexError|TypeError|AttributeError|NameError|ZeroDivisionError|_?LinAlgError|"
