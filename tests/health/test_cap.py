@@ -22,23 +22,29 @@ def sdiag_held(slurm):
     return sorted(n for n, r in slurm.drained().items() if r and r.startswith("sdiag:"))
 
 
+def race(slurm, nodes, seed: int, cap_nodes: int, **kw) -> dict:
+    """Every node claims at once, the calls' interleaving shuffled by ``seed``: node -> Claim."""
+    rng = random.Random(seed)
+    slurm.before_call = lambda method, client: threading.Event().wait(rng.random() / 500)
+    start = threading.Barrier(len(nodes))
+    claims = {}
+
+    def claimant(node):
+        start.wait()
+        claims[node] = cap.claim(slurm, node, REASON, cap_nodes, poll_s=0.01, **kw)
+
+    threads = [threading.Thread(target=claimant, args=(n,)) for n in nodes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return claims
+
+
 def test_eight_claimants_at_once_with_cap_two_exactly_two_hold():
     for round_ in range(15):
-        rng = random.Random(round_)
         slurm = FakeSlurmClient(NODES)
-        slurm.before_call = lambda method, client: threading.Event().wait(rng.random() / 500)  # shuffle the interleaving
-        start = threading.Barrier(len(NODES))
-        claims = {}
-
-        def claimant(node):
-            start.wait()
-            claims[node] = cap.claim(slurm, node, REASON, 2, poll_s=0.01)
-
-        threads = [threading.Thread(target=claimant, args=(n,)) for n in NODES]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        claims = race(slurm, NODES, round_, 2)
         held = sorted(n for n, c in claims.items() if c.held)
         assert len(held) == 2, (round_, {n: c.note for n, c in claims.items()})
         assert sdiag_held(slurm) == held, round_                          # what Slurm says agrees
@@ -226,21 +232,8 @@ def test_the_partition_share_holds_for_concurrent_claimants_too():
     node that is also in a one-node partition may still be held (the allowance is at least one)."""
     gpu = [f"g{i}" for i in range(6)]
     for round_ in range(10):
-        rng = random.Random(round_)
         slurm = _partitioned({"gpu": gpu, "solo": ["g0"]})
-        slurm.before_call = lambda method, client: threading.Event().wait(rng.random() / 500)
-        start = threading.Barrier(len(gpu))
-        claims = {}
-
-        def claimant(node):
-            start.wait()
-            claims[node] = cap.claim(slurm, node, REASON, 10, partition_pct=50.0, poll_s=0.01)
-
-        threads = [threading.Thread(target=claimant, args=(n,)) for n in gpu]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        claims = race(slurm, gpu, round_, 10, partition_pct=50.0)
         held = sorted(n for n, c in claims.items() if c.held)
         assert len(held) == 3 and sdiag_held(slurm) == held, (round_, {n: c.note for n, c in claims.items()})
         for n in set(gpu) - set(held):
