@@ -401,3 +401,24 @@ def test_slurm_unreachable_at_execution_fails_it_and_drains_nothing(tmp_path, mo
     ctx.client.unreachable = False
     assert ctx.store.proposal(doc2["id"])["state"] == "proposed"
     assert not ctx.client.nodes["node3"].drained and not ctx.client.nodes["node2"].drained
+
+
+def test_a_drain_slurm_does_not_show_afterwards_fails_the_proposal_by_the_verify_rule(tmp_path, monkeypatch):
+    """The executor reads the node back: someone resuming it in the same instant is seen, and the
+    proposal ends failed (rule verify), not done."""
+    ctx = make(tmp_path, monkeypatch)
+    doc = _drain(ctx)
+    ctx.store.transition(doc["id"], "approved", "alice")
+
+    reads = []
+
+    def resumed_behind_our_back(method, client):
+        if method == "get_node":
+            reads.append(method)
+            if len(reads) == 2:                          # the read-back after the claim drained it
+                client.before_call = None
+                client.set_reason("node3", None, drained=False)
+    ctx.client.before_call = resumed_behind_our_back
+    done = executor.execute(ctx, ctx.store.proposal(doc["id"]))
+    assert done["state"] == "failed" and "refused (verify)" in done["outcome"]
+    assert "should be drained with" in done["outcome"] and not ctx.client.nodes["node3"].drained
