@@ -175,6 +175,21 @@ def model() -> None:
               f"(FAIL under {exp.lower / div:,.1f})")
 
 
+def close_breaker(lay) -> None:
+    """The demo drains nodes on purpose: a breaker an earlier run left tripped (a test that hit the
+    cap, say) is reset first, as an admin would, and says so."""
+    from slurm_diag.actions import breaker
+    from slurm_diag.store import Store
+
+    conf = lay.base / "etc" / "sdiag.toml"
+    store = Store.from_config(config_mod.load(conf if conf.exists() else None))
+    state = breaker.state(store)
+    if state["tripped"]:
+        breaker.reset(store, "demo", "reset by the demo before it drains nodes on purpose")
+        print(f"  the circuit breaker was tripped since {state['at']} ({(state['why'] or '')[:120]}); "
+              "the demo resets it (sdiag-agent actions breaker reset)")
+
+
 def paper_case(lay, slurm: CommandClient) -> None:
     """arXiv 2411.05349's case: a node slows down under a two-node job; the agent, as a Slurm job,
     finds it with probes and proposes a drain. Timed from the fault to the proposal."""
@@ -205,6 +220,7 @@ def main() -> int:
     step(f"local Slurm cluster under {lay.base}")
     cluster.up(lay, say=lambda m: print(f"  {m}", flush=True))
     slurm = CommandClient(conf=str(lay.slurm_conf), timeout=30)
+    close_breaker(lay)
     show_nodes(slurm)
     log = failed_job(slurm)
     bad_gpu(lay, slurm)

@@ -136,7 +136,8 @@ def cluster_env(devcluster) -> dict[str, str]:
 @pytest.fixture()
 def idle_cluster(devcluster, slurm):
     """No job of an earlier test still pending or running, every node healthy, undrained and with
-    nothing remembered (sticky XIDs, baselines), no proposal waiting for a decision: a test that reads
+    nothing remembered (sticky XIDs, baselines), no proposal waiting for a decision and the circuit
+    breaker closed: a test that reads
     what the hooks or the agent decided, or what ran in a time window, sees its own jobs' doing only."""
     _settle(devcluster, slurm)
     from slurm_diag import config
@@ -146,4 +147,7 @@ def idle_cluster(devcluster, slurm):
     for p in store.proposals():                   # no decision of an earlier test left pending
         if p["state"] in ("proposed", "approved"):
             store.transition(p["id"], "expired", "test", note="closed before the next test")
+    from slurm_diag.actions import breaker
+    if breaker.state(store)["tripped"]:           # a test that hit the cap trips it on purpose
+        breaker.reset(store, "test", "reset before the next test")
     return devcluster
