@@ -99,7 +99,8 @@ sign("gpu-health-report", "gpu_hardware", "infra", "gpu", 1,
      r"corrupt InfoROM|InfoROM is corrupted|single-bit ECC error\(s\) detected|faulty memory elements|"
      r"memory mismatch was detected on GPU|miscompare failure|nvidia-healthmon returned failure|"
      r"Pending Page Blacklist\s*: Yes|Remapping Failure Occurred\s*: Yes|(?:DRAM|SRAM) Uncorrectable\s*: [1-9]|"
-     r"Reset Required\s*: Yes|Drain and Reset Recommended\s*: Yes|nvidia-smi: +(?:Interrupt issue with a GPU|"
+     r"Reset Required\s*: Yes|Drain and Reset Recommended\s*: Yes|PCI I/O region assigned to your NVIDIA device is invalid|"
+     r"no healthy devices present; cannot allocate unhealthy devices|nvidia-smi: +(?:Interrupt issue with a GPU|"
      r"Power cables not attached)",
      "a GPU health check found failing memory or a GPU that needs a reset (retired or remapped pages, ECC, "
      "InfoROM, DCGM's memory tests)")
@@ -161,7 +162,10 @@ sign("node-fail", "node_failure", "infra", "node", 0,
      r"received SISTER_EOF|missing from batch node .*Requeuing job|lost communication with \S+, killing job|"
      r"could not JOIN_JOB successfully|node down: communication closed|execution node \S+ down|"
      r"lost connection to (?:the )?(?:node|slurmd)|Communication connection failure|"
-     r"node\.kubernetes\.io/unreachable|NodeNotReady|Kubelet stopped posting node status|lost contact with job shell",
+     r"node\.kubernetes\.io/unreachable|NodeNotReady|Kubelet stopped posting node status|lost contact with job shell|"
+     r"Something is wrong with the boot of the nodes|Nodes \S+ are still not ready|not resumed by ResumeTimeout|"
+     r"Reason=ResumeTimeout reached|terminated in response to imminent node shutdown|Host EC2 \(instance \S+\) terminated|"
+     r"Scheduler health check failed",
      "Slurm lost the node under the job")
 sign("node-rebooted", "node_failure", "infra", "node", 0,
      r"Node unexpectedly rebooted|rebooted unexpectedly|\bunexpectedly rebooted\b|\bNodeLost\b|node \S+ (?:is )?NotReady|"
@@ -183,7 +187,8 @@ sign("host-oom-kill", "host_oom", "user", "memory", 1,
      r"oom[-_]kill(?:ed)? event|Out of memory: Kill(?:ed)? process|Memory cgroup out of memory|oom_reaper: reaped|"
      r"killed as a result of limit of|killed by the OOM killer|: task \d+: Out Of Memory|"
      r"exceeded a memory resource limit|\bTERM_SWAP\b|Exceeded step memory limit|Exit_status = -27\b|"
-     r"gone over memory limit|memory usage exceeded request_memory|"
+     r"gone over memory limit|memory usage exceeded request_memory|due to memory pressure for|"
+     r"exceeds job hard limit \"h_vmem\"|exceeded \d+% memory budget|ray\.exceptions\.OutOfMemoryError|"
      r"^\s*(?:\[[\d. ]+\] )?memory: usage \d+kB, limit \d+kB, failcnt \d+|"
      r"\bOUT_OF_MEMORY\b|\bOUT_OF_ME\+|oom-kill:constraint|invoked oom-killer|Some of your processes may have been killed by the cgroup out-of-memory handler|"
      r"exceeded (?:job |virtual )?memory limit|\bTERM_MEMLIMIT\b|\bOOMKilled\b|job killed: v?mem .*exceeded limit|"
@@ -195,7 +200,8 @@ sign("host-oom-python", "host_oom", "user", "memory", 2,
      r"Container killed by YARN for exceeding (?:physical|virtual) memory|Could not reserve enough space for \S+ object heap|"
      r"forrtl: severe \(41\): insufficient virtual memory|AddressSanitizer: out of memory|"
      r"internal compiler error: Killed \(program|"
-     r"DefaultCPUAllocator: (?:not enough memory|can't allocate memory)|java\.lang\.OutOfMemoryError|"
+     r"DefaultCPUAllocator: (?:not enough memory|can't allocate memory)|"
+     r"java\.lang\.OutOfMemoryError(?!: (?:unable to create new native thread|Requested array size exceeds VM limit))|"
      r"insufficient memory for the Java Runtime Environment|Native memory allocation \(\w+\) failed|"
      r"DataLoader worker \(pid[^)]*\) is killed by signal: Killed",
      "the process could not allocate host memory")
@@ -206,7 +212,8 @@ sign("time-limit", "time_limit", "user", "slurm", 1,
      r"exceeded (?:its |the )?wall ?(?:clock|time) limit|"
      r"Job .* exceeded .*time limit|walltime .* exceeded|PBS: job killed: (?:walltime|cput)|"
      r"\bTERM_(?:RUNLIMIT|CPULIMIT|DEADLINE)\b|\bDeadlineExceeded\b|Exit_status = -29\b|"
-     r"job\.exception type=timeout|exceeded allowed execute duration",
+     r"job\.exception type=timeout|exceeded allowed execute duration|Time limit exhausted for JobId|"
+     r"exceeded hard wallclock time|timeout: sending signal TERM to command",
      "the job reached its time limit", also=("user_code",))
 sign("timeout-state", "time_limit", "user", "slurm", 2, r"(?<![\w-])(?:TIMEOUT|DEADLINE)(?![\w-])",
      "Slurm's state TIMEOUT: the job reached its time limit", flags=0, also=("user_code",))
@@ -245,10 +252,13 @@ sign("sched-platform", "scheduler", "infra", "slurmctld", 2,
      r"Problem talking to the database|mysql_real_connect failed|Reason=(?:batch job complete failure|Duplicate jobid)|"
      r"\bJobHoldMaxRequeue\b|Unable to determine this slurmd's NodeName|\bTERM_(?:ZOMBIE|RC_RECLAIM)\b|LSF is down|"
      r"Request from non-LSF host rejected|unable to report job \d+ status to master|"
-     r"has mismatching Cores or Links from the device found|Discarding the following config-only GPU",
+     r"has mismatching Cores or Links from the device found|Discarding the following config-only GPU|"
+     r"Invalid user id: \d+|Cannot connect to LSF|Bad UID for job execution|trqauthd unable to authenticate|"
+     r"can't get password entry for user|can't find address for host \S+, check slurm\.conf|"
+     r"Unable to communicate with cluster",
      "the scheduler's own machinery failed (its database, its controller's load, a node's configuration)")
 sign("controller-busy", "scheduler", "infra", "slurmctld", 2,
-     r"Socket timed out on send/recv operation|Slurm temporarily unable to accept job|"
+     r"Socket timed out on send/recv operation|Slurm temporarily unable to accept job|Slurm job queue full|"
      r"Zero Bytes were transmitted or received",
      "the Slurm controller did not answer in time (overloaded or unreachable)")
 sign("held-by-cluster", "scheduler", "infra", "slurm", 2,
@@ -284,6 +294,7 @@ sign("request-invalid", "user_code", "user", "slurm", 1,
      r"Pending job threshold reached|Dependency condition invalid or never satisfied|Error in rusage section|"
      r"Insufficient GRES available in allocation|are mutually exclusive|alloc denied due to type=\"unsatisfiable\"|"
      r"FailedScheduling .*(?:Insufficient (?:nvidia\.com/gpu|cpu|memory)|didn't match Pod's node affinity)|"
+     r"CPU binding outside of job step allocation|"
      r"(?:Batch job submission failed|Unable to allocate resources|Unable to create step for job \d+): "
      r"(?!.*(?:inactive or drain|submissions disabled|Unable to contact))"
      r".*(?:invalid|not available|violates|exceed|"
@@ -338,7 +349,9 @@ sign("fs-stale-io", "filesystem", "infra", "storage", 1,
      r"Sense Key : Medium Error|Unrecovered read error|rejecting I/O to offline device|Aborting journal on device|"
      r"BTRFS(?: error| warning|: error)? .*(?:errs: wr|IO failure|csum failed)|EXT4-fs warning .*I/O error|"
      r"NFS: .*(?:Lock reclaim failed|clientid is in use|fileid changed)|caps stale|session lost, hunting for new mon|"
-     r"libceph: .*socket closed|node was low on resource: \[DiskPressure\]|MountVolume\.SetUp failed",
+     r"libceph: .*socket closed|node was low on resource: \[DiskPressure\]|MountVolume\.SetUp failed|"
+     r"mount\(nfs\): nfs: mount failure|access denied by server while mounting|AUTH_GSS upcall timed out|"
+     r"Lost membership in cluster",
      "a shared filesystem failed (stale handle, I/O error, read-only, eviction)")
 sign("fs-ephemeral", "filesystem", "user", "storage", 1,
      r"node was low on resource: ephemeral-storage|ephemeral local storage usage exceeds the total limit",
@@ -361,7 +374,8 @@ sign("gpu-oom", "gpu_oom", "user", "gpu-memory", 2,
      r"CUDNN_STATUS_(?:ALLOC_FAILED|NOT_ENOUGH_WORKSPACE)|RESOURCE_EXHAUSTED: Out of memory|"
      r"out of memory on device|HIP out of memory|failed to allocate .* on device|"
      r"NCCL WARN Cuda failure 'out of memory'|Cuda failure 2 'out of memory'|OOM when allocating tensor|"
-     r"HIP_ERROR_OutOfMemory|hipErrorOutOfMemory|Out of GPU memory trying to allocate|(?:CUFFT|CUSOLVER_STATUS|CUSPARSE_STATUS)_ALLOC_FAILED|"
+     r"HIP_ERROR_OutOfMemory|hipErrorOutOfMemory|Out of GPU memory trying to allocate|cupy\.cuda\.memory\.OutOfMemoryError|"
+     r"CUDA_ERROR_OUT_OF_MEMORY|cudaMalloc failed: out of memory|(?:CUFFT|CUSOLVER_STATUS|CUSPARSE_STATUS)_ALLOC_FAILED|"
      r"Ran out of memory in memory space hbm|No available memory for the cache blocks|"
      r"larger than the maximum number of tokens that can be stored in KV cache|"
      r"Free memory on device \S+ \(.*\) on startup is less than desired GPU memory utilization",
@@ -378,6 +392,9 @@ sign("gpu-throttle", "gpu_throttle", "infra", "gpu", 1,
 sign("gpu-too-hot", "gpu_throttle", "infra", "gpu", 2,
      r"Temperature \d+ of GPU \d+ exceeded user-specified maximum",
      "the GPU ran hotter than its limit (its clocks are held down)")
+sign("node-clock", "slow_node", "infra", "node", 3,
+     r"Marking clocksource '\w+' as unstable|TSC found unstable|Switched to clocksource hpet",
+     "the node's clock source fell back to a slow one (an unstable TSC): timing and performance suffer")
 sign("node-sensors", "slow_node", "infra", "node", 3,
      r"\+\d+(?:\.\d+)?°C .*\bALARM\b|\b\d+ RPM .*\bALARM\b|\| Fan \S+ \| Lower Critical going low|"
      r"\| Temperature .* \| Upper Critical going high",
@@ -418,7 +435,9 @@ sign("env-driver", "software_env", "infra", "driver", 1,
      r"unsupported display driver / cuda driver combination|cudaErrorSystemDriverMismatch|"
      r"fabric ?manager.*(?:not running|failed|mismatch|don't match with driver version)|"
      r"MPS client failed to connect to the MPS control daemon|from NVSwitch driver failed|"
-     r"check_nvsmi_healthmon: +nvidia-smi: +NVIDIA driver not loaded|"
+     r"check_nvsmi_healthmon: +nvidia-smi: +NVIDIA driver not loaded|NVRM: API mismatch: the client has the version|"
+     r"modprobe: FATAL: Module nvidia\S* not found|CUDA unknown error - this may be due to an incorrectly set up environment|"
+     r"CUDA error cudaGetDeviceCount|hsa api call failure at|HSA_STATUS_ERROR_OUT_OF_RESOURCES: The runtime failed|"
      r"Version mismatch between kernel OFED drivers and userspace OFED|check_ps_daemon: +Process munged",
      "the node's driver or container runtime does not match the software", explains=("gpu-nvlink",))
 sign("env-nvls", "software_env", "infra", "nvswitch", 2,
@@ -455,7 +474,10 @@ sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      r"no mapping entry found in /etc/subuid|failed to find loop device|could not attach image file to loop device|"
      r"cannot connect to dbus system daemon|unable to mount memory cgroup namespace|task/cgroup: unable to add task|"
      r"xcgroup_instantiate: unable to create cgroup|common_file_write_uints: .*cgroup\.procs' failed|"
-     r"container_p_join: setns failed|appears to have a different version of Slurm|Credential signature check: "
+     r"container_p_join: setns failed|appears to have a different version of Slurm|"
+     r"cannot find mpi plugin for mpi/|can not load PMIx library|Couldn't load specified plugin name for mpi/|"
+     r"Cannot create context for mpi/|unable to resolve MPI plugin offset|Failed to invoke task plugins|"
+     r"Credential signature check: "
      r"Credential data mismatch",
      "the node's Slurm or container platform is broken (a missing plugin, cgroups or user namespaces not set "
      "up, no loop devices, a failing enroot hook)", explains=("fs-stale-io", "fs-enospc"))
@@ -528,7 +550,10 @@ sign("net-fabric", "network", "infra", "fabric", 2,
      r"no hfi units are active|socketStartConnect: Connect to .* failed|Attempted to connect incompatible devices|"
      r"unable to complete a TCP connection|unable to reach each other for|"
      r"OpenFabrics stack has reported a network error event|PSM2 was unable to open an endpoint|"
-     r"Failed status 1[23]: wr_id|"
+     r"Failed status 1[23]: wr_id|NET/IB : \S+ GID table changed|NET/IB : Unable to open device|"
+     r"received unexpected process identifier|inbound MPI TCP connection request from a peer|"
+     r"accepted a TCP connection from what appears to be|packet len \d+ \(> \d+\) too long to send|"
+     r"Slurmd could not connect IO|"
      r"completion with error|ibv_poll_cq|local (?:length|protection|QP operation) error|"
      r"\bport \d+ .*(?:state )?DOWN\b|link (?:is )?down|LinkDown|NET/IB : .*(?:error|failed)|"
      r"mlx5_\d+.*(?:error|down)|UCX\s+ERROR|ud_ep\.c:?\d*.*(?:timed out|timeout|Fatal)|Endpoint timeout|"
@@ -539,7 +564,7 @@ sign("net-fabric", "network", "infra", "fabric", 2,
 # limit), not the wire
 sign("env-ib-memreg", "software_env", "infra", "fabric", 2,
      r"ibv_reg_(?:dmabuf_)?mr\w* failed|Call to ibv_reg_\w+ failed|ibv_create_(?:cq|qp)\S* failed: Cannot allocate memory|"
-     r"set max locked memory|OpenFabrics subsystem is configured to only|"
+     r"set max locked memory|OpenFabrics subsystem is configured to only|Couldn't allocate MR|Couldn't register GPU MR|"
      r"openib\) BTL failed to initialize",
      "registering memory with the InfiniBand adapter failed: the node's memlock limit, nvidia-peermem or dmabuf "
      "support", explains=("net-fabric", "host-oom-python"), also=("network",))
@@ -616,7 +641,8 @@ sign("net-symptom", "network", "infra", "nccl", 4,
 sign("user-illegal-address", "user_code", "user", "cuda", 3,
      r"illegal memory access|cudaErrorIllegalAddress|misaligned address|device-side assert(?:ion)? triggered|"
      r"CUDA error: an illegal instruction|unspecified launch failure|cudaErrorLaunchFailure|"
-     r"block: \[\d+,\d+,\d+\], thread: \[\d+,\d+,\d+\] Assertion|Memory access fault by GPU node-\d+",
+     r"block: \[\d+,\d+,\d+\], thread: \[\d+,\d+,\d+\] Assertion|Memory access fault by GPU node-\d+|"
+     r"Invalid __(?:global|shared|local)__ (?:write|read) of size|HSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION",
      "the job's GPU code faulted (illegal address or device assert)", also=("gpu_hardware",))
 sign("user-nccl-usage", "user_code", "user", "nccl", 2,
      r"ncclInvalidUsage|ncclInvalidArgument|NCCL error in: .*invalid usage|Duplicate GPU detected|"
@@ -627,20 +653,21 @@ sign("user-nccl-usage", "user_code", "user", "nccl", 2,
      r"ProcessGroupNCCL is only supported with GPUs, no GPUs found|called (?:before MPI_INIT|after MPI_FINALIZE) was invoked|"
      r"mpirun has detected an attempt to run as root|not enough slots available in the system|"
      r"Fatal error in PMPI_\w+: (?:Invalid (?:rank|count|tag|communicator|datatype)|Message truncated)|"
-     r"Message from rank \d+ and tag \d+ truncated",
+     r"Message from rank \d+ and tag \d+ truncated|failed to pass monitoredBarrier|Bootstrap : no socket interface found|"
+     r"network device '\S+' is not available, please use one or more of|transport '\S+' is not available, please use",
      "the job used its communication library wrongly (two ranks on one GPU, collectives or message sizes that "
      "differ between ranks, a call before init or after finalize, more ranks than slots)",
      also=("software_env",))
 sign("user-cuda-launch", "user_code", "user", "cuda", 2,
      r"too many resources requested for launch|cudaErrorLaunchOutOfResources|OutOfResources: out of resource|"
-     r"Attempting to deserialize object on a CUDA device",
+     r"Attempting to deserialize object on (?:a )?CUDA device|CUDA error: invalid device ordinal",
      "the job asked the GPU for more than it gives (a kernel's launch resources) or ran GPU code where no GPU "
      "was visible (no --gres=gpu)")
 sign("user-diverged", "user_code", "user", "process", 2,
      r"loss scale already at minimum|found NaN in (?:local )?grad norm|FloatingPointError: invalid value \(nan\)",
      "the training diverged (NaN or inf values, the loss scale exhausted)", also=("gpu_hardware",))
 sign("user-port-in-use", "user_code", "user", "network", 2,
-     r"Address already in use|errno: 98\b|\bEADDRINUSE\b",
+     r"Address already in use|errno: 98\b|\bEADDRINUSE\b|could not bind to port \d+, it was already in use",
      "the job's rendezvous port is taken (another job on the node uses the same MASTER_PORT)")
 sign("user-offline-hub", "user_code", "user", "network", 2,
      r"couldn't connect to 'https?://huggingface\.co'|We couldn't connect to .huggingface\.co",
@@ -652,16 +679,32 @@ sign("user-script-format", "user_code", "user", "process", 1,
      "the job's script is not a runnable script (Windows line endings, no #! line)")
 sign("user-resources", "user_code", "user", "process", 2,
      r"fork rejected by pids controller|check_ps_unauth_users: |Could not open stdout file|"
-     r"PBS: job killed: ncpus [\d.]+ exceeded limit|\bTERM_(?:PROCESSLIMIT|THREADLIMIT)\b|\[Errno 24\] Too many open files|\bEMFILE\b|"
+     r"PBS: job killed: ncpus [\d.]+ exceeded limit|\bTERM_(?:PROCESSLIMIT|THREADLIMIT)\b|received 0 items of ancdata|"
+     r"Too many open files\. Communication with the workers|fork: retry: Resource temporarily unavailable|"
+     r"OMP: Error #34: System unable to allocate|libgomp: Thread creation failed|"
+     r"OutOfMemoryError: (?:unable to create new native thread|Requested array size exceeds VM limit)|"
+     r"\[Errno (?:36|17|26)\] (?:File name too long|File exists|Text file busy)|"
+     r"step creation temporarily disabled, retrying \(Requested nodes are busy\)|\[Errno 24\] Too many open files|\bEMFILE\b|"
      r"\[Errno 18\] Invalid cross-device link|lfs setstripe: setstripe error|Transfer input files failure",
      "the job hit a limit of its own making (too many processes or open files, a rename across filesystems, "
      "a stripe set twice, an input file that is not there)")
 sign("user-data-file", "user_code", "user", "data", 2,
      r"Unable to (?:open|create) file \((?:file signature not found|truncated file|unable to truncate)|"
      r"NetCDF: (?:Unknown file format|Not a valid ID|Start\+count exceeds|One or more variable sizes violate|"
-     r"File likely truncated)",
+     r"File likely truncated)|Error while deserializing header|image file is truncated|EOFError: Ran out of input|"
+     r"gzip: stdin: unexpected end of file",
      "the job's data file is not what it expects (truncated, another format, an index out of its bounds)",
      also=("filesystem",))
+# simulation codes stopping on their own input or physics
+sign("user-simulation", "user_code", "user", "input", 2,
+     r"There is no domain decomposition for \d+ ranks|ERROR(?: on proc \d+)?: (?:Lost atoms|Out of range atoms)|"
+     r"Periodic cell has become too small|HPL ERROR from process|ZBRENT: fatal error in bracketing|"
+     r"VERY BAD NEWS! internal error in subroutine|LAPACK: Routine \w+ failed",
+     "the simulation stopped on its own input or physics (a decomposition, a cell or a solver that does not fit)")
+# the job's own files outgrowing what one directory holds
+sign("fs-dir-limits", "filesystem", "user", "storage", 2,
+     r"index full, reach max htree level|\[Errno 31\] Too many links",
+     "the job put more entries in one directory than the filesystem allows")
 sign("user-cuda-fork", "user_code", "user", "cuda", 2,
      r"Cannot re-initialize CUDA in forked subprocess",
      "the job's code touched CUDA before forking workers (use the 'spawn' start method)")
