@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -186,7 +187,8 @@ def close_breaker(lay) -> None:
     state = breaker.state(store)
     if state["tripped"]:
         breaker.reset(store, "demo", "reset by the demo before it drains nodes on purpose")
-        print(f"  the circuit breaker was tripped since {state['at']} ({(state['why'] or '')[:120]}); "
+        why = textwrap.shorten(state["why"] or "", 110, placeholder=" ...")
+        print(f"  the circuit breaker was tripped since {state['at']} ({why}); "
               "the demo resets it (sdiag-agent actions breaker reset)")
 
 
