@@ -146,7 +146,10 @@ sign("node-dimm-failing", "node_failure", "infra", "memory", 1,
 sign("node-bmc", "node_failure", "infra", "node", 1,
      r"Processor \S+ Status \| (?:IERR|Thermal Trip)|Watchdog2? \S* ?\| Hard reset|"
      r"Critical Interrupt \S+ \| (?:PCI SERR|Bus Uncorrectable error)|watchdog timer reset the system|"
-     r"check_hw_(?:physmem|cpuinfo|mcelog): ",
+     r"check_hw_(?:physmem|cpuinfo|mcelog): |Node bootstrap error|is associated with instance \S+ .*failing health check|"
+     r"Node failing scheduled_events_check|unhealthy node is being replaced|\bInstanceUnhealthy\b|\bInstanceTerminating\b|"
+     r"degradation of the underlying hardware|running on degraded hardware|failed to appear in time|"
+     r"Some nodes in node group .* failed",
      "the node's BMC or health check reports a failing processor, memory size, watchdog reset or bus error")
 sign("node-power", "node_failure", "infra", "power", 1,
      r"Power Supply.*(?:Failure|AC lost|lost)|PSU\S* .*(?:fail|lost)",
@@ -165,7 +168,7 @@ sign("node-fail", "node_failure", "infra", "node", 0,
      r"node\.kubernetes\.io/unreachable|NodeNotReady|Kubelet stopped posting node status|lost contact with job shell|"
      r"Something is wrong with the boot of the nodes|Nodes \S+ are still not ready|not resumed by ResumeTimeout|"
      r"Reason=ResumeTimeout reached|terminated in response to imminent node shutdown|Host EC2 \(instance \S+\) terminated|"
-     r"Scheduler health check failed",
+     r"Scheduler health check failed|The actor is dead because its node has died",
      "Slurm lost the node under the job")
 sign("node-rebooted", "node_failure", "infra", "node", 0,
      r"Node unexpectedly rebooted|rebooted unexpectedly|\bunexpectedly rebooted\b|\bNodeLost\b|node \S+ (?:is )?NotReady|"
@@ -186,7 +189,7 @@ sign("controller-down", "node_failure", "infra", "slurmctld", 1,
 sign("host-oom-kill", "host_oom", "user", "memory", 1,
      r"oom[-_]kill(?:ed)? event|Out of memory: Kill(?:ed)? process|Memory cgroup out of memory|oom_reaper: reaped|"
      r"killed as a result of limit of|killed by the OOM killer|: task \d+: Out Of Memory|"
-     r"exceeded a memory resource limit|\bTERM_SWAP\b|Exceeded step memory limit|Exit_status = -27\b|"
+     r"exceeded a memory resource limit|\bTERM_SWAP\b|OOM killer terminated this process|Container killed due to memory usage|Exceeded step memory limit|Exit_status = -27\b|"
      r"gone over memory limit|memory usage exceeded request_memory|due to memory pressure for|"
      r"exceeds job hard limit \"h_vmem\"|exceeded \d+% memory budget|ray\.exceptions\.OutOfMemoryError|"
      r"^\s*(?:\[[\d. ]+\] )?memory: usage \d+kB, limit \d+kB, failcnt \d+|"
@@ -194,9 +197,13 @@ sign("host-oom-kill", "host_oom", "user", "memory", 1,
      r"exceeded (?:job |virtual )?memory limit|\bTERM_MEMLIMIT\b|\bOOMKilled\b|job killed: v?mem .*exceeded limit|"
      r"node was low on resource: memory|Workers? \(tasks / actors\) killed due to memory pressure",
      "the job ran out of host memory (OOM killer)")
+sign("host-oom-hint", "host_oom", "user", "memory", 3,
+     r"hit memory\+swap limit at least once",
+     "a step reached its memory limit at least once (it may have survived it)")
 sign("host-oom-python", "host_oom", "user", "memory", 2,
      r"^\s*MemoryError\b|std::bad_alloc|Cannot allocate memory(?! in static TLS block)|\bENOMEM\b|_ArrayMemoryError|"
-     r"cannot allocate vector of size|LoadError: OutOfMemoryError|"
+     r"cannot allocate vector of size|LoadError: OutOfMemoryError|local object store is full of objects that are still in scope|"
+     r"ArrowMemoryError: malloc of size|ObjectStoreFullError|"
      r"Container killed by YARN for exceeding (?:physical|virtual) memory|Could not reserve enough space for \S+ object heap|"
      r"forrtl: severe \(41\): insufficient virtual memory|AddressSanitizer: out of memory|"
      r"internal compiler error: Killed \(program|"
@@ -213,8 +220,10 @@ sign("time-limit", "time_limit", "user", "slurm", 1,
      r"Job .* exceeded .*time limit|walltime .* exceeded|PBS: job killed: (?:walltime|cput)|"
      r"\bTERM_(?:RUNLIMIT|CPULIMIT|DEADLINE)\b|\bDeadlineExceeded\b|Exit_status = -29\b|"
      r"job\.exception type=timeout|exceeded allowed execute duration|Time limit exhausted for JobId|"
-     r"exceeded hard wallclock time|timeout: sending signal TERM to command",
-     "the job reached its time limit", also=("user_code",))
+     r"exceeded hard wallclock time|timeout: sending signal TERM to command|Handling auto-requeue signal|"
+     r"Reached time limit, Run time|user-provided time limit for job execution has been reached|CPU time limit exceeded|"
+     r"exceeded its active deadline",
+     "the job reached its time limit", also=("user_code",), explains=("user-segfault",))
 sign("timeout-state", "time_limit", "user", "slurm", 2, r"(?<![\w-])(?:TIMEOUT|DEADLINE)(?![\w-])",
      "Slurm's state TIMEOUT: the job reached its time limit", flags=0, also=("user_code",))
 sign("preempted", "scheduler", "infra", "slurm", 1,
@@ -257,10 +266,21 @@ sign("sched-platform", "scheduler", "infra", "slurmctld", 2,
      r"can't get password entry for user|can't find address for host \S+, check slurm\.conf|"
      r"Unable to communicate with cluster",
      "the scheduler's own machinery failed (its database, its controller's load, a node's configuration)")
+# a cloud's capacity and interruptions, and the cluster managers that provision nodes from it
+sign("sched-cloud-capacity", "scheduler", "infra", "cloud", 2,
+     r"InsufficientInstanceCapacity|INSUFFICIENT_INSTANCE_CAPACITY|ZONE_RESOURCE_POOL_EXHAUSTED|"
+     r"is currently unavailable in the \S+ zone|GCE out of resources|There is no more capacity in the zone|"
+     r"VM_MIN_COUNT_NOT_REACHED|AllocationFailed|SkuNotAvailable|failed launching nodeclaim|"
+     r"ResourcesUnavailableError: Failed to (?:provision|acquire)|Spot interruption warning|SpotInterrupted|"
+     r"Capacity Reservation interruption|accommodate the terminationTime|clustermgtd is down|"
+     r"protected mode due to failures detected in node provisioning|CE\(s\) associated with the job queue are invalid|"
+     r"Exceeded the PodsReady timeout|deactivated due to exceeding the maximum number of re-queuing|"
+     r"ClusterQueue \S+ is inactive|PodGroupPending|tasks in gang unschedulable|Encountered exception when launching instances",
+     "the cloud had no capacity for the job's nodes, took them back, or the cluster's provisioning failed")
 sign("controller-busy", "scheduler", "infra", "slurmctld", 2,
      r"Socket timed out on send/recv operation|Slurm temporarily unable to accept job|Slurm job queue full|"
-     r"Zero Bytes were transmitted or received",
-     "the Slurm controller did not answer in time (overloaded or unreachable)")
+     r"Zero Bytes were transmitted or received|slurm_receive_msgs?: .*Transport endpoint is not connected",
+     "the Slurm controller did not answer in time (overloaded or unreachable)", explains=("fs-stale-io",))
 sign("held-by-cluster", "scheduler", "infra", "slurm", 2,
      r"\bReqNodeNotAvail\b|\bPartition(?:Down|Inactive)\b|Reason=NodeDown|Requeuing JobId=|"
      r"JobId=\d+ requeued|job (?:was |has been )?requeued|deleted at request of root|"
@@ -278,7 +298,8 @@ sign("cancelled-by-admin", "scheduler", "infra", "slurm", 1,
      "the job was cancelled or requeued by an administrator or the system")
 sign("cancelled", "scheduler", "user", "slurm", 2,
      r"\*\*\* (?:JOB|STEP) \S+ ON \S+ CANCELLED AT \S+ BY \d+|scancel|Job cancelled|"
-     r"\bCANCELLED by [1-9]\d*|\bTERM_(?:OWNER|FORCE_OWNER|REQUEUE_OWNER|ORPHAN_SYSTEM)\b|\(JobHeldUser\)",
+     r"\bCANCELLED by [1-9]\d*|\bTERM_(?:OWNER|FORCE_OWNER|REQUEUE_OWNER|ORPHAN_SYSTEM)\b|\(JobHeldUser\)|"
+     r"CANCELLED AT \S+ DUE to SIGNAL",
      "the job was cancelled")
 # slurmstepd's bare line names neither who cancelled nor why: the end of the job, not its cause
 sign("cancelled-unsaid", "scheduler", "user", "slurm", 4,
@@ -294,17 +315,23 @@ sign("request-invalid", "user_code", "user", "slurm", 1,
      r"Pending job threshold reached|Dependency condition invalid or never satisfied|Error in rusage section|"
      r"Insufficient GRES available in allocation|are mutually exclusive|alloc denied due to type=\"unsatisfiable\"|"
      r"FailedScheduling .*(?:Insufficient (?:nvidia\.com/gpu|cpu|memory)|didn't match Pod's node affinity)|"
-     r"CPU binding outside of job step allocation|"
+     r"CPU binding outside of job step allocation|resource request cannot be scheduled right now|"
+     r"VcpuLimitExceeded|Quota '\w+' exceeded|exceed quota limits|GCE quota exceeded|Invalid TPU topology|"
+     r"Insufficient (?:regional )?quota|Quota \w+ exceeded\. Limit|QuotaExceeded|exceeding approved Total Regional Cores quota|"
+     r"ReservationCapacityExceeded|incompatible with nodepool|exceed limits for nodepool|insufficient (?:unused )?quota for|"
+     r"LocalQueue \S+ doesn't exist|queue resource quota insufficient|Catalog does not contain any instances satisfying|"
+     r"do not support live migration|didn't trigger scale-up|"
      r"(?:Batch job submission failed|Unable to allocate resources|Unable to create step for job \d+): "
      r"(?!.*(?:inactive or drain|submissions disabled|Unable to contact))"
      r".*(?:invalid|not available|violates|exceed|"
      r"not permitted|permission denied|too many|too large)",
-     "Slurm refused the job's request (its own arguments)", also=("scheduler",))
+     "Slurm refused the job's request (its own arguments)", also=("scheduler",), explains=("fs-quota",))
 
 # ---- filesystems
 sign("fs-enospc", "filesystem", "infra", "storage", 1,
      r"No space left on device|\bENOSPC\b|\[Errno 28\]|disk (?:is )?full|not enough (?:free )?disk space|"
-     r"Delayed block allocation failed .* with error 28|"
+     r"Delayed block allocation failed .* with error 28|local disk's utilization is over capacity|"
+     r"file_system_monitor\.cc:\d+: \S+ is over \d+% full|"
      r"(?:file ?system|volume|partition) (?:is )?full|out of (?:inodes|disk space)",
      "a filesystem is full (ENOSPC)")
 sign("fs-container-unpack", "filesystem", "user", "container", 1,
@@ -333,6 +360,28 @@ sign("fs-local-disk", "filesystem", "infra", "storage", 1,
      r"Unable to create job tmp directory|check_fs_mount: +\S+ not mounted|check_fs_free: |"
      r"Read-only filesystem/device failure",
      "the node's disk or filesystem is failing, full or not mounted (its own health reports)")
+# object stores and data services: the job's credentials, keys and files vs. the service's own faults
+sign("user-data-access", "user_code", "user", "data", 2,
+     r"NoCredentialsError|\((?:AccessDenied|ExpiredToken|NoSuchKey|NoSuchBucket|InvalidAccessKeyId|EntityTooLarge)\) when calling|"
+     r"AWS Error ACCESS_DENIED|does not have storage\.objects\.\w+ access|The specified blob does not exist|"
+     r"ClientAuthenticationError|Failed to copy: AccessDenied|didn't find section in config file|ContainsArrayError|"
+     r"GroupNotFoundError|ArrowInvalid|ArrowCapacityError|tarfile\.ReadError|DataLossError: corrupted record|"
+     r"Unable to open file \(file is (?:already open for write|not already open for SWMR)|"
+     r"object header message is too large|Can't read data \(inflate\(\) failed\)|"
+     r"NetCDF: (?:String match to name in use|Write to read only)|unable to open shared memory object .* Too many open files|"
+     r"Host key verification failed|Permission denied \(publickey|s3fs_check_service.*invalid credentials|"
+     r"s3fs: Failed to access bucket|GlobusError: .*PATH_NOT_FOUND|globus_l_gfs_file_open failed|"
+     r"rsync: mkstemp .* Permission denied",
+     "the job's data access failed on its own terms (credentials, a key, bucket or path that is not there, a file "
+     "in another format or already open)")
+sign("fs-rate-limit", "filesystem", "user", "storage", 2,
+     r"\(SlowDown\) when calling|TooManyRequests: 429|Operations per second is over the account limit|"
+     r"429 Client Error: Too Many Requests",
+     "the storage service throttled the job's requests (too many at once: spread or batch them)")
+sign("fs-object-store", "filesystem", "infra", "storage", 2,
+     r"\(InternalError\) when calling|XMinioStorageFull|AWS Error UNKNOWN \(HTTP status 50\d\)|NetCDF: I/O failure|"
+     r"Some errors happened when getting quota info|lockd: cannot monitor|rsync error: error in file IO",
+     "the storage service or its servers failed (an internal error, a full backend, a lock or quota service)")
 sign("fs-quota", "filesystem", "user", "storage", 1,
      r"Disk quota exceeded|\bEDQUOT\b|\[Errno 122\]|quota exceeded|MPI_ERR_QUOTA",
      "the user's disk quota is exhausted")
@@ -367,15 +416,18 @@ sign("fs-locks", "filesystem", "infra", "storage", 1,
 # ---- GPU memory
 # TensorFlow's allocator warning: the caller often carries on, so only a hint
 sign("gpu-oom-warning", "gpu_oom", "user", "gpu-memory", 3,
-     r"Allocator \(GPU_\d+_bfc\) ran out of memory trying to allocate",
-     "TensorFlow's GPU allocator ran short of memory (the job's own footprint)")
+     r"Allocator \(GPU_\d+_bfc\) ran out of memory trying to allocate|pytorch allocator cache flushes since last step|"
+     r"preempted by PreemptionMode\.\w+ mode because there is not enough KV cache space",
+     "the framework ran short of GPU memory and carried on slower (the job's own footprint)",
+     explains=("preempted",))
 sign("gpu-oom", "gpu_oom", "user", "gpu-memory", 2,
      r"CUDA out of memory|OutOfMemoryError: CUDA|cudaErrorMemoryAllocation|CUBLAS_STATUS_ALLOC_FAILED|"
      r"CUDNN_STATUS_(?:ALLOC_FAILED|NOT_ENOUGH_WORKSPACE)|RESOURCE_EXHAUSTED: Out of memory|"
      r"out of memory on device|HIP out of memory|failed to allocate .* on device|"
      r"NCCL WARN Cuda failure 'out of memory'|Cuda failure 2 'out of memory'|OOM when allocating tensor|"
      r"HIP_ERROR_OutOfMemory|hipErrorOutOfMemory|Out of GPU memory trying to allocate|cupy\.cuda\.memory\.OutOfMemoryError|"
-     r"CUDA_ERROR_OUT_OF_MEMORY|cudaMalloc failed: out of memory|(?:CUFFT|CUSOLVER_STATUS|CUSPARSE_STATUS)_ALLOC_FAILED|"
+     r"CUDA_ERROR_OUT_OF_MEMORY|cudaMalloc failed: out of memory|Please try to increase --mem-fraction-static|"
+     r"KV cache is needed, which is larger than the available KV cache memory|Cuda Runtime \(out of memory\)|(?:CUFFT|CUSOLVER_STATUS|CUSPARSE_STATUS)_ALLOC_FAILED|"
      r"Ran out of memory in memory space hbm|No available memory for the cache blocks|"
      r"larger than the maximum number of tokens that can be stored in KV cache|"
      r"Free memory on device \S+ \(.*\) on startup is less than desired GPU memory utilization",
@@ -426,7 +478,7 @@ sign("env-driver", "software_env", "infra", "driver", 1,
      r"Found no NVIDIA driver|NVIDIA driver on your system is too old|Failed to initialize NVML|"
      r"nvidia-container-cli: (?:initialization|mount|device|container) error|OCI runtime (?:create|exec) failed|"
      r"setting up CDI devices|unresolvable CDI devices|Could not find any nv files on this host|"
-     r"did you set the docker default runtime to .nvidia.|"
+     r"did you set the docker default runtime to .nvidia.|\"nvidia\.com/gpu\" was requested but not registered|"
      r"forward compatibility was attempted on non supported HW|cudaErrorCompatNotSupportedOnDevice|"
      r"couldn't communicate with the NVIDIA driver|could not select device driver .* capabilities: \[\[gpu\]\]|"
      r"unknown or invalid runtime name: nvidia|provided PTX was compiled with an unsupported toolchain|"
@@ -449,7 +501,7 @@ sign("env-container", "software_env", "user", "container", 2,
      r"container creation failed|could not open image|(?:singularity|apptainer)\S*:? .*FATAL|"
      r"pyxis: .*(?:failed|error)|enroot\S*: .*(?:error|failed)|ImagePullBackOff|ErrImagePull|"
      r"Error response from daemon|Failed to pull image|failed to get checksum for docker://|Error reading manifest|"
-     r"unable to retrieve auth token|toomanyrequests|httpReadSeeker: failed open|FAILED to find requested image|"
+     r"unable to retrieve auth token|(?-i:toomanyrequests)|httpReadSeeker: failed open|FAILED to find requested image|"
      r"Pulling Image: .* status: FAILURE|can't find image: |can't bind: destination not found|"
      r"permission denied while trying to connect to the Docker daemon socket|"
      r"does not match the detected host platform",
@@ -475,7 +527,7 @@ sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      r"cannot connect to dbus system daemon|unable to mount memory cgroup namespace|task/cgroup: unable to add task|"
      r"xcgroup_instantiate: unable to create cgroup|common_file_write_uints: .*cgroup\.procs' failed|"
      r"container_p_join: setns failed|appears to have a different version of Slurm|"
-     r"cannot find mpi plugin for mpi/|can not load PMIx library|Couldn't load specified plugin name for mpi/|"
+     r"cannot find mpi plugin for mpi/|Failed to set topology '|can not load PMIx library|Couldn't load specified plugin name for mpi/|"
      r"Cannot create context for mpi/|unable to resolve MPI plugin offset|Failed to invoke task plugins|"
      r"Credential signature check: "
      r"Credential data mismatch",
@@ -504,7 +556,8 @@ sign("env-arch", "software_env", "user", "cuda", 2,
      r"Unable to find code object for all current devices|too old to be supported by the triton GPU compiler|"
      r"Cannot read \S*TensileLibrary\S*\.dat|does not match the version torch was compiled with|"
      r"Found cuDNN version \d+, but \w+ was built against|Loaded runtime CuDNN library: .* but source was compiled with|"
-     r"Mismatched PJRT plugin PJRT API version",
+     r"Mismatched PJRT plugin PJRT API version|engine plan file is generated on an incompatible device|"
+     r"engine plan file is not compatible with this version of TensorRT",
      "the software was not built for this GPU")
 sign("env-import", "software_env", "user", "python", 2,
      r"\b(?:ImportError|ModuleNotFoundError)\b|No module named|undefined symbol|"
@@ -529,6 +582,10 @@ sign("env-import", "software_env", "user", "python", 2,
      r"installation of package .* had non-zero exit status|ArgumentError: Package \S+ not found in current path|"
      r"libmpi\S* could not be loaded|Cannot run program \"[^\"]+\": error=2|ASan runtime does not come first|"
      r"Could NOT find \w+ \(missing:|CMake was unable to find a build program|CMake [\d.]+ or higher is required|"
+     r"Version mismatch: The cluster was started with|a CUDA-enabled jaxlib is not installed|"
+     r"Error building extension '\w+'|launcher '\w+' not installed|Model architectures \[.*\] are not supported|"
+     r"Loading a dataset cached in a LocalFileSystem is not supported|can't open directory: \S*hdf5\S*/plugin|"
+     r"File system scheme '\w+' not implemented|"
      r"Failed building wheel for|PackagesNotFoundError|UnsatisfiableError|ResolutionImpossible|"
      r"No matching distribution found|Could not find a version that satisfies|there is no package called|"
      r"Can't locate \S+\.pm in @INC|UnsupportedClassVersionError|/usr/bin/env: .*No such file or directory|"
@@ -609,7 +666,8 @@ sign("net-ofi", "network", "infra", "fabric", 2,
      r"MPIDI_OFI_handle_cq_error|OFI poll failed|NET/OFI (?:Unable|Failed|Couldn't)|"
      r"\bfi_(?:cq|av|ep|send|recv|read|write|inject|tsend|trecv)\w* (?:failed|returned error)|"
      r"\bcxi\w*:.{0,200}UNDELIVERABLE|NET/OFI Request \S+ \(\w+\) completed with error|"
-     r"security group on either this instance or the peer",
+     r"security group on either this instance or the peer|Unresponsive receiver \(reachable by EFA device|"
+     r"efa_rdm_txe_handle_error",
      "the fabric's libfabric (OFI) provider reported errors (EFA, Slingshot/CXI, verbs): the network or its "
      "configuration", explains=("fs-stale-io",))
 # ibstatus's own failure; libibverbs' "No IB devices found" is what any Ethernet-only node prints
@@ -675,7 +733,8 @@ sign("user-offline-hub", "user_code", "user", "network", 2,
      "HF_HUB_OFFLINE=1)")
 sign("user-script-format", "user_code", "user", "process", 1,
      r"DOS line breaks|/bin/(?:ba)?sh\^M: bad interpreter|invalid interpreter \(/bin/\w+\) specified|"
-     r"This does not look like a batch script",
+     r"This does not look like a batch script|execve\(\): \S+: Permission denied|"
+     r"mpirun was unable to find the specified executable|mpirun was unable to launch the specified application",
      "the job's script is not a runnable script (Windows line endings, no #! line)")
 sign("user-resources", "user_code", "user", "process", 2,
      r"fork rejected by pids controller|check_ps_unauth_users: |Could not open stdout file|"
@@ -705,6 +764,19 @@ sign("user-simulation", "user_code", "user", "input", 2,
 sign("fs-dir-limits", "filesystem", "user", "storage", 2,
      r"index full, reach max htree level|\[Errno 31\] Too many links",
      "the job put more entries in one directory than the filesystem allows")
+# distributed-training frameworks refusing the job's configuration or checkpoint
+sign("user-framework-config", "user_code", "user", "framework", 2,
+     r"ZeRORuntimeException|is not divisible by tensor_model_parallel_size|Specify --no-load-optim or --finetune|"
+     r"got mixed torch\.Tensor and DTensor|Missing key in checkpoint state_dict|"
+     r"Lightning can't create new processes if CUDA is already initialized|Some tensors share memory, this will lead to|"
+     r"jax\.distributed\.initialize\(\) must be called before|distributed\.initialize should only be called once|"
+     r"There were no checkpoints found in checkpoint_dir|Expected to mark a variable ready only once|"
+     r"The number of context tokens \(\d+\) exceeds the limit|You requested gpus?: .* But your machine only has|"
+     r"No backend type associated with device type|LocalEntryNotFoundError",
+     "the training or serving framework refused the job's configuration or checkpoint")
+sign("user-framework-warning", "user_code", "user", "framework", 3,
+     r"Unable to find latest file at|could not find the metadata file \S*latest_checkpointed_iteration",
+     "the framework found no checkpoint where the job said one was (it starts from scratch)")
 sign("user-cuda-fork", "user_code", "user", "cuda", 2,
      r"Cannot re-initialize CUDA in forked subprocess",
      "the job's code touched CUDA before forking workers (use the 'spawn' start method)")
