@@ -80,9 +80,9 @@ sign("gpu-off-bus", "gpu_hardware", "infra", "gpu", 0,
      r"device marked unhealthy|device will go unhealthy",
      "a GPU fell off the bus or was lost")
 sign("gpu-ecc-uncorrectable", "gpu_hardware", "infra", "gpu", 0,
-     r"uncorrectable ECC error|cudaErrorECCUncorrectable|double bit ECC|DBE \(double bit error\)|"
+     r"uncorrectable ECC error|cudaErrorECCUncorrectable|double[- ]bit ECC(?![\w ]*[:|]\s*0\b)|DBE \(double bit error\)|"
      r"ECC page retirement or row remapp(?:er|ing) (?:failure|is pending)|row remap(?:ping)? failure|"
-     r"double-bit ECC errors?|uncorrectable memory errors|row remapping failed|row remappings? (?:are|is) pending",
+     r"uncorrectable memory errors|row remapping failed|row remappings? (?:are|is) pending",
      "uncorrectable GPU memory (ECC) error or failed row remapping")
 sign("gpu-gsp", "gpu_hardware", "infra", "gpu", 0,
      r"Timeout waiting for RPC from GSP|GSP (?:RPC )?timeout|GSP firmware.*(?:error|failed)|"
@@ -132,7 +132,7 @@ sign("node-stall", "node_failure", "infra", "node", 1,
      r"rcu_\w+ (?:self-)?detected stalls?|NMI received for unknown reason|NMI: (?:PCI system error|IOCK error)",
      "the node's kernel stalled or took an unexplained NMI")
 sign("node-memory", "node_failure", "infra", "memory", 0,
-     r"^(?=.*(?:DIMM|Memory #|Memory Device|\bcsrow|\bEDAC\b)).*(?:Uncorrectable|uncorrected|\bUE\b)|"
+     r"^(?!.*\b0 (?:Uncorrect|UE\b))(?=.*(?:DIMM|Memory #|Memory Device|\bcsrow|\bEDAC\b)).*(?:Uncorrectable|uncorrected|\bUE\b)|"
      r"Memory failure: .*hardware memory corruption|Uncorrected hardware memory error",
      "the node's memory (a DIMM) had an uncorrectable error", explains=("gpu-ecc-uncorrectable", "env-shm"))
 # "Limit Removed" is the firmware clearing the event it raised when the limit was reached: the
@@ -155,7 +155,7 @@ sign("node-power", "node_failure", "infra", "power", 1,
      r"Power Supply.*(?:Failure|AC lost|lost)|PSU\S* .*(?:fail|lost)",
      "the node's power supply failed or lost input power")
 sign("node-hw-errors", "node_failure", "infra", "memory", 3,
-     r"^(?=.*(?:DIMM|Memory #|Memory Device|\bcsrow|\bEDAC\b)).*(?:\d+ CE\b|Correctable ECC)|"
+     r"^(?=.*(?:DIMM|Memory #|Memory Device|\bcsrow|\bEDAC\b)).*(?:\b[1-9]\d* CE\b|Correctable ECC)|"
      r"\[Hardware Error\]|Hardware error from APEI|CMCI storm detected|Correctable Machine Check Exception|"
      r"Correctable memory error rate exceeded",
      "the node reported corrected hardware errors (a DIMM failing, the firmware's error log): weak on its own")
@@ -277,8 +277,14 @@ sign("sched-cloud-capacity", "scheduler", "infra", "cloud", 2,
      r"Exceeded the PodsReady timeout|deactivated due to exceeding the maximum number of re-queuing|"
      r"ClusterQueue \S+ is inactive|PodGroupPending|tasks in gang unschedulable|Encountered exception when launching instances",
      "the cloud had no capacity for the job's nodes, took them back, or the cluster's provisioning failed")
+# the client retries and usually gets through: alone in a failed job's log it is the best
+# explanation there is, beside any other cause it is only a hint
+sign("controller-retry", "scheduler", "infra", "slurmctld", 3,
+     r"Slurm temporarily unable to accept job, sleeping and retrying|Slurm job queue full, sleeping and retrying",
+     "the Slurm controller was too busy to take the request at first (its client retried)")
 sign("controller-busy", "scheduler", "infra", "slurmctld", 2,
-     r"Socket timed out on send/recv operation|Slurm temporarily unable to accept job|Slurm job queue full|"
+     r"Socket timed out on send/recv operation|Slurm temporarily unable to accept job(?!, sleeping and retrying)|"
+     r"Slurm job queue full(?!, sleeping and retrying)|"
      r"Zero Bytes were transmitted or received|slurm_receive_msgs?: .*Transport endpoint is not connected",
      "the Slurm controller did not answer in time (overloaded or unreachable)", explains=("fs-stale-io",))
 sign("held-by-cluster", "scheduler", "infra", "slurm", 2,
@@ -388,7 +394,7 @@ sign("fs-quota", "filesystem", "user", "storage", 1,
 sign("fs-stale-io", "filesystem", "infra", "storage", 1,
      r"Stale (?:file|NFS file) handle|\bESTALE\b|\[Errno 116\]|Input/output error|\[Errno 5\]|\bEIO\b|"
      r"Read-only file system|\[Errno 30\]|Transport endpoint is not connected|LustreError|"
-     r"nfs: server \S+ not responding|GPFS.*(?:error|unmounted)|lustre.*(?:evicted|-5|-108)|"
+     r"nfs: server \S+ not responding|GPFS.*(?:error|unmounted)|lustre.*(?:(?<!\b0 were )evicted|-5\b|-108\b)|"
      r"EXT4-fs error|XFS \(\S+\): .*(?:error|corruption)|Buffer I/O error on dev|blk_update_request: .*error|"
      r"I/O error, dev \S+|disk I/O error|Remote I/O error|\[Errno 121\]|Structure needs cleaning|"
      r"\b(?:beegfs|mmfs\w*|libceph|ceph|weka\w*)\b.*(?:error|unreachable|offline|hung|timed? ?out)|"
@@ -559,7 +565,9 @@ sign("env-arch", "software_env", "user", "cuda", 2,
      r"Mismatched PJRT plugin PJRT API version|engine plan file is generated on an incompatible device|"
      r"engine plan file is not compatible with this version of TensorRT",
      "the software was not built for this GPU")
+# not on INFO lines: NCCL looking for an optional plugin, JAX probing for a TPU, Apptainer's notices
 sign("env-import", "software_env", "user", "python", 2,
+     r"^(?!.*\bNCCL INFO\b)(?!\s*INFO:).*?(?:"
      r"\b(?:ImportError|ModuleNotFoundError)\b|No module named|undefined symbol|"
      r"cannot open shared object file|version `GLIBC\w*_[\d.]+' not found|"
      r"GLIBCXX_[\d.]+' not found|command not found|: not found$|symbol lookup error|"
@@ -589,7 +597,7 @@ sign("env-import", "software_env", "user", "python", 2,
      r"Failed building wheel for|PackagesNotFoundError|UnsatisfiableError|ResolutionImpossible|"
      r"No matching distribution found|Could not find a version that satisfies|there is no package called|"
      r"Can't locate \S+\.pm in @INC|UnsupportedClassVersionError|/usr/bin/env: .*No such file or directory|"
-     r"execvp error on file .*No such file or directory",
+     r"execvp error on file .*No such file or directory)",
      "a library, module or command is missing or mismatched", also=("user_code",))
 sign("env-nccl-version", "software_env", "user", "nccl", 2,
      r"NCCL version mismatch|NCCL WARN (?!Mismatched collective|NET/Socket : peer .* message truncated)"
@@ -637,9 +645,10 @@ sign("env-ofi", "software_env", "infra", "fabric", 2,
      r"ofi fabric is not available",
      "the libfabric provider could not start (missing, or not configured for this node)", also=("network",))
 # Open MPI found an adapter whose ports are all down; the job may still run over TCP
-sign("net-ports-down", "network", "infra", "fabric", 3,
+# Open MPI carries on over TCP: a hint (a slower job), not a failure
+sign("net-ports-down", "network", "infra", "fabric", 4,
      r"no active ports detected",
-     "the node's InfiniBand adapter has no active port (cable, switch or subnet manager)")
+     "the node's InfiniBand adapter has no active port (cable, switch or subnet manager); MPI fell back to TCP")
 sign("net-lnet", "network", "infra", "fabric", 1,
      r"\bLNetError\b|Request sent has failed due to network error|client_bulk_callback\(\)\) event type \d+, status -5",
      "Lustre's network layer (LNet) lost messages: the fabric, its routers or the servers' links",
@@ -743,7 +752,7 @@ sign("user-resources", "user_code", "user", "process", 2,
      r"OMP: Error #34: System unable to allocate|libgomp: Thread creation failed|"
      r"OutOfMemoryError: (?:unable to create new native thread|Requested array size exceeds VM limit)|"
      r"\[Errno (?:36|17|26)\] (?:File name too long|File exists|Text file busy)|"
-     r"step creation temporarily disabled, retrying \(Requested nodes are busy\)|\[Errno 24\] Too many open files|\bEMFILE\b|"
+     r"\[Errno 24\] Too many open files|\bEMFILE\b|"
      r"\[Errno 18\] Invalid cross-device link|lfs setstripe: setstripe error|Transfer input files failure",
      "the job hit a limit of its own making (too many processes or open files, a rename across filesystems, "
      "a stripe set twice, an input file that is not there)")
@@ -774,7 +783,8 @@ sign("user-framework-config", "user_code", "user", "framework", 2,
      r"The number of context tokens \(\d+\) exceeds the limit|You requested gpus?: .* But your machine only has|"
      r"No backend type associated with device type|LocalEntryNotFoundError",
      "the training or serving framework refused the job's configuration or checkpoint")
-sign("user-framework-warning", "user_code", "user", "framework", 3,
+# printed by every first run too: a hint
+sign("user-framework-warning", "user_code", "user", "framework", 4,
      r"Unable to find latest file at|could not find the metadata file \S*latest_checkpointed_iteration",
      "the framework found no checkpoint where the job said one was (it starts from scratch)")
 sign("user-cuda-fork", "user_code", "user", "cuda", 2,

@@ -1,5 +1,6 @@
 """Every line of the message catalog (tests/data/messages) gets the catalog's label and scope, or,
-where the team's convention differs, the answer recorded with its reason."""
+where the team's convention differs, the answer recorded with its reason; and every line healthy
+jobs print (benign.jsonl) names no cause."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pytest
 from slurm_diag.diagnose import engine, logfile
 from slurm_diag.kb.entries import content_dir, load_dir
 
-CATALOG = Path(__file__).resolve().parents[1] / "data" / "messages" / "catalog.jsonl"
-LINES = [json.loads(text) for text in CATALOG.read_text().splitlines() if text.strip()]
+MESSAGES = Path(__file__).resolve().parents[1] / "data" / "messages"
+LINES = [json.loads(text) for text in (MESSAGES / "catalog.jsonl").read_text().splitlines() if text.strip()]
+BENIGN = [json.loads(text) for text in (MESSAGES / "benign.jsonl").read_text().splitlines() if text.strip()]
 _KB: list = []
 
 
@@ -39,3 +41,10 @@ def test_each_message(entry):
     assert a["label"] == want["label"], (entry["line"], a["explanation"])
     if want["label"] != "unknown":
         assert a["scope"] == want["scope"], (entry["line"], a["explanation"])
+
+
+@pytest.mark.parametrize("entry", BENIGN, ids=[f"{r['family']}-{n}" for n, r in enumerate(BENIGN)])
+def test_a_healthy_line_names_no_cause(entry):
+    assert len(BENIGN) >= 200 and entry["why_benign"].strip()
+    a = engine.diagnose_log(logfile.from_text(entry["line"]), kb_entries=kb).attribution
+    assert a["label"] == "unknown", (entry["line"], a["explanation"])
