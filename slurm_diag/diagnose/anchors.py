@@ -11,7 +11,10 @@ A pattern with a branch that has no such run gets no anchors, and is tried on ev
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from pathlib import Path
 from re import _constants as c          # noqa: PLC2701 - the parse tree of re, stable within 3.11+
 from re import _parser
 
@@ -68,6 +71,50 @@ def of_source(source: str, flags: int) -> frozenset[str] | None:
     return None if need is None else frozenset(a.lower() for a in need)
 
 
+# Parsing a hundred patterns costs a few tenths of a second on every `explain`, so their anchors are
+# kept in a table beside this module, keyed by each pattern's text and flags. A pattern the table
+# does not know (a sign added or changed since) is parsed as before: the table saves time, never
+# changes an answer. tests/diagnose/test_anchors.py checks it against the signs; regenerate it with
+# `python -m slurm_diag.diagnose.anchors`.
+TABLE = Path(__file__).with_name("anchor_table.json")
+_table: dict | None = None
+
+
+def _key(source: str, flags: int) -> str:
+    return hashlib.sha256(f"{flags}\0{source}".encode()).hexdigest()[:20]
+
+
+def cached(source: str, flags: int) -> frozenset[str] | None:
+    """``of_source`` through the table (see above)."""
+    global _table
+    if _table is None:
+        try:
+            _table = json.loads(TABLE.read_text())
+        except (OSError, ValueError):
+            _table = {}
+    key = _key(source, flags)
+    if key not in _table:
+        return of_source(source, flags)
+    found = _table[key]
+    return None if found is None else frozenset(found)
+
+
+def write_table(patterns) -> int:
+    """The table for ``patterns`` ((source, flags) pairs), written beside this module."""
+    table = {}
+    for source, flags in patterns:
+        found = of_source(source, flags)
+        table[_key(source, flags)] = None if found is None else sorted(found)
+    TABLE.write_text(json.dumps(table, indent=0, sort_keys=True) + "\n")
+    return len(table)
+
+
 def may_match(anchors: frozenset[str] | None, lowered: str) -> bool:
     """Could a pattern with these anchors match the line whose lowercased text is ``lowered``?"""
     return anchors is None or any(a in lowered for a in anchors)
+
+
+if __name__ == "__main__":
+    from slurm_diag.diagnose import signs
+
+    print(f"{write_table((s.source, s.flags) for s in signs.all_signs())} patterns in {TABLE}")

@@ -64,7 +64,7 @@ _compiled = lru_cache(maxsize=None)(re.compile)
 def sign(id: str, label: str, scope: str, component: str, tier: int, pattern: str, summary: str,
          flags: int = re.IGNORECASE, explains: tuple[str, ...] = (), also: tuple[str, ...] = ()) -> None:
     _REGISTRY.append(Sign(id, label, scope, component, tier, pattern, flags, summary, explains, also,
-                          anchors_mod.of_source(pattern, flags)))
+                          anchors_mod.cached(pattern, flags)))
 
 
 def all_signs() -> tuple[Sign, ...]:

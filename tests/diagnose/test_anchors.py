@@ -63,3 +63,21 @@ def test_no_line_that_a_sign_matches_is_skipped():
 def test_most_signs_have_anchors():
     without = [s.id for s in signs.all_signs() if s.anchors is None]
     assert len(without) <= len(signs.all_signs()) // 10, without
+
+
+def test_the_anchor_table_knows_every_sign_as_its_parse_does():
+    """The table only saves the parse at import; it must say what the parse says, for every sign.
+    Regenerate it with `python -m slurm_diag.diagnose.anchors` after changing a sign."""
+    import json
+
+    table = json.loads(anchors.TABLE.read_text())
+    for s in signs.all_signs():
+        key = anchors._key(s.source, s.flags)
+        assert key in table, f"sign {s.id} is not in {anchors.TABLE.name}: run python -m slurm_diag.diagnose.anchors"
+        fresh = anchors.of_source(s.source, s.flags)
+        assert (set(table[key]) if table[key] is not None else None) == (set(fresh) if fresh is not None else None), s.id
+        assert s.anchors == fresh, s.id
+
+
+def test_a_pattern_the_table_does_not_know_is_parsed():
+    assert anchors.cached(r"brand new sign text", re.IGNORECASE) == {"brand new sign text"}
