@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from slurm_diag.actions.refusal import BREAKER, Refused
-from slurm_diag.health.cap import held_nodes, limits, partition_allowed, partition_sizes
+from slurm_diag.health.cap import held_nodes, limits, partition_allowed, partition_full, partition_sizes
 from slurm_diag.slurm.errors import SlurmError
 from slurm_diag.store.ingest import BREAKER_RESET, BREAKER_SUBJECT, BREAKER_TRIPPED
 
@@ -47,17 +47,8 @@ def would_exceed(nodes, target: str, limits: Limits, pending=()) -> str | None:
     if len(held) + 1 > limits.max_nodes:
         return (f"draining {target} would make {len(held) + 1} node(s) held by slurm-diag "
                 f"({', '.join(sorted(held)) or 'none'} already), limit {limits.max_nodes}")
-    node = next((n for n in nodes if n.name == target), None)
-    for part, members in sorted(partition_sizes(nodes).items()):
-        if node is None or part not in node.partitions:
-            continue
-        held_here = sorted(held & set(members))
-        allowed = partition_allowed(len(members), limits.max_partition_pct)
-        if len(held_here) + 1 > allowed:
-            return (f"draining {target} would hold {len(held_here) + 1} of partition {part}'s {len(members)} "
-                    f"node(s) ({', '.join(held_here) or 'none'} already), limit {limits.max_partition_pct:g}% "
-                    f"= {allowed}")
-    return None
+    full = partition_full(nodes, target, held, limits.max_partition_pct)
+    return f"draining {target}: {full}" if full else None
 
 
 def state(store) -> dict:

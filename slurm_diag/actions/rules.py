@@ -126,15 +126,11 @@ def check_resume(node, latest_report: dict | None, policy: dict, probes=()) -> N
 
 def failing_probes(probes) -> list[str]:
     """The newest result per probe, GPU and dtype whose verdict is WARN or CRITICAL, in words."""
-    newest: dict[tuple, dict] = {}
-    for p in probes:
-        at = when(p.get("time"))
-        key = (p.get("probe"), p.get("gpu"), p.get("dtype"))
-        if at is not None and p.get("valid", True) and (key not in newest or at > when(newest[key]["time"])):
-            newest[key] = p
+    from slurm_diag.probes.stored import newest
+
     return [f"{p.get('probe')}{f' GPU {g}' if (g := p.get('gpu')) is not None else ''} at {p['time']}: "
             f"{(p.get('verdict') or {}).get('status')} ({(p.get('verdict') or {}).get('message', '')})"
-            for p in newest.values() if (p.get("verdict") or {}).get("status") in ("WARN", "CRITICAL")]
+            for _, p in newest(probes, when).values() if (p.get("verdict") or {}).get("status") in ("WARN", "CRITICAL")]
 
 
 def check_requeue(job_id: str, record: dict | None) -> None:
@@ -165,13 +161,10 @@ def when(text: str | None) -> datetime | None:
 
 def slurm_time(text: str | None) -> datetime | None:
     """Slurm's stamps (local time, no zone: '2026-12-01T06:19:25') as naive UTC, like ``when``."""
-    if not text or text in ("Unknown", "None"):
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
+    from slurm_diag.diagnose.node_facts import when as slurm_when
+
+    value = slurm_when(text)
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value else None
 
 
 def healthy_again(evidence: list[dict], reports: list[dict], probes: list[dict], since: datetime,

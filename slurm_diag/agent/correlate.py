@@ -132,16 +132,11 @@ def probe_flags(results: list[dict], since, when) -> dict[str, list[dict]]:
     """Nodes a probe judged CRITICAL since ``since``, with no job needed to see it: node -> a probe
     finding per probe, GPU and dtype whose newest result is CRITICAL (a later pass clears it). WARN
     is left to the jobs (a node pattern or a slow job cites it). ``when`` reads a stamp (pure)."""
-    newest: dict[tuple, tuple] = {}
-    for r in results:
-        at = when(r.get("time"))
-        if at is None or not r.get("valid", True):
-            continue
-        key = (r.get("node"), r.get("probe"), r.get("gpu"), r.get("dtype"))
-        if key not in newest or at > newest[key][0]:
-            newest[key] = (at, r)
+    from slurm_diag.probes.stored import newest
+
     out: dict[str, list[dict]] = defaultdict(list)
-    for (node, probe, gpu, _dtype), (at, r) in sorted(newest.items(), key=lambda kv: [str(k) for k in kv[0]]):
+    for (node, probe, gpu, _dtype), (at, r) in sorted(newest(results, when).items(),
+                                                        key=lambda kv: [str(k) for k in kv[0]]):
         verdict = r.get("verdict") or {}
         if at < since or verdict.get("status") != "CRITICAL":
             continue

@@ -125,8 +125,9 @@ def _by_system(job) -> bool:
     return cancelled_by_owner(job) is False
 
 
-def observe_nodes(store, start: datetime) -> list[dict]:
-    """Nodes with health or probe findings (WARN or CRITICAL) recorded since ``start``."""
+def observe_nodes(store, start: datetime, probe_results: list[dict]) -> list[dict]:
+    """Nodes with health or probe findings (WARN or CRITICAL) recorded since ``start``
+    (``probe_results``: the store's newest, read once a pass)."""
     seen: dict[str, list[str]] = {}
     for report in store.health_reports(limit=2000):
         at = _when(report.get("time"))
@@ -135,7 +136,7 @@ def observe_nodes(store, start: datetime) -> list[dict]:
         for check in report.get("checks", []):
             if check.get("status") in ("WARN", "CRITICAL"):
                 seen.setdefault(report["node"], []).append(f"health {check['name']} {check['status']}")
-    for result in store.probe_results(limit=2000):
+    for result in probe_results:
         at = _when(result.get("time"))
         status = (result.get("verdict") or {}).get("status")
         if at is not None and at >= start and status in ("WARN", "CRITICAL"):
@@ -202,14 +203,15 @@ class Loop:
         jobs = [self.ctx.client.get_job(j) for j in job_ids] if job_ids else observe_jobs(self.ctx.client, start, end)
         jobs = jobs[:self.max_jobs]
         report.jobs_seen = len(jobs)
-        report.nodes_observed = observe_nodes(self.store, start)
+        probe_results = self.store.probe_results(limit=2000)                  # read once a pass
+        report.nodes_observed = observe_nodes(self.store, start, probe_results)
         views = []
         for job in jobs:
             view = self._orient(job, report, named=bool(job_ids))
             if view is not None:
                 views.append(view)
         handled = self._across(views, report)
-        self._probed_nodes(start, handled, report)
+        self._probed_nodes(start, probe_results, handled, report)
         report.seconds = time.monotonic() - began
         self.store.audit(self.ctx.actor, RUN_EVENT, RUN_SUBJECT,
                          {"start": report.start, "end": report.end if not job_ids else None, "llm": self.llm,
@@ -359,12 +361,13 @@ class Loop:
                                "decide": [decision]}})
         return handled
 
-    def _probed_nodes(self, start: datetime, handled: set[str], report: RunReport) -> None:
+    def _probed_nodes(self, start: datetime, probe_results: list[dict], handled: set[str],
+                      report: RunReport) -> None:
         """Nodes a probe judged CRITICAL in the window, whoever ran it: a drain proposal of their own
         (an approver decides), unless the node is drained already or a drain of it is open."""
         from slurm_diag.actions.proposals import OPEN
 
-        flagged = correlate.probe_flags(self.store.probe_results(limit=2000), start, _when)
+        flagged = correlate.probe_flags(probe_results, start, _when)
         if not flagged:
             return
         drained = {n.name for n in self.ctx.client.list_nodes() if n.drained}

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from slurm_diag.diagnose import node_facts
+from slurm_diag.probes.stored import newest
 
 MAX_FIGURES = 12
 FORMULAS = ("the model: gemm expects efficiency x the GPU's datasheet peak for the dtype, scaled by SM clock / "
@@ -41,16 +42,10 @@ def _latest(job, results: list[dict]) -> list[dict]:
     if span is None:
         return []
     start, end = span[0] - _AROUND, span[1] + _AROUND
-    best: dict[tuple, tuple] = {}
-    for r in results:
-        at = node_facts.when(r.get("time"))
-        if r.get("node") not in job.nodes or at is None or not start <= at <= end or not r.get("valid", True):
-            continue
-        key = (r["node"], r.get("gpu"), r.get("probe"), r.get("dtype"))
-        if key not in best or at > best[key][0]:
-            best[key] = (at, r)
-    return [r for _, r in sorted(best.values(), key=lambda item: (item[1]["node"], str(item[1].get("gpu")),
-                                                                    str(item[1].get("probe"))))]
+    around = [r for r in results if r.get("node") in job.nodes
+              and (at := node_facts.when(r.get("time"))) is not None and start <= at <= end]
+    latest = [r for _, r in newest(around, node_facts.when).values()]
+    return sorted(latest, key=lambda r: (r["node"], str(r.get("gpu")), str(r.get("probe"))))
 
 
 def probe_line(r: dict) -> str:

@@ -19,6 +19,20 @@ def select(docs: Iterable[dict], nodes: Iterable[str] = (), sweep: str | None = 
     return [d for d in docs if (not nodes or d["node"] in nodes) and (not sweep or sweep_of(d) == sweep)]
 
 
+def newest(docs: Iterable[dict], when) -> dict[tuple, tuple]:
+    """(node, probe, gpu, dtype) -> (time, result) of the newest valid result of each, in the order
+    each subject first appears; ``when`` reads a stamp, results without one are left out (pure)."""
+    out: dict[tuple, tuple] = {}
+    for d in docs:
+        at = when(d.get("time"))
+        if at is None or not d.get("valid", True):
+            continue
+        key = (d.get("node"), d.get("probe"), d.get("gpu"), d.get("dtype"))
+        if key not in out or at > out[key][0]:
+            out[key] = (at, d)
+    return out
+
+
 def latest_sweep(docs: Iterable[dict]) -> str | None:
     """The sweep of the most recent result that belongs to one (pure)."""
     best = max(((d.get("time") or "", sweep_of(d)) for d in docs if sweep_of(d)), default=None)
