@@ -11,7 +11,7 @@ breaker: no proposal's drain is executed until an approver runs `actions breaker
 epilog or HealthCheckProgram that was stopped by the same limit trips it too, when its spooled
 record reaches the store (store/ingest.py); the hooks themselves obey the live count, not the latch,
 because they cannot read the database on the job's path. Its state
-is a pair of events in the append-only audit log (subject ``breaker``): the latest decides, and
+is a pair of events in the append-only audit log (store/latch.py): the latest decides, and
 who tripped or reset it, when and why, is kept.
 """
 
@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from slurm_diag.actions.refusal import BREAKER, Refused
 from slurm_diag.health.cap import held_nodes, limits, partition_allowed, partition_full, partition_sizes
 from slurm_diag.slurm.errors import SlurmError
-from slurm_diag.store.ingest import BREAKER_RESET, BREAKER_SUBJECT, BREAKER_TRIPPED
-
-SUBJECT, TRIPPED, RESET = BREAKER_SUBJECT, BREAKER_TRIPPED, BREAKER_RESET
+from slurm_diag.store.latch import reset, state, trip  # noqa: F401  (the latch's record, re-exported)
 
 
 @dataclass(frozen=True)
@@ -49,26 +47,6 @@ def would_exceed(nodes, target: str, limits: Limits, pending=()) -> str | None:
                 f"({', '.join(sorted(held)) or 'none'} already), limit {limits.max_nodes}")
     full = partition_full(nodes, target, held, limits.max_partition_pct)
     return f"draining {target}: {full}" if full else None
-
-
-def state(store) -> dict:
-    """{"tripped": bool, and for the latest event: "at", "by", "why"}."""
-    events = [e for e in store.audit_log(subject=SUBJECT) if e["event"] in (TRIPPED, RESET)]
-    if not events:
-        return {"tripped": False, "at": None, "by": None, "why": None}
-    last = events[-1]
-    return {"tripped": last["event"] == TRIPPED, "at": last["time"].isoformat(), "by": last["actor"],
-            "why": (last["detail"] or {}).get("why")}
-
-
-def trip(store, actor: str, why: str, proposal_id: str | None = None) -> None:
-    store.audit(actor, TRIPPED, SUBJECT, {"why": why, "proposal": proposal_id})
-
-
-def reset(store, actor: str, note: str | None = None) -> dict:
-    before = state(store)
-    store.audit(actor, RESET, SUBJECT, {"why": note or "reset by an approver", "was": before})
-    return before
 
 
 def enforce(store, client, limits: Limits, actor: str, target: str, pending=(), proposal_id: str | None = None) -> None:

@@ -6,7 +6,7 @@ its schema goes to ``<spool>/rejected/`` with a ``.why`` note beside it, so noth
 A hook's action record marked ``trip_breaker`` (it would have drained, but slurm-diag already held
 as many nodes as the one limit allows) also trips the actions' circuit breaker: the prolog cannot
 reach the database on the job's path, so its trip lands here, and no approved drain runs until an
-approver resets the breaker (actions/breaker.py reads the same events).
+approver resets the breaker (both write the one latch, store/latch.py).
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from slurm_diag.schemas import SchemaError
+from slurm_diag.store import latch
 from slurm_diag.store.db import Store
-
-BREAKER_SUBJECT = "breaker"
-BREAKER_TRIPPED, BREAKER_RESET = "breaker.tripped", "breaker.reset"
 
 
 @dataclass
@@ -57,9 +55,8 @@ def ingest(store: Store, spool: Path) -> IngestSummary:
                     subject = str(doc.get("job_id") or doc.get("node") or "")
                     store.audit(actor=actor, event=event, subject=subject or None, detail=doc)
                     if kind == "actions" and doc.get("trip_breaker") is True:
-                        store.audit(actor=actor, event=BREAKER_TRIPPED, subject=BREAKER_SUBJECT,
-                                    detail={"why": f"{doc.get('context', 'hook')} on {doc.get('node', '?')}: "
-                                                   f"{doc.get('note', '')}", "proposal": None})
+                        latch.trip(store, actor, f"{doc.get('context', 'hook')} on {doc.get('node', '?')}: "
+                                                 f"{doc.get('note', '')}")
             except (ValueError, SchemaError) as exc:  # JSONDecodeError is a ValueError
                 _reject(spool, path, str(exc)[:500], summary)
                 continue
