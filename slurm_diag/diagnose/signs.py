@@ -222,7 +222,7 @@ sign("time-limit", "time_limit", "user", "slurm", 1,
      r"job\.exception type=timeout|exceeded allowed execute duration|Time limit exhausted for JobId|"
      r"exceeded hard wallclock time|timeout: sending signal TERM to command|Handling auto-requeue signal|"
      r"Reached time limit, Run time|user-provided time limit for job execution has been reached|CPU time limit exceeded|"
-     r"exceeded its active deadline",
+     r"exceeded its active deadline|Process exceeded running time limit",
      "the job reached its time limit", also=("user_code",), explains=("user-segfault",))
 sign("timeout-state", "time_limit", "user", "slurm", 2, r"(?<![\w-])(?:TIMEOUT|DEADLINE)(?![\w-])",
      "Slurm's state TIMEOUT: the job reached its time limit", flags=0, also=("user_code",))
@@ -535,6 +535,7 @@ sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      r"container_p_join: setns failed|appears to have a different version of Slurm|"
      r"cannot find mpi plugin for mpi/|Failed to set topology '|can not load PMIx library|Couldn't load specified plugin name for mpi/|"
      r"Cannot create context for mpi/|unable to resolve MPI plugin offset|Failed to invoke task plugins|"
+     r"can't stat gres\.conf file|Waiting for gres\.conf file|gres\.conf duplicate records|"
      r"Credential signature check: "
      r"Credential data mismatch",
      "the node's Slurm or container platform is broken (a missing plugin, cgroups or user namespaces not set "
@@ -676,9 +677,14 @@ sign("net-ofi", "network", "infra", "fabric", 2,
      r"\bfi_(?:cq|av|ep|send|recv|read|write|inject|tsend|trecv)\w* (?:failed|returned error)|"
      r"\bcxi\w*:.{0,200}UNDELIVERABLE|NET/OFI Request \S+ \(\w+\) completed with error|"
      r"security group on either this instance or the peer|Unresponsive receiver \(reachable by EFA device|"
-     r"efa_rdm_txe_handle_error",
+     r"efa_rdm_txe_handle_error|Flow control triggered due to failure to append",
      "the fabric's libfabric (OFI) provider reported errors (EFA, Slingshot/CXI, verbs): the network or its "
      "configuration", explains=("fs-stale-io",))
+# Open MPI's TCP transport could not reach a peer's address (a wrong interface, a firewall, routing)
+sign("net-mpi-tcp", "network", "infra", "fabric", 2,
+     r"Open MPI failed to TCP connect to a peer MPI process",
+     "MPI's TCP transport could not connect to another rank's address (a container bridge or wrong interface, "
+     "a firewall, or routing between the nodes)")
 # ibstatus's own failure; libibverbs' "No IB devices found" is what any Ethernet-only node prints
 sign("net-no-device", "network", "infra", "fabric", 1,
      r"sys files not found \(/sys/class/infiniband",
