@@ -23,6 +23,7 @@ MAX_LOG_FINDINGS = 40          # per log: the first occurrence of each sign, the
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\):")
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')
 _LIBRARY = re.compile(r"[/\\](?:site-packages|dist-packages|lib/python\d[\d.]*|lib64/python\d[\d.]*)[/\\]|^<frozen ")
+_RANK = re.compile(r"^\[rank\d+\]:")
 _PREFIX = re.compile(r"^(?:\[(?:rank|default)\d*\]:|\d+: )\s?")     # torchrun's "[rank3]:", srun --label's "3: "
 # srun's report of a task that failed by itself (not one terminated or killed by the cancel), or srun
 # tearing the step down because a task failed
@@ -34,6 +35,10 @@ _FINISHED = re.compile(r"\b(?:training|fine-?tuning|pre-?training|the job|the ru
                        r"(?:done|finished|completed)\b|\b(?:finished|completed)\s+(?:the\s+)?(?:training|fine-?tuning|"
                        r"pre-?training)\b|\bafter training is done\b", re.IGNORECASE)
 FINISH_WINDOW = 30
+_WATCHDOG = re.compile(r"Watchdog caught collective operation timeout|we are taking the entire process down|"
+                       r"detected by watchdog")
+_ABORT = re.compile(r"Aborted|terminate called after throwing|core dumped|SIGABRT|signal 6\b")
+_SEGV = re.compile(r"Segmentation fault|SIGSEGV|signal 11\b|segfault")
 _EXCEPTION = re.compile(r"^(?P<type>(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|"
                         r"Interrupt|Failure|Warning)|AssertionError|StopIteration)(?::\s*(?P<msg>.*))?$")
 
@@ -96,10 +101,20 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
         for code, bus in extract.xids_in(line):
             _xid(found, code, bus, line, n, where, job_id, pci_to_gpu)
     _cancel_after_task_failure(found, lines)
+    _abort_after_watchdog(found, lines)
     _hang_after_finish(found, lines, where, job_id)
     _prolog_failure_with_reason(found)
     _hot_gpus(found, lines, where, job_id, pci_to_gpu)
     _slower_runs(found, lines, where, job_id)
+    slow = throughput.straggler(lines)
+    if slow is not None:
+        found["straggler"] = Evidence(
+            finding(f"{where}:straggler", "log", "WARN",
+                    f"the job's own straggler report: rank {slow.rank} did {slow.low:g} TFLOP/s against "
+                    f"{slow.high:g} on the fastest rank (line {slow.line})",
+                    job_id=job_id, raw={"where": where, "line": slow.line, "rank": slow.rank,
+                                        "low": slow.low, "high": slow.high}),
+            "slow_node", "infra", "node", 2, [slow.line], ("gpu_throttle",))
     drop = throughput.sustained_drop(lines)
     if drop is not None:
         label = "gpu_throttle" if drop.throttle_cues else "slow_node"
@@ -138,6 +153,21 @@ def _cancel_after_task_failure(found: dict, lines: list[str]) -> None:
             ev.finding["summary"] = (f"the step was cancelled as a consequence of the task failure srun reported "
                                      f"on line {k + 1}, not by a person: {lines[at].strip()[:300]}")
             ev.finding["raw"]["consequence_of_line"] = k + 1
+
+
+def _abort_after_watchdog(found: dict, lines: list[str]) -> None:
+    """PyTorch's NCCL watchdog takes the process down with SIGABRT once a collective timed out
+    ("Aborted (core dumped)", "terminate called after throwing ... DistBackendError"): aborts that
+    follow a watchdog timeout are that timeout's, a symptom like it. A segfault stays a crash."""
+    crash, watchdog = found.get("user-segfault"), found.get("net-symptom")
+    if crash is None or watchdog is None:
+        return
+    first = next((k for k in range(len(lines)) if _WATCHDOG.search(lines[k])), None)
+    if first is None or first + 1 >= crash.lines[0]:
+        return
+    if all(_ABORT.search(lines[k - 1]) and not _SEGV.search(lines[k - 1]) for k in crash.lines):
+        crash.tier, crash.finding["severity"] = SYMPTOM_TIER, "WARN"
+        crash.finding["raw"]["consequence_of_line"] = first + 1
 
 
 def _hang_after_finish(found: dict, lines: list[str], where: str, job_id) -> None:
@@ -260,14 +290,18 @@ class Traceback:
 
 
 def last_traceback(lines: list[str]) -> Traceback | None:
-    """The last 'Traceback (most recent call last):' block: its exception and the last frame."""
+    """The last 'Traceback (most recent call last):' block: its exception and the last frame. A
+    quoted excerpt often starts below the header: then the last run of frames ending in an
+    exception line counts as one."""
     start = None
     for n in range(len(lines) - 1, -1, -1):
         if _TRACEBACK.search(lines[n]):
             start = n
             break
     if start is None:
-        return None
+        start = _headless_frames(lines)
+    if start is None:
+        return _rank_exception(lines)
     frame = own = None
     for n in range(start + 1, min(len(lines), start + 400)):
         text = _PREFIX.sub("", lines[n], count=1)
@@ -280,6 +314,40 @@ def last_traceback(lines: list[str]) -> Traceback | None:
         e = _EXCEPTION.match(text)
         if e and text[:1] not in (" ", "\t"):
             return Traceback(n + 1, e["type"], (e["msg"] or "").strip(), frame, own)
+    return None
+
+
+def _rank_exception(lines: list[str]) -> Traceback | None:
+    """With no frames at all, torchrun's rank-prefixed exception line ("[rank1]: RuntimeError: ...")
+    still says which rank raised what: the first one that is not a symptom (a peer's timeout or
+    abort is not where it started)."""
+    symptoms = [s for s in signs.all_signs() if s.tier >= SYMPTOM_TIER]
+    for n, line in enumerate(lines):
+        if not _RANK.match(line):
+            continue
+        text = _PREFIX.sub("", line, count=1)
+        e = _EXCEPTION.match(text)
+        if e and text[:1] not in (" ", "\t") and not any(s.search(text, text.lower()) for s in symptoms):
+            return Traceback(n + 1, e["type"], (e["msg"] or "").strip(), None, None)
+    return None
+
+
+def _headless_frames(lines: list[str]) -> int | None:
+    """The line before the last frame run (``File "...", line N, in f``, its source line) that an
+    exception line closes, when no traceback header is there."""
+    for n in range(len(lines) - 1, 0, -1):
+        text = _PREFIX.sub("", lines[n], count=1)
+        if text[:1] in (" ", "\t") or not _EXCEPTION.match(text):
+            continue
+        k = n - 1
+        while k >= 0 and n - k <= 3 and not _FRAME.match(_PREFIX.sub("", lines[k], count=1)):
+            k -= 1
+        if k < 0 or n - k > 3:
+            continue
+        while k > 0 and (_FRAME.match(_PREFIX.sub("", lines[k - 1], count=1))
+                         or _PREFIX.sub("", lines[k - 1], count=1)[:1] in (" ", "\t")):
+            k -= 1
+        return k - 1
     return None
 
 

@@ -114,7 +114,7 @@ sign("gpu-init-failed", "gpu_hardware", "infra", "gpu", 1,
 
 # ---- the node itself
 sign("node-panic", "node_failure", "infra", "node", 0,
-     r"Kernel panic|kernel BUG at|(?<!Correctable )Machine Check Exception|\bmce: \[Hardware Error\]|"
+     r"Kernel panic|\*\*\* (?:JOB|STEP) \S+ ON \S+ UNCORRECTABLE MEMORY ERROR AT|kernel BUG at|(?<!Correctable )Machine Check Exception|\bmce: \[Hardware Error\]|"
      r"EDAC .*(?:UE|uncorrected)|soft lockup - CPU#|hard LOCKUP|unable to handle (?:kernel )?(?:NULL pointer|paging)|"
      r"general protection fault(?::\s*[0-9a-f]{4} \[#\d+\]|, probably for non-canonical)|\bOops: [0-9a-f]{4} \[#\d+\]",
      "the node's kernel crashed or reported a hardware error")
@@ -227,7 +227,7 @@ sign("time-limit", "time_limit", "user", "slurm", 1,
 sign("timeout-state", "time_limit", "user", "slurm", 2, r"(?<![\w-])(?:TIMEOUT|DEADLINE)(?![\w-])",
      "Slurm's state TIMEOUT: the job reached its time limit", flags=0, also=("user_code",))
 sign("preempted", "scheduler", "infra", "slurm", 1,
-     r"DUE TO PREEMPTION|\bPREEMPTED\b|job (?:was )?preempted|preempted by",
+     r"DUE TO PREEMPTION|(?<!, got )\bPREEMPTED\b|job (?:was )?preempted|preempted by",
      "the scheduler preempted the job")
 sign("prolog-failed", "scheduler", "infra", "slurm", 1,
      r"launch[ _]failed[ _]requeued[ _]held|\bProlog(?:/Epilog)? (?:error|failure|failed|hung)|JobHeldAdmin|"
@@ -467,7 +467,8 @@ sign("cpu-throttle", "slow_node", "infra", "cpu", 1,
 sign("link-degraded", "slow_node", "infra", "pcie", 2,
      r"available PCIe bandwidth, limited by|\(downgraded\)|link (?:width|speed) (?:is )?(?:degraded|downgraded)|"
      r"PCIe replays? per minute|retraining non-functional downstream link|host-side PCIe replay violation|"
-     r"did not exceed minimum required bandwidth|\(Could be \d+X \)|performance may be degraded",
+     r"did not exceed minimum required bandwidth|\(Could be \d+X \)|performance may be degraded|"
+     r"running at PCI link width \d+X, which is below the minimum",
      "a PCIe link trained below what the device can do (a degraded link slows the node)")
 sign("slow-node", "slow_node", "infra", "node", 2,
      r"straggler|slow(?:est)? rank|rank \d+ is (?:much )?slower|CPU (?:is )?throttl|cpufreq|"
@@ -546,7 +547,7 @@ sign("env-mpi-request", "software_env", "user", "slurm", 0,
      also=("scheduler",))
 sign("env-shm", "software_env", "user", "memory", 2,
      r"(?<!PCIe )Bus error|SIGBUS|bus error encountered in worker|insufficient shared memory|"
-     r"unable to write to file </torch_|failed to extend /dev/shm",
+     r"unable to write to file </torch_|failed to extend /dev/shm|Error while creating shared memory segment /dev/shm/",
      "SIGBUS or a failed shared-memory write: the memory behind a mapping (/dev/shm, tmpfs) ran out; "
      "enlarge /dev/shm (containers: --shm-size) or use fewer loader workers",
      explains=("user-segfault", "fs-enospc"), also=("host_oom", "user_code"))
@@ -622,7 +623,7 @@ sign("net-fabric", "network", "infra", "fabric", 2,
      r"Slurmd could not connect IO|"
      r"completion with error|ibv_poll_cq|local (?:length|protection|QP operation) error|"
      r"\bport \d+ .*(?:state )?DOWN\b|link (?:is )?down|LinkDown|NET/IB : .*(?:error|failed)|"
-     r"mlx5_\d+.*(?:error|down)|UCX\s+ERROR|ud_ep\.c:?\d*.*(?:timed out|timeout|Fatal)|Endpoint timeout|"
+     r"(?<!_mlx5/)mlx5_\d+.*(?:error|down)|UCX\s+ERROR|ud_ep\.c:?\d*.*(?:timed out|timeout|Fatal)|Endpoint timeout|"
      r"rdma.*(?:error|failed)|NET/Socket : .*(?:error|failed)|IB(?:V)? (?:error|failed)|"
      r"Call to ibv_\w+ failed|ibv_\w+ failed with error|NETDEV WATCHDOG: .*transmit queue \d+ timed out",
      "the network fabric reported errors")
@@ -771,7 +772,7 @@ sign("user-data-file", "user_code", "user", "data", 2,
      also=("filesystem",))
 # simulation codes stopping on their own input or physics
 sign("user-simulation", "user_code", "user", "input", 2,
-     r"There is no domain decomposition for \d+ ranks|ERROR(?: on proc \d+)?: (?:Lost atoms|Out of range atoms)|"
+     r"There is no domain decomposition for \d+ ranks|A USER ERROR has occurred|ERROR(?: on proc \d+)?: (?:Lost atoms|Out of range atoms)|"
      r"Periodic cell has become too small|HPL ERROR from process|ZBRENT: fatal error in bracketing|"
      r"VERY BAD NEWS! internal error in subroutine|LAPACK: Routine \w+ failed",
      "the simulation stopped on its own input or physics (a decomposition, a cell or a solver that does not fit)")

@@ -76,3 +76,27 @@ def sustained_drop(lines) -> Drop | None:
         if best is None or drop.share > best.share:
             best = drop
     return best
+
+
+# Megatron's straggler detector: "MnEtpt/Rnk: 88.82TF/30 | MxEtpt/Rnk: 608.83TF/13", the slowest and
+# fastest rank's throughput in one report
+_RANK_SPREAD = re.compile(r"MnEtpt/Rnk:\s*(?P<low>\d+(?:\.\d+)?)TF/(?P<low_rank>\d+)\s*\|\s*"
+                          r"MxEtpt/Rnk:\s*(?P<high>\d+(?:\.\d+)?)TF/(?P<high_rank>\d+)")
+STRAGGLER_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Straggler:
+    line: int               # 1-based
+    rank: int
+    low: float
+    high: float
+
+
+def straggler(lines) -> Straggler | None:
+    """The first per-rank report whose slowest rank does less than STRAGGLER_SHARE of the fastest's work."""
+    for n, line in enumerate(lines, 1):
+        m = _RANK_SPREAD.search(line)
+        if m and float(m["high"]) > 0 and float(m["low"]) / float(m["high"]) < STRAGGLER_SHARE:
+            return Straggler(n, int(m["low_rank"]), float(m["low"]), float(m["high"]))
+    return None
