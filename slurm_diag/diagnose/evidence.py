@@ -115,6 +115,11 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
                     job_id=job_id, raw={"where": where, "line": slow.line, "rank": slow.rank,
                                         "low": slow.low, "high": slow.high}),
             "slow_node", "infra", "node", 2, [slow.line], ("gpu_throttle",))
+        limit = found.get("time-limit")
+        if limit is not None and limit.lines[0] > slow.line and limit.tier < 3:
+            # the job's own report named a rank far slower than the rest before the limit ended it
+            limit.tier = 3
+            limit.finding["raw"]["consequence_of_line"] = slow.line
     drop = throughput.sustained_drop(lines)
     if drop is not None:
         label = "gpu_throttle" if drop.throttle_cues else "slow_node"
