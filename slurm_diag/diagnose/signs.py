@@ -190,7 +190,7 @@ sign("host-oom-kill", "host_oom", "user", "memory", 1,
      r"oom[-_]kill(?:ed)? event|Out of memory: Kill(?:ed)? process|Memory cgroup out of memory|oom_reaper: reaped|"
      r"killed as a result of limit of|killed by the OOM killer|: task \d+: Out Of Memory|"
      r"exceeded a memory resource limit|\bTERM_SWAP\b|OOM killer terminated this process|Container killed due to memory usage|Exceeded step memory limit|Exit_status = -27\b|"
-     r"gone over memory limit|memory usage exceeded request_memory|due to memory pressure for|"
+     r"gone over memory limit|memory usage exceeded request_memory|due to memory pressure for|killed due to memory pressure \(OOM\)|"
      r"exceeds job hard limit \"h_vmem\"|exceeded \d+% memory budget|ray\.exceptions\.OutOfMemoryError|"
      r"^\s*(?:\[[\d. ]+\] )?memory: usage \d+kB, limit \d+kB, failcnt \d+|"
      r"\bOUT_OF_MEMORY\b|\bOUT_OF_ME\+|oom-kill:constraint|invoked oom-killer|Some of your processes may have been killed by the cgroup out-of-memory handler|"
