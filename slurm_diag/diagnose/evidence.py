@@ -102,6 +102,7 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
             _xid(found, code, bus, line, n, where, job_id, pci_to_gpu)
     _cancel_after_task_failure(found, lines)
     _abort_after_watchdog(found, lines)
+    _node_lost_to_the_cloud(found)
     _hang_after_finish(found, lines, where, job_id)
     _prolog_failure_with_reason(found)
     _hot_gpus(found, lines, where, job_id, pci_to_gpu)
@@ -173,6 +174,16 @@ def _abort_after_watchdog(found: dict, lines: list[str]) -> None:
     if all(_ABORT.search(lines[k - 1]) and not _SEGV.search(lines[k - 1]) for k in crash.lines):
         crash.tier, crash.finding["severity"] = SYMPTOM_TIER, "WARN"
         crash.finding["raw"]["consequence_of_line"] = first + 1
+
+
+def _node_lost_to_the_cloud(found: dict) -> None:
+    """A cloud node that failed, or never came up, after the cloud said it had no capacity, no
+    quota or took the instance back: the cloud's answer is the cause, the node's failure its
+    consequence (it stays an alternative)."""
+    cloud, node = found.get("sched-cloud-capacity"), found.get("node-fail")
+    if cloud is not None and node is not None and cloud.lines[0] < node.lines[0]:
+        node.tier = 3
+        node.finding["raw"]["consequence_of_line"] = cloud.lines[0]
 
 
 def _hang_after_finish(found: dict, lines: list[str], where: str, job_id) -> None:

@@ -268,7 +268,7 @@ sign("sched-platform", "scheduler", "infra", "slurmctld", 2,
      "the scheduler's own machinery failed (its database, its controller's load, a node's configuration)")
 # a cloud's capacity and interruptions, and the cluster managers that provision nodes from it
 sign("sched-cloud-capacity", "scheduler", "infra", "cloud", 2,
-     r"InsufficientInstanceCapacity|INSUFFICIENT_INSTANCE_CAPACITY|ZONE_RESOURCE_POOL_EXHAUSTED|"
+     r"InsufficientInstanceCapacity|INSUFFICIENT_INSTANCE_CAPACITY|ZONE_RESOURCE_POOL_EXHAUSTED|GCP Error: Quota \w+ exceeded|"
      r"is currently unavailable in the \S+ zone|GCE out of resources|There is no more capacity in the zone|"
      r"VM_MIN_COUNT_NOT_REACHED|AllocationFailed|SkuNotAvailable|failed launching nodeclaim|"
      r"ResourcesUnavailableError: Failed to (?:provision|acquire)|Spot interruption warning|SpotInterrupted|"
@@ -276,7 +276,8 @@ sign("sched-cloud-capacity", "scheduler", "infra", "cloud", 2,
      r"protected mode due to failures detected in node provisioning|CE\(s\) associated with the job queue are invalid|"
      r"Exceeded the PodsReady timeout|deactivated due to exceeding the maximum number of re-queuing|"
      r"ClusterQueue \S+ is inactive|PodGroupPending|tasks in gang unschedulable|Encountered exception when launching instances",
-     "the cloud had no capacity for the job's nodes, took them back, or the cluster's provisioning failed")
+     "the cloud had no capacity for the job's nodes, took them back, or the cluster's provisioning failed",
+     explains=("request-invalid",))
 # the client retries and usually gets through: alone in a failed job's log it is the best
 # explanation there is, beside any other cause it is only a hint
 sign("controller-retry", "scheduler", "infra", "slurmctld", 3,
