@@ -82,7 +82,7 @@ sign("gpu-off-bus", "gpu_hardware", "infra", "gpu", 0,
 sign("gpu-ecc-uncorrectable", "gpu_hardware", "infra", "gpu", 0,
      r"uncorrectable ECC error|cudaErrorECCUncorrectable|double[- ]bit ECC(?![\w ]*[:|]\s*0\b)|DBE \(double bit error\)|"
      r"ECC page retirement or row remapp(?:er|ing) (?:failure|is pending)|row remap(?:ping)? failure|"
-     r"uncorrectable memory errors|row remapping failed|row remappings? (?:are|is) pending",
+     r"uncorrectable memory errors|row remapping failed|row remappings? (?:are|is) pending|CUDA_ERROR_CONTAINED|cudaErrorContained",
      "uncorrectable GPU memory (ECC) error or failed row remapping")
 sign("gpu-gsp", "gpu_hardware", "infra", "gpu", 0,
      r"Timeout waiting for RPC from GSP|GSP (?:RPC )?timeout|GSP firmware.*(?:error|failed)|"
@@ -91,7 +91,8 @@ sign("gpu-gsp", "gpu_hardware", "infra", "gpu", 0,
 sign("gpu-nvlink", "gpu_hardware", "infra", "nvlink", 1,
      r"NVLink (?:error|fatal|fault|training failed)|NVL(?:ink)? (?:uncorrectable|fatal)|nvswitch.*(?:fatal|error)|"
      r"NvLink link \d+ is (?:currently )?down|cudaErrorNvlinkUncorrectable|fatal errors on NvSwitch|"
-     r"NvSwitch .*NvLink (?:port \d+ )?is (?:currently )?down|NVSwitch \d+'s NvLink \d+ is down|fatal NvSwitch SXID",
+     r"NvSwitch .*NvLink (?:port \d+ )?is (?:currently )?down|NVSwitch \d+'s NvLink \d+ is down|fatal NvSwitch SXID|"
+     r"NVRM: knvlink\w+: .*\bfailed",
      "an NVLink / NVSwitch error", explains=("net-fabric",))
 # what DCGM's diagnostics, nvidia-smi -q and node health checks report about a GPU's memory and state
 sign("gpu-health-report", "gpu_hardware", "infra", "gpu", 1,
@@ -168,6 +169,7 @@ sign("node-fail", "node_failure", "infra", "node", 0,
      r"node\.kubernetes\.io/unreachable|NodeNotReady|Kubelet stopped posting node status|lost contact with job shell|"
      r"Something is wrong with the boot of the nodes|Nodes \S+ are still not ready|not resumed by ResumeTimeout|"
      r"Reason=ResumeTimeout reached|terminated in response to imminent node shutdown|Host EC2 \(instance \S+\) terminated|"
+     r"preempted \(node failure\)|VMRecreatedDuringExecution|ping RPC timeout from \S+ after \d+s|"
      r"Scheduler health check failed|The actor is dead because its node has died",
      "Slurm lost the node under the job")
 sign("node-rebooted", "node_failure", "infra", "node", 0,
@@ -203,7 +205,9 @@ sign("host-oom-hint", "host_oom", "user", "memory", 3,
 sign("host-oom-python", "host_oom", "user", "memory", 2,
      r"^\s*MemoryError\b|std::bad_alloc|Cannot allocate memory(?! in static TLS block)|\bENOMEM\b|_ArrayMemoryError|"
      r"cannot allocate vector of size|LoadError: OutOfMemoryError|local object store is full of objects that are still in scope|"
-     r"ArrowMemoryError: malloc of size|ObjectStoreFullError|"
+     r"ArrowMemoryError: malloc of size|ObjectStoreFullError|put on hold by SYSTEM_PERIODIC_HOLD due to memory usage|"
+     r"not enough memory for BAM sorting|couldn't allocate memory for bam_mem|<jemalloc>: Error in malloc\(\): out of memory|"
+     r"Failed attempt to allocate \d+\s?bytes|Failed to allocate \d+ bytes of memory|"
      r"Container killed by YARN for exceeding (?:physical|virtual) memory|Could not reserve enough space for \S+ object heap|"
      r"forrtl: severe \(41\): insufficient virtual memory|AddressSanitizer: out of memory|"
      r"internal compiler error: Killed \(program|"
@@ -222,7 +226,8 @@ sign("time-limit", "time_limit", "user", "slurm", 1,
      r"job\.exception type=timeout|exceeded allowed execute duration|Time limit exhausted for JobId|"
      r"exceeded hard wallclock time|timeout: sending signal TERM to command|Handling auto-requeue signal|"
      r"Reached time limit, Run time|user-provided time limit for job execution has been reached|CPU time limit exceeded|"
-     r"exceeded its active deadline|Process exceeded running time limit",
+     r"exceeded its active deadline|Process exceeded running time limit|qmaster enforced h_rt|due to wall clock limit|"
+     r"Job attempt duration exceeded timeout",
      "the job reached its time limit", also=("user_code",), explains=("user-segfault",))
 sign("timeout-state", "time_limit", "user", "slurm", 2, r"(?<![\w-])(?:TIMEOUT|DEADLINE)(?![\w-])",
      "Slurm's state TIMEOUT: the job reached its time limit", flags=0, also=("user_code",))
@@ -264,7 +269,8 @@ sign("sched-platform", "scheduler", "infra", "slurmctld", 2,
      r"has mismatching Cores or Links from the device found|Discarding the following config-only GPU|"
      r"Invalid user id: \d+|Cannot connect to LSF|Bad UID for job execution|trqauthd unable to authenticate|"
      r"can't get password entry for user|can't find address for host \S+, check slurm\.conf|"
-     r"Unable to communicate with cluster",
+     r"Unable to communicate with cluster|request rejected as filter hook .* encountered an exception|"
+     r"qsub: submit error \(This stream has already been closed",
      "the scheduler's own machinery failed (its database, its controller's load, a node's configuration)")
 # a cloud's capacity and interruptions, and the cluster managers that provision nodes from it
 sign("sched-cloud-capacity", "scheduler", "infra", "cloud", 2,
@@ -275,7 +281,8 @@ sign("sched-cloud-capacity", "scheduler", "infra", "cloud", 2,
      r"Capacity Reservation interruption|accommodate the terminationTime|clustermgtd is down|"
      r"protected mode due to failures detected in node provisioning|CE\(s\) associated with the job queue are invalid|"
      r"Exceeded the PodsReady timeout|deactivated due to exceeding the maximum number of re-queuing|"
-     r"ClusterQueue \S+ is inactive|PodGroupPending|tasks in gang unschedulable|Encountered exception when launching instances",
+     r"ClusterQueue \S+ is inactive|PodGroupPending|tasks in gang unschedulable|Encountered exception when launching instances|"
+     r"PAPI error code (?:10|14)\b|worker was terminated",
      "the cloud had no capacity for the job's nodes, took them back, or the cluster's provisioning failed",
      explains=("request-invalid",))
 # the client retries and usually gets through: alone in a failed job's log it is the best
@@ -294,7 +301,7 @@ sign("held-by-cluster", "scheduler", "infra", "slurm", 2,
      r"deleted by (?:the )?(?:administrator|admin|operator|root)|"
      r"Reason=.*\breboot (?:issued|requested)\b|\bReboot ASAP\b|System submissions disabled|"
      r"Required partition not available \(inactive or drain\)|\(NodeDown\)|job held, too many failed attempts|"
-     r"queue is inactivated by the administrator|requested number of devices unavailable for",
+     r"queue is inactivated by the administrator|requested number of devices unavailable for|failed\s+25\s*: rescheduling",
      "the job waited on or was requeued or deleted by the cluster (nodes down or reserved, an administrator)")
 sign("requeued-state", "scheduler", "infra", "slurm", 2, r"(?<![\w-])REQUEUED(?![\w-])",
      "Slurm requeued the job (a node failure, a preemption or an administrator)", flags=0)
@@ -327,7 +334,12 @@ sign("request-invalid", "user_code", "user", "slurm", 1,
      r"Insufficient (?:regional )?quota|Quota \w+ exceeded\. Limit|QuotaExceeded|exceeding approved Total Regional Cores quota|"
      r"ReservationCapacityExceeded|incompatible with nodepool|exceed limits for nodepool|insufficient (?:unused )?quota for|"
      r"LocalQueue \S+ doesn't exist|queue resource quota insufficient|Catalog does not contain any instances satisfying|"
-     r"do not support live migration|didn't trigger scale-up|"
+     r"do not support live migration|didn't trigger scale-up|job rejected: the requested parallel environment|"
+     r"option must have range as 2nd argument|Job dependency problem|Step requested GRES \(\S+\) not found in the job|"
+     r"doesn't support the use of \"-l select\"|Nodes statement is not supported|node\(s\) specification error|"
+     r"Error in select section|when CSM Easy Mode job submission is enabled|the -R option was used more than once|"
+     r"All jobs must specify a node count|job memory limit for shared nodes exceeded|"
+     r"violates (?:idle |active )?HARD MAX\w+ limit|"
      r"(?:Batch job submission failed|Unable to allocate resources|Unable to create step for job \d+): "
      r"(?!.*(?:inactive or drain|submissions disabled|Unable to contact))"
      r".*(?:invalid|not available|violates|exceed|"
@@ -413,11 +425,12 @@ sign("fs-ephemeral", "filesystem", "user", "storage", 1,
      r"node was low on resource: ephemeral-storage|ephemeral local storage usage exceeds the total limit",
      "the job filled the node's local (ephemeral) storage")
 sign("fs-workdir", "filesystem", "user", "storage", 2,
-     r"couldn't chdir to|could not chdir to|Unable to determine job's home/working directories|TERM_CWD_NOTEXIST|"
+     r"couldn't chdir to|could not chdir to|can't chdir to|Unable to determine job's home/working directories|TERM_CWD_NOTEXIST|"
      r"Cannot access initial working directory",
      "the job's working directory does not exist on the node (a path or a filesystem not mounted there)")
 sign("fs-locks", "filesystem", "infra", "storage", 1,
-     r"No locks available|\bENOLCK\b|\[Errno 37\]|unable to lock file",
+     r"No locks available|\bENOLCK\b|\[Errno 37\]|unable to lock file|File locking failed in ADIOI_Set_lock|"
+     r"Failed to acquire file lock on .*errno=524|\[Errno 16\] Device or resource busy: \S*\.nfs[0-9a-f]{16,}",
      "the filesystem refused a file lock (NFS without lockd, Lustre mounted without flock)")
 
 # ---- GPU memory
@@ -436,6 +449,9 @@ sign("gpu-oom", "gpu_oom", "user", "gpu-memory", 2,
      r"CUDA_ERROR_OUT_OF_MEMORY|cudaMalloc failed: out of memory|Please try to increase --mem-fraction-static|"
      r"KV cache is needed, which is larger than the available KV cache memory|Cuda Runtime \(out of memory\)|(?:CUFFT|CUSOLVER_STATUS|CUSPARSE_STATUS)_ALLOC_FAILED|"
      r"Ran out of memory in memory space hbm|No available memory for the cache blocks|"
+     r"CUDA error: out of memory|cuda runtime error \(2\) : out of memory|cudaSuccess \(2 vs\. 0\)\s+out of memory|"
+     r"Out of memory error on GPU \d+|BFCArena::AllocateRawInternal Failed to allocate memory|"
+     r"Server error: Not enough memory to handle|"
      r"larger than the maximum number of tokens that can be stored in KV cache|"
      r"Free memory on device \S+ \(.*\) on startup is less than desired GPU memory utilization",
      "the GPU ran out of memory (the job's own footprint)")
@@ -534,7 +550,11 @@ sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      r"no mapping entry found in /etc/subuid|failed to find loop device|could not attach image file to loop device|"
      r"cannot connect to dbus system daemon|unable to mount memory cgroup namespace|task/cgroup: unable to add task|"
      r"xcgroup_instantiate: unable to create cgroup|common_file_write_uints: .*cgroup\.procs' failed|"
-     r"container_p_join: setns failed|appears to have a different version of Slurm|"
+     r"container_p_join: (?:setns|open) failed|appears to have a different version of Slurm|"
+     r"failed to resolve session directory|as session directory: / already exists in layout|"
+     r"__lmod_vx: unbound variable|/init/bash: Not a directory|GTL DEBUG: \d+\) cuIpcOpenMemHandle: invalid argument|"
+     r"License Manager Error -\d+|tm_poll\(obit_event\) failed with TM error|/usr/bin/id: cannot find name for user ID|"
+     r"PMI_Init returned -1|/cvmfs/\S+: Operation not permitted|BFSMountError: Unable to mount|RequestTimeTooSkewed|"
      r"cannot find mpi plugin for mpi/|Failed to set topology '|can not load PMIx library|Couldn't load specified plugin name for mpi/|"
      r"Cannot create context for mpi/|unable to resolve MPI plugin offset|Failed to invoke task plugins|"
      r"can't stat gres\.conf file|Waiting for gres\.conf file|gres\.conf duplicate records|"
@@ -543,7 +563,7 @@ sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      "the node's Slurm or container platform is broken (a missing plugin, cgroups or user namespaces not set "
      "up, no loop devices, a failing enroot hook)", explains=("fs-stale-io", "fs-enospc"))
 sign("env-mpi-request", "software_env", "user", "slurm", 0,
-     r"invalid MPI type, --mpi=list for acceptable types",
+     r"invalid MPI type, --mpi=list for acceptable types|GPU_SUPPORT_ENABLED is requested, but GTL library is not linked",
      "the job asked srun for an MPI plugin this cluster does not have (`srun --mpi=list` shows the ones it has)",
      also=("scheduler",))
 sign("env-shm", "software_env", "user", "memory", 2,
@@ -684,9 +704,15 @@ sign("net-ofi", "network", "infra", "fabric", 2,
      "configuration", explains=("fs-stale-io",))
 # Open MPI's TCP transport could not reach a peer's address (a wrong interface, a firewall, routing)
 sign("net-mpi-tcp", "network", "infra", "fabric", 2,
-     r"Open MPI failed to TCP connect to a peer MPI process",
-     "MPI's TCP transport could not connect to another rank's address (a container bridge or wrong interface, "
-     "a firewall, or routing between the nodes)")
+     r"Open MPI failed to TCP connect to a peer MPI process|gethostbyname failed|"
+     r"Socket creation failed : Address family not supported by protocol",
+     "a rank could not reach another over TCP: a container bridge or wrong interface, a name that does not "
+     "resolve, a firewall, or routing between the nodes")
+# a peer told to connect to a loopback address: the node's hostname resolves to 127.0.x.x (/etc/hosts)
+sign("net-loopback-peer", "network", "infra", "fabric", 2,
+     r"connect \[127\.\d+\.\d+\.\d+\]:\d+: Connection refused",
+     "a rank was sent to a loopback address to reach its peer: the node's hostname resolves to 127.0.x.x "
+     "(fix /etc/hosts or name the interface, e.g. GLOO_SOCKET_IFNAME)")
 # ibstatus's own failure; libibverbs' "No IB devices found" is what any Ethernet-only node prints
 sign("net-no-device", "network", "infra", "fabric", 1,
      r"sys files not found \(/sys/class/infiniband",
@@ -700,7 +726,7 @@ sign("net-iface", "network", "infra", "nccl", 4,
 # a rendezvous that could not reach its store: weakly the network (the host, its port or a firewall)
 sign("net-rendezvous", "network", "infra", "fabric", 3,
      r"RendezvousConnectionError|client socket has timed out after \d+ms while trying to connect|"
-     r"connect\(\) timed out\. Original timeout",
+     r"connect\(\) timed out\. Original timeout|Timed out connecting Nanny",
      "the job's ranks could not reach their rendezvous (the store's host or port: the network, a firewall, "
      "or a wrong MASTER_ADDR)", also=("user_code",))
 sign("net-symptom", "network", "infra", "nccl", 4,
@@ -735,7 +761,7 @@ sign("user-nccl-usage", "user_code", "user", "nccl", 2,
      also=("software_env",))
 sign("user-cuda-launch", "user_code", "user", "cuda", 2,
      r"too many resources requested for launch|cudaErrorLaunchOutOfResources|OutOfResources: out of resource|"
-     r"Attempting to deserialize object on (?:a )?CUDA device|CUDA error: invalid device ordinal",
+     r"Attempting to deserialize object on (?:a )?CUDA device|Cannot attach texture object to alloc_ptr|CUDA error: invalid device ordinal",
      "the job asked the GPU for more than it gives (a kernel's launch resources) or ran GPU code where no GPU "
      "was visible (no --gres=gpu)")
 sign("user-diverged", "user_code", "user", "process", 2,
@@ -751,7 +777,7 @@ sign("user-offline-hub", "user_code", "user", "network", 2,
 sign("user-script-format", "user_code", "user", "process", 1,
      r"DOS line breaks|/bin/(?:ba)?sh\^M: bad interpreter|invalid interpreter \(/bin/\w+\) specified|"
      r"This does not look like a batch script|execve\(\): \S+: Permission denied|"
-     r"mpirun was unable to find the specified executable|mpirun was unable to launch the specified application",
+     r"mpirun was unable to find the specified executable|srun: fatal: No command given to execute|mpirun was unable to launch the specified application",
      "the job's script is not a runnable script (Windows line endings, no #! line)")
 sign("user-resources", "user_code", "user", "process", 2,
      r"fork rejected by pids controller|check_ps_unauth_users: |Could not open stdout file|"
@@ -783,7 +809,7 @@ sign("fs-dir-limits", "filesystem", "user", "storage", 2,
      "the job put more entries in one directory than the filesystem allows")
 # distributed-training frameworks refusing the job's configuration or checkpoint
 sign("user-framework-config", "user_code", "user", "framework", 2,
-     r"ZeRORuntimeException|is not divisible by tensor_model_parallel_size|Specify --no-load-optim or --finetune|"
+     r"ZeRORuntimeException|Directory cannot be locked\. Please make sure that no other Snakemake process|is not divisible by tensor_model_parallel_size|Specify --no-load-optim or --finetune|"
      r"got mixed torch\.Tensor and DTensor|Missing key in checkpoint state_dict|"
      r"Lightning can't create new processes if CUDA is already initialized|Some tensors share memory, this will lead to|"
      r"jax\.distributed\.initialize\(\) must be called before|distributed\.initialize should only be called once|"
