@@ -220,3 +220,47 @@ def test_the_knowledge_base_is_asked_only_when_the_question_is_open():
     asked.clear()
     engine.diagnose_log(logfile.from_text(XID79), kb_entries=entries)
     assert not asked                                   # the signs decided: no entries loaded
+
+
+def test_the_watchdogs_own_abort_is_a_symptom_but_a_segfault_after_it_stays_a_crash():
+    aborted = WATCHDOG + "\nterminate called after throwing an instance of 'c10::DistBackendError'\n" \
+                         "srun: error: gpu-a11: tasks 0-7: Aborted (core dumped)"
+    assert diagnose(aborted).attribution["label"] == "unknown"
+    segfault = WATCHDOG + "\nsrun: error: gpu-a11: task 3: Segmentation fault (core dumped)"
+    assert diagnose(segfault).attribution["label"] == "user_code"
+    before = "srun: error: gpu-a11: tasks 0-7: Aborted (core dumped)\n" + WATCHDOG
+    assert diagnose(before).attribution["label"] == "user_code"      # an abort before any timeout is the job's
+
+
+def test_an_exception_quoted_without_its_traceback_header_is_the_jobs():
+    frames = ('[rank3]:   File "/work/sft/data/collator.py", line 57, in __call__\n'
+              '[rank3]:     batch["labels"] = [f["labels"] for f in features]\n'
+              "[rank3]: KeyError: 'labels'\n" + WATCHDOG)
+    d = diagnose(frames)
+    assert d.attribution["label"] == "user_code"
+    assert "KeyError" in d.attribution["explanation"] and "collator.py" in d.attribution["explanation"]
+
+
+def test_a_ranks_bare_exception_line_is_the_jobs_unless_it_is_a_peers_symptom():
+    first = "[rank1]: RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x2048 and 1024x4096)\n" + WATCHDOG
+    assert diagnose(first).attribution["label"] == "user_code"
+    symptom = "[rank0]: torch.distributed.DistBackendError: NCCL communicator was aborted on rank 0\n" + WATCHDOG
+    assert diagnose(symptom).attribution["label"] == "unknown"
+
+
+def test_a_cloud_that_refused_the_node_is_the_cause_of_the_node_failure_after_it():
+    log = ("update_node: node cl-nodeset-1 reason set to: GCP Error: Quota CPUS_PER_VM_FAMILY exceeded. Limit: 12.0\n"
+           "requeue job JobId=2 due to failure of node cl-nodeset-1")
+    a = diagnose(log).attribution
+    assert (a["label"], a["scope"]) == ("scheduler", "infra")
+    assert diagnose("requeue job JobId=2 due to failure of node cl-nodeset-1").attribution["label"] == "node_failure"
+
+
+def test_a_straggler_the_job_reported_before_its_time_limit_is_the_cause():
+    report = ("INFO:megatron.core.utils:| MnRtt/Rnk: 1446.49ms/13 | MnEtpt/Rnk: 88.82TF/30 | MxEtpt/Rnk: 608.83TF/13\n")
+    limit = "slurmstepd: error: *** JOB 5512093 ON nvl-05 CANCELLED AT 2024-10-24T01:30:00 DUE TO TIME LIMIT ***"
+    d = diagnose(report + limit)
+    assert d.attribution["label"] == "slow_node" and "rank 30" in d.attribution["explanation"]
+    assert "time_limit" in [a["label"] for a in d.alternatives]
+    even = report.replace("88.82TF", "590.10TF")
+    assert diagnose(even + limit).attribution["label"] == "time_limit"   # no rank far behind: the limit
