@@ -702,17 +702,14 @@ sign("net-ofi", "network", "infra", "fabric", 2,
      r"efa_rdm_txe_handle_error|Flow control triggered due to failure to append",
      "the fabric's libfabric (OFI) provider reported errors (EFA, Slingshot/CXI, verbs): the network or its "
      "configuration", explains=("fs-stale-io",))
-# Open MPI's TCP transport could not reach a peer's address (a wrong interface, a firewall, routing)
+# a rank's TCP connection to a peer failed where the address itself is the problem (a wrong interface,
+# a name that does not resolve, a hostname that resolves to the loopback, a firewall, routing)
 sign("net-mpi-tcp", "network", "infra", "fabric", 2,
      r"Open MPI failed to TCP connect to a peer MPI process|gethostbyname failed|"
-     r"Socket creation failed : Address family not supported by protocol",
-     "a rank could not reach another over TCP: a container bridge or wrong interface, a name that does not "
-     "resolve, a firewall, or routing between the nodes")
-# a peer told to connect to a loopback address: the node's hostname resolves to 127.0.x.x (/etc/hosts)
-sign("net-loopback-peer", "network", "infra", "fabric", 2,
+     r"Socket creation failed : Address family not supported by protocol|"
      r"connect \[127\.\d+\.\d+\.\d+\]:\d+: Connection refused",
-     "a rank was sent to a loopback address to reach its peer: the node's hostname resolves to 127.0.x.x "
-     "(fix /etc/hosts or name the interface, e.g. GLOO_SOCKET_IFNAME)")
+     "a rank could not reach another over TCP: a container bridge or wrong interface, a name that does not "
+     "resolve or resolves to 127.0.x.x (/etc/hosts), a firewall, or routing between the nodes")
 # ibstatus's own failure; libibverbs' "No IB devices found" is what any Ethernet-only node prints
 sign("net-no-device", "network", "infra", "fabric", 1,
      r"sys files not found \(/sys/class/infiniband",
