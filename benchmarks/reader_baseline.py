@@ -5,7 +5,8 @@ anonymised: only the log, the scheduler and any state or exit code; no search, n
 label) named a label and scope for every case of tests/data/cases. Their answers are in
 benchmarks/results/log_only_reader_answers.jsonl, keyed by the case's file. This prints, per
 split, how often the reader and the engine give the set's label, and where each is right and
-the other not: how far the log alone decides, and how far the engine is from that.
+the other not: how far the log alone decides, and how far the engine is from that. The answers
+are a measure, never a source of rules: the test split's answers are close to its labels.
 
     python benchmarks/reader_baseline.py
 """

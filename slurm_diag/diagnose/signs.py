@@ -255,6 +255,11 @@ sign("unkillable-step", "node_failure", "infra", "node", 4,
      r"DUE TO JOB NOT ENDING WITH SIGNALS",
      "Slurm could not kill the step's processes (hung in the kernel: stuck I/O or a stuck driver)",
      also=("filesystem",))
+# munged runs, but this process may not open its socket (file modes, SELinux): the node's setup
+sign("env-munge-access", "software_env", "infra", "munge", 0,
+     r"Failed to access \"\S*munge\.socket\S*\": Permission denied",
+     "the process may not open munge's socket (its permissions or an SELinux policy): the node's setup, "
+     "not munged itself", explains=("sched-auth",))
 sign("sched-auth", "scheduler", "infra", "munge", 1,
      r"Munge (?:decode|encode) failed|Check for out of sync clocks|auth_g_(?:verify|create): .*authentication error|"
      r"If munged is up, restart",
