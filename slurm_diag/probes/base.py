@@ -68,10 +68,15 @@ class Recorder:
     started: float = field(default_factory=time.time)
     samples: list[dict] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: str | None = None     # the signal that asked the probe to stop, once one did
 
     def add(self, sample: dict) -> None:
         with self.lock:
             self.samples.append(sample)
+        if self.stop is not None and threading.current_thread() is threading.main_thread():
+            # the handler's own raise can be lost (a signal that lands inside an import's lock
+            # callback is "ignored" by the interpreter): the next sample stops the probe instead
+            raise ProbeInterrupted(self.stop)
 
 
 def now_iso(ts: float | None = None) -> str:

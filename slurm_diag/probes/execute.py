@@ -22,10 +22,12 @@ from slurm_diag.probes import base
 
 
 @contextmanager
-def interruptible():
-    """Turn SIGTERM/SIGINT into ProbeInterrupted in the main thread while the probe runs."""
+def interruptible(rec: base.Recorder):
+    """Turn SIGTERM/SIGINT into ProbeInterrupted in the main thread while the probe runs; the
+    recorder keeps the request, so a raise the interpreter swallows stops the next sample."""
     def handler(signum, _frame):
-        raise base.ProbeInterrupted(signal.Signals(signum).name)
+        rec.stop = signal.Signals(signum).name
+        raise base.ProbeInterrupted(rec.stop)
 
     try:
         old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -47,7 +49,7 @@ def run_probe(name: str, given: dict | None = None, out: Path | None = None) -> 
     params = spec.params(given)
     rec = base.Recorder(probe=spec.name, metric=spec.metric, unit=spec.unit)
     try:
-        with interruptible():
+        with interruptible(rec):
             docs = spec.run(params, rec)
     except base.ProbeInterrupted as exc:
         if out is not None:

@@ -86,3 +86,21 @@ def test_runner_reports_bad_parameters_without_a_traceback(capsys):
 
     assert main(["gemm", "--param", "n"]) == 2
     assert "not KEY=VALUE" in capsys.readouterr().err
+
+
+def test_a_stop_the_interpreter_swallowed_still_stops_the_next_sample():
+    """A SIGTERM that lands inside an import's lock callback is 'ignored' by the interpreter: the
+    recorder keeps the request, so the probe stops at its next sample, in the main thread only."""
+    import threading
+
+    import pytest
+
+    rec = base.Recorder(probe="gemm", metric="tflops", unit="TFLOP/s")
+    rec.add({"value": 1.0})
+    rec.stop = "SIGTERM"
+    worker = threading.Thread(target=rec.add, args=({"value": 2.0},))
+    worker.start()
+    worker.join()                                       # a worker thread records and carries on
+    with pytest.raises(base.ProbeInterrupted, match="SIGTERM"):
+        rec.add({"value": 3.0})
+    assert [s["value"] for s in rec.samples] == [1.0, 2.0, 3.0]
