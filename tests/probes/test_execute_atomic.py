@@ -20,6 +20,17 @@ def _start(out, extra=()):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def _finish(proc, timeout=60):
+    """communicate(), killing the probe if it outlives the timeout (a failing test leaves no
+    probe behind to eat a core of the next tests)."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+
+
 def _wait_until_running(proc, deadline_s=120.0):
     """No fixed sleep: wait until the probe has installed its SIGTERM handler (the kernel shows the
     caught signals in /proc/PID/status), i.e. it is past start-up and inside the measurement."""
@@ -40,7 +51,7 @@ def test_sigterm_stores_a_partial_result_marked_invalid(tmp_path):
     proc = _start(out)
     _wait_until_running(proc)
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    _, err = _finish(proc)
     assert proc.returncode == 128 + signal.SIGTERM
     assert "stored as invalid" in err
     [doc] = json.loads(out.read_text())
@@ -57,7 +68,7 @@ def test_sigkill_leaves_no_result_at_all(tmp_path):
     proc = _start(out)
     _wait_until_running(proc)
     proc.kill()
-    proc.communicate(timeout=60)
+    _finish(proc)
     assert not out.exists()
 
 
