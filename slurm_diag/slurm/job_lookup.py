@@ -40,9 +40,13 @@ def merge(acct: Job | None, live: Job | None) -> Job:
         return acct or live
     both = (ACCOUNTING, CONTROLLER)
     if acct.finished:
+        # slurmdbd can hold the job's end state a moment before its exit code (seen under load:
+        # FAILED with 0:0): while slurmctld still has the job, its exit code fills the gap
+        code, sig = (acct.exit_code, acct.signal) if acct.exit_code or acct.signal or not live.finished \
+            else (live.exit_code, live.signal)
         return replace(acct, stdout=live.stdout or acct.stdout, stderr=live.stderr or acct.stderr,
                        work_dir=acct.work_dir or live.work_dir, reason=acct.reason or live.reason,
-                       sources=both)
+                       exit_code=code, signal=sig, sources=both)
     if live.finished:  # accounting has not caught up yet: the facts are slurmctld's
         return replace(live, steps=acct.steps, max_rss_kb=acct.max_rss_kb, sources=(CONTROLLER,))
     return replace(live, steps=acct.steps, max_rss_kb=acct.max_rss_kb or live.max_rss_kb,

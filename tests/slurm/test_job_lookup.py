@@ -164,6 +164,17 @@ def test_accounting_behind_slurmctld_takes_the_live_state_and_keeps_the_steps():
     assert merged.steps == behind.steps and merged.sources == ("slurmctld",)  # `wait` waits on
 
 
+def test_an_exit_code_accounting_has_not_recorded_yet_comes_from_slurmctld():
+    # seen under load: sacct already said FAILED but still 0:0 while scontrol had the job's 3
+    arr = IDS["array_failed"]
+    done = next(j for j in live("array_failed").jobs if j.array_task_id == "1")
+    recorded = next(j for j in acct("array_failed").jobs if j.array_task_id == "1")
+    early = replace(recorded, exit_code=0, signal=0)
+    merged = merge(early, done)
+    assert (merged.state, merged.exit_code, merged.sources) == ("FAILED", 7, ("slurmdbd", "slurmctld"))
+    assert merge(recorded, replace(done, exit_code=9)).exit_code == 7    # accounting's own code stands
+
+
 def test_job_only_in_slurmctld_yet_is_shown_not_retry():
     job = next(j for j in live("job_running").jobs)
     found = resolve(job.job_id, None, Answer(), live("job_running"))
