@@ -207,7 +207,7 @@ sign("host-oom-python", "host_oom", "user", "memory", 2,
      r"cannot allocate vector of size|LoadError: OutOfMemoryError|local object store is full of objects that are still in scope|"
      r"ArrowMemoryError: malloc of size|ObjectStoreFullError|put on hold by SYSTEM_PERIODIC_HOLD due to memory usage|"
      r"not enough memory for BAM sorting|couldn't allocate memory for bam_mem|<jemalloc>: Error in malloc\(\): out of memory|"
-     r"Failed attempt to allocate \d+\s?bytes|Failed to allocate \d+ bytes of memory|"
+     r"Failed attempt to allocate \d+\s?bytes|Failed to allocate \d+ bytes of memory(?! on (?:the )?(?:device|GPU))|"
      r"Container killed by YARN for exceeding (?:physical|virtual) memory|Could not reserve enough space for \S+ object heap|"
      r"forrtl: severe \(41\): insufficient virtual memory|AddressSanitizer: out of memory|"
      r"internal compiler error: Killed \(program|"
@@ -287,7 +287,7 @@ sign("sched-cloud-capacity", "scheduler", "infra", "cloud", 2,
      r"protected mode due to failures detected in node provisioning|CE\(s\) associated with the job queue are invalid|"
      r"Exceeded the PodsReady timeout|deactivated due to exceeding the maximum number of re-queuing|"
      r"ClusterQueue \S+ is inactive|PodGroupPending|tasks in gang unschedulable|Encountered exception when launching instances|"
-     r"PAPI error code (?:10|14)\b|worker was terminated",
+     r"PAPI error code (?:10|14)\b|Execution failed: worker was terminated",
      "the cloud had no capacity for the job's nodes, took them back, or the cluster's provisioning failed",
      explains=("request-invalid",))
 # the client retries and usually gets through: alone in a failed job's log it is the best
@@ -558,7 +558,7 @@ sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      r"container_p_join: (?:setns|open) failed|appears to have a different version of Slurm|"
      r"failed to resolve session directory|as session directory: / already exists in layout|"
      r"__lmod_vx: unbound variable|/init/bash: Not a directory|GTL DEBUG: \d+\) cuIpcOpenMemHandle: invalid argument|"
-     r"License Manager Error -\d+|tm_poll\(obit_event\) failed with TM error|/usr/bin/id: cannot find name for user ID|"
+     r"License Manager Error -\d+|tm_poll\(obit_event\) failed with TM error|"
      r"PMI_Init returned -1|/cvmfs/\S+: Operation not permitted|BFSMountError: Unable to mount|RequestTimeTooSkewed|"
      r"cannot find mpi plugin for mpi/|Failed to set topology '|can not load PMIx library|Couldn't load specified plugin name for mpi/|"
      r"Cannot create context for mpi/|unable to resolve MPI plugin offset|Failed to invoke task plugins|"
