@@ -170,6 +170,7 @@ sign("node-fail", "node_failure", "infra", "node", 0,
      r"Something is wrong with the boot of the nodes|Nodes \S+ are still not ready|not resumed by ResumeTimeout|"
      r"Reason=ResumeTimeout reached|terminated in response to imminent node shutdown|Host EC2 \(instance \S+\) terminated|"
      r"preempted \(node failure\)|VMRecreatedDuringExecution|ping RPC timeout from \S+ after \d+s|"
+     r"evicted as there was no replacement for unhealthy node|"
      r"Scheduler health check failed|The actor is dead because its node has died",
      "Slurm lost the node under the job")
 sign("node-rebooted", "node_failure", "infra", "node", 0,
@@ -197,8 +198,9 @@ sign("host-oom-kill", "host_oom", "user", "memory", 1,
      r"^\s*(?:\[[\d. ]+\] )?memory: usage \d+kB, limit \d+kB, failcnt \d+|"
      r"\bOUT_OF_MEMORY\b|\bOUT_OF_ME\+|oom-kill:constraint|invoked oom-killer|Some of your processes may have been killed by the cgroup out-of-memory handler|"
      r"exceeded (?:job |virtual )?memory limit|\bTERM_MEMLIMIT\b|\bOOMKilled\b|job killed: v?mem .*exceeded limit|"
-     r"node was low on resource: memory|Workers? \(tasks / actors\) killed due to memory pressure",
-     "the job ran out of host memory (OOM killer)")
+     r"node was low on resource: memory|Workers? \(tasks / actors\) killed due to memory pressure|"
+     r"The node had condition: \[MemoryPressure\]|container init was OOM-killed",
+     "the job ran out of host memory (OOM killer)", explains=("env-driver",))
 sign("host-oom-hint", "host_oom", "user", "memory", 3,
      r"hit memory\+swap limit at least once",
      "a step reached its memory limit at least once (it may have survived it)")
@@ -306,7 +308,8 @@ sign("held-by-cluster", "scheduler", "infra", "slurm", 2,
      r"deleted by (?:the )?(?:administrator|admin|operator|root)|"
      r"Reason=.*\breboot (?:issued|requested)\b|\bReboot ASAP\b|System submissions disabled|"
      r"Required partition not available \(inactive or drain\)|\(NodeDown\)|job held, too many failed attempts|"
-     r"queue is inactivated by the administrator|requested number of devices unavailable for|failed\s+25\s*: rescheduling",
+     r"queue is inactivated by the administrator|requested number of devices unavailable for|failed\s+25\s*: rescheduling|"
+     r"resource in cluster is overused",
      "the job waited on or was requeued or deleted by the cluster (nodes down or reserved, an administrator)")
 sign("requeued-state", "scheduler", "infra", "slurm", 2, r"(?<![\w-])REQUEUED(?![\w-])",
      "Slurm requeued the job (a node failure, a preemption or an administrator)", flags=0)
@@ -335,7 +338,7 @@ sign("request-invalid", "user_code", "user", "slurm", 1,
      r"Insufficient GRES available in allocation|are mutually exclusive|alloc denied due to type=\"unsatisfiable\"|"
      r"FailedScheduling .*(?:Insufficient (?:nvidia\.com/gpu|cpu|memory)|didn't match Pod's node affinity)|"
      r"CPU binding outside of job step allocation|resource request cannot be scheduled right now|"
-     r"VcpuLimitExceeded|Quota '\w+' exceeded|exceed quota limits|GCE quota exceeded|Invalid TPU topology|"
+     r"VcpuLimitExceeded|ResourceLimitExceeded|Quota '\w+' exceeded|exceed quota limits|GCE quota exceeded|Invalid TPU topology|"
      r"Insufficient (?:regional )?quota|Quota \w+ exceeded\. Limit|QuotaExceeded|exceeding approved Total Regional Cores quota|"
      r"ReservationCapacityExceeded|incompatible with nodepool|exceed limits for nodepool|insufficient (?:unused )?quota for|"
      r"LocalQueue \S+ doesn't exist|queue resource quota insufficient|Catalog does not contain any instances satisfying|"
@@ -424,7 +427,7 @@ sign("fs-stale-io", "filesystem", "infra", "storage", 1,
      r"NFS: .*(?:Lock reclaim failed|clientid is in use|fileid changed)|caps stale|session lost, hunting for new mon|"
      r"libceph: .*socket closed|node was low on resource: \[DiskPressure\]|MountVolume\.SetUp failed|"
      r"mount\(nfs\): nfs: mount failure|access denied by server while mounting|AUTH_GSS upcall timed out|"
-     r"Lost membership in cluster",
+     r"Lost membership in cluster|evicting unresponsive client",
      "a shared filesystem failed (stale handle, I/O error, read-only, eviction)")
 sign("fs-ephemeral", "filesystem", "user", "storage", 1,
      r"node was low on resource: ephemeral-storage|ephemeral local storage usage exceeds the total limit",
@@ -435,7 +438,7 @@ sign("fs-workdir", "filesystem", "user", "storage", 2,
      "the job's working directory does not exist on the node (a path or a filesystem not mounted there)")
 sign("fs-locks", "filesystem", "infra", "storage", 1,
      r"No locks available|\bENOLCK\b|\[Errno 37\]|unable to lock file|File locking failed in ADIOI_Set_lock|"
-     r"Failed to acquire file lock on .*errno=524|\[Errno 16\] Device or resource busy: \S*\.nfs[0-9a-f]{16,}",
+     r"Failed to acquire file lock on .*errno=524|flock\(.*\bENOSYS\b|Can't open cache DB: |\[Errno 16\] Device or resource busy: \S*\.nfs[0-9a-f]{16,}",
      "the filesystem refused a file lock (NFS without lockd, Lustre mounted without flock)")
 
 # ---- GPU memory
@@ -560,6 +563,9 @@ sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      r"__lmod_vx: unbound variable|/init/bash: Not a directory|GTL DEBUG: \d+\) cuIpcOpenMemHandle: invalid argument|"
      r"License Manager Error -\d+|tm_poll\(obit_event\) failed with TM error|"
      r"PMI_Init returned -1|/cvmfs/\S+: Operation not permitted|BFSMountError: Unable to mount|RequestTimeTooSkewed|"
+     r"pod has unbound immediate PersistentVolumeClaims|x509: certificate signed by unknown authority|"
+     r"ADIO_RESOLVEFILETYPE\(\d+\): Specified filesystem is not available|MPII_init_gpu\(\d+\)\.*:\s+gpu_init failed|"
+     r"amdgpu not found in modules|"
      r"cannot find mpi plugin for mpi/|Failed to set topology '|can not load PMIx library|Couldn't load specified plugin name for mpi/|"
      r"Cannot create context for mpi/|unable to resolve MPI plugin offset|Failed to invoke task plugins|"
      r"can't stat gres\.conf file|Waiting for gres\.conf file|gres\.conf duplicate records|"
