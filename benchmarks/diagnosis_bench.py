@@ -16,6 +16,7 @@ import argparse
 import json
 import re
 import sys
+from functools import lru_cache
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -52,8 +53,10 @@ def thread(source: str) -> str | None:
     return None
 
 
-def quoted_threads() -> set[str]:
-    """The threads any line of the message lists (tests/data/messages/*.jsonl) was taken from."""
+@lru_cache(maxsize=1)
+def quoted_threads() -> frozenset[str]:
+    """The threads any line of the message lists (tests/data/messages/*.jsonl) was taken from
+    (read once: each split's score asks)."""
     out: set[str] = set()
     for path in sorted(MESSAGES.glob("*.jsonl")):
         for text in path.read_text().splitlines():
@@ -62,7 +65,7 @@ def quoted_threads() -> set[str]:
                 for source in doc.get("sources") or [doc.get("source", "")]:
                     if thread(source):
                         out.add(thread(source))
-    return out
+    return frozenset(out)
 
 
 def kb_entries():

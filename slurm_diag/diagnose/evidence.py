@@ -107,20 +107,7 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
     _prolog_failure_with_reason(found)
     _hot_gpus(found, lines, where, job_id, pci_to_gpu)
     _slower_runs(found, lines, where, job_id)
-    slow = throughput.straggler(lines)
-    if slow is not None:
-        found["straggler"] = Evidence(
-            finding(f"{where}:straggler", "log", "WARN",
-                    f"the job's own straggler report: rank {slow.rank} did {slow.low:g} TFLOP/s against "
-                    f"{slow.high:g} on the fastest rank (line {slow.line})",
-                    job_id=job_id, raw={"where": where, "line": slow.line, "rank": slow.rank,
-                                        "low": slow.low, "high": slow.high}),
-            "slow_node", "infra", "node", 2, [slow.line], ("gpu_throttle",))
-        limit = found.get("time-limit")
-        if limit is not None and limit.lines[0] > slow.line and limit.tier < 3:
-            # the job's own report named a rank far slower than the rest before the limit ended it
-            limit.tier = 3
-            limit.finding["raw"]["consequence_of_line"] = slow.line
+    _straggler(found, lines, where, job_id)
     drop = throughput.sustained_drop(lines)
     if drop is not None:
         label = "gpu_throttle" if drop.throttle_cues else "slow_node"
@@ -144,6 +131,15 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
     return list(found.values())
 
 
+def _consequence(ev: Evidence, of_line: int, tier: int = SYMPTOM_TIER) -> None:
+    """Demote ``ev`` to ``tier``: what log line ``of_line`` (1-based) says caused it. A symptom is
+    no longer a warning of its own."""
+    ev.tier = tier
+    if tier >= SYMPTOM_TIER:
+        ev.finding["severity"] = "WARN"
+    ev.finding["raw"]["consequence_of_line"] = of_line
+
+
 def _cancel_after_task_failure(found: dict, lines: list[str]) -> None:
     """A step cancelled right after srun reported a task's failure was cancelled by srun because of
     that failure (--kill-on-bad-exit, a task killed by a signal): the failure is the cause, the
@@ -155,10 +151,9 @@ def _cancel_after_task_failure(found: dict, lines: list[str]) -> None:
         failed = [k for k in range(max(0, at - CONSEQUENCE_WINDOW), at) if _TASK_FAILED.search(lines[k])]
         if failed:
             k = failed[0]
-            ev.tier, ev.finding["severity"] = SYMPTOM_TIER, "WARN"
+            _consequence(ev, k + 1)
             ev.finding["summary"] = (f"the step was cancelled as a consequence of the task failure srun reported "
                                      f"on line {k + 1}, not by a person: {lines[at].strip()[:300]}")
-            ev.finding["raw"]["consequence_of_line"] = k + 1
 
 
 def _abort_after_watchdog(found: dict, lines: list[str]) -> None:
@@ -172,8 +167,7 @@ def _abort_after_watchdog(found: dict, lines: list[str]) -> None:
     if first is None or first + 1 >= crash.lines[0]:
         return
     if all(_ABORT.search(lines[k - 1]) and not _SEGV.search(lines[k - 1]) for k in crash.lines):
-        crash.tier, crash.finding["severity"] = SYMPTOM_TIER, "WARN"
-        crash.finding["raw"]["consequence_of_line"] = first + 1
+        _consequence(crash, first + 1)
 
 
 def _node_lost_to_the_cloud(found: dict) -> None:
@@ -182,8 +176,25 @@ def _node_lost_to_the_cloud(found: dict) -> None:
     consequence (it stays an alternative)."""
     cloud, node = found.get("sched-cloud-capacity"), found.get("node-fail")
     if cloud is not None and node is not None and cloud.lines[0] < node.lines[0]:
-        node.tier = 3
-        node.finding["raw"]["consequence_of_line"] = cloud.lines[0]
+        _consequence(node, cloud.lines[0], tier=3)
+
+
+def _straggler(found: dict, lines: list[str], where: str, job_id) -> None:
+    """The job's own report of a rank far slower than the rest (Megatron's straggler detector); a
+    time limit after it is its consequence."""
+    slow = throughput.straggler(lines)
+    if slow is None:
+        return
+    found["straggler"] = Evidence(
+        finding(f"{where}:straggler", "log", "WARN",
+                f"the job's own straggler report: rank {slow.rank} did {slow.low:g} TFLOP/s against "
+                f"{slow.high:g} on the fastest rank (line {slow.line})",
+                job_id=job_id, raw={"where": where, "line": slow.line, "rank": slow.rank,
+                                    "low": slow.low, "high": slow.high}),
+        "slow_node", "infra", "node", 2, [slow.line], ("gpu_throttle",))
+    limit = found.get("time-limit")
+    if limit is not None and limit.lines[0] > slow.line and limit.tier < 3:
+        _consequence(limit, slow.line, tier=3)
 
 
 def _hang_after_finish(found: dict, lines: list[str], where: str, job_id) -> None:
