@@ -8,6 +8,11 @@ split, how often the reader and the engine give the set's label, and where each 
 the other not: how far the log alone decides, and how far the engine is from that. The answers
 are a measure, never a source of rules: the test split's answers are close to its labels.
 
+It also plays the agent's "an LLM may only add" path with the reader as the model: where the engine
+says ``unknown``, the reader's label goes through the agent's verifier, citing the findings that
+argue for it (an error line no rule recognises argues for any cause), and stands only if accepted.
+That is an upper estimate of what a strong model adds, never a figure of the engine alone.
+
     python benchmarks/reader_baseline.py
 """
 
@@ -21,9 +26,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from diagnosis_bench import load_cases, quoted_threads, run_case, thread  # noqa: E402
+from diagnosis_bench import kb_entries, load_cases, quoted_threads, run_case, thread  # noqa: E402
+from slurm_diag.agent import verifier  # noqa: E402
+from slurm_diag.diagnose import engine as engine_mod, logfile  # noqa: E402
 
 ANSWERS = ROOT / "benchmarks" / "results" / "log_only_reader_answers.jsonl"
+
+
+def added_by_model(case: dict, row: dict) -> str | None:
+    """The label the agent would end with if the reader were its model: the reader's, where the
+    engine said unknown and the verifier accepts it; else None (the engine's answer stands)."""
+    d = engine_mod.diagnose_log(logfile.from_text(case["log"]), state=case.get("state"),
+                                exit_code=case.get("exit_code"), kb_entries=kb_entries).to_dict()
+    if d["attribution"]["label"] != "unknown" or row["reader_label"] == "unknown":
+        return None
+    argued = verifier.argued_labels(d).get(row["reader_label"], set())
+    answer = {"label": row["reader_label"], "scope": row["reader_scope"], "supporting": sorted(argued),
+              "suspect_nodes": [], "suspect_gpus": [], "alternatives": [],
+              "explanation": "the cause the log's error line shows"}
+    return row["reader_label"] if verifier.verify(answer, d).accepted else None
 
 
 def main() -> int:
@@ -48,6 +69,11 @@ def main() -> int:
         c["reader only"] += reader and not engine
         c["engine only"] += engine and not reader
         c["engine unknown, reader right"] += got["label"] == "unknown" and not engine and reader
+        added = added_by_model(case, row)
+        c["model added"] += added is not None
+        c["model added right"] += added == case["label"]
+        c["model added wrong"] += added is not None and added != case["label"]
+        c["engine + model"] += (added or got["label"]) == case["label"]
         c["user cases"] += case["scope"] == "user"
         c["reader: user called infra"] += case["scope"] == "user" and row["reader_scope"] == "infra"
         c["engine: user called infra"] += case["scope"] == "user" and got["scope"] == "infra"
@@ -66,6 +92,9 @@ def main() -> int:
               f"engine {c['unquoted engine'] / u:.3f}")
         print(f"  right only by the reader {c['reader only']} (of them the engine said unknown: "
               f"{c['engine unknown, reader right']}); right only by the engine {c['engine only']}")
+        print(f"  engine, then the reader as the agent's model where the engine said unknown (verified): "
+              f"{c['engine + model'] / n:.3f} (added {c['model added']}: {c['model added right']} right, "
+              f"{c['model added wrong']} wrong)")
         print(f"  user cases called infra: reader {c['reader: user called infra']}, engine "
               f"{c['engine: user called infra']} (of {c['user cases']})")
     return 0

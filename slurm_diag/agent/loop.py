@@ -225,6 +225,7 @@ class Loop:
         slow = any(f["id"] == "sacct:earlier-runs" and f["severity"] == "WARN" for f in d["findings"])
         decisions = []
         record = {"status": "off"}
+        engine_said = d["attribution"]
         if self.reason is not None and (job.state != "COMPLETED" or slow):
             attribution, record = self.reason(d, job)
             d = {**d, "attribution": attribution}
@@ -233,7 +234,10 @@ class Loop:
             decisions.append(f"engine said {d['attribution']['label']} (infra); application Xids make it the job's")
             d = {**d, "attribution": own}
         d = qualify(job.job_id, d)
-        view = correlate.JobView(job.job_id, job.state, tuple(job.nodes), d["attribution"], d["findings"])
+        # a job the rules could not decide still counts against its nodes, whatever a model read in it
+        # (the LLM only adds: it cannot take a job out of the cross-job count; only labels are read there)
+        counted = engine_said if engine_said["label"] == "unknown" and own is None else d["attribution"]
+        view = correlate.JobView(job.job_id, job.state, tuple(job.nodes), counted, d["findings"])
         if job.state == "COMPLETED" and not slow and not named:
             report.controls.append(job.job_id)       # a control: no attribution of its own
             return view

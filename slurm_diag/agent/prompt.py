@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 
 from slurm_diag.schemas import ATTRIBUTION_LABELS
 
-PROMPT_VERSION = "dot-xml-4"
+PROMPT_VERSION = "dot-xml-5"
 MAX_LOG_CHARS = 2000          # the tail of the log the model sees (the engine read all of it)
 MAX_FINDINGS = 20
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -46,7 +46,8 @@ RULES = (
     "Attribute the root cause, not the first symptom. Slurm's states TIMEOUT, OUT_OF_MEMORY and "
     "NODE_FAIL are facts. Scope is user when the job's own code, request or data caused it, infra "
     "when the platform did. An infra cause needs a finding that names a node or GPU. Cite only the "
-    "finding ids listed in the evidence section. Lines in <model> measure the job's nodes against the "
+    "finding ids listed in the evidence section. When the engine says unknown, you may name the cause "
+    "you read in an error line no rule recognises: cite that line's finding id. Lines in <model> measure the job's nodes against the "
     "performance model: a node or GPU near its expectation argues against blaming it.")
 
 

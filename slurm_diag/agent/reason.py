@@ -129,7 +129,8 @@ def explain(diagnosis, log_text: str, backend: Backend | None, *, tools: tools_m
 
 def merge(engine: dict, answer: dict, d: dict, model: str) -> dict:
     """A verified answer on top of the engine's attribution. The LLM adds an explanation and
-    alternatives, and may move the label to one its cited findings argue for; suspects stay within
+    alternatives, and may move the label to one its cited findings argue for (where the engine said
+    ``unknown``, to the cause it read in an error line no rule recognises); suspects stay within
     the engine's own (so no proposal can reach a node the engine did not suspect), and next steps
     come from code, never from the model's words."""
     out = copy.deepcopy(engine)
@@ -149,7 +150,11 @@ def merge(engine: dict, answer: dict, d: dict, model: str) -> dict:
     else:
         out["supporting"] = list(dict.fromkeys([*engine["supporting"], *cited]))
     note = " ".join(str(answer.get("explanation", "")).split())[:240]
-    out["explanation"] = f"{engine['explanation']} [LLM {model}, verified: {note}]" if note else engine["explanation"]
+    if engine["label"] == "unknown" and answer["label"] != "unknown":
+        out["explanation"] = (f"no rule decided; the LLM {model} read this cause in the log (not confirmed by a "
+                              f"rule): {note or answer['label']}")
+    elif note:
+        out["explanation"] = f"{engine['explanation']} [LLM {model}, verified: {note}]"
     return out
 
 

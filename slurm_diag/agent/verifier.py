@@ -2,10 +2,12 @@
 
 An answer is rejected, with every reason recorded, when it: cites no evidence; cites finding ids
 that do not exist; picks a label no cited finding argues for (the engine's own label and its
-alternatives are what the findings argue for); overrules a hard fact (Slurm's TIMEOUT,
+alternatives are what the findings argue for; when the engine could not decide, an error line no
+rule recognises argues for whatever cause the answer reads in it: that is what an LLM may add); overrules a hard fact (Slurm's TIMEOUT,
 OUT_OF_MEMORY or NODE_FAIL, a CRITICAL health, kernel or NVML finding, or any CRITICAL finding
 behind the engine's label); names nodes or GPUs outside the job; moves the blame from the user to
-the infrastructure without a finding that names a node or GPU; or is off-topic (an explanation
+the infrastructure without a finding that names a node or GPU (an engine's ``unknown`` blames no
+one: an infra cause read from its log names no node, so it can drain none); or is off-topic (an explanation
 about something other than the job, or one that repeats an instruction planted in the log).
 The LLM never chooses an action: accepted answers add an explanation and alternatives only.
 """
@@ -14,6 +16,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+
+from slurm_diag.diagnose.evidence import is_unrecognised
+from slurm_diag.schemas import ATTRIBUTION_LABELS
 
 # Slurm state -> the label it is a fact of
 HARD_STATES = {"TIMEOUT": "time_limit", "DEADLINE": "time_limit", "OUT_OF_MEMORY": "host_oom",
@@ -53,6 +58,10 @@ def argued_labels(diagnosis: dict) -> dict[str, set[str]]:
     out = {diagnosis["attribution"]["label"]: set(diagnosis["attribution"]["supporting"])}
     for alt in diagnosis["alternatives"]:
         out.setdefault(alt["label"], set()).update(alt.get("supporting", []))
+    if diagnosis["attribution"]["label"] == "unknown":
+        lines = {f["id"] for f in diagnosis["findings"] if is_unrecognised(f)}
+        for label in ATTRIBUTION_LABELS:
+            out.setdefault(label, set()).update(lines)
     return out
 
 
@@ -103,7 +112,7 @@ def verify(answer: dict, diagnosis: dict, *, job_nodes: list[str] | None = None)
                 or (isinstance(g, dict) and g.get("node") not in nodes)]
     if bad_gpus:
         reasons.append(f"names GPUs outside the job: {bad_gpus[:5]}")
-    if engine["scope"] == "user" and scope == "infra":
+    if engine["scope"] == "user" and engine["label"] != "unknown" and scope == "infra":
         if not any(by_id[c].get("node") or by_id[c].get("gpu") is not None or by_id[c]["source"] in NODE_SOURCES
                    for c in cited if c in by_id):
             reasons.append("moves the blame from the job to the infrastructure without a finding that names "

@@ -281,6 +281,11 @@ def render(doc: dict) -> None:
             f = by_id.get(fid)
             if f:
                 click.echo(f"  [{fid}] {f['summary']}{_where(f)}")
+    unrecognised = [f for f in doc["findings"] if ":unrecognised-" in f["id"]]
+    if unrecognised:
+        click.echo("Error lines no rule recognises:")
+        for f in unrecognised:
+            click.echo(f"  {f['raw']['text'][:200]}{_where(f)}")
     if doc["alternatives"]:
         click.echo("Also considered:")
         for alt in doc["alternatives"][:3]:

@@ -41,6 +41,22 @@ def _with_kb(found, lines, kb_entries, job_id, not_checked):
     return result
 
 
+def _point_at_unrecognised(result, found, logs, job_id) -> None:
+    """When the answer is ``unknown``: the last error lines of each log that no rule recognises
+    become findings (arguing for nothing), and the first next step says to read them."""
+    if result.attribution["label"] != "unknown":
+        return
+    added = []
+    for where, log in logs:
+        added += evidence.unrecognised(log.lines, found, where=where, job_id=job_id)
+    if added:
+        found += added
+        last = added[-1].finding["raw"]
+        result.attribution["next_steps"].insert(
+            0, f"read the error lines no rule recognises, the last at {last['where']} line {last['line']}: "
+               f"{last['text'][:160]}")
+
+
 def diagnose_log(log: LogText, *, state: str | None = None, exit_code: int | None = None,
                  signal: int | None = None, job_id: str | None = None,
                  pci_to_gpu: dict[str, int] | None = None, kb_entries=None) -> Diagnosis:
@@ -61,6 +77,7 @@ def diagnose_log(log: LogText, *, state: str | None = None, exit_code: int | Non
     if state or exit_code is not None or signal is not None:
         found += slurm_facts.evidence(state, exit_code, signal, job_id=job_id, where="given")
     result = _with_kb(found, log.lines if log.usable else (), kb_entries, job_id, not_checked)
+    _point_at_unrecognised(result, found, [("log", log)] if log.usable else [], job_id)
     ext = extract.extract(log.lines, pci_to_gpu) if log.usable else extract.Extracted()
     return Diagnosis(result.attribution, result.alternatives, [e.finding for e in found], ext.to_dict(),
                      not_checked)
@@ -76,7 +93,8 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
     buses = pci_map.from_evidence(found)
     pci_map.apply(found, buses, "no health report of the job's nodes recorded their GPUs' bus ids")
     missing = [*missing, *not_checked]
-    result = _with_kb(found, [line for log in logs for line in log.lines], kb_entries, job.job_id, missing)
+    result = _with_kb(found, [line for _, log in logs for line in log.lines], kb_entries, job.job_id, missing)
+    _point_at_unrecognised(result, found, logs, job.job_id)
     a = result.attribution
     if a["scope"] == "infra" and job.nodes:
         a["suspect_nodes"] = [n for n in a["suspect_nodes"] if n in job.nodes]
@@ -93,7 +111,7 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
         a["next_steps"].insert(0, f"probe the job's nodes against the model and the fleet: "
                                   f"sdiag-agent probe submit gemm --nodes {','.join(job.nodes)} --wait")
     a["next_steps"] = exact_fix(job, a["label"]) + [s for s in a["next_steps"]]
-    ext = extract.extract([line for log in logs for line in log.lines], pci_map.flat(buses))
+    ext = extract.extract([line for _, log in logs for line in log.lines], pci_map.flat(buses))
     return Diagnosis(a, result.alternatives, [e.finding for e in found], ext.to_dict(), missing)
 
 

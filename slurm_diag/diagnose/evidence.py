@@ -42,6 +42,16 @@ _SEGV = re.compile(r"Segmentation fault|SIGSEGV|signal 11\b|segfault")
 _EXCEPTION = re.compile(r"^(?P<type>(?:[A-Za-z_][\w]*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|"
                         r"Interrupt|Failure|Warning)|AssertionError|StopIteration)(?::\s*(?P<msg>.*))?$")
 
+# a line that reads as an error: when no rule decides, the last few that no sign matched are shown
+# (to the user, and to an LLM, which may name a cause from them: agent/verifier.py)
+_ERRORISH = re.compile(r"\b(?:errors?|fatal|fail(?:ed|ure|s)?|exception|abort(?:ed|ing)?|killed|denied|refused|"
+                       r"timed? ?out|cannot|can't|could ?n[o']t|unable to|segmentation|panic|invalid|not found|"
+                       r"no such|unexpected(?:ly)?|crash(?:ed)?|corrupt(?:ed|ion)?|violation|terminated|mismatch|"
+                       r"not (?:supported|available|allowed|permitted))\b", re.IGNORECASE)
+_NO_ERROR = re.compile(r"\b(?:no|0|zero) (?:errors?|failures?)\b|\b(?:errors?|failures?)\s*[=:]\s*0\b",
+                       re.IGNORECASE)
+MAX_UNRECOGNISED = 3
+
 
 @dataclass
 class Evidence:
@@ -129,6 +139,38 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
             if not key.startswith("traceback-") and ev.lines == [tb.line] and ev.label == "user_code":
                 del found[key]
     return list(found.values())
+
+
+def is_unrecognised(finding_doc: dict) -> bool:
+    """A finding made by ``unrecognised``: an error line no rule knows."""
+    return finding_doc["id"].rpartition(":")[2].startswith("unrecognised-")
+
+
+def unrecognised(lines, found: list[Evidence], *, where: str = "log", job_id=None,
+                 limit: int = MAX_UNRECOGNISED) -> list[Evidence]:
+    """The last ``limit`` distinct lines of a log that read as errors and that no sign matched
+    (nor a traceback's frames), in log order: findings that argue for nothing. Meant for when the
+    engine cannot decide: they say where to look."""
+    lines = list(lines)
+    known = {n for ev in found if isinstance(ev.finding.get("raw"), dict)
+             and ev.finding["raw"].get("where") == where for n in ev.lines}
+    picked: list[tuple[int, str]] = []
+    shapes: set[str] = set()
+    for n in range(len(lines), 0, -1):
+        text = lines[n - 1].strip()
+        if n in known or not _ERRORISH.search(text) or _NO_ERROR.search(text) or _FRAME.match(text):
+            continue
+        shape = re.sub(r"\d+", "#", text)
+        if shape in shapes:
+            continue
+        shapes.add(shape)
+        picked.append((n, text))
+        if len(picked) >= limit:
+            break
+    return [Evidence(finding(f"{where}:unrecognised-{_short_hash(text)}", "log", "UNKNOWN",
+                             f"an error line no rule recognises: {text[:300]}", job_id=job_id,
+                             raw={"where": where, "line": n, "text": text[:500]}), lines=[n])
+            for n, text in reversed(picked)]
 
 
 def _consequence(ev: Evidence, of_line: int, tier: int = SYMPTOM_TIER) -> None:

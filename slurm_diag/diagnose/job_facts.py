@@ -44,8 +44,8 @@ def first_failed_step(job):
     return None
 
 
-def from_job(job) -> tuple[list[Evidence], list[str], list[logfile.LogText]]:
-    """(evidence, what could not be checked, the logs that were read)."""
+def from_job(job) -> tuple[list[Evidence], list[str], list[tuple[str, logfile.LogText]]]:
+    """(evidence, what could not be checked, the logs that were read, each with its stream name)."""
     jid = job.job_id
     found = slurm_facts.evidence(job.state, job.exit_code, job.signal, job_id=jid,
                                  cancelled_by_owner=cancelled_by_owner(job))
@@ -115,6 +115,6 @@ def _logs(job, not_checked: list[str], logs: list) -> list[Evidence]:
                                         job_id=job.job_id, raw={"path": path})))
             not_checked.append(f"the job's {stream} ({path})")
             continue
-        logs.append(log)
+        logs.append((stream, log))
         out += evidence.from_log(log.lines, where=stream, job_id=job.job_id)
     return out

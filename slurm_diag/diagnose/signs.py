@@ -329,6 +329,7 @@ sign("cancelled-unsaid", "scheduler", "user", "slurm", 4,
      "the job or step was cancelled (slurmstepd does not say by whom)")
 sign("request-invalid", "user_code", "user", "slurm", 1,
      r"Requested node configuration is not available|Invalid (?:account|partition|qos)|"
+     r"Process requirement exceeds available (?:CPUs|memory)|"
      r"Unable to allocate resources(?!: Required partition not available \(inactive or drain\))|QOSMax\w+|AssocMax\w+|Invalid generic resource \(gres\) specification|"
      r"More processors requested than permitted|\((?:PartitionTimeLimit|PartitionNodeLimit|BadConstraints|"
      r"DependencyNeverSatisfied|InvalidAccount|QOSNotAllowed|(?:Assoc|QOS)Grp\w+)\)|QOSMaxSubmitJob\w*|"
@@ -377,8 +378,16 @@ sign("fs-df-full", "filesystem", "infra", "storage", 2,     # not images, which 
 # torch.save's zip writer failing mid-file: most often the job's own checkpoints filled its disk or
 # quota (the scope of a checkpoint that cannot be written, as in the team's dev cases)
 sign("fs-write-failed", "filesystem", "user", "storage", 2,
-     r"PytorchStreamWriter failed writing file|inline_container\.cc:\d+\] \. unexpected pos",
-     "writing a checkpoint failed part-way (the disk filled or its filesystem failed)", also=("user_code",))
+     r"PytorchStreamWriter failed writing file|inline_container\.cc:\d+\] \. unexpected pos|"
+     r"forrtl: severe \(38\): error during write",
+     "writing a checkpoint or an output file failed part-way (the disk or quota filled, or its filesystem "
+     "failed)", also=("user_code",))
+# a workflow manager waited for a task's output on a shared filesystem and did not see it: the
+# filesystem's latency (its own words), or a task that never wrote the file
+sign("fs-latency", "filesystem", "infra", "storage", 3,
+     r"Missing files after \d+ seconds|might be due to filesystem latency",
+     "the workflow manager did not see a finished task's output on the shared filesystem in time (its "
+     "latency, or the task did not write it)", also=("user_code",))
 # local disks failing by their own health reports; a node short of scratch; a filesystem not mounted
 sign("fs-local-disk", "filesystem", "infra", "storage", 1,
      r"SMART overall-health self-assessment test result: FAILED|Drive failure expected in less than|"
@@ -850,7 +859,7 @@ sign("user-exception", "user_code", "user", "python", 3,
 # other languages' runtimes reporting the program's own error (Fortran, C++, the sanitizers, R, Julia,
 # Java, Spark, the build)
 sign("user-runtime-error", "user_code", "user", "process", 3,
-     r"Fortran runtime error: |forrtl: (?:severe|error) \((?!41\)|78\))\d+\)|^\s*what\(\):|"
+     r"Fortran runtime error: |forrtl: (?:severe|error) \((?!41\)|78\)|38\))\d+\)|^\s*what\(\):|"
      r"terminate called without an active exception|==\d+==ERROR: (?:AddressSanitizer|LeakSanitizer): (?!out of memory)|"
      r"runtime error: (?:signed integer overflow|load of misaligned|index -?\d+ out of bounds|.*null pointer)|"
      r"\*\*\* buffer overflow detected \*\*\*|Program received signal SIGFPE|^\s*Error in (?!unserialize)\S+\(|"

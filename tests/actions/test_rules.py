@@ -144,6 +144,7 @@ def test_resume_executes_and_someone_elses_drain_at_execution_is_left(tmp_path, 
     doc = propose(ctx, "resume", "node3", origin="person", reason="clean")
     assert approve(ctx, doc["id"])["state"] == "done" and not ctx.client.nodes["node3"].drained
     ctx.client.set_reason("node3", "sdiag: clocks: gpu3 [claim 2]")
+    ctx.store.add_health_report(report("node3", "OK", 0))      # a check after this drain (not only its second)
     doc = propose(ctx, "resume", "node3", origin="person", reason="clean again")
     ctx.store.transition(doc["id"], "approved", "alice")
     ctx.client.set_reason("node3", "admin: replacing gpu3")                   # lands before execution

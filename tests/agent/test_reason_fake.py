@@ -85,6 +85,33 @@ def test_a_verified_move_to_infra_never_adds_a_suspect_node():
     assert out["attribution"]["suspect_nodes"] == [] and out["attribution"]["suspect_gpus"] == []
 
 
+def test_a_cause_read_where_the_engine_said_unknown_is_marked_and_names_no_node():
+    log = ("gpu07: step 40 loss 1.92\n"
+           "FATAL: frobnicator lost sync with the widget controller (code 0x3f)\n")
+    d = diagnose(log)
+    assert d["attribution"]["label"] == "unknown"
+    line = next(f["id"] for f in d["findings"] if f["id"].startswith("log:unrecognised-"))
+    answer = final(d, label="network", scope="infra", supporting=[line], suspect_nodes=["gpu07"],
+                   explanation="the widget controller is a fabric switch that dropped the job")
+    out = reason.explain(d, log, FakeBackend([R1, R2, answer]), job_nodes=["gpu07"])
+    a = out["attribution"]
+    assert out["llm"]["status"] == "accepted", out["llm"]["reasons"]
+    assert a["label"] == "network" and a["scope"] == "infra"
+    assert a["suspect_nodes"] == [] and a["suspect_gpus"] == []        # nothing to drain
+    assert a["explanation"].startswith("no rule decided; the LLM fake read this cause in the log (not confirmed")
+    assert a["supporting"] == [line] and a["confidence"] <= d["attribution"]["confidence"]
+    assert a["next_steps"] == list(NEXT_STEPS["network"])
+    assert schemas.errors("attribution", a) == []
+    # the prompt told the model it may do this, and showed it the line
+    assert "error line no rule recognises" in fake_prompt(log, d) and "frobnicator" in fake_prompt(log, d)
+
+
+def fake_prompt(log: str, d: dict) -> str:
+    fake = FakeBackend([R1, R2, final(d)])
+    reason.explain(d, log, fake)
+    return fake.calls[-1]["system"] + fake.calls[-1]["user"]
+
+
 def test_a_failing_model_leaves_the_engines_answer_with_the_reason():
     d = diagnose(GPU_OOM_LOG)
     out = reason.explain(d, GPU_OOM_LOG, FakeBackend([R1, "not json at all"]))

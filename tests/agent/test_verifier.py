@@ -83,6 +83,45 @@ def test_user_to_infra_needs_a_finding_that_names_a_node():
     assert not v.accepted and any("from the job to the infrastructure" in r for r in v.reasons)
 
 
+UNDECIDED_LOG = ("step 40 loss 1.92\n"
+                 "FATAL: frobnicator lost sync with the widget controller (code 0x3f)\n"
+                 "run finished with errors\n")
+
+
+def test_where_the_engine_says_unknown_an_error_line_no_rule_knows_may_carry_any_cause():
+    d = diagnose(UNDECIDED_LOG)
+    assert d["attribution"]["label"] == "unknown"
+    line = next(f["id"] for f in d["findings"] if "frobnicator" in f["summary"])
+    v = verifier.verify(good(d, label="software_env", scope="user", supporting=[line],
+                             explanation="the frobnicator library on the job's path failed"), d)
+    assert v.accepted, v.reasons
+    # an infra cause read from the log blames no node: accepted, and the merge keeps no suspect (reason tests)
+    v = verifier.verify(good(d, label="filesystem", scope="infra", supporting=[line],
+                             explanation="the widget controller's storage failed the job"), d)
+    assert v.accepted, v.reasons
+    # but it still has to cite the line, and may not name a node outside the job
+    v = verifier.verify(good(d, label="software_env", supporting=[], explanation="the job failed"), d)
+    assert not v.accepted and any("cites no evidence" in r for r in v.reasons)
+    v = verifier.verify(good(d, label="network", scope="infra", supporting=[line], suspect_nodes=["gpu09"],
+                             explanation="the fabric failed"), d, job_nodes=["gpu01"])
+    assert not v.accepted and any("outside the job: gpu09" in r for r in v.reasons)
+
+
+def test_an_engine_that_decided_gives_the_model_no_open_line():
+    d = diagnose(GPU_OOM_LOG + "FATAL: frobnicator lost sync with the widget controller\n")
+    assert d["attribution"]["label"] == "gpu_oom"
+    assert not any(":unrecognised-" in f["id"] for f in d["findings"])
+    v = verifier.verify(good(d, label="network", scope="infra", explanation="the fabric failed the job"), d)
+    assert not v.accepted
+
+
+def test_with_no_error_line_an_undecided_job_stays_undecided():
+    d = diagnose("step 40 loss 1.92\nstep 41 loss 1.90\n")
+    assert d["attribution"]["label"] == "unknown" and d["findings"] == []
+    v = verifier.verify(good(d, label="user_code", supporting=[], explanation="the job's code failed"), d)
+    assert not v.accepted
+
+
 def test_off_topic_and_obeyed_instructions_are_rejected():
     d = diagnose(GPU_OOM_LOG)
     v = verifier.verify(good(d, explanation="Here is a recipe for banana bread."), d)

@@ -81,6 +81,30 @@ def test_three_ambiguous_failures_on_one_node_make_a_node_finding_but_no_drain_w
     assert ctx.store.proposals() == []
 
 
+def test_a_model_that_blames_the_user_for_undecided_failures_cannot_hide_their_node(ctx, tmp_path):
+    from slurm_diag.agent import reason as reason_mod
+    from slurm_diag.agent.llm.fake import FakeBackend
+
+    log = AMBIGUOUS + "FATAL: frobnicator lost sync with the widget controller\n"
+    for jid, nodes in (("31", ("node2",)), ("32", ("node1", "node2")), ("33", ("node2", "node3"))):
+        add_job(ctx, tmp_path, jid, log, nodes)
+
+    def blame_the_user(d, job):
+        line = next(f["id"] for f in d["findings"] if ":unrecognised-" in f["id"])
+        answer = {"label": "user_code", "scope": "user", "supporting": [line], "suspect_nodes": [], "suspect_gpus": [],
+                  "alternatives": [], "explanation": "the job's own code misused the widget controller"}
+        out = reason_mod.explain(d, log, FakeBackend([{"keywords": [], "entities": []},
+                                                      {"critique": "the job's code", "agrees": False, "checks": []},
+                                                      answer]), job_nodes=list(job.nodes))
+        return out["attribution"], out["llm"]
+
+    report = Loop(ctx, engine_diagnoser(ctx.client, ctx.store), reason=blame_the_user, llm="fake", min_jobs=3).run(
+        since=timedelta(hours=1))
+    per_job = {a["job_id"]: a for a in report.attributions if a["job_id"]}
+    assert {a["label"] for a in per_job.values()} == {"user_code"}        # the model's reading is recorded
+    assert [f["node"] for f in report.node_findings] == ["node2"]         # and node2 still stands out
+
+
 def test_with_a_health_finding_on_that_node_the_node_finding_proposes_a_drain(ctx, tmp_path):
     for jid, nodes in (("31", ("node2",)), ("32", ("node1", "node2")), ("33", ("node2", "node3"))):
         add_job(ctx, tmp_path, jid, AMBIGUOUS, nodes)

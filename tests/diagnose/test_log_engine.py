@@ -264,3 +264,48 @@ def test_a_straggler_the_job_reported_before_its_time_limit_is_the_cause():
     assert "time_limit" in [a["label"] for a in d.alternatives]
     even = report.replace("88.82TF", "590.10TF")
     assert diagnose(even + limit).attribution["label"] == "time_limit"   # no rank far behind: the limit
+
+
+UNDECIDED = """\
+step 10 loss 2.10
+validation: 0 errors, 0 failures
+FATAL: frobnicator lost sync with the widget controller (code 0x3f)
+retrying widget 7: handshake failed
+retrying widget 9: handshake failed
+  File "/home/alice/widget.py", line 12, in sync
+step 11 loss 2.09
+widget pool: cannot recover, giving up
+"""
+
+
+def test_when_nothing_decides_the_last_unrecognised_error_lines_are_pointed_at():
+    d = diagnose(UNDECIDED)
+    assert d.attribution["label"] == "unknown"
+    lines = [f for f in d.findings if f["id"].startswith("log:unrecognised-")]
+    # the last three distinct error lines, in log order: 'no errors' lines, frames and repeats are not errors
+    assert [f["raw"]["line"] for f in lines] == [3, 5, 8]
+    assert all(f["severity"] == "UNKNOWN" for f in lines)
+    assert d.attribution["supporting"] == []                    # they argue for nothing
+    assert d.attribution["next_steps"][0] == ("read the error lines no rule recognises, the last at log line 8: "
+                                              "widget pool: cannot recover, giving up")
+
+
+def test_a_decided_log_gets_no_unrecognised_lines_and_sign_lines_are_never_among_them():
+    decided = diagnose(UNDECIDED + XID79 + "\n")
+    assert decided.attribution["label"] == "gpu_hardware"
+    assert not [f for f in decided.findings if "unrecognised" in f["id"]]
+    symptom_only = diagnose(WATCHDOG + "\nwidget pool: cannot recover, giving up\n")
+    assert symptom_only.attribution["label"] == "unknown"
+    texts = [f["raw"]["text"] for f in symptom_only.findings if "unrecognised" in f["id"]]
+    assert texts == ["widget pool: cannot recover, giving up"]     # the watchdog line is a sign's, not unknown
+
+
+def test_explain_log_shows_the_unrecognised_lines(tmp_path, capsys):
+    from tests.conftest import run_main
+
+    path = tmp_path / "job.out"
+    path.write_text(UNDECIDED)
+    code, out, err = run_main(capsys, "explain", "--log", str(path))
+    assert code == 0, err
+    assert "Error lines no rule recognises:" in out
+    assert "widget pool: cannot recover, giving up  (log line 8)" in out
