@@ -109,9 +109,11 @@ def xids_in(line: str) -> list[tuple[int, str | None]]:
 
 def gpus_in(line: str, pci_to_gpu: dict[str, int] | None = None) -> list[int]:
     found: list[int] = []
+    hosts = _node_spans(line)       # "failed on node gpu12": a host named gpu12, not GPU 12
     for rx in GPU_INDEX:
         for m in rx.finditer(line):
-            _add(found, int(m["gpu"]))
+            if not any(start <= m.start("gpu") < end for start, end in hosts):
+                _add(found, int(m["gpu"]))
     if pci_to_gpu:
         for bus in pcis_in(line):
             if bus in pci_to_gpu:
@@ -131,6 +133,15 @@ def _nccl_bus(packed: str) -> str:
     packed = packed.lower()
     domain, bus, device, function = packed[:-5] or "0", packed[-5:-3], packed[-3:-1], packed[-1]
     return f"{domain[-4:].zfill(4)}:{bus}:{device}.{function}"
+
+
+def _node_spans(line: str) -> list[tuple[int, int]]:
+    spans = []
+    for rx in NODE:
+        for m in rx.finditer(line):
+            group = "list" if "list" in rx.groupindex and m["list"] else "node"
+            spans.append(m.span(group))
+    return spans
 
 
 def nodes_in(line: str) -> list[str]:

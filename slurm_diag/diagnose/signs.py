@@ -579,7 +579,7 @@ sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      r"Cannot create context for mpi/|unable to resolve MPI plugin offset|Failed to invoke task plugins|"
      r"can't stat gres\.conf file|Waiting for gres\.conf file|gres\.conf duplicate records|"
      r"Credential signature check: "
-     r"Credential data mismatch",
+     r"Credential data mismatch|(?:Task launch for \S+ failed on node \S+|Application launch failed): Invalid node name specified",
      "the node's Slurm or container platform is broken (a missing plugin, cgroups or user namespaces not set "
      "up, no loop devices, a failing enroot hook)", explains=("fs-stale-io", "fs-enospc"))
 sign("env-mpi-request", "software_env", "user", "slurm", 0,

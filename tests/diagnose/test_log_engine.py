@@ -170,6 +170,13 @@ def test_hosts_from_prompts_and_slurm_node_failures():
     assert extract.nodes_in("the node is fine and the host is up") == []
 
 
+def test_a_host_named_like_a_gpu_is_a_host():
+    line = "srun: error: Task launch for StepId=1234.0 failed on node gpu12: Invalid node name specified"
+    assert extract.nodes_in(line) == ["gpu12"] and extract.gpus_in(line) == []
+    assert extract.gpus_in("slurmstepd: error: *** JOB 5 ON gpu3 CANCELLED AT 2024-01-01T00:00:00 ***") == []
+    assert extract.gpus_in("gpu3 SM clock 200 MHz under load") == [3]       # a GPU where no host is named
+
+
 def test_nccl_packed_bus_id_maps_to_a_gpu():
     line = "n1:1:1 [5] NCCL INFO Rank 5 cudaDev 5 busId ca000 nvmlDev 5"
     assert extract.pcis_in(line) == ["0000:ca:00.0"]
