@@ -110,7 +110,8 @@ sign("gpu-pcie-fatal", "gpu_hardware", "infra", "pcie", 0,
      r"PCIe Bus Error: severity=Uncorrected \(Fatal\))",
      "the kernel saw an unrecoverable PCIe error on a GPU (AER): the GPU or its slot failed")
 sign("gpu-init-failed", "gpu_hardware", "infra", "gpu", 1,
-     r"cudaErrorDevicesUnavailable|all CUDA-capable devices are busy or unavailable",
+     r"cudaErrorDevicesUnavailable|all CUDA-capable devices are busy or unavailable|"
+     r"CUDA-capable device\(s\) is/are busy or unavailable",
      "the GPU could not be initialised", also=("software_env",))
 
 # ---- the node itself
@@ -329,7 +330,7 @@ sign("cancelled-unsaid", "scheduler", "user", "slurm", 4,
      "the job or step was cancelled (slurmstepd does not say by whom)")
 sign("request-invalid", "user_code", "user", "slurm", 1,
      r"Requested node configuration is not available|Invalid (?:account|partition|qos)|"
-     r"Process requirement exceeds available (?:CPUs|memory)|"
+     r"Process requirement exceeds available (?:CPUs|memory)|CPU count per node can not be satisfied|"
      r"Unable to allocate resources(?!: Required partition not available \(inactive or drain\))|QOSMax\w+|AssocMax\w+|Invalid generic resource \(gres\) specification|"
      r"More processors requested than permitted|\((?:PartitionTimeLimit|PartitionNodeLimit|BadConstraints|"
      r"DependencyNeverSatisfied|InvalidAccount|QOSNotAllowed|(?:Assoc|QOS)Grp\w+)\)|QOSMaxSubmitJob\w*|"
@@ -626,7 +627,7 @@ sign("env-import", "software_env", "user", "python", 2,
      r"NetCDF: (?:Filter error|Attempt to use feature that was not turned on)|FATAL: kernel too old|"
      r"can't execve\(2\): .*No such file or directory|Fatal Python error: init_fs_encoding|"
      r"cannot allocate memory in static TLS block|OMP: Error #15|Intel MKL FATAL ERROR: Cannot load|"
-     r"is not a supported wheel on this platform|Run 'conda init' before 'conda activate'|EnvironmentNotWritableError|"
+     r"is not a supported wheel on this platform|Run 'conda init' before 'conda activate'|argument COMMAND: invalid choice: 'activate'|EnvironmentNotWritableError|"
      r"EnvironmentNameNotFound|Could not solve for environment specs|Module cannot be loaded due to a conflict|"
      r"Load of requirement \S+ failed|==> Error: Spec '.*' matches no installed packages|==> Error: failed to concretize|"
      r"Missing modules for dependencies|is not available for this version of R|package or namespace load failed|"
@@ -727,7 +728,8 @@ sign("net-ofi", "network", "infra", "fabric", 2,
 sign("net-mpi-tcp", "network", "infra", "fabric", 2,
      r"Open MPI failed to TCP connect to a peer MPI process|gethostbyname failed|"
      r"Socket creation failed : Address family not supported by protocol|"
-     r"connect \[127\.\d+\.\d+\.\d+\]:\d+: Connection refused",
+     r"connect \[127\.\d+\.\d+\.\d+\]:\d+: Connection refused|"
+     r"\[Errno 113\] No route to host|pmixp_p2p_send: .*send failed|failed to send temp kvs to compute nodes",
      "a rank could not reach another over TCP: a container bridge or wrong interface, a name that does not "
      "resolve or resolves to 127.0.x.x (/etc/hosts), a firewall, or routing between the nodes")
 # ibstatus's own failure; libibverbs' "No IB devices found" is what any Ethernet-only node prints
