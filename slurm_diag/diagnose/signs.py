@@ -686,8 +686,21 @@ sign("env-ucx", "software_env", "infra", "fabric", 2,
 # libfabric providers that cannot start at all: a missing or misconfigured provider, not a fabric fault
 sign("env-ofi", "software_env", "infra", "fabric", 2,
      r"fi_getinfo\(\) (?:call )?fail|OFI addrinfo\(\) failed|OFI endpoint open failed|"
-     r"ofi fabric is not available",
-     "the libfabric provider could not start (missing, or not configured for this node)", also=("network",))
+     r"ofi fabric is not available|NCCL WARN Could not find NET with id \d+",
+     "the fabric's provider or NCCL's network plugin could not start (missing, mismatched, or not configured "
+     "for this node)", also=("network",))
+# MPICH told by the environment to do what this node cannot (a NIC policy, a variable it rejects)
+sign("env-mpi-env", "software_env", "user", "mpi", 2,
+     r"OFI invalid value for environment variable|Unable to use a NIC_POLICY of",
+     "MPI rejected a setting from the job's environment (a variable with a value it cannot use)",
+     also=("user_code",))
+# slurmstepd could not set the task up and does not say why: a plugin (PMIx, a SPANK plugin such as
+# pyxis), cgroups or the node's slurmd; its own log names the cause
+sign("env-launch-failed", "software_env", "infra", "slurm", 2,
+     r"Task launch for \S+ failed on node \S+: Unspecified error|task \d+ launch failed: Unspecified error|"
+     r"Application launch failed: Unspecified error",
+     "Slurm could not start the job's tasks (an unspecified launch error: a plugin such as PMIx or pyxis, "
+     "cgroups, or the node's slurmd; slurmd's log on the node names it)", also=("scheduler",))
 # Open MPI found an adapter whose ports are all down; the job may still run over TCP
 # Open MPI carries on over TCP: a hint (a slower job), not a failure
 sign("net-ports-down", "network", "infra", "fabric", 4,
@@ -729,7 +742,7 @@ sign("net-mpi-tcp", "network", "infra", "fabric", 2,
      r"Open MPI failed to TCP connect to a peer MPI process|gethostbyname failed|"
      r"Socket creation failed : Address family not supported by protocol|"
      r"connect \[127\.\d+\.\d+\.\d+\]:\d+: Connection refused|"
-     r"\[Errno 113\] No route to host|pmixp_p2p_send: .*send failed|failed to send temp kvs to compute nodes",
+     r"\[Errno 113\] No route to host|Couldn't detect a suitable IP address for reaching .* defaulting to '127\.0\.0\.1'|pmixp_p2p_send: .*send failed|failed to send temp kvs to compute nodes",
      "a rank could not reach another over TCP: a container bridge or wrong interface, a name that does not "
      "resolve or resolves to 127.0.x.x (/etc/hosts), a firewall, or routing between the nodes")
 # ibstatus's own failure; libibverbs' "No IB devices found" is what any Ethernet-only node prints
