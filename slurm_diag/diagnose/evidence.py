@@ -113,6 +113,7 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
     _cancel_after_task_failure(found, lines)
     _abort_after_watchdog(found, lines)
     _node_lost_to_the_cloud(found)
+    _many_bridges(found)
     _hang_after_finish(found, lines, where, job_id)
     _prolog_failure_with_reason(found)
     _hot_gpus(found, lines, where, job_id, pci_to_gpu)
@@ -219,6 +220,18 @@ def _node_lost_to_the_cloud(found: dict) -> None:
     cloud, node = found.get("sched-cloud-capacity"), found.get("node-fail")
     if cloud is not None and node is not None and cloud.lines[0] < node.lines[0]:
         _consequence(node, cloud.lines[0], tier=3)
+
+
+BRIDGES_TO_DECIDE = 3
+
+
+def _many_bridges(found: dict) -> None:
+    """NCCL listing container bridges or veth pairs among its socket interfaces: one is a hint (a
+    single-node job runs fine over docker0), several mean NCCL_SOCKET_IFNAME was left to chance on
+    a host full of container networks that other nodes cannot reach; alone, the best explanation."""
+    ev = found.get("net-iface")
+    if ev is not None and ev.finding["raw"]["count"] >= BRIDGES_TO_DECIDE:
+        ev.tier = 3
 
 
 def _straggler(found: dict, lines: list[str], where: str, job_id) -> None:

@@ -380,6 +380,7 @@ sign("fs-df-full", "filesystem", "infra", "storage", 2,     # not images, which 
 # quota (the scope of a checkpoint that cannot be written, as in the team's dev cases)
 sign("fs-write-failed", "filesystem", "user", "storage", 2,
      r"PytorchStreamWriter failed writing file|inline_container\.cc:\d+\] \. unexpected pos|"
+     r"Exception writing ReadEnds to file|SortingCollection\.spillToDisk|"
      r"forrtl: severe \(38\): error during write",
      "writing a checkpoint or an output file failed part-way (the disk or quota filled, or its filesystem "
      "failed)", also=("user_code",))
@@ -755,6 +756,10 @@ sign("net-iface", "network", "infra", "nccl", 4,
      r"virbr\d+|lxcbr\d+|cni\d+):[0-9a-f.:%]+<\d+>",
      "NCCL's socket transport picked a container bridge or veth interface that other nodes cannot reach "
      "(set NCCL_SOCKET_IFNAME to the cluster's interface)")
+sign("net-no-iface", "network", "infra", "nccl", 2,
+     r"Bootstrap : no socket interface found|NET/Socket : no interface found",
+     "NCCL found no socket interface it may use (NCCL_SOCKET_IFNAME names none that exists or is routable "
+     "on this node)", explains=("user-nccl-usage",))
 # a rendezvous that could not reach its store: weakly the network (the host, its port or a firewall)
 sign("net-rendezvous", "network", "infra", "fabric", 3,
      r"RendezvousConnectionError|client socket has timed out after \d+ms while trying to connect|"
