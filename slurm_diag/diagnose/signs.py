@@ -753,7 +753,7 @@ sign("net-no-device", "network", "infra", "fabric", 1,
 # a hint, not a cause: a single-node job runs fine over docker0
 sign("net-iface", "network", "infra", "nccl", 4,
      r"(?:NET/Socket : Using|Bootstrap : Using|^)\s*(?:\[\d+\])?(?:docker\d+|br-[0-9a-f]{12}|veth[0-9a-f]{5,}|"
-     r"virbr\d+|lxcbr\d+|cni\d+):[0-9a-f.:%]+<\d+>",
+     r"virbr\d+|lxcbr\d+|cni\d+):[0-9a-f.:]+(?:%\w+)?<\d+>",
      "NCCL's socket transport picked a container bridge or veth interface that other nodes cannot reach "
      "(set NCCL_SOCKET_IFNAME to the cluster's interface)")
 sign("net-no-iface", "network", "infra", "nccl", 2,

@@ -322,6 +322,6 @@ def test_one_container_bridge_is_a_hint_several_decide():
     one = "n1:1:1 [0] NCCL INFO NET/Socket : Using [0]docker0:172.17.0.1<0>\nRuntimeError: NCCL communicator was aborted\n"
     assert diagnose(one).attribution["label"] == "unknown"
     many = ("NCCL INFO NET/Socket : Using\n[0]bond0:192.168.1.161<0>\n[1]br-05ab815fa14e:172.19.0.1<0>\n"
-            "[2]br-d5d80d7dbbad:172.21.0.1<0>\n[3]br-dd40dc616638:172.30.0.1<0>\n")
+            "[2]br-d5d80d7dbbad:172.21.0.1<0>\n[3]veth6163fba:fe80::b878:6cff:fe52:abe2%veth6163fba<0>\n")
     d = diagnose(many)
     assert (d.attribution["label"], d.attribution["scope"]) == ("network", "infra")
