@@ -579,7 +579,7 @@ sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      r"amdgpu not found in modules|"
      r"cannot find mpi plugin for mpi/|Failed to set topology '|can not load PMIx library|Couldn't load specified plugin name for mpi/|"
      r"Cannot create context for mpi/|unable to resolve MPI plugin offset|Failed to invoke task plugins|"
-     r"can't stat gres\.conf file|Waiting for gres\.conf file|gres\.conf duplicate records|"
+     r"pmixp_libpmix_init\(\) failed|mpi_p_slurmstepd_prefork failure|can't stat gres\.conf file|Waiting for gres\.conf file|gres\.conf duplicate records|"
      r"Credential signature check: "
      r"Credential data mismatch|(?:Task launch for \S+ failed on node \S+|Application launch failed): Invalid node name specified",
      "the node's Slurm or container platform is broken (a missing plugin, cgroups or user namespaces not set "
@@ -621,6 +621,9 @@ sign("env-import", "software_env", "user", "python", 2,
      r"not been properly configured to use 'conda|Lmod has detected the following error|module\(s\) are unknown|"
      r"Unable to locate a modulefile for|"
      r"compiled using NumPy \d\.x cannot be run|numpy\.core\.multiarray failed to import|"
+     r"module compiled against API version \w+ but this version of numpy|cuDNN version incompatibility|"
+     r"DNN library initialization failed|C\+\+\d\d or later compatible compiler is required|"
+     r"unrecognized command line option '-std=c\+\+\d\d'|"
      r"module '(?:numpy|scipy|pandas|torch|tensorflow|jax|transformers)' has no attribute|"
      r"Torch not compiled with CUDA enabled|CUDA_HOME environment variable is not set|No CUDA runtime is found|"
      r"CUDA_HOME does not exist|CUDA driver is a stub library|cudaErrorStubLibrary|Unable to load cuDNN|"
@@ -650,6 +653,7 @@ sign("env-nccl-version", "software_env", "user", "nccl", 2,
      r"PMIx? .*(?:version|mismatch)|OMPI was not built with SLURM|pmi2? .*not (?:supported|available)|"
      r"PMIX ERROR|PMI2?_Init failed|OPAL ERROR: Not initialized|UCP API version is incompatible|"
      r"FI_CXI_RX_MATCH_MODE=\S+ is required|completion queue exhaustion|has not been built with MPI support|It looks like (?:orte_init|opal_init|MPI_INIT) failed|ompi_mpi_init: .*failed|"
+     r"An error occurred in MPI_Init\w* on a NULL communicator|"
      r"No components were able to be opened in the \w+ framework|mca_base_component_repository_open: unable to open",
      "a mismatched or misused communication library")
 
