@@ -79,3 +79,12 @@ def test_user_causes_get_the_exact_line_to_change(tmp_path):
     assert steps[0].startswith("#SBATCH --mem=2G (it had 600 MiB)")
     late = job(tmp_path, state="TIMEOUT", exit_code=0, out_text="x\n", time_limit_s=3600)
     assert check(engine.diagnose_job(late))["next_steps"][0].startswith("#SBATCH --time=02:00:00 (it had 01:00:00)")
+
+
+def test_an_undecided_job_points_at_its_output_lines_no_rule_knows(tmp_path):
+    d = engine.diagnose_job(job(tmp_path, out_text="step 1\nFATAL: frobnicator lost sync with widget 7\nstep 2\n"))
+    a = check(d)
+    assert a["label"] == "unknown"
+    lines = [f for f in d.findings if f["id"].startswith("stdout:unrecognised-")]
+    assert [(f["raw"]["where"], f["raw"]["line"]) for f in lines] == [("stdout", 2)]
+    assert a["next_steps"][0].startswith("read the error lines no rule recognises, the last at stdout line 2:")
