@@ -94,7 +94,8 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
     pci_map.apply(found, buses, "no health report of the job's nodes recorded their GPUs' bus ids")
     missing = [*missing, *not_checked]
     result = _with_kb(found, [line for _, log in logs for line in log.lines], kb_entries, job.job_id, missing)
-    _point_at_unrecognised(result, found, logs, job.job_id)
+    if not (job.state == "COMPLETED" and job.exit_code == 0):       # a job that ended well has nothing to point at
+        _point_at_unrecognised(result, found, logs, job.job_id)
     a = result.attribution
     if a["scope"] == "infra" and job.nodes:
         a["suspect_nodes"] = [n for n in a["suspect_nodes"] if n in job.nodes]

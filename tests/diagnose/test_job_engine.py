@@ -88,3 +88,9 @@ def test_an_undecided_job_points_at_its_output_lines_no_rule_knows(tmp_path):
     lines = [f for f in d.findings if f["id"].startswith("stdout:unrecognised-")]
     assert [(f["raw"]["where"], f["raw"]["line"]) for f in lines] == [("stdout", 2)]
     assert a["next_steps"][0].startswith("read the error lines no rule recognises, the last at stdout line 2:")
+
+
+def test_a_job_that_completed_has_no_lines_pointed_at(tmp_path):
+    d = engine.diagnose_job(job(tmp_path, state="COMPLETED", exit_code=0,
+                                out_text="WARNING: the frobnicator failed to warm up, retrying\ndone\n"))
+    assert check(d)["label"] == "unknown" and not [f for f in d.findings if "unrecognised" in f["id"]]
