@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from slurm_diag.diagnose import anchors as anchors_mod
+from slurm_diag.diagnose import cuda_codes
 
 # Xid codes: the hardware ones (DESIGN.md's gpu_hardware), and those an application's own kernel
 # causes (an illegal address, an exception in a user kernel): a job's fault, not the node's.
@@ -82,7 +83,7 @@ sign("gpu-off-bus", "gpu_hardware", "infra", "gpu", 0,
 sign("gpu-ecc-uncorrectable", "gpu_hardware", "infra", "gpu", 0,
      r"uncorrectable ECC error|cudaErrorECCUncorrectable|double[- ]bit ECC(?![\w ]*[:|]\s*0\b)|DBE \(double bit error\)|"
      r"ECC page retirement or row remapp(?:er|ing) (?:failure|is pending)|row remap(?:ping)? failure|"
-     r"uncorrectable memory errors|row remapping failed|row remappings? (?:are|is) pending|CUDA_ERROR_CONTAINED|cudaErrorContained",
+     r"uncorrectable memory errors|Reason: DRAM ECC failure|HW Exception by GPU .*reason ?:ECC|row remapping failed|row remappings? (?:are|is) pending|CUDA_ERROR_CONTAINED|cudaErrorContained",
      "uncorrectable GPU memory (ECC) error or failed row remapping")
 sign("gpu-gsp", "gpu_hardware", "infra", "gpu", 0,
      r"Timeout waiting for RPC from GSP|GSP (?:RPC )?timeout|GSP firmware.*(?:error|failed)|"
@@ -92,7 +93,7 @@ sign("gpu-nvlink", "gpu_hardware", "infra", "nvlink", 1,
      r"NVLink (?:error|fatal|fault|training failed)|NVL(?:ink)? (?:uncorrectable|fatal)|nvswitch.*(?:fatal|error)|"
      r"NvLink link \d+ is (?:currently )?down|cudaErrorNvlinkUncorrectable|fatal errors on NvSwitch|"
      r"NvSwitch .*NvLink (?:port \d+ )?is (?:currently )?down|NVSwitch \d+'s NvLink \d+ is down|fatal NvSwitch SXID|"
-     r"NVRM: knvlink\w+: .*\bfailed",
+     r"NVRM: knvlink\w+: .*\bfailed|P2P is disabled between NVLINK connected GPUs",
      "an NVLink / NVSwitch error", explains=("net-fabric",))
 # what DCGM's diagnostics, nvidia-smi -q and node health checks report about a GPU's memory and state
 sign("gpu-health-report", "gpu_hardware", "infra", "gpu", 1,
@@ -449,7 +450,7 @@ sign("fs-workdir", "filesystem", "user", "storage", 2,
      "the job's working directory does not exist on the node (a path or a filesystem not mounted there)")
 sign("fs-locks", "filesystem", "infra", "storage", 1,
      r"No locks available|\bENOLCK\b|\[Errno 37\]|unable to lock file|File locking failed in ADIOI_Set_lock|"
-     r"Failed to acquire file lock on .*errno=524|flock\(.*\bENOSYS\b|Can't open cache DB: |\[Errno 16\] Device or resource busy: \S*\.nfs[0-9a-f]{16,}",
+     r"Failed to acquire file lock on .*errno=524|MIOpen.*(?:Db lock has failed to lock|File is unwritable: \S*miopen)|flock\(.*\bENOSYS\b|Can't open cache DB: |\[Errno 16\] Device or resource busy: \S*\.nfs[0-9a-f]{16,}",
      "the filesystem refused a file lock (NFS without lockd, Lustre mounted without flock)")
 
 # ---- GPU memory
@@ -533,7 +534,9 @@ sign("env-driver", "software_env", "infra", "driver", 1,
      r"check_nvsmi_healthmon: +nvidia-smi: +NVIDIA driver not loaded|NVRM: API mismatch: the client has the version|"
      r"modprobe: FATAL: Module nvidia\S* not found|CUDA unknown error - this may be due to an incorrectly set up environment|"
      r"CUDA error cudaGetDeviceCount|hsa api call failure at|HSA_STATUS_ERROR_OUT_OF_RESOURCES: The runtime failed|"
-     r"Version mismatch between kernel OFED drivers and userspace OFED|check_ps_daemon: +Process munged",
+     r"Version mismatch between kernel OFED drivers and userspace OFED|HIP error: driver version is insufficient for runtime version|"
+     r"ROCm SMI init failure|ROCm SMI returned \d+ \(the expected value is 0\)|Failed to find ROCm runtime library|"
+     r"Could not initialize Tensile host: No devices found|Pcie atomics not enabled, hostcall not supported|check_ps_daemon: +Process munged",
      "the node's driver or container runtime does not match the software", explains=("gpu-nvlink",))
 sign("env-nvls", "software_env", "infra", "nvswitch", 2,
      r"transport/nvls\.cc:\d+ NCCL WARN|NVLS (?:\w+ )?(?:failed|error)|Failed to bind NVLink SHARP|"
@@ -605,7 +608,8 @@ sign("env-arch", "software_env", "user", "cuda", 2,
      r"only supports? .*(?:GPUs?|architectures?|devices?) or newer|(?:minimum|maximum) cuda capability supported|"
      r"mismatches the version that was used to compile|compiled with different CUDA|hipErrorNoBinaryForGpu|"
      r"Unable to find code object for all current devices|too old to be supported by the triton GPU compiler|"
-     r"Cannot read \S*TensileLibrary\S*\.dat|does not match the version torch was compiled with|"
+     r"Cannot read \S*TensileLibrary\S*\.dat|Could not load \S*TensileLibrary\S*\.dat|Cannot find CO in the bundle|"
+     r"CUBLAS_STATUS_ARCH_MISMATCH|HIPRTC_ERROR_COMPILATION|does not match the version torch was compiled with|"
      r"Found cuDNN version \d+, but \w+ was built against|Loaded runtime CuDNN library: .* but source was compiled with|"
      r"Mismatched PJRT plugin PJRT API version|engine plan file is generated on an incompatible device|"
      r"engine plan file is not compatible with this version of TensorRT",
@@ -672,8 +676,10 @@ sign("net-fabric", "network", "infra", "fabric", 2,
      r"\bport \d+ .*(?:state )?DOWN\b|link (?:is )?down|LinkDown|NET/IB : .*(?:error|failed)|"
      r"(?<!_mlx5/)mlx5_\d+.*(?:error|down)|UCX\s+ERROR|ud_ep\.c:?\d*.*(?:timed out|timeout|Fatal)|Endpoint timeout|"
      r"rdma.*(?:error|failed)|NET/Socket : .*(?:error|failed)|IB(?:V)? (?:error|failed)|"
-     r"Call to ibv_\w+ failed|ibv_\w+ failed with error|NETDEV WATCHDOG: .*transmit queue \d+ timed out",
-     "the network fabric reported errors")
+     r"Call to ibv_\w+ failed|ibv_\w+ failed with error|NET/IB: The error is fatal|No functional devices left|"
+     r"communicator encountered a fatal error \(detected in ncclIb|Detected mixed local Net device counts across ranks|"
+     r"Net : error encountered when getting address info|NETDEV WATCHDOG: .*transmit queue \d+ timed out",
+     "the network fabric reported errors", explains=("env-nccl-version",))
 # registering memory with the HCA is the node's software (nvidia-peermem, dmabuf support, the memlock
 # limit), not the wire
 sign("env-ib-memreg", "software_env", "infra", "fabric", 2,
@@ -779,12 +785,24 @@ sign("net-symptom", "network", "infra", "nccl", 4,
      "a collective timed out or a peer went away (a symptom: look for what happened first)",
      also=("gpu_hardware", "user_code"))
 
+# ---- CUDA's error codes, whichever wrapper prints them (cuda_codes.py)
+sign("cuda-code-misuse", "user_code", "user", "cuda", 3, cuda_codes.pattern(cuda_codes.USER),
+     "a CUDA call or kernel of the job failed on its own terms (an invalid argument, handle or launch "
+     "configuration, a kernel fault, a stream-capture rule)")
+sign("cuda-code-build", "software_env", "user", "cuda", 2, cuda_codes.pattern(cuda_codes.BUILD),
+     "the job's CUDA build does not fit this GPU or runtime (its kernels, PTX or symbols)", also=("user_code",))
+sign("cuda-code-node", "software_env", "infra", "driver", 2, cuda_codes.pattern(cuda_codes.NODE),
+     "CUDA failed in the node's platform (a driver too old for the call, the MPS daemon, the OS, the GPUs' "
+     "topology, a licence)", also=("gpu_hardware",))
+
 # ---- the job's own code
 sign("user-illegal-address", "user_code", "user", "cuda", 3,
      r"illegal memory access|cudaErrorIllegalAddress|misaligned address|device-side assert(?:ion)? triggered|"
      r"CUDA error: an illegal instruction|unspecified launch failure|cudaErrorLaunchFailure|"
      r"block: \[\d+,\d+,\d+\], thread: \[\d+,\d+,\d+\] Assertion|Memory access fault by GPU node-\d+|"
-     r"Invalid __(?:global|shared|local)__ (?:write|read) of size|HSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION",
+     r"Invalid __(?:global|shared|local)__ (?:write|read) of size|HSA_STATUS_ERROR_MEMORY_APERTURE_VIOLATION|"
+     r"========= (?:Barrier error detected|Error: Race reported between|Uninitialized __\w+__ memory read)|"
+     r"HSA_STATUS_ERROR_(?:ILLEGAL_INSTRUCTION|OUT_OF_REGISTERS)|Memory critical error by agent",
      "the job's GPU code faulted (illegal address or device assert)", also=("gpu_hardware",))
 sign("user-nccl-usage", "user_code", "user", "nccl", 2,
      r"ncclInvalidUsage|ncclInvalidArgument|NCCL error in: .*invalid usage|Duplicate GPU detected|"
@@ -796,10 +814,17 @@ sign("user-nccl-usage", "user_code", "user", "nccl", 2,
      r"mpirun has detected an attempt to run as root|not enough slots available in the system|"
      r"Fatal error in PMPI_\w+: (?:Invalid (?:rank|count|tag|communicator|datatype)|Message truncated)|"
      r"Message from rank \d+ and tag \d+ truncated|failed to pass monitoredBarrier|Bootstrap : no socket interface found|"
-     r"network device '\S+' is not available, please use one or more of|transport '\S+' is not available, please use",
+     r"network device '\S+' is not available, please use one or more of|transport '\S+' is not available, please use|"
+     r"NCCL WARN \w+ : (?:invalid root \d+|\w+ 0x[0-9a-f]+ is not a valid pointer|\w+ allocated on device \d+ mismatchs? with NCCL device)|"
+     r"Trying to send to self without a matching recv|Attempt to use communicator before the previous operation returned|"
+     r"corrupted comm object detected|NCCL WARN Invalid rank requested|Bootstrap Root : (?:rank \d+ of \d+ ranks has already checked in|mismatch in info from procs)|"
+     r"No algorithm/protocol available for function|FP8 reduction support begins with|"
+     r"no device found matching \S+, verify NCCL_\w+_IFNAME|"
+     r"CUDNN_STATUS_NOT_SUPPORTED\. This error may appear if you passed in a non-contiguous input|miopenStatusNotImplemented|"
+     r"CUBLAS_STATUS_INVALID_VALUE|CUFFT_INVALID_(?:SIZE|VALUE|TYPE|PLAN)",
      "the job used its communication library wrongly (two ranks on one GPU, collectives or message sizes that "
      "differ between ranks, a call before init or after finalize, more ranks than slots)",
-     also=("software_env",))
+     also=("software_env",), explains=("env-nccl-version",))
 sign("user-cuda-launch", "user_code", "user", "cuda", 2,
      r"too many resources requested for launch|cudaErrorLaunchOutOfResources|OutOfResources: out of resource|"
      r"Attempting to deserialize object on (?:a )?CUDA device|Cannot attach texture object to alloc_ptr|CUDA error: invalid device ordinal",
