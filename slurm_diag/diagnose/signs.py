@@ -218,7 +218,8 @@ sign("host-oom-python", "host_oom", "user", "memory", 2,
      r"DefaultCPUAllocator: (?:not enough memory|can't allocate memory)|"
      r"java\.lang\.OutOfMemoryError(?!: (?:unable to create new native thread|Requested array size exceeds VM limit))|"
      r"insufficient memory for the Java Runtime Environment|Native memory allocation \(\w+\) failed|"
-     r"DataLoader worker \(pid[^)]*\) is killed by signal: Killed",
+     r"DataLoader worker \(pid[^)]*\) is killed by signal: Killed|Failed to allocate memory for an unexpected message|"
+     r"Unable to allocate \d+ bytes of memory for \w+ \(probably out of memory\)",
      "the process could not allocate host memory")
 
 # ---- time limit and the scheduler
@@ -233,7 +234,7 @@ sign("time-limit", "time_limit", "user", "slurm", 1,
      r"exceeded its active deadline|Process exceeded running time limit|qmaster enforced h_rt|due to wall clock limit|"
      r"Job attempt duration exceeded timeout",
      "the job reached its time limit", also=("user_code",), explains=("user-segfault",))
-sign("timeout-state", "time_limit", "user", "slurm", 2, r"(?<![\w-])(?:TIMEOUT|DEADLINE)(?![\w-])",
+sign("timeout-state", "time_limit", "user", "slurm", 2, r"(?<![\w-])(?<![Pp]rogress )(?:TIMEOUT|DEADLINE)(?![\w-])",
      "Slurm's state TIMEOUT: the job reached its time limit", flags=0, also=("user_code",))
 sign("preempted", "scheduler", "infra", "slurm", 1,
      r"DUE TO PREEMPTION|(?<!, got )\bPREEMPTED\b|job (?:was )?preempted|preempted by",
@@ -362,7 +363,7 @@ sign("fs-enospc", "filesystem", "infra", "storage", 1,
      r"No space left on device|\bENOSPC\b|\[Errno 28\]|disk (?:is )?full|not enough (?:free )?disk space|"
      r"Delayed block allocation failed .* with error 28|local disk's utilization is over capacity|"
      r"file_system_monitor\.cc:\d+: \S+ is over \d+% full|"
-     r"(?:file ?system|volume|partition) (?:is )?full|out of (?:inodes|disk space)",
+     r"(?:file ?system|volume|partition) (?:is )?full|out of (?:inodes|disk space)|Fatal error in PMPI_File_\w+: Not enough space for file",
      "a filesystem is full (ENOSPC)")
 sign("fs-container-unpack", "filesystem", "user", "container", 1,
      r"(?:root ?filesystem extraction failed|unsquashfs|while extracting \S+\.(?:sif|simg)\b|while creating SIF|"
@@ -410,7 +411,7 @@ sign("user-data-access", "user_code", "user", "data", 2,
      r"NetCDF: (?:String match to name in use|Write to read only)|unable to open shared memory object .* Too many open files|"
      r"Host key verification failed|Permission denied \(publickey|s3fs_check_service.*invalid credentials|"
      r"s3fs: Failed to access bucket|GlobusError: .*PATH_NOT_FOUND|globus_l_gfs_file_open failed|"
-     r"rsync: mkstemp .* Permission denied",
+     r"rsync: mkstemp .* Permission denied|ADIO_OPEN\(\d+\): File \S+ does not exist",
      "the job's data access failed on its own terms (credentials, a key, bucket or path that is not there, a file "
      "in another format or already open)")
 sign("fs-rate-limit", "filesystem", "user", "storage", 2,
@@ -426,7 +427,7 @@ sign("fs-quota", "filesystem", "user", "storage", 1,
      "the user's disk quota is exhausted")
 sign("fs-stale-io", "filesystem", "infra", "storage", 1,
      r"Stale (?:file|NFS file) handle|\bESTALE\b|\[Errno 116\]|Input/output error|\[Errno 5\]|\bEIO\b|"
-     r"Read-only file system|\[Errno 30\]|Transport endpoint is not connected|LustreError|"
+     r"Read-only file system|\[Errno 30\]|Read-only file or filesystem name|PMIx detected a call to mkdir was unable to create|Transport endpoint is not connected|LustreError|"
      r"nfs: server \S+ not responding|GPFS.*(?:error|unmounted)|lustre.*(?:(?<!\b0 were )evicted|-5\b|-108\b)|"
      r"EXT4-fs error|XFS \(\S+\): .*(?:error|corruption)|Buffer I/O error on dev|blk_update_request: .*error|"
      r"I/O error, dev \S+|disk I/O error|Remote I/O error|\[Errno 121\]|Structure needs cleaning|"
@@ -593,7 +594,7 @@ sign("env-mpi-request", "software_env", "user", "slurm", 0,
      also=("scheduler",))
 sign("env-shm", "software_env", "user", "memory", 2,
      r"(?<!PCIe )Bus error|SIGBUS|bus error encountered in worker|insufficient shared memory|"
-     r"unable to write to file </torch_|failed to extend /dev/shm|Error while creating shared memory segment /dev/shm/",
+     r"unable to write to file </torch_|failed to extend /dev/shm|not enough space for /dev/shm/|Error while creating shared memory segment /dev/shm/",
      "SIGBUS or a failed shared-memory write: the memory behind a mapping (/dev/shm, tmpfs) ran out; "
      "enlarge /dev/shm (containers: --shm-size) or use fewer loader workers",
      explains=("user-segfault", "fs-enospc"), also=("host_oom", "user_code"))
@@ -678,12 +679,15 @@ sign("net-fabric", "network", "infra", "fabric", 2,
      r"rdma.*(?:error|failed)|NET/Socket : .*(?:error|failed)|IB(?:V)? (?:error|failed)|"
      r"Call to ibv_\w+ failed|ibv_\w+ failed with error|NET/IB: The error is fatal|No functional devices left|"
      r"communicator encountered a fatal error \(detected in ncclIb|Detected mixed local Net device counts across ranks|"
-     r"Net : error encountered when getting address info|NETDEV WATCHDOG: .*transmit queue \d+ timed out",
+     r"Net : error encountered when getting address info|OFI has a different number of nics available on different n|"
+     r"\[handle_cqe\] Send desc error in msg to|Control EQ drops detected|An PRTE daemon has unexpectedly failed after launch|"
+     r"No usable network interfaces were found on this host|MPI_INIT has failed because at least one MPI process is unreachable|NETDEV WATCHDOG: .*transmit queue \d+ timed out",
      "the network fabric reported errors", explains=("env-nccl-version",))
 # registering memory with the HCA is the node's software (nvidia-peermem, dmabuf support, the memlock
 # limit), not the wire
 sign("env-ib-memreg", "software_env", "infra", "fabric", 2,
-     r"ibv_reg_(?:dmabuf_)?mr\w* failed|Call to ibv_reg_\w+ failed|ibv_create_(?:cq|qp)\S* failed: Cannot allocate memory|"
+     r"ibv_reg_(?:dmabuf_)?mr\w*(?:\([^)]*\))? failed|OFI call mr_reg failed|Cannot register vbuf region|"
+     r"Couldn't enable GPUDirect RDMA|Call to ibv_reg_\w+ failed|ibv_create_(?:cq|qp)\S* failed: Cannot allocate memory|"
      r"set max locked memory|OpenFabrics subsystem is configured to only|Couldn't allocate MR|Couldn't register GPU MR|"
      r"openib\) BTL failed to initialize",
      "registering memory with the InfiniBand adapter failed: the node's memlock limit, nvidia-peermem or dmabuf "
@@ -691,20 +695,31 @@ sign("env-ib-memreg", "software_env", "infra", "fabric", 2,
 # UCX's shared-memory and transport selection: the node's setup (a container's /proc, no usable HCA)
 sign("env-ucx", "software_env", "infra", "fabric", 2,
      r"failed to connect to remote FIFO|mm_posix\.c:\d+ .*failed|Shared memory error|"
-     r"no usable transports/devices",
+     r"no usable transports/devices|ucx function returned with failed status|"
+     r"shmget\(size=\d+ flags=\w+\) for \w+ failed|cuIpcOpenMemHandle\(\) failed: peer mapping resources exhausted",
      "UCX could not set up its transports (shared memory between processes, or no usable network device): "
-     "the node's or container's setup", explains=("net-fabric",), also=("network",))
+     "the node's or container's setup", explains=("net-fabric", "fs-stale-io", "host-oom-python"), also=("network",))
 # libfabric providers that cannot start at all: a missing or misconfigured provider, not a fabric fault
 sign("env-ofi", "software_env", "infra", "fabric", 2,
      r"fi_getinfo\(\) (?:call )?fail|OFI addrinfo\(\) failed|OFI endpoint open failed|"
-     r"ofi fabric is not available|NCCL WARN Could not find NET with id \d+",
-     "the fabric's provider or NCCL's network plugin could not start (missing, mismatched, or not configured "
-     "for this node)", also=("network",))
+     r"ofi fabric is not available|NCCL WARN Could not find NET with id \d+|"
+     r"OFI Provider name does not match configure-time provider name|No valid libfabric provider|"
+     r"efa_rdm_txe_handle_error\(\):\d+<warn> err: \d+, message: Remote feature mismatch|"
+     r"Failed to register CUDA buffer with the EFA device|Invalid VNI \d+ for cxi\d+|cxil_get_svc with \S+ and rgroup_id \d+ failed|"
+     r"process_vm_readv failed \(errno 1\)|The PMIx server's listener thread failed to start|"
+     r"A PMIx server found a stale rendezvous file|The user ID of the client process does not match the ID registered|"
+     r"PRTE detected a mismatch in versions between two processes|The SLURM process starter for OpenMPI was unable to locate",
+     "the fabric's provider, NCCL's network plugin or the MPI launcher's runtime could not start (missing, "
+     "mismatched, or not configured for this node)", also=("network",), explains=("net-ofi",))
 # MPICH told by the environment to do what this node cannot (a NIC policy, a variable it rejects)
 sign("env-mpi-env", "software_env", "user", "mpi", 2,
-     r"OFI invalid value for environment variable|Unable to use a NIC_POLICY of",
-     "MPI rejected a setting from the job's environment (a variable with a value it cannot use)",
-     also=("user_code",))
+     r"OFI invalid value for environment variable|Unable to use a NIC_POLICY of|"
+     r"No PMIx server was reachable, but a PMI1/2 was detected|PMIx_Init failed for the following reason|"
+     r"Open MPI only supports one accelerator framework per node|Unable to open collective tuning file|"
+     r"FI_HMEM capability requires peer to peer support, which is disabled|The TLs list is empty\. Please specify the transports",
+     "MPI could not work with what the job's environment set or chose (a variable's value, a launcher or PMI "
+     "it does not match, a tuning file, GPU support it was not given)",
+     also=("user_code",), explains=("net-fabric", "env-ucx"))
 # slurmstepd could not set the task up and does not say why: a plugin (PMIx, a SPANK plugin such as
 # pyxis), cgroups or the node's slurmd; its own log names the cause
 sign("env-launch-failed", "software_env", "infra", "slurm", 2,
@@ -724,7 +739,8 @@ sign("net-lnet", "network", "infra", "fabric", 1,
 sign("net-hca", "network", "infra", "fabric", 1,
      r"Port module event.*(?:Cable unplugged|Cable error|\[error\])|device's health compromised|"
      r"health recovery flow aborted|ENABLE_HCA\(0x\w+\) timeout|\bib\d+: (?:transmit timeout|multicast join failed)|"
-     r"^(?=.*\bmlx5_core\b).*PCIe Bus Error: severity=Uncorrected",
+     r"^(?=.*\bmlx5_core\b).*PCIe Bus Error: severity=Uncorrected|Got FATAL event (?:port error|local catastrophic error)|"
+     r"No active HCAs found on the system",
      "the node's network adapter failed (its cable, its firmware's health checks, its PCIe link)",
      explains=("pcie-fatal",))
 # InfiniBand diagnostics: a port that is down, error counters that are not zero, the subnet manager's errors
@@ -812,7 +828,15 @@ sign("user-nccl-usage", "user_code", "user", "nccl", 2,
      r"Expected to have finished reduction in the prior iteration|Default process group has not been initialized|"
      r"ProcessGroupNCCL is only supported with GPUs, no GPUs found|called (?:before MPI_INIT|after MPI_FINALIZE) was invoked|"
      r"mpirun has detected an attempt to run as root|not enough slots available in the system|"
-     r"Fatal error in PMPI_\w+: (?:Invalid (?:rank|count|tag|communicator|datatype)|Message truncated)|"
+     r"(?:Fatal error in )?PMPI_\w+(?:\(\d+\))?: (?:Invalid (?:rank|count|tag|communicator|datatype|root|op)\b|"
+     r"Message truncated|Negative count|Null communicator|MPI_Op \S+ operation not defined for this datatype|"
+     r"Datatype has not been committed|Wrong synchronization of RMA calls|Target memory is not contained within the window)|"
+     r"Too many communicators \(\d+/\d+ free|Cannot allocate context ID because of fragmentation|"
+     r"Message size \d+ bigger than supported by selected transport|The function MPI_FINALIZE was invoked multiple times|"
+     r"Open MPI has detected that this process has attempted to initialize|Your job failed to map\. Either no mapper|"
+     r"A request was made to bind that would require binding|The system has exhausted its available ranks|"
+     r"ibv_fork_init\(\) was disabled or failed, yet a fork\(\) has been issued|"
+     r"A process has executed an operation involving a call to the fork\(\) system call|"
      r"Message from rank \d+ and tag \d+ truncated|failed to pass monitoredBarrier|Bootstrap : no socket interface found|"
      r"network device '\S+' is not available, please use one or more of|transport '\S+' is not available, please use|"
      r"NCCL WARN \w+ : (?:invalid root \d+|\w+ 0x[0-9a-f]+ is not a valid pointer|\w+ allocated on device \d+ mismatchs? with NCCL device)|"
