@@ -47,8 +47,9 @@ RULES = (
     "NODE_FAIL are facts. Scope is user when the job's own code, request or data caused it, infra "
     "when the platform did. An infra cause needs a finding that names a node or GPU. Cite only the "
     "finding ids listed in the evidence section. When the engine says unknown, you may name the cause "
-    "you read in an error line no rule recognises: cite that line's finding id. Lines in <model> measure the job's nodes against the "
-    "performance model: a node or GPU near its expectation argues against blaming it.")
+    "you read in an error line no rule recognises: cite that line's finding id. Lines in <model> "
+    "measure the job's nodes against the performance model: a node or GPU near its expectation "
+    "argues against blaming it.")
 
 
 def clean(text: str, limit: int | None = None) -> str:

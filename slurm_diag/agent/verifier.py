@@ -2,13 +2,14 @@
 
 An answer is rejected, with every reason recorded, when it: cites no evidence; cites finding ids
 that do not exist; picks a label no cited finding argues for (the engine's own label and its
-alternatives are what the findings argue for; when the engine could not decide, an error line no
-rule recognises argues for whatever cause the answer reads in it: that is what an LLM may add); overrules a hard fact (Slurm's TIMEOUT,
-OUT_OF_MEMORY or NODE_FAIL, a CRITICAL health, kernel or NVML finding, or any CRITICAL finding
-behind the engine's label); names nodes or GPUs outside the job; moves the blame from the user to
-the infrastructure without a finding that names a node or GPU (an engine's ``unknown`` blames no
-one: an infra cause read from its log names no node, so it can drain none); or is off-topic (an explanation
-about something other than the job, or one that repeats an instruction planted in the log).
+alternatives are what the findings argue for; where the engine could not decide, an error line
+no rule recognises argues for whatever cause the answer reads in it: that is what an LLM may
+add); overrules a hard fact (Slurm's TIMEOUT, OUT_OF_MEMORY or NODE_FAIL, a CRITICAL health,
+kernel or NVML finding, or any CRITICAL finding behind the engine's label); names nodes or GPUs
+outside the job; moves the blame from the user to the infrastructure without a finding that
+names a node or GPU (an engine's ``unknown`` blames no one, and an infra cause read from its log
+names no node, so it can drain none); or is off-topic (an explanation about something other than
+the job, or one that repeats an instruction planted in the log).
 The LLM never chooses an action: accepted answers add an explanation and alternatives only.
 """
 

@@ -281,7 +281,9 @@ def render(doc: dict) -> None:
             f = by_id.get(fid)
             if f:
                 click.echo(f"  [{fid}] {f['summary']}{_where(f)}")
-    unrecognised = [f for f in doc["findings"] if ":unrecognised-" in f["id"]]
+    from slurm_diag.diagnose.evidence import is_unrecognised      # loaded already: the engine ran
+
+    unrecognised = [f for f in doc["findings"] if is_unrecognised(f)]
     if unrecognised:
         click.echo("Error lines no rule recognises:")
         for f in unrecognised:

@@ -7,7 +7,8 @@ cannot do: Xid codes judged by their number, Python tracebacks (the last excepti
 that raised it), nvidia-smi -q blocks (a GPU at its temperature limit, a busy GPU's clocks held
 down), the job's own throughput and the durations of its runs, and two cascades read in order (a
 cancel right after a task failed is the failure's consequence; a failed prolog that says why is
-named for the reason).
+named for the reason). Where nothing decides, ``unrecognised`` picks the log's last error lines
+that no sign matched, as findings that argue for nothing: where to look next.
 """
 
 from __future__ import annotations
