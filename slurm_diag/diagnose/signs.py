@@ -442,6 +442,38 @@ sign("fs-stale-io", "filesystem", "infra", "storage", 1,
      r"mount\(nfs\): nfs: mount failure|access denied by server while mounting|AUTH_GSS upcall timed out|"
      r"Lost membership in cluster|evicting unresponsive client",
      "a shared filesystem failed (stale handle, I/O error, read-only, eviction)")
+# a filesystem's servers or the node's own disk, in the words of each client and the kernel
+sign("fs-client", "filesystem", "infra", "storage", 1,
+     r"This client was banned by administrative request|connection denied by \S+: rc = -13|"
+     r"service thread pid \d+ was inactive for|Unable to connect to server: \S+ \[storage|"
+     r"\[Errno (?:70|110|112)\] [\w ]+: '/|\[Errno 524\]|Too many disks are unavailable|check lease failed on NFSv4 server|"
+     r"mount\.nfs: (?:Connection timed out for|mounting \S+ failed, reason given by server|mount system call failed)|"
+     r"ceph: mds\d+ (?:reconnect denied|closed our session|rejected session)|mount\(nfs\): no hosts available|"
+     r"XFS \(\S+\): (?:Unmount and run xfs_repair|Please unmount the filesystem and rectify)|"
+     r"JBD2: Error -?\d+ detected when updating journal|EXT4-fs \(\S+\): (?:This should not happen!! Data will be lost|"
+     r"I/O error while writing superblock)",
+     "a filesystem's servers refused or lost the node, or the node's own filesystem failed", explains=("node-unreachable",))
+# the node's filesystem client does not fit its servers: versions, LNet tuning, mounts, maps, keys
+sign("env-fs-client", "software_env", "infra", "storage", 1,
+     r"refused connection from this client with an incompatible version|Check client and MGS are on compatible version|"
+     r"mount\.lustre: mount \S+ at \S+ failed: (?:No such device|No such file or directory)|has incompatible queue depth|"
+     r"RDMA has too many fragments for peer_ni|but they claimed they were|cluster is not authorized, err \d+|"
+     r"requested NFS version or transport protocol is not supported|mount_autofs_\w+: failed to read map",
+     "the node's filesystem client does not fit its servers (versions, LNet settings, a mount or map that is not set "
+     "up, a cluster key)", explains=("fs-stale-io", "net-fabric", "fs-client"), also=("filesystem",))
+# the fabric under a filesystem: data that changed in transit, RDMA and TCP links, cluster membership
+sign("net-fs-fabric", "network", "infra", "fabric", 1,
+     r"BAD (?:READ|WRITE) CHECKSUM: (?:from \S+@|changed in transit)|VERBS RDMA(?: closed connection|: fatal async event)|"
+     r"Unable to contact any quorum nodes|Bad TCP state detected|This node is being expelled from the cluster|"
+     r"6027-306 \[E\] Could not initialize inter-node communication|xs_tcp_setup_socket: connect returned unhandled error|"
+     r"rpcrdma: removing device|is routing being done via an interface supporting RDMA|Unable to bind to the LDAP server",
+     "the network under the filesystem or the node's services failed (data changed in transit, RDMA or TCP links, "
+     "the cluster's quorum)", explains=("fs-stale-io", "fs-client"), also=("filesystem",))
+# Lustre's own words: the client changed a page after checksumming it (an mmap'd write): the job's I/O
+sign("user-mmap-checksum", "user_code", "user", "storage", 1,
+     r"changed on the client after we checksummed it",
+     "the job changed its buffer while Lustre wrote it (mmap'd or reused pages): Lustre's checksum saw it",
+     explains=("fs-stale-io", "net-fs-fabric"))
 sign("fs-ephemeral", "filesystem", "user", "storage", 1,
      r"node was low on resource: ephemeral-storage|ephemeral local storage usage exceeds the total limit",
      "the job filled the node's local (ephemeral) storage")
@@ -451,7 +483,7 @@ sign("fs-workdir", "filesystem", "user", "storage", 2,
      "the job's working directory does not exist on the node (a path or a filesystem not mounted there)")
 sign("fs-locks", "filesystem", "infra", "storage", 1,
      r"No locks available|\bENOLCK\b|\[Errno 37\]|unable to lock file|File locking failed in ADIOI_Set_lock|"
-     r"Failed to acquire file lock on .*errno=524|MIOpen.*(?:Db lock has failed to lock|File is unwritable: \S*miopen)|flock\(.*\bENOSYS\b|Can't open cache DB: |\[Errno 16\] Device or resource busy: \S*\.nfs[0-9a-f]{16,}",
+     r"Failed to acquire file lock on .*errno=524|flock disabled, mount with|MIOpen.*(?:Db lock has failed to lock|File is unwritable: \S*miopen)|flock\(.*\bENOSYS\b|Can't open cache DB: |\[Errno 16\] Device or resource busy: \S*\.nfs[0-9a-f]{16,}",
      "the filesystem refused a file lock (NFS without lockd, Lustre mounted without flock)")
 
 # ---- GPU memory
