@@ -28,8 +28,9 @@ from slurm_diag.diagnose import cuda_codes
 # Xid codes: the hardware ones (DESIGN.md's gpu_hardware), and those an application's own kernel
 # causes (an illegal address, an exception in a user kernel): a job's fault, not the node's.
 # 144-150: the NVLink5 link errors of Blackwell (SAW, RLW, TLW, TREX, NVLPW, NETIR, MSE)
-HARDWARE_XIDS = frozenset({48, 61, 62, 63, 64, 74, 79, 92, 94, 95, 119, 120, 121, 140, 144, 145, 146, 147, 148,
-                           149, 150, 154})
+# 110: a security fault in the GPU's firmware; 136: NVLink link training failed; 143: the GPU's FSP did not boot
+HARDWARE_XIDS = frozenset({48, 61, 62, 63, 64, 74, 79, 92, 94, 95, 110, 119, 120, 121, 136, 140, 143, 144, 145, 146,
+                           147, 148, 149, 150, 154})
 APPLICATION_XIDS = frozenset({13, 31, 43, 45})
 
 
@@ -103,12 +104,12 @@ sign("gpu-health-report", "gpu_hardware", "infra", "gpu", 1,
      r"Pending Page Blacklist\s*: Yes|Remapping Failure Occurred\s*: Yes|(?:DRAM|SRAM) Uncorrectable\s*: [1-9]|"
      r"Reset Required\s*: Yes|Drain and Reset Recommended\s*: Yes|PCI I/O region assigned to your NVIDIA device is invalid|"
      r"no healthy devices present; cannot allocate unhealthy devices|nvidia-smi: +(?:Interrupt issue with a GPU|"
-     r"Power cables not attached)",
+     r"Power cables not attached)|GPU does not have the necessary power cables connected",
      "a GPU health check found failing memory or a GPU that needs a reset (retired or remapped pages, ECC, "
      "InfoROM, DCGM's memory tests)")
 sign("gpu-pcie-fatal", "gpu_hardware", "infra", "pcie", 0,
      r"^(?=.*\bnvidia\b)(?!.*Non-Fatal).*(?:\bAER\b.*(?:Uncorrected \(Fatal\)|can't recover|recovery failed)|"
-     r"PCIe Bus Error: severity=Uncorrected \(Fatal\))",
+     r"PCIe Bus Error: severity=Uncorrected \(Fatal\)|\bCmpltTO\b)",
      "the kernel saw an unrecoverable PCIe error on a GPU (AER): the GPU or its slot failed")
 sign("gpu-init-failed", "gpu_hardware", "infra", "gpu", 1,
      r"cudaErrorDevicesUnavailable|all CUDA-capable devices are busy or unavailable|"
@@ -119,7 +120,9 @@ sign("gpu-init-failed", "gpu_hardware", "infra", "gpu", 1,
 sign("node-panic", "node_failure", "infra", "node", 0,
      r"Kernel panic|\*\*\* (?:JOB|STEP) \S+ ON \S+ UNCORRECTABLE MEMORY ERROR AT|kernel BUG at|(?<!Correctable )Machine Check Exception|\bmce: \[Hardware Error\]|"
      r"EDAC .*(?:UE|uncorrected)|soft lockup - CPU#|hard LOCKUP|unable to handle (?:kernel )?(?:NULL pointer|paging)|"
-     r"general protection fault(?::\s*[0-9a-f]{4} \[#\d+\]|, probably for non-canonical)|\bOops: [0-9a-f]{4} \[#\d+\]",
+     r"general protection fault(?::\s*[0-9a-f]{4} \[#\d+\]|, probably for non-canonical)|\bOops: [0-9a-f]{4} \[#\d+\]|"
+     r"GHES: Fatal hardware error|mce: Memory error not recovered|softdog: Initiating system reboot|"
+     r"critical temperature reached \(\d+ C\), shutting down",
      "the node's kernel crashed or reported a hardware error")
 sign("pcie-fatal", "node_failure", "infra", "pcie", 1,
      r"PCIe Bus Error: severity=Uncorrected \(Fatal\)|AER: (?:Multiple )?Uncorrected \(Fatal\) error|"
@@ -132,11 +135,14 @@ sign("host-oom-panic", "host_oom", "user", "memory", 0,
      r"Kernel panic - not syncing: (?:Out of memory|System is deadlocked on memory)",
      "the node's kernel panicked on running out of memory", explains=("node-panic",), also=("node_failure",))
 sign("node-stall", "node_failure", "infra", "node", 1,
-     r"rcu_\w+ (?:self-)?detected stalls?|NMI received for unknown reason|NMI: (?:PCI system error|IOCK error)",
+     r"rcu_\w+ (?:self-)?detected (?:expedited )?stalls?|rcu_\w+ kthread starved for|BUG: workqueue lockup|"
+     r"NMI received for unknown reason|NMI: (?:PCI system error|IOCK error)",
      "the node's kernel stalled or took an unexplained NMI")
 sign("node-memory", "node_failure", "infra", "memory", 0,
      r"^(?!.*\b0 (?:Uncorrect|UE\b))(?=.*(?:DIMM|Memory #|Memory Device|\bcsrow|\bEDAC\b)).*(?:Uncorrectable|uncorrected|\bUE\b)|"
-     r"Memory failure: .*hardware memory corruption|Uncorrected hardware memory error",
+     r"Memory failure: .*hardware memory corruption|Uncorrected hardware memory error|Memory failure: 0x[0-9a-f]+: recovery action|"
+     r"MCE: Killing \S+ due to hardware memory corruption|"
+     r"\| Memory #?\S* \| (?:Memory Device Disabled|Parity|Memory Scrub Failed|Uncorrectable ECC\S*) \| Asserted",
      "the node's memory (a DIMM) had an uncorrectable error", explains=("gpu-ecc-uncorrectable", "env-shm"))
 # "Limit Removed" is the firmware clearing the event it raised when the limit was reached: the
 # DIMM still passed it
@@ -148,12 +154,15 @@ sign("node-dimm-failing", "node_failure", "infra", "memory", 1,
 # the BMC's event log and the node health check (NHC) saying the node itself is failing
 sign("node-bmc", "node_failure", "infra", "node", 1,
      r"Processor \S+ Status \| (?:IERR|Thermal Trip)|Watchdog2? \S* ?\| Hard reset|"
-     r"Critical Interrupt \S+ \| (?:PCI SERR|Bus Uncorrectable error)|watchdog timer reset the system|"
+     r"Critical Interrupt \S+ \| (?:PCI SERR|PCI PERR|Bus Uncorrectable error|Bus Fatal Error)|watchdog timer reset the system|"
+     r"\| (?:Critical Overtemperature|Undetermined system hardware failure|Run-time critical stop) \| Asserted|"
+     r"pciehp: Slot\(\d+\): Link Down|"
      r"check_hw_(?:physmem|cpuinfo|mcelog): |Node bootstrap error|is associated with instance \S+ .*failing health check|"
      r"Node failing scheduled_events_check|unhealthy node is being replaced|\bInstanceUnhealthy\b|\bInstanceTerminating\b|"
      r"degradation of the underlying hardware|running on degraded hardware|failed to appear in time|"
      r"Some nodes in node group .* failed",
-     "the node's BMC or health check reports a failing processor, memory size, watchdog reset or bus error")
+     "the node's BMC or health check reports a failing processor, memory size, watchdog reset or bus error",
+     explains=("net-fabric",))
 sign("node-power", "node_failure", "infra", "power", 1,
      r"Power Supply.*(?:Failure|AC lost|lost)|PSU\S* .*(?:fail|lost)",
      "the node's power supply failed or lost input power")
@@ -201,10 +210,11 @@ sign("host-oom-kill", "host_oom", "user", "memory", 1,
      r"\bOUT_OF_MEMORY\b|\bOUT_OF_ME\+|oom-kill:constraint|invoked oom-killer|Some of your processes may have been killed by the cgroup out-of-memory handler|"
      r"exceeded (?:job |virtual )?memory limit|\bTERM_MEMLIMIT\b|\bOOMKilled\b|job killed: v?mem .*exceeded limit|"
      r"node was low on resource: memory|Workers? \(tasks / actors\) killed due to memory pressure|"
-     r"The node had condition: \[MemoryPressure\]|container init was OOM-killed",
+     r"The node had condition: \[MemoryPressure\]|container init was OOM-killed|oom_reaper: unable to reap pid|"
+     r"Out of memory and no killable processes|^\s*(?:\[[^\]]*\] )?Memory cgroup stats for /|Failed with result 'oom-kill'",
      "the job ran out of host memory (OOM killer)", explains=("env-driver",))
 sign("host-oom-hint", "host_oom", "user", "memory", 3,
-     r"hit memory\+swap limit at least once",
+     r"hit memory\+swap limit at least once|page allocation failure: order:\d+",
      "a step reached its memory limit at least once (it may have survived it)")
 sign("host-oom-python", "host_oom", "user", "memory", 2,
      r"^\s*MemoryError\b|std::bad_alloc|Cannot allocate memory(?! in static TLS block)|\bENOMEM\b|_ArrayMemoryError|"
@@ -398,7 +408,12 @@ sign("fs-local-disk", "filesystem", "infra", "storage", 1,
      r"NVM subsystem reliability has been degraded|media has been placed in read only mode|"
      r"available spare has fallen below threshold|\bFAILING_NOW\b|critical_warning\s*: 0x0*[1-9a-f]|"
      r"Unable to create job tmp directory|check_fs_mount: +\S+ not mounted|check_fs_free: |"
-     r"Read-only filesystem/device failure",
+     r"Read-only filesystem/device failure|nvme\d+: (?:I/O tag \d+ .*timeout, aborting|Device not ready; aborting reset|"
+     r"Disabling device after reset failure|frozen state error detected|Identify Controller failed)|"
+     r"critical (?:target|space allocation) error, dev|recoverable transport error, dev|Medium access timeout failure|"
+     r"Device offlined - not ready after error recovery|timing out command, waited \d+s|Sense Key : Hardware Error|"
+     r"Add\. Sense: Internal target failure|ata\d+\.\d+: error: \{ UNC \}|multipath: \S+: Failing path|"
+     r"protection error, dev \S+, sector|\| Drive Fault \| Asserted",
      "the node's disk or filesystem is failing, full or not mounted (its own health reports)")
 # object stores and data services: the job's credentials, keys and files vs. the service's own faults
 sign("user-data-access", "user_code", "user", "data", 2,
@@ -567,7 +582,10 @@ sign("env-driver", "software_env", "infra", "driver", 1,
      r"check_nvsmi_healthmon: +nvidia-smi: +NVIDIA driver not loaded|NVRM: API mismatch: the client has the version|"
      r"modprobe: FATAL: Module nvidia\S* not found|CUDA unknown error - this may be due to an incorrectly set up environment|"
      r"CUDA error cudaGetDeviceCount|hsa api call failure at|HSA_STATUS_ERROR_OUT_OF_RESOURCES: The runtime failed|"
-     r"Version mismatch between kernel OFED drivers and userspace OFED|HIP error: driver version is insufficient for runtime version|"
+     r"Version mismatch between kernel OFED drivers and userspace OFED|NVRM: nvidia\.ko because it does not include the required GPU|"
+     r"NVRM: request_mem_region failed for|NVRM: Can't find an IRQ for your NVIDIA card|"
+     r"nv_mem_client_init -- error while registering|HugeTLB: allocating \d+ of page size \S+ \S+ failed|"
+     r"numactl: This system does not support NUMA policy|HIP error: driver version is insufficient for runtime version|"
      r"ROCm SMI init failure|ROCm SMI returned \d+ \(the expected value is 0\)|Failed to find ROCm runtime library|"
      r"Could not initialize Tensile host: No devices found|Pcie atomics not enabled, hostcall not supported|check_ps_daemon: +Process munged",
      "the node's driver or container runtime does not match the software", explains=("gpu-nvlink",))
@@ -772,7 +790,9 @@ sign("net-hca", "network", "infra", "fabric", 1,
      r"Port module event.*(?:Cable unplugged|Cable error|\[error\])|device's health compromised|"
      r"health recovery flow aborted|ENABLE_HCA\(0x\w+\) timeout|\bib\d+: (?:transmit timeout|multicast join failed)|"
      r"^(?=.*\bmlx5_core\b).*PCIe Bus Error: severity=Uncorrected|Got FATAL event (?:port error|local catastrophic error)|"
-     r"No active HCAs found on the system",
+     r"No active HCAs found on the system|mlx5_function_setup:\d+:.*Firmware over \d+ MS in pre-initializing state|"
+     r"poll_health:\d+:.*Fatal error \d+ detected|mlx5_fw_fatal_reporter_err_work:\d+:.*Driver is in error state|"
+     r"mlx5_core \S+ \S+: TX timeout on queue",
      "the node's network adapter failed (its cable, its firmware's health checks, its PCIe link)",
      explains=("pcie-fatal",))
 # InfiniBand diagnostics: a port that is down, error counters that are not zero, the subnet manager's errors
