@@ -35,8 +35,9 @@ NEXT_STEPS = {
     "user_code": ["fix the error in the job's code at the place named above; rerun a small case first"],
     "software_env": ["fix the software environment: load the right modules, install the missing package, "
                      "or rebuild for this GPU and driver"],
-    "scheduler": ["see why the job was cancelled, preempted or requeued (`sacct -j JOBID -o State,Reason`); "
-                  "resubmit if needed"],
+    "scheduler": ["see why Slurm cancelled, preempted, requeued or held the job (`sacct -j JOBID -o State,Reason`; "
+                  "for a QOS or association limit, `sacctmgr show assoc user=$USER` lists yours); resubmit "
+                  "within them, or ask the administrators"],
     "slow_node": ["compare the job's speed across its nodes; administrators should probe the slow node"],
     "unknown": ["the evidence does not decide: check what is listed as not checked, and the full job output"],
 }

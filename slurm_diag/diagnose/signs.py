@@ -340,6 +340,14 @@ sign("cancelled", "scheduler", "user", "slurm", 2,
 sign("cancelled-unsaid", "scheduler", "user", "slurm", 4,
      r"\*\*\* (?:JOB|STEP) \S+ ON \S+ CANCELLED AT \S+ \*\*\*",
      "the job or step was cancelled (slurmstepd does not say by whom)")
+# the site's QOS or association limits said no (a group's GPUs, a user's jobs or wall time): the labelling
+# guide's "refused by policy"; the user asks within the limits or waits, so the scope stays the user's.
+# A request naming what does not exist (an account, a partition, a feature) stays the job's own below.
+sign("policy-limit", "scheduler", "user", "slurm", 1,
+     r"\bQOS(?:Max|Grp)\w+|\bAssoc(?:Max|Grp)\w+|violates accounting/QOS policy",
+     "the cluster's QOS or association limits refused or held the job (a group's or a user's share of GPUs, "
+     "jobs or time): ask within them, wait for the group's jobs, or ask the administrators",
+     also=("user_code",), explains=("request-invalid",))
 sign("request-invalid", "user_code", "user", "slurm", 1,
      r"Requested node configuration is not available|Invalid (?:account|partition|qos)|"
      r"Process requirement exceeds available (?:CPUs|memory)|CPU count per node can not be satisfied|"

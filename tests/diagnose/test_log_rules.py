@@ -25,8 +25,9 @@ RULES_FIRST = [  # (line, label, scope)
     ("sbatch: error: Batch job submission failed: Node count specification invalid", "user_code", "user"),
     ("sbatch: error: Batch job submission failed: Requested time limit is invalid (missing or exceeds some limit)",
      "user_code", "user"),
+    # ... but a QOS or association limit is the site's policy holding the job (scheduler), still the user's to fit
     ("srun: error: Unable to allocate resources: Job violates accounting/QOS policy (job submit limit, "
-     "user's size and/or time limits)", "user_code", "user"),
+     "user's size and/or time limits)", "scheduler", "user"),
     # a Slurm command that cannot reach slurmctld: the controller (its host or daemon) is down
     ("squeue: error: slurm_load_jobs error: Unable to contact slurm controller (connect failure)",
      "node_failure", "infra"),
