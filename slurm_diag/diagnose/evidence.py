@@ -87,10 +87,9 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
     and for the last Python traceback."""
     lines = list(lines)
     found: dict[str, Evidence] = {}
-    every = signs.all_signs()
     for n, line in enumerate(lines, 1):
         lowered = line.lower()
-        matched = [s for s in every if s.search(line, lowered)]
+        matched = [s for s in signs.candidates(lowered) if s.pattern.search(line)]
         explained = {x for s in matched for x in s.explains}
         for s in matched:
             if s.id in explained:

@@ -73,6 +73,34 @@ def all_signs() -> tuple[Sign, ...]:
     return tuple(_REGISTRY)
 
 
+def candidates(lowered: str) -> list[Sign]:
+    """The signs that may match a line (lowercased), in registry order: those holding one of their
+    anchors, found through the anchors' first three characters, plus those without anchors. A long
+    log's lines mostly hold no anchor at all, and then cost one set intersection, not a substring
+    test per anchor of every sign."""
+    always, by_gram = _index(len(_REGISTRY))
+    grams = {lowered[i:i + 3] for i in range(len(lowered) - 2)}
+    found = set(always)
+    for gram in grams & by_gram.keys():
+        for anchor, at in by_gram[gram]:
+            if at not in found and anchor in lowered:
+                found.add(at)
+    return [_REGISTRY[at] for at in sorted(found)]
+
+
+@lru_cache(maxsize=2)
+def _index(size: int):
+    """(the registry positions of signs without anchors, first three characters -> (anchor, position))."""
+    always, by_gram = [], {}
+    for at, sign in enumerate(_REGISTRY[:size]):
+        if sign.anchors is None or any(len(a) < 3 for a in sign.anchors):
+            always.append(at)
+            continue
+        for anchor in sign.anchors:
+            by_gram.setdefault(anchor[:3], []).append((anchor, at))
+    return tuple(always), by_gram
+
+
 # ---- GPU hardware (tier 0: explains everything after it)
 sign("gpu-off-bus", "gpu_hardware", "infra", "gpu", 0,
      r"fallen off the bus|GPU is lost|Unable to determine the device handle for GPU.*Unknown Error|"

@@ -81,3 +81,24 @@ def test_the_anchor_table_knows_every_sign_as_its_parse_does():
 
 def test_a_pattern_the_table_does_not_know_is_parsed():
     assert anchors.cached(r"brand new sign text", re.IGNORECASE) == {"brand new sign text"}
+
+
+def test_the_candidate_index_finds_exactly_what_every_sign_would():
+    """signs.candidates (first three characters of each anchor) against trying every sign on every
+    line of the message lists: the same matches, in the same order."""
+    import json
+    from pathlib import Path
+
+    from slurm_diag.diagnose import signs
+
+    messages = Path(__file__).resolve().parents[1] / "data" / "messages"
+    lines = []
+    for name in ("catalog.jsonl", "benign.jsonl", "cascades.jsonl"):
+        for text in (messages / name).read_text().splitlines():
+            doc = json.loads(text)
+            lines += (doc.get("line") or doc.get("log", "")).splitlines()
+    assert len(lines) > 2500
+    for line in lines:
+        lowered = line.lower()
+        every = [s.id for s in signs.all_signs() if s.search(line, lowered)]
+        assert [s.id for s in signs.candidates(lowered) if s.pattern.search(line)] == every, line
