@@ -76,9 +76,14 @@ def kb_entries():
     return _KB
 
 
+def diagnose(case: dict):
+    """The engine's whole Diagnosis of one case's log (with its state and exit code when given)."""
+    return engine.diagnose_log(logfile.from_text(case["log"]), state=case.get("state"),
+                               exit_code=case.get("exit_code"), kb_entries=kb_entries)
+
+
 def run_case(case: dict) -> dict:
-    d = engine.diagnose_log(logfile.from_text(case["log"]), state=case.get("state"),
-                            exit_code=case.get("exit_code"), kb_entries=kb_entries)
+    d = diagnose(case)
     ranked = [d.attribution["label"]] + [a["label"] for a in d.alternatives if a["label"] != d.attribution["label"]]
     return {"label": d.attribution["label"], "scope": d.attribution["scope"], "top3": ranked[:3],
             "extracted": d.extracted, "explanation": d.attribution["explanation"]}

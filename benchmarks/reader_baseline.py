@@ -26,18 +26,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from diagnosis_bench import kb_entries, load_cases, quoted_threads, run_case, thread  # noqa: E402
+from diagnosis_bench import diagnose, load_cases, quoted_threads, thread  # noqa: E402
 from slurm_diag.agent import verifier  # noqa: E402
-from slurm_diag.diagnose import engine as engine_mod, logfile  # noqa: E402
 
 ANSWERS = ROOT / "benchmarks" / "results" / "log_only_reader_answers.jsonl"
 
 
-def added_by_model(case: dict, row: dict) -> str | None:
+def added_by_model(d: dict, row: dict) -> str | None:
     """The label the agent would end with if the reader were its model: the reader's, where the
-    engine said unknown and the verifier accepts it; else None (the engine's answer stands)."""
-    d = engine_mod.diagnose_log(logfile.from_text(case["log"]), state=case.get("state"),
-                                exit_code=case.get("exit_code"), kb_entries=kb_entries).to_dict()
+    engine said unknown (``d``: its diagnosis) and the verifier accepts it; else None (the engine's
+    answer stands)."""
     if d["attribution"]["label"] != "unknown" or row["reader_label"] == "unknown":
         return None
     argued = verifier.argued_labels(d).get(row["reader_label"], set())
@@ -60,7 +58,8 @@ def main() -> int:
         if row is None:
             continue
         c = counts.setdefault(case["split"], Counter())
-        got = run_case(case)
+        d = diagnose(case).to_dict()
+        got = d["attribution"]
         reader, engine = row["reader_label"] == case["label"], got["label"] == case["label"]
         c["cases"] += 1
         c["reader"] += reader
@@ -69,7 +68,7 @@ def main() -> int:
         c["reader only"] += reader and not engine
         c["engine only"] += engine and not reader
         c["engine unknown, reader right"] += got["label"] == "unknown" and not engine and reader
-        added = added_by_model(case, row)
+        added = added_by_model(d, row)
         c["model added"] += added is not None
         c["model added right"] += added == case["label"]
         c["model added wrong"] += added is not None and added != case["label"]

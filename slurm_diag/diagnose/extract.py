@@ -135,23 +135,26 @@ def _nccl_bus(packed: str) -> str:
     return f"{domain[-4:].zfill(4)}:{bus}:{device}.{function}"
 
 
-def _node_spans(line: str) -> list[tuple[int, int]]:
-    spans = []
+def _hosts(line: str):
+    """(the span of a host or host list the line's grammar marks, the names in it), for each one."""
     for rx in NODE:
         for m in rx.finditer(line):
-            group = "list" if "list" in rx.groupindex and m["list"] else "node"
-            spans.append(m.span(group))
-    return spans
+            if "list" in rx.groupindex and m["list"]:
+                yield m.span("list"), hostlist(m["list"])
+            else:
+                yield m.span("node"), [m["node"]]
+
+
+def _node_spans(line: str) -> list[tuple[int, int]]:
+    return [span for span, _ in _hosts(line)]
 
 
 def nodes_in(line: str) -> list[str]:
     found: list[str] = []
-    for rx in NODE:
-        for m in rx.finditer(line):
-            names = hostlist(m["list"]) if "list" in rx.groupindex and m["list"] else [m["node"]]
-            for name in names:
-                if name.lower() not in NOT_HOSTS and not name.isdigit() and not _looks_like_ip(name):
-                    _add(found, name)
+    for _, names in _hosts(line):
+        for name in names:
+            if name.lower() not in NOT_HOSTS and not name.isdigit() and not _looks_like_ip(name):
+                _add(found, name)
     return found
 
 
