@@ -22,6 +22,9 @@ SCRIPTS = {
     "traceback": ("#!/bin/sh\npython3 -c 'import json\ndef load():\n    return json.loads(\"{bad\")\nload()'\n", []),
     "oom": ("#!/bin/sh\npython3 -c 'import time; b=bytearray(400*1024*1024); time.sleep(5)'\n", ["--mem=60M"]),
     "module": ("#!/bin/sh\npython3 -c 'import flash_attn_missing_here'\n", []),
+    "undecided": ("#!/bin/sh\necho starting stage 4\n"
+                  "echo 'widgetd: fatal: calibration table for stage 4 could not be reconciled (code 77)' >&2\n"
+                  "exit 2\n", ["-e", "/tmp/sdiag-explain-%j.err"]),
     "enospc": (f"#!/bin/sh\nset -e\necho saving checkpoint\ndd if=/dev/zero of={TINY}/ckpt.pt bs=64k count=16\n", []),
 }
 
@@ -91,6 +94,21 @@ def test_a_bare_exit_code_is_unknown_and_says_what_was_seen(failed_jobs, cluster
     doc = explain(cluster_env, failed_jobs["exit3"])
     assert doc["attribution"]["label"] == "unknown"
     assert doc["job"]["exit_code"] == 3 and doc["job"]["failed_step"]["step"] == "batch"
+
+
+def test_an_undecided_job_points_at_the_error_line_no_rule_knows(failed_jobs, cluster_env):
+    """No rule knows the job's error, so the cause stays unknown; the line itself is shown, with the
+    stream and line number it came from, and the first next step says to read it."""
+    job_id = failed_jobs["undecided"]
+    doc = explain(cluster_env, job_id)
+    assert doc["attribution"]["label"] == "unknown" and doc["job"]["exit_code"] == 2
+    [line] = [f for f in doc["findings"] if "unrecognised-" in f["id"]]
+    assert line["raw"]["text"].startswith("widgetd: fatal: calibration table") and line["raw"]["line"] == 1
+    assert line["raw"]["where"] == "stderr" and line["severity"] == "UNKNOWN"
+    assert doc["attribution"]["next_steps"][0].startswith("read the error lines no rule recognises, the last at stderr line 1")
+    assert not doc["attribution"]["suspect_nodes"]
+    text = sdiag("explain", job_id, env=cluster_env).stdout
+    assert "Error lines no rule recognises:" in text and "could not be reconciled (code 77)  (stderr line 1)" in text
 
 
 def test_time_limit(devcluster, cluster_env, slurm):
