@@ -701,6 +701,16 @@ sign("env-arch", "software_env", "user", "cuda", 2,
      r"Mismatched PJRT plugin PJRT API version|engine plan file is generated on an incompatible device|"
      r"engine plan file is not compatible with this version of TensorRT",
      "the software was not built for this GPU")
+# a setting the software needs from its environment (a module's variable) is missing; a warning that
+# goes on with a default is not this
+sign("env-var-unset", "software_env", "user", "environment", 3,
+     r"(?i:error|fatal|failed|abort)\b.*\b[A-Z][A-Z0-9]*_[A-Z0-9_]+ (?:environment variable )?is not set|"
+     r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+ (?:environment variable )?is not set\.? +(?i:ensure|please set|set it)",
+     "an environment variable the software needs is not set (a module not loaded, an environment not "
+     "sourced)", flags=0)
+sign("env-gpu-unsupported", "software_env", "infra", "driver", 2,
+     r"is not supported by the NVIDIA [\d.]+ driver release",
+     "the node's NVIDIA driver does not support this GPU (a driver older than the GPU, or the wrong driver branch)")
 # not on INFO lines: NCCL looking for an optional plugin, JAX probing for a TPU, Apptainer's notices
 sign("env-import", "software_env", "user", "python", 2,
      r"^(?!.*\bNCCL INFO\b)(?!\s*INFO:).*?(?:"
@@ -1029,6 +1039,13 @@ sign("user-runtime-error", "user_code", "user", "process", 3,
      r"relocation truncated to fit|No rule to make target|does not match the source .* used to generate cache|"
      r"OpenBLAS blas_thread_init: pthread_create failed|likely cause is an infinite recursion",
      "the job's program failed on its own error (its code, its input or its build)", also=("software_env",))
+# an Intel Fortran traceback through a routine of the program's own sources named for aborting: the
+# program stopped itself on an error it detected (its input, its configuration); a libc abort has
+# no Fortran source and is not this
+sign("user-abort-routine", "user_code", "user", "process", 3,
+     r"\s[0-9A-F]{16}\s+\w*abort\w*\s+\d+\s+\w+\.f(?:90|95|03|08)?\s*$",
+     "the program called its own abort routine on an error it detected (read the lines before it: "
+     "its input or its configuration)", also=("software_env",))
 sign("user-mpi-abort", "user_code", "user", "process", 3,
      r"MPI_ABORT was invoked on rank|\bMPI_Abort\b|One of MPI processes was aborted",
      "the application called MPI_Abort on its own error (read the lines before it)",

@@ -529,6 +529,17 @@ RULES_FIFTH = [  # (line, label, scope)
     ("step 5000/5000 loss 1.21\nTraining completed. Saving final checkpoint... done\n"
      "slurmstepd: error: *** JOB 812 ON gn4 CANCELLED AT 2026-03-01T10:00:00 DUE TO TIME LIMIT ***",
      "user_code", "user"),
+    # a Fortran program that stopped itself through its own abort routine (an Intel traceback)
+    ("12: ERROR: init_domain: nblocks_max too small for 48 tasks\n"
+     "12: Image              PC                Routine            Line        Source\n"
+     "12: ocean.exe          00000000004A1C30  model_abort_mod_mp_      88  model_abort_mod.F90\n"
+     "12: ocean.exe          00000000004B7E11  domain_mod_mp_init      310  domain_mod.F90", "user_code", "user"),
+    # a setting the software needs from a module or an environment that was not loaded
+    ("ERROR: check_ib_bandwidth: MPI_HOME_DIR is not set. Ensure the MPI module is loaded.", "software_env", "user"),
+    ("LIBTORCH_ROOT is not set. Please set it to the libtorch install directory.", "software_env", "user"),
+    # a GPU newer than the node's driver
+    ("NVRM: The NVIDIA GPU 0000:41:00.0 (PCI ID: 10de:2901)\n      installed in this system is not supported by the "
+     "NVIDIA 535.54.03 driver release.", "software_env", "infra"),
 ]
 
 
@@ -562,6 +573,9 @@ def test_general_rules(text, label, scope):
     # what libfabric and libibverbs print on nodes that simply lack the hardware
     "libfabric:1234:1700000000::core:core:ofi_hmem_init():209<warn> Failed to initialize hmem iface FI_HMEM_ZE",
     "libibverbs: Warning: couldn't open config directory '/etc/libibverbs.d'. No IB devices found",
+    # a variable left unset that the software replaces with a default; an abort in libc, not the program's own
+    "UserWarning: TORCH_CUDA_ARCH_LIST is not set, all archs for visible cards are included for compilation.",
+    "libc.so.6          00007F3A2C43E8EC  abort                 Unknown  Unknown",
 ])
 def test_lines_that_name_no_cause(text):
     d = diagnose(text)
