@@ -239,11 +239,22 @@ sign("host-oom-kill", "host_oom", "user", "memory", 1,
      r"exceeded (?:job |virtual )?memory limit|\bTERM_MEMLIMIT\b|\bOOMKilled\b|job killed: v?mem .*exceeded limit|"
      r"node was low on resource: memory|Workers? \(tasks / actors\) killed due to memory pressure|"
      r"The node had condition: \[MemoryPressure\]|container init was OOM-killed|oom_reaper: unable to reap pid|"
-     r"Out of memory and no killable processes|^\s*(?:\[[^\]]*\] )?Memory cgroup stats for /|Failed with result 'oom-kill'",
+     r"Out of memory and no killable processes|^\s*(?:\[[^\]]*\] )?Memory cgroup stats for /|Failed with result 'oom-kill'|"
+     r"killed due to the node running low on memory|ray-oom-prevention\.html",
      "the job ran out of host memory (OOM killer)", explains=("env-driver",))
 sign("host-oom-hint", "host_oom", "user", "memory", 3,
      r"hit memory\+swap limit at least once|page allocation failure: order:\d+",
      "a step reached its memory limit at least once (it may have survived it)")
+# a process of the job killed by SIGKILL: the kernel's OOM killer is the usual sender, but the line
+# alone does not decide (a time limit, a cancel or an administrator send it too), so it is a symptom:
+# the answer stays unknown and ranks host memory first among what to check. srun's "task N: Killed"
+# is left out: it is also how a cancelled or timed-out step's tasks end.
+sign("host-oom-sigkill", "host_oom", "user", "memory", 4,
+     r"exited on signal 9 \(Killed\)|terminated with signal SIGKILL|exits with return code = -9\b|"
+     r"\(exitcode: -9\)|exitcode\s*:\s*-9\b|Signal 9 \(SIGKILL\) received by PID|"
+     r"^\S*(?:\.sh|slurm_script): line \d+:\s+\d+ Killed\s",
+     "a process was killed by SIGKILL (most often the OOM killer: compare MaxRSS with the memory asked for)",
+     also=("time_limit", "scheduler"))
 sign("host-oom-python", "host_oom", "user", "memory", 2,
      r"^\s*MemoryError\b|std::bad_alloc|Cannot allocate memory(?! in static TLS block)|\bENOMEM\b|_ArrayMemoryError|"
      r"cannot allocate vector of size|LoadError: OutOfMemoryError|local object store is full of objects that are still in scope|"

@@ -537,6 +537,8 @@ RULES_FIFTH = [  # (line, label, scope)
     # a setting the software needs from a module or an environment that was not loaded
     ("ERROR: check_ib_bandwidth: MPI_HOME_DIR is not set. Ensure the MPI module is loaded.", "software_env", "user"),
     ("LIBTORCH_ROOT is not set. Please set it to the libtorch install directory.", "software_env", "user"),
+    # Ray's memory monitor's own words for a task it killed
+    ("ray.exceptions.OutOfMemoryError: Task was killed due to the node running low on memory.", "host_oom", "user"),
     # a GPU newer than the node's driver
     ("NVRM: The NVIDIA GPU 0000:41:00.0 (PCI ID: 10de:2901)\n      installed in this system is not supported by the "
      "NVIDIA 535.54.03 driver release.", "software_env", "infra"),
@@ -598,3 +600,22 @@ def test_a_df_line_at_100_percent_before_the_jobs_own_error_is_not_the_cause_whe
     d = diagnose("/dev/loop3   56M   56M   0 100% /snap/core18/2812\nTraceback (most recent call last):\n"
                  "  File \"t.py\", line 3, in <module>\n    cfg['lr']\nKeyError: 'lr'")
     assert (d.attribution["label"], d.attribution["scope"]) == ("user_code", "user")
+
+
+@pytest.mark.parametrize("text", [
+    "mpirun noticed that process rank 3 with PID 5120 on node gn12 exited on signal 9 (Killed).",
+    "torch.multiprocessing.spawn.ProcessExitedException: process 2 terminated with signal SIGKILL",
+    "[2026-02-01 10:00:00,000] [ERROR] [launch.py:325:sigkill_handler] ['python', 'train.py'] exits with return code = -9",
+])
+def test_a_bare_sigkill_stays_unknown_and_ranks_host_memory_first(text):
+    """SIGKILL alone does not decide (a time limit, a cancel or an administrator send it too), but the
+    OOM killer is what to check first."""
+    d = diagnose(text)
+    assert d.attribution["label"] == "unknown"
+    assert [a["label"] for a in d.alternatives][:3] == ["host_oom", "time_limit", "scheduler"]
+
+
+def test_a_sigkill_after_the_time_limit_is_the_time_limit():
+    d = diagnose("slurmstepd: error: *** JOB 77 ON gn4 CANCELLED AT 2026-03-01T10:00:00 DUE TO TIME LIMIT ***\n"
+                 "mpirun noticed that process rank 0 with PID 11 on node gn4 exited on signal 9 (Killed).")
+    assert d.attribution["label"] == "time_limit"
