@@ -51,6 +51,9 @@ _ERRORISH = re.compile(r"\b(?:errors?|fatal|fail(?:ed|ure|s)?|exception|abort(?:
                        r"not (?:supported|available|allowed|permitted))\b", re.IGNORECASE)
 _NO_ERROR = re.compile(r"\b(?:no|0|zero) (?:errors?|failures?)\b|\b(?:errors?|failures?)\s*[=:]\s*0\b",
                        re.IGNORECASE)
+# Python's words between two tracebacks of one chain: they name no error of their own
+_CHAINED = re.compile(r"^\s*(?:During handling of the above exception, another exception occurred|"
+                      r"The above exception was the direct cause of the following exception):?\s*$")
 MAX_UNRECOGNISED = 3
 
 
@@ -159,7 +162,8 @@ def unrecognised(lines, found: list[Evidence], *, where: str = "log", job_id=Non
     shapes: set[str] = set()
     for n in range(len(lines), 0, -1):
         text = lines[n - 1].strip()
-        if n in known or not _ERRORISH.search(text) or _NO_ERROR.search(text) or _FRAME.match(text):
+        if (n in known or not _ERRORISH.search(text) or _NO_ERROR.search(text) or _FRAME.match(text)
+                or _CHAINED.match(text)):
             continue
         shape = re.sub(r"\d+", "#", text)
         if shape in shapes:

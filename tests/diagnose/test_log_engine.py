@@ -297,6 +297,14 @@ def test_when_nothing_decides_the_last_unrecognised_error_lines_are_pointed_at()
                                               "widget pool: cannot recover, giving up")
 
 
+def test_pythons_words_between_chained_tracebacks_are_not_an_error_line():
+    d = diagnose("widget pool: cannot recover, giving up\n\n"
+                 "During handling of the above exception, another exception occurred:\n\n"
+                 "The above exception was the direct cause of the following exception:\n")
+    texts = [f["raw"]["text"] for f in d.findings if "unrecognised" in f["id"]]
+    assert texts == ["widget pool: cannot recover, giving up"]
+
+
 def test_a_decided_log_gets_no_unrecognised_lines_and_sign_lines_are_never_among_them():
     decided = diagnose(UNDECIDED + XID79 + "\n")
     assert decided.attribution["label"] == "gpu_hardware"
