@@ -212,6 +212,13 @@ sign("node-fail", "node_failure", "infra", "node", 0,
      r"evicted as there was no replacement for unhealthy node|"
      r"Scheduler health check failed|The actor is dead because its node has died",
      "Slurm lost the node under the job")
+# a node whose cloud instance, VM or Ray/Kubernetes node went away under the job
+sign("node-cloud-gone", "node_failure", "infra", "cloud", 1,
+     r"no corresponding instance in EC2 for node|Node is incorrectly attached to scheduler|Reason=Unbacked instance|"
+     r"Reason=Instance (?:terminated|stopped/deleted)|not found in CycleCloud, but slurm thinks it does exist|"
+     r"is in a failed state\. Ignoring|LocalRayletDiedError|node was terminated unexpectedly: health check failed|"
+     r"TaintManagerEviction|NodeAffinitySchedulingStrategy doesn't exist any more",
+     "the node under the job went away (its cloud instance or VM ended, or the cluster manager lost it)")
 sign("node-rebooted", "node_failure", "infra", "node", 0,
      r"Node unexpectedly rebooted|rebooted unexpectedly|\bunexpectedly rebooted\b|\bNodeLost\b|node \S+ (?:is )?NotReady|"
      r"power (?:outage|failure|loss)\b|State=DOWN\*|\bdown\*\s|"
@@ -268,7 +275,8 @@ sign("host-oom-python", "host_oom", "user", "memory", 2,
      r"java\.lang\.OutOfMemoryError(?!: (?:unable to create new native thread|Requested array size exceeds VM limit))|"
      r"insufficient memory for the Java Runtime Environment|Native memory allocation \(\w+\) failed|"
      r"DataLoader worker \(pid[^)]*\) is killed by signal: Killed|Failed to allocate memory for an unexpected message|"
-     r"Unable to allocate \d+ bytes of memory for \w+ \(probably out of memory\)",
+     r"Unable to allocate \d+ bytes of memory for \w+ \(probably out of memory\)|Not enough memory\. Failed to malloc|"
+     r"Failed to allocate \d+ bytes for array|PETSC ERROR: Out of memory",
      "the process could not allocate host memory")
 
 # ---- time limit and the scheduler
@@ -341,7 +349,9 @@ sign("sched-cloud-capacity", "scheduler", "infra", "cloud", 2,
      r"protected mode due to failures detected in node provisioning|CE\(s\) associated with the job queue are invalid|"
      r"Exceeded the PodsReady timeout|deactivated due to exceeding the maximum number of re-queuing|"
      r"ClusterQueue \S+ is inactive|PodGroupPending|tasks in gang unschedulable|Encountered exception when launching instances|"
-     r"PAPI error code (?:10|14)\b|Execution failed: worker was terminated",
+     r"PAPI error code (?:10|14)\b|Execution failed: worker was terminated|MaxSpotInstanceCountExceeded|"
+     r"InsufficientFreeAddressesInSubnet|QUOTA_EXCEEDED|Reservation is not active, nodes cannot be resumed|"
+     r"Reason=Waiting for reservation|Failed to allocate node \S+ in bucket|is off in slurm, but cyclecloud does have a node",
      "the cloud had no capacity for the job's nodes, took them back, or the cluster's provisioning failed",
      explains=("request-invalid",))
 # the client retries and usually gets through: alone in a failed job's log it is the best
@@ -566,7 +576,7 @@ sign("gpu-oom", "gpu_oom", "user", "gpu-memory", 2,
      r"Ran out of memory in memory space hbm|No available memory for the cache blocks|"
      r"CUDA error: out of memory|cuda runtime error \(2\) : out of memory|cudaSuccess \(2 vs\. 0\)\s+out of memory|"
      r"Out of memory error on GPU \d+|BFCArena::AllocateRawInternal Failed to allocate memory|"
-     r"Server error: Not enough memory to handle|"
+     r"Server error: Not enough memory to handle|Insufficient memory on accelerator|cudaMalloc\(.*\).* out of memory|"
      r"larger than the maximum number of tokens that can be stored in KV cache|"
      r"Free memory on device \S+ \(.*\) on startup is less than desired GPU memory utilization",
      "the GPU ran out of memory (the job's own footprint)")
@@ -658,6 +668,40 @@ sign("user-container-request", "user_code", "user", "container", 2,
      r"while loading overlay images: failed to open overlay image",
      "the job's container request is wrong (an entrypoint that exits, a named container that does not exist, a "
      "malformed option, an overlay image another job holds)")
+# the other runtimes (Apptainer, enroot, Charliecloud, Shifter, Sarus, Podman, Docker) and Kubernetes
+# telling the job what it asked wrongly: an image path or tag that does not exist, a bind source
+# missing on the host, a name already taken, a command not in the image, a pod no node can meet
+sign("user-container-args", "user_code", "user", "container", 2,
+     r"could not open image .*(?:failed to retrieve path for|image format not recognized|is not readable by the current user)|"
+     r"could not use \S+ for writing, you don't have write permissions|enroot-mount: failed to mount: .*No such file or directory|"
+     r"\[ERROR\] No such file or directory: \S+\.sqsh|\[ERROR\] Invalid image reference|--container-name: flag must be|"
+     r"can't bind: source not found|ch-run\[\d+\]: error: unknown image type|FAILED to lookup docker image|"
+     r"Invalid mount request, permission denied|FAILED to find real path for volume|not on an approved device for volume mounts|"
+     r"^shifter: \S+: No such file or directory|Image \S+ is not available|The image may be private or not present in the remote registry|"
+     r"short-name \S+ did not resolve to an alias|executable file `[^`]+` not found in \$PATH|OCI permission denied|"
+     r"name \S+ is already in use by|bind source path does not exist|Error: statfs \S+: no such file or directory|"
+     r"driver failed programming external connectivity|manifest for \S+ not found|"
+     r"didn't have free ports for the requested pod ports|didn't match pod (?:topology spread constraints|anti-affinity rules)|"
+     r"couldn't find key \S+ in Secret|ErrImageNeverPull|matching FailJob rule|"
+     r"No available node types can fulfill resource request|TaskPlacementGroupRemoved",
+     "the job's container or pod request is wrong (an image or tag that does not exist, a bind source missing "
+     "on the node, a name already in use, a command not in the image, constraints no node can meet)",
+     explains=("env-container",))
+sign("env-container-build", "software_env", "user", "container", 2,
+     r"Only SIF and squashfs images can be extracted in unprivileged mode|"
+     r"Failed to activate MPI support\. (?:No MPI libraries found in the container|Host's MPI library .* is not ABI compatible)|"
+     r"RuntimeEnvSetupError",
+     "the job's image or environment does not fit the runtime (its format, its MPI, its runtime environment)",
+     explains=("env-container",))
+sign("fs-pod-storage", "filesystem", "user", "storage", 1,
+     r"exceeded its local ephemeral storage limit|Usage of EmptyDir volume \S+ exceeds the limit",
+     "the job's pod wrote more to its local storage than its limit allows")
+sign("sched-k8s-unschedulable", "scheduler", "infra", "kubernetes", 2,
+     r"\d+ node\(s\) were unschedulable",
+     "every node the pod could use is cordoned (unschedulable): the cluster's doing")
+sign("net-pod-sandbox", "network", "infra", "kubernetes", 2,
+     r"failed to setup network for sandbox",
+     "the node's pod network (CNI) could not attach the job's pod")
 sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      r"Couldn't (?:find|load) the specified plugin|cannot create \w+ context for|Plugin initialization failed|"
      r"spank: .*(?:Failed to load|cannot (?:load|open)|not found)|cgroup (?:namespace )?'?\w+'? not mounted|"
@@ -665,6 +709,15 @@ sign("env-slurm-platform", "software_env", "infra", "slurm", 1,
      r"pyxis: .*Permission denied|enroot\S*: .*Permission denied|"
      r"appears to have been direct launched using \"srun\"|ORTE was unable to reliably start one or more daemons|"
      r"Missing \"iommu=pt\" from kernel command line|/etc/enroot/hooks\.d/\S+ exited with return code|"
+     r"squashfs filesystem seems not enabled|requires either a suid installation or unprivileged user namespaces|"
+     r"set to 'no' by administrator|Couldn't determine user account information: user: unknown userid|"
+     r"Command not found: nvidia-container-cli|couldn't get list of existing container filesystems|"
+     r"does not support internal SquashFS mounts|too many FUSE errors; giving up|ch-run\[\d+\]: error: can't overlay: |"
+     r"no apparent support for loop devices|Could not find the host's libc|should have setuid or have filecaps setuid|"
+     r"in \S*/etc/subuid\S* includes the user UID|No fuse-overlayfs-wrap binary found|"
+     r"Cannot connect to the Docker daemon at|Node didn't have enough resource: nvidia\.com/gpu|"
+     r"^\[ERROR\] Failed to mount: \S+\.sqsh|Accelerator sharing is not currently supported on system|"
+     r"all devices are in prohibited mode|"
      r"kernel does not support overlay fs|could not use fakeroot|newuidmap was not found|user namespace disabled|"
      r"Failed to create user namespace|can't init user\+mount namespaces|No subuid ranges found|"
      r"no mapping entry found in /etc/subuid|failed to find loop device|could not attach image file to loop device|"
@@ -1057,6 +1110,38 @@ sign("user-abort-routine", "user_code", "user", "process", 3,
      r"\s[0-9A-F]{16}\s+\w*abort\w*\s+\d+\s+\w+\.f(?:90|95|03|08)?\s*$",
      "the program called its own abort routine on an error it detected (read the lines before it: "
      "its input or its configuration)", also=("software_env",))
+# simulation codes stopping on their own numerics (a model that blew up) or their own input (a topology,
+# namelist, decomposition or case file that does not fit): GROMACS, LAMMPS, NAMD, OpenFOAM, WRF, MPAS,
+# E3SM/CESM, Quantum ESPRESSO, CP2K, PETSc
+sign("user-model-unstable", "user_code", "user", "process", 3,
+     r"Too many LINCS warnings|molecules? can not be settled|potential energy is nan|Non-numeric atom coords|"
+     r"simulation (?:has become )?unstable|System unstable or pairlistdist|Atoms moving too fast|"
+     r"Margin is too small for \d+ atoms|Constraint failure in RATTLE|negative layer thickness|NaN found in \w+ instance|"
+     r"SCF run NOT converged|S matrix not positive definite|Cholesky decompose failed|problems computing cholesky|"
+     r"too many bands are not converged|has not converged due to infinity or NaN|Negative initial temperature|"
+     r"Continuity error cannot be removed|Domain too large for neighbor bins|Bond atoms \d+ \d+ missing on proc|"
+     r"Neighbor list overflow, boost neigh_modify|particles communicated to PME rank|BalanceCheck: \w+ balance error|"
+     r"Zero pivot in LU factorization|force on at least one atom is not finite",
+     "the simulation became numerically unstable or did not converge (its input, its time step, its model)",
+     also=("gpu_hardware",))
+sign("user-model-input", "user_code", "user", "process", 3,
+     r"Checkpoint file is for a system of \d+ atoms|number of coordinates in coordinate file|No such moleculetype|"
+     r"in bonds out of bounds|Did not assign all atoms correctly|keyword \w+ is undefined in dictionary|"
+     r"Unknown patchField type|number of processor directories = \d+ is not equal to the number of processors|"
+     r"error opening (?:wrfinput|met_em)\S*|Reduce the MPI rank count, or redistribute the tasks|nproc_x \* nproc_y in namelist|"
+     r"ERRORS while reading one or more namelists|time_step must be set to a positive integer|config_block_decomp_file_prefix|"
+     r"Decomposition file: \S+ contains more than|Could not open run-time I/O config file|charge is wrong: smearing is needed|"
+     r"starting and expected charges differ|^\s*too few bands\s*$|\.UPF not found|The requested basis set <|"
+     r"PETSC ERROR: Nonconforming object sizes|Kokkos has been compiled with GPU-enabled backend but no GPUs are requested|"
+     r"unable to bind to CUDA device \d+ on \S+ because only \d+ devices are present|"
+     r"cannot find file \"[^\"]*/(?:0|constant|system)/[^\"]*\"",
+     "the simulation's input does not fit (its topology, case files, namelist or decomposition for this rank count)",
+     also=("filesystem",))
+sign("env-app-build", "software_env", "user", "build", 2,
+     r"GPU library not compiled for this accelerator|package which is not enabled in this LAMMPS binary|"
+     r"MPI library at runtime is not compatible with MPI used at compile time|"
+     r"PETSC ERROR: Unknown type\. Check for miss-spelling or missing package|PETSC ERROR: Overflow in integer operation",
+     "the application was built without what the run needs (a package, the GPU, the MPI it runs with, 64-bit indices)")
 sign("user-mpi-abort", "user_code", "user", "process", 3,
      r"MPI_ABORT was invoked on rank|\bMPI_Abort\b|One of MPI processes was aborted",
      "the application called MPI_Abort on its own error (read the lines before it)",

@@ -539,6 +539,28 @@ RULES_FIFTH = [  # (line, label, scope)
     ("LIBTORCH_ROOT is not set. Please set it to the libtorch install directory.", "software_env", "user"),
     # Ray's memory monitor's own words for a task it killed
     ("ray.exceptions.OutOfMemoryError: Task was killed due to the node running low on memory.", "host_oom", "user"),
+    # simulation codes stopping on their own numerics or input
+    ("Step 1200: Too many LINCS warnings (1000)", "user_code", "user"),
+    ("ERROR on proc 3: Non-numeric atom coords - simulation unstable (src/domain.cpp:540)", "user_code", "user"),
+    ("  number of processor directories = 8 is not equal to the number of processors = 16", "user_code", "user"),
+    (" program wrf: error opening wrfinput_d02 for reading ierr=       -1021", "user_code", "user"),
+    ("ERROR: GPU library not compiled for this accelerator (src/GPU/gpu_extra.h:64)", "software_env", "user"),
+    ("ERROR: Insufficient memory on accelerator (src/GPU/gpu_extra.h:62)", "gpu_oom", "user"),
+    ("[3]PETSC ERROR: Out of memory. This could be due to allocating", "host_oom", "user"),
+    # container runtimes: the job's own request, and the node's platform
+    ("ch-run[7311]: error: can't bind: source not found: /scratch/u/refdata (ch_core.c:231)", "user_code", "user"),
+    ("docker: Error response from daemon: invalid mount config for type \"bind\": bind source path does not exist: "
+     "/data/run7.", "user_code", "user"),
+    ("Error: statfs /dev/nvme9n1: no such file or directory", "user_code", "user"),
+    ("ERROR: no apparent support for loop devices!", "software_env", "infra"),
+    ("FATAL:   Couldn't determine user account information: user: unknown userid 51200", "software_env", "infra"),
+    ("  Warning  Evicted  2m  kubelet  Usage of EmptyDir volume \"cache\" exceeds the limit \"10Gi\". ", "filesystem",
+     "user"),
+    # cloud nodes that went away, and capacity the cloud did not have
+    ("2026-02-01 10:00:00,000 - [slurm_plugin.slurm_resources:is_state_healthy] - WARNING - Node state check: no "
+     "corresponding instance in EC2 for node gpu-dy-g5-3(10.1.2.3)", "node_failure", "infra"),
+    ("   Reason=Unbacked instance [slurm@2026-02-01T10:00:00]", "node_failure", "infra"),
+    ("ERROR - Error in CreateFleet request: InsufficientFreeAddressesInSubnet", "scheduler", "infra"),
     # a GPU newer than the node's driver
     ("NVRM: The NVIDIA GPU 0000:41:00.0 (PCI ID: 10de:2901)\n      installed in this system is not supported by the "
      "NVIDIA 535.54.03 driver release.", "software_env", "infra"),
