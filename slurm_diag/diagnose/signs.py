@@ -152,6 +152,11 @@ sign("node-panic", "node_failure", "infra", "node", 0,
      r"GHES: Fatal hardware error|mce: Memory error not recovered|softdog: Initiating system reboot|"
      r"critical temperature reached \(\d+ C\), shutting down",
      "the node's kernel crashed or reported a hardware error")
+# a Lustre client assertion (LBUG): the filesystem client's bug, which then panics the node
+sign("fs-lustre-lbug", "filesystem", "infra", "lustre", 0,
+     r"LustreError: .*\bLBUG\b|Kernel panic - not syncing: LBUG",
+     "the node's Lustre client hit an internal assertion (LBUG) and panicked the node: the filesystem client's fault",
+     explains=("node-panic",), also=("node_failure",))
 sign("pcie-fatal", "node_failure", "infra", "pcie", 1,
      r"PCIe Bus Error: severity=Uncorrected \(Fatal\)|AER: (?:Multiple )?Uncorrected \(Fatal\) error|"
      r"AER: device recovery failed|Uncorrectable \(Fatal\) error message received|DPC: containment event|"
@@ -555,7 +560,7 @@ sign("fs-workdir", "filesystem", "user", "storage", 2,
      "the job's working directory does not exist on the node (a path or a filesystem not mounted there)")
 sign("fs-locks", "filesystem", "infra", "storage", 1,
      r"No locks available|\bENOLCK\b|\[Errno 37\]|unable to lock file|File locking failed in ADIOI_Set_lock|"
-     r"Failed to acquire file lock on .*errno=524|flock disabled, mount with|MIOpen.*(?:Db lock has failed to lock|File is unwritable: \S*miopen)|flock\(.*\bENOSYS\b|Can't open cache DB: |\[Errno 16\] Device or resource busy: \S*\.nfs[0-9a-f]{16,}",
+     r"Failed to acquire file lock on .*errno=524|flock disabled, mount with|MIOpen.*(?:Db lock has failed to lock|File is unwritable: \S*miopen)|flock\(.*\bENOSYS\b|Failed to acquire lock on file: .*Function not implemented|Can't open cache DB: |\[Errno 16\] Device or resource busy: \S*\.nfs[0-9a-f]{16,}",
      "the filesystem refused a file lock (NFS without lockd, Lustre mounted without flock)")
 
 # ---- GPU memory
@@ -782,7 +787,7 @@ sign("env-import", "software_env", "user", "python", 2,
      r"cannot open shared object file|version `GLIBC\w*_[\d.]+' not found|"
      r"GLIBCXX_[\d.]+' not found|command not found|: not found$|symbol lookup error|"
      r"DLL load failed|libcudart\.so\S* not found|Could not load library|execve\(\): .*No such file or directory|"
-     r"CXXABI_[\d.]+' not found|Exec format error|wrong ELF class|CommandNotFoundError|"
+     r"CXXABI_[\d.]+' not found|Exec format error|Relink `[^']+' with `[^']+' for IFUNC symbol|wrong ELF class|CommandNotFoundError|"
      r"not been properly configured to use 'conda|Lmod has detected the following error|module\(s\) are unknown|"
      r"Unable to locate a modulefile for|"
      r"compiled using NumPy \d\.x cannot be run|numpy\.core\.multiarray failed to import|"

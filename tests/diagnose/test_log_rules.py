@@ -561,6 +561,15 @@ RULES_FIFTH = [  # (line, label, scope)
      "corresponding instance in EC2 for node gpu-dy-g5-3(10.1.2.3)", "node_failure", "infra"),
     ("   Reason=Unbacked instance [slurm@2026-02-01T10:00:00]", "node_failure", "infra"),
     ("ERROR - Error in CreateFleet request: InsufficientFreeAddressesInSubnet", "scheduler", "infra"),
+    # a Lustre client assertion that panicked the node is the filesystem client's
+    ("[812.1] LustreError: 4411:0:(file.c:90:ll_file_open()) ASSERTION( fd != NULL ) failed:\n"
+     "[812.1] LustreError: 4411:0:(file.c:90:ll_file_open()) LBUG\n[812.2] Kernel panic - not syncing: LBUG",
+     "filesystem", "infra"),
+    # a filesystem without the lock call a library uses; a library linked against the wrong libc
+    ("ValueError: FAILED_PRECONDITION: Error writing local file \"/home/u/ck/x\": Failed to acquire lock on file: "
+     "/home/u/ck/x.__lock [OS error: Function not implemented]", "filesystem", "infra"),
+    ("./model.exe: Relink `/opt/intel/lib/libirc.so' with `/usr/lib64/libc.so.6' for IFUNC symbol `memmove'",
+     "software_env", "user"),
     # a GPU newer than the node's driver
     ("NVRM: The NVIDIA GPU 0000:41:00.0 (PCI ID: 10de:2901)\n      installed in this system is not supported by the "
      "NVIDIA 535.54.03 driver release.", "software_env", "infra"),
