@@ -7,12 +7,15 @@ rejected (with the reasons counted) or cut by a budget, tokens generated, tokens
 per case. The measure: accuracy with the LLM is never below accuracy without it.
 
     python benchmarks/agent_bench.py --llm none|fake|transformers|openai [--split dev|test|all]
-                                     [--limit N [--spread]] [--json] [--job-seconds S]
+                                     [--limit N [--spread]] [--only-unknown] [--json] [--job-seconds S]
                                      [--url URL [--api-key-file FILE] | --serve-llamacpp [--threads N]]
 
 ``openai`` asks the endpoint in the config (llm.openai_url), or ``--url``; ``--serve-llamacpp`` starts
 llama.cpp's server (llama-cpp-python) with SmolLM2-135M-Instruct on 127.0.0.1 for the run and stops it
 afterwards.
+
+``--only-unknown`` keeps the cases where the engine alone says ``unknown``: the only ones where a
+model's answer may add a cause (elsewhere it can only confirm or be rejected).
 
 ``fake`` is a scripted model that always blames a GPU on a node outside the job, citing a
 finding id that does not exist: every one of its answers must be rejected.
@@ -99,6 +102,8 @@ def main(argv=None) -> int:
     ap.add_argument("--spread", action="store_true",
                     help="with --limit: N cases spread evenly over each split (in path order, so across its "
                          "labels), not the first N")
+    ap.add_argument("--only-unknown", action="store_true",
+                    help="only the cases where the engine alone says unknown (where a model may add a cause)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--url", help="openai: the endpoint's base URL (default: llm.openai_url in the config)")
     ap.add_argument("--api-key-file", help="openai with --url: a file holding the endpoint's API key")
@@ -144,9 +149,12 @@ def bench(args, backend, load_s: float, settings: dict) -> dict:
     names = ["dev", "test"] if args.split == "all" else [args.split]
     results = {"llm": args.llm, "model": getattr(backend, "model_id", None), "url": getattr(backend, "url", None),
                "load_seconds": round(load_s, 2), "limit": args.limit or None, "spread": args.spread,
+               "only_unknown": args.only_unknown,
                "job_budget": {"tokens": settings["job_tokens"], "seconds": args.job_seconds or settings["job_seconds"]}}
     for name in names:
         chosen = [c for c in cases if c["split"] == name]
+        if args.only_unknown:
+            chosen = [c for c in chosen if _engine_says_unknown(c)]
         if args.limit and args.spread and args.limit < len(chosen):
             chosen = [chosen[i * len(chosen) // args.limit] for i in range(args.limit)]
         elif args.limit:
@@ -156,6 +164,11 @@ def bench(args, backend, load_s: float, settings: dict) -> dict:
                                   run_tokens=10 ** 9, run_seconds=10 ** 9)
         results[name] = run(chosen, backend, budget)
     return results
+
+
+def _engine_says_unknown(case: dict) -> bool:
+    d = engine.diagnose_log(logfile.from_text(case["log"]), state=case.get("state"), exit_code=case.get("exit_code"))
+    return d.attribution["label"] == "unknown"
 
 
 def report(args, results: dict) -> None:
