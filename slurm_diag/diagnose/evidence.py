@@ -122,6 +122,7 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
     _hot_gpus(found, lines, where, job_id, pci_to_gpu)
     _slower_runs(found, lines, where, job_id)
     _straggler(found, lines, where, job_id)
+    _mismatched_collectives(found, lines, where, job_id)
     drop = throughput.sustained_drop(lines)
     if drop is not None:
         label = "gpu_throttle" if drop.throttle_cues else "slow_node"
@@ -254,6 +255,33 @@ def _straggler(found: dict, lines: list[str], where: str, job_id) -> None:
     limit = found.get("time-limit")
     if limit is not None and limit.lines[0] > slow.line and limit.tier < 3:
         _consequence(limit, slow.line, tier=3)
+
+
+# PyTorch's watchdog naming the collective a rank was stuck in: its sequence number, kind and size
+_WORK = re.compile(r"WorkNCCL\(SeqNum=(?P<seq>\d+), OpType=(?P<op>\w+)(?:, NumelIn=(?P<numel>\d+))?")
+
+
+def _mismatched_collectives(found: dict, lines: list[str], where: str, job_id) -> None:
+    """Ranks timed out in different collectives at the same sequence number (one in ALLREDUCE, another
+    in BROADCAST, or the same collective with different sizes): the job's ranks took different paths
+    through its code, a desynchronisation no fabric causes. Decides over the timeouts themselves."""
+    seen: dict[str, tuple[int, str, str | None]] = {}
+    for n, line in enumerate(lines, 1):
+        m = _WORK.search(line)
+        if m is None:
+            continue
+        first = seen.setdefault(m["seq"], (n, m["op"], m["numel"]))
+        if (m["op"], m["numel"]) == first[1:] or (m["op"] == first[1] and None in (m["numel"], first[2])):
+            continue
+        what = (f"{first[1]} and {m['op']}" if m["op"] != first[1]
+                else f"{m['op']} of {first[2]} and of {m['numel']} elements")
+        found["collective-mismatch"] = Evidence(
+            finding(f"{where}:collective-mismatch", "log", "WARN",
+                    f"ranks were waiting in different collectives at the same step (SeqNum {m['seq']}: {what}, "
+                    f"lines {first[0]} and {n}): the job's ranks diverged in its own code",
+                    job_id=job_id, raw={"where": where, "line": first[0], "other_line": n, "seq": int(m["seq"])}),
+            "user_code", "user", "process", 2, [first[0], n], ("network",))
+        return
 
 
 def _hang_after_finish(found: dict, lines: list[str], where: str, job_id) -> None:

@@ -650,3 +650,21 @@ def test_a_sigkill_after_the_time_limit_is_the_time_limit():
     d = diagnose("slurmstepd: error: *** JOB 77 ON gn4 CANCELLED AT 2026-03-01T10:00:00 DUE TO TIME LIMIT ***\n"
                  "mpirun noticed that process rank 0 with PID 11 on node gn4 exited on signal 9 (Killed).")
     assert d.attribution["label"] == "time_limit"
+
+
+WATCHDOG_AT = ("[rank{r}]:[E420 19:44:35.5 ProcessGroupNCCL.cpp:632] [Rank {r}] Watchdog caught collective operation "
+               "timeout: WorkNCCL(SeqNum=4410, OpType={op}, NumelIn={n}, NumelOut={n}, Timeout(ms)=1800000) ran for "
+               "1800051 milliseconds before timing out.")
+
+
+def test_ranks_stuck_in_different_collectives_at_one_step_diverged_in_the_jobs_code():
+    d = diagnose(WATCHDOG_AT.format(r=0, op="ALLREDUCE", n=1) + "\n" + WATCHDOG_AT.format(r=5, op="BROADCAST", n=1))
+    assert (d.attribution["label"], d.attribution["scope"]) == ("user_code", "user")
+    assert "ALLREDUCE and BROADCAST" in d.attribution["explanation"]
+    sized = diagnose(WATCHDOG_AT.format(r=0, op="ALLREDUCE", n=1024) + "\n" + WATCHDOG_AT.format(r=3, op="ALLREDUCE", n=4096))
+    assert sized.attribution["label"] == "user_code"
+
+
+def test_ranks_stuck_in_the_same_collective_decide_nothing():
+    same = "\n".join(WATCHDOG_AT.format(r=r, op="ALLREDUCE", n=11) for r in range(4))
+    assert diagnose(same).attribution["label"] == "unknown"
