@@ -281,6 +281,7 @@ sign("host-oom-python", "host_oom", "user", "memory", 2,
      r"insufficient memory for the Java Runtime Environment|Native memory allocation \(\w+\) failed|"
      r"DataLoader worker \(pid[^)]*\) is killed by signal: Killed|Failed to allocate memory for an unexpected message|"
      r"Unable to allocate \d+ bytes of memory for \w+ \(probably out of memory\)|Not enough memory\. Failed to malloc|"
+     r"CondaMemoryError|"
      r"Failed to allocate \d+ bytes for array|PETSC ERROR: Out of memory",
      "the process could not allocate host memory")
 
@@ -497,7 +498,8 @@ sign("fs-rate-limit", "filesystem", "user", "storage", 2,
      "the storage service throttled the job's requests (too many at once: spread or batch them)")
 sign("fs-object-store", "filesystem", "infra", "storage", 2,
      r"\(InternalError\) when calling|XMinioStorageFull|AWS Error UNKNOWN \(HTTP status 50\d\)|NetCDF: I/O failure|"
-     r"Some errors happened when getting quota info|lockd: cannot monitor|rsync error: error in file IO",
+     r"Some errors happened when getting quota info|lockd: cannot monitor|rsync error: error in file IO|"
+     r"All \d+ retry attempts failed: \w+ \[HTTP code 5\d\d\]",
      "the storage service or its servers failed (an internal error, a full backend, a lock or quota service)")
 sign("fs-quota", "filesystem", "user", "storage", 1,
      r"Disk quota exceeded|\bEDQUOT\b|\[Errno 122\]|quota exceeded|MPI_ERR_QUOTA",
@@ -581,7 +583,8 @@ sign("gpu-oom", "gpu_oom", "user", "gpu-memory", 2,
      r"Ran out of memory in memory space hbm|No available memory for the cache blocks|"
      r"CUDA error: out of memory|cuda runtime error \(2\) : out of memory|cudaSuccess \(2 vs\. 0\)\s+out of memory|"
      r"Out of memory error on GPU \d+|BFCArena::AllocateRawInternal Failed to allocate memory|"
-     r"Server error: Not enough memory to handle|Insufficient memory on accelerator|cudaMalloc\(.*\).* out of memory|"
+     r"Server error: Not enough memory to handle|Insufficient memory on accelerator|"
+     r"Can't reduce memory use below \S+ \(\d+ bytes\) by rematerialization|CUDA: out of memory|cudaMalloc\(.*\).* out of memory|"
      r"larger than the maximum number of tokens that can be stored in KV cache|"
      r"Free memory on device \S+ \(.*\) on startup is less than desired GPU memory utilization",
      "the GPU ran out of memory (the job's own footprint)")
@@ -777,6 +780,83 @@ sign("env-var-unset", "software_env", "user", "environment", 3,
      r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+ (?:environment variable )?is not set\.? +(?i:ensure|please set|set it)",
      "an environment variable the software needs is not set (a module not loaded, an environment not "
      "sourced)", flags=0)
+# JAX/XLA, TensorFlow and the graph libraries (DGL, PyG's extensions) saying their build or the CUDA
+# pieces beside them do not fit: a CPU-only build, a ptxas or cuDNN too old, a library for another torch
+sign("env-ml-stack", "software_env", "user", "python", 2,
+     r"Outdated \w+ installation found|had a binary backward-compatibility issue|cuDNN < [\d.]+ \(\d+ found\) had an issue|"
+     r"Unknown backend gpu\. Available backends are \['cpu'\]|ptxas too old|Couldn't get ptxas version|"
+     r"You are using ptxas [\d.]+, which is older than|ptxas exited with non-zero error code|"
+     r"Can't find libdevice directory|XLA compiled without NCCL support|Results mismatch between different convolution algorithms|"
+     r"Ignoring visible gpu device .*compute capability|device kernel image is invalid|"
+     r"was not built with CUDA kernel binaries compatible with compute capability|DNN library is not found|"
+     r"Device API cuda is not enabled|Cannot find DGL C\+\+ sparse library|Unable to locate the DGL C\+\+ GraphBolt library|"
+     r"DGL requires PyTorch >=|Not compiled with (?:CUDA|METIS) support|"
+     r"Could not parse coordinator IP address from|Kubernetes API Error: 403",
+     "the job's ML framework build does not fit its CUDA pieces or its launcher (a CPU-only build, a ptxas, cuDNN "
+     "or library made for another version)")
+# building or installing the job's software: pip's wheel builds, conda's environments, CMake, Meson and
+# configure not finding a working compiler or dependency, linkers refusing objects, a binary built for
+# a newer CPU than the node's
+sign("env-build-stack", "software_env", "user", "build", 2,
+     r"requires a different Python: |Failed to build installable wheels|Could not build wheels for|"
+     r"Getting requirements to build wheel did not run successfully|Encountered error while generating package metadata|"
+     r"CorruptedEnvironmentError|__cuda, which is missing on the system|No compilers for operating system \S+ satisfy spec|"
+     r"Compiler \S+ requested for \S+ cannot be found|is not compatible with this machine|No CMAKE_\w+_COMPILER could be found|"
+     r"is not able to compile a simple test program|requires the CUDA toolkit\.\s+Please set the CUDAToolkit_ROOT|"
+     r"By not providing \"Find\w+\.cmake\" in CMAKE_MODULE_PATH|Compatibility with CMake < [\d.]+ has been removed|"
+     r"Could NOT find \w+: Found unsuitable version|Failed to detect a default CUDA architecture|ERROR: Dependency \"[^\"]+\" not found|"
+     r"ERROR: Compiler \S+ cannot compile programs|Executables created by \S+ compiler \S+ are not runnable|"
+     r"ERROR: Meson version is [\d.]+ but project requires|Build directory has been generated with Meson version|"
+     r"ERROR: Unknown compiler\(s\)|no acceptable C compiler found in \$PATH|C compiler cannot create executables|"
+     r"cannot run C compiled programs|cannot guess build type; you must specify one|'aclocal-[\d.]+' is missing on your system|"
+     r"libtool: Version mismatch error|cannot enable executable stack as shared object requires|invalid ELF header|"
+     r"CPU does not support x86-64-v\d|CPU ISA level is lower than required|unable to find library -l\w+|"
+     r"recompile with -fPIC|is incompatible with elf_\w+|Sanity check failed: no file found at|"
+     r"Module cannot be loaded due to missing prereq|ERROR: Requirement \S+ is not loaded",
+     "the job's software could not be built or installed here (a compiler, a dependency, a wheel, a CPU level)")
+sign("env-build-site", "software_env", "infra", "build", 1,
+     r"A load storm \(possibly an infinite loop\) detected for module|MODULEPATH is not set or not set with valid paths|"
+     r"Error found in sourcing script|Magic cookie '#%Module' missing|Modulefile requires at least Modules version|"
+     r"One or more OS dependencies were not found|does not satisfy the minimal virtual package requirements|"
+     r"libtool: +error: cannot find the library '\S+\.la'",
+     "the site's software stack is broken (a modulefile, the module system, a missing OS package)")
+sign("user-build-request", "user_code", "user", "build", 2,
+     r"Module is already loaded \(EBROOT\w+ is set\)|externally-managed-environment|"
+     r"because these package versions have conflicting dependencies|Dependency resolution exceeded maximum depth|"
+     r"\bNotWritableError: The current user does not have write permissions|NoWritableEnvsDirError|"
+     r"EnvironmentLocationNotFound: Not a conda environment|libmamba Shell not initialized|Cannot activate, prefix does not exist|"
+     r"does not exist \(perhaps a typo or a missing channel\)|lock file not up-to-date with the workspace|"
+     r"The workspace does not support '[^']+'|`spack load` requires Spack's shell support|==> Error: No such environment: |"
+     r"==> Error: \S+ matches multiple packages|==> Error: Package '[^']+' not found|"
+     r"because no matching specs are in the current environment|The current CMakeCache\.txt directory .* is different than the directory|"
+     r"CUDA_ARCHITECTURES is empty for target|cannot find input file: 'Makefile\.in'|cannot find required auxiliary files",
+     "the job's own build or environment request is wrong (a pin set that conflicts, an environment that does not "
+     "exist, a shell not initialised, a stale build tree)", explains=("env-import",))
+sign("net-download", "network", "infra", "network", 2,
+     r"HTTP error \d+ while getting|^\s*(?:[\w.]+\.)?ReadTimeoutError: HTTPSConnectionPool\(.*\): Read timed out|CondaHTTPError: HTTP 000 CONNECTION FAILED|"
+     r"CondaSSLError|Downloaded bytes did not match Content-Length|ProxyError: Conda cannot proceed|"
+     r"ChecksumMismatchError: Conda detected a mismatch|Download error \(\d+\) Timeout was reached|All fetchers failed for|"
+     r"and downloading it didn't work either",
+     "a download the job needed failed (the package index or mirror could not be reached, timed out or sent "
+     "something else)")
+sign("fs-truncated-file", "filesystem", "user", "storage", 2,
+     r"\.so\S*: file too short",
+     "a library file is cut short (an install or copy that did not finish, often a full disk or quota)")
+sign("env-ml-stack-hint", "software_env", "user", "python", 3,
+     r"Cannot dlopen some GPU libraries",
+     "the framework could not load its GPU libraries and runs without the GPU")
+sign("env-ml-driver", "software_env", "infra", "driver", 2,
+     r"The NVIDIA driver's CUDA version is [\d.]+ which is older than the PTX compiler version|"
+     r"kernel version [\d.]+ does not match DSO version|could not open driver version path|"
+     r"peer access pairs were reported by the driver, but no peering could be enabled",
+     "the node's NVIDIA driver does not fit the CUDA software the job runs (versions, the loaded module, peer access)")
+sign("user-ml-config", "user_code", "user", "python", 2,
+     r"To enable automatic bootstrap in a K8s cluster, jobs must be indexed|cluster automatic bootstrap only supports Job/JobSet|"
+     r"jax_platforms config should be updated before backends are initialized|Unexpected task registered with task_name|"
+     r"Unexpected heartbeat request from task|StepAlreadyExistsError|There are 0-in-degree nodes in the graph|"
+     r"No CUDA version supported",
+     "the job's own configuration of its framework is wrong (its process ids, its job spec, a checkpoint step "
+     "already saved, a graph the layer refuses)")
 sign("env-gpu-unsupported", "software_env", "infra", "driver", 2,
      r"is not supported by the NVIDIA [\d.]+ driver release",
      "the node's NVIDIA driver does not support this GPU (a driver older than the GPU, or the wrong driver branch)")

@@ -570,6 +570,24 @@ RULES_FIFTH = [  # (line, label, scope)
      "/home/u/ck/x.__lock [OS error: Function not implemented]", "filesystem", "infra"),
     ("./model.exe: Relink `/opt/intel/lib/libirc.so' with `/usr/lib64/libc.so.6' for IFUNC symbol `memmove'",
      "software_env", "user"),
+    # JAX, XLA, TensorFlow and DGL builds that do not fit their CUDA pieces; the node's driver under them
+    ("RuntimeError: Unknown backend gpu. Available backends are ['cpu']", "software_env", "user"),
+    ("W0101 00:00:00.1 subprocess_compilation.cc:338] UNIMPLEMENTED: /opt/cuda-11.2/bin/ptxas ptxas too old. "
+     "Falling back to the driver to compile.", "software_env", "user"),
+    ("E0101 cuda_diagnostics.cc:268] kernel version 535.86.5 does not match DSO version 550.90.7 -- cannot find "
+     "working devices in this configuration", "software_env", "infra"),
+    # building and installing: the stack, the site's modules, the job's own request, downloads
+    ("configure: error: C compiler cannot create executables", "software_env", "user"),
+    ("  No CMAKE_CUDA_COMPILER could be found.", "software_env", "user"),
+    ("Lmod has detected the following error:  MODULEPATH is not set or not set with valid paths.", "software_env",
+     "infra"),
+    ("error: externally-managed-environment", "user_code", "user"),
+    ("ERROR: Cannot install numpy==2.1.0 and scipy==1.9.0 because these package versions have conflicting "
+     "dependencies.", "user_code", "user"),
+    ("CondaHTTPError: HTTP 000 CONNECTION FAILED for url <https://conda.anaconda.org/conda-forge/noarch/repodata.json>",
+     "network", "infra"),
+    ("CondaMemoryError: The conda process ran out of memory. Increase system memory and/or try again.", "host_oom",
+     "user"),
     # a GPU newer than the node's driver
     ("NVRM: The NVIDIA GPU 0000:41:00.0 (PCI ID: 10de:2901)\n      installed in this system is not supported by the "
      "NVIDIA 535.54.03 driver release.", "software_env", "infra"),
