@@ -259,18 +259,20 @@ def _straggler(found: dict, lines: list[str], where: str, job_id) -> None:
 
 # PyTorch's watchdog naming the collective a rank was stuck in: its sequence number, kind and size
 _WORK = re.compile(r"WorkNCCL\(SeqNum=(?P<seq>\d+), OpType=(?P<op>\w+)(?:, NumelIn=(?P<numel>\d+))?")
+_GROUP = re.compile(r"\[PG (?:ID )?(\d+)\b")      # the process group a watchdog line names, when it does
 
 
 def _mismatched_collectives(found: dict, lines: list[str], where: str, job_id) -> None:
     """Ranks timed out in different collectives at the same sequence number (one in ALLREDUCE, another
     in BROADCAST, or the same collective with different sizes): the job's ranks took different paths
     through its code, a desynchronisation no fabric causes. Decides over the timeouts themselves."""
-    seen: dict[str, tuple[int, str, str | None]] = {}
+    seen: dict[tuple[str, str | None], tuple[int, str, str | None]] = {}
     for n, line in enumerate(lines, 1):
         m = _WORK.search(line)
         if m is None:
             continue
-        first = seen.setdefault(m["seq"], (n, m["op"], m["numel"]))
+        group = _GROUP.search(line)      # each process group counts its own sequence numbers
+        first = seen.setdefault((m["seq"], group[1] if group else None), (n, m["op"], m["numel"]))
         if (m["op"], m["numel"]) == first[1:] or (m["op"] == first[1] and None in (m["numel"], first[2])):
             continue
         what = (f"{first[1]} and {m['op']}" if m["op"] != first[1]

@@ -686,3 +686,7 @@ def test_ranks_stuck_in_different_collectives_at_one_step_diverged_in_the_jobs_c
 def test_ranks_stuck_in_the_same_collective_decide_nothing():
     same = "\n".join(WATCHDOG_AT.format(r=r, op="ALLREDUCE", n=11) for r in range(4))
     assert diagnose(same).attribution["label"] == "unknown"
+    # two process groups count their own sequence numbers: one number in each is no divergence
+    groups = (WATCHDOG_AT.format(r=0, op="ALLREDUCE", n=1).replace("[Rank 0]", "[PG ID 0 PG GUID 0 Rank 0]") + "\n"
+              + WATCHDOG_AT.format(r=1, op="ALLGATHER", n=8).replace("[Rank 1]", "[PG ID 2 PG GUID 5 Rank 1]"))
+    assert diagnose(groups).attribution["label"] == "unknown"
