@@ -43,6 +43,14 @@ NEXT_STEPS = {
 }
 
 
+# a step for one kind of finding, put before its label's steps when that finding decides
+FINDING_STEPS = {
+    "collective-mismatch": "find where the ranks take different paths (a branch on the rank, an early exit, a "
+                           "data-dependent number of steps); rerun with TORCH_DISTRIBUTED_DEBUG=DETAIL and "
+                           "PyTorch names the mismatched collectives",
+}
+
+
 @dataclass
 class Result:
     attribution: dict
@@ -82,9 +90,14 @@ def attribute(evidence: list[Evidence], *, job_id: str | None = None,
         "supporting": [e.id for e in chosen],
         "contradicting": contradicting,
         "explanation": _explain(head, chosen, rivals),
-        "next_steps": list(NEXT_STEPS[label]),
+        "next_steps": _finding_steps(chosen) + list(NEXT_STEPS[label]),
     }
     return Result(attribution, _alternatives(ranked[1:], by_label, chosen=label))
+
+
+def _finding_steps(chosen: list[Evidence]) -> list[str]:
+    return [FINDING_STEPS[kind] for kind in dict.fromkeys(e.id.rpartition(":")[2] for e in chosen)
+            if kind in FINDING_STEPS]
 
 
 def _scope(chosen: list[Evidence]) -> str:

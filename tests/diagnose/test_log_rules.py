@@ -679,6 +679,7 @@ def test_ranks_stuck_in_different_collectives_at_one_step_diverged_in_the_jobs_c
     d = diagnose(WATCHDOG_AT.format(r=0, op="ALLREDUCE", n=1) + "\n" + WATCHDOG_AT.format(r=5, op="BROADCAST", n=1))
     assert (d.attribution["label"], d.attribution["scope"]) == ("user_code", "user")
     assert "ALLREDUCE and BROADCAST" in d.attribution["explanation"]
+    assert "TORCH_DISTRIBUTED_DEBUG=DETAIL" in d.attribution["next_steps"][0]
     sized = diagnose(WATCHDOG_AT.format(r=0, op="ALLREDUCE", n=1024) + "\n" + WATCHDOG_AT.format(r=3, op="ALLREDUCE", n=4096))
     assert sized.attribution["label"] == "user_code"
 
