@@ -259,7 +259,7 @@ def render(doc: dict) -> None:
         for failure in arr["failures"]:
             fa = failure["attribution"]
             click.echo(f"  tasks {', '.join(failure['tasks'])}: {fa['label']} ({SCOPE_WORDS[fa['scope']]}): "
-                       f"{fa['explanation'][:200]}")
+                       f"{_clip(fa['explanation'], 200)}")
         click.echo("")
     if doc.get("job"):
         render_job(doc["job"], color)
@@ -287,16 +287,24 @@ def render(doc: dict) -> None:
     if unrecognised:
         click.echo("Error lines no rule recognises:")
         for f in unrecognised:
-            click.echo(f"  {f['raw']['text'][:200]}{_where(f)}")
+            click.echo(f"  {_clip(f['raw']['text'], 200)}{_where(f)}")
     if doc["alternatives"]:
         click.echo("Also considered:")
         for alt in doc["alternatives"][:3]:
-            click.echo(f"  {alt['label']} ({alt['scope']}): {alt.get('summary', '')[:160]}")
+            click.echo(f"  {alt['label']} ({alt['scope']}): {_clip(alt.get('summary', ''), 160)}")
     if doc["not_checked"]:
         click.echo(f"Not checked: {'; '.join(doc['not_checked'])}")
     click.echo("Next:")
     for step in a["next_steps"]:
         click.echo(f"  - {step}")
+
+
+def _clip(text: str, width: int) -> str:
+    """At most ``width`` characters; a cut one ends at a word and says so with "..."."""
+    if len(text) <= width:
+        return text
+    cut = text[:width - 3]
+    return (cut.rsplit(" ", 1)[0] if " " in cut[width // 2:] else cut) + "..."
 
 
 def _where(finding: dict) -> str:

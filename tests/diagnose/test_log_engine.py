@@ -4,6 +4,8 @@ measured on tests/data/cases by benchmarks/diagnosis_bench.py, not here."""
 
 from __future__ import annotations
 
+import json
+
 import tracemalloc
 
 import pytest
@@ -324,6 +326,22 @@ def test_explain_log_shows_the_unrecognised_lines(tmp_path, capsys):
     assert code == 0, err
     assert "Error lines no rule recognises:" in out
     assert "widget pool: cannot recover, giving up  (log line 8)" in out
+
+
+def test_explain_cuts_a_long_alternative_at_a_word_and_says_so(tmp_path, capsys):
+    from tests.conftest import run_main
+
+    path = tmp_path / "job.out"
+    path.write_text("mpirun noticed that process rank 12 with PID 48213 on node gpu-node-017.cluster.example.org "
+                    "exited on signal 9 (Killed).\n")
+    code, out, err = run_main(capsys, "explain", "--log", str(path))
+    assert code == 0, err
+    shown = out.split("Also considered:\n", 1)[1].splitlines()[0].split(": ", 1)[1]
+    code, out, err = run_main(capsys, "explain", "--log", str(path), "--json")
+    full = json.loads(out)["alternatives"][0]["summary"]
+    assert len(full) > 160 and shown.endswith("...") and len(shown) <= 160
+    kept = shown[:-3]
+    assert full.startswith(kept) and full[len(kept)] == " "           # cut between words, not inside one
 
 
 def test_one_container_bridge_is_a_hint_several_decide():
