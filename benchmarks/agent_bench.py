@@ -66,7 +66,7 @@ def run(cases: list[dict], backend, budget: reason.RunBudget) -> dict:
     tokens = prompt_tokens = 0
     llm_seconds = wall = 0.0
     for case in cases:
-        d = engine.diagnose_log(logfile.from_text(case["log"]), state=case.get("state"), exit_code=case.get("exit_code"))
+        d = _engine(case)
         start = time.perf_counter()
         out = reason.explain(d, case["log"], backend, budget=budget)
         wall += time.perf_counter() - start
@@ -154,7 +154,7 @@ def bench(args, backend, load_s: float, settings: dict) -> dict:
     for name in names:
         chosen = [c for c in cases if c["split"] == name]
         if args.only_unknown:
-            chosen = [c for c in chosen if _engine_says_unknown(c)]
+            chosen = [c for c in chosen if _engine(c).attribution["label"] == "unknown"]
         if args.limit and args.spread and args.limit < len(chosen):
             chosen = [chosen[i * len(chosen) // args.limit] for i in range(args.limit)]
         elif args.limit:
@@ -166,9 +166,9 @@ def bench(args, backend, load_s: float, settings: dict) -> dict:
     return results
 
 
-def _engine_says_unknown(case: dict) -> bool:
-    d = engine.diagnose_log(logfile.from_text(case["log"]), state=case.get("state"), exit_code=case.get("exit_code"))
-    return d.attribution["label"] == "unknown"
+def _engine(case: dict):
+    """The engine's diagnosis of a case's log, as the agent sees it (no knowledge base)."""
+    return engine.diagnose_log(logfile.from_text(case["log"]), state=case.get("state"), exit_code=case.get("exit_code"))
 
 
 def report(args, results: dict) -> None:

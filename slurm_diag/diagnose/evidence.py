@@ -273,8 +273,8 @@ def _mismatched_collectives(found: dict, lines: list[str], where: str, job_id) -
             continue
         group = _GROUP.search(line)      # each process group counts its own sequence numbers
         first = seen.setdefault((m["seq"], group[1] if group else None), (n, m["op"], m["numel"]))
-        if (m["op"], m["numel"]) == first[1:] or (m["op"] == first[1] and None in (m["numel"], first[2])):
-            continue
+        if m["op"] == first[1] and (m["numel"] == first[2] or None in (m["numel"], first[2])):
+            continue                     # the same collective (a size not printed matches any)
         what = (f"{first[1]} and {m['op']}" if m["op"] != first[1]
                 else f"{m['op']} of {first[2]} and of {m['numel']} elements")
         found["collective-mismatch"] = Evidence(

@@ -136,23 +136,22 @@ def _nccl_bus(packed: str) -> str:
 
 
 def _hosts(line: str):
-    """(the span of a host or host list the line's grammar marks, the names in it), for each one."""
+    """(the span of a host or host list the line's grammar marks, its text, whether it is a Slurm
+    host list), for each one; a list is expanded only by whoever needs its names."""
     for rx in NODE:
         for m in rx.finditer(line):
-            if "list" in rx.groupindex and m["list"]:
-                yield m.span("list"), hostlist(m["list"])
-            else:
-                yield m.span("node"), [m["node"]]
+            group = "list" if "list" in rx.groupindex and m["list"] else "node"
+            yield m.span(group), m[group], group == "list"
 
 
 def _node_spans(line: str) -> list[tuple[int, int]]:
-    return [span for span, _ in _hosts(line)]
+    return [span for span, _, _ in _hosts(line)]
 
 
 def nodes_in(line: str) -> list[str]:
     found: list[str] = []
-    for _, names in _hosts(line):
-        for name in names:
+    for _, text, is_list in _hosts(line):
+        for name in hostlist(text) if is_list else [text]:
             if name.lower() not in NOT_HOSTS and not name.isdigit() and not _looks_like_ip(name):
                 _add(found, name)
     return found
