@@ -95,16 +95,12 @@ def _diagnoser(cfg, client):
 
 
 def _kb_entries(cfg):
-    """The knowledge base's entries, loaded on first use only (when the engine's answer is open);
-    a knowledge base that cannot be read gives none (the answer stays the engine's)."""
+    """The knowledge base's entries, loaded on first use only (when the engine's answer is open).
+    One that cannot be read raises, and the engine lists it under what was not checked."""
     def load():
-        from slurm_diag.errors import SdiagError
         from slurm_diag.kb.entries import load_all
 
-        try:
-            return load_all(cfg)
-        except SdiagError:
-            return []
+        return load_all(cfg)
     return load
 
 
@@ -311,4 +307,6 @@ def _where(finding: dict) -> str:
     raw = finding.get("raw")
     if isinstance(raw, dict) and raw.get("line"):
         return f"  ({raw.get('where', 'log')} line {raw['line']})"
+    if isinstance(raw, dict) and raw.get("text"):                  # a knowledge-base signature's line
+        return f"  (matched in the {raw.get('where', 'log')}: {_clip(raw['text'], 100)})"
     return ""

@@ -13,6 +13,7 @@ from slurm_diag.kb.sanitize import as_log_text, binary_reason
 from slurm_diag.schemas import ATTRIBUTION_LABELS
 
 MAX_READ_BYTES = 4 * 1024 * 1024
+LABELS = [label for label in ATTRIBUTION_LABELS if label != "unknown"]    # a confirmed cause has one
 
 
 @click.group("kb")
@@ -82,25 +83,31 @@ def stats(as_json: bool) -> None:
 
 
 @command.command("add")
-@click.option("--attribution", "attr_path", required=True, type=click.Path(dir_okay=False),
-              help="Attribution JSON file ('-' for stdin)")
+@click.option("--attribution", "attr_path", type=click.Path(dir_okay=False),
+              help="Attribution JSON file ('-' for stdin), e.g. from `explain --json`")
+@click.option("--label", type=click.Choice(LABELS), help="instead of --attribution: the confirmed cause")
+@click.option("--scope", type=click.Choice(["user", "infra"]), help="with --label: whose it is")
+@click.option("--why", help="with --label: what the failure is and what fixes it, in a sentence")
+@click.option("--next-step", "next_steps", multiple=True, help="with --label: what to do (repeatable)")
+@click.option("--job", "job_id", help="with --label: the job it was confirmed on")
 @click.option("--excerpt", "excerpt_path", type=click.Path(dir_okay=False),
               help="file with the log lines that showed the failure")
 @click.option("--text", "excerpt_text", help="the log excerpt given inline")
 @click.option("--signature", help="regex for the symptom; default: derived from the excerpt's key line")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
-def add(attr_path, excerpt_path, excerpt_text, signature, as_json) -> None:
-    """Add a confirmed attribution as a new entry (skipped if its signature is already known)."""
+def add(attr_path, label, scope, why, next_steps, job_id, excerpt_path, excerpt_text, signature, as_json) -> None:
+    """Add a confirmed attribution as a new entry (skipped if its signature is already known).
+
+    \b
+    The cause comes from an Attribution file (--attribution) or is given in words:
+      sdiag-agent kb add --label filesystem --scope infra --job 4242 \\
+        --why "the project GPFS fileset hit its inode limit; the admins raise it" \\
+        --text "mmfs: [E] Error writing to fileset proj: No space (inodes)"
+    With a signature of at least 20 letters, `explain` then names this cause for the next job
+    that fails the same way (a shorter one only suggests it)."""
     from slurm_diag.kb.add import add as do_add
 
-    raw = _read_input(None, attr_path)
-    try:
-        attribution = json.loads(_text_or_refuse(raw, attr_path))
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{attr_path}: not JSON (line {exc.lineno}: {exc.msg})",
-                         hint="pass the Attribution JSON the agent wrote") from None
-    if not isinstance(attribution, dict):
-        raise UsageError(f"{attr_path}: expected one JSON object", hint="pass a single Attribution")
+    attribution = _attribution(attr_path, label, scope, why, next_steps, job_id)
     if excerpt_path and excerpt_text:
         raise UsageError("give --excerpt or --text, not both", hint="drop one of them")
     if excerpt_text is not None:
@@ -116,6 +123,36 @@ def add(attr_path, excerpt_path, excerpt_text, signature, as_json) -> None:
         click.echo(f"added {info['id']} with signature /{info['signature']}/")
     else:
         click.echo(f"not added: signature /{info['signature']}/ already in {info['duplicate_of']}")
+
+
+def _attribution(attr_path, label, scope, why, next_steps, job_id) -> dict:
+    """The confirmed cause: read from --attribution, or built from --label/--scope/--why."""
+    from slurm_diag.kb.add import attribution_from_words
+
+    worded = {"--scope": scope, "--why": why, "--next-step": next_steps, "--job": job_id}
+    if attr_path and label:
+        raise UsageError("give --attribution or --label, not both", hint="drop one of them")
+    if label:
+        missing = [name for name in ("--scope", "--why") if not worded[name]]
+        if missing:
+            raise UsageError(f"--label {label} needs {' and '.join(missing)}",
+                             hint="say whose it is (--scope user|infra) and what it is (--why '...')")
+        return attribution_from_words(label, scope, why, list(next_steps), job_id)
+    if not attr_path:
+        raise UsageError("no cause given", hint="pass --attribution FILE, or --label, --scope and --why")
+    given = [name for name, value in worded.items() if value]
+    if given:
+        raise UsageError(f"{', '.join(given)} go with --label, not --attribution",
+                         hint="edit the Attribution file instead, or give the cause in words with --label")
+    raw = _read_input(None, attr_path)
+    try:
+        attribution = json.loads(_text_or_refuse(raw, attr_path))
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{attr_path}: not JSON (line {exc.lineno}: {exc.msg})",
+                         hint="pass the Attribution JSON the agent wrote") from None
+    if not isinstance(attribution, dict):
+        raise UsageError(f"{attr_path}: expected one JSON object", hint="pass a single Attribution")
+    return attribution
 
 
 def _read_input(text: str | None, path: str | None) -> str | bytes:

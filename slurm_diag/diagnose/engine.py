@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from slurm_diag.diagnose import attribute, collect, evidence, extract, job_facts, kb_hits, pci_map, slurm_facts
 from slurm_diag.diagnose.logfile import LogText
+from slurm_diag.errors import SdiagError
 
 
 @dataclass
@@ -32,7 +33,13 @@ def _with_kb(found, lines, kb_entries, job_id, not_checked):
     result = attribute.attribute(found, job_id=job_id, not_checked=not_checked)
     if result.attribution["label"] != "unknown" or kb_entries is None or not lines:
         return result
-    hits = kb_hits.from_log(lines, kb_entries(), job_id=job_id)
+    try:
+        entries = kb_entries()
+    except SdiagError as exc:            # a malformed entry file: say so, keep the engine's answer
+        not_checked.append(f"the knowledge base, which could not be read: {exc.message}"
+                           + (f" ({exc.hint})" if exc.hint else ""))
+        return attribute.attribute(found, job_id=job_id, not_checked=not_checked)
+    hits = kb_hits.from_log(lines, entries, job_id=job_id)
     if not hits:
         return result
     found += hits

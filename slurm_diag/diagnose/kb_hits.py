@@ -1,14 +1,49 @@
 """Knowledge-base signatures that match the job's log, as evidence: asked only when the engine's
 own signs left the question open (loading the entries costs about a quarter of a second; chromadb
-is never loaded here). A hit argues for its entry's label only as weakly as a symptom (tier 4):
-the knowledge base suggests, the evidence decides. Its advice joins the next steps."""
+is never loaded here).
+
+A shipped entry argues for its label only as weakly as a symptom (tier 4): the knowledge base
+suggests, the evidence decides. An entry this site added from a confirmed attribution (`kb add`,
+`actions kb-add`) is the site's own verdict on that exact failure, so a specific enough signature
+of one decides like a named error (tier 2) and the next job failing the same way is explained; a
+short or generic one ("Killed") stays a symptom. Either way its advice joins the next steps, and no
+knowledge-base finding names a node, so none of them can drain one."""
 
 from __future__ import annotations
+
+import re
 
 from slurm_diag.diagnose.evidence import Evidence, finding
 
 KB_TIER = 4
+SITE_TIER = 2
 MAX_HITS = 5
+MIN_SITE_LETTERS = 20     # literal letters and digits a site signature needs to decide
+_REGEX_PARTS = re.compile(r"0x\[0-9a-fA-F\]\+|\[[^\]]*\][+*?]?|\\[dswDSWb][+*?]?|\\.|[\^$.|?*+(){}]")
+
+
+def site_confirmed(entry) -> bool:
+    """Added at this site from a confirmed attribution (not shipped with slurm-diag)."""
+    return isinstance(entry.source, dict) and entry.source.get("kind") == "attribution"
+
+
+def literal_letters(pattern: str) -> int:
+    """How many letters and digits a signature matches literally (classes and operators removed)."""
+    return sum(ch.isalnum() for ch in _REGEX_PARTS.sub(" ", pattern))
+
+
+def _tier(entry, pattern: str) -> int:
+    if site_confirmed(entry) and literal_letters(pattern) >= MIN_SITE_LETTERS:
+        return SITE_TIER
+    return KB_TIER
+
+
+def _summary(entry, tier: int) -> str:
+    if tier == SITE_TIER:
+        job = (entry.source or {}).get("job_id")
+        origin = f", first seen in job {job}" if job else ""
+        return f"a failure this site confirmed before ({entry.id}{origin}): {entry.result[:240]}"
+    return f"knowledge base {entry.id} ({entry.label}): {entry.result[:240]}"
 
 
 def from_log(lines, entries, *, where: str = "log", job_id=None) -> list[Evidence]:
@@ -22,11 +57,12 @@ def from_log(lines, entries, *, where: str = "log", job_id=None) -> list[Evidenc
             continue
         seen.add(hit.entry_id)
         entry = by_id[hit.entry_id]
-        out.append(Evidence(finding(f"kb:{hit.entry_id}", "kb", "WARN",
-                                    f"knowledge base {hit.entry_id} ({entry.label}): {entry.result[:240]}",
+        tier = _tier(entry, hit.pattern)
+        out.append(Evidence(finding(f"kb:{hit.entry_id}", "kb", "WARN", _summary(entry, tier),
                                     job_id=job_id, raw={"entry": hit.entry_id, "signature": hit.pattern,
-                                                        "line": hit.line, "where": where}),
-                            entry.label, entry.scope, entry.component, KB_TIER))
+                                                        "text": hit.line, "where": where,
+                                                        "site_confirmed": tier == SITE_TIER}),
+                            entry.label, entry.scope, entry.component, tier))
     return out
 
 

@@ -51,6 +51,19 @@ def signature_from_excerpt(excerpt: str) -> str:
     return pattern
 
 
+def attribution_from_words(label: str, scope: str, why: str, next_steps: list[str] | None = None,
+                           job_id: str | None = None) -> dict:
+    """An Attribution for `kb add --label ... --scope ... --why ...`: an administrator's own verdict,
+    confirmed by a person, so no engine or agent run is needed to teach the knowledge base."""
+    why = " ".join((why or "").split())
+    if len(why) < 10:
+        raise UsageError(f"--why {why!r} is too short to tell the next user anything",
+                         hint="say in a sentence what the failure is and what fixes it")
+    return {"job_id": job_id, "label": label, "scope": scope, "component": label, "confidence": 1.0,
+            "supporting": [], "contradicting": [], "explanation": why,
+            "next_steps": [" ".join(step.split()) for step in next_steps or [] if step.strip()]}
+
+
 def entry_from_attribution(attribution: dict, excerpt: str, signature: str | None = None) -> dict:
     from slurm_diag import schemas
 

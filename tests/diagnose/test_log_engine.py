@@ -231,6 +231,65 @@ def test_the_knowledge_base_is_asked_only_when_the_question_is_open():
     assert not asked                                   # the signs decided: no entries loaded
 
 
+TASKPROLOG = "31: slurmstepd: error: TaskProlog failed status=1\n 3: slurmstepd: error: TaskProlog failed status=1"
+
+
+def _site_entry(signature, label="user_code", scope="user", source=True):
+    from slurm_diag.kb.entries import Entry
+
+    return Entry(id=f"added-{label}-1", problemkey=(label,), rawtext=signature, function="agent.attribution",
+                 result="this site's TaskProlog refuses a request for cores; ask for whole nodes", label=label,
+                 scope=scope, component=label, severity="warning", signatures=(signature,), action="notify_user",
+                 source={"kind": "attribution", "job_id": "4242"} if source else None)
+
+
+def test_a_failure_the_site_confirmed_before_decides_the_next_job_that_fails_the_same_way():
+    assert diagnose(TASKPROLOG).attribution["label"] == "unknown"
+    site = _site_entry(r"slurmstepd:\s+error:\s+TaskProlog\s+failed\s+status=\d+")
+    d = diagnose(TASKPROLOG, kb_entries=lambda: [site])
+    a = d.attribution
+    assert (a["label"], a["scope"]) == ("user_code", "user")
+    assert a["supporting"] == ["kb:added-user_code-1"]
+    assert "confirmed before" in a["explanation"] and "job 4242" in a["explanation"]
+    assert a["next_steps"][0].startswith("the knowledge base (added-user_code-1): this site's TaskProlog")
+    raw = next(f for f in d.findings if f["source"] == "kb")["raw"]
+    assert raw["site_confirmed"] and raw["text"].endswith("TaskProlog failed status=1")
+
+
+@pytest.mark.parametrize("signature,source", [
+    ("Killed", True),                                                             # too generic to decide
+    (r"slurmstepd:\s+error:\s+TaskProlog\s+failed\s+status=\d+", False),       # shipped, not the site's
+])
+def test_a_short_or_shipped_signature_only_suggests(signature, source):
+    d = diagnose(TASKPROLOG + "\nKilled", kb_entries=lambda: [_site_entry(signature, source=source)])
+    assert d.attribution["label"] == "unknown"
+    assert d.alternatives[0]["label"] == "user_code"
+
+
+def test_the_sites_entry_never_overrules_the_engines_own_answer():
+    site = _site_entry("GPU has fallen off the bus", label="user_code")
+    assert diagnose(XID79, kb_entries=lambda: [site]).attribution["label"] == "gpu_hardware"
+
+
+def test_an_unreadable_knowledge_base_is_listed_as_not_checked():
+    from slurm_diag.kb.entries import EntryError
+
+    def broken():
+        raise EntryError("/x/kb/added.jsonl:4: not valid JSON", hint="fix or remove that line")
+    d = diagnose(TASKPROLOG, kb_entries=broken)
+    assert d.attribution["label"] == "unknown"
+    assert any(n.startswith("the knowledge base, which could not be read: /x/kb/added.jsonl:4")
+               and "fix or remove that line" in n for n in d.not_checked)
+
+
+def test_literal_letters_ignore_classes_and_operators():
+    from slurm_diag.diagnose.kb_hits import literal_letters
+
+    assert literal_letters(r"Killed") == 6
+    assert literal_letters(r"\d+\s+[0-9a-fA-F]+0x[0-9a-fA-F]+") == 0
+    assert literal_letters(r"TaskProlog\s+failed\s+status=\d+") == len("TaskPrologfailedstatus")
+
+
 def test_the_watchdogs_own_abort_is_a_symptom_but_a_segfault_after_it_stays_a_crash():
     aborted = WATCHDOG + "\nterminate called after throwing an instance of 'c10::DistBackendError'\n" \
                          "srun: error: gpu-a11: tasks 0-7: Aborted (core dumped)"

@@ -48,3 +48,39 @@ def test_search_on_fresh_home_builds_index_first(tmp_path):
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)[0]["id"] == "nvml-mismatch"
     assert (tmp_path / "kb" / "stamp.json").exists()
+
+
+def test_an_admins_confirmed_cause_in_words_explains_the_next_job_that_fails_the_same_way(tmp_path, kb_home):
+    """`kb add --label --scope --why`, then `explain --log` on another job's log with the same
+    line (other task numbers): the site's verdict decides; a bad request loses nothing."""
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(kb_home, home)           # the session's built index, without sharing what is added
+    first = "31: slurmstepd: error: TaskProlog failed status=1\n"
+    later = tmp_path / "later.err"
+    later.write_text("+ srun -n 40 ./model.x\n 7: slurmstepd: error: TaskProlog failed status=1\n")
+    res = run_cli("explain", "--log", str(later), "--json", home=home)
+    assert json.loads(res.stdout)["attribution"]["label"] == "unknown"
+
+    refused = run_cli("kb", "add", "--label", "user_code", "--why", "the TaskProlog refuses <cores> requests",
+                      "--text", first, home=home)
+    assert refused.returncode == 2 and "needs --scope" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (home / "kb" / "added.jsonl").exists()
+
+    res = run_cli("kb", "add", "--label", "user_code", "--scope", "user", "--job", "4242",
+                  "--why", "the site's TaskProlog refuses a job that asks for <cores>; ask for whole nodes",
+                  "--next-step", "request <nodes>1:ppn=X:tpp=1</nodes> in the workflow's job XML",
+                  "--text", first, "--json", home=home)
+    assert res.returncode == 0, res.stderr
+    added = json.loads(res.stdout)
+    assert added["added"] and added["id"].startswith("added-user-code-")
+
+    res = run_cli("explain", "--log", str(later), "--json", home=home)
+    doc = json.loads(res.stdout)
+    a = doc["attribution"]
+    assert (a["label"], a["scope"]) == ("user_code", "user"), a
+    assert a["supporting"] == [f"kb:{added['id']}"] and "job 4242" in a["explanation"]
+    res = run_cli("explain", "--log", str(later), home=home)
+    assert "a failure this site confirmed before" in res.stdout
+    assert "matched in the log:  7: slurmstepd: error: TaskProlog failed status=1" in res.stdout
