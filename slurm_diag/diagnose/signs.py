@@ -456,7 +456,7 @@ sign("fs-df-full", "filesystem", "infra", "storage", 2,     # not images, which 
 sign("fs-write-failed", "filesystem", "user", "storage", 2,
      r"PytorchStreamWriter failed writing file|inline_container\.cc:\d+\] \. unexpected pos|"
      r"Exception writing ReadEnds to file|SortingCollection\.spillToDisk|"
-     r"forrtl: severe \(38\): error during write",
+     r"forrtl: severe \(38\): error during write|amrex::Error::\d+::Write of .{1,80} failed",
      "writing a checkpoint or an output file failed part-way (the disk or quota filled, or its filesystem "
      "failed)", also=("user_code",))
 # a workflow manager waited for a task's output on a shared filesystem and did not see it: the
@@ -798,7 +798,7 @@ sign("env-ml-stack", "software_env", "user", "python", 2,
 # configure not finding a working compiler or dependency, linkers refusing objects, a binary built for
 # a newer CPU than the node's
 sign("env-build-stack", "software_env", "user", "build", 2,
-     r"requires a different Python: |Failed to build installable wheels|Could not build wheels for|"
+     r"requires a different Python: |Failed to build installable wheels|fatal error: [\w./+-]{1,80}\.h(?:pp)?: No such file or directory|Could not build wheels for|"
      r"Getting requirements to build wheel did not run successfully|Encountered error while generating package metadata|"
      r"CorruptedEnvironmentError|__cuda, which is missing on the system|No compilers for operating system \S+ satisfy spec|"
      r"Compiler \S+ requested for \S+ cannot be found|is not compatible with this machine|No CMAKE_\w+_COMPILER could be found|"

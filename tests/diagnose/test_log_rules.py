@@ -591,6 +591,10 @@ RULES_FIFTH = [  # (line, label, scope)
     # a GPU newer than the node's driver
     ("NVRM: The NVIDIA GPU 0000:41:00.0 (PCI ID: 10de:2901)\n      installed in this system is not supported by the "
      "NVIDIA 535.54.03 driver release.", "software_env", "infra"),
+    # a compiler (or a JIT such as Triton's) missing a header the build needs: the software stack
+    ("/tmp/tmpq1w2e3/cuda_utils.c:6:10: fatal error: Python.h: No such file or directory", "software_env", "user"),
+    # AMReX's own words for a plotfile or checkpoint it could not write
+    ("amrex::Error::3::Write of Vector<Real> failed !!!\nSIGABRT", "filesystem", "user"),
 ]
 
 
