@@ -111,6 +111,51 @@ def test_an_undecided_job_points_at_the_error_line_no_rule_knows(failed_jobs, cl
     assert "Error lines no rule recognises:" in text and "could not be reconciled (code 77)  (stderr line 1)" in text
 
 
+@pytest.fixture()
+def site_home(devcluster, cluster_env, tmp_path):
+    """The cluster's config and knowledge base in a home of the test's own, so what the test adds
+    is seen by no other test (the embedding model is shared, read-only)."""
+    import shutil
+
+    base, home = devcluster.base.parent, tmp_path / "home"
+    (home / "kb").mkdir(parents=True)
+    shutil.copytree(base / "kb" / "chroma", home / "kb" / "chroma")
+    shutil.copy2(base / "kb" / "stamp.json", home / "kb" / "stamp.json")
+    (home / "kb" / "model").symlink_to(base / "kb" / "model")
+    conf = tmp_path / "sdiag.toml"
+    original = (devcluster.base / "etc" / "sdiag.toml").read_text()
+    assert f'home = "{base}"' in original
+    conf.write_text(original.replace(f'home = "{base}"', f'home = "{home}"'))
+    return {**cluster_env, "SDIAG_CONFIG": str(conf), "SDIAG_HOME": str(home)}
+
+
+def test_a_cause_the_site_confirmed_explains_the_next_job_that_fails_the_same_way(
+        failed_jobs, devcluster, site_home, slurm):
+    """The undecided job's cause, once an administrator records it (`kb add` in words, with the
+    line that showed it), explains the next job whose error has other numbers in it; the job it
+    was confirmed on is named, and the cause's scope is the one the administrator gave."""
+    first = failed_jobs["undecided"]
+    added = sdiag("kb", "add", "--label", "software_env", "--scope", "infra", "--job", first,
+                  "--why", "widgetd's calibration tables on the shared software tree are out of date; "
+                       "the admins regenerate them",
+                  "--next-step", "tell the admins which stage failed",
+                  "--text", "widgetd: fatal: calibration table for stage 4 could not be reconciled (code 77)",
+                  "--json", env=site_home)
+    assert added.returncode == 0, added.stderr
+    entry = json.loads(added.stdout)["id"]
+    script = ("#!/bin/sh\necho starting stage 9\n"
+              "echo 'widgetd: fatal: calibration table for stage 9 could not be reconciled (code 78)' >&2\nexit 2\n")
+    later = submit(devcluster, script, "-e", "/tmp/sdiag-explain-%j.err")
+    slurm.wait(later, timeout=120, poll=0.5)
+    a = explain(site_home, later)["attribution"]
+    assert (a["label"], a["scope"]) == ("software_env", "infra"), a
+    assert a["supporting"] == [f"kb:{entry}"] and f"first seen in job {first}" in a["explanation"]
+    assert a["next_steps"][0].endswith("the admins regenerate them Next: tell the admins which stage failed")
+    text = sdiag("explain", later, env=site_home).stdout
+    assert "a failure this site confirmed before" in text
+    assert "(matched in the log: widgetd: fatal: calibration table for stage 9" in text
+
+
 def test_time_limit(devcluster, cluster_env, slurm):
     job_id = submit(devcluster, "#!/bin/sh\necho working; sleep 300\n", "--time=0:05")
     slurm.wait(job_id, timeout=180, poll=1)
