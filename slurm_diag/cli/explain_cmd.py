@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from slurm_diag.cli.output import emit_json
+from slurm_diag.cli.output import clip, emit_json
 
 SCOPE_WORDS = {"user": "your job", "infra": "the cluster"}
 
@@ -255,7 +255,7 @@ def render(doc: dict) -> None:
         for failure in arr["failures"]:
             fa = failure["attribution"]
             click.echo(f"  tasks {', '.join(failure['tasks'])}: {fa['label']} ({SCOPE_WORDS[fa['scope']]}): "
-                       f"{_clip(fa['explanation'], 200)}")
+                       f"{clip(fa['explanation'], 200)}")
         click.echo("")
     if doc.get("job"):
         render_job(doc["job"], color)
@@ -283,11 +283,11 @@ def render(doc: dict) -> None:
     if unrecognised:
         click.echo("Error lines no rule recognises:")
         for f in unrecognised:
-            click.echo(f"  {_clip(f['raw']['text'], 200)}{_where(f)}")
+            click.echo(f"  {clip(f['raw']['text'], 200)}{_where(f)}")
     if doc["alternatives"]:
         click.echo("Also considered:")
         for alt in doc["alternatives"][:3]:
-            click.echo(f"  {alt['label']} ({alt['scope']}): {_clip(alt.get('summary', ''), 160)}")
+            click.echo(f"  {alt['label']} ({alt['scope']}): {clip(alt.get('summary', ''), 160)}")
     if doc["not_checked"]:
         click.echo(f"Not checked: {'; '.join(doc['not_checked'])}")
     click.echo("Next:")
@@ -295,18 +295,10 @@ def render(doc: dict) -> None:
         click.echo(f"  - {step}")
 
 
-def _clip(text: str, width: int) -> str:
-    """At most ``width`` characters; a cut one ends at a word and says so with "..."."""
-    if len(text) <= width:
-        return text
-    cut = text[:width - 3]
-    return (cut.rsplit(" ", 1)[0] if " " in cut[width // 2:] else cut) + "..."
-
-
 def _where(finding: dict) -> str:
     raw = finding.get("raw")
     if isinstance(raw, dict) and raw.get("line"):
         return f"  ({raw.get('where', 'log')} line {raw['line']})"
     if isinstance(raw, dict) and raw.get("text"):                  # a knowledge-base signature's line
-        return f"  (matched in the {raw.get('where', 'log')}: {_clip(raw['text'], 100)})"
+        return f"  (matched in the {raw.get('where', 'log')}: {clip(raw['text'], 100)})"
     return ""

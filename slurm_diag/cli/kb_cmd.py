@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from slurm_diag.cli.output import emit_json, table
+from slurm_diag.cli.output import clip, emit_json, table
 from slurm_diag.errors import UsageError
 from slurm_diag.kb.sanitize import as_log_text, binary_reason
 from slurm_diag.schemas import ATTRIBUTION_LABELS
@@ -123,6 +123,52 @@ def add(attr_path, label, scope, why, next_steps, job_id, excerpt_path, excerpt_
         click.echo(f"added {info['id']} with signature /{info['signature']}/")
     else:
         click.echo(f"not added: signature /{info['signature']}/ already in {info['duplicate_of']}")
+
+
+@command.command("gaps")
+@click.option("--days", type=click.IntRange(min=1), default=7, show_default=True,
+              help="only lines the agent stored in the last DAYS days")
+@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="at most this many rows")
+@click.option("--all", "show_all", is_flag=True, help="also the lines a site entry has taught since")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def gaps(days, top, show_all, as_json) -> None:
+    """What the engine could not explain: the error lines no rule recognised in the failed jobs
+    the agent diagnosed, grouped by signature, the most jobs first, with the `kb add` line to
+    teach the top one. For root, SlurmUser and approvers (the lines are other users' logs)."""
+    from datetime import timedelta
+
+    from slurm_diag import config as config_mod
+    from slurm_diag.diagnose import gaps as gaps_mod
+    from slurm_diag.errors import PermissionRefused
+    from slurm_diag.identity import Access, Caller
+    from slurm_diag.kb.entries import load_all
+    from slurm_diag.store import Store
+    from slurm_diag.store.db import now
+
+    cfg = config_mod.load()
+    caller = Caller.current()
+    if not Access.from_config(cfg).privileged(caller):
+        raise PermissionRefused(f"the unexplained lines come from every user's jobs; {caller.name} may not list them",
+                                hint="ask an administrator (root, SlurmUser or an approver in access.approvers); "
+                                     "`explain JOBID` shows your own job's lines")
+    rows = Store(cfg.store_url).findings_with_time(gaps_mod.ID_LIKE, since=now() - timedelta(days=days))
+    found = [g for g in gaps_mod.collect(rows, load_all(cfg)) if show_all or not g.taught_by][:top]
+    if as_json:
+        emit_json([g.to_dict() for g in found], schema="kb_gaps")
+        return
+    if not found:
+        click.echo(f"no unexplained error lines in the last {days} day(s) of the agent's diagnoses")
+        return
+    table([[str(len(g.jobs)), str(g.lines), g.last_seen.strftime("%Y-%m-%d %H:%M") if g.last_seen else "-",
+            g.taught_by or "", clip(g.example, 90)] for g in found],
+          ["jobs", "lines", "last seen", "taught by", "line"])
+    first = next((g for g in found if not g.taught_by), None)
+    if first:
+        import shlex
+
+        click.echo("\nTo teach the first one, once you know its cause:")
+        click.echo(f"  sdiag-agent kb add --label LABEL --scope user|infra --job {first.jobs[0] if first.jobs else 'JOBID'} "
+                   f"--why 'WHAT IT IS AND WHAT FIXES IT' --text {shlex.quote(first.example)}")
 
 
 def _attribution(attr_path, label, scope, why, next_steps, job_id) -> dict:

@@ -30,3 +30,11 @@ def table(rows: list[list[str]], header: list[str]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+def clip(text: str, width: int) -> str:
+    """At most ``width`` characters; a cut one ends at a word and says so with "..."."""
+    if len(text) <= width:
+        return text
+    cut = text[:width - 3]
+    return (cut.rsplit(" ", 1)[0] if " " in cut[width // 2:] else cut) + "..."

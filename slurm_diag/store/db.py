@@ -231,6 +231,18 @@ class Store:
                              t.findings.c.node == node if node else None) if c is not None]
         return self._select(t.findings, "finding", *where, order=[t.findings.c.time])
 
+    def findings_with_time(self, id_like: str, since: datetime | None = None,
+                           limit: int = 20000) -> list[tuple[datetime, dict]]:
+        """(stored time, finding) for the findings whose id matches the SQL LIKE pattern
+        ``id_like``, newest first, at most ``limit``."""
+        where = [t.findings.c.id.like(id_like)]
+        if since is not None:
+            where.append(t.findings.c.time >= since)
+        query = (select(t.findings.c.time, t.findings.c.finding).where(*where)
+                 .order_by(t.findings.c.time.desc()).limit(limit))
+        with self._connect() as conn:
+            return [(row[0], row[1]) for row in conn.execute(query)]
+
     def add_attribution(self, attribution: dict) -> str:
         attribution = {"id": uuid.uuid4().hex, **attribution}
         schemas.validate("attribution", attribution)

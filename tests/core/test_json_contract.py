@@ -46,6 +46,7 @@ LOCAL = {
     ("kb", "stats"): ("kb_stats", [], {0}),
     ("kb", "add"): ("kb_add", ["--attribution", "{attribution}", "--text",
                                "mlx5_core 0000:c5:00.0: rail3 lost carrier 17 times"], {0}),
+    ("kb", "gaps"): ("kb_gaps", [], {0}),
     ("actions", "list"): ("actions_list", [], {0}),
     ("actions", "show"): ("actions_show", ["{proposal}"], {0}),
     ("actions", "breaker"): ("actions_breaker", ["status"], {0}),
@@ -54,7 +55,7 @@ LOCAL = {
 CLUSTER = {("nodes",): "node", ("job",): "job", ("devcluster", "status"): "devcluster_status",
            ("probe", "submit"): "probe_submission", ("probe", "collect"): "probe_sweep",
            ("store", "info"): "store_info", ("store", "ingest"): "store_ingest", ("agent", "run"): "agent_run"}
-KB_ORDER = [("kb", "build"), ("kb", "search"), ("kb", "stats"), ("kb", "add")]
+KB_ORDER = [("kb", "build"), ("kb", "search"), ("kb", "stats"), ("kb", "add"), ("kb", "gaps")]
 
 
 def json_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
@@ -110,6 +111,10 @@ def workspace(tmp_path_factory):
         log = base / "slurm-42.out"
         log.write_text("epoch 3 step 120\ntorch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate "
                        "2.00 GiB (GPU 0; 79.15 GiB total capacity; 77.80 GiB already allocated)\n")
+        Store.from_config(config.load()).add_finding(
+            {"id": "42:stderr:unrecognised-0badc0de", "job_id": "42", "source": "log", "severity": "UNKNOWN",
+             "summary": "an error line no rule recognises: widgetd: fatal: table 4 not reconciled",
+             "raw": {"where": "stderr", "line": 2, "text": "widgetd: fatal: table 4 not reconciled"}})
         proposal = Store.from_config(config.load()).add_proposal(
             {"id": "contract0001", "action": "drain", "target": "node3", "reason": "gpu3 stuck at 200 MHz",
              "evidence": [], "origin": "person", "command": ["scontrol", "update", "NodeName=node3", "State=DRAIN",
