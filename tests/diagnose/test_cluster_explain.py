@@ -131,10 +131,16 @@ def site_home(devcluster, cluster_env, tmp_path):
 
 def test_a_cause_the_site_confirmed_explains_the_next_job_that_fails_the_same_way(
         failed_jobs, devcluster, site_home, slurm):
-    """The undecided job's cause, once an administrator records it (`kb add` in words, with the
-    line that showed it), explains the next job whose error has other numbers in it; the job it
-    was confirmed on is named, and the cause's scope is the one the administrator gave."""
+    """The agent could not explain the undecided job, so `kb gaps` lists its error line. Once an
+    administrator records the cause (`kb add` in words, with that line), it explains the next job
+    whose error has other numbers in it, naming the job it was confirmed on, with the scope the
+    administrator gave; and the line is no longer a gap."""
     first = failed_jobs["undecided"]
+    ran = sdiag("agent", "run", "--jobs", first, "--llm", "none", "--json", env=site_home, timeout=300)
+    assert ran.returncode in (0, 1), ran.stderr
+    listed = json.loads(sdiag("kb", "gaps", "--json", env=site_home).stdout)   # what the agent could not explain
+    [row] = [g for g in listed if first in g["jobs"]]
+    assert row["example"].startswith("widgetd: fatal: calibration table for stage 4") and row["where"] == "stderr"
     added = sdiag("kb", "add", "--label", "software_env", "--scope", "infra", "--job", first,
                   "--why", "widgetd's calibration tables on the shared software tree are out of date; "
                        "the admins regenerate them",
@@ -154,6 +160,8 @@ def test_a_cause_the_site_confirmed_explains_the_next_job_that_fails_the_same_wa
     text = sdiag("explain", later, env=site_home).stdout
     assert "a failure this site confirmed before" in text
     assert "(matched in the log: widgetd: fatal: calibration table for stage 9" in text
+    left = json.loads(sdiag("kb", "gaps", "--json", env=site_home).stdout)
+    assert not [g for g in left if first in g["jobs"]], "a taught line is no longer a gap"
 
 
 def test_time_limit(devcluster, cluster_env, slurm):
