@@ -35,7 +35,16 @@ def command(job_id, log_path, state, exit_code, as_json) -> None:
     if as_json:
         emit_json(doc, schema="explain")
     else:
-        render(doc)
+        render(doc, teach=doc["attribution"]["label"] == "unknown" and _may_teach())
+
+
+def _may_teach() -> bool:
+    """Whether the caller administers the site (root, SlurmUser, an approver) and so may be shown how
+    to teach the knowledge base."""
+    from slurm_diag import config
+    from slurm_diag.identity import Access, Caller
+
+    return Access.from_config(config.load()).privileged(Caller.current())
 
 
 def _explain_job(job_id: str) -> dict:
@@ -247,7 +256,9 @@ def render_job(job: dict, color: bool) -> None:
     click.echo("")
 
 
-def render(doc: dict) -> None:
+def render(doc: dict, teach: bool = False) -> None:
+    """The explanation in words. ``teach``: the caller administers the site, so an undecided job's
+    last unrecognised line comes with the `kb add` command that teaches its cause."""
     color = sys.stdout.isatty()
     if doc.get("array"):
         arr = doc["array"]
@@ -293,6 +304,12 @@ def render(doc: dict) -> None:
     click.echo("Next:")
     for step in a["next_steps"]:
         click.echo(f"  - {step}")
+    if teach and unrecognised:
+        from slurm_diag.kb.add import teach_command
+
+        job = (doc.get("job") or {}).get("job_id")
+        click.echo("To teach it, once you know the cause (the next job failing this way is then explained):")
+        click.echo(f"  {teach_command(unrecognised[-1]['raw']['text'], job)}")
 
 
 def _where(finding: dict) -> str:

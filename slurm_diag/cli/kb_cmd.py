@@ -164,11 +164,10 @@ def gaps(days, top, show_all, as_json) -> None:
           ["jobs", "lines", "last seen", "taught by", "line"])
     first = next((g for g in found if not g.taught_by), None)
     if first:
-        import shlex
+        from slurm_diag.kb.add import teach_command
 
         click.echo("\nTo teach the first one, once you know its cause:")
-        click.echo(f"  sdiag-agent kb add --label LABEL --scope user|infra --job {first.jobs[0] if first.jobs else 'JOBID'} "
-                   f"--why 'WHAT IT IS AND WHAT FIXES IT' --text {shlex.quote(first.example)}")
+        click.echo(f"  {teach_command(first.example, first.jobs[0] if first.jobs else None)}")
 
 
 def _attribution(attr_path, label, scope, why, next_steps, job_id) -> dict:

@@ -51,6 +51,15 @@ def signature_from_excerpt(excerpt: str) -> str:
     return pattern
 
 
+def teach_command(line: str, job_id: str | None = None) -> str:
+    """The `kb add` command an administrator completes to teach the cause of ``line`` (shell-quoted:
+    the line is a job's output, untrusted)."""
+    import shlex
+
+    return (f"sdiag-agent kb add --label LABEL --scope user|infra --job {shlex.quote(job_id or 'JOBID')} "
+            f"--why 'WHAT IT IS AND WHAT FIXES IT' --text {shlex.quote(line)}")
+
+
 def attribution_from_words(label: str, scope: str, why: str, next_steps: list[str] | None = None,
                            job_id: str | None = None) -> dict:
     """An Attribution for `kb add --label ... --scope ... --why ...`: an administrator's own verdict,

@@ -109,6 +109,7 @@ def test_an_undecided_job_points_at_the_error_line_no_rule_knows(failed_jobs, cl
     assert not doc["attribution"]["suspect_nodes"]
     text = sdiag("explain", job_id, env=cluster_env).stdout
     assert "Error lines no rule recognises:" in text and "could not be reconciled (code 77)  (stderr line 1)" in text
+    assert f"kb add --label LABEL --scope user|infra --job {job_id} " in text       # root administers the site
 
 
 @pytest.fixture()

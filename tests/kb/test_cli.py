@@ -63,6 +63,10 @@ def test_an_admins_confirmed_cause_in_words_explains_the_next_job_that_fails_the
     res = run_cli("explain", "--log", str(later), "--json", home=home)
     assert json.loads(res.stdout)["attribution"]["label"] == "unknown"
 
+    shown = run_cli("explain", "--log", str(later), home=home).stdout        # root administers the site
+    assert "To teach it, once you know the cause" in shown
+    assert "--job JOBID --why 'WHAT IT IS AND WHAT FIXES IT' --text '7: slurmstepd: error: TaskProlog failed status=1'" in shown
+
     refused = run_cli("kb", "add", "--label", "user_code", "--why", "the TaskProlog refuses <cores> requests",
                       "--text", first, home=home)
     assert refused.returncode == 2 and "needs --scope" in refused.stderr and "Traceback" not in refused.stderr

@@ -78,7 +78,7 @@ def test_gaps_from_the_store_then_taught_with_the_line_it_prints(tmp_path, kb_ho
     assert every[0]["taught_by"].startswith("added-software-env-")
 
 
-def test_an_ordinary_user_may_not_list_other_users_lines():
+def test_an_ordinary_user_may_not_list_other_users_lines_nor_is_shown_how_to_teach():
     from tests.core import unix_user
 
     user = unix_user.ensure_user()
@@ -89,5 +89,12 @@ def test_an_ordinary_user_may_not_list_other_users_lines():
         res = unix_user.run_as(user, [cli, "kb", "gaps"], env=unix_user.user_env(user, SDIAG_HOME=home), timeout=60)
         assert res.returncode == EXIT_REFUSED, (res.returncode, res.stderr)
         assert "may not list them" in res.stderr and "Traceback" not in res.stderr
+        log = Path(home) / "job.err"
+        log.write_text(WIDGET.format(4) + "\n")
+        log.chmod(0o644)
+        res = unix_user.run_as(user, [cli, "explain", "--log", str(log)],
+                               env=unix_user.user_env(user, SDIAG_HOME=home), timeout=60)
+        assert res.returncode == 0 and "Error lines no rule recognises" in res.stdout, res.stderr
+        assert "To teach it" not in res.stdout and "kb add" not in res.stdout     # an administrator's step
     finally:
         shutil.rmtree(home, ignore_errors=True)
