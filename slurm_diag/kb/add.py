@@ -20,6 +20,7 @@ ACTION_BY_LABEL = {
     "software_env": "notify_user", "unknown": "none",
 }
 _TIMESTAMP = re.compile(r"^\s*(\[[^\]]{1,40}\]\s*|\d{4}-\d\d-\d\d[T ][\d:.,]+\S*\s*|[A-Z][a-z]{2}\s+\d+\s+[\d:]+\s+\S+\s+)")
+_TASK_LABEL = re.compile(r"^\s*\d+:\s+")      # srun -l's task number before each line
 _INTERESTING = re.compile(r"error|fail|fatal|xid|warn|kill|exception|timeout|oom|abort|denied|panic",
                           re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z_]{2,}")
@@ -37,7 +38,7 @@ def _key_line(excerpt: str) -> str:
 
 def signature_from_excerpt(excerpt: str) -> str:
     """A safe regex for the excerpt's key line: timestamps dropped, numbers and hex generalised."""
-    line = _TIMESTAMP.sub("", _key_line(excerpt))[:160]
+    line = _TASK_LABEL.sub("", _TIMESTAMP.sub("", _key_line(excerpt)))[:160]
     parts = re.split(r"(\b0x[0-9a-fA-F]+\b|\b[0-9a-fA-F]*\d[0-9a-fA-F]*\b|\d+)", line)
     out = []
     for i, part in enumerate(parts):

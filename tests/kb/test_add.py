@@ -20,6 +20,12 @@ def test_signature_generalises_numbers_and_drops_timestamp():
     assert "Mon Mar" not in sig
 
 
+def test_signature_drops_sruns_task_label_so_every_task_and_an_unlabelled_line_match():
+    sig = signature_from_excerpt("31: slurmstepd: error: TaskProlog failed status=1")
+    assert re.search(sig, "slurmstepd: error: TaskProlog failed status=1")
+    assert re.search(sig, " 7: slurmstepd: error: TaskProlog failed status=2")
+
+
 def test_entry_validates_and_carries_source():
     import json
 
