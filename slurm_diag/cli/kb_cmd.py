@@ -125,6 +125,21 @@ def add(attr_path, label, scope, why, next_steps, job_id, excerpt_path, excerpt_
         click.echo(f"not added: signature /{info['signature']}/ already in {info['duplicate_of']}")
 
 
+@command.command("forget")
+@click.argument("entry_id")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def forget(entry_id, as_json) -> None:
+    """Remove ENTRY_ID, a cause this site taught with `kb add` (or `actions kb-add`), from the
+    knowledge base: the next job failing that way is explained by the rules alone again."""
+    from slurm_diag.kb.add import forget as do_forget
+
+    info = do_forget(entry_id)
+    if as_json:
+        emit_json(info, schema="kb_forget")
+    else:
+        click.echo(f"forgot {info['forgotten']} ({info['label']}, signature /{info['signature']}/)")
+
+
 @command.command("gaps")
 @click.option("--days", type=click.IntRange(min=1), default=7, show_default=True,
               help="only lines the agent stored in the last DAYS days")

@@ -1,10 +1,11 @@
 """Closed loop: a confirmed attribution plus the log excerpt that showed it becomes a new entry
-in <home>/kb/added.jsonl, de-duplicated by signature."""
+in <home>/kb/added.jsonl, de-duplicated by signature; one taught by mistake can be forgotten."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from datetime import datetime, timezone
 
@@ -145,3 +146,40 @@ def add(attribution: dict, excerpt: str, signature: str | None = None, cfg=None,
     overlaps = [other.id for other in existing
                 if any(compiled(p).search(ln) for p in other.signatures for ln in excerpt.split("\n"))]
     return {"added": True, "id": entry["id"], "signature": entry["signatures"][0], "also_matched_by": overlaps}
+
+
+def forget(entry_id: str, cfg=None, store=None) -> dict:
+    """Remove one entry this site added (a cause taught by mistake) from <home>/kb/added.jsonl and
+    the index. Shipped entries cannot be forgotten; every other line of the file is kept as it was."""
+    from slurm_diag.kb.api import _cfg, open_store
+
+    cfg = _cfg(cfg)
+    path = entries_mod.added_path(cfg)
+    store = store or open_store(cfg)
+    with store.writing():
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {path}: {exc}", hint="check the file is the site's entries, UTF-8") from None
+        dropped = [line for line in lines if _entry_id(line) == entry_id]
+        if not dropped:
+            shipped = any(e.id == entry_id for e in entries_mod.load_dir(entries_mod.content_dir(cfg)))
+            raise UsageError(f"{entry_id} is {'shipped with slurm-diag' if shipped else 'not an entry'} "
+                             f"in {path}, the entries this site added",
+                             hint="only entries added with `kb add` can be forgotten; `kb gaps --all` and "
+                                  "`explain` name them (added-...)")
+        doc = json.loads(dropped[0])
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text("".join(line for line in lines if _entry_id(line) != entry_id), encoding="utf-8")
+        os.replace(tmp, path)
+        if store.exists():
+            store.delete([entry_id], content=entries_mod.content_hash(entries_mod.load_all(cfg)))
+    return {"forgotten": entry_id, "label": doc.get("label"), "signature": (doc.get("signatures") or [""])[0]}
+
+
+def _entry_id(line: str) -> str | None:
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        return None            # a malformed line is not ours to judge: kept as it is
+    return doc.get("id") if isinstance(doc, dict) else None

@@ -171,6 +171,11 @@ class KbIndex:
         self.upsert(entries, content=content_hash(entries))
         return {"indexed": len(want), "removed": len(gone)}
 
+    def delete(self, ids: list[str], content: str | None = None) -> None:
+        col = self.collection()
+        col.delete(ids=list(ids))
+        self._bump(count=col.count(), **({"content": content} if content else {}))
+
     # ---- reads ----------------------------------------------------------------------------
     def query(self, text: str, top: int, where: dict | None = None) -> list[tuple[str, float]]:
         col = self.collection()

@@ -47,6 +47,7 @@ LOCAL = {
     ("kb", "add"): ("kb_add", ["--attribution", "{attribution}", "--text",
                                "mlx5_core 0000:c5:00.0: rail3 lost carrier 17 times"], {0}),
     ("kb", "gaps"): ("kb_gaps", [], {0}),
+    ("kb", "forget"): ("kb_forget", ["{added_id}"], {0}),
     ("actions", "list"): ("actions_list", [], {0}),
     ("actions", "show"): ("actions_show", ["{proposal}"], {0}),
     ("actions", "breaker"): ("actions_breaker", ["status"], {0}),
@@ -55,7 +56,7 @@ LOCAL = {
 CLUSTER = {("nodes",): "node", ("job",): "job", ("devcluster", "status"): "devcluster_status",
            ("probe", "submit"): "probe_submission", ("probe", "collect"): "probe_sweep",
            ("store", "info"): "store_info", ("store", "ingest"): "store_ingest", ("agent", "run"): "agent_run"}
-KB_ORDER = [("kb", "build"), ("kb", "search"), ("kb", "stats"), ("kb", "add"), ("kb", "gaps")]
+KB_ORDER = [("kb", "build"), ("kb", "search"), ("kb", "stats"), ("kb", "add"), ("kb", "gaps"), ("kb", "forget")]
 
 
 def json_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
@@ -120,8 +121,11 @@ def workspace(tmp_path_factory):
              "evidence": [], "origin": "person", "command": ["scontrol", "update", "NodeName=node3", "State=DRAIN",
                                                              "Reason=sdiag: contract0001: gpu3 stuck at 200 MHz"]},
             actor="root")
+        from slurm_diag.kb.add import entry_from_attribution
+
+        added_id = entry_from_attribution(ATTRIBUTION, LOCAL[("kb", "add")][1][-1])["id"]   # what kb add adds
         yield {"results_file": str(results_file), "spool": str(spool), "attribution": str(attribution),
-               "log": str(log), "proposal": proposal}
+               "log": str(log), "proposal": proposal, "added_id": added_id}
     finally:
         mp.undo()
 

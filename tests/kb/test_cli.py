@@ -88,3 +88,16 @@ def test_an_admins_confirmed_cause_in_words_explains_the_next_job_that_fails_the
     res = run_cli("explain", "--log", str(later), home=home)
     assert "a failure this site confirmed before" in res.stdout
     assert "matched in the log:  7: slurmstepd: error: TaskProlog failed status=1" in res.stdout
+
+    # taught by mistake: forgotten, the rules alone answer again; shipped entries stay
+    shipped = run_cli("kb", "forget", "cuda-oom-torch", home=home)
+    assert shipped.returncode == 2 and "shipped with slurm-diag" in shipped.stderr, shipped.stderr
+    assert run_cli("kb", "forget", "added-nothing-0", home=home).returncode == 2
+    gone = run_cli("kb", "forget", added["id"], "--json", home=home)
+    assert gone.returncode == 0, gone.stderr
+    assert json.loads(gone.stdout) == {"forgotten": added["id"], "label": "user_code", "signature": added["signature"]}
+    res = run_cli("explain", "--log", str(later), "--json", home=home)
+    assert json.loads(res.stdout)["attribution"]["label"] == "unknown"
+    assert (home / "kb" / "added.jsonl").read_text() == ""
+    hits = json.loads(run_cli("kb", "search", "TaskProlog failed status=1", "--json", home=home).stdout)
+    assert added["id"] not in [h["id"] for h in hits]
