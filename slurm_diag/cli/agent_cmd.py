@@ -99,3 +99,8 @@ def render(report: dict) -> None:
                    f"sweep {a['sweep']}, follow-up pass job {a['follow_up']}")
     for r in report["refused"]:
         click.echo(f"  not proposed: {r['action']} {r['target']}: {r['why'][:160]} [{r['rule']}]")
+    undecided = [a["job_id"] for a in report["attributions"] if a["label"] == "unknown" and a.get("job_id")]
+    if undecided:
+        click.echo(f"  {len(undecided)} job(s) left unknown ({', '.join(undecided[:5])}"
+                   f"{', ...' if len(undecided) > 5 else ''}): `sdiag-agent kb gaps` lists the error lines "
+                   "no rule recognised, to teach with `kb add`")

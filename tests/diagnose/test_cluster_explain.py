@@ -137,8 +137,9 @@ def test_a_cause_the_site_confirmed_explains_the_next_job_that_fails_the_same_wa
     whose error has other numbers in it, naming the job it was confirmed on, with the scope the
     administrator gave; and the line is no longer a gap."""
     first = failed_jobs["undecided"]
-    ran = sdiag("agent", "run", "--jobs", first, "--llm", "none", "--json", env=site_home, timeout=300)
+    ran = sdiag("agent", "run", "--jobs", first, "--llm", "none", env=site_home, timeout=300)
     assert ran.returncode in (0, 1), ran.stderr
+    assert f"1 job(s) left unknown ({first}): `sdiag-agent kb gaps` lists" in ran.stdout, ran.stdout
     listed = json.loads(sdiag("kb", "gaps", "--json", env=site_home).stdout)   # what the agent could not explain
     [row] = [g for g in listed if first in g["jobs"]]
     assert row["example"].startswith("widgetd: fatal: calibration table for stage 4") and row["where"] == "stderr"
