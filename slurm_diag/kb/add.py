@@ -164,8 +164,8 @@ def forget(entry_id: str, cfg=None, store=None) -> dict:
         dropped = [line for line in lines if _entry_id(line) == entry_id]
         if not dropped:
             shipped = any(e.id == entry_id for e in entries_mod.load_dir(entries_mod.content_dir(cfg)))
-            raise UsageError(f"{entry_id} is {'shipped with slurm-diag' if shipped else 'not an entry'} "
-                             f"in {path}, the entries this site added",
+            raise UsageError(f"{entry_id} is not among the entries this site added ({path})"
+                             + (": it is shipped with slurm-diag" if shipped else ""),
                              hint="only entries added with `kb add` can be forgotten; `kb gaps --all` and "
                                   "`explain` name them (added-...)")
         doc = json.loads(dropped[0])
