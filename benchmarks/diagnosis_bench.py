@@ -1,7 +1,9 @@
 """Accuracy of the diagnosis engine on the team's evaluation set (tests/data/cases), with no LLM.
 
 Prints, per split (dev: may be studied and tuned on; test: never tuned on): top-1 and top-3 label
-accuracy, scope accuracy, extraction precision and recall (nodes, GPUs, Xids), accuracy per label,
+accuracy, scope accuracy, how often the engine names a cause at all and how often that cause is
+right, extraction precision and recall (nodes, GPUs, Xids; and the attribution's suspect nodes
+against the nodes the thread implicates), accuracy per label,
 a confusion table, and how many user-scope cases were called infra (those would become drains:
 the target is 0). Top-1 is also given over the cases whose thread none of the message lists in
 tests/data/messages quoted: their compilers worked apart from this set and sometimes drew a line
@@ -86,7 +88,8 @@ def run_case(case: dict) -> dict:
     d = diagnose(case)
     ranked = [d.attribution["label"]] + [a["label"] for a in d.alternatives if a["label"] != d.attribution["label"]]
     return {"label": d.attribution["label"], "scope": d.attribution["scope"], "top3": ranked[:3],
-            "extracted": d.extracted, "explanation": d.attribution["explanation"]}
+            "extracted": d.extracted, "explanation": d.attribution["explanation"],
+            "suspect_nodes": d.attribution.get("suspect_nodes", [])}
 
 
 def _pr(found: list, truth: list) -> tuple[int, int, int]:
@@ -100,6 +103,8 @@ def score(cases: list[dict]) -> dict:
     per_label: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     confusion: Counter = Counter()
     extraction = {k: [0, 0, 0] for k in ("nodes", "gpus", "xids")}
+    suspects = [0, 0, 0]                   # the attribution's suspect nodes against the thread's
+    answered = [0, 0]                      # cases the engine named a cause for, and of them right
     misses = []
     quoted = quoted_threads()
     unquoted = [0, 0]
@@ -119,6 +124,11 @@ def score(cases: list[dict]) -> dict:
         top3 += truth in got["top3"]
         scope_ok += got["scope"] == case["scope"]
         user_as_infra += case["scope"] == "user" and got["scope"] == "infra"
+        if got["label"] != "unknown":
+            answered[0] += 1
+            answered[1] += got["label"] == truth
+        for i, v in enumerate(_pr(got["suspect_nodes"], case["suspects"].get("nodes", []))):
+            suspects[i] += v
         for key in extraction:
             hit, found, real = _pr(got["extracted"][key], case["suspects"].get(key, []))
             extraction[key][0] += hit
@@ -137,6 +147,11 @@ def score(cases: list[dict]) -> dict:
         "confusion": {f"{t} -> {g}": c for (t, g), c in sorted(confusion.items()) if t != g},
         "extraction": {k: {"precision": (v[0] / v[1]) if v[1] else None, "recall": (v[0] / v[2]) if v[2] else None,
                            "found": v[1], "expected": v[2]} for k, v in extraction.items()},
+        "answered": answered[0],
+        "right_when_answered": answered[1] / answered[0] if answered[0] else None,
+        "suspect_nodes": {"precision": suspects[0] / suspects[1] if suspects[1] else None,
+                          "recall": suspects[0] / suspects[2] if suspects[2] else None,
+                          "found": suspects[1], "expected": suspects[2]},
         "_misses": misses,
     }
 
@@ -150,10 +165,18 @@ def show(name: str, s: dict, show_misses: bool) -> None:
           f"user-scope called infra: {s['user_called_infra']} of {s['user_cases']}")
     if s["unquoted_cases"]:
         print(f"  top-1 {s['top1_unquoted']:.3f} on the {s['unquoted_cases']} cases whose thread no message list quoted")
+    if s["answered"]:
+        print(f"  named a cause (not unknown) in {s['answered']} of {s['cases']} ({s['answered'] / s['cases']:.3f}); "
+              f"right in {s['right_when_answered']:.3f} of those")
     for key, v in s["extraction"].items():
         p = "-" if v["precision"] is None else f"{v['precision']:.2f}"
         r = "-" if v["recall"] is None else f"{v['recall']:.2f}"
         print(f"  extraction {key:5} precision {p:>5} recall {r:>5}  (found {v['found']}, expected {v['expected']})")
+    v = s["suspect_nodes"]
+    p = "-" if v["precision"] is None else f"{v['precision']:.2f}"
+    r = "-" if v["recall"] is None else f"{v['recall']:.2f}"
+    print(f"  suspect nodes (the attribution's) precision {p:>5} recall {r:>5}  (named {v['found']}, "
+          f"expected {v['expected']})")
     print("  per label (correct/cases):")
     for label in ATTRIBUTION_LABELS:
         if label in s["per_label"]:
