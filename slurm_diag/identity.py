@@ -4,6 +4,10 @@ Identity is the calling process's real uid, never a flag or an environment varia
 Slurm's SlurmUser and the configured approvers (``access.approvers``: unix users and groups) see
 every job; anyone else sees their own. The agent's account (``access.agent_user``) may propose
 but never approve, even when it is listed as an approver.
+
+Who is privileged is believed only from files root owns and only root may write: a user can point
+SDIAG_CONFIG or SLURM_CONF at a file of their own, and what such a file says about approvers or
+SlurmUser is ignored (it may still name the cluster and the store, which grant nothing).
 """
 
 from __future__ import annotations
@@ -38,6 +42,24 @@ class Caller:
         return cls(uid, name, frozenset(groups))
 
 
+def trusted_file(path) -> bool:
+    """Root owns it and no one else may write it, so what it says about privileges can be believed."""
+    try:
+        st = os.stat(path)
+    except (OSError, TypeError, ValueError):
+        return False
+    return st.st_uid == 0 and not st.st_mode & 0o022
+
+
+def _trusted(cfg, key: str):
+    """A privilege setting's value, or its empty default when it came from somewhere a user controls
+    (a file not root's, or the environment)."""
+    source = cfg.sources.get(key, "default")
+    if source == "default" or (source.startswith("file:") and trusted_file(source.removeprefix("file:"))):
+        return cfg.get(key)
+    return type(cfg.get(key))()
+
+
 def slurm_user(conf_path: str | None) -> str:
     """SlurmUser from slurm.conf (Slurm's default is root); read from the file, no daemon asked."""
     if not conf_path:
@@ -63,8 +85,12 @@ class Access:
 
     @classmethod
     def from_config(cls, cfg) -> "Access":
-        return cls(frozenset(cfg.get("access.approvers.users")), frozenset(cfg.get("access.approvers.groups")),
-                   cfg.get("access.agent_user"), slurm_user(cfg.get("slurm.conf") or os.environ.get("SLURM_CONF")))
+        """Approvers and SlurmUser from trusted files only (see the module's note); the agent's
+        account, which only takes rights away, from wherever the config says."""
+        conf = cfg.get("slurm.conf") or os.environ.get("SLURM_CONF")
+        return cls(frozenset(_trusted(cfg, "access.approvers.users")),
+                   frozenset(_trusted(cfg, "access.approvers.groups")),
+                   cfg.get("access.agent_user"), slurm_user(conf if trusted_file(conf) else None))
 
     def privileged(self, caller: Caller) -> bool:
         """root, SlurmUser or a configured approver: sees every job."""

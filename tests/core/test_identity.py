@@ -44,3 +44,33 @@ def test_slurm_user_read_from_slurm_conf(tmp_path):
     conf.write_text("ClusterName=x\n  SlurmUser=slurm   # the daemon account\n")
     assert slurm_user(str(conf)) == "slurm"
     assert slurm_user(str(tmp_path / "missing.conf")) == "root"
+
+
+def test_privileges_are_believed_only_from_files_root_owns_and_only_root_may_write(tmp_path):
+    """A user can point SDIAG_CONFIG or SLURM_CONF at a file of their own: what it says about
+    approvers or SlurmUser is ignored, whatever else it may set."""
+    import os
+
+    from slurm_diag import config
+    from slurm_diag.identity import trusted_file
+
+    conf = tmp_path / "slurm.conf"
+    conf.write_text("SlurmUser=alice\n")
+    toml = tmp_path / "sdiag.toml"
+    toml.write_text(f'[slurm]\nconf = "{conf}"\n[access.approvers]\nusers = ["alice"]\ngroups = ["users"]\n')
+    for path in (conf, toml):
+        path.chmod(0o644)
+    if os.geteuid() != 0:
+        pytest.skip("needs root to hand a file to another owner")
+    believed = Access.from_config(config.load(toml))
+    assert trusted_file(conf) and believed.slurm_user == "alice" and believed.privileged(ALICE)
+
+    conf.chmod(0o666)                                  # anyone may write it
+    assert not trusted_file(conf) and Access.from_config(config.load(toml)).slurm_user == "root"
+    conf.chmod(0o644)
+    for path in (conf, toml):
+        os.chown(path, 65534, 65534)                   # someone else's files
+    forged = Access.from_config(config.load(toml))
+    assert (forged.slurm_user, forged.approver_users, forged.approver_groups) == ("root", frozenset(), frozenset())
+    assert not forged.privileged(ALICE) and forged.privileged(ROOT)
+    assert not trusted_file(tmp_path / "missing") and not trusted_file(None)

@@ -89,6 +89,16 @@ def test_an_ordinary_user_may_not_list_other_users_lines_nor_is_shown_how_to_tea
         res = unix_user.run_as(user, [cli, "kb", "gaps"], env=unix_user.user_env(user, SDIAG_HOME=home), timeout=60)
         assert res.returncode == EXIT_REFUSED, (res.returncode, res.stderr)
         assert "may not list them" in res.stderr and "Traceback" not in res.stderr
+        # files of the user's own that name them SlurmUser and an approver change nothing
+        conf, toml = Path(home) / "slurm.conf", Path(home) / "sdiag.toml"
+        conf.write_text(f"SlurmUser={user.pw_name}\n")
+        toml.write_text(f'home = "{home}"\n[slurm]\nconf = "{conf}"\n[access.approvers]\nusers = ["{user.pw_name}"]\n')
+        for path in (conf, toml):
+            os.chown(path, user.pw_uid, user.pw_gid)
+            path.chmod(0o644)
+        forged = unix_user.run_as(user, [cli, "kb", "gaps"], timeout=60, env=unix_user.user_env(
+            user, SDIAG_HOME=home, SDIAG_CONFIG=str(toml), SLURM_CONF=str(conf)))
+        assert forged.returncode == EXIT_REFUSED, (forged.returncode, forged.stdout, forged.stderr)
         log = Path(home) / "job.err"
         log.write_text(WIDGET.format(4) + "\n")
         log.chmod(0o644)
