@@ -31,7 +31,7 @@ from diagnosis_bench import load_cases, thread  # noqa: E402
 from slurm_diag.diagnose import engine, kb_hits, logfile  # noqa: E402
 from slurm_diag.errors import SdiagError  # noqa: E402
 from slurm_diag.kb.add import attribution_from_words, entry_from_attribution  # noqa: E402
-from slurm_diag.kb.entries import Entry  # noqa: E402
+from slurm_diag.kb.entries import ADDED_FILE, Entry  # noqa: E402
 
 
 def _label(case: dict, entries=None) -> str:
@@ -53,7 +53,7 @@ def site_entries(cases: list[dict]) -> tuple[list[tuple[str, Entry]], int]:
             refused += 1
             continue
         doc["id"] = f"{doc['id']}-{len(out)}"
-        out.append((thread(case["source"]), Entry.from_dict(doc)))
+        out.append((thread(case["source"]), Entry.from_dict(doc, origin=f"/site/kb/{ADDED_FILE}:{len(out) + 1}")))
     return out, refused
 
 
@@ -82,7 +82,7 @@ def main() -> int:
     args = ap.parse_args()
     cases = load_cases()
     entries, refused = site_entries(cases)
-    deciding = sum(kb_hits.literal_letters(e.signatures[0]) >= kb_hits.MIN_SITE_LETTERS for _, e in entries)
+    deciding = sum(kb_hits.decisive(e.signatures[0]) for _, e in entries)
     rows = [measure(cases, entries, "test"), measure(cases, entries, "dev")]
     if args.json:
         print(json.dumps({"entries": len(entries), "deciding": deciding, "refused": refused, "rows": rows}))

@@ -308,7 +308,8 @@ def render(doc: dict, teach: bool = False) -> None:
         from slurm_diag.kb.add import teach_command
 
         job = (doc.get("job") or {}).get("job_id")
-        click.echo("To teach it, once you know the cause (the next job failing this way is then explained):")
+        click.echo("To teach it, once you know the cause (LABEL, SCOPE user or infra, and why), so the next "
+                   "job failing this way is explained:")
         click.echo(f"  {teach_command(unrecognised[-1]['raw']['text'], job)}")
 
 

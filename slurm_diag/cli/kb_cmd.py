@@ -103,8 +103,8 @@ def add(attr_path, label, scope, why, next_steps, job_id, excerpt_path, excerpt_
       sdiag-agent kb add --label filesystem --scope infra --job 4242 \\
         --why "the project GPFS fileset hit its inode limit; the admins raise it" \\
         --text "mmfs: [E] Error writing to fileset proj: No space (inodes)"
-    With a signature of at least 20 letters, `explain` then names this cause for the next job
-    that fails the same way (a shorter one only suggests it)."""
+    With a signature of at least 20 literal letters (none optional), `explain` then names this
+    cause for the next job that fails the same way (a shorter or looser one only suggests it)."""
     from slurm_diag.kb.add import add as do_add
 
     attribution = _attribution(attr_path, label, scope, why, next_steps, job_id)
@@ -141,9 +141,9 @@ def forget(entry_id, as_json) -> None:
 
 
 @command.command("gaps")
-@click.option("--days", type=click.IntRange(min=1), default=7, show_default=True,
+@click.option("--days", type=click.IntRange(1, 3650), default=7, show_default=True,
               help="only lines the agent stored in the last DAYS days")
-@click.option("--top", type=click.IntRange(min=1), default=20, show_default=True, help="at most this many rows")
+@click.option("--top", type=click.IntRange(1, 10000), default=20, show_default=True, help="at most this many rows")
 @click.option("--all", "show_all", is_flag=True, help="also the lines a site entry has taught since")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
 def gaps(days, top, show_all, as_json) -> None:
@@ -181,7 +181,7 @@ def gaps(days, top, show_all, as_json) -> None:
     if first:
         from slurm_diag.kb.add import teach_command
 
-        click.echo("\nTo teach the first one, once you know its cause:")
+        click.echo("\nTo teach the first one, once you know its cause (LABEL, SCOPE user or infra, and why):")
         click.echo(f"  {teach_command(first.example, first.jobs[0] if first.jobs else None)}")
 
 

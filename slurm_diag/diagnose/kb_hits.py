@@ -23,8 +23,12 @@ _REGEX_PARTS = re.compile(r"0x\[0-9a-fA-F\]\+|\[[^\]]*\][+*?]?|\\[dswDSWb][+*?]?
 
 
 def site_confirmed(entry) -> bool:
-    """Added at this site from a confirmed attribution (not shipped with slurm-diag)."""
-    return isinstance(entry.source, dict) and entry.source.get("kind") == "attribution"
+    """Added at this site from a confirmed attribution (`kb add` writes <home>/kb/added.jsonl), not
+    shipped with slurm-diag nor read from a configured content directory."""
+    from slurm_diag.kb.entries import ADDED_FILE
+
+    return (isinstance(entry.source, dict) and entry.source.get("kind") == "attribution"
+            and entry.origin.rpartition(":")[0].endswith("/" + ADDED_FILE))
 
 
 def literal_letters(pattern: str) -> int:
@@ -32,17 +36,20 @@ def literal_letters(pattern: str) -> int:
     return sum(ch.isalnum() for ch in _REGEX_PARTS.sub(" ", pattern))
 
 
+def decisive(pattern: str) -> bool:
+    """A signature that can decide: at least MIN_SITE_LETTERS literal letters, all of them required
+    (no alternation and nothing optional: `text|.` or `(?:text)?` match any line)."""
+    bare = re.sub(r"\\.", "", pattern)
+    return literal_letters(pattern) >= MIN_SITE_LETTERS and not any(ch in bare for ch in "|?*{")
+
+
 def _tier(entry, pattern: str) -> int:
-    if site_confirmed(entry) and literal_letters(pattern) >= MIN_SITE_LETTERS:
-        return SITE_TIER
-    return KB_TIER
+    return SITE_TIER if site_confirmed(entry) and decisive(pattern) else KB_TIER
 
 
 def _summary(entry, tier: int) -> str:
-    if tier == SITE_TIER:
-        job = (entry.source or {}).get("job_id")
-        origin = f", first seen in job {job}" if job else ""
-        return f"a failure this site confirmed before ({entry.id}{origin}): {entry.result[:240]}"
+    if tier == SITE_TIER:        # no job id: the job it was confirmed on may be another user's
+        return f"a failure this site confirmed before ({entry.id}): {entry.result[:240]}"
     return f"knowledge base {entry.id} ({entry.label}): {entry.result[:240]}"
 
 

@@ -53,13 +53,16 @@ def signature_from_excerpt(excerpt: str) -> str:
     return pattern
 
 
+WHY_PLACEHOLDER = "WHAT IT IS AND WHAT FIXES IT"
+
+
 def teach_command(line: str, job_id: str | None = None) -> str:
     """The `kb add` command an administrator completes to teach the cause of ``line`` (shell-quoted:
     the line is a job's output, untrusted)."""
     import shlex
 
-    return (f"sdiag-agent kb add --label LABEL --scope user|infra --job {shlex.quote(job_id or 'JOBID')} "
-            f"--why 'WHAT IT IS AND WHAT FIXES IT' --text {shlex.quote(line)}")
+    return (f"sdiag-agent kb add --label LABEL --scope SCOPE --job {shlex.quote(job_id or 'JOBID')} "
+            f"--why {shlex.quote(WHY_PLACEHOLDER)} --text {shlex.quote(line)}")
 
 
 def attribution_from_words(label: str, scope: str, why: str, next_steps: list[str] | None = None,
@@ -67,6 +70,9 @@ def attribution_from_words(label: str, scope: str, why: str, next_steps: list[st
     """An Attribution for `kb add --label ... --scope ... --why ...`: an administrator's own verdict,
     confirmed by a person, so no engine or agent run is needed to teach the knowledge base."""
     why = " ".join((why or "").split())
+    if why == WHY_PLACEHOLDER:
+        raise UsageError("--why is still the template's placeholder",
+                         hint="say in a sentence what the failure is and what fixes it")
     if len(why) < 10:
         raise UsageError(f"--why {why!r} is too short to tell the next user anything",
                          hint="say in a sentence what the failure is and what fixes it")
@@ -150,7 +156,10 @@ def add(attribution: dict, excerpt: str, signature: str | None = None, cfg=None,
 
 def forget(entry_id: str, cfg=None, store=None) -> dict:
     """Remove one entry this site added (a cause taught by mistake) from <home>/kb/added.jsonl and
-    the index. Shipped entries cannot be forgotten; every other line of the file is kept as it was."""
+    the index. Shipped entries cannot be forgotten. The rest of the file must read cleanly first
+    (nothing changes otherwise); its lines are kept as they were, and so is the file's mode."""
+    import shutil
+
     from slurm_diag.kb.api import _cfg, open_store
 
     cfg = _cfg(cfg)
@@ -159,22 +168,34 @@ def forget(entry_id: str, cfg=None, store=None) -> dict:
     with store.writing():
         try:
             lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read {path}: {exc}", hint="check the file is the site's entries, UTF-8") from None
-        dropped = [line for line in lines if _entry_id(line) == entry_id]
-        if not dropped:
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror}",
+                             hint="run this as the owner of the knowledge base (root or SlurmUser)") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{path}: expected UTF-8 JSON lines, found undecodable bytes",
+                             hint="fix or remove the line that is not text") from None
+        keep, dropped = [], None
+        for n, line in enumerate(lines, 1):
+            if dropped is None and _entry_id(line) == entry_id:
+                dropped = entries_mod.parse_line(line, f"{path}:{n}")     # a malformed one says so
+                continue
+            if line.strip() and not line.lstrip().startswith("//"):
+                entries_mod.parse_line(line, f"{path}:{n}")              # the file must stay loadable
+            keep.append(line)
+        if dropped is None:
             shipped = any(e.id == entry_id for e in entries_mod.load_dir(entries_mod.content_dir(cfg)))
             raise UsageError(f"{entry_id} is not among the entries this site added ({path})"
                              + (": it is shipped with slurm-diag" if shipped else ""),
                              hint="only entries added with `kb add` can be forgotten; `kb gaps --all` and "
                                   "`explain` name them (added-...)")
-        doc = json.loads(dropped[0])
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text("".join(line for line in lines if _entry_id(line) != entry_id), encoding="utf-8")
-        os.replace(tmp, path)
+        tmp.write_text("".join(keep), encoding="utf-8")
+        shutil.copymode(path, tmp)
         if store.exists():
-            store.delete([entry_id], content=entries_mod.content_hash(entries_mod.load_all(cfg)))
-    return {"forgotten": entry_id, "label": doc.get("label"), "signature": (doc.get("signatures") or [""])[0]}
+            remaining = [e for e in entries_mod.load_all(cfg) if e.id != entry_id]
+            store.delete([entry_id], content=entries_mod.content_hash(remaining))
+        os.replace(tmp, path)
+    return {"forgotten": entry_id, "label": dropped.label, "signature": dropped.signatures[0]}
 
 
 def _entry_id(line: str) -> str | None:

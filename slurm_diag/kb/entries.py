@@ -87,8 +87,12 @@ def parse_line(text: str, origin: str) -> Entry:
 def load_file(path: Path) -> list[Entry]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EntryError(f"cannot read {path}: {exc}", hint="check the file exists and is UTF-8") from None
+    except OSError as exc:
+        raise EntryError(f"cannot read {path}: {exc.strerror}",
+                         hint="check the file exists and is readable (mode 644) by the users who run explain") from None
+    except UnicodeDecodeError:
+        raise EntryError(f"{path}: expected UTF-8 JSON lines, found undecodable bytes",
+                         hint="fix or remove the line that is not text") from None
     return [parse_line(line, f"{path}:{n}") for n, line in enumerate(lines, 1)
             if line.strip() and not line.lstrip().startswith("//")]
 
@@ -128,12 +132,19 @@ def load_all(cfg=None) -> list[Entry]:
         cfg = config.load()
     directory, extra = content_dir(cfg), added_path(cfg)
     files = sorted(directory.glob("*.jsonl")) if directory.is_dir() else []
+    try:
+        extra_stat = extra.stat()
+    except FileNotFoundError:
+        extra_stat = None
+    except OSError as exc:                 # <home>/kb not enterable: the site's entries are unknown
+        raise EntryError(f"cannot read {extra}: {exc.strerror}",
+                         hint=f"make {extra.parent} readable (mode 755) by the users who run explain") from None
     key = tuple((str(p), st.st_mtime_ns, st.st_size) for p in [*files, extra] if (st := _stat(p)))
     cached = _CACHE.get(str(directory))
     if cached and cached[0] == key:
         return list(cached[1])
     entries = load_dir(directory)
-    if extra.exists():
+    if extra_stat is not None:
         entries.extend(load_file(extra))
     check_unique(entries)
     _CACHE[str(directory)] = (key, tuple(entries))

@@ -240,7 +240,8 @@ def _site_entry(signature, label="user_code", scope="user", source=True):
     return Entry(id=f"added-{label}-1", problemkey=(label,), rawtext=signature, function="agent.attribution",
                  result="this site's TaskProlog refuses a request for cores; ask for whole nodes", label=label,
                  scope=scope, component=label, severity="warning", signatures=(signature,), action="notify_user",
-                 source={"kind": "attribution", "job_id": "4242"} if source else None)
+                 source={"kind": "attribution", "job_id": "4242"} if source else None,
+                 origin="/var/lib/sdiag/kb/added.jsonl:1")
 
 
 def test_a_failure_the_site_confirmed_before_decides_the_next_job_that_fails_the_same_way():
@@ -250,18 +251,25 @@ def test_a_failure_the_site_confirmed_before_decides_the_next_job_that_fails_the
     a = d.attribution
     assert (a["label"], a["scope"]) == ("user_code", "user")
     assert a["supporting"] == ["kb:added-user_code-1"]
-    assert "confirmed before" in a["explanation"] and "job 4242" in a["explanation"]
+    assert "confirmed before" in a["explanation"] and "4242" not in a["explanation"]   # maybe another user's job
     assert a["next_steps"][0].startswith("the knowledge base (added-user_code-1): this site's TaskProlog")
     raw = next(f for f in d.findings if f["source"] == "kb")["raw"]
     assert raw["site_confirmed"] and raw["text"].endswith("TaskProlog failed status=1")
 
 
-@pytest.mark.parametrize("signature,source", [
-    ("Killed", True),                                                             # too generic to decide
-    (r"slurmstepd:\s+error:\s+TaskProlog\s+failed\s+status=\d+", False),       # shipped, not the site's
+@pytest.mark.parametrize("signature,source,origin", [
+    ("Killed", True, None),                                                       # too generic to decide
+    ("long enough literal text here|.", True, None),                              # matches any line
+    ("(?:long enough literal text here)?", True, None),
+    (r"slurmstepd:\s+error:\s+TaskProlog\s+failed\s+status=\d+", False, None),      # shipped, not the site's
+    (r"slurmstepd:\s+error:\s+TaskProlog\s+failed\s+status=\d+", True, "/opt/kb/content/x.jsonl:3"),  # not added
 ])
-def test_a_short_or_shipped_signature_only_suggests(signature, source):
-    d = diagnose(TASKPROLOG + "\nKilled", kb_entries=lambda: [_site_entry(signature, source=source)])
+def test_a_short_loose_or_shipped_signature_only_suggests(signature, source, origin):
+    from dataclasses import replace
+
+    entry = _site_entry(signature, source=source)
+    entry = replace(entry, origin=origin) if origin else entry
+    d = diagnose(TASKPROLOG + "\nKilled", kb_entries=lambda: [entry])
     assert d.attribution["label"] == "unknown"
     assert d.alternatives[0]["label"] == "user_code"
 

@@ -71,3 +71,29 @@ def test_kb_add_cli_refuses_a_binary_file_and_writes_nothing(tmp_path, kb_home):
     assert res.returncode == 2 and "expected a UTF-8 text log excerpt" in res.stderr, res.stderr
     assert "Traceback" not in res.stderr
     assert (added.read_bytes() if added.exists() else b"") == before
+
+
+def test_forget_changes_nothing_while_another_line_is_malformed_and_keeps_the_files_mode(tmp_path, monkeypatch):
+    import json
+
+    from slurm_diag import config
+    from slurm_diag.kb.add import forget
+
+    monkeypatch.setenv("SDIAG_HOME", str(tmp_path))
+    cfg = config.load()
+    one = entry_from_attribution(ATTR, "ERROR rail3 lost carrier 17 times")
+    two = entry_from_attribution({**ATTR, "label": "filesystem", "scope": "infra"}, "gpfs0: fileset proj is full now")
+    added = tmp_path / "kb" / "added.jsonl"
+    added.parent.mkdir()
+    broken = json.dumps(one) + "\n" + '{"id": "x", "signatures": 5}\n' + json.dumps(two) + "\n"
+    added.write_text(broken)
+    with pytest.raises(UsageError, match=r"added.jsonl:2"):
+        forget(one["id"], cfg)
+    assert added.read_text() == broken                                  # nothing changed
+
+    added.write_text(json.dumps(one) + "\n" + json.dumps(two) + "\n")
+    added.chmod(0o640)
+    assert forget(one["id"], cfg) == {"forgotten": one["id"], "label": "network", "signature": one["signatures"][0]}
+    assert added.read_text() == json.dumps(two) + "\n" and (added.stat().st_mode & 0o777) == 0o640
+    with pytest.raises(UsageError, match="not among the entries this site added"):
+        forget(one["id"], cfg)
