@@ -106,5 +106,11 @@ def test_an_ordinary_user_may_not_list_other_users_lines_nor_is_shown_how_to_tea
                                env=unix_user.user_env(user, SDIAG_HOME=home), timeout=60)
         assert res.returncode == 0 and "Error lines no rule recognises" in res.stdout, res.stderr
         assert "To teach it" not in res.stdout and "kb add" not in res.stdout     # an administrator's step
+        (Path(home) / "kb").mkdir(mode=0o700)                    # the site's entries, closed to this user
+        res = unix_user.run_as(user, [cli, "explain", "--log", str(log)],
+                               env=unix_user.user_env(user, SDIAG_HOME=home), timeout=60)
+        assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+        assert "the knowledge base, which could not be read: cannot read" in res.stdout
+        assert "readable (mode 755) by the users who run explain" in res.stdout
     finally:
         shutil.rmtree(home, ignore_errors=True)
