@@ -134,11 +134,11 @@ def load_all(cfg=None) -> list[Entry]:
     files = sorted(directory.glob("*.jsonl")) if directory.is_dir() else []
     try:
         extra_stat = extra.stat()
-    except FileNotFoundError:
-        extra_stat = None
-    except OSError as exc:                 # <home>/kb not enterable: the site's entries are unknown
+    except PermissionError as exc:         # <home>/kb not enterable: the site's entries are unknown
         raise EntryError(f"cannot read {extra}: {exc.strerror}",
                          hint=f"make {extra.parent} readable (mode 755) by the users who run explain") from None
+    except OSError:                        # no such file, or no such directory yet: none added
+        extra_stat = None
     key = tuple((str(p), st.st_mtime_ns, st.st_size) for p in [*files, extra] if (st := _stat(p)))
     cached = _CACHE.get(str(directory))
     if cached and cached[0] == key:
