@@ -166,20 +166,14 @@ def forget(entry_id: str, cfg=None, store=None) -> dict:
     path = entries_mod.added_path(cfg)
     store = store or open_store(cfg)
     with store.writing():
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
-        except OSError as exc:
-            raise UsageError(f"cannot read {path}: {exc.strerror}",
-                             hint="run this as the owner of the knowledge base (root or SlurmUser)") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"{path}: expected UTF-8 JSON lines, found undecodable bytes",
-                             hint="fix or remove the line that is not text") from None
+        lines = entries_mod.read_lines(path, "run this as the owner of the knowledge base (root or SlurmUser)") \
+            if path.exists() else []
         keep, dropped = [], None
         for n, line in enumerate(lines, 1):
             if dropped is None and _entry_id(line) == entry_id:
                 dropped = entries_mod.parse_line(line, f"{path}:{n}")     # a malformed one says so
                 continue
-            if line.strip() and not line.lstrip().startswith("//"):
+            if entries_mod.is_entry_line(line):
                 entries_mod.parse_line(line, f"{path}:{n}")              # the file must stay loadable
             keep.append(line)
         if dropped is None:

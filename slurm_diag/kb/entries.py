@@ -84,17 +84,25 @@ def parse_line(text: str, origin: str) -> Entry:
     return Entry.from_dict(doc, origin)
 
 
-def load_file(path: Path) -> list[Entry]:
+def read_lines(path: Path, unreadable_hint: str = "check the file exists and is readable (mode 644) by the "
+                                                 "users who run explain") -> list[str]:
+    """The file's lines, line ends kept; EntryError when it cannot be read or is not UTF-8 text."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        return path.read_text(encoding="utf-8").splitlines(keepends=True)
     except OSError as exc:
-        raise EntryError(f"cannot read {path}: {exc.strerror}",
-                         hint="check the file exists and is readable (mode 644) by the users who run explain") from None
+        raise EntryError(f"cannot read {path}: {exc.strerror}", hint=unreadable_hint) from None
     except UnicodeDecodeError:
         raise EntryError(f"{path}: expected UTF-8 JSON lines, found undecodable bytes",
                          hint="fix or remove the line that is not text") from None
-    return [parse_line(line, f"{path}:{n}") for n, line in enumerate(lines, 1)
-            if line.strip() and not line.lstrip().startswith("//")]
+
+
+def is_entry_line(line: str) -> bool:
+    """Not blank and not a // comment."""
+    return bool(line.strip()) and not line.lstrip().startswith("//")
+
+
+def load_file(path: Path) -> list[Entry]:
+    return [parse_line(line, f"{path}:{n}") for n, line in enumerate(read_lines(path), 1) if is_entry_line(line)]
 
 
 def content_dir(cfg=None) -> Path:
@@ -139,7 +147,8 @@ def load_all(cfg=None) -> list[Entry]:
                          hint=f"make {extra.parent} readable (mode 755) by the users who run explain") from None
     except OSError:                        # no such file, or no such directory yet: none added
         extra_stat = None
-    key = tuple((str(p), st.st_mtime_ns, st.st_size) for p in [*files, extra] if (st := _stat(p)))
+    stats = [(p, _stat(p)) for p in files] + [(extra, extra_stat)]
+    key = tuple((str(p), st.st_mtime_ns, st.st_size) for p, st in stats if st)
     cached = _CACHE.get(str(directory))
     if cached and cached[0] == key:
         return list(cached[1])
