@@ -205,6 +205,7 @@ def breaker_cmd(what: str, note: str | None, as_json: bool) -> None:
 def kb_add_cmd(proposal_id: str, log_path: str | None) -> None:
     """Add an executed proposal's infra attribution to the knowledge base (the `kb add` loop)."""
     from slurm_diag.actions.feedback import kb_entry_input
+    from slurm_diag.cli.kb_cmd import added_line
     from slurm_diag.kb.add import add
 
     ctx = _ctx()
@@ -212,4 +213,4 @@ def kb_add_cmd(proposal_id: str, log_path: str | None) -> None:
     attribution, excerpt = kb_entry_input(ctx.store.proposal(proposal_id),
                                           Path(log_path).read_text(encoding="utf-8", errors="replace") if log_path else None)
     info = add(attribution, excerpt)
-    click.echo(json.dumps(info) if not info.get("added") else f"added {info['id']} with signature /{info['signature']}/")
+    click.echo(json.dumps(info) if not info.get("added") else added_line(info))

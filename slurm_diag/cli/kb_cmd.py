@@ -120,9 +120,16 @@ def add(attr_path, label, scope, why, next_steps, job_id, excerpt_path, excerpt_
     if as_json:
         emit_json(info, schema="kb_add")
     elif info["added"]:
-        click.echo(f"added {info['id']} with signature /{info['signature']}/")
+        click.echo(added_line(info))
     else:
         click.echo(f"not added: signature /{info['signature']}/ already in {info['duplicate_of']}")
+
+
+def added_line(info: dict) -> str:
+    """What `kb add` (and `actions kb-add`) say after adding: the entry, and the only log text it
+    keeps, which every user can read."""
+    return (f"added {info['id']} with signature /{info['signature']}/\n"
+            f"  kept as its text (every user can read it with `kb search`): {clip(info['text'], 300)}")
 
 
 @command.command("forget")

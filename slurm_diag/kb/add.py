@@ -100,11 +100,12 @@ def entry_from_attribution(attribution: dict, excerpt: str, signature: str | Non
             raise UsageError(f"--signature {signature!r}: {exc}", hint="give a simple one-line regex") from None
     else:
         signature = signature_from_excerpt(excerpt)
-    if excerpt and not any(compiled(signature).search(ln) for ln in excerpt.split("\n")):
+    shown = _matched_lines(excerpt, signature)
+    if excerpt and not shown:
         raise UsageError(f"the signature {signature!r} does not match the excerpt",
                          hint="pass a signature that matches one of the excerpt's lines")
     label = attribution["label"]
-    words = [w.lower() for w in _WORD.findall(f"{attribution['component']} {_key_line(excerpt)}")]
+    words = [w.lower() for w in _WORD.findall(f"{attribution['component']} {shown[0] if shown else ''}")]
     keys = list(dict.fromkeys([label, attribution["component"].lower(), *words]))[:10]
     digest = hashlib.sha1(signature.encode()).hexdigest()[:10]
     steps = " ".join(attribution.get("next_steps", []))
@@ -114,7 +115,7 @@ def entry_from_attribution(attribution: dict, excerpt: str, signature: str | Non
     entry = {
         "id": f"added-{label.replace('_', '-')}-{digest}",
         "problemkey": [k[:60] for k in keys if len(k) >= 2] or [label],
-        "rawtext": excerpt[:4000] if len(excerpt) >= 10 else f"{excerpt} ({label})",
+        "rawtext": "\n".join(shown) if len("\n".join(shown)) >= 10 else f"{' '.join(shown) or signature} ({label})",
         "function": "agent.attribution",
         "result": (f"{attribution['explanation']} Next: {steps}" if steps else attribution["explanation"])[:4000],
         "label": label, "scope": attribution["scope"], "component": component,
@@ -127,6 +128,14 @@ def entry_from_attribution(attribution: dict, excerpt: str, signature: str | Non
     if len(entry["result"]) < 10:
         entry["result"] = f"{label}: {entry['result']} (confirmed attribution)"
     return entry
+
+
+def _matched_lines(excerpt: str, signature: str) -> list[str]:
+    """The excerpt's lines the signature matches (the first three), the only log text an entry
+    keeps: every user can read the site's entries (`kb search`, `explain`), and the rest of a job's
+    log (its paths, its other output) is its owner's."""
+    rx = compiled(signature)
+    return [ln.strip()[:400] for ln in excerpt.split("\n") if ln.strip() and rx.search(ln)][:3]
 
 
 def add(attribution: dict, excerpt: str, signature: str | None = None, cfg=None, store=None) -> dict:
@@ -151,7 +160,8 @@ def add(attribution: dict, excerpt: str, signature: str | None = None, cfg=None,
                      content=entries_mod.content_hash(entries_mod.load_all(cfg)))
     overlaps = [other.id for other in existing
                 if any(compiled(p).search(ln) for p in other.signatures for ln in excerpt.split("\n"))]
-    return {"added": True, "id": entry["id"], "signature": entry["signatures"][0], "also_matched_by": overlaps}
+    return {"added": True, "id": entry["id"], "signature": entry["signatures"][0], "text": entry["rawtext"],
+            "also_matched_by": overlaps}
 
 
 def forget(entry_id: str, cfg=None, store=None) -> dict:

@@ -23,6 +23,7 @@ def test_kb_add_from_an_executed_proposal(tmp_path, monkeypatch, capsys):
     approve(ctx, doc["id"])
     code, out, err = run_main(capsys, "actions", "kb-add", doc["id"])
     assert code == 0 and out.startswith("added added-gpu-throttle-"), (out, err)
+    assert "every user can read it" in out and "gpu3 SM clock 200 MHz" in out
     code, out, err = run_main(capsys, "actions", "kb-add", doc["id"])
     assert code == 0 and '"duplicate_of"' in out, out                    # the same signature once
     added = (tmp_path / "home" / "kb" / "added.jsonl").read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -32,6 +33,22 @@ def test_entry_validates_and_carries_source():
     doc = entry_from_attribution({**ATTR, "job_id": "9"}, "ERROR rail3 lost carrier 17 times")
     entry = parse_line(json.dumps(doc), "test")
     assert entry.label == "network" and entry.action == "drain" and entry.source["job_id"] == "9"
+
+
+def test_an_entry_keeps_only_the_lines_its_signature_matches_not_the_rest_of_the_jobs_log():
+    excerpt = ("loading /home/alice/projects/secret-model/config.yaml\n"
+               "epoch 3 loss 0.412 on /home/alice/data/patients.csv\n"
+               "ERROR rail3 lost carrier 17 times\n"
+               "ERROR rail3 lost carrier 18 times\n"
+               "bye from alice")
+    doc = entry_from_attribution(ATTR, excerpt)
+    assert doc["rawtext"] == "ERROR rail3 lost carrier 17 times\nERROR rail3 lost carrier 18 times"
+    assert "alice" not in json.dumps(doc)        # every user can read the site's entries
+
+
+def test_an_entry_from_a_signature_alone_says_what_it_is():
+    doc = entry_from_attribution(ATTR, "", signature=r"rail\d+ lost carrier")
+    assert doc["rawtext"] == r"rail\d+ lost carrier (network)"
 
 
 def test_signature_must_match_the_excerpt():
