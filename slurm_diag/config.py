@@ -81,6 +81,16 @@ class Config:
         configured = self.get("health.spool_dir")
         return Path(os.path.expanduser(configured)) if configured else self.home / "spool"
 
+    def private_dir(self, *parts: str) -> Path:
+        """<home>/<parts>, created if missing, that only its owner may read: the agent's outputs and
+        the LLM's answers quote other users' job logs. One the caller owns is closed if it was open."""
+        path = self.home.joinpath(*parts)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = path.stat()
+        if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+            path.chmod(0o700)
+        return path
+
     @property
     def slurm_bin_dir(self) -> str:
         return self.get("slurm.bin_dir") or ""

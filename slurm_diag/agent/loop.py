@@ -433,7 +433,7 @@ def llm_reasoner(backend, cfg, client=None, store=None):
     from slurm_diag.agent import tools as tools_mod
     from slurm_diag.diagnose import logfile
 
-    cache = reason_mod.AnswerCache(cfg.home / "llm" / "answers")
+    cache = reason_mod.AnswerCache(cfg.private_dir("llm", "answers"))
     budget = reason_mod.RunBudget.from_settings(cfg.get("llm"))
 
     def reason(diagnosis: dict, job):

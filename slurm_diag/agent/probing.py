@@ -119,8 +119,7 @@ def follow_up_args(cfg, after: str, sweep_deadline_min: int) -> list[str]:
     wait forever: the sweep's jobs carry a deadline, and the follow-up its own, its time limit after
     the sweep's last. A follow-up that never ran leaves its sweep to the next scheduled pass, which
     collects it."""
-    logs = Path(cfg.home) / "agent"
-    logs.mkdir(parents=True, exist_ok=True)
+    logs = cfg.private_dir("agent")
     return ["--job-name=sdiag-agent", f"--dependency=afterany:{after},singleton", "--kill-on-invalid-dep=yes",
             "--nodes=1", "--ntasks=1", f"--time={FOLLOW_UP_MIN}",
             f"--deadline=now+{sweep_deadline_min + FOLLOW_UP_MIN}minutes",

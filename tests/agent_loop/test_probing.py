@@ -5,6 +5,7 @@ test_cluster_paper_case.py."""
 
 from __future__ import annotations
 
+import stat
 from datetime import timedelta
 
 import pytest
@@ -59,6 +60,8 @@ def test_a_slow_job_gets_a_sweep_on_its_nodes_and_a_fleet_and_a_follow_up_pass(c
     last = SETTINGS.deadline_min + len(asked["jobs"]) * SETTINGS.time_min
     assert f"--deadline=now+{last + probing.FOLLOW_UP_MIN}minutes" in args
     assert f"--time={probing.FOLLOW_UP_MIN}" in args
+    out_dir = ctx.cfg.home / "agent"                # its output quotes other users' logs: the owner's only
+    assert f"--output={out_dir / 'agent-follow-up-%j.out'}" in args and stat.S_IMODE(out_dir.stat().st_mode) == 0o700
     decide = [r for r in ctx.store.audit_log(subject="31") if r["event"] == "agent.attribution"][0]
     assert any(d.startswith("asked for gemm probes on node2, node3") for d in decide["detail"]["transcript"]["decide"])
     assert report.proposals == []                                        # slowness alone drains nothing
@@ -126,6 +129,14 @@ def test_the_models_round_two_checks_read_the_records_and_its_probe_request_goes
     assert asked["for_jobs"] == ["71"] and asked["nodes"][0] == "node2"
     assert any(d.startswith("the model asked for probes: asked for gemm probes on node2")
                for d in row["detail"]["transcript"]["decide"])
+    answers = ctx.cfg.home / "llm" / "answers"      # the model's answers quote the job's log
+    assert list(answers.glob("*.json")) and stat.S_IMODE(answers.stat().st_mode) == 0o700
+
+
+def test_a_folder_the_agent_left_open_is_closed_when_it_is_used_again(ctx):
+    (ctx.cfg.home / "agent").mkdir(mode=0o755, parents=True)          # as an earlier version left it
+    (ctx.cfg.home / "agent").chmod(0o755)
+    assert stat.S_IMODE(ctx.cfg.private_dir("agent").stat().st_mode) == 0o700
 
 
 def test_settings_come_from_the_config_with_the_deadline(tmp_path):
