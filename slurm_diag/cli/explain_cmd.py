@@ -55,7 +55,7 @@ def _explain_job(job_id: str) -> dict:
 
     cfg = config.load()
     client = default_client(cfg)
-    _import_meanwhile("slurm_diag.store", "slurm_diag.diagnose.collect", "slurm_diag.diagnose.engine")
+    _import_meanwhile("slurm_diag.store.node_records", "slurm_diag.diagnose.collect", "slurm_diag.diagnose.engine")
     job = client.get_job(job_id)
     Access.from_config(cfg).check_job(Caller.current(), job.user, job_id)
     diagnose = _diagnoser(cfg, client)
@@ -83,16 +83,17 @@ def _import_meanwhile(*modules: str) -> None:
 
 def _diagnoser(cfg, client):
     """diagnose(job) -> explain document: the engine over the job, its nodes' events, health and
-    probe records (the store is opened once, on first use, and only if a job needs it)."""
+    probe records (the store is opened once, on first use, and only if a job needs it; a user who
+    cannot open it reads the nodes' records through ``store.nodes_url``)."""
     from slurm_diag.diagnose import collect, engine
 
     opened = {}
 
     def store():
         if "store" not in opened:
-            from slurm_diag.store import Store
+            from slurm_diag.store.node_records import open_for_reading
 
-            opened["store"] = Store(cfg.store_url)
+            opened["store"] = open_for_reading(cfg)     # a user: the nodes' records (store.nodes_url)
         return opened["store"]
 
     def diagnose(job) -> dict:

@@ -213,6 +213,25 @@ def start_database(lay: Layout, say) -> None:
     if done.returncode != 0:
         raise EnvironmentProblem(f"could not create the accounting user in MariaDB: {done.stderr.strip()}",
                                  hint=f"see {d.log_file}")
+    grant_node_records(lay)
+
+
+def grant_node_records(lay: Layout, database: str = "sdiag", user: str = templates.NODES_DB_USER,
+                       password: str = templates.NODES_DB_PASSWORD) -> None:
+    """The account users' explain reads the nodes' records with (store.nodes_url): SELECT on those
+    and nothing else. A table must exist before it is granted, so the store is created first."""
+    from slurm_diag.store import Store
+    from slurm_diag.store import tables
+
+    Store(lay.db_url(database)).engine.dispose()
+    sql = "".join(
+        f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY '{password}';"
+        + "".join(f"GRANT SELECT ON `{database}`.`{name}` TO '{user}'@'{host}';" for name in tables.NODE_RECORDS)
+        for host in ("localhost", "127.0.0.1"))
+    done = _mysql(lay, sql + "FLUSH PRIVILEGES;")
+    if done.returncode != 0:
+        raise EnvironmentProblem(f"could not grant the nodes' records to {user} in MariaDB: {done.stderr.strip()}",
+                                 hint=f"see {lay.p('log', 'mariadbd.log')}")
 
 
 def _slurm(lay: Layout, argv: list[str], timeout: float = 10) -> str:

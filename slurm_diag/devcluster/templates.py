@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DB_PASSWORD = "sdiag-devcluster"  # loopback-only MariaDB of the local cluster
+NODES_DB_USER = "sdiag_nodes"      # may read the nodes' records only (store.nodes_url): not a secret
+NODES_DB_PASSWORD = "sdiag-nodes"
 CLUSTER_NAME = "sdiag"
 
 
@@ -61,6 +63,9 @@ class Layout:
 
     def store_url(self) -> str:
         return self.db_url("sdiag")
+
+    def nodes_url(self) -> str:
+        return f"mysql+pymysql://{NODES_DB_USER}:{NODES_DB_PASSWORD}@127.0.0.1:{self.mysql_port}/sdiag"
 
 
 def slurm_conf(lay: Layout) -> str:
@@ -191,6 +196,9 @@ conf = "{lay.slurm_conf}"
 
 [store]
 url_file = "{lay.p('etc', 'store.url')}"
+# users' explain reads the nodes' health and probe records through this account, which may read
+# nothing else (the store's own password above is root's)
+nodes_url = "{lay.nodes_url()}"
 
 # the nodes of this cluster share a few CPUs: a healthy node measures up to about a quarter below
 # the others when the machine is busy, so a fleet outlier here must be 30 % below them (a GPU

@@ -111,6 +111,7 @@ class Store:
         if missing:
             with self._connect(write=True) as conn:
                 t.metadata.create_all(conn)
+        self._add_node_actions_view()
         self._widen_charset()
         self._guard_audit_log()
         with self._connect() as conn:
@@ -122,6 +123,21 @@ class Store:
             raise StoreError(f"store {mask_url(self.url)} has schema version {row.value}, "
                              f"this slurm-diag expects {t.SCHEMA_VERSION}",
                              hint="use a matching slurm-diag or point [store] url at a new database")
+
+    def _add_node_actions_view(self) -> None:
+        """Create the ``node_actions`` view once (tables.py); a store this user cannot change goes
+        without it (only `store.nodes_url`'s account reads it)."""
+        from sqlalchemy import inspect
+
+        with self._connect() as conn:
+            if "node_actions" in inspect(conn).get_view_names():
+                return
+        try:
+            with self._connect(write=True) as conn:
+                conn.execute(text(t.NODE_ACTIONS_DDL))
+        except StoreError as err:
+            if "read-only" not in err.message and "denied" not in err.message:
+                raise
 
     def _widen_charset(self) -> None:
         """MariaDB/MySQL: convert tables an older slurm-diag created in the server's default character

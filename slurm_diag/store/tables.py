@@ -98,3 +98,18 @@ audit_log = Table(
     Column("detail", JSON),
     **_TABLE_OPTIONS,
 )
+
+# The hooks' actions on nodes (a prolog that drained a node and requeued the job), and nothing else of
+# the audit log, as a view: a database account granted only the node records (``store.nodes_url``)
+# reads them, while the log's other rows (the agent's transcripts, which quote users' logs) stay
+# closed. Its own metadata: ``create_all`` must not make it a table.
+NODE_ACTIONS_EVENT = "health.action"
+node_actions = Table(
+    "node_actions", MetaData(),
+    Column("seq", Integer), Column("time", DateTime), Column("actor", String(128)),
+    Column("event", String(64)), Column("subject", String(128)), Column("detail", JSON),
+)
+NODE_ACTIONS_DDL = ("CREATE VIEW node_actions AS SELECT seq, time, actor, event, subject, detail "
+                    f"FROM audit_log WHERE event = '{NODE_ACTIONS_EVENT}'")
+# what `store.nodes_url`'s account is granted (SELECT), and all it needs
+NODE_RECORDS = ("sdiag_meta", "health_reports", "probe_results", "node_actions")

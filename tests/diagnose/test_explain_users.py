@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -31,12 +34,27 @@ def test_a_user_explains_their_own_job_and_not_roots(user, devcluster, cluster_e
     root_id = roots.stdout.strip()
     slurm.wait(root_id, timeout=60)
 
+    node = _health_record_stored(devcluster, mine_id)
+
     own = _sdiag(user, devcluster, "explain", mine_id, "--json")
     assert own.returncode == 0 and "Traceback" not in own.stderr, own.stderr
-    a = json.loads(own.stdout)["attribution"]
+    doc = json.loads(own.stdout)
+    a = doc["attribution"]
     assert (a["label"], a["scope"]) == ("software_env", "user"), a
-    # the store's password is root's: the user's explain says what it could not read, not a traceback
-    assert any("health" in item for item in json.loads(own.stdout)["not_checked"])
+    # the store's password is root's, yet the user's explain read the node's health record, through
+    # the account that may read only the nodes' records (store.nodes_url)
+    assert not any("the store" in item or node in item for item in doc["not_checked"]), doc["not_checked"]
+    assert f"health:{node}:none" not in {f["id"] for f in doc["findings"]}
+    # without that account it says what it could not read, not a traceback
+    closed = devcluster.base / "etc" / "sdiag-no-nodes-url.toml"
+    closed.write_text("\n".join(line for line in (devcluster.base / "etc" / "sdiag.toml").read_text().splitlines()
+                                if not line.startswith("nodes_url")) + "\n")
+    closed.chmod(0o644)
+    blind = unix_user.run_as(user, [str(Path(sys.executable).parent / "sdiag-agent"), "explain", mine_id, "--json"],
+                             env=_env(user, devcluster) | {"SDIAG_CONFIG": str(closed)}, timeout=60)
+    closed.unlink()
+    assert blind.returncode == 0 and "Traceback" not in blind.stderr, blind.stderr
+    assert "node health and probe records (the store)" in json.loads(blind.stdout)["not_checked"]
 
     refused = _sdiag(user, devcluster, "explain", root_id)
     assert refused.returncode == EXIT_REFUSED, (refused.returncode, refused.stderr)
@@ -46,3 +64,21 @@ def test_a_user_explains_their_own_job_and_not_roots(user, devcluster, cluster_e
     assert forged.returncode == EXIT_REFUSED, "identity must come from the uid, not the environment"
 
     assert sdiag("explain", mine_id, env=cluster_env).returncode == 0       # root sees every job
+
+
+def _health_record_stored(devcluster, job_id: str) -> str:
+    """The node the job ran on, once a health report its prolog or epilog wrote for it is in the
+    store (the epilog moves the spool into the store, off the job's path)."""
+    from slurm_diag.store import Store
+
+    store = Store(devcluster.store_url())
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            for report in store.health_reports(limit=200):
+                if report.get("job_id") == job_id:
+                    return report["node"]
+            assert time.monotonic() < deadline, f"no health report for job {job_id} reached the store"
+            time.sleep(0.5)
+    finally:
+        store.engine.dispose()
