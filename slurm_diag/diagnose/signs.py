@@ -267,6 +267,13 @@ sign("host-oom-sigkill", "host_oom", "user", "memory", 4,
      r"^\S*(?:\.sh|slurm_script): line \d+:\s+\d+ Killed\s",
      "a process was killed by SIGKILL (most often the OOM killer: compare MaxRSS with the memory asked for)",
      also=("time_limit", "scheduler"))
+# Ray's word for a worker that vanished: its own list of "potential root causes" names the OOM killer
+# first and SIGSEGV last, so the line is a symptom that ranks host memory first, never a crash
+sign("host-oom-ray-worker", "host_oom", "user", "memory", 4,
+     r"(?:actor|worker) is dead because its worker process has died|Worker exit type: SYSTEM_ERROR|"
+     r"The process is killed by SIGKILL by OOM killer due to high memory usage",
+     "a Ray worker died without a word (most often the OOM killer: compare the node's memory with what the "
+     "workers hold)", also=("user_code",), explains=("user-segfault",))
 sign("host-oom-python", "host_oom", "user", "memory", 2,
      r"^\s*MemoryError\b|std::bad_alloc|Cannot allocate memory(?! in static TLS block)|\bENOMEM\b|_ArrayMemoryError|"
      r"cannot allocate vector of size|LoadError: OutOfMemoryError|local object store is full of objects that are still in scope|"
@@ -424,6 +431,7 @@ sign("request-invalid", "user_code", "user", "slurm", 1,
      r"doesn't support the use of \"-l select\"|Nodes statement is not supported|node\(s\) specification error|"
      r"Error in select section|when CSM Easy Mode job submission is enabled|the -R option was used more than once|"
      r"All jobs must specify a node count|job memory limit for shared nodes exceeded|"
+     r"(?:sbatch|srun|salloc): error: --[\w-]+ is incompat[ai]ble with --[\w-]+|"
      r"violates (?:idle |active )?HARD MAX\w+ limit|"
      r"(?:Batch job submission failed|Unable to allocate resources|Unable to create step for job \d+): "
      r"(?!.*(?:inactive or drain|submissions disabled|Unable to contact))"
@@ -632,6 +640,7 @@ sign("slow-node", "slow_node", "infra", "node", 2,
 # ---- software environment
 sign("env-driver", "software_env", "infra", "driver", 1,
      r"Driver/library version mismatch|CUDA driver version is insufficient|cudaErrorInsufficientDriver|"
+     r"This container was built for NVIDIA Driver Release [\d.]+ or later, but\b|"
      r"Found no NVIDIA driver|NVIDIA driver on your system is too old|Failed to initialize NVML|"
      r"nvidia-container-cli: (?:initialization|mount|device|container) error|OCI runtime (?:create|exec) failed|"
      r"setting up CDI devices|unresolvable CDI devices|Could not find any nv files on this host|"
@@ -1107,6 +1116,15 @@ sign("user-diverged", "user_code", "user", "process", 2,
 sign("user-port-in-use", "user_code", "user", "network", 2,
      r"Address already in use|errno: 98\b|\bEADDRINUSE\b|could not bind to port \d+, it was already in use",
      "the job's rendezvous port is taken (another job on the node uses the same MASTER_PORT)")
+# a name on the public internet that does not resolve from the job: compute nodes often have no
+# internet access by design (the job should fetch on a login node first); a cluster-internal name
+# that does not resolve is the fabric's (net-mpi-tcp)
+sign("net-no-internet", "network", "user", "internet", 2,
+     r"(?:Failed to resolve|Could not resolve host:?|Couldn't resolve host(?: name)?:?|getaddrinfo(?: failed)? for) "
+     r"'?[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|ai|co|dev|cloud|app)'?(?![\w.-])",
+     "a name on the internet did not resolve from the job's node: compute nodes often have no internet "
+     "access (fetch what the job needs on a login node first, or ask whether the site has a proxy)",
+     also=("user_code",))
 sign("user-offline-hub", "user_code", "user", "network", 2,
      r"couldn't connect to 'https?://huggingface\.co'|We couldn't connect to .huggingface\.co",
      "the job tried to download a model on a compute node without internet access (download it first and set "
