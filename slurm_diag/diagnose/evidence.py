@@ -102,6 +102,8 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
                 if len(found) >= MAX_LOG_FINDINGS:
                     continue
                 nodes, gpus = extract.nodes_in(line), extract.gpus_in(line, pci_to_gpu)
+                if s.label == "network":          # either end of a failed link: not the one that said so
+                    nodes = [node for node in nodes if node not in extract.reporters_in(line)]
                 found[s.id] = Evidence(
                     finding(f"{where}:{s.id}", "log", _severity(s.tier), f"{s.summary}: {line.strip()[:300]}",
                             job_id=job_id, node=nodes[0] if len(nodes) == 1 else None,

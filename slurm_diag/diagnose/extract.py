@@ -58,6 +58,9 @@ NODE = (
     re.compile(rf"\b(?:sbatch|srun|salloc)(?:\s+(?:--[\w-]+(?:=\S+)?|-[A-Za-z]\S+|-[A-Za-z](?:\s+[^-\s]\S*)?))*?"
                rf"\s(?:-w\s*|--nodelist[= ])(?P<list>{_HOSTLIST})(?=\s|$)"),
     re.compile(rf"^\[(?P<node>{_HOST}):\d+\] "),                                           # Open MPI's [host:pid]
+    re.compile(rf"^\[[a-z_][\w.-]*@(?P<node>{_HOST})\s[^\]]*\][#$]"),                         # a prompt [root@gn45 ~]#
+    re.compile(rf"\bslurmstepd-(?P<node>{_HOST}): "),                                       # pyxis, enroot in a step
+    re.compile(rf"^\s*(?:JOB|STEP) \d+(?:_\d+)?(?:\.\w+)? ON (?P<node>{_HOST}) CANCELLED AT "),  # stars dropped
     re.compile(rf"^\S+\s+(?:up|down|drain|inact)\s+\S+\s+\d+\s+[a-z]+[*~#!%$@^-]?\s+(?P<list>{_HOSTLIST})\s*$"),  # sinfo
 )
 # NCCL's INFO lines name every rank's device (init, rings, teardown): not a GPU the log implicates
@@ -135,10 +138,17 @@ def _nccl_bus(packed: str) -> str:
     return f"{domain[-4:].zfill(4)}:{bus}:{device}.{function}"
 
 
-def _hosts(line: str):
+# prefixes that name only the host that printed the line: a fabric error it reports may lie at either
+# end of the link, so such a host is extracted but not implicated in a network fault (reporters_in)
+REPORTER = (
+    re.compile(rf"(?:^|>:|\s)\[(?P<node>{_HOST}):\d+:\d+:\d+\]\s"),                          # UCX's [host:pid:tid:n]
+)
+
+
+def _hosts(line: str, patterns=NODE + REPORTER):
     """(the span of a host or host list the line's grammar marks, its text, whether it is a Slurm
     host list), for each one; a list is expanded only by whoever needs its names."""
-    for rx in NODE:
+    for rx in patterns:
         for m in rx.finditer(line):
             group = "list" if "list" in rx.groupindex and m["list"] else "node"
             yield m.span(group), m[group], group == "list"
@@ -146,6 +156,11 @@ def _hosts(line: str):
 
 def _node_spans(line: str) -> list[tuple[int, int]]:
     return [span for span, _, _ in _hosts(line)]
+
+
+def reporters_in(line: str) -> list[str]:
+    """The hosts the line names only as the one that printed it (REPORTER)."""
+    return [m["node"] for rx in REPORTER for m in rx.finditer(line)]
 
 
 def nodes_in(line: str) -> list[str]:

@@ -82,6 +82,17 @@ def test_extraction_from_several_log_grammars():
     assert got.pci_bus_ids == ["0000:3b:00.0"]
 
 
+def test_a_fabric_error_names_the_host_that_reported_it_without_implicating_it():
+    # UCX prefixes each line with the host that printed it; a timed-out endpoint may be either end
+    d = diagnose("[gn31:15382:0:15382]    ud_ep.c:280  Fatal: UD endpoint 0x2037b60 to <no debug data>: "
+                 "unhandled timeout error")
+    assert d.extracted["nodes"] == ["gn31"]
+    assert d.attribution["label"] == "network" and d.attribution["suspect_nodes"] == []
+    # a GPU fault is the printing host's own
+    assert diagnose("[gn32:1:0:1] NVRM: Xid (PCI:0000:3b:00): 79, GPU has fallen off the bus.").attribution[
+        "suspect_nodes"] == ["gn32"]
+
+
 def test_xid79_on_one_rank_beats_watchdog_timeouts_on_every_rank():
     d = diagnose("\n".join([WATCHDOG, XID79, WATCHDOG.replace("Rank 3", "Rank 0")]))
     a = d.attribution

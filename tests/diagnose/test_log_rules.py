@@ -384,6 +384,12 @@ def test_an_idle_gpu_or_one_at_full_clock_is_no_finding(busy, sm):
     ("srun gcc -w prog.c", []),
     ("srun -p gpu python train.py -w workers.yaml", []),
     ("srun --ntasks=2 grep -w error run.log", []),
+    ("[gn31:15382:0:15382]    ud_iface.c:781  Fatal: transport error: Endpoint timeout", ["gn31"]),     # UCX
+    ("Tue Apr 10 02:29:25 2018[1,383]<stderr>:[gn32:15382:0:15382]  ud_ep.c:280  Fatal: UD endpoint", ["gn32"]),
+    ("[root@gn33 ~]# ibstatus", ["gn33"]),
+    ("0: slurmstepd-gn34: error: pyxis: container start failed with error code: 1", ["gn34"]),
+    ("STEP 12903.2 ON gpu-p01-g19 CANCELLED AT 2026-04-25T02:52:29 DUE TO TIME LIMIT", ["gpu-p01-g19"]),
+    ("if [a@b c]# then", []),
 ])
 def test_node_names_from_more_grammars(line, nodes):
     from slurm_diag.diagnose import extract
