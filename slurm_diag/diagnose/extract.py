@@ -141,7 +141,7 @@ def _nccl_bus(packed: str) -> str:
 # prefixes that name only the host that printed the line: a fabric error it reports may lie at either
 # end of the link, so such a host is extracted but not implicated in a network fault (reporters_in)
 REPORTER = (
-    re.compile(rf"(?:^|>:|\s)\[(?P<node>{_HOST}):\d+:\d+:\d+\]\s"),                          # UCX's [host:pid:tid:n]
+    re.compile(rf"\[(?P<node>{_HOST}):\d+:\d+:\d+\]\s"),                                     # UCX's [host:pid:tid:n]
 )
 
 
