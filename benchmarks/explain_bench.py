@@ -8,6 +8,11 @@ must not unless the cheap evidence left the question open).
 
     eval $(sdiag-agent devcluster env)
     /opt/slurm-diag/venv/bin/python benchmarks/explain_bench.py [--runs 10] [--jobs ID ...] [--json]
+        [--user NAME]
+
+``--user`` submits and explains as that (existing, ordinary) user instead of root: a user cannot
+read the store's credentials, so their explain reads the nodes' records through
+``store.nodes_url``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pwd
 import statistics
 import subprocess
 import sys
@@ -31,6 +37,17 @@ SCRIPTS = {
     "oom": "#!/bin/sh\npython3 -c 'import time; b=bytearray(400*1024*1024); time.sleep(5)'\n",
 }
 HEAVY = ("chromadb", "onnxruntime", "torch")
+AS = {}          # subprocess.run's user, group, cwd and env for --user; empty: this process's own
+
+
+def as_user(name: str) -> dict:
+    try:
+        who = pwd.getpwnam(name)
+    except KeyError:
+        sys.exit(f"no user {name!r}: create one (useradd -m {name}) or leave --user out")
+    env = {"PATH": f"{VENV_BIN}:/usr/bin:/bin", "HOME": who.pw_dir, "USER": name, "LOGNAME": name,
+           "LANG": "C.UTF-8", **{k: os.environ[k] for k in ("SLURM_CONF", "SDIAG_CONFIG") if k in os.environ}}
+    return {"user": who.pw_uid, "group": who.pw_gid, "extra_groups": [], "cwd": who.pw_dir, "env": env}
 
 
 def p95(values: list[float]) -> float:
@@ -44,7 +61,7 @@ def submit_all() -> list[str]:
         extra = ["--mem=60M"] if name == "oom" else []
         out = subprocess.run(["sbatch", "--parsable", "-J", f"bench-{name}", "--chdir=/tmp",
                               "-o", "/tmp/sdiag-explain-bench-%j.out", *extra], input=script,
-                             capture_output=True, text=True, timeout=30)
+                             capture_output=True, text=True, timeout=30, **AS)
         if out.returncode != 0:
             sys.exit(f"sbatch failed: {out.stderr.strip()} (is the local cluster up? eval $(sdiag-agent devcluster env))")
         ids.append(out.stdout.strip().split(";")[0])
@@ -52,7 +69,7 @@ def submit_all() -> list[str]:
     for job in ids:
         while time.monotonic() < deadline:
             state = subprocess.run(["sacct", "-X", "-n", "-P", "-j", job, "-o", "State"], capture_output=True,
-                                   text=True, timeout=30).stdout.strip()
+                                   text=True, timeout=30, **AS).stdout.strip()
             if state and state.split()[0] not in ("PENDING", "RUNNING", "COMPLETING", "REQUEUED"):
                 break
             time.sleep(0.5)
@@ -64,7 +81,7 @@ def measure(job: str, runs: int) -> list[float]:
     times = []
     for i in range(runs + 1):
         start = time.perf_counter()
-        out = subprocess.run([str(VENV_BIN / "sdiag-agent"), "explain", job], capture_output=True, text=True)
+        out = subprocess.run([str(VENV_BIN / "sdiag-agent"), "explain", job], capture_output=True, text=True, **AS)
         took = time.perf_counter() - start
         if out.returncode != 0:
             sys.exit(f"explain {job} failed (rc {out.returncode}): {out.stderr.strip()}")
@@ -77,7 +94,7 @@ def heavy_imports(job: str) -> list[str]:
     code = ("import json, sys\nfrom slurm_diag.cli import main\ntry:\n    main(['explain', %r, '--json'])\n"
             "except SystemExit:\n    pass\nprint('HEAVY ' + json.dumps([m for m in %r if m in sys.modules]), file=sys.stderr)\n"
             % (job, HEAVY))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, **AS)
     line = [ln for ln in out.stderr.splitlines() if ln.startswith("HEAVY")]
     return json.loads(line[-1].split(" ", 1)[1]) if line else ["(could not tell)"]
 
@@ -87,7 +104,10 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--jobs", nargs="*", help="explain these jobs instead of submitting new ones")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--user", help="submit and explain as this ordinary user (their explain reads store.nodes_url)")
     args = ap.parse_args()
+    if args.user:
+        AS.update(as_user(args.user))
     if not os.environ.get("SLURM_CONF"):
         sys.exit("set SLURM_CONF (eval $(sdiag-agent devcluster env))")
     jobs = args.jobs or submit_all()
@@ -99,7 +119,7 @@ def main() -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"explain JOBID over {len(jobs)} jobs x {args.runs} runs: median {result['median_s']:.3f} s, "
+    print(f"explain JOBID{' as ' + args.user if args.user else ''} over {len(jobs)} jobs x {args.runs} runs: median {result['median_s']:.3f} s, "
           f"p95 {result['p95_s']:.3f} s (budget about {BUDGET_S:g} s)")
     for job, med in result["per_job_median_s"].items():
         print(f"  job {job}: median {med:.3f} s")
