@@ -117,6 +117,8 @@ def add(attr_path, label, scope, why, next_steps, job_id, excerpt_path, excerpt_
     if not excerpt.strip() and not signature:
         raise UsageError("no log excerpt and no signature", hint="pass --excerpt FILE, --text or --signature")
     info = do_add(attribution, excerpt, signature)
+    if info["added"]:
+        info.update(will_decide(info))
     if as_json:
         emit_json(info, schema="kb_add")
     elif info["added"]:
@@ -125,10 +127,26 @@ def add(attr_path, label, scope, why, next_steps, job_id, excerpt_path, excerpt_
         click.echo(f"not added: signature /{info['signature']}/ already in {info['duplicate_of']}")
 
 
+def will_decide(info: dict) -> dict:
+    """Whether `explain` will name the added entry's cause for the next job whose log matches it, or
+    only suggest it, and why (kb_hits: a short or loose signature, a line read as a symptom)."""
+    from slurm_diag.diagnose import kb_hits
+    from slurm_diag.kb.entries import load_all
+
+    if not kb_hits.decisive(info["signature"]):
+        return {"decides": False, "why_not": f"its signature has fewer than {kb_hits.MIN_SITE_LETTERS} literal "
+                                              "letters, or optional parts"}
+    why = kb_hits.known_symptom(info["text"].split("\n")[0], load_all()) if info.get("text") else None
+    return {"decides": False, "why_not": why} if why else {"decides": True}
+
+
 def added_line(info: dict) -> str:
-    """What `kb add` (and `actions kb-add`) say after adding: the entry, and the only log text it
-    keeps, which every user can read."""
-    return (f"added {info['id']} with signature /{info['signature']}/\n"
+    """What `kb add` (and `actions kb-add`) say after adding: the entry, whether it will decide, and
+    the only log text it keeps, which every user can read."""
+    info = {**info, **will_decide(info)} if "decides" not in info else info
+    decides = ("  explain names this cause for the next job whose log has a matching line" if info["decides"]
+               else f"  explain only suggests this cause: {info['why_not']}")
+    return (f"added {info['id']} with signature /{info['signature']}/\n{decides}\n"
             f"  kept as its text (every user can read it with `kb search`): {clip(info['text'], 300)}")
 
 

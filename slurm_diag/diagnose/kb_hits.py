@@ -6,7 +6,8 @@ A shipped entry argues for its label only as weakly as a symptom (tier 4): the k
 suggests, the evidence decides. An entry this site added from a confirmed attribution (`kb add`,
 `actions kb-add`) is the site's own verdict on that exact failure, so a specific enough signature
 of one decides like a named error (tier 2) and the next job failing the same way is explained; a
-short or generic one ("Killed") stays a symptom. Either way its advice joins the next steps, and no
+short or generic one ("Killed"), or one whose line the engine or a shipped entry already reads as a
+symptom many causes print (an NCCL timeout), stays a symptom. Either way its advice joins the next steps, and no
 knowledge-base finding names a node, so none of them can drain one."""
 
 from __future__ import annotations
@@ -43,8 +44,27 @@ def decisive(pattern: str) -> bool:
     return literal_letters(pattern) >= MIN_SITE_LETTERS and not any(ch in bare for ch in "|?*{")
 
 
-def _tier(entry, pattern: str) -> int:
-    return SITE_TIER if site_confirmed(entry) and decisive(pattern) else KB_TIER
+def known_symptom(line: str, entries) -> str | None:
+    """Why a line a site entry matched cannot decide: the engine or a shipped entry already knows it
+    as a symptom that many causes print (a collective that timed out, a process killed). The site
+    confirmed its cause for one job; the next job printing it may have failed another way."""
+    from slurm_diag.diagnose import signs
+    from slurm_diag.kb.signatures import compiled
+
+    lowered = line.lower()
+    for sign in signs.candidates(lowered):
+        if sign.tier >= KB_TIER and sign.search(line, lowered):
+            return f"the engine reads it as a symptom ({sign.summary})"
+    for entry in entries:
+        if not site_confirmed(entry) and any(compiled(p).search(line) for p in entry.signatures):
+            return f"the shipped knowledge base knows it ({entry.id}) and only suggests a cause for it"
+    return None
+
+
+def _tier(entry, pattern: str, line: str, entries) -> int:
+    if site_confirmed(entry) and decisive(pattern) and known_symptom(line, entries) is None:
+        return SITE_TIER
+    return KB_TIER
 
 
 def _summary(entry, tier: int) -> str:
@@ -64,7 +84,7 @@ def from_log(lines, entries, *, where: str = "log", job_id=None) -> list[Evidenc
             continue
         seen.add(hit.entry_id)
         entry = by_id[hit.entry_id]
-        tier = _tier(entry, hit.pattern)
+        tier = _tier(entry, hit.pattern, hit.line, entries)
         out.append(Evidence(finding(f"kb:{hit.entry_id}", "kb", "WARN", _summary(entry, tier),
                                     job_id=job_id, raw={"entry": hit.entry_id, "signature": hit.pattern,
                                                         "text": hit.line, "where": where,

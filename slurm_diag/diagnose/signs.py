@@ -1053,7 +1053,8 @@ sign("net-symptom", "network", "infra", "nccl", 4,
      r"NCCL (?:communicator was aborted|error: unhandled system error)|ncclSystemError|ncclInternalError|"
      r"Connection reset by peer|Connection refused|Broken pipe|socketProgress|"
      r"ORTE has lost communication|An MPI communication peer process has unexpectedly disconnected|"
-     r"Socket Timeout|Timed out waiting for|DistNetworkError|DistBackendError|heartbeat",
+     r"Socket Timeout|Timed out waiting for|DistNetworkError|DistBackendError|heartbeat|"
+     r"Some NCCL operations have failed or timed out",
      "a collective timed out or a peer went away (a symptom: look for what happened first)",
      also=("gpu_hardware", "user_code"))
 

@@ -285,6 +285,29 @@ def test_a_short_loose_or_shipped_signature_only_suggests(signature, source, ori
     assert d.alternatives[0]["label"] == "user_code"
 
 
+NCCL_ABORT = ("[E ProcessGroupNCCL.cpp:455] Some NCCL operations have failed or timed out. Due to the asynchronous "
+              "nature of CUDA kernels, subsequent GPU operations might run on corrupted/incomplete data.")
+
+
+def test_a_site_entry_for_a_line_many_causes_print_only_suggests():
+    # the site found this job's cause (the fabric); the next job printing the same symptom may have
+    # failed another way, so the entry cannot decide it
+    site = _site_entry(r"Some\s+NCCL\s+operations\s+have\s+failed\s+or\s+timed\s+out", label="network",
+                       scope="infra")
+    d = diagnose(NCCL_ABORT, kb_entries=lambda: [site])
+    assert d.attribution["label"] == "unknown" and d.alternatives[0]["label"] == "network"
+    raw = next(f for f in d.findings if f["source"] == "kb")["raw"]
+    assert not raw["site_confirmed"]
+
+
+def test_a_site_entry_for_a_line_a_shipped_entry_knows_only_suggests():
+    from dataclasses import replace
+
+    shipped = replace(_site_entry(r"TaskProlog\s+failed", label="scheduler", source=False), id="slurm-taskprolog")
+    site = _site_entry(r"slurmstepd:\s+error:\s+TaskProlog\s+failed\s+status=\d+")
+    assert diagnose(TASKPROLOG, kb_entries=lambda: [shipped, site]).attribution["label"] == "unknown"
+
+
 def test_the_sites_entry_never_overrules_the_engines_own_answer():
     site = _site_entry("GPU has fallen off the bus", label="user_code")
     assert diagnose(XID79, kb_entries=lambda: [site]).attribution["label"] == "gpu_hardware"

@@ -78,7 +78,17 @@ def test_an_admins_confirmed_cause_in_words_explains_the_next_job_that_fails_the
                   "--text", first, "--json", home=home)
     assert res.returncode == 0, res.stderr
     added = json.loads(res.stdout)
-    assert added["added"] and added["id"].startswith("added-user-code-")
+    assert added["added"] and added["id"].startswith("added-user-code-") and added["decides"] is True
+
+    # a line many causes print: taught, but explain will only suggest its cause, and says so
+    symptom = run_cli("kb", "add", "--label", "network", "--scope", "infra", "--job", "4243",
+                      "--why", "a cable on rail 2 of this job's nodes dropped; facilities replaced it",
+                      "--text", "[E ProcessGroupNCCL.cpp:455] Some NCCL operations have failed or timed out.",
+                      home=home)
+    assert symptom.returncode == 0, symptom.stderr
+    assert "explain only suggests this cause: the engine reads it as a symptom" in symptom.stdout
+    assert "kept as its text (every user can read it" in symptom.stdout
+    run_cli("kb", "forget", symptom.stdout.split()[1], home=home)
 
     res = run_cli("explain", "--log", str(later), "--json", home=home)
     doc = json.loads(res.stdout)
