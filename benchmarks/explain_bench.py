@@ -41,13 +41,15 @@ AS = {}          # subprocess.run's user, group, cwd and env for --user; empty: 
 
 
 def as_user(name: str) -> dict:
+    if os.geteuid() != 0:
+        sys.exit("--user runs the jobs and explain as another user: run this as root")
     try:
         who = pwd.getpwnam(name)
     except KeyError:
         sys.exit(f"no user {name!r}: create one (useradd -m {name}) or leave --user out")
     env = {"PATH": f"{VENV_BIN}:/usr/bin:/bin", "HOME": who.pw_dir, "USER": name, "LOGNAME": name,
            "LANG": "C.UTF-8", **{k: os.environ[k] for k in ("SLURM_CONF", "SDIAG_CONFIG") if k in os.environ}}
-    return {"user": who.pw_uid, "group": who.pw_gid, "extra_groups": [], "cwd": who.pw_dir, "env": env}
+    return {"user": who.pw_uid, "group": who.pw_gid, "extra_groups": [], "cwd": "/tmp", "env": env}
 
 
 def p95(values: list[float]) -> float:

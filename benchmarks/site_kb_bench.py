@@ -48,7 +48,7 @@ def site_entries(cases: list[dict]) -> tuple[list[tuple[str, Entry]], int]:
             continue
         try:
             words = attribution_from_words(case["label"], case["scope"], case["confirmation"], job_id=None)
-            doc = entry_from_attribution(words, case["log"])
+            doc = entry_from_attribution(words, case["log"], own_words=True)
         except SdiagError:
             refused += 1
             continue

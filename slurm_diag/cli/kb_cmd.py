@@ -116,9 +116,9 @@ def add(attr_path, label, scope, why, next_steps, job_id, excerpt_path, excerpt_
         excerpt = _text_or_refuse(_read_input(None, excerpt_path), excerpt_path) if excerpt_path else ""
     if not excerpt.strip() and not signature:
         raise UsageError("no log excerpt and no signature", hint="pass --excerpt FILE, --text or --signature")
-    info = do_add(attribution, excerpt, signature)
+    info = do_add(attribution, excerpt, signature, own_words=label is not None)
     if info["added"]:
-        info.update(will_decide(info))
+        info.update(will_decide(info, from_lines=bool(excerpt.strip())))
     if as_json:
         emit_json(info, schema="kb_add")
     elif info["added"]:
@@ -127,16 +127,20 @@ def add(attr_path, label, scope, why, next_steps, job_id, excerpt_path, excerpt_
         click.echo(f"not added: signature /{info['signature']}/ already in {info['duplicate_of']}")
 
 
-def will_decide(info: dict) -> dict:
+def will_decide(info: dict, from_lines: bool = True) -> dict:
     """Whether `explain` will name the added entry's cause for the next job whose log matches it, or
-    only suggest it, and why (kb_hits: a short or loose signature, a line read as a symptom)."""
+    only suggest it, and why (kb_hits: a short or loose signature, a line read as a symptom). With no
+    log line given (``from_lines`` false: a --signature alone) the second cannot be told: None."""
     from slurm_diag.diagnose import kb_hits
     from slurm_diag.kb.entries import load_all
 
     if not kb_hits.decisive(info["signature"]):
         return {"decides": False, "why_not": f"its signature has fewer than {kb_hits.MIN_SITE_LETTERS} literal "
                                               "letters, or optional parts"}
-    why = kb_hits.known_symptom(info["text"].split("\n")[0], load_all()) if info.get("text") else None
+    if not from_lines:
+        return {"decides": None, "why_not": "no log line was given: where the engine or a shipped entry reads "
+                                            "the line it matches as a symptom, explain only suggests it"}
+    why = kb_hits.known_symptom(info["text"].split("\n")[0], load_all())
     return {"decides": False, "why_not": why} if why else {"decides": True}
 
 
@@ -145,7 +149,8 @@ def added_line(info: dict) -> str:
     the only log text it keeps, which every user can read."""
     info = {**info, **will_decide(info)} if "decides" not in info else info
     decides = ("  explain names this cause for the next job whose log has a matching line" if info["decides"]
-               else f"  explain only suggests this cause: {info['why_not']}")
+               else f"  explain {'may only suggest' if info['decides'] is None else 'only suggests'} this cause: "
+                    f"{info['why_not']}")
     return (f"added {info['id']} with signature /{info['signature']}/\n{decides}\n"
             f"  kept as its text (every user can read it with `kb search`): {clip(info['text'], 300)}")
 

@@ -43,6 +43,14 @@ NEXT_STEPS = {
 }
 
 
+# a label's steps when the job's own doing caused it (the network: a name on the internet that a
+# compute node cannot reach), where the label's usual steps are the administrators'
+USER_STEPS = {
+    "network": ["compute nodes often cannot reach the internet: fetch what the job needs (models, packages, "
+                "containers) on a login or transfer node first, or ask the administrators whether there is a proxy"],
+}
+
+
 # a step for one kind of finding, put before its label's steps when that finding decides
 FINDING_STEPS = {
     "collective-mismatch": "find where the ranks take different paths (a branch on the rank, an early exit, a "
@@ -90,7 +98,8 @@ def attribute(evidence: list[Evidence], *, job_id: str | None = None,
         "supporting": [e.id for e in chosen],
         "contradicting": contradicting,
         "explanation": _explain(head, chosen, rivals),
-        "next_steps": _finding_steps(chosen) + list(NEXT_STEPS[label]),
+        "next_steps": _finding_steps(chosen) + list(USER_STEPS[label] if scope == "user" and label in USER_STEPS
+                                                    else NEXT_STEPS[label]),
     }
     return Result(attribution, _alternatives(ranked[1:], by_label, chosen=label))
 

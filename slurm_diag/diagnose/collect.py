@@ -70,11 +70,17 @@ def around_job(job, client, store_factory) -> tuple[list[Evidence], list[str]]:
             store = store_factory()
             reports = [r for node in job.nodes for r in store.health_reports(node=node, limit=200)]
             probes = [r for node in job.nodes for r in store.probe_results(node=node, limit=200)]
-            kept_off = prolog_drains(job, store.audit_log(subject=job.job_id))
         except SdiagError as exc:
             found.append(_unreadable("health:unavailable", "health", f"health and probe records: {exc.message}", job))
             missing.append("node health and probe records (the store)")
             reports = probes = None
+        if reports is not None:
+            try:
+                kept_off = prolog_drains(job, store.audit_log(subject=job.job_id))
+            except SdiagError as exc:          # the records were read: only the prologs' actions are lost
+                found.append(_unreadable("health:actions-unavailable", "health",
+                                         f"the prologs' actions on the job's nodes: {exc.message}", job))
+                missing.append("the prologs' actions for this job (the store's node_actions)")
         try:
             found += node_facts.from_events(job, events.result())
         except SdiagError as exc:
@@ -91,10 +97,12 @@ def around_job(job, client, store_factory) -> tuple[list[Evidence], list[str]]:
 def prolog_drains(job, audit: list[dict]) -> list[Evidence]:
     """The job's own prologs that found a node unfit and kept the job off it (the job was requeued
     and ran elsewhere): the scheduler's doing for a job that then completed, context otherwise."""
+    from slurm_diag.store.tables import NODE_ACTIONS_EVENT     # the store is open by now
+
     out = []
     for row in audit:
         detail = row.get("detail") or {}
-        if row.get("event") != "health.action" or detail.get("action") != "drain" \
+        if row.get("event") != NODE_ACTIONS_EVENT or detail.get("action") != "drain" \
                 or detail.get("context") != "prolog":
             continue
         node = detail.get("node")

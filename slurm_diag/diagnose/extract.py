@@ -143,12 +143,13 @@ def _nccl_bus(packed: str) -> str:
 REPORTER = (
     re.compile(rf"\[(?P<node>{_HOST}):\d+:\d+:\d+\]\s"),                                     # UCX's [host:pid:tid:n]
 )
+_ALL_HOSTS = NODE + REPORTER
 
 
-def _hosts(line: str, patterns=NODE + REPORTER):
+def _hosts(line: str):
     """(the span of a host or host list the line's grammar marks, its text, whether it is a Slurm
     host list), for each one; a list is expanded only by whoever needs its names."""
-    for rx in patterns:
+    for rx in _ALL_HOSTS:
         for m in rx.finditer(line):
             group = "list" if "list" in rx.groupindex and m["list"] else "node"
             yield m.span(group), m[group], group == "list"

@@ -1117,14 +1117,16 @@ sign("user-diverged", "user_code", "user", "process", 2,
 sign("user-port-in-use", "user_code", "user", "network", 2,
      r"Address already in use|errno: 98\b|\bEADDRINUSE\b|could not bind to port \d+, it was already in use",
      "the job's rendezvous port is taken (another job on the node uses the same MASTER_PORT)")
-# a name on the public internet that does not resolve from the job: compute nodes often have no
-# internet access by design (the job should fetch on a login node first); a cluster-internal name
-# that does not resolve is the fabric's (net-mpi-tcp)
+# a web download (an HTTP client, curl, git over https) whose host name does not resolve from the
+# job: compute nodes often have no internet access by design (the job should fetch on a login node
+# first); a peer's name that does not resolve for MPI or ssh is the fabric's (net-mpi-tcp)
 sign("net-no-internet", "network", "user", "internet", 2,
-     r"(?:Failed to resolve|Could not resolve host:?|Couldn't resolve host(?: name)?:?|getaddrinfo(?: failed)? for) "
-     r"'?[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|ai|co|dev|cloud|app)'?(?![\w.-])",
-     "a name on the internet did not resolve from the job's node: compute nodes often have no internet "
-     "access (fetch what the job needs on a login node first, or ask whether the site has a proxy)",
+     r"NameResolutionError\(.*Failed to resolve '[^']+'|^curl: \(6\) Could not resolve host: \S+|"
+     r"unable to access 'https?://[^']+': Could not resolve host|"
+     r"HTTPS?ConnectionPool\(host='[^']+', port=\d+\): Max retries exceeded.*(?:Name or service not known|"
+     r"Temporary failure in name resolution|nodename nor servname)",
+     "a web address did not resolve from the job's node: compute nodes often have no internet access "
+     "(fetch what the job needs on a login node first, or ask whether the site has a proxy)",
      also=("user_code",))
 sign("user-offline-hub", "user_code", "user", "network", 2,
      r"couldn't connect to 'https?://huggingface\.co'|We couldn't connect to .huggingface\.co",

@@ -22,8 +22,8 @@ ACTION_BY_LABEL = {
 }
 _TIMESTAMP = re.compile(r"^\s*(\[[^\]]{1,40}\]\s*|\d{4}-\d\d-\d\d[T ][\d:.,]+\S*\s*|[A-Z][a-z]{2}\s+\d+\s+[\d:]+\s+\S+\s+)")
 _TASK_LABEL = re.compile(r"^\s*\d+:\s+")      # srun -l's task number before each line
-_INTERESTING = re.compile(r"error|fail|fatal|xid|warn|kill|exception|timeout|oom|abort|denied|panic",
-                          re.IGNORECASE)
+_INTERESTING = re.compile(r"error|fail|fatal|xid|kill|exception|timeout|oom|abort|denied|panic", re.IGNORECASE)
+_WARNING = re.compile(r"warn", re.IGNORECASE)     # only when no line says more: a warning is mostly noise
 _WORD = re.compile(r"[A-Za-z][A-Za-z_]{2,}")
 
 
@@ -31,8 +31,11 @@ def _key_line(excerpt: str) -> str:
     lines = [ln.strip() for ln in excerpt.split("\n") if ln.strip()]
     if not lines:
         raise UsageError("the log excerpt is empty", hint="pass the log lines that showed the failure")
+    for line in lines:                       # an error line that is not a warning
+        if _INTERESTING.search(line) and not _WARNING.search(line):
+            return line
     for line in lines:
-        if _INTERESTING.search(line):
+        if _INTERESTING.search(line) or _WARNING.search(line):
             return line
     return lines[0]
 
@@ -81,7 +84,15 @@ def attribution_from_words(label: str, scope: str, why: str, next_steps: list[st
             "next_steps": [" ".join(step.split()) for step in next_steps or [] if step.strip()]}
 
 
-def entry_from_attribution(attribution: dict, excerpt: str, signature: str | None = None) -> dict:
+def public_explanation(text: str) -> str:
+    """An engine's or a model's explanation without the log it quotes: the engine writes "what it is:
+    the line (where)", so the part before the first ": " (a site entry is read by every user, and
+    the log is the job owner's). A person's own words (`kb add --label --why`) are kept whole."""
+    return text.split(": ", 1)[0].split("\n", 1)[0].strip()
+
+
+def entry_from_attribution(attribution: dict, excerpt: str, signature: str | None = None, *,
+                           own_words: bool = False) -> dict:
     from slurm_diag import schemas
 
     problems = schemas.errors("attribution", attribution)
@@ -109,6 +120,7 @@ def entry_from_attribution(attribution: dict, excerpt: str, signature: str | Non
     keys = list(dict.fromkeys([label, attribution["component"].lower(), *words]))[:10]
     digest = hashlib.sha1(signature.encode()).hexdigest()[:10]
     steps = " ".join(attribution.get("next_steps", []))
+    why = attribution["explanation"] if own_words else public_explanation(attribution["explanation"])
     component = re.sub(r"[^a-z0-9_]", "_", attribution["component"].lower())[:40].strip("_") or "unknown"
     if not component[0].isalpha():
         component = "c_" + component[:37]
@@ -117,7 +129,7 @@ def entry_from_attribution(attribution: dict, excerpt: str, signature: str | Non
         "problemkey": [k[:60] for k in keys if len(k) >= 2] or [label],
         "rawtext": "\n".join(shown) if len("\n".join(shown)) >= 10 else f"{' '.join(shown) or signature} ({label})",
         "function": "agent.attribution",
-        "result": (f"{attribution['explanation']} Next: {steps}" if steps else attribution["explanation"])[:4000],
+        "result": (f"{why} Next: {steps}" if steps else why)[:4000],
         "label": label, "scope": attribution["scope"], "component": component,
         "severity": "critical" if attribution["scope"] == "infra" else "warning",
         "signatures": [signature], "action": ACTION_BY_LABEL[label],
@@ -138,12 +150,13 @@ def _matched_lines(excerpt: str, signature: str) -> list[str]:
     return [ln.strip()[:400] for ln in excerpt.split("\n") if ln.strip() and rx.search(ln)][:3]
 
 
-def add(attribution: dict, excerpt: str, signature: str | None = None, cfg=None, store=None) -> dict:
+def add(attribution: dict, excerpt: str, signature: str | None = None, cfg=None, store=None, *,
+        own_words: bool = False) -> dict:
     """Append the entry unless an existing one already carries the same signature; index it."""
     from slurm_diag.kb.api import _cfg, ensure_built, open_store
 
     cfg = _cfg(cfg)
-    entry = entry_from_attribution(attribution, excerpt, signature)
+    entry = entry_from_attribution(attribution, excerpt, signature, own_words=own_words)
     store = store or open_store(cfg)
     ensure_built(cfg, store)
     with store.writing():

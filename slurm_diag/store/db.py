@@ -136,8 +136,13 @@ class Store:
             with self._connect(write=True) as conn:
                 conn.execute(text(t.NODE_ACTIONS_DDL))
         except StoreError as err:
+            if "already exists" in err.message:              # another process created it meanwhile
+                return
             if "read-only" not in err.message and "denied" not in err.message:
                 raise
+            print(f"sdiag: warning: the store has no node_actions view and this user may not create it, so "
+                  f"users' explain cannot read the prologs' actions through store.nodes_url: {err.message}",
+                  file=sys.stderr)
 
     def _widen_charset(self) -> None:
         """MariaDB/MySQL: convert tables an older slurm-diag created in the server's default character

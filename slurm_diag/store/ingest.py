@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from slurm_diag.schemas import SchemaError
-from slurm_diag.store import latch
+from slurm_diag.store import latch, tables
 from slurm_diag.store.db import Store
 
 
@@ -50,7 +50,7 @@ def ingest(store: Store, spool: Path) -> IngestSummary:
                 if kind == "health":
                     store.add_health_report(doc)
                 else:
-                    event = "job.end" if kind == "jobs" else "health.action"
+                    event = "job.end" if kind == "jobs" else tables.NODE_ACTIONS_EVENT
                     actor = f"{doc.get('context') or kind}@{doc.get('node', '?')}"
                     subject = str(doc.get("job_id") or doc.get("node") or "")
                     store.audit(actor=actor, event=event, subject=subject or None, detail=doc)

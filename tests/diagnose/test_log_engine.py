@@ -289,6 +289,17 @@ NCCL_ABORT = ("[E ProcessGroupNCCL.cpp:455] Some NCCL operations have failed or 
               "nature of CUDA kernels, subsequent GPU operations might run on corrupted/incomplete data.")
 
 
+def test_a_web_address_a_compute_node_cannot_resolve_is_the_jobs_with_the_users_next_step():
+    a = diagnose("Error: HTTPSConnectionPool(host='api.example.com', port=443): Max retries exceeded with url: /x "
+                 "(Caused by NameResolutionError(\"<urllib3.connection.HTTPSConnection object at 0x1>: Failed to "
+                 "resolve 'api.example.com' ([Errno -2] Name or service not known)\"))").attribution
+    assert (a["label"], a["scope"]) == ("network", "user")
+    assert a["next_steps"][0].startswith("compute nodes often cannot reach the internet")
+    assert not any("fabric links" in step for step in a["next_steps"])
+    # a peer's name that MPI cannot resolve is not a download: not this rule's
+    assert diagnose("mpirun: Could not resolve host: gpu-node-12.cluster.example.org").attribution["label"] == "unknown"
+
+
 def test_a_site_entry_for_a_line_many_causes_print_only_suggests():
     # the site found this job's cause (the fabric); the next job printing the same symptom may have
     # failed another way, so the entry cannot decide it

@@ -206,3 +206,20 @@ def test_a_hardware_xid_printed_by_the_job_but_never_seen_by_the_driver_blames_n
     store.add_health_report(report("node1", END + timedelta(seconds=6),
                                    [("xid", "CRITICAL", "XID 79 (GPU has fallen off the bus) x1", 0)]))
     assert explain(tmp_path, j, fake, store).attribution["label"] == "gpu_hardware"
+
+
+def test_the_prologs_actions_unreadable_loses_only_them_not_the_health_records(tmp_path):
+    """A nodes account whose store lacks the node_actions view (or its grant) still reads health."""
+    from slurm_diag.store.db import StoreError
+
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    store.add_health_report(report("node1", START + timedelta(minutes=5, seconds=5),
+                                   [("xid", "CRITICAL", "Xid 79 on GPU 0: fallen off the bus", 0)]))
+
+    def no_view(subject=None):
+        raise StoreError("cannot reach the store: no such table: node_actions", hint="x")
+    store.audit_log = no_view
+    more, missing = collect.around_job(job(tmp_path, WATCHDOG), FakeSlurmClient(["node1", "node2"]), lambda: store)
+    ids = {e.id for e in more}
+    assert "health:node1:xid:0" in ids and "health:actions-unavailable" in ids and "health:unavailable" not in ids
+    assert "the prologs' actions for this job (the store's node_actions)" in missing

@@ -46,6 +46,21 @@ def test_an_entry_keeps_only_the_lines_its_signature_matches_not_the_rest_of_the
     assert "alice" not in json.dumps(doc)        # every user can read the site's entries
 
 
+def test_an_entry_keeps_an_engines_explanation_without_the_log_line_it_quotes():
+    engine_said = {**ATTR, "explanation": "the job ran out of host memory (OOM killer): slurmstepd: error: Detected "
+                                         "1 oom-kill event in /home/alice/secret-run (stdout line 2)"}
+    doc = entry_from_attribution(engine_said, "slurmstepd: error: Detected 1 oom-kill event(s) in StepId=9.batch")
+    assert doc["result"].startswith("the job ran out of host memory (OOM killer) Next:") and "alice" not in doc["result"]
+    mine = entry_from_attribution(engine_said, "ERROR rail3 lost carrier 17 times", own_words=True)
+    assert "alice" in mine["result"]                 # a person's own words are theirs to choose
+
+
+def test_the_key_line_is_an_error_not_the_warning_before_it():
+    sig = signature_from_excerpt("UserWarning: TypedStorage is deprecated\n"
+                                 "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB")
+    assert "OutOfMemoryError" in sig and "TypedStorage" not in sig
+
+
 def test_an_entry_from_a_signature_alone_says_what_it_is():
     doc = entry_from_attribution(ATTR, "", signature=r"rail\d+ lost carrier")
     assert doc["rawtext"] == r"rail\d+ lost carrier (network)"

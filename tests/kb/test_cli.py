@@ -89,6 +89,12 @@ def test_an_admins_confirmed_cause_in_words_explains_the_next_job_that_fails_the
     assert "explain only suggests this cause: the engine reads it as a symptom" in symptom.stdout
     assert "kept as its text (every user can read it" in symptom.stdout
     run_cli("kb", "forget", symptom.stdout.split()[1], home=home)
+    unchecked = run_cli("kb", "add", "--label", "network", "--scope", "infra", "--json",
+                        "--why", "a cable on rail 2 of this job's nodes dropped; facilities replaced it",
+                        "--signature", r"Some\s+NCCL\s+operations\s+have\s+failed\s+or\s+timed\s+out", home=home)
+    doc = json.loads(unchecked.stdout)
+    assert doc["decides"] is None and "no log line was given" in doc["why_not"]   # it cannot tell without one
+    run_cli("kb", "forget", doc["id"], home=home)
 
     res = run_cli("explain", "--log", str(later), "--json", home=home)
     doc = json.loads(res.stdout)

@@ -98,3 +98,19 @@ def test_the_local_clusters_config_names_its_nodes_account(devcluster):
     with pytest.raises(SQLAlchemyError, match="denied"), nodes.engine.connect() as conn:
         conn.execute(text("SELECT * FROM findings LIMIT 1"))
     nodes.engine.dispose()
+
+
+def test_a_view_another_process_created_meanwhile_is_no_error(tmp_path, monkeypatch):
+    import sqlalchemy
+
+    url = f"sqlite:///{tmp_path / 'sdiag.db'}"
+    Store(url)
+
+    class NoViewsYet:                       # what a process saw just before another created the view
+        def __init__(self, conn):
+            pass
+
+        def get_view_names(self):
+            return []
+    monkeypatch.setattr(sqlalchemy, "inspect", NoViewsYet)
+    assert Store(url).health_reports() == []
