@@ -110,7 +110,11 @@ def entry_from_attribution(attribution: dict, excerpt: str, signature: str | Non
         except PatternError as exc:
             raise UsageError(f"--signature {signature!r}: {exc}", hint="give a simple one-line regex") from None
     else:
-        signature = signature_from_excerpt(excerpt)
+        try:
+            signature = signature_from_excerpt(excerpt)
+        except PatternError as exc:
+            raise UsageError(f"no safe signature could be derived from the excerpt's key line ({exc})",
+                             hint="pass --signature with a one-line regex for the line") from None
     shown = _matched_lines(excerpt, signature)
     if excerpt and not shown:
         raise UsageError(f"the signature {signature!r} does not match the excerpt",

@@ -19,6 +19,11 @@ _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*(?<!\\)[*+}](?:[^()\\]|\\.)*
 _BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=")
 
 
+# a regex \n: a backslash and n after an even number of backslashes (an escaped backslash before
+# an n, "\\n", is a log line's literal backslash-n and matches on one line)
+_NEWLINE_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\n")
+
+
 class PatternError(ValueError):
     """A signature is not a safe, valid single-line regex."""
 
@@ -28,7 +33,7 @@ def vet_pattern(pattern: str) -> re.Pattern:
     backreference, or multi-line)."""
     if len(pattern) > MAX_PATTERN_CHARS:
         raise PatternError(f"pattern is {len(pattern)} chars, at most {MAX_PATTERN_CHARS}")
-    if "\n" in pattern or "\\n" in pattern:
+    if "\n" in pattern or _NEWLINE_ESCAPE.search(pattern):
         raise PatternError("signatures match one line; remove the newline")
     if _NESTED_QUANTIFIER.search(pattern):
         raise PatternError("nested quantifier such as (a+)+ can backtrack catastrophically")

@@ -26,6 +26,7 @@ from tests.store.test_store import REPORT
 
 XID79 = "NVRM: Xid (PCI:0000:3b:00): 79, pid=1234, GPU has fallen off the bus."
 BINARY = bytes(random.Random(8).randrange(256) for _ in range(512)) + b"\x00\xff\xfe"
+WORDS = ["--label", "user_code", "--scope", "user", "--why", "the app's config holds a value it cannot parse"]
 
 
 @dataclass
@@ -68,6 +69,10 @@ CASES = [
                                             b"Xid 79 \xff\xfe fallen off the bus"], 2, "not UTF-8"),
     Case("binary file in kb add --excerpt", ["kb", "add", "--attribution", "attr.json", "--excerpt", "blob"],
          2, "expected a UTF-8 text log excerpt, found"),
+    Case("a literal backslash-n in kb add --text", ["kb", "add", *WORDS, "--text",
+                                                   'ValueError: bad value "a\\nb" in /etc/app.conf'], 0, "added "),
+    Case("a newline escape in kb add --signature", ["kb", "add", *WORDS, "--signature", "first line\\nsecond"],
+         2, "remove the newline"),
 ]
 
 

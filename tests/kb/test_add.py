@@ -61,6 +61,12 @@ def test_the_key_line_is_an_error_not_the_warning_before_it():
     assert "OutOfMemoryError" in sig and "TypedStorage" not in sig
 
 
+def test_a_line_with_a_literal_backslash_n_gets_a_signature_that_matches_it():
+    line = 'ValueError: bad value "a\\nb" in /etc/app.conf'          # the two characters \ and n
+    sig = signature_from_excerpt(line)
+    assert re.search(sig, line)
+
+
 def test_an_entry_from_a_signature_alone_says_what_it_is():
     doc = entry_from_attribution(ATTR, "", signature=r"rail\d+ lost carrier")
     assert doc["rawtext"] == r"rail\d+ lost carrier (network)"
