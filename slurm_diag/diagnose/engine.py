@@ -115,7 +115,9 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
     if a["label"] == "unknown" and job.state == "COMPLETED" and job.exit_code == 0 and not a["contradicting"]:
         a["explanation"] = "the job completed normally (exit code 0): nothing went wrong that slurm-diag could see"
         a["next_steps"] = ["nothing to do; if it ran slow, compare it with earlier runs of the same job name"]
-    if a["label"] == "unknown" and any(alt["label"] in ("slow_node", "gpu_throttle") for alt in result.alternatives):
+    if a["label"] == "unknown" and job.state in collect.SLOW_STATES \
+            and any(alt["label"] in ("slow_node", "gpu_throttle") for alt in result.alternatives):
+        # a slow node explains a job that ran slow, not one that failed: probe it for the former only
         a["next_steps"].insert(0, f"probe the job's nodes against the model and the fleet: "
                                   f"sdiag-agent probe submit gemm --nodes {','.join(job.nodes)} --wait")
     a["next_steps"] = exact_fix(job, a["label"]) + [s for s in a["next_steps"]]

@@ -186,6 +186,18 @@ def test_a_probe_flag_cleared_by_a_clean_run_before_the_job_does_not_count(tmp_p
     assert flagged(probe_result("node2", START - timedelta(hours=1), "OK", probe="membw")) != []   # another probe
 
 
+def test_a_slow_node_earns_a_probe_step_for_a_job_that_ran_slow_not_for_one_that_failed(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    store.add_probe_result({**probe_result("node2", START - timedelta(hours=1), "CRITICAL"), "metric": "gemm_fp64"})
+    fake = FakeSlurmClient(["node1", "node2"])
+    failed = job(tmp_path, "widgetd: fatal: calibration table for stage 4 could not be reconciled\n", exit_code=2)
+    a = explain(tmp_path, failed, fake, store).attribution
+    assert a["label"] == "unknown" and a["next_steps"][0].startswith("read the error lines no rule recognises")
+    assert not any(step.startswith("probe the job's nodes") for step in a["next_steps"])
+    done = job(tmp_path, "epoch 1 done\n", state="COMPLETED", exit_code=0)     # a job it may have slowed
+    assert explain(tmp_path, done, fake, store).attribution["label"] == "slow_node"
+
+
 def test_a_hardware_xid_printed_by_the_job_but_never_seen_by_the_driver_blames_nobody_else(tmp_path):
     """A job's log is untrusted: a line that merely says "Xid 79" while the job's own epilog read the
     kernel log and found no Xid does not make the GPU guilty; the job's own error decides."""
