@@ -13,6 +13,7 @@ import pytest
 
 from slurm_diag.devcluster import cluster, daemons
 from tests.conftest import script_started, sdiag
+from tests.core.test_real_users import user  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.cluster
 
@@ -185,11 +186,13 @@ def healthy_again(devcluster, slurm):
             slurm.resume_node(name)
 
 
+XID_JOB = ("#!/bin/sh\necho training\nsleep 4\n"
+           "echo 'RuntimeError: CUDA error: an illegal memory access was encountered' >&2\nexit 1\n")
+
+
 def test_a_gpu_that_fell_off_the_bus_during_the_job_is_the_cause_not_the_jobs_code(
         devcluster, cluster_env, slurm, healthy_again):
-    script = ("#!/bin/sh\necho training\nsleep 4\n"
-              "echo 'RuntimeError: CUDA error: an illegal memory access was encountered' >&2\nexit 1\n")
-    job_id = submit(devcluster, script, "-w", "node3", "--gres=gpu:8")
+    job_id = submit(devcluster, XID_JOB, "-w", "node3", "--gres=gpu:8")
     script_started(slurm, job_id, f"/tmp/sdiag-explain-{job_id}.out")
     cluster.set_profile(devcluster, "node3", "h100-8-xid79")     # the Xid lands in its kernel log mid-job
     slurm.wait(job_id, timeout=120, poll=0.5)
@@ -197,6 +200,31 @@ def test_a_gpu_that_fell_off_the_bus_during_the_job_is_the_cause_not_the_jobs_co
     a = explain(cluster_env, job_id)["attribution"]
     assert (a["label"], a["scope"], a["suspect_nodes"]) == ("gpu_hardware", "infra", ["node3"]), a
     assert {"node": "node3", "gpu": 2} in a["suspect_gpus"]
+
+
+def test_a_user_is_told_the_gpu_failed_under_their_job_not_their_code(
+        user, devcluster, cluster_env, slurm, healthy_again):
+    """The same failure, explained to the job's owner, an ordinary unix user: the store's password is
+    root's, so the Xid the epilog recorded reaches them through the nodes' account (store.nodes_url)."""
+    from tests.core import unix_user
+    from tests.core.test_real_users import _env, _sdiag
+
+    out = f"/tmp/sdiag-explain-user-{time.time_ns()}.out"
+    sent = unix_user.run_as(user, ["sbatch", "--parsable", "--chdir=/tmp", "-o", out, "-w", "node3",
+                                   "--gres=gpu:8"], env=_env(user, devcluster), input=XID_JOB.encode())
+    assert sent.returncode == 0, sent.stderr
+    job_id = sent.stdout.strip().split(";")[0]
+    script_started(slurm, job_id, out)
+    cluster.set_profile(devcluster, "node3", "h100-8-xid79")
+    slurm.wait(job_id, timeout=120, poll=0.5)
+    time.sleep(3)
+    told = _sdiag(user, devcluster, "explain", job_id, "--json")
+    assert told.returncode == 0 and "Traceback" not in told.stderr, told.stderr
+    a = json.loads(told.stdout)["attribution"]
+    assert (a["label"], a["scope"], a["suspect_nodes"]) == ("gpu_hardware", "infra", ["node3"]), a
+    assert {"node": "node3", "gpu": 2} in a["suspect_gpus"]
+    # the epilog's own record of the Xid, not only the drain Slurm's accounting shows every user
+    assert "health:node3:xid:2" in a["supporting"], a["supporting"]
 
 
 def test_a_node_that_died_under_its_job(devcluster, cluster_env, slurm):
