@@ -105,33 +105,40 @@ class Store:
         except SQLAlchemyError as exc:
             raise _error(self.url, exc) from None
 
-    def _init(self) -> None:
-        with self._connect() as conn:
-            missing = [name for name in t.metadata.tables if not self.engine.dialect.has_table(conn, name)]
-        if missing:
-            with self._connect(write=True) as conn:
-                t.metadata.create_all(conn)
-        self._add_node_actions_view()
-        self._widen_charset()
-        self._guard_audit_log()
-        with self._connect() as conn:
-            row = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).first()
-        if row is None:
-            with self._connect(write=True) as conn:
-                conn.execute(insert(t.meta).values(key="schema_version", value=str(t.SCHEMA_VERSION)))
-        elif int(row.value) != t.SCHEMA_VERSION:
-            raise StoreError(f"store {mask_url(self.url)} has schema version {row.value}, "
-                             f"this slurm-diag expects {t.SCHEMA_VERSION}",
-                             hint="use a matching slurm-diag or point [store] url at a new database")
+    # the audit rows ``audit_log`` reads: all of them here; NodeRecords reads the hooks' actions only
+    _audit_rows = t.audit_log
 
-    def _add_node_actions_view(self) -> None:
-        """Create the ``node_actions`` view once (tables.py); a store this user cannot change goes
-        without it (only `store.nodes_url`'s account reads it)."""
+    def _init(self) -> None:
         from sqlalchemy import inspect
 
         with self._connect() as conn:
-            if "node_actions" in inspect(conn).get_view_names():
-                return
+            missing = [name for name in t.metadata.tables if not self.engine.dialect.has_table(conn, name)]
+            view_missing = t.node_actions.name not in inspect(conn).get_view_names()
+        if missing:
+            with self._connect(write=True) as conn:
+                t.metadata.create_all(conn)
+        if view_missing:
+            self._add_node_actions_view()
+        self._widen_charset()
+        self._guard_audit_log()
+        stored = self._stored_version()
+        if stored is None:
+            with self._connect(write=True) as conn:
+                conn.execute(insert(t.meta).values(key="schema_version", value=str(t.SCHEMA_VERSION)))
+        elif int(stored) != t.SCHEMA_VERSION:
+            raise StoreError(f"store {mask_url(self.url)} has schema version {stored}, "
+                             f"this slurm-diag expects {t.SCHEMA_VERSION}",
+                             hint="use a matching slurm-diag or point [store] url at a new database")
+
+    def _stored_version(self) -> str | None:
+        """The schema version the store records, or None before it records one."""
+        with self._connect() as conn:
+            row = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).first()
+        return None if row is None else row.value
+
+    def _add_node_actions_view(self) -> None:
+        """Create the ``node_actions`` view (tables.py); a store this user cannot change goes
+        without it (only `store.nodes_url`'s account reads it)."""
         try:
             with self._connect(write=True) as conn:
                 conn.execute(text(t.NODE_ACTIONS_DDL))
@@ -340,9 +347,10 @@ class Store:
         self._insert(t.audit_log, dict(time=now(), actor=actor, event=event, subject=subject, detail=detail))
 
     def audit_log(self, subject: str | None = None) -> list[dict]:
-        query = select(t.audit_log).order_by(t.audit_log.c.seq)
+        rows = self._audit_rows
+        query = select(rows).order_by(rows.c.seq)
         if subject:
-            query = query.where(t.audit_log.c.subject == subject)
+            query = query.where(rows.c.subject == subject)
         with self._connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 

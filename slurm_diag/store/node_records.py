@@ -6,8 +6,6 @@ attributions, the agent's transcripts) quotes other users' logs."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from slurm_diag.errors import EnvironmentProblem
 from slurm_diag.store import tables as t
 from slurm_diag.store.db import Store, StoreError
@@ -17,20 +15,14 @@ class NodeRecords(Store):
     """Read only: it creates, converts and writes nothing (its account could not). Only the
     reading methods of health reports, probe results and ``audit_log`` (the hooks' actions) apply."""
 
-    def _init(self) -> None:
-        with self._connect() as conn:
-            row = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).first()
-        if row is None or int(row.value) != t.SCHEMA_VERSION:
-            raise StoreError(f"the nodes' records (store.nodes_url) have schema version "
-                             f"{row.value if row else 'none'}, this slurm-diag expects {t.SCHEMA_VERSION}",
-                             hint="an administrator runs `sdiag-agent store info` to create or check the store")
+    _audit_rows = t.node_actions
 
-    def audit_log(self, subject: str | None = None) -> list[dict]:
-        query = select(t.node_actions).order_by(t.node_actions.c.seq)
-        if subject:
-            query = query.where(t.node_actions.c.subject == subject)
-        with self._connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+    def _init(self) -> None:
+        stored = self._stored_version()
+        if stored is None or int(stored) != t.SCHEMA_VERSION:
+            raise StoreError(f"the nodes' records (store.nodes_url) have schema version "
+                             f"{stored or 'none'}, this slurm-diag expects {t.SCHEMA_VERSION}",
+                             hint="an administrator runs `sdiag-agent store info` to create or check the store")
 
 
 def open_for_reading(cfg) -> Store:
