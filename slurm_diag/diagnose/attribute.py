@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from slurm_diag.diagnose import request_fit
 from slurm_diag.diagnose.evidence import Evidence
 
 BASE_CONFIDENCE = {0: 0.9, 1: 0.85, 2: 0.75, 3: 0.6, 4: 0.35}
@@ -56,7 +57,11 @@ FINDING_STEPS = {
     "collective-mismatch": "find where the ranks take different paths (a branch on the rank, an early exit, a "
                            "data-dependent number of steps); rerun with TORCH_DISTRIBUTED_DEBUG=DETAIL and "
                            "PyTorch names the mismatched collectives",
+    "no-gpu-asked": request_fit.FIX,
 }
+# a finding whose step is the whole fix when it heads the attribution: the label's general advice
+# would send the user elsewhere (a job that asked for no GPU has no error in its code to fix)
+WHOLE_FIX = frozenset({"no-gpu-asked"})
 
 
 @dataclass
@@ -98,8 +103,9 @@ def attribute(evidence: list[Evidence], *, job_id: str | None = None,
         "supporting": [e.id for e in chosen],
         "contradicting": contradicting,
         "explanation": _explain(head, chosen, rivals),
-        "next_steps": _finding_steps(chosen) + list(USER_STEPS[label] if scope == "user" and label in USER_STEPS
-                                                    else NEXT_STEPS[label]),
+        "next_steps": _finding_steps(chosen) + ([] if head.id.rpartition(":")[2] in WHOLE_FIX else
+                                                list(USER_STEPS[label] if scope == "user" and label in USER_STEPS
+                                                     else NEXT_STEPS[label])),
     }
     return Result(attribution, _alternatives(ranked[1:], by_label, chosen=label))
 

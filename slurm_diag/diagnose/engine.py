@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from slurm_diag.diagnose import attribute, collect, evidence, extract, job_facts, kb_hits, pci_map, slurm_facts
+from slurm_diag.diagnose import (attribute, collect, evidence, extract, job_facts, kb_hits, pci_map, request_fit,
+                                 slurm_facts)
 from slurm_diag.diagnose.logfile import LogText
 from slurm_diag.errors import SdiagError
 
@@ -95,6 +96,7 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
     """A job from the Slurm adapter, plus evidence other collectors found (node events, health
     and probe records). Suspects are kept to the job's own nodes."""
     found, missing, logs = job_facts.from_job(job)
+    request_fit.gpus(job, found, logs)
     collect.unconfirmed_xids(found, list(more))
     found += collect.stray_memory(job, found, list(more)) + collect.weigh(job, found, list(more))
     buses = pci_map.from_evidence(found)

@@ -18,6 +18,8 @@ from tests.core.test_real_users import user  # noqa: F401 (fixture)
 pytestmark = pytest.mark.cluster
 
 TINY = Path("/tmp/sdiag-test-tinyfs")
+GPU_CODE = ("#!/bin/sh\npython3 -c 'import os\ndef _lazy_init():\n    if not os.environ.get(\"CUDA_VISIBLE_DEVICES\"):\n"
+            "        raise RuntimeError(\"No CUDA GPUs are available\")\n_lazy_init()\nprint(\"training on GPU\")'\n")
 SCRIPTS = {
     "exit3": ("#!/bin/sh\necho starting; exit 3\n", []),
     "traceback": ("#!/bin/sh\npython3 -c 'import json\ndef load():\n    return json.loads(\"{bad\")\nload()'\n", []),
@@ -27,6 +29,10 @@ SCRIPTS = {
                   "echo 'widgetd: fatal: calibration table for stage 4 could not be reconciled (code 77)' >&2\n"
                   "exit 2\n", ["-e", "/tmp/sdiag-explain-%j.err"]),
     "enospc": (f"#!/bin/sh\nset -e\necho saving checkpoint\ndd if=/dev/zero of={TINY}/ckpt.pt bs=64k count=16\n", []),
+    # the CUDA runtime's view of a job's GPUs is the devices Slurm gave it (CUDA_VISIBLE_DEVICES): a job
+    # that asked for none gets none, and torch's lazy init raises this (the GPU boundary, emulated)
+    "no_gpu": (GPU_CODE, []),
+    "with_gpu": (GPU_CODE, ["--gres=gpu:1"]),
 }
 
 
@@ -89,6 +95,24 @@ def test_oom_tells_the_user_how_to_ask_for_memory(failed_jobs, cluster_env):
     assert doc["job"]["state"] == "OUT_OF_MEMORY" and any("--mem" in s for s in doc["attribution"]["next_steps"])
     text = sdiag("explain", failed_jobs["oom"], env=cluster_env).stdout
     assert "Why: host_oom, your job" in text and "State: OUT_OF_MEMORY" in text
+
+
+def test_a_job_that_asked_for_no_gpu_is_told_its_request_is_the_cause(failed_jobs, cluster_env):
+    """The same code ran on the same cluster twice: without --gres it found no GPU, and explain reads
+    the job's AllocTRES to say the request is the cause (a log alone cannot); with
+    --gres=gpu:1 it ran."""
+    doc = explain(cluster_env, failed_jobs["no_gpu"])
+    a = doc["attribution"]
+    assert (a["label"], a["scope"]) == ("user_code", "user") and a["supporting"][0] == "sacct:no-gpu-asked"
+    assert "asked Slurm for no GPU" in a["explanation"] and "No CUDA GPUs are available" in a["explanation"]
+    assert any("--gres=gpu:N" in s for s in a["next_steps"]) and doc["job"]["gpus"] == 0
+    log_only = sdiag("explain", "--log", "-", "--json", env=cluster_env,
+                     input=Path(f"/tmp/sdiag-explain-{failed_jobs['no_gpu']}.out").read_text())
+    alone = json.loads(log_only.stdout)["attribution"]           # the log alone cannot name the request
+    assert "asked Slurm" not in alone["explanation"] and not any("--gres" in s for s in alone["next_steps"])
+    ran = explain(cluster_env, failed_jobs["with_gpu"])
+    assert ran["job"]["state"] == "COMPLETED" and ran["job"]["gpus"] == 1
+    assert ran["attribution"]["label"] == "unknown" and "sacct:no-gpu-asked" not in json.dumps(ran["findings"])
 
 
 def test_a_bare_exit_code_is_unknown_and_says_what_was_seen(failed_jobs, cluster_env):

@@ -94,3 +94,40 @@ def test_a_job_that_completed_has_no_lines_pointed_at(tmp_path):
     d = engine.diagnose_job(job(tmp_path, state="COMPLETED", exit_code=0,
                                 out_text="WARNING: the frobnicator failed to warm up, retrying\ndone\n"))
     assert check(d)["label"] == "unknown" and not [f for f in d.findings if "unrecognised" in f["id"]]
+
+
+NO_DRIVER = ("Traceback (most recent call last):\n  File \"train.py\", line 4, in <module>\n"
+             "    torch.zeros(1).cuda()\n"
+             "RuntimeError: Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and "
+             "installed a driver from http://www.nvidia.com/Download/index.aspx\n")
+
+
+def test_a_job_that_asked_for_no_gpu_is_told_to_ask_for_one(tmp_path):
+    """The same line on a log alone reads as the node's driver (infra); the job's record says it
+    asked for no GPU, so the cause is its request and the line is only context."""
+    cpu_only = job(tmp_path, out_text=NO_DRIVER, alloc_tres=(("cpu", "4"), ("mem", "8G"), ("node", "1")))
+    d = engine.diagnose_job(cpu_only)
+    a = check(d)
+    assert (a["label"], a["scope"]) == ("user_code", "user") and a["supporting"][0] == "sacct:no-gpu-asked"
+    assert "asked Slurm for no GPU (AllocTRES cpu=4,mem=8G,node=1)" in a["explanation"]
+    assert "stdout line 4" in a["explanation"] and a["suspect_nodes"] == []
+    assert a["next_steps"][0].startswith("ask Slurm for the GPUs the code uses: #SBATCH --gres=gpu:N")
+    assert not any("code at the place named" in s for s in a["next_steps"])     # no error in its code to fix
+    driver = [f for f in d.findings if f["id"] == "stdout:env-driver"]
+    assert driver and driver[0]["summary"].endswith("(the job asked for no GPU: see sacct:no-gpu-asked)")
+
+
+def test_a_job_that_had_gpus_and_saw_none_is_not_blamed_for_its_request(tmp_path):
+    with_gpu = job(tmp_path, out_text=NO_DRIVER, alloc_tres=(("cpu", "4"), ("gres/gpu", "2"), ("node", "1")))
+    a = check(engine.diagnose_job(with_gpu))
+    assert (a["label"], a["scope"]) == ("software_env", "infra")
+    assert "sacct:no-gpu-asked" not in a["supporting"] + a["contradicting"]
+
+
+def test_without_the_jobs_tres_the_request_is_not_judged(tmp_path):
+    """A record without AllocTRES (a job slurmctld alone answered for) says nothing about its request."""
+    d = engine.diagnose_job(job(tmp_path, out_text="RuntimeError: No CUDA GPUs are available\n"))
+    check(d)
+    assert not [f for f in d.findings if f["id"] == "sacct:no-gpu-asked"]
+    with_tres = job(tmp_path, out_text="RuntimeError: No CUDA GPUs are available\n", alloc_tres=(("cpu", "1"),))
+    assert [f for f in engine.diagnose_job(with_tres).findings if f["id"] == "sacct:no-gpu-asked"]
