@@ -8,7 +8,10 @@ must not unless the cheap evidence left the question open).
 
     eval $(sdiag-agent devcluster env)
     /opt/slurm-diag/venv/bin/python benchmarks/explain_bench.py [--runs 10] [--jobs ID ...] [--json]
-        [--user NAME]
+        [--user NAME] [--array N]
+
+``--array N`` also submits an array of N tasks, half of them failing two ways, and times explain on
+the array's id (every failed task diagnosed; distinct failures once each), reported apart.
 
 ``--user`` submits and explains as that (existing, ordinary) user instead of root: a user cannot
 read the store's credentials, so their explain reads the nodes' records through
@@ -79,6 +82,25 @@ def submit_all() -> list[str]:
     return ids
 
 
+ARRAY_SCRIPT = ("#!/bin/sh\ni=$SLURM_ARRAY_TASK_ID\n"
+                "if [ $((i % 4)) = 0 ]; then exec python3 -c 'import json; json.loads(\"{bad\")'; fi\nexit $((i % 2))\n")
+
+
+def submit_array(tasks: int) -> str:
+    out = subprocess.run(["sbatch", "--parsable", "-J", "bench-array", "--chdir=/tmp", f"--array=0-{tasks - 1}",
+                          "-o", "/tmp/sdiag-explain-bench-%A_%a.out"], input=ARRAY_SCRIPT,
+                         capture_output=True, text=True, timeout=30, **AS)
+    if out.returncode != 0:
+        sys.exit(f"sbatch failed: {out.stderr.strip()}")
+    array = out.stdout.strip().split(";")[0]
+    deadline = time.monotonic() + 60 + tasks * 2
+    while time.monotonic() < deadline and subprocess.run(["squeue", "-h", "-j", array], capture_output=True,
+                                                          text=True, timeout=30, **AS).stdout.strip():
+        time.sleep(2)
+    time.sleep(3)
+    return array
+
+
 def measure(job: str, runs: int) -> list[float]:
     times = []
     for i in range(runs + 1):
@@ -107,6 +129,7 @@ def main() -> int:
     ap.add_argument("--jobs", nargs="*", help="explain these jobs instead of submitting new ones")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--user", help="submit and explain as this ordinary user (their explain reads store.nodes_url)")
+    ap.add_argument("--array", type=int, default=0, metavar="N", help="also time explain on an N-task array")
     args = ap.parse_args()
     if args.user:
         AS.update(as_user(args.user))
@@ -118,6 +141,10 @@ def main() -> int:
     result = {"runs": len(every), "median_s": statistics.median(every), "p95_s": p95(every),
               "budget_s": BUDGET_S, "per_job_median_s": {j: statistics.median(t) for j, t in per_job.items()},
               "heavy_imports": heavy_imports(jobs[0])}
+    if args.array:
+        array = submit_array(args.array)
+        took = measure(array, 3)
+        result["array"] = {"job_id": array, "tasks": args.array, "median_s": statistics.median(took)}
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -126,6 +153,10 @@ def main() -> int:
     for job, med in result["per_job_median_s"].items():
         print(f"  job {job}: median {med:.3f} s")
     print(f"  heavy modules imported by explain: {result['heavy_imports'] or 'none'}")
+    if args.array:
+        arr = result["array"]
+        print(f"explain of the {arr['tasks']}-task array {arr['job_id']} ({sum(i % 4 == 0 or i % 2 for i in range(arr['tasks']))} failed): "
+              f"median {arr['median_s']:.3f} s over 3 runs")
     return 0
 
 

@@ -174,7 +174,8 @@ def _known(store, subject: str, digest: str) -> bool:
 
 
 class Loop:
-    """One pass. ``diagnose(job) -> explain-like dict``; ``reason(diagnosis, job) -> (attribution,
+    """One pass. ``diagnose(job, history) -> explain-like dict`` (history: the pass's jobs' node events
+    and records, read once); ``reason(diagnosis, job) -> (attribution,
     llm record)`` or None for the engine alone."""
 
     def __init__(self, ctx, diagnose, *, reason=None, llm: str = "none", min_jobs: int = 3, max_jobs: int = 500,
@@ -206,8 +207,11 @@ class Loop:
         probe_results = self.store.probe_results(limit=2000)                  # read once a pass
         report.nodes_observed = observe_nodes(self.store, start, probe_results)
         views = []
+        from slurm_diag.diagnose.collect import NodeHistory
+
+        history = NodeHistory(self.ctx.client, jobs)
         for job in jobs:
-            view = self._orient(job, report, named=bool(job_ids))
+            view = self._orient(job, report, history, named=bool(job_ids))
             if view is not None:
                 views.append(view)
         handled = self._across(views, report)
@@ -220,8 +224,8 @@ class Loop:
         return report
 
     # ------------------------------------------------------------ orient and decide, per job
-    def _orient(self, job, report: RunReport, named: bool):
-        d = self.diagnose(job)
+    def _orient(self, job, report: RunReport, history, named: bool):
+        d = self.diagnose(job, history)
         slow = any(f["id"] == "sacct:earlier-runs" and f["severity"] == "WARN" for f in d["findings"])
         decisions = []
         record = {"status": "off"}
@@ -402,9 +406,9 @@ def engine_diagnoser(client, store, kb_entries=None):
     """diagnose(job) -> the engine's document over the job, its nodes' events, health and probe records."""
     from slurm_diag.diagnose import collect, engine
 
-    def diagnose(job) -> dict:
+    def diagnose(job, history=None) -> dict:
         missing = [f"{u.daemon} did not answer ({u.error}): {u.loses}" for u in job.unreachable]
-        more, not_checked = collect.around_job(job, client, lambda: store)
+        more, not_checked = collect.around_job(job, client, lambda: store, history)
         return engine.diagnose_job(job, more=more, not_checked=missing + not_checked,
                                    kb_entries=kb_entries).to_dict()
     return diagnose

@@ -60,7 +60,7 @@ def _explain_job(job_id: str) -> dict:
     Access.from_config(cfg).check_job(Caller.current(), job.user, job_id)
     diagnose = _diagnoser(cfg, client)
     if isinstance(job, JobArray):
-        return _explain_array(job, diagnose)
+        return _explain_array(job, diagnose, client)
     return _job_doc(job, diagnose)
 
 
@@ -96,9 +96,9 @@ def _diagnoser(cfg, client):
             opened["store"] = open_for_reading(cfg)     # a user: the nodes' records (store.nodes_url)
         return opened["store"]
 
-    def diagnose(job) -> dict:
+    def diagnose(job, history=None) -> dict:
         missing = [f"{u.daemon} did not answer ({u.error}): {u.loses}" for u in job.unreachable]
-        more, not_checked = collect.around_job(job, client, store)
+        more, not_checked = collect.around_job(job, client, store, history)
         return engine.diagnose_job(job, more=more, not_checked=missing + not_checked,
                                    kb_entries=_kb_entries(cfg)).to_dict()
     return diagnose
@@ -123,11 +123,15 @@ def _job_doc(job, diagnose) -> dict:
     return doc
 
 
-def _explain_array(array, diagnose) -> dict:
-    """Counts per state, and each distinct failure explained once (the first task that shows it)."""
+def _explain_array(array, diagnose, client) -> dict:
+    """Counts per state, and each distinct failure explained once (the first task that shows it).
+    The tasks' node events and node records are read once for all of them."""
+    from slurm_diag.diagnose.collect import NodeHistory
+
+    history = NodeHistory(client, array.failed)
     seen: dict[tuple, dict] = {}
     for task in array.failed:
-        doc = _job_doc(task, diagnose)
+        doc = _job_doc(task, lambda job: diagnose(job, history))
         a = doc["attribution"]
         key = (a["label"], a["scope"], tuple(sorted(f["id"] for f in doc["findings"] if f["id"] in a["supporting"])))
         if key in seen:

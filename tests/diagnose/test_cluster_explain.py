@@ -191,6 +191,27 @@ def test_a_cause_the_site_confirmed_explains_the_next_job_that_fails_the_same_wa
     assert not [g for g in left if first in g["jobs"]], "a taught line is no longer a gap"
 
 
+def test_an_array_counts_its_tasks_and_explains_each_distinct_failure_once(devcluster, cluster_env, slurm):
+    """Twelve tasks: every third raises a Python error, the other odd ones exit 1 without a word, the
+    rest complete. Two distinct failures, each once, with the tasks that show it."""
+    script = ("#!/bin/sh\ni=$SLURM_ARRAY_TASK_ID\necho task $i\n"
+              "if [ $((i % 3)) = 0 ]; then exec python3 -c 'import json; json.loads(\"{bad\")'; fi\nexit $((i % 2))\n")
+    out = subprocess.run(["sbatch", "--parsable", "--chdir=/tmp", "--array=0-11", "-o", "/tmp/sdiag-explain-%A_%a.out"],
+                         input=script, capture_output=True, text=True, timeout=30,
+                         env={"PATH": "/usr/bin:/bin", "SLURM_CONF": str(devcluster.slurm_conf)})
+    assert out.returncode == 0, out.stderr
+    array_id = out.stdout.strip()
+    slurm.wait(array_id, timeout=180, poll=1)
+    doc = explain(cluster_env, array_id)
+    arr = doc["array"]
+    assert arr["states"] == {"COMPLETED": 4, "FAILED": 8}, arr
+    by_label = {f["attribution"]["label"]: sorted(f["tasks"]) for f in arr["failures"]}
+    assert by_label == {"user_code": sorted(f"{array_id}_{i}" for i in (0, 3, 6, 9)),
+                        "unknown": sorted(f"{array_id}_{i}" for i in (1, 5, 7, 11))}, by_label
+    text = sdiag("explain", array_id, env=cluster_env).stdout
+    assert text.startswith(f"Array {array_id}: 12 tasks: 8 FAILED, 4 COMPLETED") and "JSONDecodeError" in text
+
+
 def test_time_limit(devcluster, cluster_env, slurm):
     job_id = submit(devcluster, "#!/bin/sh\necho working; sleep 300\n", "--time=0:05")
     slurm.wait(job_id, timeout=180, poll=1)

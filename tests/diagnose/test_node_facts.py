@@ -235,3 +235,56 @@ def test_the_prologs_actions_unreadable_loses_only_them_not_the_health_records(t
     ids = {e.id for e in more}
     assert "health:node1:xid:0" in ids and "health:actions-unavailable" in ids and "health:unavailable" not in ids
     assert "the prologs' actions for this job (the store's node_actions)" in missing
+
+
+class CountingClient(FakeSlurmClient):
+    """The fake client, counting the node-event queries it answers."""
+
+    def __init__(self, *a, fail=None, **kw):
+        super().__init__(*a, **kw)
+        self.queries, self.fail = [], fail
+
+    def node_events(self, start, end, nodes=()):
+        self.queries.append((start, end, tuple(nodes)))
+        if self.fail:
+            raise self.fail
+        return super().node_events(start, end, nodes)
+
+
+def _at(j: Job, job_id: str, start: datetime) -> Job:
+    return dataclasses.replace(j, job_id=job_id, job_id_raw=job_id, start=start.strftime("%Y-%m-%dT%H:%M:%S"),
+                               end=(start + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+def test_many_jobs_read_node_events_once_and_each_keeps_its_own(tmp_path):
+    """An array's tasks (or an agent's pass): one sacctmgr query over all their nodes and windows; a
+    node's death under one task is that task's, not its neighbour's an hour earlier."""
+    fake = CountingClient(["node1", "node2"])
+    down = START + timedelta(hours=1, minutes=3)
+    fake.events.append(NodeEvent("node2", down.strftime("%Y-%m-%dT%H:%M:%S"),
+                                 (down + timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%S"),
+                                 "DOWN*", "Not responding", "root(0)"))
+    early = _at(job(tmp_path, "x\n", nodes=("node1",)), "91", START)
+    hit = _at(job(tmp_path, "x\n", nodes=("node2",)), "92", START + timedelta(hours=1))
+    history = collect.NodeHistory(fake, [early, hit])
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    first, _ = collect.around_job(early, fake, lambda: store, history)
+    second, _ = collect.around_job(hit, fake, lambda: store, history)
+    assert len(fake.queries) == 1 and set(fake.queries[0][2]) == {"node1", "node2"}
+    assert not [e for e in first if e.label == "node_failure"]
+    assert [e.finding["node"] for e in second if e.label == "node_failure"] == ["node2"]
+    alone, _ = collect.around_job(hit, fake, lambda: store)          # the same answer as a job alone
+    assert [e.finding for e in alone if e.label] == [e.finding for e in second if e.label]
+
+
+def test_a_failed_shared_query_is_each_jobs_unknown_finding(tmp_path):
+    from slurm_diag.slurm.errors import SlurmUnavailable
+
+    fake = CountingClient(["node1"], fail=SlurmUnavailable(["sacctmgr"], 1, "slurmdbd did not answer"))
+    jobs = [_at(job(tmp_path, "x\n", nodes=("node1",)), str(n), START + timedelta(minutes=n)) for n in (1, 2)]
+    history = collect.NodeHistory(fake, jobs)
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    for j in jobs:
+        found, missing = collect.around_job(j, fake, lambda: store, history)
+        assert [e for e in found if e.id == "event:unavailable"] and "node events (sacctmgr)" in missing
+    assert len(fake.queries) == 1
