@@ -58,10 +58,11 @@ FINDING_STEPS = {
                            "data-dependent number of steps); rerun with TORCH_DISTRIBUTED_DEBUG=DETAIL and "
                            "PyTorch names the mismatched collectives",
     "no-gpu-asked": request_fit.FIX,
+    "output-file": request_fit.OUTPUT_FIX,
 }
 # a finding whose step is the whole fix when it heads the attribution: the label's general advice
 # would send the user elsewhere (a job that asked for no GPU has no error in its code to fix)
-WHOLE_FIX = frozenset({"no-gpu-asked"})
+WHOLE_FIX = frozenset({"no-gpu-asked", "output-file"})
 
 
 @dataclass

@@ -1,10 +1,17 @@
-"""Did the job ask Slurm for what its code needed? A log line saying the process found no GPU is
-the same line whether the job asked for none or the node lost its GPUs: a log alone leaves it
-open (explain --log says unknown). The job's record decides the first case: a job whose AllocTRES
-holds no GPU ran where Slurm gave it none, and the fix is in its own request."""
+"""Did the job ask Slurm for what it could have? Two requests a log alone cannot judge:
+
+- GPUs: a line saying the process found no GPU is the same line whether the job asked for none or
+  the node lost its GPUs (explain --log says unknown). The job's record decides the first case: a
+  job whose AllocTRES holds no GPU ran where Slurm gave it none, and the fix is in its own request.
+- Its output file: when slurmstepd cannot create the --output or --error file (a directory that
+  does not exist, or one the user cannot write), the job ends before its script runs, with no log
+  at all, and Slurm records it as signal 53 (the batch step's return code 4021, masked to a signal
+  number), which reads like a cancel.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 
 from slurm_diag.diagnose.evidence import Evidence, finding
@@ -17,6 +24,8 @@ NO_GPU = re.compile(
     r"No HIP GPUs are available|\bhipErrorNoDevice\b|no ROCm-capable device is detected|"
     r"ProcessGroupNCCL is only supported with GPUs, no GPUs found|"
     r"compiled with GPU-enabled backend but no GPUs are requested")
+OUTPUT_FIX = ("create the directory of --output/--error before sbatch (mkdir -p DIR; Slurm does not create it), "
+              "or point them at a directory the job's user can write on every node")
 FIX = ("ask Slurm for the GPUs the code uses: #SBATCH --gres=gpu:N (or --gpus=N), in a partition whose nodes "
        "have GPUs (sinfo -o '%P %G' lists them); a job that asks for none is kept from the node's GPUs")
 
@@ -49,3 +58,37 @@ def _lines(logs) -> list[tuple[str, int, str]]:
     """(stream, line number, text) of every line saying the process found no GPU."""
     return [(where, n, line.strip()) for where, log in logs for n, line in enumerate(log.lines, 1)
             if NO_GPU.search(line)]
+
+
+OUTPUT_SIGNAL = 53
+
+
+def output_file(job, found: list[Evidence], paths: list[tuple[str, str]]) -> None:
+    """A job whose batch step ended with signal 53: Slurm could not create its output file. Where
+    the file's directory does not exist here either, that is the cause (tier 1); otherwise the
+    directory may be missing on the node (a filesystem not mounted there) or not writable by the
+    job's user (tier 2, the filesystem also ranked). ``paths``: job_facts.log_paths(job)."""
+    batch = next((s for s in job.steps if s.step_id == "batch"), None)
+    if OUTPUT_SIGNAL not in (job.signal, batch.signal if batch else None):
+        return
+    missing = [(stream, path) for stream, path in paths if not os.path.isdir(os.path.dirname(path) or ".")]
+    if missing:
+        where = "; ".join(f"{stream} {path}: its directory {os.path.dirname(path)} does not exist"
+                          for stream, path in missing)
+        summary = (f"Slurm could not create the job's output file, so the job ended before its script ran "
+                   f"(signal {OUTPUT_SIGNAL}): {where}. Slurm does not create the directories of --output and --error")
+        tier, also = 1, ()
+    else:
+        named = ", ".join(path for _, path in paths) or "the job's output file (its path is no longer known)"
+        summary = (f"Slurm could not create the job's output file, so the job ended before its script ran "
+                   f"(signal {OUTPUT_SIGNAL}): {named}. Its directory exists here; on the node it is missing (a "
+                   f"filesystem not mounted there) or {job.user or 'the job user'} cannot write to it")
+        tier, also = 2, ("filesystem",)
+    found.insert(0, Evidence(finding("sacct:output-file", "sacct", "CRITICAL", summary, job_id=job.job_id,
+                                     raw={"signal": OUTPUT_SIGNAL, "paths": [p for _, p in paths],
+                                          "missing_dirs": sorted({os.path.dirname(p) for _, p in missing})}),
+                             "user_code", "user", "slurm-output", tier, also=also))
+    for ev in found[1:]:             # the batch step's CANCELLED is how Slurm ends such a job, not a cancel
+        if ev.id in ("sacct-step-batch:state", "sacct:state") and ev.label == "scheduler":
+            ev.label = None
+            ev.finding["summary"] += " (how Slurm ends a job whose output file it could not create)"

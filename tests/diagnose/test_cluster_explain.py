@@ -212,6 +212,25 @@ def test_an_array_counts_its_tasks_and_explains_each_distinct_failure_once(devcl
     assert text.startswith(f"Array {array_id}: 12 tasks: 8 FAILED, 4 COMPLETED") and "JSONDecodeError" in text
 
 
+def test_a_job_whose_output_directory_is_missing_is_told_to_create_it(devcluster, cluster_env, slurm):
+    """sbatch -o into a directory that does not exist: the job ends at once without a log, and sacct
+    says FAILED 0:53 with the batch step CANCELLED. explain names the directory."""
+    missing = Path(f"/tmp/sdiag-explain-missing-{time.time_ns()}")
+    out = subprocess.run(["sbatch", "--parsable", "--chdir=/tmp", "-o", f"{missing}/%j.out"],
+                         input="#!/bin/sh\necho never printed\n", capture_output=True, text=True, timeout=30,
+                         env={"PATH": "/usr/bin:/bin", "SLURM_CONF": str(devcluster.slurm_conf)})
+    assert out.returncode == 0, out.stderr
+    job_id = out.stdout.strip()
+    slurm.wait(job_id, timeout=120, poll=0.5)
+    doc = explain(cluster_env, job_id)
+    a = doc["attribution"]
+    assert (doc["job"]["state"], doc["job"]["signal"]) == ("FAILED", 53)
+    assert (a["label"], a["scope"]) == ("user_code", "user") and a["supporting"][0] == "sacct:output-file"
+    assert f"its directory {missing} does not exist" in a["explanation"]
+    assert a["next_steps"][0].startswith("create the directory of --output/--error")
+    assert "scheduler" not in [alt["label"] for alt in doc["alternatives"]]
+
+
 def test_time_limit(devcluster, cluster_env, slurm):
     job_id = submit(devcluster, "#!/bin/sh\necho working; sleep 300\n", "--time=0:05")
     slurm.wait(job_id, timeout=180, poll=1)

@@ -131,3 +131,34 @@ def test_without_the_jobs_tres_the_request_is_not_judged(tmp_path):
     assert not [f for f in d.findings if f["id"] == "sacct:no-gpu-asked"]
     with_tres = job(tmp_path, out_text="RuntimeError: No CUDA GPUs are available\n", alloc_tres=(("cpu", "1"),))
     assert [f for f in engine.diagnose_job(with_tres).findings if f["id"] == "sacct:no-gpu-asked"]
+
+
+def _no_output(tmp_path, out_dir):
+    steps = (JobStep("batch", "batch", "CANCELLED", 0, 53, 0, ("node2",)),)
+    return job(tmp_path, exit_code=0, signal=53, steps=steps, elapsed_s=0, stdout=str(out_dir / "run-%j.out"),
+               stderr=str(out_dir / "run-%j.out"))
+
+
+def test_a_job_whose_output_directory_does_not_exist_is_told_to_create_it(tmp_path):
+    """Slurm records a batch step that could not create its output file as signal 53, which reads
+    like a cancel: the missing directory is the cause, and the cancel only its form."""
+    d = engine.diagnose_job(_no_output(tmp_path, tmp_path / "logs"))
+    a = check(d)
+    assert (a["label"], a["scope"]) == ("user_code", "user") and a["supporting"][0] == "sacct:output-file"
+    assert f"its directory {tmp_path / 'logs'} does not exist" in a["explanation"]
+    assert a["next_steps"][0].startswith("create the directory of --output/--error before sbatch")
+    assert "scheduler" not in [alt["label"] for alt in d.alternatives]
+    assert a["confidence"] >= 0.85
+
+
+def test_signal_53_with_the_directory_present_here_names_the_node_side_too(tmp_path):
+    d = engine.diagnose_job(_no_output(tmp_path, tmp_path))
+    a = check(d)
+    assert a["label"] == "user_code" and "Its directory exists here" in a["explanation"]
+    assert "filesystem" in [alt["label"] for alt in d.alternatives]
+
+
+def test_another_signal_is_not_an_output_file(tmp_path):
+    steps = (JobStep("batch", "batch", "CANCELLED", 0, 15, 0, ("node2",)),)
+    d = engine.diagnose_job(job(tmp_path, exit_code=0, signal=15, steps=steps, stdout=str(tmp_path / "x" / "o")))
+    assert not [f for f in d.findings if f["id"] == "sacct:output-file"]
