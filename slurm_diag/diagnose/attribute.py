@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from slurm_diag.diagnose import request_fit
-from slurm_diag.diagnose.evidence import Evidence
+from slurm_diag.diagnose.evidence import CONTEXT_TIER, SYMPTOM_TIER, Evidence
 
 BASE_CONFIDENCE = {0: 0.9, 1: 0.85, 2: 0.75, 3: 0.6, 4: 0.35}
-SYMPTOM_TIER = 4
 USER_LABELS = frozenset({"gpu_oom", "host_oom", "time_limit", "user_code", "software_env", "unknown"})
 
 NEXT_STEPS = {
@@ -59,10 +58,23 @@ FINDING_STEPS = {
                            "PyTorch names the mismatched collectives",
     "no-gpu-asked": request_fit.FIX,
     "output-file": request_fit.OUTPUT_FIX,
+    "request-invalid": "change the request to one Slurm accepts (the refused line above says what: tasks, memory, "
+                       "GPUs, partition, account or time): `sinfo -s` lists the partitions and their limits, "
+                       "`sacctmgr show assoc user=$USER format=account,partition,qos` the accounts you may use",
+    "fs-workdir": "create the job's working directory, or fix the path given to --chdir (-D; by default the "
+                  "directory sbatch ran in): it must exist on the compute nodes",
+    "user-script-format": "give the script Unix line endings (dos2unix FILE, or sed -i 's/\\r$//' FILE) and a "
+                          "#! first line",
+    "user-not-executable": "make the file executable (chmod +x FILE) or run it through its interpreter "
+                           "(bash FILE, python3 FILE)",
+    "user-missing-path": "check the path the job names: a relative path starts from the job's working directory "
+                         "(--chdir; by default the directory sbatch ran in), and the file must be on a filesystem "
+                         "the compute nodes mount",
 }
 # a finding whose step is the whole fix when it heads the attribution: the label's general advice
 # would send the user elsewhere (a job that asked for no GPU has no error in its code to fix)
-WHOLE_FIX = frozenset({"no-gpu-asked", "output-file"})
+WHOLE_FIX = frozenset({"no-gpu-asked", "output-file", "request-invalid", "fs-workdir", "user-script-format",
+                       "user-not-executable", "user-missing-path"})
 
 
 @dataclass
@@ -171,7 +183,7 @@ def _alternative(label: str, evs: list[Evidence]) -> dict:
 
 
 def _unknown(evidence, ranked, by_label, job_id, not_checked) -> dict:
-    seen = [by_label[label][0].finding["summary"] for label in ranked]
+    seen = [by_label[label][0].finding["summary"] for label in ranked if by_label[label][0].tier < CONTEXT_TIER]
     text = "the evidence does not decide"
     if seen:
         text += f": only symptoms were found ({'; '.join(s[:160] for s in seen[:3])})"

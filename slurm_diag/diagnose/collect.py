@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from slurm_diag.diagnose import node_facts, pci_map
-from slurm_diag.diagnose.evidence import Evidence, finding
+from slurm_diag.diagnose.evidence import CONTEXT_TIER, Evidence, finding
 from slurm_diag.errors import SdiagError
 
 
@@ -181,7 +181,7 @@ def weigh(job, own: list[Evidence], around: list[Evidence]) -> list[Evidence]:
         else:
             fits = True
         if not fits:
-            ev.tier = 5
+            ev.tier = CONTEXT_TIER
             ev.finding["summary"] += " (does not explain how this job ended)"
         elif ev.label in ("gpu_throttle", "slow_node") and job.state == "TIMEOUT":
             for own_ev in own:                 # it ran out of time because it ran slow on that node

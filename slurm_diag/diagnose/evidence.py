@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from slurm_diag.diagnose import extract, nvidia_smi_q, run_times, signs, throughput
 
 SYMPTOM_TIER = 4
+CONTEXT_TIER = 5              # evidence that does not explain how this job ended: shown, never argued
 MAX_LOG_FINDINGS = 40          # per log: the first occurrence of each sign, then the rest counted
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\):")
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<func>\S+)')

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 
-from slurm_diag.diagnose.evidence import Evidence, finding
+from slurm_diag.diagnose.evidence import CONTEXT_TIER, Evidence, finding
 
 # a program that wanted a GPU and found none (CUDA, its driver API, PyTorch, ROCm/HIP, NCCL's process
 # group, Kokkos); not nvidia-smi's "No devices were found", which scripts print for the record
@@ -48,9 +48,9 @@ def gpus(job, found: list[Evidence], logs) -> None:
     at = {(w, n) for w, n, _ in hits}
     for ev in found[1:]:
         raw = ev.finding.get("raw") or {}
-        if ev.finding.get("source") == "log" and ev.scope == "infra" and ev.tier < 5 and ev.lines \
+        if ev.finding.get("source") == "log" and ev.scope == "infra" and ev.tier < CONTEXT_TIER and ev.lines \
                 and isinstance(raw, dict) and all((raw.get("where"), n) in at for n in ev.lines):
-            ev.tier = 5
+            ev.tier = CONTEXT_TIER
             ev.finding["summary"] += " (the job asked for no GPU: see sacct:no-gpu-asked)"
 
 

@@ -1135,8 +1135,21 @@ sign("user-offline-hub", "user_code", "user", "network", 2,
 sign("user-script-format", "user_code", "user", "process", 1,
      r"DOS line breaks|/bin/(?:ba)?sh\^M: bad interpreter|invalid interpreter \(/bin/\w+\) specified|"
      r"This does not look like a batch script|execve\(\): \S+: Permission denied|"
-     r"mpirun was unable to find the specified executable|srun: fatal: No command given to execute|mpirun was unable to launch the specified application",
-     "the job's script is not a runnable script (Windows line endings, no #! line)")
+     r"mpirun was unable to find the specified executable|srun: fatal: No command given to execute|mpirun was unable to launch the specified application"
+     r"|[‘'`]\S*\\r[’']: No such file or directory|\$'\\r': command not found",
+     "the job's script is not a runnable script (Windows line endings, no #! line)", explains=("env-import",))
+# the job named a file it cannot run or that is not there: its own path (a typo, a relative path read
+# from another working directory, a missing execute bit); a missing program of a module stays env-import
+sign("user-not-executable", "user_code", "user", "process", 1,
+     r"(?:slurm_script|\.sh|\.bash): (?:line )?\d+: \S+: Permission denied$",
+     "the job ran a file it may not execute (no execute bit, or a filesystem mounted noexec)")
+sign("user-missing-path", "user_code", "user", "process", 2,
+     r"can't open file ['‘][^'’]+['’]: \[Errno 2\] No such file or directory|"
+     r"Fatal error: cannot open file '[^']+': No such file or directory|"
+     r"^(?:cp|mv|cat|ls|rm|ln|tar|head|tail|wc|sort|cut|rsync|gzip|gunzip|zcat|touch|chmod|mkdir): cannot "
+     r"(?:stat|open|access|create regular file|create directory) ['‘][^'’]+['’]: No such file or directory",
+     "the job named a script or input that is not at that path (a typo, or a relative path read from another "
+     "working directory)", also=("filesystem",))
 sign("user-resources", "user_code", "user", "process", 2,
      r"fork rejected by pids controller|check_ps_unauth_users: |Could not open stdout file|"
      r"PBS: job killed: ncpus [\d.]+ exceeded limit|\bTERM_(?:PROCESSLIMIT|THREADLIMIT)\b|received 0 items of ancdata|"

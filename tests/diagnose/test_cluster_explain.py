@@ -25,6 +25,7 @@ SCRIPTS = {
     "traceback": ("#!/bin/sh\npython3 -c 'import json\ndef load():\n    return json.loads(\"{bad\")\nload()'\n", []),
     "oom": ("#!/bin/sh\npython3 -c 'import time; b=bytearray(400*1024*1024); time.sleep(5)'\n", ["--mem=60M"]),
     "module": ("#!/bin/sh\npython3 -c 'import flash_attn_missing_here'\n", []),
+    "typo": ("#!/bin/sh\npython3 /tmp/sdiag-explain-no-such-script.py\n", []),
     "undecided": ("#!/bin/sh\necho starting stage 4\n"
                   "echo 'widgetd: fatal: calibration table for stage 4 could not be reconciled (code 77)' >&2\n"
                   "exit 2\n", ["-e", "/tmp/sdiag-explain-%j.err"]),
@@ -74,6 +75,7 @@ def failed_jobs(devcluster, tinyfs):
     ("traceback", "user_code", "user"),
     ("oom", "host_oom", "user"),
     ("module", "software_env", "user"),
+    ("typo", "user_code", "user"),
     ("enospc", "filesystem", "infra"),
 ])
 def test_each_failure_is_explained_by_its_cause(failed_jobs, cluster_env, name, label, scope):

@@ -701,3 +701,39 @@ def test_ranks_stuck_in_the_same_collective_decide_nothing():
     groups = (WATCHDOG_AT.format(r=0, op="ALLREDUCE", n=1).replace("[Rank 0]", "[PG ID 0 PG GUID 0 Rank 0]") + "\n"
               + WATCHDOG_AT.format(r=1, op="ALLGATHER", n=8).replace("[Rank 1]", "[PG ID 2 PG GUID 5 Rank 1]"))
     assert diagnose(groups).attribution["label"] == "unknown"
+
+
+@pytest.mark.parametrize("text,sign,step", [
+    # a script saved on Windows: env looks for "python3\r", bash for a command named "\r"
+    ("/usr/bin/env: ‘python3\\r’: No such file or directory\n", "user-script-format", "give the script Unix line endings"),
+    ("/var/spool/slurmd/job12/slurm_script: line 4: $'\\r': command not found\n", "user-script-format",
+     "give the script Unix line endings"),
+    # a file without the execute bit, run by name from the batch script (dash's and bash's wording)
+    ("/var/spool/slurmd/job12/slurm_script: 2: /home/ana/run.sh: Permission denied\n", "user-not-executable",
+     "make the file executable"),
+    ("/home/ana/submit.sh: line 7: ./prep.sh: Permission denied\n", "user-not-executable", "make the file executable"),
+    # a script or input named by a path that is not there
+    ("python3: can't open file '/home/ana/trian.py': [Errno 2] No such file or directory\n", "user-missing-path",
+     "check the path the job names"),
+    ("cp: cannot stat '/scratch/ana/input.dat': No such file or directory\n", "user-missing-path",
+     "check the path the job names"),
+    ("Fatal error: cannot open file 'analysis.R': No such file or directory\n", "user-missing-path",
+     "check the path the job names"),
+    # Slurm refusing a step the allocation cannot hold, and a working directory that is not there
+    ("srun: error: Unable to create step for job 88: More processors requested than permitted\n", "request-invalid",
+     "change the request to one Slurm accepts"),
+    ("slurmstepd: error: couldn't chdir to `/home/ana/runs/7': No such file or directory: going to /tmp instead\n",
+     "fs-workdir", "create the job's working directory"),
+])
+def test_a_users_own_path_or_script_gets_the_fix_for_it_not_the_labels_general_advice(text, sign, step):
+    a = diagnose(text).attribution
+    assert a["supporting"][0].endswith(f":{sign}") and a["scope"] == "user", a
+    assert a["next_steps"][0].startswith(step)
+    assert not any(s.startswith(("fix the error in the job's code", "fix the software environment",
+                                 "free space or ask for quota")) for s in a["next_steps"]), a["next_steps"]
+
+
+def test_a_missing_program_of_a_module_stays_the_software_environment():
+    """Only the job's own script or input is its path to fix: a program that is not there is a module not loaded."""
+    a = diagnose("/var/spool/slurmd/job12/slurm_script: line 3: nvcc: command not found\n").attribution
+    assert a["label"] == "software_env"
