@@ -98,6 +98,7 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
     found, missing, logs = job_facts.from_job(job)
     request_fit.gpus(job, found, logs)
     request_fit.output_file(job, found, job_facts.log_paths(job))
+    request_fit.memory(job, found)
     collect.unconfirmed_xids(found, list(more))
     found += collect.stray_memory(job, found, list(more)) + collect.weigh(job, found, list(more))
     buses = pci_map.from_evidence(found)

@@ -53,7 +53,10 @@ def from_job(job) -> tuple[list[Evidence], list[str], list[tuple[str, logfile.Lo
     for s in job.steps:
         if s.step_id in IGNORED_STEPS or s.state == job.state:
             continue
-        for ev in slurm_facts.evidence(s.state, s.exit_code, s.signal, job_id=jid, where=f"sacct-step-{s.step_id}"):
+        # a step killed by a signal in a job that was not cancelled: Slurm shows the step CANCELLED (a batch
+        # script killed by SIGKILL, or one whose output file could not be created), but nobody cancelled it
+        state = None if s.state == "CANCELLED" and s.signal and job.state != "CANCELLED" else s.state
+        for ev in slurm_facts.evidence(state, s.exit_code, s.signal, job_id=jid, where=f"sacct-step-{s.step_id}"):
             ev.finding["summary"] = f"step {s.step_id}: {ev.finding['summary']}"
             ev.finding["node"] = s.nodes[0] if len(s.nodes) == 1 else None
             if ev.finding["node"] is None:

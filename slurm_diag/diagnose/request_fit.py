@@ -1,4 +1,4 @@
-"""Did the job ask Slurm for what it could have? Two requests a log alone cannot judge:
+"""Did the job ask Slurm for what it could have? Three requests a log alone cannot judge:
 
 - GPUs: a line saying the process found no GPU is the same line whether the job asked for none or
   the node lost its GPUs (explain --log says unknown). The job's record decides the first case: a
@@ -7,6 +7,9 @@
   does not exist, or one the user cannot write), the job ends before its script runs, with no log
   at all, and Slurm records it as signal 53 (the batch step's return code 4021, masked to a signal
   number), which reads like a cancel.
+- Its memory: a SIGKILL is most often the OOM killer, but a time limit, a cancel or an
+  administrator send it too. What the job used of the memory it asked for (seff's efficiency)
+  tells them apart: near all of it is the memory limit; under half of it is not.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import os
 import re
 
-from slurm_diag.diagnose.evidence import CONTEXT_TIER, Evidence, finding
+from slurm_diag.diagnose.evidence import CONTEXT_TIER, SYMPTOM_TIER, Evidence, finding
 
 # a program that wanted a GPU and found none (CUDA, its driver API, PyTorch, ROCm/HIP, NCCL's process
 # group, Kokkos); not nvidia-smi's "No devices were found", which scripts print for the record
@@ -92,3 +95,39 @@ def output_file(job, found: list[Evidence], paths: list[tuple[str, str]]) -> Non
         if ev.id in ("sacct-step-batch:state", "sacct:state") and ev.label == "scheduler":
             ev.label = None
             ev.finding["summary"] += " (how Slurm ends a job whose output file it could not create)"
+
+
+MEMORY_FULL = 0.9       # of the memory asked for, used at the peak Slurm sampled: the limit
+MEMORY_LOW = 0.5        # under this, a SIGKILL was not the memory limit
+
+
+def memory(job, found: list[Evidence]) -> None:
+    """A job whose only word on memory is a SIGKILL (Slurm's signal, a log's "killed by signal 9"):
+    with its peak near the memory it asked for, the kill was its limit (tier 2, decides); far under
+    it, the SIGKILL argues for nothing more than a symptom. Slurm samples memory (every
+    JobAcctGatherFrequency seconds), so an unsampled job, or one Slurm already called
+    OUT_OF_MEMORY, is left as it is."""
+    share = job.mem_efficiency
+    kills = [ev for ev in found if ev.label == "host_oom" and ev.tier >= 3]
+    if share is None or job.state == "OUT_OF_MEMORY" or not kills \
+            or any(ev.label == "host_oom" and ev.tier < 3 for ev in found):
+        return
+    used, asked = job.mem_used_kb / 1024, job.mem_alloc_kb / 1024
+    figures = f"{used:.0f} MiB of the {asked:.0f} MiB it asked for ({share:.0%})"
+    raw = {"mem_used_kb": job.mem_used_kb, "mem_alloc_kb": job.mem_alloc_kb, "share": round(share, 3)}
+    if share >= MEMORY_FULL:
+        found.insert(0, Evidence(finding("sacct:memory-full", "sacct", "CRITICAL",
+                                         f"the job was killed by SIGKILL at its memory limit: it used {figures}",
+                                         job_id=job.job_id, raw=raw), "host_oom", "user", "memory", 2))
+    elif share < MEMORY_LOW:
+        for ev in kills:
+            ev.tier = max(ev.tier, SYMPTOM_TIER)
+            if ev.finding["source"] == "sacct":
+                ev.finding["summary"] = (f"killed by SIGKILL after using at most {figures}: probably not its memory "
+                                         f"limit (a cancel, a time limit, an administrator or the job itself)")
+            else:
+                ev.finding["summary"] += f" (but the job used at most {figures}: probably not its memory limit)"
+        found.append(Evidence(finding("sacct:memory-low", "sacct", "OK",
+                                      f"the job used at most {figures}: its SIGKILL was probably not the memory "
+                                      f"limit (a cancel, a time limit, an administrator or the job itself)",
+                                      job_id=job.job_id, raw=raw)))

@@ -233,6 +233,24 @@ def test_a_job_whose_output_directory_is_missing_is_told_to_create_it(devcluster
     assert "scheduler" not in [alt["label"] for alt in doc["alternatives"]]
 
 
+def test_a_script_killed_by_sigkill_far_under_its_memory_is_neither_a_cancel_nor_host_memory(
+        devcluster, cluster_env, slurm):
+    """The batch shell killed by SIGKILL: sacct shows the job FAILED 0:9 and its batch step CANCELLED,
+    though nobody cancelled it, and the job used a fraction of its memory (sampled every second here)."""
+    script = ("#!/bin/sh\npython3 -c 'import time; b=bytearray(30*1024*1024); time.sleep(30)' &\n"
+              "sleep 4\nkill -9 $$\n")
+    job_id = submit(devcluster, script, "--mem=200M")
+    slurm.wait(job_id, timeout=120, poll=0.5)
+    doc = explain(cluster_env, job_id)
+    a = doc["attribution"]
+    assert (doc["job"]["state"], doc["job"]["signal"]) == ("FAILED", 9)
+    assert a["label"] == "unknown", a
+    assert "scheduler" not in [alt["label"] for alt in doc["alternatives"]]
+    low = [f for f in doc["findings"] if f["id"] == "sacct:memory-low"]
+    assert low and "of the 200 MiB it asked for" in low[0]["summary"]
+    assert "probably not its memory limit" in a["explanation"]
+
+
 def test_time_limit(devcluster, cluster_env, slurm):
     job_id = submit(devcluster, "#!/bin/sh\necho working; sleep 300\n", "--time=0:05")
     slurm.wait(job_id, timeout=180, poll=1)

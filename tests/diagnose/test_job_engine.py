@@ -3,6 +3,7 @@ own output files, and what could not be read."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pwd
 
@@ -162,3 +163,31 @@ def test_another_signal_is_not_an_output_file(tmp_path):
     steps = (JobStep("batch", "batch", "CANCELLED", 0, 15, 0, ("node2",)),)
     d = engine.diagnose_job(job(tmp_path, exit_code=0, signal=15, steps=steps, stdout=str(tmp_path / "x" / "o")))
     assert not [f for f in d.findings if f["id"] == "sacct:output-file"]
+
+
+def _killed(tmp_path, used_mb):
+    """A job whose batch step Slurm saw end by SIGKILL, with the memory it asked for and used."""
+    steps = (JobStep("batch", "batch", "FAILED", 0, 9, 100, ("node2",), mem_tot_kb=used_mb * 1024),)
+    return job(tmp_path, exit_code=0, signal=9, steps=steps, out_text="loading shards\n",
+               alloc_tres=(("cpu", "4"), ("mem", "1000M")), mem_used_kb=used_mb * 1024)
+
+
+def test_a_sigkill_at_the_memory_limit_is_host_memory_with_the_figures(tmp_path):
+    a = check(engine.diagnose_job(_killed(tmp_path, 985)))
+    assert (a["label"], a["scope"]) == ("host_oom", "user") and a["supporting"][0] == "sacct:memory-full"
+    assert "985 MiB of the 1000 MiB it asked for (98%)" in a["explanation"]
+    assert a["next_steps"][0].startswith("#SBATCH --mem=2G (it had 1000 MiB, it used at least 985 MiB)")
+
+
+def test_a_sigkill_far_under_the_memory_limit_is_not_called_host_memory(tmp_path):
+    d = engine.diagnose_job(_killed(tmp_path, 60))
+    a = check(d)
+    assert a["label"] == "unknown" and "host_oom" in [alt["label"] for alt in d.alternatives]
+    low = [f for f in d.findings if f["id"] == "sacct:memory-low"]
+    assert low and "used at most 60 MiB of the 1000 MiB it asked for (6%)" in low[0]["summary"]
+
+
+def test_an_unsampled_sigkill_is_left_as_the_signal_says(tmp_path):
+    j = dataclasses.replace(_killed(tmp_path, 60), mem_used_kb=None)
+    d = engine.diagnose_job(j)
+    assert check(d)["label"] == "host_oom" and not [f for f in d.findings if f["id"].startswith("sacct:memory-")]
