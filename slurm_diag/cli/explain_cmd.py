@@ -118,7 +118,9 @@ def _job_doc(job, diagnose) -> dict:
     if job.finished or job.state == "RUNNING":
         doc = diagnose(job)
     else:
-        doc = _pending_doc(job, [f"{u.daemon} did not answer ({u.error}): {u.loses}" for u in job.unreachable])
+        from slurm_diag.diagnose import pending
+
+        doc = pending.doc(job, [f"{u.daemon} did not answer ({u.error}): {u.loses}" for u in job.unreachable])
     doc["job"] = _job_summary(job)
     return doc
 
@@ -163,42 +165,6 @@ def _job_summary(job) -> dict:
             "mem_used_kb": job.mem_used_kb, "mem_alloc_kb": job.mem_alloc_kb, "mem_efficiency": job.mem_efficiency}
 
 
-PENDING_WORDS = {
-    "Resources": "waiting for nodes with the resources it asked for to become free",
-    "Priority": "other jobs with higher priority are ahead of it",
-    "Dependency": "waiting for the jobs it depends on to finish",
-    "DependencyNeverSatisfied": "a job it depends on failed, so it will never start: cancel it and resubmit",
-    "BeginTime": "its start time (--begin) has not come yet",
-    "JobHeldUser": "you held it: `scontrol release JOBID`",
-    "JobHeldAdmin": "an administrator held it",
-    "launch failed requeued held": "it failed to start (a node's prolog failed), was requeued and held: "
-                                   "`scontrol release JOBID` once the node is fixed",
-    "ReqNodeNotAvail": "a node it needs is down, drained or reserved",
-    "PartitionTimeLimit": "its --time is longer than the partition allows: it will never start",
-    "QOSMaxGRESPerUser": "you already use as many GPUs as your QOS allows",
-    "AssocGrpGRES": "your account already uses as many GPUs as it may",
-    "PartitionDown": "the partition is down",
-    "NodeDown": "a node it needs is down",
-}
-
-
-def _pending_doc(job, missing) -> dict:
-    reason = job.reason or "None"
-    words = PENDING_WORDS.get(reason) or next((v for k, v in PENDING_WORDS.items() if reason.startswith(k)), None)
-    from slurm_diag.diagnose.evidence import finding
-
-    f = finding("scontrol:pending", "scontrol", "OK", f"{job.state}: {words or reason}", job_id=job.job_id,
-                raw={"state": job.state, "reason": reason})
-    never = reason in ("DependencyNeverSatisfied", "PartitionTimeLimit")
-    attribution = {"job_id": job.job_id, "label": "scheduler" if never else "unknown", "scope": "user",
-                   "component": "slurm", "suspect_nodes": [], "suspect_gpus": [], "confidence": 0.9 if never else 0.2,
-                   "supporting": ["scontrol:pending"] if never else [], "contradicting": [],
-                   "explanation": f"the job is {job.state.lower()}: {words or 'Slurm says ' + reason}",
-                   "next_steps": ["`squeue -j JOBID --start` shows when Slurm expects to start it"]}
-    return {"attribution": attribution, "alternatives": [], "findings": [f],
-            "extracted": {"nodes": [], "gpus": [], "xids": [], "job_ids": []}, "not_checked": missing}
-
-
 def _explain_log(path: str, state, exit_code) -> dict:
     from slurm_diag.diagnose import engine, logfile
     from slurm_diag.errors import UsageError
@@ -237,13 +203,17 @@ def _efficiency(share: float, color: bool) -> str:
 def render_job(job: dict, color: bool) -> None:
     click.echo(f"Job {job['job_id']} ({job['name']}) user {job['user']} partition {job['partition']}")
     state = job["state_detail"] or job["state"]
-    click.echo(f"State: {click.style(state, bold=True) if color else state}  exit code {job['exit_code']}"
+    pending = job["state"] == "PENDING"
+    click.echo(f"State: {click.style(state, bold=True) if color else state}"
+               + ("" if pending else f"  exit code {job['exit_code']}")
                + (f", signal {job['signal']}" if job["signal"] else ""))
     if job.get("failed_step"):
         st = job["failed_step"]
         click.echo(f"Failed step: {st['step']} ({st['name']}) {st['state']}, exit code {st['exit_code']}"
                    + (f", signal {st['signal']}" if st["signal"] else ""))
-    if job["elapsed_s"] is not None:
+    if pending:
+        click.echo(f"Time limit: {_hms(job['time_limit_s'])}")
+    elif job["elapsed_s"] is not None:
         line = f"Wall-clock: {_hms(job['elapsed_s'])} of {_hms(job['time_limit_s'])}"
         if job["time_limit_s"]:
             line += f" ({_efficiency(job['elapsed_s'] / job['time_limit_s'], color)} of the limit)"
@@ -252,12 +222,16 @@ def render_job(job: dict, color: bool) -> None:
                + (f"   CPUs: {job['alloc_cpus']}" if job.get("alloc_cpus") else ""))
     if job.get("cpu_efficiency") is not None:
         click.echo(f"CPU efficiency: {_efficiency(job['cpu_efficiency'], color)} of core-walltime")
-    if job.get("mem_alloc_kb"):
+    if job.get("mem_alloc_kb") and pending:
+        click.echo(f"Memory: {job['mem_alloc_kb'] / 1024:.0f} MiB asked for")
+    elif job.get("mem_alloc_kb"):
         used = job.get("mem_used_kb")
+        unsampled = " (not sampled yet)" if job["state"] == "RUNNING" else \
+            " (not sampled: the job was shorter than the accounting interval)"
         click.echo(f"Memory: {'?' if used is None else f'{used / 1024:.0f} MiB'} used of "
                    f"{job['mem_alloc_kb'] / 1024:.0f} MiB"
                    + (f" ({_efficiency(job['mem_efficiency'], color)})" if job.get("mem_efficiency") is not None
-                      else " (not sampled: the job was shorter than the accounting interval)"))
+                      else unsampled))
     click.echo("")
 
 
@@ -278,7 +252,9 @@ def render(doc: dict, teach: bool = False) -> None:
     a = doc["attribution"]
     label = a["label"]
     head = click.style(label, fg="red" if a["scope"] == "infra" else "yellow", bold=True) if color else label
-    if label == "unknown":
+    if label == "unknown" and (doc.get("job") or {}).get("state") == "PENDING":
+        click.echo("Why: pending, not failed")
+    elif label == "unknown":
         click.echo(f"Why: undetermined ({head})")
     else:
         click.echo(f"Why: {head}, {SCOPE_WORDS[a['scope']]} (confidence {a['confidence']:.2f})")

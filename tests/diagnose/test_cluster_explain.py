@@ -251,6 +251,35 @@ def test_a_script_killed_by_sigkill_far_under_its_memory_is_neither_a_cancel_nor
     assert "probably not its memory limit" in a["explanation"]
 
 
+def test_pending_jobs_say_why_and_whether_they_will_ever_start(devcluster, cluster_env, slurm):
+    """Three jobs Slurm keeps pending for different reasons: held by its owner (it starts once
+    released), more nodes than the cluster has, and a dependency on a job that failed (neither ever
+    starts as asked)."""
+    failed = submit(devcluster, "#!/bin/sh\nexit 1\n")
+    slurm.wait(failed, timeout=120, poll=0.5)
+    ids = {"held": submit(devcluster, "#!/bin/sh\ntrue\n", "--hold"),
+           "too_big": submit(devcluster, "#!/bin/sh\ntrue\n", "-N", "9"),
+           "orphan": submit(devcluster, "#!/bin/sh\ntrue\n", f"--dependency=afterok:{failed}")}
+    try:
+        settled = {"held": ("JobHeldUser",), "too_big": ("PartitionNodeLimit", "PartitionConfig"),
+                   "orphan": ("DependencyNeverSatisfied",)}
+        deadline = time.monotonic() + 60            # until the scheduler has looked at each of them
+        while time.monotonic() < deadline and any(slurm.get_job(ids[n]).reason not in r for n, r in settled.items()):
+            time.sleep(1)
+        docs = {name: explain(cluster_env, job_id) for name, job_id in ids.items()}
+        held = docs["held"]["attribution"]
+        assert held["label"] == "unknown" and held["next_steps"] == [f"scontrol release {ids['held']}"]
+        for name in ("too_big", "orphan"):
+            a = docs[name]["attribution"]
+            assert a["label"] == "scheduler" and "will never start" in a["explanation"], (name, a)
+            assert f"scancel {ids[name]}" in a["next_steps"][0] or f"JobId={ids[name]}" in a["next_steps"][0]
+        text = sdiag("explain", ids["held"], env=cluster_env).stdout
+        assert "Why: pending, not failed" in text and "asked for" in text and "exit code" not in text
+    finally:
+        subprocess.run(["scancel", *ids.values()], timeout=30,
+                       env={"PATH": "/usr/bin:/bin", "SLURM_CONF": str(devcluster.slurm_conf)})
+
+
 def test_time_limit(devcluster, cluster_env, slurm):
     job_id = submit(devcluster, "#!/bin/sh\necho working; sleep 300\n", "--time=0:05")
     slurm.wait(job_id, timeout=180, poll=1)

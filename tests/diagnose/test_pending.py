@@ -1,0 +1,43 @@
+"""A job that has not started: Slurm's pending reason in words, whether it can ever start as asked,
+and the step its owner can take, with the job's own id."""
+
+from __future__ import annotations
+
+import pytest
+
+from slurm_diag import schemas
+from slurm_diag.diagnose import pending
+from slurm_diag.slurm.records import Job
+
+
+def waiting(reason: str) -> Job:
+    return Job(job_id="812", job_id_raw="812", name="train", user="ana", partition="gpu", state="PENDING",
+               state_detail="PENDING", exit_code=0, signal=0, elapsed_s=0, time_limit_s=3600, nodes=(),
+               node_list="", reason=reason)
+
+
+@pytest.mark.parametrize("reason,label,step", [
+    ("DependencyNeverSatisfied", "scheduler", "scancel 812, then resubmit"),
+    ("PartitionTimeLimit", "scheduler", "scontrol update JobId=812 TimeLimit="),
+    ("PartitionNodeLimit", "scheduler", "scontrol update JobId=812 NumNodes="),
+    ("BadConstraints", "scheduler", "scancel 812 and resubmit"),
+    ("PartitionConfig", "scheduler", "scancel 812 and resubmit"),
+    ("JobHeldUser", "unknown", "scontrol release 812"),
+    ("launch failed requeued held", "unknown", "scontrol release 812 once the node is fixed"),
+    ("ReqNodeNotAvail, UnavailableNodes:node3", "unknown", "wait, or leave the node out"),
+    ("Priority", "unknown", "nothing to do: `squeue -j 812 --start`"),
+    ("SomethingNewInSlurm26", "unknown", "`squeue -j 812 --start`"),
+])
+def test_each_reason_says_whether_the_job_will_start_and_what_to_do(reason, label, step):
+    d = pending.doc(waiting(reason), [])
+    schemas.validate("attribution", d["attribution"])
+    a = d["attribution"]
+    assert a["label"] == label and a["scope"] == "user"
+    assert a["next_steps"][0].startswith(step)
+    assert "JOBID" not in a["next_steps"][0]
+    assert ("never start" in a["explanation"]) == (label == "scheduler")
+
+
+def test_a_reason_slurm_adds_later_is_shown_as_slurm_wrote_it():
+    a = pending.doc(waiting("SomethingNewInSlurm26"), [])["attribution"]
+    assert a["explanation"] == "the job is pending: Slurm says SomethingNewInSlurm26"
