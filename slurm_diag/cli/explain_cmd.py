@@ -205,7 +205,7 @@ def render_job(job: dict, color: bool) -> None:
     state = job["state_detail"] or job["state"]
     pending = job["state"] == "PENDING"
     click.echo(f"State: {click.style(state, bold=True) if color else state}"
-               + ("" if pending else f"  exit code {job['exit_code']}")
+               + ("" if job["state"] in ("PENDING", "RUNNING") else f"  exit code {job['exit_code']}")
                + (f", signal {job['signal']}" if job["signal"] else ""))
     if job.get("failed_step"):
         st = job["failed_step"]
@@ -252,12 +252,14 @@ def render(doc: dict, teach: bool = False) -> None:
     a = doc["attribution"]
     label = a["label"]
     head = click.style(label, fg="red" if a["scope"] == "infra" else "yellow", bold=True) if color else label
-    if label == "unknown" and (doc.get("job") or {}).get("state") == "PENDING":
+    state = (doc.get("job") or {}).get("state")
+    why = "So far (the job is still running)" if state == "RUNNING" else "Why"
+    if label == "unknown" and state == "PENDING":
         click.echo("Why: pending, not failed")
     elif label == "unknown":
-        click.echo(f"Why: undetermined ({head})")
+        click.echo(f"{why}: undetermined ({head})")
     else:
-        click.echo(f"Why: {head}, {SCOPE_WORDS[a['scope']]} (confidence {a['confidence']:.2f})")
+        click.echo(f"{why}: {head}, {SCOPE_WORDS[a['scope']]} (confidence {a['confidence']:.2f})")
     click.echo(f"  {a['explanation']}")
     if a.get("suspect_nodes"):
         gpus = ", ".join(f"{g['node']}:gpu{g['gpu']}" for g in a.get("suspect_gpus", []))

@@ -119,6 +119,9 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
     if a["label"] == "unknown" and job.state == "COMPLETED" and job.exit_code == 0 and not a["contradicting"]:
         a["explanation"] = "the job completed normally (exit code 0): nothing went wrong that slurm-diag could see"
         a["next_steps"] = ["nothing to do; if it ran slow, compare it with earlier runs of the same job name"]
+    if a["label"] == "unknown" and job.state == "RUNNING" and not a["contradicting"]:
+        a["explanation"] = "the job is running and nothing has gone wrong that slurm-diag can see so far"
+        a["next_steps"] = [f"explain it again once it ends (sdiag-agent explain {job.job_id})"]
     if a["label"] == "unknown" and job.state in collect.SLOW_STATES \
             and any(alt["label"] in ("slow_node", "gpu_throttle") for alt in result.alternatives):
         # a slow node explains a job that ran slow, not one that failed: probe it for the former only

@@ -280,6 +280,19 @@ def test_pending_jobs_say_why_and_whether_they_will_ever_start(devcluster, clust
                        env={"PATH": "/usr/bin:/bin", "SLURM_CONF": str(devcluster.slurm_conf)})
 
 
+def test_a_running_job_is_explained_so_far(devcluster, cluster_env, slurm):
+    job_id = submit(devcluster, "#!/bin/sh\necho epoch 1 loss 2.31\nsleep 120\n")
+    try:
+        script_started(slurm, job_id, f"/tmp/sdiag-explain-{job_id}.out")
+        text = sdiag("explain", job_id, env=cluster_env).stdout
+        assert "State: RUNNING\n" in text and "exit code" not in text
+        assert "So far (the job is still running): undetermined" in text and "nothing has gone wrong" in text
+        assert f"explain it again once it ends (sdiag-agent explain {job_id})" in text
+    finally:
+        subprocess.run(["scancel", job_id], timeout=30,
+                       env={"PATH": "/usr/bin:/bin", "SLURM_CONF": str(devcluster.slurm_conf)})
+
+
 def test_time_limit(devcluster, cluster_env, slurm):
     job_id = submit(devcluster, "#!/bin/sh\necho working; sleep 300\n", "--time=0:05")
     slurm.wait(job_id, timeout=180, poll=1)

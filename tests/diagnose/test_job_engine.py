@@ -191,3 +191,12 @@ def test_an_unsampled_sigkill_is_left_as_the_signal_says(tmp_path):
     j = dataclasses.replace(_killed(tmp_path, 60), mem_used_kb=None)
     d = engine.diagnose_job(j)
     assert check(d)["label"] == "host_oom" and not [f for f in d.findings if f["id"].startswith("sacct:memory-")]
+
+
+def test_a_running_job_with_nothing_wrong_says_so(tmp_path):
+    a = check(engine.diagnose_job(job(tmp_path, state="RUNNING", exit_code=0, out_text="epoch 1 loss 2.31\n")))
+    assert a["label"] == "unknown" and "nothing has gone wrong" in a["explanation"]
+    assert a["next_steps"] == ["explain it again once it ends (sdiag-agent explain 77)"]
+    failing = check(engine.diagnose_job(job(tmp_path, state="RUNNING", exit_code=0,
+                                            out_text="RuntimeError: CUDA error: an illegal memory access was encountered\n")))
+    assert failing["label"] == "user_code"
