@@ -56,7 +56,7 @@ FINDING_STEPS = {
     "collective-mismatch": "find where the ranks take different paths (a branch on the rank, an early exit, a "
                            "data-dependent number of steps); rerun with TORCH_DISTRIBUTED_DEBUG=DETAIL and "
                            "PyTorch names the mismatched collectives",
-    "no-gpu-asked": request_fit.FIX,
+    "no-gpu-asked": request_fit.GPU_FIX,
     "output-file": request_fit.OUTPUT_FIX,
     "request-invalid": "change the request to one Slurm accepts (the refused line above says what: tasks, memory, "
                        "GPUs, partition, account or time): `sinfo -s` lists the partitions and their limits, "

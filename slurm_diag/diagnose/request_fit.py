@@ -29,8 +29,8 @@ NO_GPU = re.compile(
     r"compiled with GPU-enabled backend but no GPUs are requested")
 OUTPUT_FIX = ("create the directory of --output/--error before sbatch (mkdir -p DIR; Slurm does not create it), "
               "or point them at a directory the job's user can write on every node")
-FIX = ("ask Slurm for the GPUs the code uses: #SBATCH --gres=gpu:N (or --gpus=N), in a partition whose nodes "
-       "have GPUs (sinfo -o '%P %G' lists them); a job that asks for none is kept from the node's GPUs")
+GPU_FIX = ("ask Slurm for the GPUs the code uses: #SBATCH --gres=gpu:N (or --gpus=N), in a partition whose nodes "
+           "have GPUs (sinfo -o '%P %G' lists them); a job that asks for none is kept from the node's GPUs")
 
 
 def gpus(job, found: list[Evidence], logs) -> None:
@@ -99,6 +99,7 @@ def output_file(job, found: list[Evidence], paths: list[tuple[str, str]]) -> Non
 
 MEMORY_FULL = 0.9       # of the memory asked for, used at the peak Slurm sampled: the limit
 MEMORY_LOW = 0.5        # under this, a SIGKILL was not the memory limit
+_SIGKILL = (":signal", ":host-oom-sigkill")      # Slurm's signal 9, a log's "killed by signal 9"
 
 
 def memory(job, found: list[Evidence]) -> None:
@@ -108,7 +109,7 @@ def memory(job, found: list[Evidence]) -> None:
     JobAcctGatherFrequency seconds), so an unsampled job, or one Slurm already called
     OUT_OF_MEMORY, is left as it is."""
     share = job.mem_efficiency
-    kills = [ev for ev in found if ev.label == "host_oom" and ev.tier >= 3]
+    kills = [ev for ev in found if ev.label == "host_oom" and ev.id.endswith(_SIGKILL)]
     if share is None or job.state == "OUT_OF_MEMORY" or not kills \
             or any(ev.label == "host_oom" and ev.tier < 3 for ev in found):
         return

@@ -200,3 +200,11 @@ def test_a_running_job_with_nothing_wrong_says_so(tmp_path):
     failing = check(engine.diagnose_job(job(tmp_path, state="RUNNING", exit_code=0,
                                             out_text="RuntimeError: CUDA error: an illegal memory access was encountered\n")))
     assert failing["label"] == "user_code"
+
+
+def test_slurms_own_word_that_the_limit_was_hit_outweighs_a_low_sampled_peak(tmp_path):
+    """Slurm samples memory; its cgroup's "hit memory+swap limit" is a fact the samples may miss."""
+    j = dataclasses.replace(_killed(tmp_path, 60), stdout=str(tmp_path / "hint.out"), stderr=str(tmp_path / "hint.out"))
+    (tmp_path / "hint.out").write_text("slurmstepd: error: Step 77.0 hit memory+swap limit at least once during execution.\n")
+    d = engine.diagnose_job(j)
+    assert check(d)["label"] == "host_oom" and not [f for f in d.findings if f["id"] == "sacct:memory-low"]
