@@ -103,7 +103,8 @@ _SIGKILL = (":signal", ":host-oom-sigkill")      # Slurm's signal 9, a log's "ki
 
 
 def memory(job, found: list[Evidence]) -> None:
-    """A job whose only word on memory is a SIGKILL (Slurm's signal, a log's "killed by signal 9"):
+    """A job whose only word on memory is a SIGKILL (Slurm's signal, a log's "killed by signal 9"; not
+    Slurm's own word that a step hit its limit, which sampling may miss):
     with its peak near the memory it asked for, the kill was its limit (tier 2, decides); far under
     it, the SIGKILL argues for nothing more than a symptom. Slurm samples memory (every
     JobAcctGatherFrequency seconds), so an unsampled job, or one Slurm already called
@@ -111,7 +112,7 @@ def memory(job, found: list[Evidence]) -> None:
     share = job.mem_efficiency
     kills = [ev for ev in found if ev.label == "host_oom" and ev.id.endswith(_SIGKILL)]
     if share is None or job.state == "OUT_OF_MEMORY" or not kills \
-            or any(ev.label == "host_oom" and ev.tier < 3 for ev in found):
+            or any(ev.label == "host_oom" and ev.tier < SYMPTOM_TIER and not ev.id.endswith(_SIGKILL) for ev in found):
         return
     used, asked = job.mem_used_kb / 1024, job.mem_alloc_kb / 1024
     figures = f"{used:.0f} MiB of the {asked:.0f} MiB it asked for ({share:.0%})"
