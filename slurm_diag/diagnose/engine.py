@@ -127,7 +127,8 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
         # a slow node explains a job that ran slow, not one that failed: probe it for the former only
         a["next_steps"].insert(0, f"probe the job's nodes against the model and the fleet: "
                                   f"sdiag-agent probe submit gemm --nodes {','.join(job.nodes)} --wait")
-    a["next_steps"] = exact_fix(job, a["label"]) + [s for s in a["next_steps"]]
+    # the steps' commands name this job, not a placeholder
+    a["next_steps"] = [step.replace("JOBID", job.job_id) for step in exact_fix(job, a["label"]) + a["next_steps"]]
     ext = extract.extract([line for _, log in logs for line in log.lines], pci_map.flat(buses))
     return Diagnosis(a, result.alternatives, [e.finding for e in found], ext.to_dict(), missing)
 

@@ -64,6 +64,7 @@ def test_cancelled_by_its_owner_is_the_users_doing(tmp_path):
     a = check(engine.diagnose_job(job(tmp_path, state="CANCELLED", state_detail=f"CANCELLED by {me}",
                                       exit_code=0, out_text="running\n")))
     assert (a["label"], a["scope"]) == ("scheduler", "user")
+    assert any("`sacct -j 77 -o State,Reason`" in s for s in a["next_steps"])      # this job, not a placeholder
 
 
 def test_first_failed_step_skips_extern():
