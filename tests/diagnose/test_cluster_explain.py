@@ -142,19 +142,25 @@ def test_an_undecided_job_points_at_the_error_line_no_rule_knows(failed_jobs, cl
 @pytest.fixture()
 def site_home(devcluster, cluster_env, tmp_path):
     """The cluster's config and knowledge base in a home of the test's own, so what the test adds
-    is seen by no other test (the embedding model is shared, read-only)."""
+    is seen by no other test: the cluster's built index copied (the embedding model shared,
+    read-only), or, on a machine where nothing has built it yet, built here."""
     import shutil
 
     base, home = devcluster.base.parent, tmp_path / "home"
     (home / "kb").mkdir(parents=True)
-    shutil.copytree(base / "kb" / "chroma", home / "kb" / "chroma")
-    shutil.copy2(base / "kb" / "stamp.json", home / "kb" / "stamp.json")
-    (home / "kb" / "model").symlink_to(base / "kb" / "model")
     conf = tmp_path / "sdiag.toml"
     original = (devcluster.base / "etc" / "sdiag.toml").read_text()
     assert f'home = "{base}"' in original
     conf.write_text(original.replace(f'home = "{base}"', f'home = "{home}"'))
-    return {**cluster_env, "SDIAG_CONFIG": str(conf), "SDIAG_HOME": str(home)}
+    env = {**cluster_env, "SDIAG_CONFIG": str(conf), "SDIAG_HOME": str(home)}
+    if (base / "kb" / "stamp.json").exists():
+        shutil.copytree(base / "kb" / "chroma", home / "kb" / "chroma")
+        shutil.copy2(base / "kb" / "stamp.json", home / "kb" / "stamp.json")
+        (home / "kb" / "model").symlink_to(base / "kb" / "model")
+    else:
+        built = sdiag("kb", "build", env={**env, "HF_HUB_OFFLINE": "1"}, timeout=600)
+        assert built.returncode == 0, built.stderr
+    return env
 
 
 def test_a_cause_the_site_confirmed_explains_the_next_job_that_fails_the_same_way(
