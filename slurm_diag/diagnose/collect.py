@@ -14,6 +14,9 @@ from slurm_diag.errors import SdiagError
 EARLIER_DAYS = 30
 MIN_EARLIER = 2
 SLOWER = 1.5          # this run's node-seconds over the earlier runs' median: slow
+# the names Slurm gives a job that was not named (a script on stdin, --wrap, an interactive shell):
+# runs sharing them are not the same work
+NAMELESS = frozenset({"sbatch", "wrap", "bash", "sh", "interactive"})
 
 
 def earlier_runs(job, client) -> tuple[list[Evidence], list[str]]:
@@ -23,7 +26,7 @@ def earlier_runs(job, client) -> tuple[list[Evidence], list[str]]:
     probe records decide whose it is."""
     import statistics
 
-    if not job.elapsed_s or not job.name or job.state not in ("COMPLETED", "TIMEOUT"):
+    if not job.elapsed_s or not job.name or job.name in NAMELESS or job.state not in ("COMPLETED", "TIMEOUT"):
         return [], []
     end = node_facts.when(job.start)
     if end is None:
@@ -168,14 +171,15 @@ SLOW_STATES = ("COMPLETED", "TIMEOUT", "RUNNING")
 def weigh(job, own: list[Evidence], around: list[Evidence]) -> list[Evidence]:
     """Node-side evidence explains a job only when it fits how the job ended. A throttled GPU or a
     slow node explains a job that ran slow (finished, timed out, still running), never one that
-    failed; GPU or fabric faults do not explain a Python error or a missing
-    module. Evidence that does not fit drops to the alternatives (tier 5); a node that went down
-    under the job always counts."""
+    failed, nor one that sat idle until its time limit; GPU or fabric faults do not explain a
+    Python error or a missing module. Evidence that does not fit drops to the alternatives (tier
+    5); a node that went down under the job always counts."""
     decisive = [e for e in own if e.label and e.tier <= 3]
     independent = any((e.label, e.component) in _INDEPENDENT or e.label in _INDEPENDENT_LABELS for e in decisive)
+    idle = any(e.id == "sacct:idle-at-limit" for e in own)      # a job that sat waiting was not slowed
     for ev in around:
         if ev.label in ("gpu_throttle", "slow_node"):
-            fits = job.state in SLOW_STATES
+            fits = job.state in SLOW_STATES and not idle
         elif ev.label in ("gpu_hardware", "network"):
             fits = not independent
         else:

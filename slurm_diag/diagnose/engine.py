@@ -99,6 +99,7 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
     request_fit.gpus(job, found, logs)
     request_fit.output_file(job, found, job_facts.log_paths(job))
     request_fit.memory(job, found)
+    request_fit.time_limit(job, found)
     collect.unconfirmed_xids(found, list(more))
     found += collect.stray_memory(job, found, list(more)) + collect.weigh(job, found, list(more))
     buses = pci_map.from_evidence(found)
@@ -128,19 +129,21 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
         a["next_steps"].insert(0, f"probe the job's nodes against the model and the fleet: "
                                   f"sdiag-agent probe submit gemm --nodes {','.join(job.nodes)} --wait")
     # the steps' commands name this job, not a placeholder
-    a["next_steps"] = [step.replace("JOBID", job.job_id) for step in exact_fix(job, a["label"]) + a["next_steps"]]
+    fix = exact_fix(job, a["label"], a["supporting"][0] if a["supporting"] else None)
+    a["next_steps"] = [step.replace("JOBID", job.job_id) for step in fix + a["next_steps"]]
     ext = extract.extract([line for _, log in logs for line in log.lines], pci_map.flat(buses))
     return Diagnosis(a, result.alternatives, [e.finding for e in found], ext.to_dict(), missing)
 
 
-def exact_fix(job, label: str) -> list[str]:
-    """For the job's own limits, the line to change: memory or time, with what it had and used."""
+def exact_fix(job, label: str, head: str | None = None) -> list[str]:
+    """For the job's own limits, the line to change: memory or time, with what it had and used
+    (``head``: the deciding finding's id; a job idle at its time limit needs no more time)."""
     if label == "host_oom" and job.mem_alloc_kb:
         had = job.mem_alloc_kb / 1024
         used = f", it used at least {job.mem_used_kb / 1024:.0f} MiB" if job.mem_used_kb else ""
         return [f"#SBATCH --mem={_round_up_mib(had * 2)} (it had {had:.0f} MiB{used}); "
                 "or --mem-per-cpu with the same total"]
-    if label == "time_limit" and job.time_limit_s:
+    if label == "time_limit" and job.time_limit_s and head != "sacct:idle-at-limit":
         return [f"#SBATCH --time={_hms(job.time_limit_s * 2)} (it had {_hms(job.time_limit_s)}), "
                 "or checkpoint and resubmit"]
     return []

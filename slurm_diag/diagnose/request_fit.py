@@ -1,4 +1,4 @@
-"""Did the job ask Slurm for what it could have? Three requests a log alone cannot judge:
+"""Did the job ask Slurm for what it could have, and use it? What a log alone cannot judge:
 
 - GPUs: a line saying the process found no GPU is the same line whether the job asked for none or
   the node lost its GPUs (explain --log says unknown). The job's record decides the first case: a
@@ -10,6 +10,8 @@
 - Its memory: a SIGKILL is most often the OOM killer, but a time limit, a cancel or an
   administrator send it too. What the job used of the memory it asked for (seff's efficiency)
   tells them apart: near all of it is the memory limit; under half of it is not.
+- Its time: a job that reached its limit while its CPUs sat idle was waiting (for input, a lock, a
+  file, a peer), not computing, and more time will not help it.
 """
 
 from __future__ import annotations
@@ -133,3 +135,27 @@ def memory(job, found: list[Evidence]) -> None:
                                       f"the job used at most {figures}: its SIGKILL was probably not the memory "
                                       f"limit (a cancel, a time limit, an administrator or the job itself)",
                                       job_id=job.job_id, raw=raw)))
+
+
+IDLE_SHARE = 0.05       # of one core over the whole run: a job under it was waiting, not computing
+IDLE_FIX = ("more time will not help: the job sat waiting, not computing. Its output's last lines show where it "
+            "stopped; look for a prompt for input (a batch job has none), a lock, a file or a peer that never came")
+
+
+def time_limit(job, found: list[Evidence]) -> None:
+    """A job without GPUs that reached its time limit having used under 5% of one core: it was
+    waiting, and the time limit is only how it ended (tier 0: it heads the time limit's evidence,
+    so its step replaces the --time advice). A GPU job is left out: a busy GPU can leave its CPU idle.
+    The CPU time is the larger of what the processes reported (TotalCPU) and what accounting
+    polled, so a kill that lost the processes' own count cannot make a busy job look idle."""
+    counted = [c for c in (job.total_cpu_s, job.polled_cpu_s) if c is not None]
+    if job.state != "TIMEOUT" or job.gpus or not counted or not job.elapsed_s or job.elapsed_s < 60:
+        return
+    cpu = max(counted)
+    if cpu >= IDLE_SHARE * job.elapsed_s:
+        return
+    found.insert(0, Evidence(finding(
+        "sacct:idle-at-limit", "sacct", "CRITICAL",
+        f"the job reached its time limit having used {cpu:.0f} s of CPU in {job.elapsed_s} s (under "
+        f"{IDLE_SHARE:.0%} of one core): it was waiting, not computing",
+        job_id=job.job_id, raw={"cpu_s": cpu, "elapsed_s": job.elapsed_s}), "time_limit", "user", "slurm", 0))

@@ -82,6 +82,12 @@ def tres_mem_kb(text: str) -> int | None:
     return size_kb(value) if value else None
 
 
+def tres_cpu_s(text: str) -> float | None:
+    """The ``cpu=`` of a TRES usage string, the CPU time Slurm's accounting polled, in seconds."""
+    value = dict(tres(text)).get("cpu")
+    return cpu_seconds(value) if value else None
+
+
 def tres(text: str) -> tuple[tuple[str, str], ...]:
     """``"billing=1,cpu=1,gres/gpu=2,mem=100M"`` -> sorted (key, value) pairs."""
     pairs = []
@@ -226,7 +232,7 @@ def sacct_jobs(text: str) -> list[Job]:
             step_id=step, name=row["JobName"], state=state, exit_code=code, signal=sig,
             elapsed_s=duration_s(row["Elapsed"]), nodes=hostlist(row["NodeList"]),
             max_rss_kb=size_kb(row["MaxRSS"]), mem_tot_kb=tres_mem_kb(row["TRESUsageInTot"]),
-            total_cpu_s=cpu_seconds(row["TotalCPU"])))
+            total_cpu_s=cpu_seconds(row["TotalCPU"]), polled_cpu_s=tres_cpu_s(row["TRESUsageInTot"])))
     return [_job(jobs[j]["row"], tuple(jobs[j]["steps"])) for j in order]
 
 
@@ -250,6 +256,7 @@ def _job(row: dict[str, str], steps: tuple[JobStep, ...]) -> Job:
         array_job_id=array_job, array_task_id=array_task, steps=steps, sources=(ACCOUNTING,),
         alloc_cpus=int(row["AllocCPUS"]) if row["AllocCPUS"].strip().isdigit() else None,
         total_cpu_s=_sum(s.total_cpu_s for s in steps) if steps else cpu_seconds(row["TotalCPU"]),
+        polled_cpu_s=_sum(s.polled_cpu_s for s in steps),
         mem_used_kb=max((s.mem_tot_kb for s in steps if s.mem_tot_kb is not None), default=None))
 
 

@@ -22,6 +22,7 @@ class JobStep:
     max_rss_kb: int | None = None     # the largest task's peak memory
     mem_tot_kb: int | None = None     # every task's peak memory summed (TRESUsageInTot mem), as seff counts
     total_cpu_s: float | None = None  # user + system CPU time of the step
+    polled_cpu_s: float | None = None  # the CPU time accounting polled (TRESUsageInTot cpu), kept if a kill lost rusage
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -80,6 +81,7 @@ class Job:
     unreachable: tuple[Unreachable, ...] = ()  # daemons that did not answer
     alloc_cpus: int | None = None
     total_cpu_s: float | None = None          # CPU time of every step together
+    polled_cpu_s: float | None = None         # the same as accounting polled it, every step together
     mem_used_kb: int | None = None            # seff's "memory utilized": the largest step's summed task peaks
 
     @property

@@ -300,10 +300,17 @@ def test_a_running_job_is_explained_so_far(devcluster, cluster_env, slurm):
 
 
 def test_time_limit(devcluster, cluster_env, slurm):
-    job_id = submit(devcluster, "#!/bin/sh\necho working; sleep 300\n", "--time=0:05")
-    slurm.wait(job_id, timeout=180, poll=1)
-    a = explain(cluster_env, job_id)["attribution"]
-    assert (a["label"], a["scope"]) == ("time_limit", "user")
+    """Two jobs reach a one-minute limit: one computing (more time is the fix), one asleep (it sat
+    waiting, and more time will not help: sacct's CPU time says which)."""
+    busy = submit(devcluster, "#!/bin/sh\necho working\npython3 -c 'while True: pass'\n", "--time=0:05")
+    asleep = submit(devcluster, "#!/bin/sh\necho working; sleep 300\n", "--time=0:05")
+    for job_id in (busy, asleep):
+        slurm.wait(job_id, timeout=180, poll=1)
+    a = explain(cluster_env, busy)["attribution"]
+    assert (a["label"], a["scope"]) == ("time_limit", "user") and a["next_steps"][0].startswith("#SBATCH --time=")
+    a = explain(cluster_env, asleep)["attribution"]
+    assert (a["label"], a["scope"]) == ("time_limit", "user") and a["supporting"][0] == "sacct:idle-at-limit"
+    assert a["next_steps"][0].startswith("more time will not help")
 
 
 @pytest.fixture()

@@ -7,6 +7,8 @@ import dataclasses
 import os
 import pwd
 
+import pytest
+
 from slurm_diag import schemas
 from slurm_diag.diagnose import engine, job_facts
 from slurm_diag.slurm.records import Job, JobStep
@@ -209,3 +211,26 @@ def test_slurms_own_word_that_the_limit_was_hit_outweighs_a_low_sampled_peak(tmp
     (tmp_path / "hint.out").write_text("slurmstepd: error: Step 77.0 hit memory+swap limit at least once during execution.\n")
     d = engine.diagnose_job(j)
     assert check(d)["label"] == "host_oom" and not [f for f in d.findings if f["id"] == "sacct:memory-low"]
+
+
+def _timed_out(tmp_path, cpu_s, polled=None, **kw):
+    return job(tmp_path, state="TIMEOUT", exit_code=0, elapsed_s=3600, time_limit_s=3600, out_text="step 3 of 9\n",
+               total_cpu_s=cpu_s, polled_cpu_s=polled, alloc_cpus=4, **kw)
+
+
+def test_a_job_idle_at_its_time_limit_is_not_told_to_ask_for_more_time(tmp_path):
+    a = check(engine.diagnose_job(_timed_out(tmp_path, 12.0)))
+    assert (a["label"], a["scope"]) == ("time_limit", "user") and a["supporting"][0] == "sacct:idle-at-limit"
+    assert "used 12 s of CPU in 3600 s" in a["explanation"]
+    assert a["next_steps"][0].startswith("more time will not help") and not any("--time" in s for s in a["next_steps"])
+
+
+@pytest.mark.parametrize("kw", [
+    {"cpu_s": 3000.0},                                     # computing: the --time advice stands
+    {"cpu_s": 0.0, "polled": 3000.0},                      # a kill lost the processes' count; the poll kept it
+    {"cpu_s": 12.0, "alloc_tres": (("cpu", "4"), ("gres/gpu", "1"))},   # a busy GPU can leave the CPU idle
+])
+def test_a_busy_or_gpu_job_at_its_time_limit_keeps_the_time_advice(tmp_path, kw):
+    a = check(engine.diagnose_job(_timed_out(tmp_path, kw.pop("cpu_s"), kw.pop("polled", None), **kw)))
+    assert a["label"] == "time_limit" and "sacct:idle-at-limit" not in a["supporting"]
+    assert a["next_steps"][0].startswith("#SBATCH --time=")

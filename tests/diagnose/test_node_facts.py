@@ -288,3 +288,25 @@ def test_a_failed_shared_query_is_each_jobs_unknown_finding(tmp_path):
         found, missing = collect.around_job(j, fake, lambda: store, history)
         assert [e for e in found if e.id == "event:unavailable"] and "node events (sacctmgr)" in missing
     assert len(fake.queries) == 1
+
+
+def test_jobs_slurm_did_not_name_are_not_compared_with_each_other(tmp_path):
+    """A script on stdin is named "sbatch", --wrap's "wrap": runs sharing those names are not one workload."""
+    fake = FakeSlurmClient(["node1", "node2"])
+    fake.jobs.update({str(n): earlier(n, 10, nodes=("node1", "node2"), name="sbatch") for n in (1, 2, 3)})
+    slow = dataclasses.replace(job(tmp_path, "ok\n", state="COMPLETED", exit_code=0), name="sbatch", elapsed_s=300)
+    d = explain(tmp_path, slow, fake, Store(f"sqlite:///{tmp_path / 'sdiag.db'}"))
+    assert not [f for f in d.findings if f["id"] == "sacct:earlier-runs"]
+
+
+def test_a_slow_node_does_not_explain_a_job_that_sat_idle_until_its_time_limit(tmp_path):
+    """The same throttled GPU that explains a busy job's timeout (the test above) does not explain a
+    job that used almost no CPU before its limit: it was waiting, not running slow."""
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    store.add_health_report(report("node1", END, [("clocks", "CRITICAL", "gpu3 SM clock 200 MHz, expected >= 1762", 3)]))
+    idle = dataclasses.replace(job(tmp_path, "waiting for input\n", state="TIMEOUT", exit_code=0, nodes=("node1",)),
+                               total_cpu_s=1.0, alloc_cpus=2)
+    d = explain(tmp_path, idle, FakeSlurmClient(["node1"]), store)
+    assert d.attribution["label"] == "time_limit" and d.attribution["supporting"][0] == "sacct:idle-at-limit"
+    throttled = [f for f in d.findings if f["source"] == "health" and f["severity"] == "CRITICAL"]
+    assert throttled and all("does not explain how this job ended" in f["summary"] for f in throttled)

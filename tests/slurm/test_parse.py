@@ -215,5 +215,6 @@ def test_efficiency_the_way_seff_counts_it():
     [job] = parse.sacct_jobs(text)
     assert job.mem_used_kb == 2 * 1024 * 1024 and job.max_rss_kb == 1024 * 1024
     assert job.total_cpu_s == 200.0 and job.alloc_cpus == 4
+    assert job.polled_cpu_s == 200.0           # the same time as accounting polled it (TRESUsageInTot cpu)
     assert job.mem_efficiency == 0.25 and job.cpu_efficiency == 0.5
     schemas.validate("job", job.to_dict())
