@@ -403,7 +403,8 @@ class Loop:
 
 
 def engine_diagnoser(client, store, kb_entries=None):
-    """diagnose(job) -> the engine's document over the job, its nodes' events, health and probe records."""
+    """diagnose(job, history=None) -> the engine's document over the job, its nodes' events, health and
+    probe records (``history``: a collect.NodeHistory shared by the pass's jobs)."""
     from slurm_diag.diagnose import collect, engine
 
     def diagnose(job, history=None) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from slurm_diag.diagnose import node_facts, pci_map
+from slurm_diag.diagnose import node_facts, pci_map, request_fit
 from slurm_diag.diagnose.evidence import CONTEXT_TIER, Evidence, finding
 from slurm_diag.errors import SdiagError
 
@@ -176,7 +176,7 @@ def weigh(job, own: list[Evidence], around: list[Evidence]) -> list[Evidence]:
     5); a node that went down under the job always counts."""
     decisive = [e for e in own if e.label and e.tier <= 3]
     independent = any((e.label, e.component) in _INDEPENDENT or e.label in _INDEPENDENT_LABELS for e in decisive)
-    idle = any(e.id == "sacct:idle-at-limit" for e in own)      # a job that sat waiting was not slowed
+    idle = request_fit.idle_cpu_s(job) is not None        # a job that sat waiting was not slowed
     for ev in around:
         if ev.label in ("gpu_throttle", "slow_node"):
             fits = job.state in SLOW_STATES and not idle

@@ -7,6 +7,8 @@ form collects accounting, node history, health and probe records around the same
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 
 from slurm_diag.diagnose import (attribute, collect, evidence, extract, job_facts, kb_hits, pci_map, request_fit,
@@ -99,9 +101,9 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
     request_fit.gpus(job, found, logs)
     request_fit.output_file(job, found, job_facts.log_paths(job))
     request_fit.memory(job, found)
-    request_fit.time_limit(job, found)
     collect.unconfirmed_xids(found, list(more))
     found += collect.stray_memory(job, found, list(more)) + collect.weigh(job, found, list(more))
+    request_fit.time_limit(job, found)          # after the nodes' evidence: a node's fault is what it waited on
     buses = pci_map.from_evidence(found)
     pci_map.apply(found, buses, "no health report of the job's nodes recorded their GPUs' bus ids")
     missing = [*missing, *not_checked]
@@ -130,7 +132,7 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
                                   f"sdiag-agent probe submit gemm --nodes {','.join(job.nodes)} --wait")
     # the steps' commands name this job, not a placeholder
     fix = exact_fix(job, a["label"], a["supporting"][0] if a["supporting"] else None)
-    a["next_steps"] = [step.replace("JOBID", job.job_id) for step in fix + a["next_steps"]]
+    a["next_steps"] = [re.sub(r"\bJOBID\b", job.job_id, step) for step in fix + a["next_steps"]]
     ext = extract.extract([line for _, log in logs for line in log.lines], pci_map.flat(buses))
     return Diagnosis(a, result.alternatives, [e.finding for e in found], ext.to_dict(), missing)
 

@@ -31,13 +31,16 @@ REASONS = {
     "PartitionTimeLimit": ("its --time is longer than the partition allows, so it will never start", False,
                            "scontrol update JobId={id} TimeLimit=... within the partition's limit (`sinfo -o '%P %l'`), "
                            "or scancel {id} and resubmit to a partition that allows it"),
-    "PartitionNodeLimit": ("it asks for more nodes than the partition allows or has, so it will never start", False,
-                           "scontrol update JobId={id} NumNodes=... within the partition (`sinfo -o '%P %D'`), or "
-                           "scancel {id} and resubmit to a larger partition"),
-    "PartitionConfig": ("it asks for more than the partition's nodes have or allow (nodes, CPUs, memory, GPUs), "
-                        "so it will never start", False,
-                        "scancel {id} and resubmit within the partition (`scontrol show partition` lists its limits "
-                        "and nodes), or to a partition that has what it asks"),
+    # Slurm gives these two also while nodes the job needs are down or drained: they may pass
+    "PartitionNodeLimit": ("it asks for more nodes than the partition allows or has up now: if the partition is "
+                           "smaller than it asks, it will never start; if nodes are down or drained, it waits for "
+                           "them", True,
+                           "compare what it asks with the partition (`sinfo -p PARTITION -o '%P %D %T'`); if it is "
+                           "too big: scontrol update JobId={id} NumNodes=..., or scancel {id} and resubmit"),
+    "PartitionConfig": ("it asks for more than the partition's nodes have or allow now (nodes, CPUs, memory, "
+                        "GPUs): if no node ever has it, it will never start", True,
+                        "compare what it asks with the partition (`scontrol show partition`); if it is too big: "
+                        "scancel {id} and resubmit within it, or to a partition that has what it asks"),
     "BadConstraints": ("no node has what it asked for (--constraint, --gres, memory or CPUs per node), so it "
                        "will never start", False,
                        "scancel {id} and resubmit asking for what the nodes have (`sinfo -o '%N %f %G %m %c'`)"),

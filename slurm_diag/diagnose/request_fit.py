@@ -29,6 +29,8 @@ NO_GPU = re.compile(
     r"No HIP GPUs are available|\bhipErrorNoDevice\b|no ROCm-capable device is detected|"
     r"ProcessGroupNCCL is only supported with GPUs, no GPUs found|"
     r"compiled with GPU-enabled backend but no GPUs are requested")
+# the same words printed on the way to running on the CPU: torch's UserWarning, TensorFlow's cuInit log line
+_WARNING = re.compile(r"warn|failed call to cuInit|falling back", re.IGNORECASE)
 OUTPUT_FIX = ("create the directory of --output/--error before sbatch (mkdir -p DIR; Slurm does not create it), "
               "or point them at a directory the job's user can write on every node")
 GPU_FIX = ("ask Slurm for the GPUs the code uses: #SBATCH --gres=gpu:N (or --gpus=N), in a partition whose nodes "
@@ -36,13 +38,23 @@ GPU_FIX = ("ask Slurm for the GPUs the code uses: #SBATCH --gres=gpu:N (or --gpu
 
 
 def gpus(job, found: list[Evidence], logs) -> None:
-    """When the job's code looked for a GPU and found none: if the job asked for none, that is the
-    cause (the job's, tier 1, first among Slurm's facts), and the log's own reading of the same line
-    as the node's driver or runtime drops to context; if it had GPUs, the line is what the process
-    saw of them, which this module does not settle. ``logs``: (stream, LogText) as read."""
+    """A job that failed because its code looked for a GPU and found none: if the job asked for
+    none, that is the cause (the job's, tier 1, first among Slurm's facts), and the log's own
+    reading of the same line as the node's driver or runtime drops to context. If it had GPUs, the
+    line is what the process saw of them, which this module does not settle. Many CPU jobs print
+    such a line as a warning and go on: only a failed job counts, only an error (not a warning),
+    and never over another cause the log or Slurm names (a missing module, an OOM).
+    ``logs``: (stream, LogText) as read."""
     hits = _lines(logs)
-    if not hits or not job.alloc_tres or job.gpus:
+    if not hits or job.state != "FAILED" or not job.alloc_tres or job.gpus:
         return
+    at = {(w, n) for w, n, _ in hits}
+    for ev in found:
+        raw = ev.finding.get("raw") or {}
+        on_these = ev.finding.get("source") == "log" and ev.lines and isinstance(raw, dict) \
+            and all((raw.get("where"), n) in at for n in ev.lines)
+        if ev.label and ev.tier <= 2 and not on_these:
+            return
     where, line_no, text = hits[0]
     tres = ",".join(f"{k}={v}" for k, v in job.alloc_tres)
     found.insert(0, Evidence(finding(
@@ -50,7 +62,6 @@ def gpus(job, found: list[Evidence], logs) -> None:
         f"the job asked Slurm for no GPU (AllocTRES {tres}), yet its code looked for one: {text[:200]}",
         job_id=job.job_id, raw={"where": where, "line": line_no, "text": text[:300], "alloc_tres": tres}),
         "user_code", "user", "gres", 1))
-    at = {(w, n) for w, n, _ in hits}
     for ev in found[1:]:
         raw = ev.finding.get("raw") or {}
         if ev.finding.get("source") == "log" and ev.scope == "infra" and ev.tier < CONTEXT_TIER and ev.lines \
@@ -60,9 +71,9 @@ def gpus(job, found: list[Evidence], logs) -> None:
 
 
 def _lines(logs) -> list[tuple[str, int, str]]:
-    """(stream, line number, text) of every line saying the process found no GPU."""
+    """(stream, line number, text) of every error line saying the process found no GPU."""
     return [(where, n, line.strip()) for where, log in logs for n, line in enumerate(log.lines, 1)
-            if NO_GPU.search(line)]
+            if NO_GPU.search(line) and not _WARNING.search(line)]
 
 
 OUTPUT_SIGNAL = 53
@@ -76,6 +87,7 @@ def output_file(job, found: list[Evidence], paths: list[tuple[str, str]]) -> Non
     batch = next((s for s in job.steps if s.step_id == "batch"), None)
     if OUTPUT_SIGNAL not in (job.signal, batch.signal if batch else None):
         return
+    paths = [(stream, os.path.join(job.work_dir or "", path)) for stream, path in paths]
     missing = [(stream, path) for stream, path in paths if not os.path.isdir(os.path.dirname(path) or ".")]
     if missing:
         where = "; ".join(f"{stream} {path}: its directory {os.path.dirname(path)} does not exist"
@@ -84,10 +96,12 @@ def output_file(job, found: list[Evidence], paths: list[tuple[str, str]]) -> Non
                    f"(signal {OUTPUT_SIGNAL}): {where}. Slurm does not create the directories of --output and --error")
         tier, also = 1, ()
     else:
-        named = ", ".join(path for _, path in paths) or "the job's output file (its path is no longer known)"
-        summary = (f"Slurm could not create the job's output file, so the job ended before its script ran "
+        named = ", ".join(path for _, path in paths) if job.stdout or job.stderr else \
+            "the job's output file (its path is no longer known: slurmctld has forgotten the job)"
+        summary = (f"Slurm could not open the job's output file, so the job ended before its script ran "
                    f"(signal {OUTPUT_SIGNAL}): {named}. Its directory exists here; on the node it is missing (a "
-                   f"filesystem not mounted there) or {job.user or 'the job user'} cannot write to it")
+                   f"filesystem not mounted there) or {job.user or 'the job user'} cannot write to it, or "
+                   f"the job's --input file is missing")
         tier, also = 2, ("filesystem",)
     found.insert(0, Evidence(finding("sacct:output-file", "sacct", "CRITICAL", summary, job_id=job.job_id,
                                      raw={"signal": OUTPUT_SIGNAL, "paths": [p for _, p in paths],
@@ -110,10 +124,11 @@ def memory(job, found: list[Evidence]) -> None:
     with its peak near the memory it asked for, the kill was its limit (tier 2, decides); far under
     it, the SIGKILL argues for nothing more than a symptom. Slurm samples memory (every
     JobAcctGatherFrequency seconds), so an unsampled job, or one Slurm already called
-    OUT_OF_MEMORY, is left as it is."""
+    OUT_OF_MEMORY, is left as it is; so is a cancelled job (its owner's SIGKILL), and a job on
+    several nodes, whose limit is per node while the figures are the job's total."""
     share = job.mem_efficiency
     kills = [ev for ev in found if ev.label == "host_oom" and ev.id.endswith(_SIGKILL)]
-    if share is None or job.state == "OUT_OF_MEMORY" or not kills \
+    if share is None or job.state in ("OUT_OF_MEMORY", "CANCELLED") or len(job.nodes) > 1 or not kills \
             or any(ev.label == "host_oom" and ev.tier < SYMPTOM_TIER and not ev.id.endswith(_SIGKILL) for ev in found):
         return
     used, asked = job.mem_used_kb / 1024, job.mem_alloc_kb / 1024
@@ -139,23 +154,32 @@ def memory(job, found: list[Evidence]) -> None:
 
 IDLE_SHARE = 0.05       # of one core over the whole run: a job under it was waiting, not computing
 IDLE_FIX = ("more time will not help: the job sat waiting, not computing. Its output's last lines show where it "
-            "stopped; look for a prompt for input (a batch job has none), a lock, a file or a peer that never came")
+            "stopped; look for a prompt for input (a batch job has none), a lock, a file or a peer that never came, "
+            "or a filesystem that hung")
+
+
+def idle_cpu_s(job) -> float | None:
+    """The CPU seconds of a job without GPUs that reached its time limit having used under 5% of one
+    core, or None. The CPU time is the larger of what the processes reported (TotalCPU) and what
+    accounting polled, so a kill that lost the processes' own count cannot make a busy job look
+    idle. A GPU job is left out: a busy GPU can leave its CPU idle."""
+    counted = [c for c in (job.total_cpu_s, job.polled_cpu_s) if c is not None]
+    if job.state != "TIMEOUT" or job.gpus or not counted or not job.elapsed_s or job.elapsed_s < 60:
+        return None
+    cpu = max(counted)
+    return cpu if cpu < IDLE_SHARE * job.elapsed_s else None
 
 
 def time_limit(job, found: list[Evidence]) -> None:
-    """A job without GPUs that reached its time limit having used under 5% of one core: it was
-    waiting, and the time limit is only how it ended (tier 0: it heads the time limit's evidence,
-    so its step replaces the --time advice). A GPU job is left out: a busy GPU can leave its CPU idle.
-    The CPU time is the larger of what the processes reported (TotalCPU) and what accounting
-    polled, so a kill that lost the processes' own count cannot make a busy job look idle."""
-    counted = [c for c in (job.total_cpu_s, job.polled_cpu_s) if c is not None]
-    if job.state != "TIMEOUT" or job.gpus or not counted or not job.elapsed_s or job.elapsed_s < 60:
-        return
-    cpu = max(counted)
-    if cpu >= IDLE_SHARE * job.elapsed_s:
+    """A job idle at its time limit (idle_cpu_s) was waiting, and the time limit is only how it
+    ended: tier 1, first among Slurm's facts, so it heads the time limit's evidence and its step
+    replaces the --time advice. Where the job's nodes show a fault of their own (a node down, a
+    filesystem, a critical health check), that is what it waited on, and this says nothing."""
+    cpu = idle_cpu_s(job)
+    if cpu is None or any(ev.scope == "infra" and ev.label and ev.tier <= 2 for ev in found):
         return
     found.insert(0, Evidence(finding(
         "sacct:idle-at-limit", "sacct", "CRITICAL",
         f"the job reached its time limit having used {cpu:.0f} s of CPU in {job.elapsed_s} s (under "
         f"{IDLE_SHARE:.0%} of one core): it was waiting, not computing",
-        job_id=job.job_id, raw={"cpu_s": cpu, "elapsed_s": job.elapsed_s}), "time_limit", "user", "slurm", 0))
+        job_id=job.job_id, raw={"cpu_s": cpu, "elapsed_s": job.elapsed_s}), "time_limit", "user", "slurm", 1))

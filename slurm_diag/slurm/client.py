@@ -119,7 +119,7 @@ class CommandClient:
         """Jobs that ended in [start, end] (with ``states``, only those states; with ``name`` and
         ``user``, only that job name of that user: a job's earlier runs)."""
         args = ["-u", user] if user else ["-a"]
-        args += ["-S", start.strftime("%Y-%m-%dT%H:%M:%S"), "-E", end.strftime("%Y-%m-%dT%H:%M:%S")]
+        args += ["-S", _local(start), "-E", _local(end)]
         if name:
             args.append(f"--name={name}")
         states = [s.upper() for s in states]
@@ -152,7 +152,7 @@ class CommandClient:
         """Node events (down, drain, fail) that overlap [start, end], from Slurm's accounting: a node
         that died under a job is seen even after it came back."""
         args = ["sacctmgr", "-n", "-P", "show", "event", "Event=Node",
-                f"Start={start.strftime('%Y-%m-%dT%H:%M:%S')}", f"End={end.strftime('%Y-%m-%dT%H:%M:%S')}",
+                f"Start={_local(start)}", f"End={_local(end)}",
                 f"format={','.join(parse.SACCTMGR_EVENT_FIELDS)}"]
         nodes = [n for n in nodes if n]
         if nodes:
@@ -228,6 +228,11 @@ class CommandClient:
     def queue(self) -> list[dict[str, str]]:
         """Jobs slurmctld holds now (pending and running), as scontrol records."""
         return parse.scontrol_jobs(self._run(["scontrol", "show", "job", "-o"]).stdout)
+
+
+def _local(when: datetime) -> str:
+    """sacctmgr reads times as the local zone's: an aware time in another zone is converted first."""
+    return (when.astimezone() if when.tzinfo else when).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _settled(found: Job | JobArray) -> bool:

@@ -234,3 +234,41 @@ def test_a_busy_or_gpu_job_at_its_time_limit_keeps_the_time_advice(tmp_path, kw)
     a = check(engine.diagnose_job(_timed_out(tmp_path, kw.pop("cpu_s"), kw.pop("polled", None), **kw)))
     assert a["label"] == "time_limit" and "sacct:idle-at-limit" not in a["supporting"]
     assert a["next_steps"][0].startswith("#SBATCH --time=")
+
+
+@pytest.mark.parametrize("state,text", [
+    # a CPU job that warned about the GPU and went on, then completed, timed out, or failed another way
+    ("COMPLETED", "UserWarning: CUDA initialization: Found no NVIDIA driver on your system.\ndone\n"),
+    ("TIMEOUT", "E tensorflow/cuda_driver.cc:282] failed call to cuInit: CUDA_ERROR_NO_DEVICE: no CUDA-capable "
+                "device is detected\nstep 4\n"),
+    ("FAILED", "UserWarning: CUDA initialization: Found no NVIDIA driver on your system.\n"
+               "ModuleNotFoundError: No module named 'apex'\n"),
+    ("FAILED", "RuntimeError: No CUDA GPUs are available\nModuleNotFoundError: No module named 'apex'\n"),
+])
+def test_a_gpu_line_a_cpu_job_printed_on_its_way_is_not_the_cause(tmp_path, state, text):
+    d = engine.diagnose_job(job(tmp_path, state=state, exit_code=0 if state == "COMPLETED" else 1, out_text=text,
+                                alloc_tres=(("cpu", "4"), ("mem", "8G"))))
+    check(d)
+    assert not [f for f in d.findings if f["id"] == "sacct:no-gpu-asked"]
+
+
+def test_a_sigkill_on_several_nodes_or_from_a_cancel_is_not_judged_by_the_jobs_total_memory(tmp_path):
+    wide = dataclasses.replace(_killed(tmp_path, 300), nodes=("node2", "node3", "node4", "node5"))
+    assert not [f for f in engine.diagnose_job(wide).findings if f["id"].startswith("sacct:memory-")]
+    me = str(os.getuid())
+    cancelled = dataclasses.replace(_killed(tmp_path, 980), state="CANCELLED", state_detail=f"CANCELLED by {me}")
+    a = check(engine.diagnose_job(cancelled))
+    assert a["label"] == "scheduler" and "sacct:memory-full" not in a["supporting"]
+
+
+def test_a_step_named_by_the_job_keeps_its_placeholder_free_words(tmp_path):
+    """Only the word JOBID is the placeholder: SLURM_JOBID in a knowledge-base step stays as written."""
+    from slurm_diag.diagnose import attribute
+
+    step = "set MASTER_PORT=$((10000 + SLURM_JOBID % 50000)); see `sacct -j JOBID`"
+    attribute.USER_STEPS["gpu_oom"] = [step]
+    try:
+        a = check(engine.diagnose_job(job(tmp_path, out_text="torch.OutOfMemoryError: CUDA out of memory.\n")))
+    finally:
+        del attribute.USER_STEPS["gpu_oom"]
+    assert "set MASTER_PORT=$((10000 + SLURM_JOBID % 50000)); see `sacct -j 77`" in a["next_steps"]

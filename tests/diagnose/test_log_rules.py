@@ -737,3 +737,23 @@ def test_a_missing_program_of_a_module_stays_the_software_environment():
     """Only the job's own script or input is its path to fix: a program that is not there is a module not loaded."""
     a = diagnose("/var/spool/slurmd/job12/slurm_script: line 3: nvcc: command not found\n").attribution
     assert a["label"] == "software_env"
+
+
+@pytest.mark.parametrize("text,not_sign", [
+    # a redirection to a file the job may not write is not a program without its execute bit
+    ("/var/spool/slurmd/job12/slurm_script: line 5: /scratch/shared/out.txt: Permission denied\n",
+     "user-not-executable"),
+    # a script probing for a checkpoint it can do without
+    ("ls: cannot access 'ckpt/*.pt': No such file or directory\n", "user-missing-path"),
+])
+def test_lines_that_look_like_a_users_path_but_are_not_its_cause(text, not_sign):
+    d = diagnose(text)
+    assert not [f for f in d.findings if f["id"].endswith(f":{not_sign}")]
+
+
+def test_a_missing_input_path_gives_way_to_a_fabric_error_later_in_the_log():
+    text = ("cat: /scratch/ana/resume.txt: No such file or directory\n"
+            "cp: cannot stat '/scratch/ana/prev/ckpt.pt': No such file or directory\n"
+            "NCCL WARN NET/IB : Got completion from peer 10.1.2.3<52344> with status=12 opcode=0 len=0 "
+            "vendor err 129 (Recv) localGid ::ffff:10.1.2.4 remoteGids::ffff:10.1.2.3 hca mlx5_0\n")
+    assert diagnose(text).attribution["label"] == "network"

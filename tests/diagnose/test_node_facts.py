@@ -310,3 +310,17 @@ def test_a_slow_node_does_not_explain_a_job_that_sat_idle_until_its_time_limit(t
     assert d.attribution["label"] == "time_limit" and d.attribution["supporting"][0] == "sacct:idle-at-limit"
     throttled = [f for f in d.findings if f["source"] == "health" and f["severity"] == "CRITICAL"]
     assert throttled and all("does not explain how this job ended" in f["summary"] for f in throttled)
+
+
+def test_a_node_that_went_down_is_what_an_idle_job_waited_on(tmp_path):
+    """A job that used no CPU until its limit on a node that went down under it: the node is named,
+    and no prompt for input is suspected."""
+    fake = FakeSlurmClient(["node1"])
+    fake.events.append(NodeEvent("node1", (START + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S"), None,
+                                 "DOWN*", "Not responding", "root(0)"))
+    idle = dataclasses.replace(job(tmp_path, "step 1\n", state="TIMEOUT", exit_code=0, nodes=("node1",)),
+                               total_cpu_s=1.0, alloc_cpus=2)
+    d = explain(tmp_path, idle, fake, Store(f"sqlite:///{tmp_path / 'sdiag.db'}"))
+    assert not [f for f in d.findings if f["id"] == "sacct:idle-at-limit"]
+    assert "node_failure" in [d.attribution["label"]] + [alt["label"] for alt in d.alternatives]
+    assert not d.attribution["next_steps"][0].startswith("more time will not help")
