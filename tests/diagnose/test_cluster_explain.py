@@ -114,7 +114,7 @@ def test_a_job_that_asked_for_no_gpu_is_told_its_request_is_the_cause(failed_job
     assert "asked Slurm" not in alone["explanation"] and not any("--gres" in s for s in alone["next_steps"])
     ran = explain(cluster_env, failed_jobs["with_gpu"])
     assert ran["job"]["state"] == "COMPLETED" and ran["job"]["gpus"] == 1
-    assert ran["attribution"]["label"] == "unknown" and "sacct:no-gpu-asked" not in json.dumps(ran["findings"])
+    assert "sacct:no-gpu-asked" not in json.dumps(ran["findings"])
 
 
 def test_a_bare_exit_code_is_unknown_and_says_what_was_seen(failed_jobs, cluster_env):

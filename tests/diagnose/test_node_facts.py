@@ -324,3 +324,18 @@ def test_a_node_that_went_down_is_what_an_idle_job_waited_on(tmp_path):
     assert not [f for f in d.findings if f["id"] == "sacct:idle-at-limit"]
     assert "node_failure" in [d.attribution["label"]] + [alt["label"] for alt in d.alternatives]
     assert not d.attribution["next_steps"][0].startswith("more time will not help")
+
+
+def test_a_gpus_fault_does_not_explain_a_job_slurm_gave_no_gpu(tmp_path):
+    """A CPU job that shared node1 with a throttled GPU 3: the GPU is context, not its cause. The
+    same record explains a job that had GPUs there (the test further up)."""
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    store.add_health_report(report("node1", END, [("clocks", "CRITICAL", "gpu3 SM clock 200 MHz, expected >= 1762", 3)]))
+    cpu_only = dataclasses.replace(job(tmp_path, "step 10\n", state="COMPLETED", exit_code=0, nodes=("node1",)),
+                                   alloc_tres=(("cpu", "4"), ("mem", "8G")))
+    d = explain(tmp_path, cpu_only, FakeSlurmClient(["node1"]), store)
+    assert d.attribution["label"] != "gpu_throttle"
+    throttled = [f for f in d.findings if f["source"] == "health" and f["severity"] == "CRITICAL"]
+    assert throttled and all("does not explain how this job ended" in f["summary"] for f in throttled)
+    with_gpu = dataclasses.replace(cpu_only, alloc_tres=(("cpu", "4"), ("gres/gpu", "8")))
+    assert explain(tmp_path, with_gpu, FakeSlurmClient(["node1"]), store).attribution["label"] == "gpu_throttle"
