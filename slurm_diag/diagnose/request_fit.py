@@ -81,15 +81,24 @@ OUTPUT_SIGNAL = 53
 
 def output_file(job, found: list[Evidence], paths: list[tuple[str, str]]) -> None:
     """A job whose batch step ended with signal 53: Slurm could not create its output file. Where
-    the file's directory does not exist here either, that is the cause (tier 1); otherwise the
-    directory may be missing on the node (a filesystem not mounted there) or not writable by the
-    job's user (tier 2, the filesystem also ranked). ``paths``: job_facts.log_paths(job)."""
+    the file's directory does not exist here either, or the job's own user runs this and may not
+    write in it, that is the cause (tier 1); otherwise the directory may be missing on the node (a
+    filesystem not mounted there) or not writable by the job's user (tier 2, the filesystem also
+    ranked). ``paths``: job_facts.log_paths(job)."""
     batch = next((s for s in job.steps if s.step_id == "batch"), None)
     if OUTPUT_SIGNAL not in (job.signal, batch.signal if batch else None):
         return
     paths = [(stream, os.path.join(job.work_dir or "", path)) for stream, path in paths]
     missing = [(stream, path) for stream, path in paths if not os.path.isdir(os.path.dirname(path) or ".")]
-    if missing:
+    closed = [(stream, path) for stream, path in paths if (stream, path) not in missing and _own(job)
+              and not os.access(os.path.dirname(path) or ".", os.W_OK | os.X_OK)]
+    if closed and not missing:
+        where = "; ".join(f"{stream} {path}: {job.user} may not write in {os.path.dirname(path)}"
+                          for stream, path in closed)
+        summary = (f"Slurm could not create the job's output file, so the job ended before its script ran "
+                   f"(signal {OUTPUT_SIGNAL}): {where}")
+        tier, also = 1, ()
+    elif missing:
         where = "; ".join(f"{stream} {path}: its directory {os.path.dirname(path)} does not exist"
                           for stream, path in missing)
         summary = (f"Slurm could not create the job's output file, so the job ended before its script ran "
@@ -111,6 +120,16 @@ def output_file(job, found: list[Evidence], paths: list[tuple[str, str]]) -> Non
         if ev.id in ("sacct-step-batch:state", "sacct:state") and ev.label == "scheduler":
             ev.label = None
             ev.finding["summary"] += " (how Slurm ends a job whose output file it could not create)"
+
+
+def _own(job) -> bool:
+    """Whether this process runs as the job's user, so that what it may write is what the job may."""
+    import pwd
+
+    try:
+        return pwd.getpwnam(job.user).pw_uid == os.getuid() != 0
+    except (KeyError, TypeError):
+        return False
 
 
 MEMORY_FULL = 0.9       # of the memory asked for, used at the peak Slurm sampled: the limit

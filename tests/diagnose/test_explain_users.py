@@ -82,3 +82,26 @@ def _health_record_stored(devcluster, job_id: str) -> str:
             time.sleep(0.5)
     finally:
         store.engine.dispose()
+
+
+def test_a_user_whose_output_directory_they_may_not_write_is_told_so(user, devcluster, cluster_env, slurm):  # noqa: F811
+    """sbatch -o into a directory root owns: the job ends at once (FAILED 0:53, no log). The user's
+    own explain can tell they may not write there; root's, which may write anywhere, names the
+    possibilities instead."""
+    closed = Path(f"/tmp/sdiag-explain-rootonly-{time.time_ns()}")
+    closed.mkdir(mode=0o755)
+    try:
+        out = unix_user.run_as(user, [shutil.which("sbatch"), "--parsable", "--chdir=/tmp", "-o", f"{closed}/%j.out",
+                                      "--wrap", "echo never printed"], env=_env(user, devcluster))
+        assert out.returncode == 0, out.stderr
+        job_id = out.stdout.strip().split(";")[0]
+        _wait_accounted(user, devcluster, job_id)
+        own = _sdiag(user, devcluster, "explain", job_id, "--json")
+        assert own.returncode == 0, own.stderr
+        a = json.loads(own.stdout)["attribution"]
+        assert (a["label"], a["scope"]) == ("user_code", "user") and a["supporting"][0] == "sacct:output-file"
+        assert f"{user.pw_name} may not write in {closed}" in a["explanation"], a["explanation"]
+        by_root = json.loads(sdiag("explain", job_id, "--json", env=cluster_env).stdout)["attribution"]
+        assert "Its directory exists here" in by_root["explanation"]
+    finally:
+        closed.rmdir()
