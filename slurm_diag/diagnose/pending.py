@@ -1,5 +1,5 @@
 """A job that has not started: Slurm's pending reason in words, whether the job can ever start as
-it asked, and what its owner can do, with the job's own id in each command. A reason not listed is
+it asked, and what its owner can do, with the job's own id and partition in each command. A reason not listed is
 shown as Slurm wrote it."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ REASONS = {
     "PartitionNodeLimit": ("it asks for more nodes than the partition allows or has up now: if the partition is "
                            "smaller than it asks, it will never start; if nodes are down or drained, it waits for "
                            "them", True,
-                           "compare what it asks with the partition (`sinfo -p PARTITION -o '%P %D %T'`); if it is "
+                           "compare what it asks with the partition (`sinfo -p {partition} -o '%P %D %T'`); if it is "
                            "too big: scontrol update JobId={id} NumNodes=..., or scancel {id} and resubmit"),
     "PartitionConfig": ("it asks for more than the partition's nodes have or allow now (nodes, CPUs, memory, "
                         "GPUs): if no node ever has it, it will never start", True,
@@ -72,6 +72,6 @@ def doc(job, missing: list[str]) -> dict:
                    "confidence": 0.2 if can_start else 0.9,
                    "supporting": [] if can_start else ["scontrol:pending"], "contradicting": [],
                    "explanation": f"the job is {job.state.lower()}: {said}",
-                   "next_steps": [step.format(id=job.job_id)]}
+                   "next_steps": [step.format(id=job.job_id, partition=job.partition or "PARTITION")]}
     return {"attribution": attribution, "alternatives": [], "findings": [f],
             "extracted": {"nodes": [], "gpus": [], "xids": [], "job_ids": []}, "not_checked": missing}

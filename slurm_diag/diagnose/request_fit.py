@@ -38,42 +38,45 @@ GPU_FIX = ("ask Slurm for the GPUs the code uses: #SBATCH --gres=gpu:N (or --gpu
 
 
 def gpus(job, found: list[Evidence], logs) -> None:
-    """A job that failed because its code looked for a GPU and found none: if the job asked for
-    none, that is the cause (the job's, tier 1, first among Slurm's facts), and the log's own
-    reading of the same line as the node's driver or runtime drops to context. If it had GPUs, the
-    line is what the process saw of them, which this module does not settle. Many CPU jobs print
-    such a line as a warning and go on: only a failed job counts, only an error (not a warning),
-    and never over another cause the log or Slurm names (a missing module, an OOM).
+    """Lines saying the process found no GPU, in a job whose AllocTRES holds none: the log's
+    reading of them as the node's driver or runtime (infra) drops to context, whatever else the job
+    shows. Where the job failed on such an error, that is the cause (the job's request, tier 1,
+    first among Slurm's facts); many CPU jobs print such a line as a warning and go on, so only a
+    failed job counts, only an error (not a warning), and never over another cause the log or
+    Slurm names (a missing module, an OOM). A job that had GPUs and saw none is not settled here.
     ``logs``: (stream, LogText) as read."""
     hits = _lines(logs)
-    if not hits or job.state != "FAILED" or not job.alloc_tres or job.gpus:
+    if not hits or not job.alloc_tres or job.gpus:
         return
     at = {(w, n) for w, n, _ in hits}
-    for ev in found:
+
+    def on_these(ev) -> bool:
         raw = ev.finding.get("raw") or {}
-        on_these = ev.finding.get("source") == "log" and ev.lines and isinstance(raw, dict) \
+        return ev.finding.get("source") == "log" and bool(ev.lines) and isinstance(raw, dict) \
             and all((raw.get("where"), n) in at for n in ev.lines)
-        if ev.label and ev.tier <= 2 and not on_these:
-            return
-    where, line_no, text = hits[0]
+
+    # whatever else is decided: a job that asked for no GPU cannot blame the node for not showing one
+    for ev in found:
+        if ev.scope == "infra" and ev.tier < CONTEXT_TIER and on_these(ev):
+            ev.tier = CONTEXT_TIER
+            ev.finding["summary"] += " (the job asked Slurm for no GPU)"
+    errors = [hit for hit in hits if not _WARNING.search(hit[2])]
+    if not errors or job.state != "FAILED" \
+            or any(ev.label and ev.tier <= 2 and not on_these(ev) for ev in found):
+        return
+    where, line_no, text = errors[0]
     tres = ",".join(f"{k}={v}" for k, v in job.alloc_tres)
     found.insert(0, Evidence(finding(
         "sacct:no-gpu-asked", "sacct", "CRITICAL",
         f"the job asked Slurm for no GPU (AllocTRES {tres}), yet its code looked for one: {text[:200]}",
         job_id=job.job_id, raw={"where": where, "line": line_no, "text": text[:300], "alloc_tres": tres}),
         "user_code", "user", "gres", 1))
-    for ev in found[1:]:
-        raw = ev.finding.get("raw") or {}
-        if ev.finding.get("source") == "log" and ev.scope == "infra" and ev.tier < CONTEXT_TIER and ev.lines \
-                and isinstance(raw, dict) and all((raw.get("where"), n) in at for n in ev.lines):
-            ev.tier = CONTEXT_TIER
-            ev.finding["summary"] += " (the job asked for no GPU: see sacct:no-gpu-asked)"
 
 
 def _lines(logs) -> list[tuple[str, int, str]]:
-    """(stream, line number, text) of every error line saying the process found no GPU."""
+    """(stream, line number, text) of every line saying the process found no GPU, warnings too."""
     return [(where, n, line.strip()) for where, log in logs for n, line in enumerate(log.lines, 1)
-            if NO_GPU.search(line) and not _WARNING.search(line)]
+            if NO_GPU.search(line)]
 
 
 OUTPUT_SIGNAL = 53
@@ -89,8 +92,10 @@ def output_file(job, found: list[Evidence], paths: list[tuple[str, str]]) -> Non
     if OUTPUT_SIGNAL not in (job.signal, batch.signal if batch else None):
         return
     paths = [(stream, os.path.join(job.work_dir or "", path)) for stream, path in paths]
-    missing = [(stream, path) for stream, path in paths if not os.path.isdir(os.path.dirname(path) or ".")]
-    closed = [(stream, path) for stream, path in paths if (stream, path) not in missing and _own(job)
+    known = bool(job.stdout or job.stderr)          # else the path is Slurm's default, a guess
+    missing = [(stream, path) for stream, path in paths
+               if known and not os.path.isdir(os.path.dirname(path) or ".")]
+    closed = [(stream, path) for stream, path in paths if known and (stream, path) not in missing and _own(job)
               and not os.access(os.path.dirname(path) or ".", os.W_OK | os.X_OK)]
     if closed and not missing:
         where = "; ".join(f"{stream} {path}: {job.user} may not write in {os.path.dirname(path)}"
@@ -105,12 +110,11 @@ def output_file(job, found: list[Evidence], paths: list[tuple[str, str]]) -> Non
                    f"(signal {OUTPUT_SIGNAL}): {where}. Slurm does not create the directories of --output and --error")
         tier, also = 1, ()
     else:
-        named = ", ".join(path for _, path in paths) if job.stdout or job.stderr else \
-            "the job's output file (its path is no longer known: slurmctld has forgotten the job)"
-        summary = (f"Slurm could not open the job's output file, so the job ended before its script ran "
-                   f"(signal {OUTPUT_SIGNAL}): {named}. Its directory exists here; on the node it is missing (a "
-                   f"filesystem not mounted there) or {job.user or 'the job user'} cannot write to it, or "
-                   f"the job's --input file is missing")
+        named = (f"{', '.join(path for _, path in paths)}; its directory exists here, so on the node it may be "
+                 f"missing (a filesystem not mounted there) or {job.user or 'the job user'} may not write to it"
+                 if known else "the paths are no longer known (slurmctld has forgotten the job)")
+        summary = (f"Slurm could not open the job's files (its --output or --error, or an --input file that is "
+                   f"missing), so the job ended before its script ran (signal {OUTPUT_SIGNAL}): {named}")
         tier, also = 2, ("filesystem",)
     found.insert(0, Evidence(finding("sacct:output-file", "sacct", "CRITICAL", summary, job_id=job.job_id,
                                      raw={"signal": OUTPUT_SIGNAL, "paths": [p for _, p in paths],
@@ -193,9 +197,16 @@ def time_limit(job, found: list[Evidence]) -> None:
     """A job idle at its time limit (idle_cpu_s) was waiting, and the time limit is only how it
     ended: tier 1, first among Slurm's facts, so it heads the time limit's evidence and its step
     replaces the --time advice. Where the job's nodes show a fault of their own (a node down, a
-    filesystem, a critical health check), that is what it waited on, and this says nothing."""
+    filesystem, a critical health check), that is what it waited on: the time limit ranks after it."""
     cpu = idle_cpu_s(job)
-    if cpu is None or any(ev.scope == "infra" and ev.label and ev.tier <= 2 for ev in found):
+    if cpu is None:
+        return
+    faults = [ev.tier for ev in found if ev.scope == "infra" and ev.label and ev.tier <= 2
+              and ev.finding.get("source") != "log"]
+    if faults:                      # what it waited on: the time limit ranks after the node's fault
+        for ev in found:
+            if ev.label == "time_limit":
+                ev.tier = max(ev.tier, min(faults) + 1)
         return
     found.insert(0, Evidence(finding(
         "sacct:idle-at-limit", "sacct", "CRITICAL",

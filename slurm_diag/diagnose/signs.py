@@ -1141,12 +1141,12 @@ sign("user-script-format", "user_code", "user", "process", 1,
 # the job named a file it cannot run or that is not there: its own path (a typo, a relative path read
 # from another working directory, a missing execute bit); a missing program of a module stays env-import
 sign("user-not-executable", "user_code", "user", "process", 1,
-     r"(?:slurm_script|\.sh|\.bash): (?:line )?\d+: (?:\./\S+|\S+\.(?:sh|bash|py|pl|R|run|exe|x)|\S*/bin/\S+): "
+     r"(?:slurm_script|\.sh|\.bash): (?:line )?\d+: (?:\./[^\s.:]+|\S+\.(?:sh|bash|py|pl|R|run|exe|x)|\S*/bin/\S+): "
      r"Permission denied$",
      "the job ran a file it may not execute (no execute bit, or a filesystem mounted noexec)")
-# (tier 3: a weak cause that any stronger one outranks; not ls, head, tail or wc, which scripts use to
-# probe for a file they can do without, such as a checkpoint to resume from)
-sign("user-missing-path", "user_code", "user", "process", 3,
+# (tier 3: a weak cause that any stronger one outranks, and not one that makes a node's fault context;
+# not ls, head, tail or wc, which scripts use to probe for a file they can do without, such as a checkpoint)
+sign("user-missing-path", "user_code", "user", "path", 3,
      r"can't open file ['‘][^'’]+['’]: \[Errno 2\] No such file or directory|"
      r"Fatal error: cannot open file '[^']+': No such file or directory|"
      r"^(?:cp|mv|cat|ln|tar|sort|cut|rsync|gzip|gunzip|zcat|touch|chmod|mkdir): cannot "

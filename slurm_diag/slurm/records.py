@@ -109,8 +109,12 @@ class Job:
 
     @property
     def gpus(self) -> int:
+        """GPUs Slurm gave the job: AllocTRES's gres/gpu, or its typed counts (gres/gpu:a100) where a
+        site accounts only those."""
         tres = dict(self.alloc_tres)
-        return int(tres.get("gres/gpu", "0") or 0)
+        if "gres/gpu" in tres:
+            return int(tres["gres/gpu"] or 0)
+        return sum(int(v or 0) for k, v in tres.items() if k.startswith("gres/gpu:") and v.isdigit())
 
     @property
     def finished(self) -> bool:

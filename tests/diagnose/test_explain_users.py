@@ -102,6 +102,6 @@ def test_a_user_whose_output_directory_they_may_not_write_is_told_so(user, devcl
         assert (a["label"], a["scope"]) == ("user_code", "user") and a["supporting"][0] == "sacct:output-file"
         assert f"{user.pw_name} may not write in {closed}" in a["explanation"], a["explanation"]
         by_root = json.loads(sdiag("explain", job_id, "--json", env=cluster_env).stdout)["attribution"]
-        assert "Its directory exists here" in by_root["explanation"]
+        assert "its directory exists here" in by_root["explanation"]
     finally:
         closed.rmdir()

@@ -118,7 +118,7 @@ def test_a_job_that_asked_for_no_gpu_is_told_to_ask_for_one(tmp_path):
     assert a["next_steps"][0].startswith("ask Slurm for the GPUs the code uses: #SBATCH --gres=gpu:N")
     assert not any("code at the place named" in s for s in a["next_steps"])     # no error in its code to fix
     driver = [f for f in d.findings if f["id"] == "stdout:env-driver"]
-    assert driver and driver[0]["summary"].endswith("(the job asked for no GPU: see sacct:no-gpu-asked)")
+    assert driver and driver[0]["summary"].endswith("(the job asked Slurm for no GPU)")
 
 
 def test_a_job_that_had_gpus_and_saw_none_is_not_blamed_for_its_request(tmp_path):
@@ -158,7 +158,7 @@ def test_a_job_whose_output_directory_does_not_exist_is_told_to_create_it(tmp_pa
 def test_signal_53_with_the_directory_present_here_names_the_node_side_too(tmp_path):
     d = engine.diagnose_job(_no_output(tmp_path, tmp_path))
     a = check(d)
-    assert a["label"] == "user_code" and "Its directory exists here" in a["explanation"]
+    assert a["label"] == "user_code" and "its directory exists here, so on the node it may be missing" in a["explanation"]
     assert "filesystem" in [alt["label"] for alt in d.alternatives]
 
 
@@ -246,10 +246,21 @@ def test_a_busy_or_gpu_job_at_its_time_limit_keeps_the_time_advice(tmp_path, kw)
     ("FAILED", "RuntimeError: No CUDA GPUs are available\nModuleNotFoundError: No module named 'apex'\n"),
 ])
 def test_a_gpu_line_a_cpu_job_printed_on_its_way_is_not_the_cause(tmp_path, state, text):
+    """Nor is the node's driver blamed for it: the job asked Slurm for no GPU."""
     d = engine.diagnose_job(job(tmp_path, state=state, exit_code=0 if state == "COMPLETED" else 1, out_text=text,
                                 alloc_tres=(("cpu", "4"), ("mem", "8G"))))
-    check(d)
+    a = check(d)
     assert not [f for f in d.findings if f["id"] == "sacct:no-gpu-asked"]
+    assert a["scope"] == "user", a             # never the node's driver
+    assert not [f for f in d.findings if f["id"].endswith(":env-driver") and "asked Slurm for no GPU" not in f["summary"]]
+
+
+def test_torchs_warning_then_its_error_in_a_cpu_job_is_the_request_not_the_node(tmp_path):
+    """torch warns, then raises, with the same words: both lines are about the job's request."""
+    text = ("UserWarning: CUDA initialization: Found no NVIDIA driver on your system. Please check that you have "
+            "an NVIDIA GPU and installed a driver from http://www.nvidia.com/Download/index.aspx\n" + NO_DRIVER)
+    a = check(engine.diagnose_job(job(tmp_path, out_text=text, alloc_tres=(("cpu", "4"), ("mem", "8G")))))
+    assert (a["label"], a["scope"]) == ("user_code", "user") and a["supporting"][0] == "sacct:no-gpu-asked"
 
 
 def test_a_sigkill_on_several_nodes_or_from_a_cancel_is_not_judged_by_the_jobs_total_memory(tmp_path):

@@ -745,6 +745,7 @@ def test_a_missing_program_of_a_module_stays_the_software_environment():
      "user-not-executable"),
     # a script probing for a checkpoint it can do without
     ("ls: cannot access 'ckpt/*.pt': No such file or directory\n", "user-missing-path"),
+    ("/var/spool/slurmd/job12/slurm_script: line 5: ./out.txt: Permission denied\n", "user-not-executable"),
 ])
 def test_lines_that_look_like_a_users_path_but_are_not_its_cause(text, not_sign):
     d = diagnose(text)

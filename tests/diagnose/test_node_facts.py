@@ -313,8 +313,8 @@ def test_a_slow_node_does_not_explain_a_job_that_sat_idle_until_its_time_limit(t
 
 
 def test_a_node_that_went_down_is_what_an_idle_job_waited_on(tmp_path):
-    """A job that used no CPU until its limit on a node that went down under it: the node is named,
-    and no prompt for input is suspected."""
+    """A job that used no CPU until its limit on a node that went down under it: the node is what
+    it waited on (not a prompt for input, and more time would not have helped)."""
     fake = FakeSlurmClient(["node1"])
     fake.events.append(NodeEvent("node1", (START + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S"), None,
                                  "DOWN*", "Not responding", "root(0)"))
@@ -322,8 +322,8 @@ def test_a_node_that_went_down_is_what_an_idle_job_waited_on(tmp_path):
                                total_cpu_s=1.0, alloc_cpus=2)
     d = explain(tmp_path, idle, fake, Store(f"sqlite:///{tmp_path / 'sdiag.db'}"))
     assert not [f for f in d.findings if f["id"] == "sacct:idle-at-limit"]
-    assert "node_failure" in [d.attribution["label"]] + [alt["label"] for alt in d.alternatives]
-    assert not d.attribution["next_steps"][0].startswith("more time will not help")
+    assert d.attribution["label"] == "node_failure" and d.attribution["suspect_nodes"] == ["node1"]
+    assert not any("--time" in s or "more time" in s for s in d.attribution["next_steps"])
 
 
 def test_a_gpus_fault_does_not_explain_a_job_slurm_gave_no_gpu(tmp_path):
@@ -339,3 +339,15 @@ def test_a_gpus_fault_does_not_explain_a_job_slurm_gave_no_gpu(tmp_path):
     assert throttled and all("does not explain how this job ended" in f["summary"] for f in throttled)
     with_gpu = dataclasses.replace(cpu_only, alloc_tres=(("cpu", "4"), ("gres/gpu", "8")))
     assert explain(tmp_path, with_gpu, FakeSlurmClient(["node1"]), store).attribution["label"] == "gpu_throttle"
+
+
+def test_a_missing_optional_input_does_not_make_a_gpu_fault_on_the_node_context(tmp_path):
+    """A weak cause of the job's own (a copy of a checkpoint it can do without) is not one that
+    makes the node's Xid irrelevant, as a Python error would."""
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    store.add_health_report(report("node2", END + timedelta(seconds=5),
+                                   [("xid", "CRITICAL", "gpu5 XID 79 (GPU has fallen off the bus) x1", 5)]))
+    store.add_health_report(report("node1", END + timedelta(seconds=5), [("xid", "OK", "no critical XID", None)]))
+    text = "cp: cannot stat '/scratch/ana/prev/ckpt.pt': No such file or directory\n" + WATCHDOG * 2
+    a = explain(tmp_path, job(tmp_path, text), FakeSlurmClient(["node1", "node2"]), store).attribution
+    assert (a["label"], a["suspect_nodes"]) == ("gpu_hardware", ["node2"])

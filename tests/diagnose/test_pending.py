@@ -40,6 +40,10 @@ def test_each_reason_says_whether_the_job_will_start_and_what_to_do(reason, labe
     assert "812" in a["next_steps"][0]
 
 
+def test_the_partition_is_named_in_the_command():
+    assert "`sinfo -p gpu -o '%P %D %T'`" in pending.doc(waiting("PartitionNodeLimit"), [])["attribution"]["next_steps"][0]
+
+
 def test_a_reason_slurm_adds_later_is_shown_as_slurm_wrote_it():
     a = pending.doc(waiting("SomethingNewInSlurm26"), [])["attribution"]
     assert a["explanation"] == "the job is pending: Slurm says SomethingNewInSlurm26"

@@ -218,3 +218,13 @@ def test_efficiency_the_way_seff_counts_it():
     assert job.polled_cpu_s == 200.0           # the same time as accounting polled it (TRESUsageInTot cpu)
     assert job.mem_efficiency == 0.25 and job.cpu_efficiency == 0.5
     schemas.validate("job", job.to_dict())
+
+
+def test_gpus_are_counted_from_typed_tres_where_a_site_accounts_only_those():
+    from slurm_diag.slurm.records import Job
+
+    def with_tres(*pairs):
+        return Job("1", "1", "t", "u", "p", "FAILED", "FAILED", 1, 0, 10, 60, ("n1",), "n1", alloc_tres=pairs)
+    assert with_tres(("gres/gpu", "2"), ("gres/gpu:a100", "2")).gpus == 2
+    assert with_tres(("cpu", "8"), ("gres/gpu:a100", "2"), ("gres/gpu:h100", "1")).gpus == 3
+    assert with_tres(("cpu", "8")).gpus == 0
