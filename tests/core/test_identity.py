@@ -46,10 +46,12 @@ def test_slurm_user_read_from_slurm_conf(tmp_path):
     assert slurm_user(str(tmp_path / "missing.conf")) == "root"
 
 
-def test_privileges_are_believed_only_from_files_root_owns_and_only_root_may_write(tmp_path):
+def test_privileges_are_believed_only_from_files_root_owns_and_only_root_may_write(tmp_path, monkeypatch):
     """A user can point SDIAG_CONFIG or SLURM_CONF at a file of their own: what it says about
     approvers or SlurmUser is ignored, whatever else it may set."""
     import os
+
+    monkeypatch.delenv("SLURM_CONF", raising=False)      # the config's slurm.conf, not a shell's (devcluster env)
 
     from slurm_diag import config
     from slurm_diag.identity import trusted_file
