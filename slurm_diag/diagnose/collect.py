@@ -172,12 +172,13 @@ def weigh(job, own: list[Evidence], around: list[Evidence]) -> list[Evidence]:
     """Node-side evidence explains a job only when it fits how the job ended. A throttled GPU or a
     slow node explains a job that ran slow (finished, timed out, still running), never one that
     failed, nor one that sat idle until its time limit; a GPU's fault does not explain a job that
-    Slurm gave no GPU; GPU or fabric faults do not explain a Python error or a missing module. Evidence that does not fit drops to the alternatives (tier
-    5); a node that went down under the job always counts."""
+    Slurm gave no GPU; GPU or fabric faults do not explain a Python error or a missing module.
+    Evidence that does not fit drops to the alternatives (tier 5); a node that went down under the
+    job always counts."""
     decisive = [e for e in own if e.label and e.tier <= 3]
     independent = any((e.label, e.component) in _INDEPENDENT or e.label in _INDEPENDENT_LABELS for e in decisive)
     idle = request_fit.idle_cpu_s(job) is not None        # a job that sat waiting was not slowed
-    no_gpus = bool(job.alloc_tres) and not job.gpus          # Slurm gave it none: a GPU's fault is not its
+    no_gpus = request_fit.gave_no_gpu(job)                    # a GPU's fault is not such a job's
     for ev in around:
         if no_gpus and ev.label in ("gpu_throttle", "gpu_hardware", "gpu_oom") and ev.finding.get("gpu") is not None:
             fits = False

@@ -131,21 +131,22 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
         a["next_steps"].insert(0, f"probe the job's nodes against the model and the fleet: "
                                   f"sdiag-agent probe submit gemm --nodes {','.join(job.nodes)} --wait")
     # the steps' commands name this job, not a placeholder
-    fix = exact_fix(job, a["label"], a["supporting"][0] if a["supporting"] else None)
+    head = a["supporting"][0].rpartition(":")[2] if a["supporting"] else None
+    fix = [] if head in attribute.WHOLE_FIX else exact_fix(job, a["label"])
     a["next_steps"] = [re.sub(r"\bJOBID\b", job.job_id, step) for step in fix + a["next_steps"]]
     ext = extract.extract([line for _, log in logs for line in log.lines], pci_map.flat(buses))
     return Diagnosis(a, result.alternatives, [e.finding for e in found], ext.to_dict(), missing)
 
 
-def exact_fix(job, label: str, head: str | None = None) -> list[str]:
+def exact_fix(job, label: str) -> list[str]:
     """For the job's own limits, the line to change: memory or time, with what it had and used
-    (``head``: the deciding finding's id; a job idle at its time limit needs no more time)."""
+    (not where the deciding finding's own step is the whole fix: attribute.WHOLE_FIX)."""
     if label == "host_oom" and job.mem_alloc_kb:
         had = job.mem_alloc_kb / 1024
         used = f", it used at least {job.mem_used_kb / 1024:.0f} MiB" if job.mem_used_kb else ""
         return [f"#SBATCH --mem={_round_up_mib(had * 2)} (it had {had:.0f} MiB{used}); "
                 "or --mem-per-cpu with the same total"]
-    if label == "time_limit" and job.time_limit_s and head != "sacct:idle-at-limit":
+    if label == "time_limit" and job.time_limit_s:
         return [f"#SBATCH --time={_hms(job.time_limit_s * 2)} (it had {_hms(job.time_limit_s)}), "
                 "or checkpoint and resubmit"]
     return []

@@ -37,6 +37,11 @@ GPU_FIX = ("ask Slurm for the GPUs the code uses: #SBATCH --gres=gpu:N (or --gpu
            "have GPUs (sinfo -o '%P %G' lists them); a job that asks for none is kept from the node's GPUs")
 
 
+def gave_no_gpu(job) -> bool:
+    """Slurm's record says the job had no GPU (its AllocTRES is known and holds none)."""
+    return bool(job.alloc_tres) and not job.gpus
+
+
 def gpus(job, found: list[Evidence], logs) -> None:
     """Lines saying the process found no GPU, in a job whose AllocTRES holds none: the log's
     reading of them as the node's driver or runtime (infra) drops to context, whatever else the job
@@ -46,7 +51,7 @@ def gpus(job, found: list[Evidence], logs) -> None:
     Slurm names (a missing module, an OOM). A job that had GPUs and saw none is not settled here.
     ``logs``: (stream, LogText) as read."""
     hits = _lines(logs)
-    if not hits or not job.alloc_tres or job.gpus:
+    if not hits or not gave_no_gpu(job):
         return
     at = {(w, n) for w, n, _ in hits}
 

@@ -231,7 +231,7 @@ class CommandClient:
 
 
 def _local(when: datetime) -> str:
-    """sacctmgr reads times as the local zone's: an aware time in another zone is converted first."""
+    """sacct and sacctmgr read times as the local zone's: an aware time in another zone is converted first."""
     return (when.astimezone() if when.tzinfo else when).strftime("%Y-%m-%dT%H:%M:%S")
 
 

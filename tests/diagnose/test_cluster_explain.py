@@ -37,8 +37,8 @@ SCRIPTS = {
 }
 
 
-def submit(devcluster, script: str, *args: str) -> str:
-    out = subprocess.run(["sbatch", "--parsable", "--chdir=/tmp", "-o", "/tmp/sdiag-explain-%j.out", *args],
+def submit(devcluster, script: str, *args: str, output: str = "/tmp/sdiag-explain-%j.out") -> str:
+    out = subprocess.run(["sbatch", "--parsable", "--chdir=/tmp", "-o", output, *args],
                          input=script, capture_output=True, text=True, timeout=30,
                          env={"PATH": "/usr/bin:/bin", "SLURM_CONF": str(devcluster.slurm_conf)})
     assert out.returncode == 0, out.stderr
@@ -204,11 +204,7 @@ def test_an_array_counts_its_tasks_and_explains_each_distinct_failure_once(devcl
     rest complete. Two distinct failures, each once, with the tasks that show it."""
     script = ("#!/bin/sh\ni=$SLURM_ARRAY_TASK_ID\necho task $i\n"
               "if [ $((i % 3)) = 0 ]; then exec python3 -c 'import json; json.loads(\"{bad\")'; fi\nexit $((i % 2))\n")
-    out = subprocess.run(["sbatch", "--parsable", "--chdir=/tmp", "--array=0-11", "-o", "/tmp/sdiag-explain-%A_%a.out"],
-                         input=script, capture_output=True, text=True, timeout=30,
-                         env={"PATH": "/usr/bin:/bin", "SLURM_CONF": str(devcluster.slurm_conf)})
-    assert out.returncode == 0, out.stderr
-    array_id = out.stdout.strip()
+    array_id = submit(devcluster, script, "--array=0-11", output="/tmp/sdiag-explain-%A_%a.out")
     slurm.wait(array_id, timeout=180, poll=1)
     doc = explain(cluster_env, array_id)
     arr = doc["array"]
@@ -224,11 +220,7 @@ def test_a_job_whose_output_directory_is_missing_is_told_to_create_it(devcluster
     """sbatch -o into a directory that does not exist: the job ends at once without a log, and sacct
     says FAILED 0:53 with the batch step CANCELLED. explain names the directory."""
     missing = Path(f"/tmp/sdiag-explain-missing-{time.time_ns()}")
-    out = subprocess.run(["sbatch", "--parsable", "--chdir=/tmp", "-o", f"{missing}/%j.out"],
-                         input="#!/bin/sh\necho never printed\n", capture_output=True, text=True, timeout=30,
-                         env={"PATH": "/usr/bin:/bin", "SLURM_CONF": str(devcluster.slurm_conf)})
-    assert out.returncode == 0, out.stderr
-    job_id = out.stdout.strip()
+    job_id = submit(devcluster, "#!/bin/sh\necho never printed\n", output=f"{missing}/%j.out")
     slurm.wait(job_id, timeout=120, poll=0.5)
     doc = explain(cluster_env, job_id)
     a = doc["attribution"]
