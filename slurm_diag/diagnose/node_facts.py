@@ -79,6 +79,33 @@ def from_events(job, events) -> list[Evidence]:
 
 
 XID_CLEAN = "health:xid-clean"
+HELD = ":job-gpus"                   # the id's end of "the GPUs Slurm gave the job on this node"
+
+
+def _held(job, reports: list[dict]) -> list[Evidence]:
+    """The GPUs Slurm gave the job on each node, as its own prolog or epilog recorded them
+    (SLURM_JOB_GPUS): a GPU's fault on another index of the node is not the job's GPU's."""
+    out: dict[str, Evidence] = {}
+    for report in reports:
+        node, gpus = report.get("node"), report.get("job_gpus")
+        own = bool(report.get("job_id")) and report["job_id"] in (job.job_id, job.job_id_raw)
+        if not own or node not in job.nodes or node in out or not isinstance(gpus, list) \
+                or report.get("context") not in ("prolog", "epilog"):
+            continue
+        out[node] = Evidence(finding(f"health:{node}{HELD}", "health", "OK",
+                                     f"Slurm gave the job {gpu_words(gpus)} on {node} (its {report['context']}'s record)",
+                                     job_id=job.job_id, node=node, raw={"node": node, "gpus": gpus}))
+    return list(out.values())
+
+
+def gpu_words(gpus) -> str:
+    """[0, 1] -> 'GPUs 0, 1'."""
+    return f"GPU{'s' if len(gpus) != 1 else ''} {', '.join(map(str, sorted(gpus)))}"
+
+
+def held_gpus(evidence: list[Evidence]) -> dict[str, set[int]]:
+    """node -> the GPU indices the job held there, where its prolog or epilog recorded them."""
+    return {e.finding["node"]: set(e.finding["raw"]["gpus"]) for e in evidence if e.id.endswith(HELD)}
 
 
 def from_health(job, reports: list[dict]) -> tuple[list[Evidence], list[str]]:
@@ -120,6 +147,7 @@ def from_health(job, reports: list[dict]) -> tuple[list[Evidence], list[str]]:
                                     f"the job's epilog read the kernel log on {', '.join(job.nodes)}: no GPU error "
                                     f"(hardware Xid) during the job", job_id=job.job_id,
                                     raw={"nodes": list(job.nodes)})))
+    out += _held(job, reports)
     missing = [n for n in job.nodes if n not in seen_nodes]
     for node in missing:
         out.append(Evidence(finding(f"health:{node}:none", "health", "UNKNOWN",

@@ -65,6 +65,7 @@ def report(ctx, results: list[CheckResult], duration_s: float) -> dict:
         "level": ctx.level,
         "context": ctx.context,
         "job_id": ctx.job_id,
+        "job_gpus": ctx.job_gpus,          # the GPUs Slurm gave the job here: explain compares a GPU's fault with them
         "status": status.name,
         "duration_s": round(duration_s, 4),
         "checks": [r.to_dict() for r in results],

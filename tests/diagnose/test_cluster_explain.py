@@ -335,6 +335,22 @@ def test_a_gpu_that_fell_off_the_bus_during_the_job_is_the_cause_not_the_jobs_co
     assert {"node": "node3", "gpu": 2} in a["suspect_gpus"]
 
 
+def test_a_gpu_that_fell_off_the_bus_beside_the_job_is_not_its_cause(devcluster, cluster_env, slurm, healthy_again):
+    """The same Xid on GPU 2, under a job Slurm gave GPUs 0 and 1 of node3 (its prolog recorded
+    them): the illegal memory access is the job's own (the GPU it ran on shows no fault), and the
+    Xid is there as context, saying whose GPU it was."""
+    job_id = submit(devcluster, XID_JOB, "-w", "node3", "--gres=gpu:2")
+    script_started(slurm, job_id, f"/tmp/sdiag-explain-{job_id}.out")
+    cluster.set_profile(devcluster, "node3", "h100-8-xid79")
+    slurm.wait(job_id, timeout=120, poll=0.5)
+    time.sleep(3)
+    doc = explain(cluster_env, job_id)
+    a, by_id = doc["attribution"], {f["id"]: f for f in doc["findings"]}
+    assert by_id["health:node3:job-gpus"]["raw"]["gpus"] == [0, 1]
+    assert (a["label"], a["scope"]) == ("user_code", "user"), a
+    assert "GPU 2 was not the job's: Slurm gave it GPUs 0, 1 on node3" in by_id["health:node3:xid:2"]["summary"]
+
+
 def test_a_user_is_told_the_gpu_failed_under_their_job_not_their_code(
         user, devcluster, cluster_env, slurm, healthy_again):
     """The same failure, explained to the job's owner, an ordinary unix user: the store's password is

@@ -351,3 +351,37 @@ def test_a_missing_optional_input_does_not_make_a_gpu_fault_on_the_node_context(
     text = "cp: cannot stat '/scratch/ana/prev/ckpt.pt': No such file or directory\n" + WATCHDOG * 2
     a = explain(tmp_path, job(tmp_path, text), FakeSlurmClient(["node1", "node2"]), store).attribution
     assert (a["label"], a["suspect_nodes"]) == ("gpu_hardware", ["node2"])
+
+
+def test_a_gpus_fault_explains_only_a_job_that_held_that_gpu(tmp_path):
+    """node2's epilog read an Xid on GPU 5. A job whose prolog recorded GPUs 0 and 1 there printed an
+    illegal memory access: its own code, as the issue has it (the same GPU shows no fault), and the
+    Xid is context that says whose GPU it was. The same failure on a job that held GPU 5 is the GPU's."""
+    def run(gpus: list[int]):
+        store = Store(f"sqlite:///{tmp_path / f'sdiag-{len(gpus)}.db'}")
+        store.add_health_report({**report("node2", START + timedelta(seconds=1), [("xid", "OK", "no XID", None)],
+                                          context="prolog"), "job_gpus": gpus})
+        store.add_health_report(report("node2", END + timedelta(seconds=5),
+                                       [("xid", "CRITICAL", "gpu5 XID 79 (GPU has fallen off the bus) x1", 5)]))
+        text = "RuntimeError: CUDA error: an illegal memory access was encountered\n"
+        return explain(tmp_path, job(tmp_path, text, nodes=("node2",)), FakeSlurmClient(["node2"]), store)
+
+    d = run([0, 1])
+    assert (d.attribution["label"], d.attribution["scope"]) == ("user_code", "user"), d.attribution
+    xid = next(f for f in d.findings if f["id"] == "health:node2:xid:5")
+    assert xid["summary"].endswith("(GPU 5 was not the job's: Slurm gave it GPUs 0, 1 on node2)")
+    held = next(f for f in d.findings if f["id"] == "health:node2:job-gpus")
+    assert held["raw"]["gpus"] == [0, 1] and "prolog" in held["summary"]
+    a = run([4, 5]).attribution
+    assert (a["label"], a["suspect_gpus"]) == ("gpu_hardware", [{"node": "node2", "gpu": 5}]), a
+
+
+def test_gpus_recorded_by_another_jobs_prolog_or_a_healthcheck_are_not_the_jobs(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    store.add_health_report({**report("node2", START, [], context="prolog", job_id="91"), "job_gpus": [0]})
+    store.add_health_report({**report("node2", START, [], context="healthcheck", job_id=None), "job_gpus": [1]})
+    store.add_health_report(report("node2", END + timedelta(seconds=5),
+                                   [("xid", "CRITICAL", "gpu5 XID 79 (GPU has fallen off the bus) x1", 5)]))
+    d = explain(tmp_path, job(tmp_path, WATCHDOG * 2, nodes=("node2",)), FakeSlurmClient(["node2"]), store)
+    assert not any(f["id"].endswith(":job-gpus") for f in d.findings)
+    assert d.attribution["label"] == "gpu_hardware"

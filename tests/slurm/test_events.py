@@ -3,12 +3,14 @@ from the real cluster for a window."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from slurm_diag.slurm import parse
+from slurm_diag.diagnose import node_facts
+from slurm_diag.slurm import client, parse
 from slurm_diag.slurm.fake import FakeSlurmClient
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "slurm"
@@ -48,3 +50,35 @@ def test_a_drain_is_seen_in_the_window_after_the_node_came_back(slurm):
     events = slurm.node_events(begin, datetime.now() + timedelta(seconds=2), ["node2"])
     assert any(e.reason == "sdiag-test: event window" and e.end for e in events), events
     assert all(e.node == "node2" for e in events)
+
+
+@pytest.fixture
+def india(monkeypatch):
+    """This process, and the Slurm commands it runs, in a zone 5 h 30 min east of UTC (a POSIX TZ
+    string: no zone database needed). The machines the tests run on keep UTC, which hides a time
+    passed in the wrong zone."""
+    monkeypatch.setenv("TZ", "IST-5:30")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_times_for_slurm_commands_are_written_in_the_local_zone_and_read_back_from_it(india):
+    noon_utc = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+    assert client._local(noon_utc) == "2026-12-01T17:30:00"
+    assert client._local(datetime(2026, 12, 1, 17, 30)) == "2026-12-01T17:30:00"   # naive: already local
+    assert node_facts.when("2026-12-01T17:30:00") == noon_utc                       # sacct's times, read back
+
+
+@pytest.mark.cluster
+def test_a_window_in_utc_finds_a_drain_on_a_cluster_whose_commands_run_in_another_zone(india, slurm):
+    """sacctmgr reads Start= and End= in its own zone: a UTC window written as it stands would ask
+    for 5 h 30 min ago and find nothing. (slurmdbd keys a node's events by their start second: a
+    drain in the same second as the test before it is not recorded, hence the pause.)"""
+    time.sleep(1.1)
+    begin = datetime.now(timezone.utc) - timedelta(seconds=2)
+    slurm.drain_node("node2", "sdiag-test: zone window")
+    slurm.resume_node("node2")
+    events = slurm.node_events(begin, datetime.now(timezone.utc) + timedelta(seconds=2), ["node2"])
+    assert any(e.reason == "sdiag-test: zone window" for e in events), events
