@@ -29,7 +29,8 @@ _RANK = re.compile(r"^\[rank\d+\]:")
 _PREFIX = re.compile(r"^(?:\[(?:rank|default)\d*\]:|\d+: )\s?")     # torchrun's "[rank3]:", srun --label's "3: "
 # srun's report of a task that failed by itself (not one terminated or killed by the cancel), or srun
 # tearing the step down because a task failed
-_TASK_FAILED = re.compile(r"srun: error: \S+: tasks? [\d,\-]+: (?!Terminated|Killed)|srun: Terminating job step")
+_TASK_FAILED = re.compile(r"srun: error: \S+: tasks? [\d,\-]+: (?!Terminated)|srun: Terminating job step")
+_TASK_KILLED = re.compile(r"srun: error: \S+: tasks? [\d,\-]+: Killed\s*$")
 CONSEQUENCE_WINDOW = 5      # lines before a cancel in which a task failure makes it the failure's consequence
 # the job's own word that its work is over (not an epoch's or an evaluation's), and how close before
 # the time-limit kill it must stand
@@ -55,6 +56,10 @@ _NO_ERROR = re.compile(r"\b(?:no|0|zero) (?:errors?|failures?)\b|\b(?:errors?|fa
 # Python's words between two tracebacks of one chain: they name no error of their own
 _CHAINED = re.compile(r"^\s*(?:During handling of the above exception, another exception occurred|"
                       r"The above exception was the direct cause of the following exception):?\s*$")
+# srun's words for tasks a cancel, a time limit or another task's failure ended: never a cause
+_STEP_ENDING = re.compile(r"srun: error: \S+: tasks? [\d,\-]+: Terminated\s*$|srun: Force Terminated (?:job )?step|"
+                          r"srun: Job step aborted: Waiting up to|srun: forcing job termination|"
+                          r"_step_signal: Terminating StepId=", re.IGNORECASE)
 MAX_UNRECOGNISED = 3
 
 
@@ -116,7 +121,7 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
                 ev.lines.append(n)
         for code, bus in extract.xids_in(line):
             _xid(found, code, bus, line, n, where, job_id, pci_to_gpu)
-    _cancel_after_task_failure(found, lines)
+    _cancel_after_task_failure(found, lines, where, job_id)
     _abort_after_watchdog(found, lines)
     _node_lost_to_the_cloud(found)
     _many_bridges(found)
@@ -167,7 +172,7 @@ def unrecognised(lines, found: list[Evidence], *, where: str = "log", job_id=Non
     for n in range(len(lines), 0, -1):
         text = lines[n - 1].strip()
         if (n in known or not _ERRORISH.search(text) or _NO_ERROR.search(text) or _FRAME.match(text)
-                or _CHAINED.match(text)):
+                or _CHAINED.match(text) or _STEP_ENDING.search(text)):
             continue
         shape = re.sub(r"\d+", "#", text)
         if shape in shapes:
@@ -191,10 +196,12 @@ def _consequence(ev: Evidence, of_line: int, tier: int = SYMPTOM_TIER) -> None:
     ev.finding["raw"]["consequence_of_line"] = of_line
 
 
-def _cancel_after_task_failure(found: dict, lines: list[str]) -> None:
+def _cancel_after_task_failure(found: dict, lines: list[str], where: str, job_id) -> None:
     """A step cancelled right after srun reported a task's failure was cancelled by srun because of
     that failure (--kill-on-bad-exit, a task killed by a signal): the failure is the cause, the
-    cancellation a symptom."""
+    cancellation a symptom. A task srun saw Killed before any cancel was killed by SIGKILL on its
+    own, most often by the OOM killer: a symptom that ranks host memory first, as the signal's
+    other words do (srun's "Killed" after a cancel is only how the cancel ended the task)."""
     for ev in (found.get("cancelled"), found.get("cancelled-unsaid")):
         if ev is None:
             continue
@@ -205,6 +212,15 @@ def _cancel_after_task_failure(found: dict, lines: list[str]) -> None:
             _consequence(ev, k + 1)
             ev.finding["summary"] = (f"the step was cancelled as a consequence of the task failure srun reported "
                                      f"on line {k + 1}, not by a person: {lines[at].strip()[:300]}")
+            ev.finding["raw"]["task_failure"] = lines[k].strip()[:300]
+            sigkill = signs.by_id("host-oom-sigkill")
+            if _TASK_KILLED.search(lines[k]) and "host-oom-sigkill" not in found:
+                found["host-oom-sigkill"] = Evidence(
+                    finding(f"{where}:host-oom-sigkill", "log", _severity(sigkill.tier),
+                            f"{sigkill.summary}: {lines[k].strip()[:300]}", job_id=job_id,
+                            raw={"where": where, "line": k + 1, "text": lines[k][:500], "count": 1,
+                                 "sign": sigkill.id}),
+                    sigkill.label, sigkill.scope, sigkill.component, sigkill.tier, [k + 1], sigkill.also)
 
 
 def _abort_after_watchdog(found: dict, lines: list[str]) -> None:

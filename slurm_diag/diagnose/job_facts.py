@@ -76,7 +76,28 @@ def from_job(job) -> tuple[list[Evidence], list[str], list[tuple[str, logfile.Lo
     not_checked: list[str] = []
     logs: list[logfile.LogText] = []
     found += _logs(job, not_checked, logs)
+    _ended_by_srun(job, found)
     return found, not_checked, logs
+
+
+def _ended_by_srun(job, found: list[Evidence]) -> None:
+    """A step Slurm shows CANCELLED by SIGTERM in a job nobody cancelled, whose log shows srun
+    reporting a task's failure before the step's cancel: srun ended the step's other tasks because
+    of that failure (a task killed by a signal, --kill-on-bad-exit). The SIGTERM is context, not a
+    cancel from outside; the task's failure is the cause."""
+    cascade = next((e for e in found if e.finding.get("source") == "log"
+                    and "task_failure" in (e.finding.get("raw") or {})), None)
+    if cascade is None or job.state == "CANCELLED":
+        return
+    where = f"{cascade.finding['raw']['where']} line {cascade.finding['raw']['consequence_of_line']}"
+    for ev in found:
+        raw = ev.finding.get("raw") or {}
+        if ev.id.startswith("sacct-step-") and ev.id.endswith(":signal") and raw.get("signal") == 15 \
+                and raw.get("state") is None:
+            ev.label = ev.scope = ev.component = None
+            ev.tier = 9
+            ev.finding["summary"] = (ev.finding["summary"].split(": terminated from outside")[0]
+                                     + f": srun ended the step's other tasks after a task failed ({where})")
 
 
 def log_paths(job) -> list[tuple[str, str]]:

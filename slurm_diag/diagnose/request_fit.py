@@ -172,8 +172,9 @@ def memory(job, found: list[Evidence]) -> None:
             if ev.finding["source"] == "sacct":
                 ev.finding["summary"] = (f"killed by SIGKILL after using at most {figures}: probably not its memory "
                                          f"limit (a cancel, a time limit, an administrator or the job itself)")
-            else:
-                ev.finding["summary"] += f" (but the job used at most {figures}: probably not its memory limit)"
+            else:               # the figures first: an explanation quotes a summary's first 160 characters
+                ev.finding["summary"] = (f"a process was killed by SIGKILL, but the job used at most {figures}: "
+                                         f"probably not its memory limit: {ev.finding['raw']['text'].strip()[:300]}")
         found.append(Evidence(finding("sacct:memory-low", "sacct", "OK",
                                       f"the job used at most {figures}: its SIGKILL was probably not the memory "
                                       f"limit (a cancel, a time limit, an administrator or the job itself)",

@@ -73,6 +73,10 @@ def all_signs() -> tuple[Sign, ...]:
     return tuple(_REGISTRY)
 
 
+def by_id(sign_id: str) -> Sign:
+    return next(s for s in _REGISTRY if s.id == sign_id)
+
+
 def candidates(lowered: str) -> list[Sign]:
     """The signs that may match a line (lowercased), in registry order: those holding one of their
     anchors, found through the anchors' first three characters, plus those without anchors. A long
@@ -260,7 +264,8 @@ sign("host-oom-hint", "host_oom", "user", "memory", 3,
 # a process of the job killed by SIGKILL: the kernel's OOM killer is the usual sender, but the line
 # alone does not decide (a time limit, a cancel or an administrator send it too), so it is a symptom:
 # the answer stays unknown and ranks host memory first among what to check. srun's "task N: Killed"
-# is left out: it is also how a cancelled or timed-out step's tasks end.
+# is left out: it is also how a cancelled or timed-out step's tasks end (evidence.py reads it when it
+# comes before the step's cancel).
 sign("host-oom-sigkill", "host_oom", "user", "memory", 4,
      r"exited on signal 9 \(Killed\)|terminated with signal SIGKILL|exits with return code = -9\b|"
      r"\(exitcode: -9\)|exitcode\s*:\s*-9\b|Signal 9 \(SIGKILL\) received by PID|"

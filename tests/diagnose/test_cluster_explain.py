@@ -249,6 +249,27 @@ def test_a_script_killed_by_sigkill_far_under_its_memory_is_neither_a_cancel_nor
     assert "probably not its memory limit" in a["explanation"]
 
 
+def test_a_task_killed_first_is_the_failure_and_the_step_srun_ended_after_it_is_not_a_cancel(
+        devcluster, cluster_env, slurm):
+    """Two tasks under srun: task 1 is killed by SIGKILL, srun ends the step's other task. sacct shows
+    the job FAILED and step 0 CANCELLED by SIGTERM, though nobody cancelled anything."""
+    script = ("#!/bin/sh\nsrun -n 2 --kill-on-bad-exit=1 sh -c "
+              "'echo task $SLURM_PROCID up; if [ $SLURM_PROCID = 1 ]; then sleep 1; kill -9 $$; fi; sleep 30'\n")
+    job_id = submit(devcluster, script, "-n", "2", "--mem=200M")
+    slurm.wait(job_id, timeout=120, poll=0.5)
+    doc = explain(cluster_env, job_id)
+    a, by_id = doc["attribution"], {f["id"]: f for f in doc["findings"]}
+    assert doc["job"]["state"] == "FAILED"
+    step = next(s for s in slurm.get_job(job_id).steps if s.step_id == "0")
+    assert (step.state, step.signal) == ("CANCELLED", 15)
+    # the task used a few MiB of the 200 it had: the SIGKILL was probably not memory, and nobody cancelled
+    assert a["label"] == "unknown" and doc["alternatives"][0]["label"] != "scheduler", (a, doc["alternatives"])
+    assert "killed by SIGKILL, but the job used at most" in a["explanation"]
+    assert "srun ended the step's other tasks after a task failed" in by_id["sacct-step-0:signal"]["summary"]
+    assert "consequence of the task failure" in by_id["stdout:cancelled-unsaid"]["summary"]
+    assert ": task 1: Killed" in by_id["stdout:host-oom-sigkill"]["summary"]
+
+
 def test_pending_jobs_say_why_and_whether_they_will_ever_start(devcluster, cluster_env, slurm):
     """Three jobs Slurm keeps pending for different reasons: held by its owner (it starts once
     released), more nodes than the cluster has (Slurm's reason for it also covers nodes that are

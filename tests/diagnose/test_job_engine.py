@@ -283,3 +283,20 @@ def test_a_step_named_by_the_job_keeps_its_placeholder_free_words(tmp_path):
     finally:
         del attribute.USER_STEPS["gpu_oom"]
     assert "set MASTER_PORT=$((10000 + SLURM_JOBID % 50000)); see `sacct -j 77`" in a["next_steps"]
+
+
+def test_a_step_srun_ended_after_a_task_was_killed_is_not_a_cancel_from_outside(tmp_path):
+    """The job FAILED 15, its step CANCELLED by SIGTERM, nobody cancelled it: srun ended the step
+    because task 1 was killed first (the log says so). Not "terminated from outside"."""
+    from tests.diagnose.test_log_rules import SRUN_ENDED_STEP
+
+    steps = (JobStep("batch", "batch", "FAILED", 15, 0, 20, ("node2",)),
+             JobStep("0", "python", "CANCELLED", 0, 15, 20, ("node2",)))
+    d = engine.diagnose_job(job(tmp_path, exit_code=15, steps=steps, out_text=SRUN_ENDED_STEP + "\n"))
+    a = check(d)
+    assert a["label"] != "scheduler" and "scheduler" not in [alt["label"] for alt in d.alternatives[:1]], d.alternatives
+    step = next(f for f in d.findings if f["id"] == "sacct-step-0:signal")
+    assert "srun ended the step's other tasks after a task failed (stdout line 2)" in step["summary"]
+    assert "terminated from outside" not in step["summary"]
+    cancelled = job(tmp_path, state="CANCELLED", exit_code=0, steps=steps, out_text=SRUN_ENDED_STEP + "\n")
+    assert check(engine.diagnose_job(cancelled))["label"] == "scheduler"       # a cancel stays a cancel

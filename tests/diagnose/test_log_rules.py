@@ -97,6 +97,39 @@ def test_a_cancel_right_after_a_task_crash_is_the_crash_consequence():
     assert "consequence" in cancel["summary"]
 
 
+SRUN_ENDED_STEP = "\n".join([
+    "rank 1 up",
+    "srun: error: cn207: task 1: Killed",
+    "srun: launch/slurm: _step_signal: Terminating StepId=4411.0",
+    "slurmstepd-cn207: error: *** STEP 4411.0 ON cn207 CANCELLED AT 2026-03-04T05:06:07 ***",
+    "srun: error: cn207: task 0: Terminated",
+    "srun: Force Terminated StepId=4411.0",
+])
+
+
+def test_a_task_srun_saw_killed_before_the_steps_cancel_is_the_first_failure_not_a_cancel():
+    """srun's "task 1: Killed" first, then its own termination of the step: the task's SIGKILL is
+    the first failure (a symptom that ranks host memory first), the cancel its consequence, and
+    srun's lines for the tasks it ended are not errors to read."""
+    d = diagnose(SRUN_ENDED_STEP)
+    by_id = {f["id"]: f for f in d.findings}
+    assert "consequence" in by_id["log:cancelled-unsaid"]["summary"]
+    assert by_id["log:host-oom-sigkill"]["raw"]["line"] == 2
+    assert d.attribution["label"] == "unknown" and d.alternatives[0]["label"] == "host_oom"
+    assert not [f for f in d.findings if f["id"].startswith("log:unrecognised-")]
+
+
+def test_a_task_killed_after_the_cancel_is_how_the_cancel_ended_it():
+    text = "\n".join([
+        "slurmstepd-cn207: error: *** STEP 4412.0 ON cn207 CANCELLED AT 2026-03-04T05:06:07 BY 1042 ***",
+        "srun: Job step aborted: Waiting up to 32 seconds for job step to finish.",
+        "srun: error: cn207: task 1: Killed",
+    ])
+    d = diagnose(text)
+    assert d.attribution["label"] == "scheduler"
+    assert not any(f["id"] == "log:host-oom-sigkill" for f in d.findings)
+
+
 def test_a_cancel_that_names_who_is_a_cancel():
     text = "slurmstepd: error: *** JOB 90211 ON cn040 CANCELLED AT 2026-02-03T04:05:06 BY 1042 ***"
     assert diagnose(text).attribution["label"] == "scheduler"
