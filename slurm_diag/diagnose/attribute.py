@@ -59,6 +59,7 @@ FINDING_STEPS = {
     "no-gpu-asked": request_fit.GPU_FIX,
     "output-file": request_fit.OUTPUT_FIX,
     "idle-at-limit": request_fit.IDLE_FIX,
+    "idle-step-wait": request_fit.STEP_WAIT_FIX,
     "request-invalid": "change the request to one Slurm accepts (the refused line above says what: tasks, memory, "
                        "GPUs, partition, account or time): `sinfo -s` lists the partitions and their limits, "
                        "`sacctmgr show assoc user=$USER format=account,partition,qos` the accounts you may use",
@@ -74,8 +75,8 @@ FINDING_STEPS = {
 }
 # a finding whose step is the whole fix when it heads the attribution: the label's general advice
 # would send the user elsewhere (a job that asked for no GPU has no error in its code to fix)
-WHOLE_FIX = frozenset({"no-gpu-asked", "output-file", "idle-at-limit", "request-invalid", "fs-workdir",
-                       "user-script-format", "user-not-executable", "user-missing-path"})
+WHOLE_FIX = frozenset({"no-gpu-asked", "output-file", "idle-at-limit", "idle-step-wait", "request-invalid",
+                       "fs-workdir", "user-script-format", "user-not-executable", "user-missing-path"})
 
 
 @dataclass

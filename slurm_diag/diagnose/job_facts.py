@@ -56,8 +56,11 @@ def from_job(job) -> tuple[list[Evidence], list[str], list[tuple[str, logfile.Lo
         # a step killed by a signal in a job that was not cancelled: Slurm shows the step CANCELLED (a batch
         # script killed by SIGKILL, or one whose output file could not be created), but nobody cancelled it
         state = None if s.state == "CANCELLED" and s.signal and job.state != "CANCELLED" else s.state
+        ended = s.state == "CANCELLED" and job.state in slurm_facts.STATES   # how Slurm's verdict ended it
         for ev in slurm_facts.evidence(state, s.exit_code, s.signal, job_id=jid, where=f"sacct-step-{s.step_id}"):
             ev.finding["summary"] = f"step {s.step_id}: {ev.finding['summary']}"
+            if ended:
+                _ended_by(ev, f", as Slurm ended the job {job.state}")
             ev.finding["node"] = s.nodes[0] if len(s.nodes) == 1 else None
             if ev.finding["node"] is None:
                 ev.finding.pop("node")
@@ -94,10 +97,14 @@ def _ended_by_srun(job, found: list[Evidence]) -> None:
         raw = ev.finding.get("raw") or {}
         if ev.id.startswith("sacct-step-") and ev.id.endswith(":signal") and raw.get("signal") == 15 \
                 and raw.get("state") is None:
-            ev.label = ev.scope = ev.component = None
-            ev.tier = 9
-            ev.finding["summary"] = (ev.finding["summary"].split(": terminated from outside")[0]
-                                     + f": srun ended the step's other tasks after a task failed ({where})")
+            _ended_by(ev, f": srun ended the step's other tasks after a task failed ({where})")
+
+
+def _ended_by(ev: Evidence, what: str) -> None:
+    """A step's end that something else decided: context, saying what ended it."""
+    ev.label = ev.scope = ev.component = None
+    ev.tier = 9
+    ev.finding["summary"] = ev.finding["summary"].split(": terminated from outside")[0] + what
 
 
 def log_paths(job) -> list[tuple[str, str]]:

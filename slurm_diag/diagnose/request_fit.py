@@ -181,6 +181,9 @@ def memory(job, found: list[Evidence]) -> None:
                                       job_id=job.job_id, raw=raw)))
 
 
+STEP_WAIT_FIX = ("give each step its share of the job, so steps started together do not wait on each other: "
+                 "srun --exact with -n/-c, --mem and --gres per step (Slurm 21.08 and later), or start fewer steps "
+                 "at once; or ask the job for enough for all of them (#SBATCH -n, --mem, --gres)")
 IDLE_SHARE = 0.05       # of one core over the whole run: a job under it was waiting, not computing
 IDLE_FIX = ("more time will not help: the job sat waiting, not computing. Its output's last lines show where it "
             "stopped; look for a prompt for input (a batch job has none), a lock, a file or a peer that never came, "
@@ -214,8 +217,11 @@ def time_limit(job, found: list[Evidence]) -> None:
             if ev.label == "time_limit":
                 ev.tier = max(ev.tier, min(faults) + 1)
         return
+    waited = next((ev for ev in found if ev.id.endswith(":step-wait")), None)
+    on_what = "" if waited is None else (f": srun waited to start a step the job's other steps left no room for "
+                                        f"({waited.finding['raw']['where']} line {waited.lines[0]})")
     found.insert(0, Evidence(finding(
-        "sacct:idle-at-limit", "sacct", "CRITICAL",
+        "sacct:idle-step-wait" if waited else "sacct:idle-at-limit", "sacct", "CRITICAL",
         f"the job reached its time limit having used {cpu:.0f} s of CPU in {job.elapsed_s} s (under "
-        f"{IDLE_SHARE:.0%} of one core): it was waiting, not computing",
+        f"{IDLE_SHARE:.0%} of one core): it was waiting, not computing{on_what}",
         job_id=job.job_id, raw={"cpu_s": cpu, "elapsed_s": job.elapsed_s}), "time_limit", "user", "slurm", 1))

@@ -1279,6 +1279,13 @@ sign("user-mpi-usage", "user_code", "user", "process", 2,
      r"\bMPI_ERR_(?:TRUNCATE|COUNT|TYPE|TAG|RANK|ROOT|COMM|BUFFER|ARG|OP|DIMS|TOPOLOGY|GROUP)\b",
      "the application misused MPI (a message longer than its receive buffer, a bad count, rank or "
      "communicator): its own code or its input", also=("software_env",))
+# srun waiting to start a step inside the job: the job's other steps hold the CPUs, memory or GPUs it
+# asked for. A step that waits and then runs is normal, so the line alone is a symptom; a job idle
+# at its time limit with it waited on its own steps (request_fit.time_limit)
+sign("step-wait", "user_code", "user", "slurm", 4,
+     r"step creation (?:temporarily|still) disabled, retrying",
+     "srun waited to start a step: the job's other steps held the CPUs, memory or GPUs it asked for",
+     also=("time_limit",))
 sign("user-exit", "user_code", "user", "process", 4,
      r"exited with (?:exit )?code [1-9]\d*|Exited with exit code [1-9]\d*|exit status [1-9]\d*|"
      r"ChildFailedError|returned non-zero exit status",

@@ -315,17 +315,25 @@ def test_a_running_job_is_explained_so_far(devcluster, cluster_env, slurm):
 
 
 def test_time_limit(devcluster, cluster_env, slurm):
-    """Two jobs reach a one-minute limit: one computing (more time is the fix), one asleep (it sat
-    waiting, and more time will not help: sacct's CPU time says which)."""
+    """Three jobs reach a one-minute limit: one computing (more time is the fix), one asleep (it sat
+    waiting, and more time will not help: sacct's CPU time says which), and one whose second step
+    waited for the CPUs its first step held (srun says so)."""
     busy = submit(devcluster, "#!/bin/sh\necho working\npython3 -c 'while True: pass'\n", "--time=0:05")
     asleep = submit(devcluster, "#!/bin/sh\necho working; sleep 300\n", "--time=0:05")
-    for job_id in (busy, asleep):
+    steps = submit(devcluster, "#!/bin/sh\nsrun -n 1 --exclusive sleep 300 &\nsleep 1\n"
+                               "srun -n 2 --exclusive hostname\nwait\n", "--time=0:05", "-n", "2")
+    for job_id in (busy, asleep, steps):
         slurm.wait(job_id, timeout=180, poll=1)
     a = explain(cluster_env, busy)["attribution"]
     assert (a["label"], a["scope"]) == ("time_limit", "user") and a["next_steps"][0].startswith("#SBATCH --time=")
     a = explain(cluster_env, asleep)["attribution"]
     assert (a["label"], a["scope"]) == ("time_limit", "user") and a["supporting"][0] == "sacct:idle-at-limit"
     assert a["next_steps"][0].startswith("more time will not help")
+    doc = explain(cluster_env, steps)
+    a = doc["attribution"]
+    assert (a["label"], a["supporting"][0]) == ("time_limit", "sacct:idle-step-wait"), a
+    assert a["next_steps"][0].startswith("give each step its share of the job")
+    assert "scheduler" not in [alt["label"] for alt in doc["alternatives"]], doc["alternatives"]
 
 
 @pytest.fixture()

@@ -10,7 +10,7 @@ import pwd
 import pytest
 
 from slurm_diag import schemas
-from slurm_diag.diagnose import engine, job_facts
+from slurm_diag.diagnose import engine, job_facts, logfile
 from slurm_diag.slurm.records import Job, JobStep
 
 ME = pwd.getpwuid(os.getuid()).pw_name
@@ -223,6 +223,32 @@ def test_a_job_idle_at_its_time_limit_is_not_told_to_ask_for_more_time(tmp_path)
     assert (a["label"], a["scope"]) == ("time_limit", "user") and a["supporting"][0] == "sacct:idle-at-limit"
     assert "used 12 s of CPU in 3600 s" in a["explanation"]
     assert a["next_steps"][0].startswith("more time will not help") and not any("--time" in s for s in a["next_steps"])
+
+
+STEP_WAIT = ("srun: Job 5123 step creation temporarily disabled, retrying (Requested nodes are busy)\n"
+             "srun: Job 5123 step creation still disabled, retrying (Requested nodes are busy)\n")
+
+
+def test_a_job_idle_at_its_limit_while_srun_waited_for_a_step_is_told_to_share_the_job_among_its_steps(tmp_path):
+    """Its steps waited on each other; the batch step Slurm CANCELLED at the limit is how the limit
+    ended it, not a cancel to look into."""
+    steps = (JobStep("batch", "batch", "CANCELLED", 0, 15, 3600, ("node2",)),)
+    j = dataclasses.replace(_timed_out(tmp_path, 1.0, steps=steps), stdout=str(tmp_path / "wait.out"),
+                            stderr=str(tmp_path / "wait.out"))
+    (tmp_path / "wait.out").write_text("starting 8 workers\n" + STEP_WAIT)
+    d = engine.diagnose_job(j)
+    a = check(d)
+    assert (a["label"], a["supporting"][0]) == ("time_limit", "sacct:idle-step-wait"), a
+    assert "srun waited to start a step the job's other steps left no room for (stdout line 2)" in a["explanation"]
+    assert a["next_steps"][0].startswith("give each step its share of the job") and len(a["next_steps"]) == 1
+    assert "scheduler" not in [alt["label"] for alt in d.alternatives]
+    batch = next(f for f in d.findings if f["id"] == "sacct-step-batch:signal")
+    assert batch["summary"].endswith("killed by SIGTERM (exit code 143), as Slurm ended the job TIMEOUT")
+
+
+def test_a_step_that_waited_and_then_ran_is_nothing_to_explain():
+    d = engine.diagnose_log(logfile.from_text(STEP_WAIT + "epoch 1 done\n"))
+    assert d.attribution["label"] == "unknown"
 
 
 @pytest.mark.parametrize("kw", [
