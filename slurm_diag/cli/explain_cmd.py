@@ -162,7 +162,8 @@ def _job_summary(job) -> dict:
             "elapsed_s": job.elapsed_s, "time_limit_s": job.time_limit_s, "nodes": list(job.nodes),
             "gpus": job.gpus, "max_rss_kb": job.max_rss_kb, "failed_step": step, "reason": job.reason,
             "sources": list(job.sources), "alloc_cpus": job.alloc_cpus, "cpu_efficiency": job.cpu_efficiency,
-            "mem_used_kb": job.mem_used_kb, "mem_alloc_kb": job.mem_alloc_kb, "mem_efficiency": job.mem_efficiency}
+            "mem_used_kb": job.mem_used_kb, "mem_alloc_kb": job.mem_alloc_kb, "mem_efficiency": job.mem_efficiency,
+            "earlier_runs": [r.to_dict() for r in job.earlier_runs]}
 
 
 def _explain_log(path: str, state, exit_code) -> dict:
@@ -220,6 +221,9 @@ def render_job(job: dict, color: bool) -> None:
         click.echo(line)
     click.echo(f"Nodes: {', '.join(job['nodes']) or '-'}   GPUs: {job['gpus']}"
                + (f"   CPUs: {job['alloc_cpus']}" if job.get("alloc_cpus") else ""))
+    for i, run in enumerate(job.get("earlier_runs") or [], 1):
+        click.echo(f"Earlier run {i}: on {', '.join(run['nodes']) or '-'}, ended {run['state_detail'] or run['state']}"
+                   + (f" at {run['end']}" if run["end"] else "") + " (Slurm requeued the job)")
     if job.get("cpu_efficiency") is not None:
         click.echo(f"CPU efficiency: {_efficiency(job['cpu_efficiency'], color)} of core-walltime")
     if job.get("mem_alloc_kb") and pending:

@@ -172,15 +172,17 @@ _GPU_LABELS = ("gpu_throttle", "gpu_hardware", "gpu_oom")
 def weigh(job, own: list[Evidence], around: list[Evidence]) -> list[Evidence]:
     """Node-side evidence explains a job only when it fits how the job ended. A throttled GPU or a
     slow node explains a job that ran slow (finished, timed out, still running), never one that
-    failed, nor one that sat idle until its time limit; a GPU's fault does not explain a job that
-    Slurm gave no GPU, nor one it gave other GPUs of that node (the job's prolog records which);
-    GPU or fabric faults do not explain a Python error or a missing module. Evidence that does not
-    fit drops to the alternatives (tier 5); a node that went down under the job always counts."""
+    failed, nor one that sat idle until its time limit, nor one that ran as fast as its earlier
+    runs; a GPU's fault does not explain a job that Slurm gave no GPU, nor one it gave other GPUs
+    of that node (the job's prolog records which); GPU or fabric faults do not explain a Python
+    error or a missing module. Evidence that does not fit drops to the alternatives (tier 5); a
+    node that went down under the job always counts."""
     decisive = [e for e in own if e.label and e.tier <= 3]
     independent = any((e.label, e.component) in _INDEPENDENT or e.label in _INDEPENDENT_LABELS for e in decisive)
     idle = request_fit.idle_cpu_s(job) is not None        # a job that sat waiting was not slowed
     no_gpus = request_fit.gave_no_gpu(job)                    # a GPU's fault is not such a job's
     held = node_facts.held_gpus(around)
+    as_fast = next((e for e in around if e.id == "sacct:earlier-runs" and e.finding["severity"] == "OK"), None)
     for ev in around:
         gpu, node = ev.finding.get("gpu"), ev.finding.get("node")
         why = " (does not explain how this job ended)"
@@ -189,6 +191,9 @@ def weigh(job, own: list[Evidence], around: list[Evidence]) -> list[Evidence]:
             why = f" (GPU {gpu} was not the job's: Slurm gave it {node_facts.gpu_words(held[node])} on {node})"
         elif no_gpus and ev.label in _GPU_LABELS and gpu is not None:
             fits = False
+        elif ev.label in ("gpu_throttle", "slow_node") and as_fast:
+            fits = False
+            why = f" (the job ran about as fast as its earlier runs: {as_fast.finding['summary']})"
         elif ev.label in ("gpu_throttle", "slow_node"):
             fits = job.state in SLOW_STATES and not idle
         elif ev.label in ("gpu_hardware", "network"):

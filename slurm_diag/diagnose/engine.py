@@ -129,6 +129,9 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
     if a["label"] == "unknown" and job.state == "RUNNING" and not a["contradicting"]:
         a["explanation"] = "the job is running and nothing has gone wrong that slurm-diag can see so far"
         a["next_steps"] = [f"explain it again once it ends (sdiag-agent explain {job.job_id})"]
+    requeued = job_facts.requeue_words(job)
+    if requeued and a["label"] == "unknown" and job.state in ("COMPLETED", "RUNNING") and not a["contradicting"]:
+        a["explanation"] += f" in this run. {requeued[0].upper()}{requeued[1:]}"
     if a["label"] == "unknown" and job.state in collect.SLOW_STATES \
             and any(alt["label"] in ("slow_node", "gpu_throttle") for alt in result.alternatives):
         # a slow node explains a job that ran slow, not one that failed: probe it for the former only

@@ -71,6 +71,11 @@ def from_job(job) -> tuple[list[Evidence], list[str], list[tuple[str, logfile.Lo
                                       f"{step.exit_code}, signal {step.signal}", job_id=jid,
                                       raw={"step": step.step_id, "state": step.state, "exit_code": step.exit_code,
                                            "signal": step.signal, "nodes": list(step.nodes)})))
+    requeued = requeue_words(job)
+    if requeued:                      # context: how the job came to this run, not how this run ended
+        found.append(Evidence(finding("sacct:requeued", "sacct", "WARN", requeued, job_id=jid,
+                                      raw={"earlier_runs": [r.to_dict() for r in job.earlier_runs],
+                                           "restarts": job.restarts})))
     if job.elapsed_s is not None and job.time_limit_s:
         share = job.elapsed_s / job.time_limit_s
         found.append(Evidence(finding("sacct:elapsed", "sacct", "WARN" if share >= 0.99 else "OK",
@@ -105,6 +110,19 @@ def _ended_by(ev: Evidence, what: str) -> None:
     ev.label = ev.scope = ev.component = None
     ev.tier = 9
     ev.finding["summary"] = ev.finding["summary"].split(": terminated from outside")[0] + what
+
+
+def requeue_words(job) -> str | None:
+    """'Slurm requeued the job once: run 1 on node1 ended NODE_FAIL at ...', from accounting's
+    earlier runs, or slurmctld's restart count before accounting has them; None for a job that ran
+    once."""
+    runs = job.earlier_runs
+    times = len(runs) or job.restarts or 0
+    if not times:
+        return None
+    said = "; ".join(f"run {i} on {', '.join(r.nodes) or 'no node'} ended {r.state_detail or r.state}"
+                     + (f" at {r.end}" if r.end else "") for i, r in enumerate(runs, 1))
+    return f"Slurm requeued the job {'once' if times == 1 else f'{times} times'}" + (f": {said}" if said else "")
 
 
 def log_paths(job) -> list[tuple[str, str]]:

@@ -60,11 +60,18 @@ def reason_of(reason: str) -> tuple[str | None, bool, str]:
     return entry if entry else (None, True, DEFAULT_STEP)
 
 
+REQUEUED_BEGIN = ("Slurm requeued it and holds a requeued job back a little before it may start again", True,
+                  "nothing to do: it starts again shortly (`squeue -j {id} -o %S` shows when)")
+
+
 def doc(job, missing: list[str]) -> dict:
-    """The explain document of a job that has not started."""
+    """The explain document of a job that has not started (or waits to start again, requeued)."""
+    from slurm_diag.diagnose.job_facts import requeue_words
+
     reason = job.reason or "None"
-    words, can_start, step = reason_of(reason)
-    said = words or f"Slurm says {reason}"
+    requeued = requeue_words(job)
+    words, can_start, step = REQUEUED_BEGIN if requeued and reason == "BeginTime" else reason_of(reason)
+    said = (words or f"Slurm says {reason}") + (f" ({requeued})" if requeued else "")
     f = finding("scontrol:pending", "scontrol", "OK" if can_start else "WARN", f"{job.state}: {said}",
                 job_id=job.job_id, raw={"state": job.state, "reason": reason, "will_start": can_start})
     attribution = {"job_id": job.job_id, "label": "unknown" if can_start else "scheduler", "scope": "user",

@@ -98,7 +98,8 @@ class CommandClient:
 
     def _accounting_answer(self, base: str) -> job_lookup.Answer:
         try:
-            return job_lookup.Answer(jobs=tuple(self._sacct(["-j", base])))
+            # --duplicates: a requeued job's earlier runs too (where they ran, how they ended)
+            return job_lookup.Answer(jobs=tuple(self._sacct(["-j", base, "--duplicates"])))
         except SlurmUnavailable as exc:
             return job_lookup.Answer(unreachable=Unreachable(ACCOUNTING, "sacct", _last_line(exc)))
 

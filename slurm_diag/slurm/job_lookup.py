@@ -46,11 +46,12 @@ def merge(acct: Job | None, live: Job | None) -> Job:
             else (live.exit_code, live.signal)
         return replace(acct, stdout=live.stdout or acct.stdout, stderr=live.stderr or acct.stderr,
                        work_dir=acct.work_dir or live.work_dir, reason=acct.reason or live.reason,
-                       exit_code=code, signal=sig, sources=both)
+                       exit_code=code, signal=sig, sources=both, restarts=live.restarts)
     if live.finished:  # accounting has not caught up yet: the facts are slurmctld's
-        return replace(live, steps=acct.steps, max_rss_kb=acct.max_rss_kb, sources=(CONTROLLER,))
+        return replace(live, steps=acct.steps, max_rss_kb=acct.max_rss_kb, earlier_runs=acct.earlier_runs,
+                       sources=(CONTROLLER,))
     return replace(live, steps=acct.steps, max_rss_kb=acct.max_rss_kb or live.max_rss_kb,
-                   work_dir=live.work_dir or acct.work_dir, sources=both)
+                   work_dir=live.work_dir or acct.work_dir, earlier_runs=acct.earlier_runs, sources=both)
 
 
 def _task_ranges(tasks: list[Job]) -> str:

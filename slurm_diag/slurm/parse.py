@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import datetime
 
-from slurm_diag.slurm.records import ACCOUNTING, CONTROLLER, TERMINAL_STATES, Job, JobStep, Node, NodeEvent, NodeReason
+from slurm_diag.slurm.records import (ACCOUNTING, CONTROLLER, TERMINAL_STATES, EarlierRun, Job, JobStep, Node, NodeEvent,
+                                      NodeReason)
 
 # A separator no job name or path contains in practice; sacct accepts any string.
 SEP = "|#|"
@@ -215,14 +217,22 @@ def _state(text: str) -> tuple[str, str]:
 
 
 def sacct_jobs(text: str) -> list[Job]:
-    """Jobs with their steps, in sacct's order. Step rows (``123.batch``) attach to their job."""
+    """Jobs with their steps, in sacct's order. Step rows (``123.batch``) attach to their job.
+
+    With ``--duplicates`` a requeued job has a row per run, oldest first: the last is the job, the
+    others its earlier runs. A run counts as an earlier one of the same job only if it ended when
+    the next was queued again (Slurm requeues at once); otherwise the id was reused by another job
+    after Slurm's ids were reset, and only the newest is kept."""
     jobs: dict[str, dict] = {}
     order: list[str] = []
     for row in sacct_rows(text):
         job_id, dot, step = row["JobID"].partition(".")
         if not dot:
-            jobs[job_id] = {"row": row, "steps": []}
-            order.append(job_id)
+            before = jobs.get(job_id)
+            earlier = before["earlier"] + [before["row"]] if before and _requeued_into(before["row"], row) else []
+            jobs[job_id] = {"row": row, "steps": [], "earlier": earlier}
+            if before is None:
+                order.append(job_id)
             continue
         if job_id not in jobs:  # a step whose job line is outside the window: skip it
             continue
@@ -233,7 +243,26 @@ def sacct_jobs(text: str) -> list[Job]:
             elapsed_s=duration_s(row["Elapsed"]), nodes=hostlist(row["NodeList"]),
             max_rss_kb=size_kb(row["MaxRSS"]), mem_tot_kb=tres_mem_kb(row["TRESUsageInTot"]),
             total_cpu_s=cpu_seconds(row["TotalCPU"]), polled_cpu_s=tres_cpu_s(row["TRESUsageInTot"])))
-    return [_job(jobs[j]["row"], tuple(jobs[j]["steps"])) for j in order]
+    return [replace(_job(jobs[j]["row"], tuple(jobs[j]["steps"])), earlier_runs=tuple(map(_run, jobs[j]["earlier"])))
+            for j in order]
+
+
+REQUEUE_GAP_S = 60       # an earlier run's end and the next run's submit time, at most this far apart
+
+
+def _requeued_into(old: dict[str, str], new: dict[str, str]) -> bool:
+    try:
+        ended, queued = datetime.fromisoformat(old["End"]), datetime.fromisoformat(new["Submit"])
+    except ValueError:
+        return False
+    return abs((queued - ended).total_seconds()) <= REQUEUE_GAP_S
+
+
+def _run(row: dict[str, str]) -> EarlierRun:
+    state, detail = _state(row["State"])
+    code, sig = exit_code(row["ExitCode"])
+    return EarlierRun(state=state, state_detail=detail, start=_none(row["Start"]), end=_none(row["End"]),
+                      nodes=hostlist(row["NodeList"]), exit_code=code, signal=sig)
 
 
 def _job(row: dict[str, str], steps: tuple[JobStep, ...]) -> Job:
@@ -387,7 +416,8 @@ def scontrol_job_views(text: str) -> list[Job]:
             end=_none(r.get("EndTime", "")) if state in TERMINAL_STATES else None,
             work_dir=_none(r.get("WorkDir", "")), stdout=_none(r.get("StdOut", "")),
             stderr=_none(r.get("StdErr", "")), reason=_none(r.get("Reason", "")),
-            array_job_id=array_job, array_task_id=task, sources=(CONTROLLER,))
+            array_job_id=array_job, array_task_id=task, sources=(CONTROLLER,),
+            restarts=int(r["Restarts"]) if r.get("Restarts", "").isdigit() else None)
         out += expand_array_ranges([job]) if task and not task.isdigit() else [job]
     return out
 

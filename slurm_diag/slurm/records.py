@@ -30,6 +30,25 @@ class JobStep:
         return d
 
 
+@dataclass(frozen=True)
+class EarlierRun:
+    """A run of the job before Slurm requeued it (a node failure, a preemption, ``scontrol requeue``),
+    as accounting keeps it (``sacct --duplicates``): where it ran and how it ended."""
+
+    state: str                # REQUEUED, NODE_FAIL, PREEMPTED, ...
+    state_detail: str
+    start: str | None
+    end: str | None
+    nodes: tuple[str, ...]
+    exit_code: int
+    signal: int
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["nodes"] = list(self.nodes)
+        return d
+
+
 ACCOUNTING, CONTROLLER = "slurmdbd", "slurmctld"   # the two daemons a job view comes from
 OK_STATE = "COMPLETED"
 
@@ -83,6 +102,8 @@ class Job:
     total_cpu_s: float | None = None          # CPU time of every step together
     polled_cpu_s: float | None = None         # the same as accounting polled it, every step together
     mem_used_kb: int | None = None            # seff's "memory utilized": the largest step's summed task peaks
+    earlier_runs: tuple[EarlierRun, ...] = ()  # runs before Slurm requeued the job, oldest first
+    restarts: int | None = None               # how often slurmctld restarted it (while it remembers the job)
 
     @property
     def mem_alloc_kb(self) -> int | None:
@@ -132,6 +153,7 @@ class Job:
         d["alloc_tres"] = dict(self.alloc_tres)
         d["gpus"] = self.gpus
         d["steps"] = [s.to_dict() for s in self.steps]
+        d["earlier_runs"] = [r.to_dict() for r in self.earlier_runs]
         d["sources"] = list(self.sources)
         d["unreachable"] = [asdict(u) for u in self.unreachable]
         d.update(mem_alloc_kb=self.mem_alloc_kb, cpu_efficiency=_rounded(self.cpu_efficiency),

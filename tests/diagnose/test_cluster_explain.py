@@ -270,6 +270,32 @@ def test_a_task_killed_first_is_the_failure_and_the_step_srun_ended_after_it_is_
     assert ": task 1: Killed" in by_id["stdout:host-oom-sigkill"]["summary"]
 
 
+def test_a_job_an_administrator_requeued_says_so_while_it_waits_and_once_it_has_run(devcluster, cluster_env, slurm):
+    """`scontrol requeue` under a running job: Slurm gives it a BeginTime a little ahead (its owner
+    set none), then runs it again. Accounting keeps both runs (sacct --duplicates)."""
+    job_id = submit(devcluster, "#!/bin/sh\necho started\nsleep 5\necho done\n")
+    script_started(slurm, job_id, f"/tmp/sdiag-explain-{job_id}.out")
+    first = slurm.get_job(job_id).nodes
+    done = subprocess.run(["scontrol", "requeue", job_id], capture_output=True, text=True, timeout=30,
+                          env={"PATH": "/usr/bin:/bin", "SLURM_CONF": str(devcluster.slurm_conf)})
+    assert done.returncode == 0, done.stderr
+    deadline = time.monotonic() + 30
+    while slurm.get_job(job_id).state != "PENDING":
+        assert time.monotonic() < deadline, slurm.get_job(job_id)
+        time.sleep(0.2)
+    waiting = explain(cluster_env, job_id)
+    if waiting["job"]["state"] == "PENDING":          # not started again between the two looks
+        assert "holds a requeued job back" in waiting["attribution"]["explanation"], waiting["attribution"]
+        assert "--begin" not in waiting["attribution"]["explanation"]
+    slurm.wait(job_id, timeout=120, poll=0.5)
+    doc = explain(cluster_env, job_id)
+    (run,) = doc["job"]["earlier_runs"]
+    assert (run["state"], run["nodes"]) == ("REQUEUED", list(first))
+    assert doc["job"]["state"] == "COMPLETED"
+    assert doc["attribution"]["explanation"].endswith(f"Slurm requeued the job once: run 1 on {first[0]} ended "
+                                                      f"REQUEUED at {run['end']}")
+
+
 def test_pending_jobs_say_why_and_whether_they_will_ever_start(devcluster, cluster_env, slurm):
     """Three jobs Slurm keeps pending for different reasons: held by its owner (it starts once
     released), more nodes than the cluster has (Slurm's reason for it also covers nodes that are

@@ -385,3 +385,31 @@ def test_gpus_recorded_by_another_jobs_prolog_or_a_healthcheck_are_not_the_jobs(
     d = explain(tmp_path, job(tmp_path, WATCHDOG * 2, nodes=("node2",)), FakeSlurmClient(["node2"]), store)
     assert not any(f["id"].endswith(":job-gpus") for f in d.findings)
     assert d.attribution["label"] == "gpu_hardware"
+
+
+def test_a_throttled_gpu_does_not_explain_a_job_that_ran_as_fast_as_its_earlier_runs(tmp_path):
+    """The same record that explains a slow run (the test further up) is context for a run as fast
+    as the job's earlier ones: nothing was slow to explain."""
+    fake = FakeSlurmClient(["node1", "node2"])
+    fake.jobs.update({str(n): earlier(n, 300, nodes=("node1", "node2")) for n in (1, 2, 3)})
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    store.add_health_report(report("node2", END, [("clocks", "CRITICAL", "gpu1 SM clock 300 MHz", 1)]))
+    usual = dataclasses.replace(job(tmp_path, "epoch 1 done\n", state="COMPLETED", exit_code=0), elapsed_s=300)
+    d = explain(tmp_path, usual, fake, store)
+    assert d.attribution["label"] == "unknown", d.attribution
+    clocks = next(f for f in d.findings if f["id"].startswith("health:node2:clocks"))
+    assert "(the job ran about as fast as its earlier runs: ran about as fast as its 3 earlier runs" in clocks["summary"]
+
+
+def test_a_job_slurm_requeued_says_where_its_earlier_run_ended(tmp_path):
+    from slurm_diag.slurm.records import EarlierRun
+
+    run = EarlierRun("NODE_FAIL", "NODE_FAIL", "2026-12-01T05:50:00", "2026-12-01T05:59:00", ("node3",), 0, 0)
+    done = dataclasses.replace(job(tmp_path, "epoch 9 done\n", state="COMPLETED", exit_code=0), earlier_runs=(run,))
+    d = explain(tmp_path, done, FakeSlurmClient(["node1", "node2", "node3"]), Store(f"sqlite:///{tmp_path / 's.db'}"))
+    assert d.attribution["explanation"] == (
+        "the job completed normally (exit code 0): nothing went wrong that slurm-diag could see in this run. "
+        "Slurm requeued the job once: run 1 on node3 ended NODE_FAIL at 2026-12-01T05:59:00")
+    requeued = next(f for f in d.findings if f["id"] == "sacct:requeued")
+    assert requeued["raw"]["earlier_runs"][0]["nodes"] == ["node3"]
+    assert d.attribution["suspect_nodes"] == []          # the earlier run's node is not this run's cause

@@ -47,3 +47,17 @@ def test_the_partition_is_named_in_the_command():
 def test_a_reason_slurm_adds_later_is_shown_as_slurm_wrote_it():
     a = pending.doc(waiting("SomethingNewInSlurm26"), [])["attribution"]
     assert a["explanation"] == "the job is pending: Slurm says SomethingNewInSlurm26"
+
+
+def test_a_job_requeued_and_waiting_to_start_again_is_not_told_about_a_begin_time_it_never_set():
+    """Slurm gives a requeued job a BeginTime a little ahead; its owner set none."""
+    from dataclasses import replace
+
+    from slurm_diag.slurm.records import EarlierRun
+
+    run = EarlierRun("NODE_FAIL", "NODE_FAIL", "2026-12-02T11:04:00", "2026-12-02T11:04:30", ("node1",), 0, 0)
+    a = pending.doc(replace(waiting("BeginTime"), earlier_runs=(run,)), [])["attribution"]
+    assert "--begin" not in a["explanation"] and "holds a requeued job back" in a["explanation"]
+    assert "run 1 on node1 ended NODE_FAIL at 2026-12-02T11:04:30" in a["explanation"]
+    assert a["next_steps"][0].startswith("nothing to do: it starts again shortly")
+    assert "--begin" in pending.doc(waiting("BeginTime"), [])["attribution"]["explanation"]

@@ -192,3 +192,12 @@ def test_wait_settles_only_once_accounting_has_every_finished_task():
     assert lagging.finished and not _settled(lagging)
     assert _settled(resolve(arr, None, down("slurmdbd"), live("array_failed")))  # nothing to wait for
     assert not _settled(resolve(IDS["array_held"], None, acct("array_held"), live("array_held")))
+
+
+def test_a_running_job_keeps_accountings_earlier_runs_and_a_finished_one_slurmctlds_restarts():
+    requeued = acct("requeued").jobs[0]
+    running = replace(live("job_running").jobs[0], job_id=requeued.job_id, restarts=1)
+    assert merge(requeued, running).earlier_runs == requeued.earlier_runs
+    finished = replace(running, state="COMPLETED")
+    merged = merge(requeued, finished)
+    assert merged.restarts == 1 and merged.earlier_runs == requeued.earlier_runs

@@ -228,3 +228,25 @@ def test_gpus_are_counted_from_typed_tres_where_a_site_accounts_only_those():
     assert with_tres(("gres/gpu", "2"), ("gres/gpu:a100", "2")).gpus == 2
     assert with_tres(("cpu", "8"), ("gres/gpu:a100", "2"), ("gres/gpu:h100", "1")).gpus == 3
     assert with_tres(("cpu", "8")).gpus == 0
+
+
+def test_a_requeued_job_is_its_last_run_with_the_earlier_ones_oldest_first():
+    """Captured: a requeueable job whose node's slurmd was killed (NODE_FAIL), run again elsewhere."""
+    job = only("requeued")
+    assert job.state == "COMPLETED" and [s.state for s in job.steps] == ["COMPLETED"]
+    (run,) = job.earlier_runs
+    assert run.state == "NODE_FAIL" and run.end and run.nodes and run.nodes != job.nodes
+    schemas.validate("job", job.to_dict())
+
+
+def test_a_job_id_slurm_reused_after_a_reset_is_not_an_earlier_run():
+    """The same id, but the older record ended long before the newer was queued: another job."""
+    text = (SLURM / "sacct_requeued.txt").read_text().splitlines()
+    older = [line.replace("2026-12-02T", "2026-10-02T") for line in text[:2]]      # two months before
+    job = parse.sacct_jobs("\n".join(older + text[2:]) + "\n")[0]
+    assert job.state == "COMPLETED" and job.earlier_runs == ()
+
+
+def test_slurmctld_counts_restarts():
+    (job,) = parse.scontrol_job_views((SLURM / "scontrol_job_running.txt").read_text())
+    assert job.restarts == 0

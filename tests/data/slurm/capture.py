@@ -1,10 +1,11 @@
 """Refresh the captured Slurm output under tests/data/slurm/ from the real local cluster.
 
-Run as root with the local cluster up:  python tests/data/slurm/capture.py [arrays|events]
+Run as root with the local cluster up:  python tests/data/slurm/capture.py [arrays|events|requeued]
 It submits jobs that end in each interesting state (FAILED, TIMEOUT, OUT_OF_MEMORY, CANCELLED,
 NODE_FAIL, an array, a multi-node job with steps), drains a node, and saves the raw output of
 sacct, scontrol and sinfo exactly as the adapter asks for it. Takes about a minute and a half.
-With ``arrays``, only the job arrays (a failed task, held, partly running) are captured.
+With ``arrays``, only the job arrays (a failed task, held, partly running) are captured; with
+``requeued``, only a job Slurm requeued after its node failed (sacct --duplicates).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ def sbatch(script: str, *args: str) -> str:
               input=script).strip().split(";")[0]
 
 
-def sacct(job: str) -> str:
-    return sh("sacct", "-n", "-P", f"--delimiter={parse.SEP}", "-o", ",".join(parse.SACCT_FIELDS), "-j", job)
+def sacct(job: str, *more: str) -> str:
+    return sh("sacct", "-n", "-P", f"--delimiter={parse.SEP}", "-o", ",".join(parse.SACCT_FIELDS), "-j", job, *more)
 
 
 def wait_done(job: str, timeout: float = 120) -> None:
@@ -101,7 +102,31 @@ def capture_events() -> None:
     sh("scontrol", "update", "NodeName=node2", "State=RESUME")
 
 
+def capture_requeued() -> None:
+    """A requeueable job whose node's slurmd dies under it: NODE_FAIL, then Slurm runs it again on
+    another node. sacct --duplicates lists both runs, oldest first."""
+    job = sbatch("#!/bin/sh\necho started on $SLURMD_NODENAME\nsleep 100\necho done\n", "-J", "requeue-me",
+                 "--requeue")
+    wait_running(job)
+    node = sh("squeue", "-h", "-o", "%N", "-j", job).strip()
+    daemons.kill(cluster.daemon(lay, f"slurmd-{node}"))
+    try:                  # NODE_FAIL ends the first run; wait for the second, elsewhere, to complete
+        deadline = time.monotonic() + 240
+        while sh("sacct", "-n", "-X", "-P", "-o", "State", "-j", job).split() != ["COMPLETED"]:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"job {job} was not run again to completion in 240 s")
+            time.sleep(1)
+    finally:
+        cluster.up(lay, say=lambda m: None)          # ReturnToService=2 may have resumed it already
+        subprocess.run(["scontrol", "update", f"NodeName={node}", "State=RESUME"], env=ENV, capture_output=True,
+                       timeout=60)
+    save("sacct_requeued.txt", sacct(job, "--duplicates"))
+
+
 def main() -> None:
+    if sys.argv[1:] == ["requeued"]:
+        capture_requeued()
+        return
     if sys.argv[1:] == ["arrays"]:
         capture_arrays()
         return
