@@ -138,9 +138,13 @@ def _scope(chosen: list[Evidence]) -> str:
 
 
 def _suspects(chosen: list[Evidence]) -> tuple[list[str], list[dict]]:
+    """The nodes and GPUs the infra evidence names. Evidence of the job's own doing does not make its
+    node a suspect (slurmstepd's cancel line names the node the job ran on, not a faulty one)."""
     nodes: list[str] = []
     gpus: list[dict] = []
     for ev in chosen:
+        if ev.scope != "infra":
+            continue
         node, gpu = ev.finding.get("node"), ev.finding.get("gpu")
         if node and node not in nodes:
             nodes.append(node)

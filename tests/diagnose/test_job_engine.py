@@ -326,3 +326,11 @@ def test_a_step_srun_ended_after_a_task_was_killed_is_not_a_cancel_from_outside(
     assert "terminated from outside" not in step["summary"]
     cancelled = job(tmp_path, state="CANCELLED", exit_code=0, steps=steps, out_text=SRUN_ENDED_STEP + "\n")
     assert check(engine.diagnose_job(cancelled))["label"] == "scheduler"       # a cancel stays a cancel
+
+
+def test_an_administrators_cancel_names_no_node_as_a_suspect(tmp_path):
+    """slurmstepd's cancel line names the node the job ran on: a cancel is nobody's node's fault."""
+    j = job(tmp_path, state="CANCELLED", exit_code=0, signal=15, user="nobody", state_detail="CANCELLED by 0",
+            out_text="step 4\nslurmstepd: error: *** JOB 77 ON node2 CANCELLED AT 2026-12-01T06:00:00 ***\n")
+    a = check(engine.diagnose_job(j))
+    assert (a["label"], a["scope"], a["suspect_nodes"]) == ("scheduler", "infra", []), a
