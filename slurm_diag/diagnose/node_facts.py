@@ -93,7 +93,8 @@ def _held(job, reports: list[dict]) -> list[Evidence]:
                 or report.get("context") not in ("prolog", "epilog"):
             continue
         out[node] = Evidence(finding(f"health:{node}{HELD}", "health", "OK",
-                                     f"Slurm gave the job {gpu_words(gpus)} on {node} (its {report['context']}'s record)",
+                                     f"Slurm gave the job {gpu_words(gpus)} on {node} "
+                                     f"(its {report['context']}'s record)",
                                      job_id=job.job_id, node=node, raw={"node": node, "gpus": gpus}))
     return list(out.values())
 

@@ -90,9 +90,9 @@ OUTPUT_SIGNAL = 53
 def output_file(job, found: list[Evidence], paths: list[tuple[str, str]]) -> None:
     """A job whose batch step ended with signal 53: Slurm could not create its output file. Where
     the file's directory does not exist here either, or the job's own user runs this and may not
-    write in it, that is the cause (tier 1); otherwise the directory may be missing on the node (a
-    filesystem not mounted there) or not writable by the job's user (tier 2, the filesystem also
-    ranked). ``paths``: job_facts.log_paths(job)."""
+    write the file or in its directory, that is the cause (tier 1); otherwise the directory may be
+    missing on the node (a filesystem not mounted there) or not writable by the job's user (tier 2,
+    the filesystem also ranked). ``paths``: job_facts.log_paths(job)."""
     batch = next((s for s in job.steps if s.step_id == "batch"), None)
     if OUTPUT_SIGNAL not in (job.signal, batch.signal if batch else None):
         return
@@ -100,11 +100,10 @@ def output_file(job, found: list[Evidence], paths: list[tuple[str, str]]) -> Non
     known = bool(job.stdout or job.stderr)          # else the path is Slurm's default, a guess
     missing = [(stream, path) for stream, path in paths
                if known and not os.path.isdir(os.path.dirname(path) or ".")]
-    closed = [(stream, path) for stream, path in paths if known and (stream, path) not in missing and _own(job)
-              and not os.access(os.path.dirname(path) or ".", os.W_OK | os.X_OK)]
+    closed = [(stream, path, why) for stream, path in paths if known and (stream, path) not in missing
+              and _own(job) and (why := _unwritable(path))]
     if closed and not missing:
-        where = "; ".join(f"{stream} {path}: {job.user} may not write in {os.path.dirname(path)}"
-                          for stream, path in closed)
+        where = "; ".join(f"{stream} {path}: {job.user} {why}" for stream, path, why in closed)
         summary = (f"Slurm could not create the job's output file, so the job ended before its script ran "
                    f"(signal {OUTPUT_SIGNAL}): {where}")
         tier, also = 1, ()
@@ -129,6 +128,15 @@ def output_file(job, found: list[Evidence], paths: list[tuple[str, str]]) -> Non
         if ev.id in ("sacct-step-batch:state", "sacct:state") and ev.label == "scheduler":
             ev.label = None
             ev.finding["summary"] += " (how Slurm ends a job whose output file it could not create)"
+
+
+def _unwritable(path: str) -> str | None:
+    """Why this process may not open ``path`` to write, as slurmstepd does for the job's user: an
+    existing file it may not write, or a directory it may not create the file in; None if it may."""
+    if os.path.isfile(path):
+        return None if os.access(path, os.W_OK) else f"may not write {path} (the file exists, and is not theirs)"
+    where = os.path.dirname(path) or "."
+    return None if os.access(where, os.W_OK | os.X_OK) else f"may not write in {where}"
 
 
 def _own(job) -> bool:

@@ -105,3 +105,24 @@ def test_a_user_whose_output_directory_they_may_not_write_is_told_so(user, devcl
         assert "its directory exists here" in by_root["explanation"]
     finally:
         closed.rmdir()
+
+
+def test_a_user_whose_output_file_exists_and_is_roots_is_told_so(user, devcluster, cluster_env, slurm):  # noqa: F811
+    """The same, with -o naming a file root already owns in /tmp (which anyone may write in)."""
+    taken = Path(f"/tmp/sdiag-explain-rootfile-{time.time_ns()}.out")
+    taken.write_text("root's\n")
+    taken.chmod(0o644)
+    try:
+        out = unix_user.run_as(user, [shutil.which("sbatch"), "--parsable", "--chdir=/tmp", "-o", str(taken),
+                                      "--wrap", "echo never printed"], env=_env(user, devcluster))
+        assert out.returncode == 0, out.stderr
+        job_id = out.stdout.strip().split(";")[0]
+        _wait_accounted(user, devcluster, job_id)
+        own = _sdiag(user, devcluster, "explain", job_id, "--json")
+        assert own.returncode == 0, own.stderr
+        a = json.loads(own.stdout)["attribution"]
+        assert (a["label"], a["scope"]) == ("user_code", "user") and a["supporting"][0] == "sacct:output-file"
+        assert f"{user.pw_name} may not write {taken} (the file exists, and is not theirs)" in a["explanation"]
+        assert taken.read_text() == "root's\n"
+    finally:
+        taken.unlink()
