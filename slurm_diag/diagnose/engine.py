@@ -129,6 +129,10 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
     if a["label"] == "unknown" and job.state == "RUNNING" and not a["contradicting"]:
         a["explanation"] = "the job is running and nothing has gone wrong that slurm-diag can see so far"
         a["next_steps"] = [f"explain it again once it ends (sdiag-agent explain {job.job_id})"]
+    if a["label"] == "unknown" and job_facts.interactive(job) and job.state != "RUNNING":
+        a["next_steps"].insert(0, "its output went to your terminal: run it again with the output saved "
+                                  "(srun ... 2>&1 | tee run.log), then `sdiag-agent explain --log run.log"
+                                  + (f" --exit-code {job.exit_code}`" if job.exit_code else "`"))
     requeued = job_facts.requeue_words(job)
     if requeued and a["label"] == "unknown" and job.state in ("COMPLETED", "RUNNING") and not a["contradicting"]:
         a["explanation"] += f" in this run. {requeued[0].upper()}{requeued[1:]}"

@@ -148,8 +148,23 @@ def expand_path(path: str, job) -> str:
                   path)
 
 
+INTERACTIVE = "log:interactive"
+
+
+def interactive(job) -> bool:
+    """Run by srun or salloc from a shell, with no batch script: its output went to that terminal.
+    Accounting shows its steps but no batch step, and slurmctld no output file."""
+    return bool(job.steps) and not any(s.step_id == "batch" for s in job.steps) and not (job.stdout or job.stderr)
+
+
 def _logs(job, not_checked: list[str], logs: list) -> list[Evidence]:
     out: list[Evidence] = []
+    if interactive(job):
+        out.append(Evidence(finding(INTERACTIVE, "log", "UNKNOWN",
+                                    "an interactive job (srun or salloc, no batch script): its output went to the "
+                                    "terminal it ran from, not to a file slurm-diag can read", job_id=job.job_id)))
+        not_checked.append("the job's output (it went to the terminal srun or salloc ran in)")
+        return out
     paths = log_paths(job)
     if not paths:
         out.append(Evidence(finding("log:unknown-path", "log", "UNKNOWN",

@@ -296,6 +296,21 @@ def test_a_job_an_administrator_requeued_says_so_while_it_waits_and_once_it_has_
                                                       f"REQUEUED at {run['end']}")
 
 
+def test_an_interactive_job_says_its_output_went_to_the_terminal(devcluster, cluster_env, slurm):
+    """srun from a shell, no batch script: there is no output file to read, and explain says where the
+    output went instead of naming a slurm-JOBID.out that never existed."""
+    ran = subprocess.run(["srun", "-n", "1", "sh", "-c", "echo $SLURM_JOB_ID; exit 3"], capture_output=True,
+                         text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "SLURM_CONF": str(devcluster.slurm_conf)})
+    assert ran.returncode == 3, ran.stderr
+    job_id = ran.stdout.split()[0]
+    slurm.wait(job_id, timeout=60, poll=0.5)
+    doc = explain(cluster_env, job_id)
+    assert any(f["id"] == "log:interactive" for f in doc["findings"])
+    assert "the job's output (it went to the terminal srun or salloc ran in)" in doc["not_checked"]
+    assert not any("slurm-" in item for item in doc["not_checked"]), doc["not_checked"]
+    assert doc["attribution"]["next_steps"][0].endswith("`sdiag-agent explain --log run.log --exit-code 3`")
+
+
 def test_pending_jobs_say_why_and_whether_they_will_ever_start(devcluster, cluster_env, slurm):
     """Three jobs Slurm keeps pending for different reasons: held by its owner (it starts once
     released), more nodes than the cluster has (Slurm's reason for it also covers nodes that are

@@ -334,3 +334,13 @@ def test_an_administrators_cancel_names_no_node_as_a_suspect(tmp_path):
             out_text="step 4\nslurmstepd: error: *** JOB 77 ON node2 CANCELLED AT 2026-12-01T06:00:00 ***\n")
     a = check(engine.diagnose_job(j))
     assert (a["label"], a["scope"], a["suspect_nodes"]) == ("scheduler", "infra", []), a
+
+
+def test_an_interactive_job_is_not_looked_for_in_a_file_it_never_wrote(tmp_path):
+    steps = (JobStep("0", "python", "FAILED", 1, 0, 3, ("node2",)),)
+    d = engine.diagnose_job(job(tmp_path, steps=steps, stdout=None, stderr=None))
+    a = check(d)
+    assert [f["id"] for f in d.findings if f["source"] == "log"] == ["log:interactive"]
+    assert a["next_steps"][0].startswith("its output went to your terminal")
+    batch = (JobStep("batch", "batch", "FAILED", 1, 0, 3, ("node2",)),)
+    assert not job_facts.interactive(job(tmp_path, steps=batch, stdout=None, stderr=None))
