@@ -129,6 +129,12 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
     if a["label"] == "unknown" and job.state == "RUNNING" and not a["contradicting"]:
         a["explanation"] = "the job is running and nothing has gone wrong that slurm-diag can see so far"
         a["next_steps"] = [f"explain it again once it ends (sdiag-agent explain {job.job_id})"]
+    if a["label"] == "unknown" and any(e.id == request_fit.MEMORY_LOW_ID for e in found):
+        nodes = ", ".join(job.nodes) or "the job's node"
+        a["next_steps"].insert(0, f"find who sent the SIGKILL, since it was probably not the memory limit: the "
+                                  f"job's own code or a wrapper (a kill -9, a watchdog), an administrator, or the "
+                                  f"kernel (its log on {nodes} around {job.end or 'the job end'}: `dmesg -T`, "
+                                  f"for an administrator)")
     if a["label"] == "unknown" and job_facts.interactive(job) and job.state != "RUNNING":
         a["next_steps"].insert(0, "its output went to your terminal: run it again with the output saved "
                                   "(srun ... 2>&1 | tee run.log), then `sdiag-agent explain --log run.log"

@@ -57,10 +57,17 @@ def from_job(job) -> tuple[list[Evidence], list[str], list[tuple[str, logfile.Lo
         # script killed by SIGKILL, or one whose output file could not be created), but nobody cancelled it
         state = None if s.state == "CANCELLED" and s.signal and job.state != "CANCELLED" else s.state
         ended = s.state == "CANCELLED" and job.state in slurm_facts.STATES   # how Slurm's verdict ended it
+        # SIGTERM to a step of a job that FAILED: neither a cancel, a preemption nor a time limit (the
+        # job would say so); most often srun ending a step's other tasks once one failed
+        after_failure = s.state == "CANCELLED" and s.signal == 15 and job.state == "FAILED"
         for ev in slurm_facts.evidence(state, s.exit_code, s.signal, job_id=jid, where=f"sacct-step-{s.step_id}"):
             ev.finding["summary"] = f"step {s.step_id}: {ev.finding['summary']}"
             if ended:
                 _ended_by(ev, f", as Slurm ended the job {job.state}")
+            elif after_failure and ev.id.endswith(":signal"):
+                ev.tier = max(ev.tier, evidence.SYMPTOM_TIER)
+                _reword(ev, ", in a job that failed: srun ends a step's other tasks this way once one of them "
+                            "fails (or someone cancelled the step)")
             ev.finding["node"] = s.nodes[0] if len(s.nodes) == 1 else None
             if ev.finding["node"] is None:
                 ev.finding.pop("node")
@@ -109,7 +116,12 @@ def _ended_by(ev: Evidence, what: str) -> None:
     """A step's end that something else decided: context, saying what ended it."""
     ev.label = ev.scope = ev.component = None
     ev.tier = 9
-    ev.finding["summary"] = ev.finding["summary"].split(": terminated from outside")[0] + what
+    _reword(ev, what)
+
+
+def _reword(ev: Evidence, what: str) -> None:
+    """A SIGTERM's summary with what ended the step in place of the guesses it lists."""
+    ev.finding["summary"] = ev.finding["summary"].removesuffix(slurm_facts.OUTSIDE) + what
 
 
 def requeue_words(job) -> str | None:
@@ -172,12 +184,15 @@ def _logs(job, not_checked: list[str], logs: list) -> list[Evidence]:
                                     "accounting does not record it)", job_id=job.job_id)))
         not_checked.append("the job's output")
         return out
+    guessed = not (job.stdout or job.stderr)          # Slurm's default name: the job may have named another
     for stream, path in paths:
         log = logfile.read_tail(path)
         if not log.usable:
             out.append(Evidence(finding(f"{stream}:unreadable", "log", "UNKNOWN", f"{stream}: {log.problem}",
                                         job_id=job.job_id, raw={"path": path})))
-            not_checked.append(f"the job's {stream} ({path})")
+            not_checked.append(f"the job's {stream} ({path}" + (
+                ": Slurm's default name; slurmctld has forgotten the job and accounting does not record the "
+                "name the job gave with -o, so give it: sdiag-agent explain --log FILE" if guessed else "") + ")")
             continue
         logs.append((stream, log))
         out += evidence.from_log(log.lines, where=stream, job_id=job.job_id)

@@ -151,6 +151,7 @@ def _own(job) -> bool:
 
 MEMORY_FULL = 0.9       # of the memory asked for, used at the peak Slurm sampled: the limit
 MEMORY_LOW = 0.5        # under this, a SIGKILL was not the memory limit
+MEMORY_LOW_ID = "sacct:memory-low"
 _SIGKILL = (":signal", ":host-oom-sigkill")      # Slurm's signal 9, a log's "killed by signal 9"
 
 
@@ -183,7 +184,7 @@ def memory(job, found: list[Evidence]) -> None:
             else:               # the figures first: an explanation quotes a summary's first 160 characters
                 ev.finding["summary"] = (f"a process was killed by SIGKILL, but the job used at most {figures}: "
                                          f"probably not its memory limit: {ev.finding['raw']['text'].strip()[:300]}")
-        found.append(Evidence(finding("sacct:memory-low", "sacct", "OK",
+        found.append(Evidence(finding(MEMORY_LOW_ID, "sacct", "OK",
                                       f"the job used at most {figures}: its SIGKILL was probably not the memory "
                                       f"limit (a cancel, a time limit, an administrator or the job itself)",
                                       job_id=job.job_id, raw=raw)))

@@ -18,6 +18,7 @@ STATES = {
     "BOOT_FAIL": ("node_failure", "infra", "node", 0, "Slurm could not boot the job's node (BOOT_FAIL)"),
     "REVOKED": ("scheduler", "infra", "slurm", 1, "the job was revoked (federation)"),
 }
+OUTSIDE = ": terminated from outside (cancel, preemption or time limit)"    # what a bare SIGTERM may mean
 SIGNALS = {9: "SIGKILL", 6: "SIGABRT", 7: "SIGBUS", 11: "SIGSEGV", 15: "SIGTERM", 8: "SIGFPE", 4: "SIGILL"}
 
 
@@ -63,7 +64,6 @@ def _signal(signal: int, state: str, job_id, where, raw, source: str) -> list[Ev
         return [Evidence(finding(f"{where}:signal", source, "WARN", summary, job_id=job_id, raw=raw),
                          "user_code", "user", "process", 3)]
     if signal == 15 and state not in STATES:
-        return [Evidence(finding(f"{where}:signal", source, "WARN", summary + ": terminated from outside "
-                                 "(cancel, preemption or time limit)", job_id=job_id, raw=raw),
+        return [Evidence(finding(f"{where}:signal", source, "WARN", summary + OUTSIDE, job_id=job_id, raw=raw),
                          "scheduler", "user", "slurm", 3)]
     return [Evidence(finding(f"{where}:signal", source, "WARN", summary, job_id=job_id, raw=raw))]

@@ -344,3 +344,18 @@ def test_an_interactive_job_is_not_looked_for_in_a_file_it_never_wrote(tmp_path)
     assert a["next_steps"][0].startswith("its output went to your terminal")
     batch = (JobStep("batch", "batch", "FAILED", 1, 0, 3, ("node2",)),)
     assert not job_facts.interactive(job(tmp_path, steps=batch, stdout=None, stderr=None))
+
+
+def test_a_step_ended_by_sigterm_in_a_failed_job_whose_log_is_gone_is_not_called_a_cancel(tmp_path):
+    """No log (slurmctld forgot the job, and its -o name with it): a FAILED job whose step 0 Slurm
+    shows CANCELLED by SIGTERM. Nobody cancelled the job, so the SIGTERM is a symptom, most often
+    srun ending the step once a task failed; the missing log is named as Slurm's default guess."""
+    steps = (JobStep("batch", "batch", "FAILED", 15, 0, 20, ("node2",)),
+             JobStep("0", "python", "CANCELLED", 0, 15, 20, ("node2",)))
+    d = engine.diagnose_job(job(tmp_path, exit_code=15, steps=steps, stdout=None, stderr=None))
+    a = check(d)
+    assert a["label"] == "unknown", a
+    step = next(f for f in d.findings if f["id"] == "sacct-step-0:signal")
+    assert step["summary"].endswith("srun ends a step's other tasks this way once one of them fails "
+                                    "(or someone cancelled the step)")
+    assert any("Slurm's default name" in item and "explain --log FILE" in item for item in d.not_checked)
