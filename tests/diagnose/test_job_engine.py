@@ -188,6 +188,7 @@ def test_a_sigkill_far_under_the_memory_limit_is_not_called_host_memory(tmp_path
     assert a["label"] == "unknown" and "host_oom" in [alt["label"] for alt in d.alternatives]
     low = [f for f in d.findings if f["id"] == "sacct:memory-low"]
     assert low and "used at most 60 MiB of the 1000 MiB it asked for (6%)" in low[0]["summary"]
+    assert a["next_steps"][0].startswith("find who sent the SIGKILL") and "on node2 around" in a["next_steps"][0]
 
 
 def test_an_unsampled_sigkill_is_left_as_the_signal_says(tmp_path):
