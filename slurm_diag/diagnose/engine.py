@@ -42,8 +42,9 @@ def _with_kb(found, lines, kb_entries, job_id, not_checked):
         not_checked.append(f"the knowledge base, which could not be read: {exc.message}"
                            + (f" ({exc.hint})" if exc.hint else ""))
         return attribute.attribute(found, job_id=job_id, not_checked=not_checked)
-    # a line the evidence already reads as another line's consequence (a cancel srun made after a
-    # task failed) is not asked again: an entry would read it as a cause
+    # a line the evidence already reads as another line's consequence (a cancel srun made after a task
+    # failed, an abort after a watchdog timeout, a time limit after a hang ...) is not asked again, nor
+    # any line with the same text: an entry would read it as a cause
     after = {raw["text"].strip() for ev in found if "consequence_of_line" in (raw := ev.finding.get("raw") or {})
              and isinstance(raw.get("text"), str)}
     hits = kb_hits.from_log([ln for ln in lines if ln[:500].strip() not in after], entries, job_id=job_id)

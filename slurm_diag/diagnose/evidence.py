@@ -122,6 +122,7 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
         for code, bus in extract.xids_in(line):
             _xid(found, code, bus, line, n, where, job_id, pci_to_gpu)
     _cancel_after_task_failure(found, lines, where, job_id)
+    _step_still_waiting(found, lines)
     _abort_after_watchdog(found, lines)
     _node_lost_to_the_cloud(found)
     _many_bridges(found)
@@ -221,6 +222,18 @@ def _cancel_after_task_failure(found: dict, lines: list[str], where: str, job_id
                             raw={"where": where, "line": k + 1, "text": lines[k][:500], "count": 1,
                                  "sign": sigkill.id}),
                     sigkill.label, sigkill.scope, sigkill.component, sigkill.tier, [k + 1], sigkill.also)
+
+
+_STEP_CREATED = re.compile(r"srun: Step created for ")     # "for job 2095" (22.05), "for StepId=2095.1" (later)
+
+
+def _step_still_waiting(found: dict, lines: list[str]) -> None:
+    """Whether srun was still waiting to start a step when the log ends: no "Step created" after
+    its last wait (a step that waited, then ran, is how steps share a job)."""
+    ev = found.get("step-wait")
+    if ev is not None:
+        created = [n for n in range(ev.lines[-1], len(lines) + 1) if _STEP_CREATED.search(lines[n - 1])]
+        ev.finding["raw"]["still_waiting"] = not created
 
 
 def _abort_after_watchdog(found: dict, lines: list[str]) -> None:

@@ -56,18 +56,8 @@ def from_job(job) -> tuple[list[Evidence], list[str], list[tuple[str, logfile.Lo
         # a step killed by a signal in a job that was not cancelled: Slurm shows the step CANCELLED (a batch
         # script killed by SIGKILL, or one whose output file could not be created), but nobody cancelled it
         state = None if s.state == "CANCELLED" and s.signal and job.state != "CANCELLED" else s.state
-        ended = s.state == "CANCELLED" and job.state in slurm_facts.STATES   # how Slurm's verdict ended it
-        # SIGTERM to a step of a job that FAILED: neither a cancel, a preemption nor a time limit (the
-        # job would say so); most often srun ending a step's other tasks once one failed
-        after_failure = s.state == "CANCELLED" and s.signal == 15 and job.state == "FAILED"
         for ev in slurm_facts.evidence(state, s.exit_code, s.signal, job_id=jid, where=f"sacct-step-{s.step_id}"):
             ev.finding["summary"] = f"step {s.step_id}: {ev.finding['summary']}"
-            if ended:
-                _ended_by(ev, f", as Slurm ended the job {job.state}")
-            elif after_failure and ev.id.endswith(":signal"):
-                ev.tier = max(ev.tier, evidence.SYMPTOM_TIER)
-                _reword(ev, ", in a job that failed: srun ends a step's other tasks this way once one of them "
-                            "fails (or someone cancelled the step)")
             ev.finding["node"] = s.nodes[0] if len(s.nodes) == 1 else None
             if ev.finding["node"] is None:
                 ev.finding.pop("node")
@@ -91,25 +81,47 @@ def from_job(job) -> tuple[list[Evidence], list[str], list[tuple[str, logfile.Lo
     not_checked: list[str] = []
     logs: list[logfile.LogText] = []
     found += _logs(job, not_checked, logs)
-    _ended_by_srun(job, found)
+    _cancelled_steps(job, found)
     return found, not_checked, logs
 
 
-def _ended_by_srun(job, found: list[Evidence]) -> None:
-    """A step Slurm shows CANCELLED by SIGTERM in a job nobody cancelled, whose log shows srun
-    reporting a task's failure before the step's cancel: srun ended the step's other tasks because
-    of that failure (a task killed by a signal, --kill-on-bad-exit). The SIGTERM is context, not a
-    cancel from outside; the task's failure is the cause."""
-    cascade = next((e for e in found if e.finding.get("source") == "log"
-                    and "task_failure" in (e.finding.get("raw") or {})), None)
-    if cascade is None or job.state == "CANCELLED":
+_STEP_CANCEL = re.compile(r"\*\*\* STEP \d+\.(\S+) ON ")
+
+
+def _cancelled_steps(job, found: list[Evidence]) -> None:
+    """What ended each step Slurm shows CANCELLED in a job nobody cancelled, read once the logs are
+    in, each step's evidence reworded once:
+    - Slurm's own verdict on the job (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL ...) ended it: context.
+    - The log shows srun reporting a task's failure before that step's cancel: srun ended the
+      step's other tasks (a task killed by a signal, --kill-on-bad-exit). Context, and the task's
+      failure is the cause.
+    - SIGTERM in a job that FAILED, the log silent: neither a cancel, a preemption nor a time limit
+      (the job would say so), most often srun ending the step once a task failed. A symptom."""
+    if job.state == "CANCELLED":
         return
-    where = f"{cascade.finding['raw']['where']} line {cascade.finding['raw']['consequence_of_line']}"
-    for ev in found:
-        raw = ev.finding.get("raw") or {}
-        if ev.id.startswith("sacct-step-") and ev.id.endswith(":signal") and raw.get("signal") == 15 \
-                and raw.get("state") is None:
-            _ended_by(ev, f": srun ended the step's other tasks after a task failed ({where})")
+    cascades = [e for e in found if e.finding.get("source") == "log" and "task_failure" in (e.finding.get("raw") or {})]
+    for step in job.steps:
+        if step.state != "CANCELLED":
+            continue
+        mine = [ev for ev in found if ev.id.startswith(f"sacct-step-{step.step_id}:")]
+        srun = next((c for c in cascades if _cancelled_step(c) in (None, step.step_id)), None)
+        for ev in mine:
+            if job.state in slurm_facts.STATES:
+                _ended_by(ev, f", as Slurm ended the job {job.state}")
+            elif srun is not None and step.signal == 15:
+                raw = srun.finding["raw"]
+                _ended_by(ev, f": srun ended the step's other tasks after a task failed "
+                              f"({raw['where']} line {raw['consequence_of_line']})")
+            elif step.signal == 15 and job.state == "FAILED" and ev.id.endswith(":signal"):
+                ev.tier = max(ev.tier, evidence.SYMPTOM_TIER)
+                _reword(ev, ", in a job that failed: srun ends a step's other tasks this way once one of them "
+                            "fails (or someone cancelled the step)")
+
+
+def _cancelled_step(cascade: Evidence) -> str | None:
+    """The step a cancel line names ("*** STEP 4411.0 ON ..." -> "0"); None for the whole job."""
+    m = _STEP_CANCEL.search(cascade.finding["raw"].get("text", ""))
+    return m.group(1) if m else None
 
 
 def _ended_by(ev: Evidence, what: str) -> None:
@@ -165,8 +177,11 @@ INTERACTIVE = "log:interactive"
 
 def interactive(job) -> bool:
     """Run by srun or salloc from a shell, with no batch script: its output went to that terminal.
-    Accounting shows its steps but no batch step, and slurmctld no output file."""
-    return bool(job.steps) and not any(s.step_id == "batch" for s in job.steps) and not (job.stdout or job.stderr)
+    Accounting shows steps that ran but no batch step (the extern step alone is no sign: a batch job
+    that failed before its script started has only that), and slurmctld no output file."""
+    ran = [s for s in job.steps if s.step_id not in IGNORED_STEPS]
+    return bool(ran) and not any(s.step_id == "batch" for s in ran) and not (job.stdout or job.stderr) \
+        and "+" not in job.job_id             # a heterogeneous job's later components have no batch step
 
 
 def _logs(job, not_checked: list[str], logs: list) -> list[Evidence]:

@@ -83,14 +83,21 @@ HELD = ":job-gpus"                   # the id's end of "the GPUs Slurm gave the 
 
 
 def _held(job, reports: list[dict]) -> list[Evidence]:
-    """The GPUs Slurm gave the job on each node, as its own prolog or epilog recorded them
-    (SLURM_JOB_GPUS): a GPU's fault on another index of the node is not the job's GPU's."""
+    """The GPUs Slurm gave the job on each node, as its own prolog or epilog recorded them during
+    this run (SLURM_JOB_GPUS): a GPU's fault on another index of the node is not the job's GPU's.
+    Slurm's GPU index is taken for the index NVML and the health checks use: so it is with
+    AutoDetect=nvml (both in PCI bus order), and with a gres.conf File= list whose device files
+    follow that order."""
+    span = window(job)
+    if span is None:
+        return []
+    start, end = span[0] - BEFORE, span[1] + AFTER
     out: dict[str, Evidence] = {}
-    for report in reports:
-        node, gpus = report.get("node"), report.get("job_gpus")
+    for report in reports:              # the store's newest first: a requeued job's latest run on the node
+        node, gpus, at = report.get("node"), report.get("job_gpus"), when(report.get("time"))
         own = bool(report.get("job_id")) and report["job_id"] in (job.job_id, job.job_id_raw)
         if not own or node not in job.nodes or node in out or not isinstance(gpus, list) \
-                or report.get("context") not in ("prolog", "epilog"):
+                or report.get("context") not in ("prolog", "epilog") or at is None or not start <= at <= end:
             continue
         out[node] = Evidence(finding(f"health:{node}{HELD}", "health", "OK",
                                      f"Slurm gave the job {gpu_words(gpus)} on {node} "

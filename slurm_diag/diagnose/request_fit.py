@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import os
 import re
+import stat
+from pathlib import Path
 
 from slurm_diag.diagnose.evidence import CONTEXT_TIER, SYMPTOM_TIER, Evidence, finding
 
@@ -131,12 +133,34 @@ def output_file(job, found: list[Evidence], paths: list[tuple[str, str]]) -> Non
 
 
 def _unwritable(path: str) -> str | None:
-    """Why this process may not open ``path`` to write, as slurmstepd does for the job's user: an
-    existing file it may not write, or a directory it may not create the file in; None if it may."""
-    if os.path.isfile(path):
-        return None if os.access(path, os.W_OK) else f"may not write {path} (the file exists, and is not theirs)"
+    """Why this process may not open ``path`` to write and create, as slurmstepd does for the job's
+    user: an existing file it may not write, one the kernel refuses (fs.protected_regular: another
+    user's file in a sticky, world-writable directory such as /tmp), or a directory it may not
+    create the file in; None if it may."""
     where = os.path.dirname(path) or "."
+    if os.path.isfile(path):
+        if not os.access(path, os.W_OK):
+            return f"may not write {path} (the file exists and its permissions do not let them)"
+        refused = _protected(path, where)
+        return f"may not open {path}: {refused}" if refused else None
     return None if os.access(where, os.W_OK | os.X_OK) else f"may not write in {where}"
+
+
+PROTECTED_REGULAR = Path("/proc/sys/fs/protected_regular")
+
+
+def _protected(path: str, where: str) -> str | None:
+    """The kernel's fs.protected_regular refusal of an O_CREAT open, or None."""
+    try:
+        level = int(PROTECTED_REGULAR.read_text())
+        f, d = os.stat(path), os.stat(where)
+    except (OSError, ValueError):
+        return None
+    shared = stat.S_IWOTH if level == 1 else stat.S_IWOTH | stat.S_IWGRP      # 2: group-writable ones too
+    if level and d.st_mode & stat.S_ISVTX and d.st_mode & shared and f.st_uid not in (os.getuid(), d.st_uid):
+        return (f"another user's file in a sticky, shared directory, which the kernel refuses to open for writing "
+                f"(fs.protected_regular={level})")
+    return None
 
 
 def _own(job) -> bool:
@@ -226,7 +250,8 @@ def time_limit(job, found: list[Evidence]) -> None:
             if ev.label == "time_limit":
                 ev.tier = max(ev.tier, min(faults) + 1)
         return
-    waited = next((ev for ev in found if ev.id.endswith(":step-wait")), None)
+    waited = next((ev for ev in found if ev.id.endswith(":step-wait") and ev.finding["raw"].get("still_waiting")),
+                  None)
     on_what = "" if waited is None else (f": srun waited to start a step the job's other steps left no room for "
                                         f"({waited.finding['raw']['where']} line {waited.lines[0]})")
     found.insert(0, Evidence(finding(

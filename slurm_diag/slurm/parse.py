@@ -219,10 +219,12 @@ def _state(text: str) -> tuple[str, str]:
 def sacct_jobs(text: str) -> list[Job]:
     """Jobs with their steps, in sacct's order. Step rows (``123.batch``) attach to their job.
 
-    With ``--duplicates`` a requeued job has a row per run, oldest first: the last is the job, the
-    others its earlier runs. A run counts as an earlier one of the same job only if it ended when
-    the next was queued again (Slurm requeues at once); otherwise the id was reused by another job
-    after Slurm's ids were reset, and only the newest is kept."""
+    With ``--duplicates`` a requeued job has a row per run, oldest first (sacct sorts by submit
+    time): the last is the job, the others its earlier runs. A run counts as an earlier one of the
+    same job only if it has the job's user and name and ended at most REQUEUE_GAP_S before the next
+    was queued again (a requeue during the run is at once; `scontrol requeue` of a finished job
+    works while slurmctld remembers it, MinJobAge, 300 s by default); otherwise the id was reused
+    by another job after Slurm's ids were reset, and only the newest is kept."""
     jobs: dict[str, dict] = {}
     order: list[str] = []
     for row in sacct_rows(text):
@@ -247,15 +249,17 @@ def sacct_jobs(text: str) -> list[Job]:
             for j in order]
 
 
-REQUEUE_GAP_S = 60       # an earlier run's end and the next run's submit time, at most this far apart
+REQUEUE_GAP_S = 900      # an earlier run's end and the next run's submit time, at most this far apart
 
 
 def _requeued_into(old: dict[str, str], new: dict[str, str]) -> bool:
+    if (old["User"], old["JobName"]) != (new["User"], new["JobName"]):
+        return False
     try:
         ended, queued = datetime.fromisoformat(old["End"]), datetime.fromisoformat(new["Submit"])
     except ValueError:
         return False
-    return abs((queued - ended).total_seconds()) <= REQUEUE_GAP_S
+    return -5 <= (queued - ended).total_seconds() <= REQUEUE_GAP_S
 
 
 def _run(row: dict[str, str]) -> EarlierRun:

@@ -122,7 +122,7 @@ def test_a_user_whose_output_file_exists_and_is_roots_is_told_so(user, devcluste
         assert own.returncode == 0, own.stderr
         a = json.loads(own.stdout)["attribution"]
         assert (a["label"], a["scope"]) == ("user_code", "user") and a["supporting"][0] == "sacct:output-file"
-        assert f"{user.pw_name} may not write {taken} (the file exists, and is not theirs)" in a["explanation"]
+        assert f"{user.pw_name} may not write {taken} (the file exists and its permissions do not let them)" in a["explanation"]
         assert taken.read_text() == "root's\n"
     finally:
         taken.unlink()

@@ -247,9 +247,14 @@ def test_a_job_idle_at_its_limit_while_srun_waited_for_a_step_is_told_to_share_t
     assert batch["summary"].endswith("killed by SIGTERM (exit code 143), as Slurm ended the job TIMEOUT")
 
 
-def test_a_step_that_waited_and_then_ran_is_nothing_to_explain():
+def test_a_step_that_waited_and_then_ran_is_not_what_the_job_waited_on_at_its_limit(tmp_path):
+    """srun waited, then created the step: at the limit the job was waiting on something else."""
     d = engine.diagnose_log(logfile.from_text(STEP_WAIT + "epoch 1 done\n"))
-    assert d.attribution["label"] == "unknown"
+    assert d.attribution["label"] == "unknown" and any(f["id"] == "log:step-wait" for f in d.findings)
+    j = dataclasses.replace(_timed_out(tmp_path, 1.0), stdout=str(tmp_path / "ran.out"), stderr=str(tmp_path / "ran.out"))
+    (tmp_path / "ran.out").write_text(STEP_WAIT + "srun: Step created for job 5123\nwaiting for peer 3\n")
+    a = check(engine.diagnose_job(j))
+    assert a["supporting"][0] == "sacct:idle-at-limit" and a["next_steps"][0].startswith("more time will not help")
 
 
 @pytest.mark.parametrize("kw", [
@@ -323,8 +328,8 @@ def test_a_step_srun_ended_after_a_task_was_killed_is_not_a_cancel_from_outside(
     a = check(d)
     assert a["label"] != "scheduler" and "scheduler" not in [alt["label"] for alt in d.alternatives[:1]], d.alternatives
     step = next(f for f in d.findings if f["id"] == "sacct-step-0:signal")
-    assert "srun ended the step's other tasks after a task failed (stdout line 2)" in step["summary"]
-    assert "terminated from outside" not in step["summary"]
+    assert step["summary"] == ("step 0: the job's process was killed by SIGTERM (exit code 143): srun ended the "
+                               "step's other tasks after a task failed (stdout line 2)")
     cancelled = job(tmp_path, state="CANCELLED", exit_code=0, steps=steps, out_text=SRUN_ENDED_STEP + "\n")
     assert check(engine.diagnose_job(cancelled))["label"] == "scheduler"       # a cancel stays a cancel
 
@@ -345,6 +350,10 @@ def test_an_interactive_job_is_not_looked_for_in_a_file_it_never_wrote(tmp_path)
     assert a["next_steps"][0].startswith("its output went to your terminal")
     batch = (JobStep("batch", "batch", "FAILED", 1, 0, 3, ("node2",)),)
     assert not job_facts.interactive(job(tmp_path, steps=batch, stdout=None, stderr=None))
+    # a batch job that failed before its script started has only the extern step: not interactive
+    extern = (JobStep("extern", "extern", "COMPLETED", 0, 0, 3, ("node2",)),)
+    assert not job_facts.interactive(job(tmp_path, state="NODE_FAIL", steps=extern, stdout=None, stderr=None))
+    assert not job_facts.interactive(job(tmp_path, job_id="77+1", steps=steps, stdout=None, stderr=None))
 
 
 def test_a_step_ended_by_sigterm_in_a_failed_job_whose_log_is_gone_is_not_called_a_cancel(tmp_path):
@@ -360,3 +369,67 @@ def test_a_step_ended_by_sigterm_in_a_failed_job_whose_log_is_gone_is_not_called
     assert step["summary"].endswith("srun ends a step's other tasks this way once one of them fails "
                                     "(or someone cancelled the step)")
     assert any("Slurm's default name" in item and "explain --log FILE" in item for item in d.not_checked)
+
+
+def test_only_the_step_the_cancel_line_names_is_the_one_srun_ended(tmp_path):
+    """The log's cancel names step 4411.0; step 1, also CANCELLED by SIGTERM, is not explained by it."""
+    from tests.diagnose.test_log_rules import SRUN_ENDED_STEP
+
+    steps = (JobStep("batch", "batch", "FAILED", 15, 0, 20, ("node2",)),
+             JobStep("0", "python", "CANCELLED", 0, 15, 20, ("node2",)),
+             JobStep("1", "python", "CANCELLED", 0, 15, 20, ("node2",)))
+    d = engine.diagnose_job(job(tmp_path, exit_code=15, steps=steps, out_text=SRUN_ENDED_STEP + "\n"))
+    check(d)
+    by_id = {f["id"]: f["summary"] for f in d.findings}
+    assert "srun ended the step's other tasks" in by_id["sacct-step-0:signal"]
+    assert by_id["sacct-step-1:signal"].endswith("in a job that failed: srun ends a step's other tasks this way "
+                                                 "once one of them fails (or someone cancelled the step)")
+
+
+def test_a_gpu_fault_the_epilog_saw_explains_a_failed_job_whose_step_srun_ended(tmp_path):
+    """Deliberate: the step's SIGTERM is a symptom, so it no longer keeps a GPU's fault, recorded by
+    the node itself during the job, from explaining the failure (the log is gone)."""
+    from datetime import datetime, timedelta, timezone
+
+    from slurm_diag.diagnose import collect
+    from slurm_diag.slurm.fake import FakeSlurmClient
+    from slurm_diag.store import Store
+
+    start = datetime(2026, 12, 1, 6, 0, 0).astimezone()
+    steps = (JobStep("batch", "batch", "FAILED", 15, 0, 20, ("node2",)),
+             JobStep("0", "python", "CANCELLED", 0, 15, 20, ("node2",)))
+    j = job(tmp_path, exit_code=15, steps=steps, stdout=None, stderr=None,
+            start=start.strftime("%Y-%m-%dT%H:%M:%S"), end=(start + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S"))
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    store.add_health_report({"node": "node2", "time": (start + timedelta(minutes=5, seconds=5)).astimezone(
+        timezone.utc).isoformat(timespec="seconds"), "level": "quick", "context": "epilog", "job_id": "77",
+        "status": "CRITICAL", "checks": [{"name": "xid", "status": "CRITICAL", "gpu": 1,
+                                          "message": "gpu1 XID 79 (GPU has fallen off the bus) x1"}]})
+    more, missing = collect.around_job(j, FakeSlurmClient(["node2"]), lambda: store)
+    a = check(engine.diagnose_job(j, more=more, not_checked=missing))
+    assert (a["label"], a["suspect_nodes"]) == ("gpu_hardware", ["node2"]), a
+
+
+@pytest.mark.parametrize("level,refused", [("0\n", False), ("1\n", True), ("2\n", True)])
+def test_another_users_file_in_a_sticky_shared_directory_is_one_the_kernel_refuses(tmp_path, monkeypatch, level,
+                                                                                     refused):
+    """fs.protected_regular: an O_CREAT open (slurmstepd's) of another user's file in a sticky,
+    world-writable directory like /tmp fails even where the file's mode lets anyone write."""
+    from slurm_diag.diagnose import request_fit
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    theirs = shared / "out.log"
+    theirs.write_text("")
+    theirs.chmod(0o666)
+    os.chown(theirs, 65534, 65534)                     # nobody's: not this process's, not the directory owner's
+    (tmp_path / "level").write_text(level)
+    monkeypatch.setattr(request_fit, "PROTECTED_REGULAR", tmp_path / "level")
+    why = request_fit._unwritable(str(theirs))
+    assert (why is not None) == refused, why
+    if refused:
+        assert f"fs.protected_regular={level.strip()}" in why
+    mine = shared / "mine.log"
+    mine.write_text("")
+    assert request_fit._unwritable(str(mine)) is None

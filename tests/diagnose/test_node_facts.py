@@ -376,10 +376,12 @@ def test_a_gpus_fault_explains_only_a_job_that_held_that_gpu(tmp_path):
     assert (a["label"], a["suspect_gpus"]) == ("gpu_hardware", [{"node": "node2", "gpu": 5}]), a
 
 
-def test_gpus_recorded_by_another_jobs_prolog_or_a_healthcheck_are_not_the_jobs(tmp_path):
+def test_gpus_recorded_by_another_jobs_prolog_a_healthcheck_or_outside_the_run_are_not_the_jobs(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
     store.add_health_report({**report("node2", START, [], context="prolog", job_id="91"), "job_gpus": [0]})
     store.add_health_report({**report("node2", START, [], context="healthcheck", job_id=None), "job_gpus": [1]})
+    # its own id, a day before: another job that had the id before Slurm's ids were reset
+    store.add_health_report({**report("node2", START - timedelta(days=1), [], context="prolog"), "job_gpus": [2]})
     store.add_health_report(report("node2", END + timedelta(seconds=5),
                                    [("xid", "CRITICAL", "gpu5 XID 79 (GPU has fallen off the bus) x1", 5)]))
     d = explain(tmp_path, job(tmp_path, WATCHDOG * 2, nodes=("node2",)), FakeSlurmClient(["node2"]), store)

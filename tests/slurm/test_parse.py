@@ -247,6 +247,26 @@ def test_a_job_id_slurm_reused_after_a_reset_is_not_an_earlier_run():
     assert job.state == "COMPLETED" and job.earlier_runs == ()
 
 
+def test_a_finished_job_requeued_minutes_later_keeps_its_earlier_run_and_another_users_record_does_not_count():
+    """`scontrol requeue` works on a finished job while slurmctld remembers it (MinJobAge, 300 s by
+    default): the run ended minutes before the job was queued again. An hour before, or another
+    user's record, is another job that had the id."""
+    from datetime import datetime, timedelta
+
+    first, *rest = (SLURM / "sacct_requeued.txt").read_text().splitlines()
+    ended = first.split(parse.SEP)[parse.SACCT_FIELDS.index("End")]
+
+    def runs(row: str):
+        return parse.sacct_jobs("\n".join([row, *rest]) + "\n")[0].earlier_runs
+
+    def ended_before(minutes: int) -> str:
+        return first.replace(ended, (datetime.fromisoformat(ended) - timedelta(minutes=minutes)).isoformat())
+
+    assert runs(first) and runs(ended_before(5))
+    assert not runs(ended_before(60))
+    assert not runs(first.replace(f"{parse.SEP}root{parse.SEP}", f"{parse.SEP}ana{parse.SEP}", 1))
+
+
 def test_slurmctld_counts_restarts():
     (job,) = parse.scontrol_job_views((SLURM / "scontrol_job_running.txt").read_text())
     assert job.restarts == 0
