@@ -60,6 +60,7 @@ _CHAINED = re.compile(r"^\s*(?:During handling of the above exception, another e
 _STEP_ENDING = re.compile(r"srun: error: \S+: tasks? [\d,\-]+: Terminated\s*$|srun: Force Terminated (?:job )?step|"
                           r"srun: Job step aborted: Waiting up to|srun: forcing job termination|"
                           r"_step_signal: Terminating StepId=", re.IGNORECASE)
+_CANCEL_LINE = re.compile(r"\*\*\* (?:JOB|STEP) \S+ ON \S+ CANCELLED AT ")    # a task Killed after it: the cancel's
 MAX_UNRECOGNISED = 3
 
 
@@ -168,12 +169,13 @@ def unrecognised(lines, found: list[Evidence], *, where: str = "log", job_id=Non
     lines = list(lines)
     known = {n for ev in found if isinstance(ev.finding.get("raw"), dict)
              and ev.finding["raw"].get("where") == where for n in ev.lines}
+    cancel = next((n for n, line in enumerate(lines, 1) if _CANCEL_LINE.search(line)), len(lines) + 1)
     picked: list[tuple[int, str]] = []
     shapes: set[str] = set()
     for n in range(len(lines), 0, -1):
         text = lines[n - 1].strip()
         if (n in known or not _ERRORISH.search(text) or _NO_ERROR.search(text) or _FRAME.match(text)
-                or _CHAINED.match(text) or _STEP_ENDING.search(text)):
+                or _CHAINED.match(text) or _STEP_ENDING.search(text) or (n > cancel and _TASK_KILLED.search(text))):
             continue
         shape = re.sub(r"\d+", "#", text)
         if shape in shapes:

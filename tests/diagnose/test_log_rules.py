@@ -128,6 +128,9 @@ def test_a_task_killed_after_the_cancel_is_how_the_cancel_ended_it():
     d = diagnose(text)
     assert d.attribution["label"] == "scheduler"
     assert not any(f["id"] == "log:host-oom-sigkill" for f in d.findings)
+    unsure = diagnose(text.replace(" BY 1042 ***", " ***"))          # who cancelled, unsaid: the answer stays open
+    assert unsure.attribution["label"] == "unknown"
+    assert not [f for f in unsure.findings if f["id"].startswith("log:unrecognised-")], unsure.findings
 
 
 def test_a_cancel_that_names_who_is_a_cancel():
