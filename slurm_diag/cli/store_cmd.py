@@ -9,7 +9,7 @@ import click
 from slurm_diag import config as config_mod
 from slurm_diag.cli.output import emit_json
 from slurm_diag.store import Store
-from slurm_diag.store.ingest import ingest
+from slurm_diag.store.ingest import ingest_once
 
 
 @click.group("store")
@@ -46,7 +46,7 @@ def ingest_cmd(spool: Path | None, as_json: bool) -> None:
     """
     cfg = config_mod.load()
     spool = spool or cfg.spool_dir
-    summary = ingest(Store(cfg.store_url), spool)
+    summary = ingest_once(spool, lambda: Store(cfg.store_url), wait=True)     # after a hook's ingest, if one runs
     if as_json:
         emit_json(summary.as_dict(), schema="store_ingest")
         return

@@ -44,7 +44,11 @@ def ingest(store: Store, spool: Path) -> IngestSummary:
     for kind in ("health", "jobs", "actions"):
         for path in sorted((spool / kind).glob("*.json")):
             try:
-                doc = json.loads(path.read_text())
+                text = path.read_text()
+            except FileNotFoundError:       # moved between the listing and the read: another ingest has it
+                continue
+            try:
+                doc = json.loads(text)
                 if not isinstance(doc, dict):
                     raise ValueError(f"expected a JSON object, found {type(doc).__name__}")
                 if kind == "health":
@@ -61,19 +65,20 @@ def ingest(store: Store, spool: Path) -> IngestSummary:
                 _reject(spool, path, str(exc)[:500], summary)
                 continue
             setattr(summary, kind, getattr(summary, kind) + 1)
-            path.unlink()
+            path.unlink(missing_ok=True)
     return summary
 
 
-def ingest_once(spool: Path, store_factory) -> IngestSummary | None:
-    """One ingest of ``spool`` unless another is running (a non-blocking lock in the spool):
-    None when it was already being ingested."""
+def ingest_once(spool: Path, store_factory, wait: bool = False) -> IngestSummary | None:
+    """One ingest of ``spool`` under a lock in the spool, so two never read the same file. The hooks'
+    detached ingest does not wait (None when another is running: that one moves the files); a
+    person's `store ingest` waits for it, then moves what is left."""
     import fcntl
 
     spool.mkdir(parents=True, exist_ok=True)
     with open(spool / ".ingest.lock", "a") as lock:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             return None
         return ingest(store_factory(), spool)
