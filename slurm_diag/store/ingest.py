@@ -76,7 +76,11 @@ def ingest_once(spool: Path, store_factory, wait: bool = False) -> IngestSummary
     import fcntl
 
     spool.mkdir(parents=True, exist_ok=True)
-    with open(spool / ".ingest.lock", "a") as lock:
+    try:
+        lock = open(spool / ".ingest.lock", "a")
+    except PermissionError:         # a spool this user may not write: ingest says what it cannot do
+        return ingest(store_factory(), spool)
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
