@@ -136,7 +136,7 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
                                   f"job's own code or a wrapper (a kill -9, a watchdog), an administrator, or the "
                                   f"kernel (its log on {nodes} around {job.end or 'the job end'}: `dmesg -T`, "
                                   f"for an administrator)")
-    if a["label"] == "unknown" and job_facts.interactive(job) and job.state != "RUNNING":
+    if a["label"] == "unknown" and job.state != "RUNNING" and any(e.id == job_facts.INTERACTIVE for e in found):
         a["next_steps"].insert(0, "its output went to your terminal: run it again with the output saved "
                                   "(srun ... 2>&1 | tee run.log), then `sdiag-agent explain --log run.log"
                                   + (f" --exit-code {job.exit_code}`" if job.exit_code else "`"))

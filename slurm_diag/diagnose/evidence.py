@@ -111,12 +111,7 @@ def from_log(lines, *, where: str = "log", job_id=None, pci_to_gpu=None) -> list
                 nodes, gpus = extract.nodes_in(line), extract.gpus_in(line, pci_to_gpu)
                 if s.label == "network":          # either end of a failed link: not the one that said so
                     nodes = [node for node in nodes if node not in extract.reporters_in(line)]
-                found[s.id] = Evidence(
-                    finding(f"{where}:{s.id}", "log", _severity(s.tier), f"{s.summary}: {line.strip()[:300]}",
-                            job_id=job_id, node=nodes[0] if len(nodes) == 1 else None,
-                            gpu=gpus[0] if len(gpus) == 1 else None,
-                            raw={"where": where, "line": n, "text": line[:500], "count": 1, "sign": s.id}),
-                    s.label, s.scope, s.component, s.tier, [n], s.also)
+                found[s.id] = _sign_evidence(s, line, n, where, job_id, nodes, gpus)
             else:
                 ev.finding["raw"]["count"] += 1
                 ev.lines.append(n)
@@ -199,6 +194,18 @@ def _consequence(ev: Evidence, of_line: int, tier: int = SYMPTOM_TIER) -> None:
     ev.finding["raw"]["consequence_of_line"] = of_line
 
 
+def _sign_evidence(s: signs.Sign, line: str, n: int, where: str, job_id, nodes=(), gpus=()) -> Evidence:
+    """A sign's evidence from line ``n`` (1-based) of a log; a node or GPU only where the line names one."""
+    return Evidence(
+        finding(f"{where}:{s.id}", "log", _severity(s.tier), f"{s.summary}: {line.strip()[:300]}",
+                job_id=job_id, node=nodes[0] if len(nodes) == 1 else None, gpu=gpus[0] if len(gpus) == 1 else None,
+                raw={"where": where, "line": n, "text": line[:500], "count": 1, "sign": s.id}),
+        s.label, s.scope, s.component, s.tier, [n], s.also)
+
+
+_STEP_CANCEL = re.compile(r"\*\*\* STEP \d+\.(\S+) ON ")
+
+
 def _cancel_after_task_failure(found: dict, lines: list[str], where: str, job_id) -> None:
     """A step cancelled right after srun reported a task's failure was cancelled by srun because of
     that failure (--kill-on-bad-exit, a task killed by a signal): the failure is the cause, the
@@ -215,15 +222,12 @@ def _cancel_after_task_failure(found: dict, lines: list[str], where: str, job_id
             _consequence(ev, k + 1)
             ev.finding["summary"] = (f"the step was cancelled as a consequence of the task failure srun reported "
                                      f"on line {k + 1}, not by a person: {lines[at].strip()[:300]}")
-            ev.finding["raw"]["task_failure"] = lines[k].strip()[:300]
-            sigkill = signs.by_id("host-oom-sigkill")
+            step = _STEP_CANCEL.search(lines[at])
+            ev.finding["raw"].update(task_failure=lines[k].strip()[:300],       # the step it names; None: the job
+                                     cancelled_step=step.group(1) if step else None)
             if _TASK_KILLED.search(lines[k]) and "host-oom-sigkill" not in found:
-                found["host-oom-sigkill"] = Evidence(
-                    finding(f"{where}:host-oom-sigkill", "log", _severity(sigkill.tier),
-                            f"{sigkill.summary}: {lines[k].strip()[:300]}", job_id=job_id,
-                            raw={"where": where, "line": k + 1, "text": lines[k][:500], "count": 1,
-                                 "sign": sigkill.id}),
-                    sigkill.label, sigkill.scope, sigkill.component, sigkill.tier, [k + 1], sigkill.also)
+                found["host-oom-sigkill"] = _sign_evidence(signs.by_id("host-oom-sigkill"), lines[k], k + 1,
+                                                           where, job_id)
 
 
 _STEP_CREATED = re.compile(r"srun: Step created for ")     # "for job 2095" (22.05), "for StepId=2095.1" (later)

@@ -85,9 +85,6 @@ def from_job(job) -> tuple[list[Evidence], list[str], list[tuple[str, logfile.Lo
     return found, not_checked, logs
 
 
-_STEP_CANCEL = re.compile(r"\*\*\* STEP \d+\.(\S+) ON ")
-
-
 def _cancelled_steps(job, found: list[Evidence]) -> None:
     """What ended each step Slurm shows CANCELLED in a job nobody cancelled, read once the logs are
     in, each step's evidence reworded once:
@@ -104,7 +101,7 @@ def _cancelled_steps(job, found: list[Evidence]) -> None:
         if step.state != "CANCELLED":
             continue
         mine = [ev for ev in found if ev.id.startswith(f"sacct-step-{step.step_id}:")]
-        srun = next((c for c in cascades if _cancelled_step(c) in (None, step.step_id)), None)
+        srun = next((c for c in cascades if c.finding["raw"]["cancelled_step"] in (None, step.step_id)), None)
         for ev in mine:
             if job.state in slurm_facts.STATES:
                 _ended_by(ev, f", as Slurm ended the job {job.state}")
@@ -116,12 +113,6 @@ def _cancelled_steps(job, found: list[Evidence]) -> None:
                 ev.tier = max(ev.tier, evidence.SYMPTOM_TIER)
                 _reword(ev, ", in a job that failed: srun ends a step's other tasks this way once one of them "
                             "fails (or someone cancelled the step)")
-
-
-def _cancelled_step(cascade: Evidence) -> str | None:
-    """The step a cancel line names ("*** STEP 4411.0 ON ..." -> "0"); None for the whole job."""
-    m = _STEP_CANCEL.search(cascade.finding["raw"].get("text", ""))
-    return m.group(1) if m else None
 
 
 def _ended_by(ev: Evidence, what: str) -> None:

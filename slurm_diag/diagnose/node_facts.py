@@ -82,28 +82,16 @@ XID_CLEAN = "health:xid-clean"
 HELD = ":job-gpus"                   # the id's end of "the GPUs Slurm gave the job on this node"
 
 
-def _held(job, reports: list[dict]) -> list[Evidence]:
-    """The GPUs Slurm gave the job on each node, as its own prolog or epilog recorded them during
-    this run (SLURM_JOB_GPUS): a GPU's fault on another index of the node is not the job's GPU's.
+def _held(job, report: dict) -> Evidence:
+    """The GPUs Slurm gave the job on the report's node, as the job's own prolog or epilog recorded
+    them (SLURM_JOB_GPUS): a GPU's fault on another index of the node is not the job's GPU's.
     Slurm's GPU index is taken for the index NVML and the health checks use: so it is with
     AutoDetect=nvml (both in PCI bus order), and with a gres.conf File= list whose device files
     follow that order."""
-    span = window(job)
-    if span is None:
-        return []
-    start, end = span[0] - BEFORE, span[1] + AFTER
-    out: dict[str, Evidence] = {}
-    for report in reports:              # the store's newest first: a requeued job's latest run on the node
-        node, gpus, at = report.get("node"), report.get("job_gpus"), when(report.get("time"))
-        own = bool(report.get("job_id")) and report["job_id"] in (job.job_id, job.job_id_raw)
-        if not own or node not in job.nodes or node in out or not isinstance(gpus, list) \
-                or report.get("context") not in ("prolog", "epilog") or at is None or not start <= at <= end:
-            continue
-        out[node] = Evidence(finding(f"health:{node}{HELD}", "health", "OK",
-                                     f"Slurm gave the job {gpu_words(gpus)} on {node} "
-                                     f"(its {report['context']}'s record)",
-                                     job_id=job.job_id, node=node, raw={"node": node, "gpus": gpus}))
-    return list(out.values())
+    node, gpus = report["node"], report["job_gpus"]
+    return Evidence(finding(f"health:{node}{HELD}", "health", "OK",
+                            f"Slurm gave the job {gpu_words(gpus)} on {node} (its {report['context']}'s record)",
+                            job_id=job.job_id, node=node, raw={"node": node, "gpus": gpus}))
 
 
 def gpu_words(gpus) -> str:
@@ -128,12 +116,16 @@ def from_health(job, reports: list[dict]) -> tuple[list[Evidence], list[str]]:
     seen_nodes: set[str] = set()
     xid_clean: set[str] = set()          # nodes whose epilog for this job read no new hardware Xid
     xid_seen: set[str] = set()           # ... or did, or could not tell
-    for report in reports:
+    held: dict[str, Evidence] = {}       # the job's GPUs per node, from its own latest report of this run
+    for report in reports:               # the store's newest first
         at = when(report.get("time"))
         own = report.get("job_id") == job.job_id or report.get("job_id") == job.job_id_raw
         if report.get("node") not in job.nodes or at is None or not (own or start <= at <= end):
             continue
         seen_nodes.add(report["node"])
+        if own and start <= at <= end and report.get("context") in ("prolog", "epilog") \
+                and isinstance(report.get("job_gpus"), list) and report["node"] not in held:
+            held[report["node"]] = _held(job, report)
         for check in report.get("checks", []):
             if own and report.get("context") == "epilog" and check.get("name") == "xid":
                 (xid_clean if check.get("status") == "OK" else xid_seen).add(report["node"])
@@ -155,7 +147,7 @@ def from_health(job, reports: list[dict]) -> tuple[list[Evidence], list[str]]:
                                     f"the job's epilog read the kernel log on {', '.join(job.nodes)}: no GPU error "
                                     f"(hardware Xid) during the job", job_id=job.job_id,
                                     raw={"nodes": list(job.nodes)})))
-    out += _held(job, reports)
+    out += held.values()
     missing = [n for n in job.nodes if n not in seen_nodes]
     for node in missing:
         out.append(Evidence(finding(f"health:{node}:none", "health", "UNKNOWN",

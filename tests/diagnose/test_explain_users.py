@@ -84,6 +84,21 @@ def _health_record_stored(devcluster, job_id: str) -> str:
         store.engine.dispose()
 
 
+def _explained_output_failure(user, devcluster, output: str) -> tuple[str, dict]:
+    """The user submits a job whose -o Slurm cannot open for them (it ends at once, FAILED 0:53, no
+    log) and explains it: (job id, attribution), which names the output file as the cause."""
+    out = unix_user.run_as(user, [shutil.which("sbatch"), "--parsable", "--chdir=/tmp", "-o", output,
+                                  "--wrap", "echo never printed"], env=_env(user, devcluster))
+    assert out.returncode == 0, out.stderr
+    job_id = out.stdout.strip().split(";")[0]
+    _wait_accounted(user, devcluster, job_id)
+    own = _sdiag(user, devcluster, "explain", job_id, "--json")
+    assert own.returncode == 0, own.stderr
+    a = json.loads(own.stdout)["attribution"]
+    assert (a["label"], a["scope"]) == ("user_code", "user") and a["supporting"][0] == "sacct:output-file"
+    return job_id, a
+
+
 def test_a_user_whose_output_directory_they_may_not_write_is_told_so(user, devcluster, cluster_env, slurm):  # noqa: F811
     """sbatch -o into a directory root owns: the job ends at once (FAILED 0:53, no log). The user's
     own explain can tell they may not write there; root's, which may write anywhere, names the
@@ -91,15 +106,7 @@ def test_a_user_whose_output_directory_they_may_not_write_is_told_so(user, devcl
     closed = Path(f"/tmp/sdiag-explain-rootonly-{time.time_ns()}")
     closed.mkdir(mode=0o755)
     try:
-        out = unix_user.run_as(user, [shutil.which("sbatch"), "--parsable", "--chdir=/tmp", "-o", f"{closed}/%j.out",
-                                      "--wrap", "echo never printed"], env=_env(user, devcluster))
-        assert out.returncode == 0, out.stderr
-        job_id = out.stdout.strip().split(";")[0]
-        _wait_accounted(user, devcluster, job_id)
-        own = _sdiag(user, devcluster, "explain", job_id, "--json")
-        assert own.returncode == 0, own.stderr
-        a = json.loads(own.stdout)["attribution"]
-        assert (a["label"], a["scope"]) == ("user_code", "user") and a["supporting"][0] == "sacct:output-file"
+        job_id, a = _explained_output_failure(user, devcluster, f"{closed}/%j.out")
         assert f"{user.pw_name} may not write in {closed}" in a["explanation"], a["explanation"]
         by_root = json.loads(sdiag("explain", job_id, "--json", env=cluster_env).stdout)["attribution"]
         assert "its directory exists here" in by_root["explanation"]
@@ -113,16 +120,9 @@ def test_a_user_whose_output_file_exists_and_is_roots_is_told_so(user, devcluste
     taken.write_text("root's\n")
     taken.chmod(0o644)
     try:
-        out = unix_user.run_as(user, [shutil.which("sbatch"), "--parsable", "--chdir=/tmp", "-o", str(taken),
-                                      "--wrap", "echo never printed"], env=_env(user, devcluster))
-        assert out.returncode == 0, out.stderr
-        job_id = out.stdout.strip().split(";")[0]
-        _wait_accounted(user, devcluster, job_id)
-        own = _sdiag(user, devcluster, "explain", job_id, "--json")
-        assert own.returncode == 0, own.stderr
-        a = json.loads(own.stdout)["attribution"]
-        assert (a["label"], a["scope"]) == ("user_code", "user") and a["supporting"][0] == "sacct:output-file"
-        assert f"{user.pw_name} may not write {taken} (the file exists and its permissions do not let them)" in a["explanation"]
+        _, a = _explained_output_failure(user, devcluster, str(taken))
+        said = f"{user.pw_name} may not write {taken} (the file exists and its permissions do not let them)"
+        assert said in a["explanation"], a["explanation"]
         assert taken.read_text() == "root's\n"
     finally:
         taken.unlink()
