@@ -227,17 +227,49 @@ def unconfirmed_xids(log_evidence: list[Evidence], node_evidence: list[Evidence]
                                       f"{', '.join(clean.finding['raw']['nodes'])} and found no hardware Xid)")
 
 
+def log_gpus(job, log_evidence: list[Evidence], node_evidence: list[Evidence]) -> None:
+    """A GPU number in the job's output (``cuda:1``, ``GPU 1 has a total capacity``) counts the GPUs
+    the job's processes see: Slurm shows a job only its own GPUs (CUDA_VISIBLE_DEVICES, the device
+    cgroup), numbered from 0 in the node's order. Where the job's prolog or epilog recorded which
+    GPUs those were on the finding's node (the job's only node, if the line names none), the finding
+    names the node's GPU, the one its health checks and probes name. A number past the job's GPUs is
+    left as printed (a program that set CUDA_VISIBLE_DEVICES itself, nvidia-smi's own listing); so is
+    a GPU named by its PCI bus id, which the health reports map. A step that bound each task to its
+    own GPU (--gpus-per-task, --gpu-bind) numbers them per task, which the records do not show."""
+    held = node_facts.held_gpus(node_evidence)
+    for ev in log_evidence:
+        f, raw = ev.finding, ev.finding.get("raw")
+        node = f.get("node") or (job.nodes[0] if len(job.nodes) == 1 else None)
+        if f["source"] != "log" or f.get("gpu") is None or node not in held or not isinstance(raw, dict) \
+                or raw.get("pci_bus_id") or "job_gpu" in raw:
+            continue
+        gpus = sorted(held[node])
+        if f["gpu"] >= len(gpus):
+            continue
+        raw["job_gpu"] = printed = f["gpu"]
+        f["node"], f["gpu"] = node, gpus[printed]
+        if gpus[printed] != printed:
+            f["summary"] += (f" (the job's GPU {printed} is GPU {gpus[printed]} of {node}: Slurm gave the job "
+                             f"{node_facts.gpu_words(gpus)} there, which it numbers from 0)")
+
+
 def stray_memory(job, log_evidence: list[Evidence], node_evidence: list[Evidence]) -> list[Evidence]:
     """CUDA OOM is the job's own unless a process outside the job held that GPU's memory when the
-    job's prolog checked it: then the cluster's (tier 1, so it outranks the job's OOM line)."""
-    if not any(e.label == "gpu_oom" for e in log_evidence):
+    job's prolog checked it: then the cluster's (tier 1, so it outranks the job's OOM line). A
+    process on another of the job's GPUs did not take the memory of the one that ran out, where
+    the log says which one that was and the job's prolog which GPUs it had (``log_gpus``)."""
+    ooms = [e for e in log_evidence if e.label == "gpu_oom"]
+    if not ooms:
         return []
+    ran_out = {(e.finding["node"], e.finding["gpu"]) for e in ooms if "job_gpu" in (e.finding.get("raw") or {})}
     out = []
     for ev in node_evidence:
         raw = ev.finding.get("raw") or {}
         check = raw.get("check") or {}
+        other_gpu = ran_out and ev.finding.get("gpu") is not None \
+            and (ev.finding.get("node"), ev.finding["gpu"]) not in ran_out
         if check.get("name") == "stray_processes" and raw.get("context") == "prolog" \
-                and raw.get("report_job_id") == job.job_id:
+                and raw.get("report_job_id") == job.job_id and not other_gpu:
             out.append(Evidence(finding(f"{ev.id}:held-memory", "health", "CRITICAL",
                                         f"before the job started, another process held GPU memory: {check.get('message')}",
                                         job_id=job.job_id, node=ev.finding.get("node"), gpu=ev.finding.get("gpu"),

@@ -106,6 +106,7 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
     request_fit.gpus(job, found, logs)
     request_fit.output_file(job, found, job_facts.log_paths(job))
     request_fit.memory(job, found)
+    collect.log_gpus(job, found, list(more))
     collect.unconfirmed_xids(found, list(more))
     found += collect.stray_memory(job, found, list(more)) + collect.weigh(job, found, list(more))
     request_fit.time_limit(job, found)          # after the nodes' evidence: a node's fault is what it waited on

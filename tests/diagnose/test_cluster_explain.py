@@ -421,6 +421,32 @@ def test_a_gpu_that_fell_off_the_bus_beside_the_job_is_not_its_cause(devcluster,
     assert "GPU 2 was not the job's: Slurm gave it GPUs 0, 1 on node3" in by_id["health:node3:xid:2"]["summary"]
 
 
+def test_a_gpu_the_log_numbers_from_zero_is_named_as_the_nodes_gpu(devcluster, cluster_env, slurm):
+    """A first job holds GPUs 0 and 1 of node3, so Slurm gives a second one GPUs 2 and 3, which its
+    processes see as cuda:0 and cuda:1. The second job's ECC error on cuda:0 is GPU 2 of node3: its
+    real prolog and epilog recorded the GPUs (SLURM_JOB_GPUS), and the finding names the node's GPU,
+    the one an administrator would look at."""
+    env = {"PATH": "/usr/bin:/bin", "SLURM_CONF": str(devcluster.slurm_conf)}
+    holder = submit(devcluster, "#!/bin/sh\necho holding\nsleep 60\n", "-w", "node3", "--gres=gpu:2")
+    try:
+        script_started(slurm, holder, f"/tmp/sdiag-explain-{holder}.out")
+        job_id = submit(devcluster, "#!/bin/sh\necho training\n"
+                        "echo 'RuntimeError: CUDA error: uncorrectable ECC error encountered on cuda:0' >&2\nexit 1\n",
+                        "-w", "node3", "--gres=gpu:2")
+        slurm.wait(job_id, timeout=120, poll=0.5)
+    finally:
+        subprocess.run(["scancel", holder], timeout=30, env=env)
+    time.sleep(3)
+    doc = explain(cluster_env, job_id)
+    by_id = {f["id"]: f for f in doc["findings"]}
+    assert by_id["health:node3:job-gpus"]["raw"]["gpus"] == [2, 3]
+    ecc = next(f for f in doc["findings"] if f["id"].endswith(":gpu-ecc-uncorrectable"))
+    assert (ecc["node"], ecc["gpu"], ecc["raw"]["job_gpu"]) == ("node3", 2, 0), ecc
+    assert "the job's GPU 0 is GPU 2 of node3" in ecc["summary"]
+    # the GPU had no fault the driver saw (no Xid in node3's kernel log): the line alone does not decide
+    assert "the driver never reported it" in ecc["summary"] and doc["attribution"]["label"] == "unknown"
+
+
 def test_a_user_is_told_the_gpu_failed_under_their_job_not_their_code(
         user, devcluster, cluster_env, slurm, healthy_again):
     """The same failure, explained to the job's owner, an ordinary unix user: the store's password is

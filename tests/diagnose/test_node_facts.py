@@ -376,6 +376,50 @@ def test_a_gpus_fault_explains_only_a_job_that_held_that_gpu(tmp_path):
     assert (a["label"], a["suspect_gpus"]) == ("gpu_hardware", [{"node": "node2", "gpu": 5}]), a
 
 
+def _held_by_prolog(tmp_path, name: str, gpus: list[int], checks=()) -> Store:
+    store = Store(f"sqlite:///{tmp_path / name}")
+    store.add_health_report({**report("node2", START + timedelta(seconds=1), list(checks), context="prolog"),
+                             "job_gpus": gpus})
+    return store
+
+
+def test_a_gpu_number_in_the_log_counts_the_jobs_gpus_and_names_the_nodes_gpu(tmp_path):
+    """Slurm gave the job GPUs 2 and 3 of node2; inside the job they are cuda:0 and cuda:1. An
+    uncorrectable ECC error on cuda:1 is GPU 3 of node2, and that is the GPU the attribution names."""
+    line = "RuntimeError: CUDA error: uncorrectable ECC error encountered on cuda:1\n"
+    j = job(tmp_path, line, nodes=("node2",))
+    d = explain(tmp_path, j, FakeSlurmClient(["node2"]), _held_by_prolog(tmp_path, "held.db", [3, 2]))
+    a = d.attribution
+    assert (a["label"], a["suspect_gpus"]) == ("gpu_hardware", [{"node": "node2", "gpu": 3}]), a
+    ecc = next(f for f in d.findings if f["id"].endswith(":gpu-ecc-uncorrectable"))
+    assert (ecc["node"], ecc["gpu"], ecc["raw"]["job_gpu"]) == ("node2", 3, 1)
+    assert "(the job's GPU 1 is GPU 3 of node2: Slurm gave the job GPUs 2, 3 there" in ecc["summary"]
+    # no record of the job's GPUs: the number stays as printed, and names no node's GPU
+    d = explain(tmp_path, j, FakeSlurmClient(["node2"]), Store(f"sqlite:///{tmp_path / 'none.db'}"))
+    ecc = next(f for f in d.findings if f["id"].endswith(":gpu-ecc-uncorrectable"))
+    assert (ecc.get("node"), ecc["gpu"], "job_gpu" in ecc["raw"]) == (None, 1, False)
+    # a number past the job's GPUs is not one of its own numbers: left as printed
+    past = job(tmp_path, line.replace("cuda:1", "cuda:5"), nodes=("node2",))
+    d = explain(tmp_path, past, FakeSlurmClient(["node2"]), _held_by_prolog(tmp_path, "past.db", [2, 3]))
+    ecc = next(f for f in d.findings if f["id"].endswith(":gpu-ecc-uncorrectable"))
+    assert (ecc["gpu"], "job_gpu" in ecc["raw"]) == (5, False)
+
+
+def test_a_stray_process_on_another_of_the_jobs_gpus_did_not_take_the_memory_of_the_one_that_ran_out(tmp_path):
+    """The job held GPUs 2 and 3 of node2; its prolog found a stray process on GPU 2. The job's
+    GPU 1 (node2's GPU 3) ran out of memory: the stray did not take that memory, so the OOM is the
+    job's. The same OOM on the job's GPU 0 (node2's GPU 2) is the cluster's."""
+    stray = [("stray_processes", "CRITICAL", "gpu2 held by pid 4242 (70000 MiB) before the job starts", 2)]
+    oom = ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU {n} has a total capacity "
+           "of 79.10 GiB of which 1.2 GiB is free.\n")
+    a = explain(tmp_path, job(tmp_path, oom.format(n=1), nodes=("node2",)), FakeSlurmClient(["node2"]),
+                _held_by_prolog(tmp_path, "other.db", [2, 3], stray)).attribution
+    assert (a["label"], a["scope"]) == ("gpu_oom", "user"), a
+    a = explain(tmp_path, job(tmp_path, oom.format(n=0), nodes=("node2",)), FakeSlurmClient(["node2"]),
+                _held_by_prolog(tmp_path, "same.db", [2, 3], stray)).attribution
+    assert (a["label"], a["scope"], a["suspect_gpus"]) == ("gpu_oom", "infra", [{"node": "node2", "gpu": 2}]), a
+
+
 def test_gpus_recorded_by_another_jobs_prolog_a_healthcheck_or_outside_the_run_are_not_the_jobs(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
     store.add_health_report({**report("node2", START, [], context="prolog", job_id="91"), "job_gpus": [0]})
