@@ -23,10 +23,12 @@ def earlier_runs(job, client) -> tuple[list[Evidence], list[str]]:
     """Is this run slower than the same job's earlier runs (same name, same user, completed in the
     last 30 days)? Elapsed is normalised by node count (node-seconds), so a run on twice the
     nodes is expected in half the time. A slow run is context, not a cause: the node's health and
-    probe records decide whose it is."""
+    probe records decide whose it is. A running job is slow once it has run longer than that; before
+    then nothing is said."""
     import statistics
 
-    if not job.elapsed_s or not job.name or job.name in NAMELESS or job.state not in ("COMPLETED", "TIMEOUT"):
+    if not job.elapsed_s or not job.name or job.name in NAMELESS \
+            or job.state not in ("COMPLETED", "TIMEOUT", "RUNNING"):
         return [], []
     end = node_facts.when(job.start)
     if end is None:
@@ -46,6 +48,14 @@ def earlier_runs(job, client) -> tuple[list[Evidence], list[str]]:
     ratio = now / typical if typical else 1.0
     raw = {"node_seconds": now, "earlier_median_node_seconds": typical, "earlier_runs": len(earlier),
            "ratio": round(ratio, 2)}
+    if ratio < SLOWER and job.state == "RUNNING":
+        return [], []
+    if job.state == "RUNNING":
+        return [Evidence(finding("sacct:earlier-runs", "sacct", "WARN",
+                                 f"has run {ratio:.1f}x as long as its {len(earlier)} earlier runs took, and is "
+                                 f"still running ({now:g} node-seconds so far against their median of {typical:g}) "
+                                 f"on {', '.join(job.nodes)}", job_id=job.job_id, raw=raw),
+                         "slow_node", "infra", "node", 4)], []
     if ratio < SLOWER:
         return [Evidence(finding("sacct:earlier-runs", "sacct", "OK",
                                  f"ran about as fast as its {len(earlier)} earlier runs ({ratio:.1f}x their median)",
@@ -173,7 +183,7 @@ def weigh(job, own: list[Evidence], around: list[Evidence]) -> list[Evidence]:
     """Node-side evidence explains a job only when it fits how the job ended. A throttled GPU or a
     slow node explains a job that ran slow (finished, timed out, still running), never one that
     failed, nor one that sat idle until its time limit, nor one that ran as fast as its earlier
-    runs; a GPU's fault does not explain a job that Slurm gave no GPU, nor one it gave other GPUs
+    runs, nor a running job that shows no sign of running slow yet; a GPU's fault does not explain a job that Slurm gave no GPU, nor one it gave other GPUs
     of that node (the job's prolog records which); GPU or fabric faults do not explain a Python
     error or a missing module. Evidence that does not fit drops to the alternatives (tier 5); a
     node that went down under the job always counts."""
@@ -183,6 +193,11 @@ def weigh(job, own: list[Evidence], around: list[Evidence]) -> list[Evidence]:
     no_gpus = request_fit.gave_no_gpu(job)                    # a GPU's fault is not such a job's
     held = node_facts.held_gpus(around)
     as_fast = next((e for e in around if e.id == "sacct:earlier-runs" and e.finding["severity"] == "OK"), None)
+    # a running job is slow when its output says so (a throughput drop, slower runs, a straggler) or
+    # it has run longer than its earlier runs took: a node's flag alone says where to look if it is
+    shows_slow = job.state != "RUNNING" or any(
+        e.label in ("gpu_throttle", "slow_node") and e.finding["source"] == "log" for e in own) or any(
+        e.id == "sacct:earlier-runs" and e.finding["severity"] == "WARN" for e in around)
     for ev in around:
         gpu, node = ev.finding.get("gpu"), ev.finding.get("node")
         why = " (does not explain how this job ended)"
@@ -194,6 +209,10 @@ def weigh(job, own: list[Evidence], around: list[Evidence]) -> list[Evidence]:
         elif ev.label in ("gpu_throttle", "slow_node") and as_fast:
             fits = False
             why = f" (the job ran about as fast as its earlier runs: {as_fast.finding['summary']})"
+        elif ev.label in ("gpu_throttle", "slow_node") and not shows_slow:
+            fits = False
+            why = (" (the job is still running and shows no sign of running slow so far: no drop in its output's "
+                   "throughput, and not yet longer than its earlier runs took)")
         elif ev.label in ("gpu_throttle", "slow_node"):
             fits = job.state in SLOW_STATES and not idle
         elif ev.label in ("gpu_hardware", "network"):

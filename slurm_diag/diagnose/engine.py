@@ -125,10 +125,12 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
     if a["label"] == "scheduler" and job.state == "COMPLETED":
         a["next_steps"] = ["nothing to do for the job: it completed on a healthy node; the unfit node "
                            "is drained for an administrator"]
-    if a["label"] == "unknown" and job.state == "COMPLETED" and job.exit_code == 0 and not a["contradicting"]:
+    # nothing argues for a cause: what was seen (a node's flag, a GPU that was not the job's) is context
+    quiet = a["label"] == "unknown" and not any(e.label and e.tier < evidence.CONTEXT_TIER for e in found)
+    if quiet and job.state == "COMPLETED" and job.exit_code == 0:
         a["explanation"] = "the job completed normally (exit code 0): nothing went wrong that slurm-diag could see"
         a["next_steps"] = ["nothing to do; if it ran slow, compare it with earlier runs of the same job name"]
-    if a["label"] == "unknown" and job.state == "RUNNING" and not a["contradicting"]:
+    if quiet and job.state == "RUNNING":
         a["explanation"] = "the job is running and nothing has gone wrong that slurm-diag can see so far"
         a["next_steps"] = [f"explain it again once it ends (sdiag-agent explain {job.job_id})"]
     if a["label"] == "unknown" and any(e.id == request_fit.MEMORY_LOW_ID for e in found):
@@ -142,7 +144,7 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
                                   "(srun ... 2>&1 | tee run.log), then `sdiag-agent explain --log run.log"
                                   + (f" --exit-code {job.exit_code}`" if job.exit_code else "`"))
     requeued = job_facts.requeue_words(job)
-    if requeued and a["label"] == "unknown" and job.state in ("COMPLETED", "RUNNING") and not a["contradicting"]:
+    if requeued and quiet and job.state in ("COMPLETED", "RUNNING"):
         a["explanation"] += f" in this run. {requeued[0].upper()}{requeued[1:]}"
     if a["label"] == "unknown" and job.state in collect.SLOW_STATES \
             and any(alt["label"] in ("slow_node", "gpu_throttle") for alt in result.alternatives):

@@ -171,6 +171,40 @@ def probe_result(node, at, status, probe="gemm", gpu=None) -> dict:
             "verdict": {"status": status, "message": f"{node} {status.lower()}"}}
 
 
+def test_a_node_flagged_slow_explains_a_running_job_only_once_the_job_shows_it_runs_slow(tmp_path):
+    """A probe flagged node2 an hour before a job that is still running. The flag alone (a day old,
+    perhaps, with nothing measured since) does not say the job is slow: it is context, and the step is
+    to probe the node. Once the job has run three times as long as its earlier runs took, or its own
+    throughput falls, the flag says where."""
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    store.add_probe_result({**probe_result("node2", START - timedelta(hours=1), "CRITICAL"), "metric": "gemm_fp64"})
+    fake = FakeSlurmClient(["node1", "node2"])
+    running = dataclasses.replace(job(tmp_path, "epoch 1 loss 2.31\n", state="RUNNING", exit_code=0), end=None)
+    d = explain(tmp_path, running, fake, store)
+    a = d.attribution
+    assert a["label"] == "unknown" and "nothing has gone wrong" in a["explanation"], a
+    flag = next(f for f in d.findings if f["source"] == "probe")
+    assert "shows no sign of running slow so far" in flag["summary"]
+    assert a["next_steps"][0].startswith("probe the job's nodes"), a["next_steps"]
+    assert [alt["label"] for alt in d.alternatives] == ["slow_node"]
+    # earlier runs of 100 s on the same two nodes: 300 s and still going is slow
+    fake.jobs.update({str(n): earlier(n, 100, nodes=("node1", "node2")) for n in (1, 2, 3)})
+    d = explain(tmp_path, running, fake, store)
+    assert d.attribution["label"] == "slow_node", d.attribution
+    runs = next(f for f in d.findings if f["id"] == "sacct:earlier-runs")
+    assert runs["summary"].startswith("has run 3.0x as long as its 3 earlier runs took, and is still running")
+    # 120 s into a run that usually takes 100: not yet slow, and nothing is said of it
+    early = dataclasses.replace(running, elapsed_s=60)
+    d = explain(tmp_path, early, fake, store)
+    assert d.attribution["label"] == "unknown" and not any(f["id"] == "sacct:earlier-runs" for f in d.findings)
+    # no earlier runs, but the job's own throughput fell: slow, and the flag says where
+    fake.jobs.clear()
+    fell = "".join(f"step {i} | 1{'2' if i < 6 else '0'}0.0 samples/s\n" for i in range(12))
+    falling = dataclasses.replace(job(tmp_path, fell, state="RUNNING", exit_code=0), end=None)
+    a = explain(tmp_path, falling, fake, store).attribution
+    assert a["label"] == "slow_node" and "probe:" in " ".join(a["supporting"]), a
+
+
 def test_a_probe_flag_cleared_by_a_clean_run_before_the_job_does_not_count(tmp_path):
     from slurm_diag.diagnose.node_facts import from_probes
 
