@@ -159,12 +159,20 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
     return Diagnosis(a, result.alternatives, [e.finding for e in found], ext.to_dict(), missing)
 
 
+SAMPLED_MOST = 0.5      # sampled use under this share of a limit the job was killed at: its peak was not sampled
+
+
 def exact_fix(job, label: str) -> list[str]:
     """For the job's own limits, the line to change: memory or time, with what it had and used
     (not where the deciding finding's own step is the whole fix: attribute.WHOLE_FIX)."""
     if label == "host_oom" and job.mem_alloc_kb:
         had = job.mem_alloc_kb / 1024
-        used = f", it used at least {job.mem_used_kb / 1024:.0f} MiB" if job.mem_used_kb else ""
+        used = ""
+        if job.mem_used_kb and job.mem_used_kb >= job.mem_alloc_kb * SAMPLED_MOST:
+            used = f", it used at least {job.mem_used_kb / 1024:.0f} MiB"
+        elif job.mem_used_kb:             # accounting polls: a peak between two polls is not in MaxRSS
+            used = (f"; its peak came between accounting's samples, which saw at most "
+                    f"{job.mem_used_kb / 1024:.0f} MiB")
         return [f"#SBATCH --mem={_round_up_mib(had * 2)} (it had {had:.0f} MiB{used}); "
                 "or --mem-per-cpu with the same total"]
     if label == "time_limit" and job.time_limit_s:

@@ -81,6 +81,10 @@ def test_user_causes_get_the_exact_line_to_change(tmp_path):
     oom = job(tmp_path, state="OUT_OF_MEMORY", exit_code=0, out_text="x\n", alloc_tres=(("mem", "600M"),))
     steps = check(engine.diagnose_job(oom))["next_steps"]
     assert steps[0].startswith("#SBATCH --mem=2G (it had 600 MiB)")
+    # killed at its limit with accounting's samples far under it: the peak came between two polls
+    sampled = dataclasses.replace(oom, mem_used_kb=11 * 1024)
+    assert check(engine.diagnose_job(sampled))["next_steps"][0].startswith(
+        "#SBATCH --mem=2G (it had 600 MiB; its peak came between accounting's samples, which saw at most 11 MiB)")
     late = job(tmp_path, state="TIMEOUT", exit_code=0, out_text="x\n", time_limit_s=3600)
     assert check(engine.diagnose_job(late))["next_steps"][0].startswith("#SBATCH --time=02:00:00 (it had 01:00:00)")
 
