@@ -24,7 +24,8 @@ def earlier_runs(job, client) -> tuple[list[Evidence], list[str]]:
     last 30 days)? Elapsed is normalised by node count (node-seconds), so a run on twice the
     nodes is expected in half the time. A slow run is context, not a cause: the node's health and
     probe records decide whose it is. A running job is slow once it has run longer than that; before
-    then nothing is said."""
+    then nothing is said. Each step is set against the same step of the earlier runs too
+    (``step_ratios``), so the finding says which part of the work got slower."""
     import statistics
 
     if not job.elapsed_s or not job.name or job.name in NAMELESS \
@@ -38,32 +39,64 @@ def earlier_runs(job, client) -> tuple[list[Evidence], list[str]]:
     except SdiagError as exc:
         return [_unreadable("sacct:earlier-runs", "sacct", f"the job's earlier runs: {exc.message}", job)], \
             ["earlier runs of the same job (sacct)"]
+    previous = [r for r in runs if r.job_id != job.job_id and r.elapsed_s is not None
+                and (node_facts.when(r.end) or end) <= end]
     # sacct counts whole seconds: a completed run shown as 0 s took under one, so it counts as one
-    earlier = [max(1, r.elapsed_s or 0) * max(1, len(r.nodes)) for r in runs
-               if r.job_id != job.job_id and r.elapsed_s is not None and (node_facts.when(r.end) or end) <= end]
+    earlier = [max(1, r.elapsed_s or 0) * max(1, len(r.nodes)) for r in previous]
     if len(earlier) < MIN_EARLIER:
         return [], [f"earlier runs of {job.name!r} (found {len(earlier)}, need {MIN_EARLIER} to compare)"]
     typical = statistics.median(earlier)
     now = job.elapsed_s * max(1, len(job.nodes))
     ratio = now / typical if typical else 1.0
+    steps = step_ratios(job, previous)
     raw = {"node_seconds": now, "earlier_median_node_seconds": typical, "earlier_runs": len(earlier),
-           "ratio": round(ratio, 2)}
+           "ratio": round(ratio, 2), "steps": steps}
+    by_step = ("; by step: " + ", ".join(f"{s['step']} ({s['name']}) {s['ratio']:.1f}x" for s in steps)) \
+        if steps else ""
     if ratio < SLOWER and job.state == "RUNNING":
         return [], []
     if job.state == "RUNNING":
         return [Evidence(finding("sacct:earlier-runs", "sacct", "WARN",
                                  f"has run {ratio:.1f}x as long as its {len(earlier)} earlier runs took, and is "
                                  f"still running ({now:g} node-seconds so far against their median of {typical:g}) "
-                                 f"on {', '.join(job.nodes)}", job_id=job.job_id, raw=raw),
+                                 f"on {', '.join(job.nodes)}{by_step}", job_id=job.job_id, raw=raw),
                          "slow_node", "infra", "node", 4)], []
     if ratio < SLOWER:
         return [Evidence(finding("sacct:earlier-runs", "sacct", "OK",
-                                 f"ran about as fast as its {len(earlier)} earlier runs ({ratio:.1f}x their median)",
+                                 f"ran about as fast as its {len(earlier)} earlier runs ({ratio:.1f}x their median)"
+                                 + by_step,
                                  job_id=job.job_id, raw=raw))], []
     return [Evidence(finding("sacct:earlier-runs", "sacct", "WARN",
                              f"ran {ratio:.1f}x slower than its {len(earlier)} earlier runs "
-                             f"({now:g} node-seconds against a median of {typical:g}) on {', '.join(job.nodes)}",
+                             f"({now:g} node-seconds against a median of {typical:g}) on {', '.join(job.nodes)}"
+                             + by_step,
                              job_id=job.job_id, raw=raw), "slow_node", "infra", "node", 4)], []
+
+
+def step_ratios(job, runs) -> list[dict]:
+    """Each step of the job against the same step (id and name) of its earlier runs, in node-seconds:
+    which part of the work got slower (reading the data, the training, the write-out). Only for a
+    job with steps of its own besides the batch script, and only steps that at least MIN_EARLIER of
+    the earlier runs had."""
+    import statistics
+
+    def key(step):
+        return step.step_id, step.name
+
+    def cost(step, run) -> int:
+        return max(1, step.elapsed_s or 0) * max(1, len(step.nodes) or len(run.nodes))
+
+    own = [st for st in job.steps if st.step_id not in ("batch", "extern") and st.elapsed_s is not None]
+    out = []
+    for step in own:
+        before = [cost(st, r) for r in runs for st in r.steps if key(st) == key(step) and st.elapsed_s is not None]
+        if len(before) < MIN_EARLIER:
+            continue
+        typical = statistics.median(before)
+        now = cost(step, job)
+        out.append({"step": step.step_id, "name": step.name, "node_seconds": now,
+                    "earlier_median_node_seconds": typical, "ratio": round(now / typical, 2)})
+    return out
 
 
 class NodeHistory:

@@ -490,9 +490,10 @@ def test_a_node_that_died_under_its_job(devcluster, cluster_env, slurm):
 def test_a_job_slower_than_its_earlier_runs_on_a_slowed_node(idle_cluster, devcluster, cluster_env, slurm,
                                                              healthy_again):
     """The same CPU-bound job, twice on node1, then on node2 whose slurmd sits in a cgroup with
-    a fifth of a CPU: explain says how much slower than its earlier runs, and names the node."""
+    a fifth of a CPU: explain says how much slower than its earlier runs, names the node, and says
+    which of the job's steps got slower (the loop, not the quick step before it)."""
     name = f"loop-{int(time.time())}"
-    script = "#!/bin/sh\npython3 -c 'sum(i * i for i in range(20_000_000))'\n"
+    script = "#!/bin/sh\nsrun -J prep true\nsrun -J work python3 -c 'sum(i * i for i in range(20_000_000))'\n"
     for _ in range(2):
         slurm.wait(submit(devcluster, script, "-J", name, "-w", "node1"), timeout=120, poll=0.5)
     cluster.slow(devcluster, "node2", 0.2)
@@ -505,6 +506,9 @@ def test_a_job_slower_than_its_earlier_runs_on_a_slowed_node(idle_cluster, devcl
     found = next(f for f in doc["findings"] if f["id"] == "sacct:earlier-runs")
     assert found["severity"] == "WARN" and "slower than its 2 earlier runs" in found["summary"], found
     assert "node2" in found["summary"]
+    steps = {s["name"]: s for s in found["raw"]["steps"]}
+    assert set(steps) == {"prep", "work"} and steps["work"]["ratio"] >= 1.5, found["raw"]
+    assert f"; by step: 0 (prep) {steps['prep']['ratio']:.1f}x, 1 (work) " in found["summary"]
     # slowness alone does not make the node guilty: without a probe or health record against node2
     # the answer stays open, with the slow node as the first alternative and the probe named
     a = doc["attribution"]

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from slurm_diag.diagnose import collect, engine
 from slurm_diag.slurm.fake import FakeSlurmClient
-from slurm_diag.slurm.records import Job, NodeEvent
+from slurm_diag.slurm.records import Job, JobStep, NodeEvent
 from slurm_diag.store import Store
 
 ME = pwd.getpwuid(os.getuid()).pw_name
@@ -154,6 +154,31 @@ def test_a_run_slower_than_its_earlier_runs_is_blamed_on_the_node_only_with_node
     store.add_health_report(report("node1", END, [("clocks", "OK", "fine", None)]))
     a = explain(tmp_path, slow, fake, store).attribution
     assert (a["label"], a["suspect_gpus"]) == ("gpu_throttle", [{"node": "node2", "gpu": 1}])
+
+
+def _with_steps(j: Job, prep: int, train: int, nodes=("node1", "node2")) -> Job:
+    return dataclasses.replace(j, steps=(JobStep("batch", "batch", "COMPLETED", 0, 0, prep + train, nodes[:1]),
+                                         JobStep("0", "prep", "COMPLETED", 0, 0, prep, nodes[:1]),
+                                         JobStep("1", "train", "COMPLETED", 0, 0, train, nodes)))
+
+
+def test_each_step_is_compared_with_the_same_step_of_the_earlier_runs(tmp_path):
+    """Earlier runs read their data in 20 s on one node and trained for 40 s on two; this one read
+    as fast and trained for 140 s: the finding says the training is where it got slower."""
+    fake = FakeSlurmClient(["node1", "node2"])
+    fake.jobs.update({str(n): _with_steps(earlier(n, 60, nodes=("node1", "node2")), 20, 40) for n in (1, 2, 3)})
+    slow = _with_steps(dataclasses.replace(job(tmp_path, "done\n", state="COMPLETED", exit_code=0), elapsed_s=160),
+                       20, 140)
+    d = explain(tmp_path, slow, fake, Store(f"sqlite:///{tmp_path / 'sdiag.db'}"))
+    runs = next(f for f in d.findings if f["id"] == "sacct:earlier-runs")
+    assert runs["summary"].endswith("; by step: 0 (prep) 1.0x, 1 (train) 3.5x"), runs["summary"]
+    assert [(s["step"], s["node_seconds"], s["earlier_median_node_seconds"]) for s in runs["raw"]["steps"]] == \
+        [("0", 20, 20), ("1", 280, 80)]
+    # earlier runs without those steps (one script, no srun): the job's own figure only
+    fake.jobs.update({str(n): earlier(n, 60, nodes=("node1", "node2")) for n in (1, 2, 3)})
+    runs = next(f for f in explain(tmp_path, slow, fake, Store(f"sqlite:///{tmp_path / 'sdiag.db'}")).findings
+                if f["id"] == "sacct:earlier-runs")
+    assert "by step" not in runs["summary"] and runs["raw"]["steps"] == []
 
 
 def test_twice_the_nodes_in_half_the_time_is_not_slow(tmp_path):
