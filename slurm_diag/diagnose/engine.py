@@ -122,6 +122,9 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
         a["suspect_gpus"] = [g for g in a["suspect_gpus"] if g["node"] in job.nodes]
         if not a["suspect_nodes"] and len(job.nodes) == 1 and a["label"] not in ("scheduler", "software_env"):
             a["suspect_nodes"] = [job.nodes[0]]
+    if a["supporting"][:1] == ["sacct:state"] and job.state == "CANCELLED" and job_facts.cancelled_by_owner(job):
+        a["next_steps"] = [f"nothing to fix in the job: its owner (you, or a script running as you) cancelled "
+                           f"it{' before it started' if not job.nodes else ''}; resubmit it if that was not meant"]
     if a["label"] == "scheduler" and job.state == "COMPLETED":
         a["next_steps"] = ["nothing to do for the job: it completed on a healthy node; the unfit node "
                            "is drained for an administrator"]

@@ -183,6 +183,9 @@ def _logs(job, not_checked: list[str], logs: list) -> list[Evidence]:
                                     "terminal it ran from, not to a file slurm-diag can read", job_id=job.job_id)))
         not_checked.append("the job's output (it went to the terminal srun or salloc ran in)")
         return out
+    if not job.nodes and not job.elapsed_s and job.state not in ("RUNNING", "PENDING"):
+        not_checked.append("the job's output (the job never started, so it wrote none)")
+        return out
     paths = log_paths(job)
     if not paths:
         out.append(Evidence(finding("log:unknown-path", "log", "UNKNOWN",

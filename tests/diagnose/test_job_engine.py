@@ -66,6 +66,17 @@ def test_cancelled_by_its_owner_is_the_users_doing(tmp_path):
     a = check(engine.diagnose_job(job(tmp_path, state="CANCELLED", state_detail=f"CANCELLED by {me}",
                                       exit_code=0, out_text="running\n")))
     assert (a["label"], a["scope"]) == ("scheduler", "user")
+    assert a["next_steps"] == ["nothing to fix in the job: its owner (you, or a script running as you) cancelled "
+                               "it; resubmit it if that was not meant"]
+    # cancelled while it waited: no node, no output to look for, and nothing said to be missing from it
+    d = engine.diagnose_job(job(tmp_path, state="CANCELLED", state_detail=f"CANCELLED by {me}", exit_code=0,
+                                elapsed_s=0, nodes=(), node_list=""))
+    assert d.attribution["next_steps"][0].endswith("cancelled it before it started; resubmit it if that was not meant")
+    assert "the job's output (the job never started, so it wrote none)" in d.not_checked
+    assert not any(f["severity"] == "UNKNOWN" and f["source"] == "log" for f in d.findings), d.findings
+    # an administrator's cancel: where to look for why
+    a = check(engine.diagnose_job(job(tmp_path, state="CANCELLED", state_detail="CANCELLED by 0", user="nobody",
+                                      exit_code=0, out_text="running\n")))
     assert any("`sacct -j 77 -o State,Reason`" in s for s in a["next_steps"])      # this job, not a placeholder
 
 
