@@ -53,6 +53,9 @@ USER_STEPS = {
 
 # a step for one kind of finding, put before its label's steps when that finding decides
 FINDING_STEPS = {
+    "user-arguments": "check the command line against the program's usage (PROGRAM --help, the usage line it "
+                      "printed): an option misspelt, one the installed version does not have, or an argument "
+                      "missing",
     "collective-mismatch": "find where the ranks take different paths (a branch on the rank, an early exit, a "
                            "data-dependent number of steps); rerun with TORCH_DISTRIBUTED_DEBUG=DETAIL and "
                            "PyTorch names the mismatched collectives",

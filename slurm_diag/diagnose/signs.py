@@ -1158,6 +1158,17 @@ sign("user-missing-path", "user_code", "user", "path", 3,
      r"(?:stat|open|access|create regular file|create directory) ['‘][^'’]+['’]: No such file or directory",
      "the job named a script or input that is not at that path (a typo, or a relative path read from another "
      "working directory)", also=("filesystem",))
+# a program the job ran refused its command line (GNU getopt, Python's argparse, click): a misspelt
+# option, one the installed version does not have, a missing argument; most exit 2
+sign("user-arguments", "user_code", "user", "arguments", 2,
+     r"^(?!(?:info|warn(?:ing)?|debug|note|notice)\b)\S+: (?:unrecognized|unrecognised|invalid|unknown|illegal) "
+     r"option\b|"
+     r"^\S+: option ['‘]?-{1,2}[\w-]+['’]? (?:requires an argument|is ambiguous|doesn't allow an argument)|"
+     r"^Try ['‘]\S+ --help['’] (?:or ['‘]\S+ --usage['’] )?for more information|"
+     r"^\S+: error: (?:unrecognized arguments:|the following arguments are required:|argument \S+: |"
+     r"too few arguments|one of the arguments \S+ is required)|"
+     r"^Error: (?:No such option|Missing (?:argument|option)|Invalid value for|Got unexpected extra arguments?)\b",
+     "a program the job ran refused its command line (an unknown or misspelt option, a missing argument)")
 sign("user-resources", "user_code", "user", "process", 2,
      r"fork rejected by pids controller|check_ps_unauth_users: |Could not open stdout file|"
      r"PBS: job killed: ncpus [\d.]+ exceeded limit|\bTERM_(?:PROCESSLIMIT|THREADLIMIT)\b|received 0 items of ancdata|"

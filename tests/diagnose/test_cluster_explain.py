@@ -26,6 +26,7 @@ SCRIPTS = {
     "oom": ("#!/bin/sh\npython3 -c 'import time; b=bytearray(400*1024*1024); time.sleep(5)'\n", ["--mem=60M"]),
     "module": ("#!/bin/sh\npython3 -c 'import flash_attn_missing_here'\n", []),
     "typo": ("#!/bin/sh\npython3 /tmp/sdiag-explain-no-such-script.py\n", []),
+    "usage": ("#!/bin/sh\nls --long-listing /tmp\n", []),          # a misspelt option: exit 2
     "undecided": ("#!/bin/sh\necho starting stage 4\n"
                   "echo 'widgetd: fatal: calibration table for stage 4 could not be reconciled (code 77)' >&2\n"
                   "exit 2\n", ["-e", "/tmp/sdiag-explain-%j.err"]),
@@ -76,6 +77,7 @@ def failed_jobs(devcluster, tinyfs):
     ("oom", "host_oom", "user"),
     ("module", "software_env", "user"),
     ("typo", "user_code", "user"),
+    ("usage", "user_code", "user"),
     ("enospc", "filesystem", "infra"),
 ])
 def test_each_failure_is_explained_by_its_cause(failed_jobs, cluster_env, name, label, scope):

@@ -21,6 +21,14 @@ def diagnose(text, **kw):
 
 
 RULES_FIRST = [  # (line, label, scope)
+    # a program the job ran refused its command line: GNU getopt, argparse, click
+    ("ls: unrecognized option '--long-listing'", "user_code", "user"),
+    ("tar: invalid option -- 'q'", "user_code", "user"),
+    ("Try 'cp --help' for more information.", "user_code", "user"),
+    ("train.py: error: unrecognized arguments: --learning-rate 0.1", "user_code", "user"),
+    ("prep.py: error: the following arguments are required: --data", "user_code", "user"),
+    ("train.py: error: argument --epochs: invalid int value: 'ten'", "user_code", "user"),
+    ("Error: No such option: --fast", "user_code", "user"),
     # sbatch/salloc refusing the job's own request (its node count, account, limits)
     ("sbatch: error: Batch job submission failed: Node count specification invalid", "user_code", "user"),
     ("sbatch: error: Batch job submission failed: Requested time limit is invalid (missing or exceeds some limit)",
@@ -257,6 +265,11 @@ RULES_SECOND = [  # (line, label, scope)
 def test_words_that_only_sound_like_slurm_are_not_the_scheduler():
     a = diagnose("requests.exceptions.HTTPError: 401 Client Error: token has been revoked").attribution
     assert a["label"] != "scheduler"
+
+
+def test_a_warning_about_an_option_is_not_a_refused_command_line():
+    for text in ("WARNING: unknown option 'prefetch' in config, ignored\n", "INFO: invalid option value, using default\n"):
+        assert diagnose(text, exit_code=0).attribution["label"] == "unknown", text
 
 
 def test_a_prolog_failure_that_says_why_is_named_for_the_reason():
