@@ -1155,7 +1155,8 @@ sign("user-missing-path", "user_code", "user", "path", 3,
      r"can't open file ['‘][^'’]+['’]: \[Errno 2\] No such file or directory|"
      r"Fatal error: cannot open file '[^']+': No such file or directory|"
      r"^(?:cp|mv|cat|ln|tar|sort|cut|rsync|gzip|gunzip|zcat|touch|chmod|mkdir): cannot "
-     r"(?:stat|open|access|create regular file|create directory) ['‘][^'’]+['’]: No such file or directory",
+     r"(?:stat|open|access|create regular file|create directory) ['‘][^'’]+['’]: No such file or directory|"
+     r"^Unable to find file or directory ['‘][^'’]+['’]",
      "the job named a script or input that is not at that path (a typo, or a relative path read from another "
      "working directory)", also=("filesystem",))
 # a program the job ran refused its command line (GNU getopt, Python's argparse, click): a misspelt
@@ -1169,6 +1170,19 @@ sign("user-arguments", "user_code", "user", "arguments", 2,
      r"too few arguments|one of the arguments \S+ is required)|"
      r"^Error: (?:No such option|Missing (?:argument|option)|Invalid value for|Got unexpected extra arguments?)\b",
      "a program the job ran refused its command line (an unknown or misspelt option, a missing argument)")
+# the batch script itself is wrong: bash stops at a syntax error, or at a variable `set -u` finds unset
+sign("user-script-error", "user_code", "user", "script", 2,
+     r"(?:slurm_script|\.sh|\.bash|\bbash|\bsh): (?:line )?\d+: (?:syntax error\b|(?!__lmod)\S+: unbound variable$|"
+     r"\S+: bad substitution$|unexpected EOF while looking for matching)",
+     "the job's script has an error of its own (a syntax error, a variable used unset under set -u)")
+# a path the job named that its user may not open: a redirect, mkdir, cp or touch into a directory of
+# someone else's (tier 3, like a missing path: a stronger cause outranks it; the site's ACLs may be wrong)
+sign("user-path-denied", "user_code", "user", "path", 3,
+     r"(?:slurm_script|\.sh|\.bash): line \d+: \S+: Permission denied$|"
+     r"^(?:cp|mv|mkdir|touch|ln|tee|tar|rsync|install): cannot (?:create (?:regular file|directory|symbolic link)|touch|"
+     r"open|remove|move) ['‘][^'’]+['’](?: to ['‘][^'’]+['’])?: Permission denied",
+     "the job named a path its user may not write or open (a directory of another user or group)",
+     also=("filesystem",))
 sign("user-resources", "user_code", "user", "process", 2,
      r"fork rejected by pids controller|check_ps_unauth_users: |Could not open stdout file|"
      r"PBS: job killed: ncpus [\d.]+ exceeded limit|\bTERM_(?:PROCESSLIMIT|THREADLIMIT)\b|received 0 items of ancdata|"

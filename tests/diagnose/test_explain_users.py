@@ -126,3 +126,25 @@ def test_a_user_whose_output_file_exists_and_is_roots_is_told_so(user, devcluste
         assert taken.read_text() == "root's\n"
     finally:
         taken.unlink()
+
+
+def test_a_user_whose_job_writes_where_they_may_not_is_told_it_is_their_path(user, devcluster, slurm):  # noqa: F811
+    """The job itself (not its -o) creates a directory and writes a file in a directory root owns:
+    bash and mkdir say "Permission denied", and the user's explain calls it the job's own path."""
+    closed = Path(f"/tmp/sdiag-explain-rootdir-{time.time_ns()}")
+    closed.mkdir(mode=0o755)
+    try:
+        script = f"#!/bin/sh\necho start\nmkdir {closed}/run1\necho done > {closed}/result.txt\n"
+        out = unix_user.run_as(user, [shutil.which("sbatch"), "--parsable", "--chdir=/tmp",
+                                      "-o", "/tmp/sdiag-explain-%j.out"], env=_env(user, devcluster), input=script.encode())
+        assert out.returncode == 0, out.stderr
+        job_id = out.stdout.strip().split(";")[0]
+        _wait_accounted(user, devcluster, job_id)
+        own = _sdiag(user, devcluster, "explain", job_id, "--json")
+        assert own.returncode == 0, own.stderr
+        a = json.loads(own.stdout)["attribution"]
+        assert (a["label"], a["scope"]) == ("user_code", "user"), a
+        assert a["supporting"][0].endswith(":user-path-denied") and "Permission denied" in a["explanation"], a
+        assert not any(closed.iterdir())
+    finally:
+        shutil.rmtree(closed)

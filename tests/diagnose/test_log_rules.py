@@ -29,6 +29,15 @@ RULES_FIRST = [  # (line, label, scope)
     ("prep.py: error: the following arguments are required: --data", "user_code", "user"),
     ("train.py: error: argument --epochs: invalid int value: 'ten'", "user_code", "user"),
     ("Error: No such option: --fast", "user_code", "user"),
+    # the batch script's own errors, and paths its user may not write
+    ("/var/spool/slurmd/job1234/slurm_script: line 9: syntax error near unexpected token `fi'", "user_code", "user"),
+    ("run.sh: line 12: syntax error: unexpected end of file", "user_code", "user"),
+    ("/var/spool/slurmd/job1234/slurm_script: line 5: DATA_DIR: unbound variable", "user_code", "user"),
+    ("/var/spool/slurmd/job1234/slurm_script: line 3: /projects/alpha/results.txt: Permission denied",
+     "user_code", "user"),
+    ("mkdir: cannot create directory '/scratch/bob/run1': Permission denied", "user_code", "user"),
+    ("cp: cannot create regular file '/projects/alpha/model.pt': Permission denied", "user_code", "user"),
+    ("Unable to find file or directory 'inputs.mat'.", "user_code", "user"),
     # sbatch/salloc refusing the job's own request (its node count, account, limits)
     ("sbatch: error: Batch job submission failed: Node count specification invalid", "user_code", "user"),
     ("sbatch: error: Batch job submission failed: Requested time limit is invalid (missing or exceeds some limit)",
@@ -265,6 +274,11 @@ RULES_SECOND = [  # (line, label, scope)
 def test_words_that_only_sound_like_slurm_are_not_the_scheduler():
     a = diagnose("requests.exceptions.HTTPError: 401 Client Error: token has been revoked").attribution
     assert a["label"] != "scheduler"
+
+
+def test_lmods_own_unset_variable_is_not_the_jobs_script():
+    d = diagnose("/usr/share/lmod/lmod/init/bash: line 26: __lmod_vx: unbound variable\n", exit_code=1)
+    assert d.attribution["label"] == "software_env" and "log:user-script-error" not in d.attribution["supporting"]
 
 
 def test_a_warning_about_an_option_is_not_a_refused_command_line():
