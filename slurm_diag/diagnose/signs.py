@@ -874,9 +874,10 @@ sign("user-ml-config", "user_code", "user", "python", 2,
 sign("env-gpu-unsupported", "software_env", "infra", "driver", 2,
      r"is not supported by the NVIDIA [\d.]+ driver release",
      "the node's NVIDIA driver does not support this GPU (a driver older than the GPU, or the wrong driver branch)")
-# not on INFO lines: NCCL looking for an optional plugin, JAX probing for a TPU, Apptainer's notices
+# not on INFO lines: NCCL looking for an optional plugin, JAX probing for a TPU, Apptainer's notices;
+# nor the dynamic loader skipping a preload it cannot open (it says "ignored" and runs the program)
 sign("env-import", "software_env", "user", "python", 2,
-     r"^(?!.*\bNCCL INFO\b)(?!\s*INFO:).*?(?:"
+     r"^(?!.*\bNCCL INFO\b)(?!\s*INFO:)(?!.*\bcannot be preloaded\b.*: ignored\.?$).*?(?:"
      r"\b(?:ImportError|ModuleNotFoundError)\b|No module named|undefined symbol|"
      r"cannot open shared object file|version `GLIBC\w*_[\d.]+' not found|"
      r"GLIBCXX_[\d.]+' not found|command not found|: not found$|symbol lookup error|"
@@ -886,6 +887,7 @@ sign("env-import", "software_env", "user", "python", 2,
      r"Unable to locate a modulefile for|"
      r"compiled using NumPy \d\.x cannot be run|numpy\.core\.multiarray failed to import|"
      r"module compiled against API version \w+ but this version of numpy|cuDNN version incompatibility|"
+     r"size changed, may indicate binary incompatibility|"
      r"DNN library initialization failed|C\+\+\d\d or later compatible compiler is required|"
      r"unrecognized command line option '-std=c\+\+\d\d'|"
      r"module '(?:numpy|scipy|pandas|torch|tensorflow|jax|transformers)' has no attribute|"

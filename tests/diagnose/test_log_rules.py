@@ -38,6 +38,9 @@ RULES_FIRST = [  # (line, label, scope)
     ("mkdir: cannot create directory '/scratch/bob/run1': Permission denied", "user_code", "user"),
     ("cp: cannot create regular file '/projects/alpha/model.pt': Permission denied", "user_code", "user"),
     ("Unable to find file or directory 'inputs.mat'.", "user_code", "user"),
+    # a compiled extension built against another numpy: the environment, not the job's code
+    ("ValueError: numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from C header, "
+     "got 88 from PyObject", "software_env", "user"),
     # sbatch/salloc refusing the job's own request (its node count, account, limits)
     ("sbatch: error: Batch job submission failed: Node count specification invalid", "user_code", "user"),
     ("sbatch: error: Batch job submission failed: Requested time limit is invalid (missing or exceeds some limit)",
@@ -274,6 +277,12 @@ RULES_SECOND = [  # (line, label, scope)
 def test_words_that_only_sound_like_slurm_are_not_the_scheduler():
     a = diagnose("requests.exceptions.HTTPError: 401 Client Error: token has been revoked").attribution
     assert a["label"] != "scheduler"
+
+
+def test_a_preload_the_loader_skipped_is_not_a_missing_library():
+    d = diagnose("ERROR: ld.so: object '/opt/site/libtrace.so' from LD_PRELOAD cannot be preloaded (cannot open "
+                 "shared object file): ignored.\n", exit_code=0)
+    assert d.attribution["label"] == "unknown" and not d.alternatives
 
 
 def test_lmods_own_unset_variable_is_not_the_jobs_script():
