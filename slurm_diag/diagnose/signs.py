@@ -287,7 +287,7 @@ sign("host-oom-python", "host_oom", "user", "memory", 2,
      r"Failed attempt to allocate \d+\s?bytes|Failed to allocate \d+ bytes of memory(?! on (?:the )?(?:device|GPU))|"
      r"Container killed by YARN for exceeding (?:physical|virtual) memory|Could not reserve enough space for \S+ object heap|"
      r"forrtl: severe \(41\): insufficient virtual memory|AddressSanitizer: out of memory|"
-     r"internal compiler error: Killed \(program|"
+     r"internal compiler error: Killed \(program|^fatal error: runtime: out of memory|"
      r"DefaultCPUAllocator: (?:not enough memory|can't allocate memory)|"
      r"java\.lang\.OutOfMemoryError(?!: (?:unable to create new native thread|Requested array size exceeds VM limit))|"
      r"insufficient memory for the Java Runtime Environment|Native memory allocation \(\w+\) failed|"
@@ -418,7 +418,8 @@ sign("policy-limit", "scheduler", "user", "slurm", 1,
 sign("request-invalid", "user_code", "user", "slurm", 1,
      r"Requested node configuration is not available|Invalid (?:account|partition|qos)|"
      r"Process requirement exceeds available (?:CPUs|memory)|CPU count per node can not be satisfied|"
-     r"Unable to allocate resources(?!: Required partition not available \(inactive or drain\))|QOSMax\w+|AssocMax\w+|Invalid generic resource \(gres\) specification|"
+     r"Unable to allocate resources(?!: Required partition not available \(inactive or drain\)|: Job/step already completing)|"
+     r"Job submit/allocate failed: (?!Job/step already completing)|QOSMax\w+|AssocMax\w+|Invalid generic resource \(gres\) specification|"
      r"More processors requested than permitted|\((?:PartitionTimeLimit|PartitionNodeLimit|BadConstraints|"
      r"DependencyNeverSatisfied|InvalidAccount|QOSNotAllowed|(?:Assoc|QOS)Grp\w+)\)|QOSMaxSubmitJob\w*|"
      r"qsub: (?:Job violates queue|would exceed|Job exceeds queue resource limits|Unauthorized Request|Unknown queue)|"
@@ -812,7 +813,9 @@ sign("env-ml-stack", "software_env", "user", "python", 2,
 # configure not finding a working compiler or dependency, linkers refusing objects, a binary built for
 # a newer CPU than the node's
 sign("env-build-stack", "software_env", "user", "build", 2,
-     r"requires a different Python: |Failed to build installable wheels|fatal error: [\w./+-]{1,80}\.h(?:pp)?: No such file or directory|Could not build wheels for|"
+     r"requires a different Python: |Failed to build installable wheels|Command '\['ninja', '-v'\]' returned non-zero exit status|"
+     r"PyTorch was compiled without NCCL support|Distributed package doesn't have NCCL built in|"
+     r"has no attribute 'cadam32bit_grad_fp32'|fatal error: [\w./+-]{1,80}\.h(?:pp)?: No such file or directory|Could not build wheels for|"
      r"Getting requirements to build wheel did not run successfully|Encountered error while generating package metadata|"
      r"CorruptedEnvironmentError|__cuda, which is missing on the system|No compilers for operating system \S+ satisfy spec|"
      r"Compiler \S+ requested for \S+ cannot be found|is not compatible with this machine|No CMAKE_\w+_COMPILER could be found|"
@@ -877,7 +880,8 @@ sign("env-gpu-unsupported", "software_env", "infra", "driver", 2,
 # not on INFO lines: NCCL looking for an optional plugin, JAX probing for a TPU, Apptainer's notices;
 # nor the dynamic loader skipping a preload it cannot open (it says "ignored" and runs the program)
 sign("env-import", "software_env", "user", "python", 2,
-     r"^(?!.*\bNCCL INFO\b)(?!\s*INFO:)(?!.*\bcannot be preloaded\b.*: ignored\.?$).*?(?:"
+     r"^(?!.*\bNCCL INFO\b)(?!\s*INFO:)(?!.*\bcannot be preloaded\b.*: ignored\.?$)"
+     r"(?!\s*libibverbs: Warning: couldn't load driver).*?(?:"
      r"\b(?:ImportError|ModuleNotFoundError)\b|No module named|undefined symbol|"
      r"cannot open shared object file|version `GLIBC\w*_[\d.]+' not found|"
      r"GLIBCXX_[\d.]+' not found|command not found|: not found$|symbol lookup error|"
@@ -894,7 +898,7 @@ sign("env-import", "software_env", "user", "python", 2,
      r"Torch not compiled with CUDA enabled|CUDA_HOME environment variable is not set|No CUDA runtime is found|"
      r"CUDA_HOME does not exist|CUDA driver is a stub library|cudaErrorStubLibrary|Unable to load cuDNN|"
      r"libdevice not found|/ld: cannot find -l\w+|Transformers does not recognize this architecture|"
-     r"NetCDF: (?:Filter error|Attempt to use feature that was not turned on)|FATAL: kernel too old|"
+     r"NetCDF: (?:Filter error|Attempt to use feature that was not turned on)|FATAL:\s+kernel too old|"
      r"can't execve\(2\): .*No such file or directory|Fatal Python error: init_fs_encoding|"
      r"cannot allocate memory in static TLS block|OMP: Error #15|Intel MKL FATAL ERROR: Cannot load|"
      r"is not a supported wheel on this platform|Run 'conda init' before 'conda activate'|argument COMMAND: invalid choice: 'activate'|EnvironmentNotWritableError|"
@@ -1243,6 +1247,9 @@ sign("user-exception", "user_code", "user", "python", 3,
      r"AssertionError|FileNotFoundError|NotImplementedError|RecursionError|UnboundLocalError|"
      r"json\.decoder\.JSONDecodeError|StopIteration|PermissionError|IsADirectoryError)\b|"
      r"Expected all tensors to be on the same device|size mismatch|shape .* is invalid|"
+     r"shapes cannot be multiplied|Error\(s\) in loading state_dict for|does not require grad and does not have a grad_fn|"
+     r"needed for gradient computation has been modified by an inplace operation|"
+     r"The size of tensor a \(\d+\) must match the size of tensor b|^\s*(?:IndentationError|TabError)\b|"
      r"loss is nan|NaN or Inf found|Assertion `.*' failed",
      "the job's own code raised an error")
 # other languages' runtimes reporting the program's own error (Fortran, C++, the sanitizers, R, Julia,
@@ -1255,7 +1262,9 @@ sign("user-runtime-error", "user_code", "user", "process", 3,
      r"Error: C stack usage|ERROR: LoadError: (?:StackOverflowError|BoundsError|DimensionMismatch|MethodError|"
      r"UndefVarError|DomainError|InexactError)|java\.lang\.StackOverflowError|Job aborted due to stage failure|"
      r"relocation truncated to fit|No rule to make target|does not match the source .* used to generate cache|"
-     r"OpenBLAS blas_thread_init: pthread_create failed|likely cause is an infinite recursion",
+     r"OpenBLAS blas_thread_init: pthread_create failed|likely cause is an infinite recursion|"
+     r"^panic: runtime error: |^thread '[^']*' panicked at |"
+     r"^Exception in thread \"[^\"]+\" (?:java|scala)\.\S*(?:Exception|AssertionError)\b",
      "the job's program failed on its own error (its code, its input or its build)", also=("software_env",))
 # an Intel Fortran traceback through a routine of the program's own sources named for aborting: the
 # program stopped itself on an error it detected (its input, its configuration); a libc abort has

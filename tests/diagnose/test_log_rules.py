@@ -38,6 +38,20 @@ RULES_FIRST = [  # (line, label, scope)
     ("mkdir: cannot create directory '/scratch/bob/run1': Permission denied", "user_code", "user"),
     ("cp: cannot create regular file '/projects/alpha/model.pt': Permission denied", "user_code", "user"),
     ("Unable to find file or directory 'inputs.mat'.", "user_code", "user"),
+    # what an administrator knows without a thread: a build that failed, a torch built without NCCL,
+    # the model's own shape and autograd errors, other languages' panics, Go's out of memory
+    ("subprocess.CalledProcessError: Command '['ninja', '-v']' returned non-zero exit status 1.", "software_env", "user"),
+    ("RuntimeError: Distributed package doesn't have NCCL built in", "software_env", "user"),
+    ("FATAL:   kernel too old", "software_env", "user"),
+    ("RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x512 and 256x10)", "user_code", "user"),
+    ("RuntimeError: Error(s) in loading state_dict for Net:", "user_code", "user"),
+    ("RuntimeError: element 0 of tensors does not require grad and does not have a grad_fn", "user_code", "user"),
+    ("IndentationError: unexpected indent", "user_code", "user"),
+    ("panic: runtime error: index out of range [5] with length 5", "user_code", "user"),
+    ("thread 'main' panicked at 'called `Option::unwrap()` on a `None` value', src/main.rs:10:5", "user_code", "user"),
+    ('Exception in thread "main" java.lang.NullPointerException', "user_code", "user"),
+    ("fatal error: runtime: out of memory", "host_oom", "user"),
+    ("salloc: error: Job submit/allocate failed: Time limit specification invalid", "user_code", "user"),
     # a compiled extension built against another numpy: the environment, not the job's code
     ("ValueError: numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from C header, "
      "got 88 from PyObject", "software_env", "user"),
@@ -283,6 +297,14 @@ def test_a_preload_the_loader_skipped_is_not_a_missing_library():
     d = diagnose("ERROR: ld.so: object '/opt/site/libtrace.so' from LD_PRELOAD cannot be preloaded (cannot open "
                  "shared object file): ignored.\n", exit_code=0)
     assert d.attribution["label"] == "unknown" and not d.alternatives
+
+
+def test_noise_every_mpi_job_prints_and_a_step_launched_as_the_job_ends_are_no_cause():
+    for text in ("libibverbs: Warning: couldn't load driver 'libmlx4-rdmav34.so': libmlx4-rdmav34.so: cannot open "
+                 "shared object file: No such file or directory\n",
+                 "srun: error: Unable to create step for job 55: Job/step already completing or completed\n",
+                 "srun: error: Unable to allocate resources: Job/step already completing or completed\n"):
+        assert diagnose(text, exit_code=0).attribution["label"] == "unknown", text
 
 
 def test_lmods_own_unset_variable_is_not_the_jobs_script():
