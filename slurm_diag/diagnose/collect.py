@@ -216,9 +216,9 @@ def weigh(job, own: list[Evidence], around: list[Evidence]) -> list[Evidence]:
     """Node-side evidence explains a job only when it fits how the job ended. A throttled GPU or a
     slow node explains a job that ran slow (finished, timed out, still running), never one that
     failed, nor one that sat idle until its time limit, nor one that ran as fast as its earlier
-    runs, nor a running job that shows no sign of running slow yet; a GPU's fault does not explain a job that Slurm gave no GPU, nor one it gave other GPUs
-    of that node (the job's prolog records which); GPU or fabric faults do not explain a Python
-    error or a missing module. Evidence that does not fit drops to the alternatives (tier 5); a
+    runs, nor a running job that shows no sign of running slow yet; a GPU's fault does not explain
+    a job that Slurm gave no GPU, nor one it gave other GPUs of that node (the job's prolog records
+    which); GPU or fabric faults do not explain a Python error or a missing module. Evidence that does not fit drops to the alternatives (tier 5); a
     node that went down under the job always counts."""
     decisive = [e for e in own if e.label and e.tier <= 3]
     independent = any((e.label, e.component) in _INDEPENDENT or e.label in _INDEPENDENT_LABELS for e in decisive)
