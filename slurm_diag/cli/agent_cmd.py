@@ -11,7 +11,7 @@ from slurm_diag.cli.output import emit_json
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_since(text: str):
+def parse_since(text: str, hint: str = "sdiag-agent agent run --since 2h"):
     """``30m``, ``2h``, ``1d``, ``90s`` or Slurm's ``[D-]HH:MM:SS`` -> timedelta."""
     from datetime import timedelta
 
@@ -23,8 +23,7 @@ def parse_since(text: str):
     if re.fullmatch(r"(\d+-)?(\d+:){1,2}\d+", (text or "").strip()):
         from slurm_diag.slurm.parse import duration_s
         return timedelta(seconds=duration_s(text))
-    raise UsageError(f"--since: expected a duration like 30m, 2h, 1d or 01:30:00, found {text!r}",
-                     hint="sdiag-agent agent run --since 2h")
+    raise UsageError(f"--since: expected a duration like 30m, 2h, 1d or 01:30:00, found {text!r}", hint=hint)
 
 
 @click.group("agent")

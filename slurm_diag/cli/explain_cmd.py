@@ -17,17 +17,46 @@ SCOPE_WORDS = {"user": "your job", "infra": "the cluster"}
               help="diagnose a log alone (a file, or - for standard input): another scheduler's log, a ticket")
 @click.option("--state", default=None, help="with --log: the job's final state, if known (TIMEOUT, OUT_OF_MEMORY ...)")
 @click.option("--exit-code", type=int, default=None, help="with --log: the job's exit code, if known (137, 139 ...)")
-@click.option("--json", "as_json", is_flag=True, help="print JSON (validates against explain.schema.json)")
-def command(job_id, log_path, state, exit_code, as_json) -> None:
+@click.option("--since", default=None, metavar="DURATION",
+              help="instead of one job: your jobs that ended badly in the last DURATION (30m, 12h, 2d), each "
+                   "with its cause")
+@click.option("--user", "user", default=None, help="with --since: this user's jobs (an administrator's option)")
+@click.option("--all", "everyone", is_flag=True, help="with --since: every user's jobs (an administrator's option)")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+              help="with --since: explain at most this many, the newest")
+@click.option("--json", "as_json", is_flag=True,
+              help="print JSON (validates against explain.schema.json; with --since explain_recent.schema.json)")
+def command(job_id, log_path, state, exit_code, since, user, everyone, limit, as_json) -> None:
     """Explain JOB_ID, or a log given with --log: the cause, whose it is, the evidence and the next step.
+    With --since, every job of yours that ended badly in that time, one line each.
 
-    Exit codes: 0 explained (the cause may still be `unknown`), 2 bad input, 3 could not check.
+    Exit codes: 0 explained (the cause may still be `unknown`), 2 bad input, 3 could not check,
+    4 refused (another user's job, or --user/--all without being an administrator).
     """
     from slurm_diag.errors import UsageError
 
+    if since:
+        if job_id or log_path or state or exit_code is not None:
+            raise UsageError("--since lists your recent jobs: it takes no job id, --log, --state or --exit-code",
+                             hint="sdiag-agent explain --since 1d   or   sdiag-agent explain 1234")
+        if user and everyone:
+            raise UsageError("--user and --all: give one", hint="sdiag-agent explain --since 1d --all")
+        from slurm_diag.cli import explain_recent
+        from slurm_diag.cli.agent_cmd import parse_since
+
+        doc = explain_recent.recent_doc(parse_since(since, hint="sdiag-agent explain --since 1d"), user,
+                                        everyone, limit)
+        if as_json:
+            emit_json(doc, schema="explain_recent")
+        else:
+            explain_recent.render(doc)
+        return
+    if user or everyone:
+        raise UsageError("--user and --all go with --since", hint="sdiag-agent explain --since 1d --all")
     if bool(job_id) == bool(log_path):
         raise UsageError("give a job id or --log FILE (one of the two)",
-                         hint="sdiag-agent explain 1234   or   sdiag-agent explain --log slurm-1234.out")
+                         hint="sdiag-agent explain 1234   or   sdiag-agent explain --log slurm-1234.out"
+                              "   or   sdiag-agent explain --since 1d")
     if job_id and (state or exit_code is not None):
         raise UsageError("--state and --exit-code go with --log; for a job id they come from Slurm",
                          hint=f"sdiag-agent explain {job_id}")

@@ -148,3 +148,43 @@ def test_a_user_whose_job_writes_where_they_may_not_is_told_it_is_their_path(use
         assert not any(closed.iterdir())
     finally:
         shutil.rmtree(closed)
+
+
+def test_a_user_lists_their_jobs_that_ended_badly_and_only_theirs(user, devcluster, cluster_env, slurm):  # noqa: F811
+    """`explain --since`: two of the user's jobs fail (a missing module, a misspelt option) and one of
+    root's; the user's list holds their two, each with its cause, and the JSON validates. Another
+    user's jobs, or every user's, are an administrator's to list: the user is refused (exit 4) and
+    root sees all three."""
+    from slurm_diag import schemas
+
+    ids = []
+    for wrap in ("python3 -c 'import sdiag_missing_module_here'", "ls --long-listing /tmp"):
+        out = unix_user.run_as(user, [shutil.which("sbatch"), "--parsable", "--chdir=/tmp", "-o",
+                                      "/tmp/sdiag-explain-%j.out", "--job-name", "recent", "--wrap", wrap],
+                               env=_env(user, devcluster))
+        assert out.returncode == 0, out.stderr
+        ids.append(out.stdout.strip().split(";")[0])
+    roots = subprocess.run(["sbatch", "--parsable", "--chdir=/tmp", "-o", "/dev/null", "--wrap", "exit 5"],
+                           capture_output=True, text=True, timeout=30,
+                           env={"PATH": "/usr/bin:/bin", "SLURM_CONF": str(devcluster.slurm_conf)})
+    root_id = roots.stdout.strip()
+    for job_id in ids:
+        _wait_accounted(user, devcluster, job_id)
+    slurm.wait(root_id, timeout=60)
+
+    listed = _sdiag(user, devcluster, "explain", "--since", "10m", "--json")
+    assert listed.returncode == 0, listed.stderr
+    doc = json.loads(listed.stdout)
+    assert not schemas.output_errors("explain_recent", doc)
+    causes = {row["job"]["job_id"]: row["attribution"]["label"] for row in doc["jobs"]}
+    assert doc["user"] == user.pw_name and {row["job"]["user"] for row in doc["jobs"]} == {user.pw_name}
+    assert (causes.get(ids[0]), causes.get(ids[1])) == ("software_env", "user_code"), causes
+    assert root_id not in causes
+    text = _sdiag(user, devcluster, "explain", "--since", "10m").stdout
+    assert f"{ids[1]}" in text and "user_code (your job)" in text and "By cause:" in text
+
+    for args in (("--all",), ("--user", "root")):
+        refused = _sdiag(user, devcluster, "explain", "--since", "10m", *args)
+        assert refused.returncode == EXIT_REFUSED and "Traceback" not in refused.stderr, refused.stderr
+    everyone = json.loads(sdiag("explain", "--since", "10m", "--all", "--json", env=cluster_env).stdout)
+    assert {*ids, root_id} <= {row["job"]["job_id"] for row in everyone["jobs"]} and everyone["user"] is None

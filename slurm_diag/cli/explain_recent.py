@@ -1,0 +1,79 @@
+"""`sdiag-agent explain --since DURATION`: the caller's jobs that ended badly in a window, one line
+each with its cause and whose it is, then how many of each cause. What a user asks on a Monday
+morning ("why did my jobs fail over the weekend?") and an administrator after an incident
+(`--all`). Each job is the same diagnosis `explain JOBID` gives; the jobs' node events and node
+records are read once for all of them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+import click
+
+from slurm_diag.cli.output import clip
+
+# how a job ends badly; a job that COMPLETED is left out (exit 0 by definition in sacct's states)
+ENDED_BADLY = ("FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "PREEMPTED", "DEADLINE", "CANCELLED")
+OWN_JOBS = "sdiag-"            # slurm-diag's own probe sweeps and agent passes judge themselves
+
+
+def recent_doc(since, user: str | None, everyone: bool, limit: int) -> dict:
+    """The jobs of ``user`` (the caller by default; every user's with ``everyone``) that ended
+    badly in the last ``since`` (a timedelta), newest first, at most ``limit`` explained."""
+    from slurm_diag import config
+    from slurm_diag.cli.explain_cmd import _diagnoser, _job_summary
+    from slurm_diag.diagnose.collect import NodeHistory
+    from slurm_diag.diagnose.node_facts import when
+    from slurm_diag.errors import PermissionRefused
+    from slurm_diag.identity import Access, Caller
+    from slurm_diag.slurm import default_client
+
+    cfg = config.load()
+    caller = Caller.current()
+    if (everyone or (user and user != caller.name)) and not Access.from_config(cfg).privileged(caller):
+        raise PermissionRefused(f"only your own jobs ({caller.name}) can be listed, not "
+                                + ("every user's" if everyone else f"{user}'s"),
+                                hint="sdiag-agent explain --since 1d lists yours; an administrator (root, SlurmUser "
+                                     "or an approver in access.approvers) may list any user's")
+    who = None if everyone else (user or caller.name)
+    until = datetime.now().astimezone()
+    start = until - since
+    client = default_client(cfg)
+    jobs = [j for j in client.list_jobs(start, until, ENDED_BADLY, user=who)
+            if not (j.name or "").startswith(OWN_JOBS) and start <= (when(j.end) or until) <= until]
+    jobs.sort(key=lambda j: when(j.end) or until, reverse=True)
+    shown = jobs[:limit]
+    diagnose = _diagnoser(cfg, client)
+    history = NodeHistory(client, shown)
+    rows = []
+    for job in shown:
+        a = diagnose(job, history)["attribution"]
+        rows.append({"job": {**{k: v for k, v in _job_summary(job).items()
+                                if k in ("job_id", "name", "user", "state", "state_detail", "exit_code", "nodes")},
+                             "end": job.end},
+                     "attribution": a})
+    counts = Counter(r["attribution"]["label"] for r in rows)
+    return {"since": start.isoformat(timespec="seconds"), "until": until.isoformat(timespec="seconds"),
+            "user": who, "jobs": rows, "counts": dict(counts.most_common()), "not_shown": len(jobs) - len(shown)}
+
+
+def render(doc: dict) -> None:
+    from slurm_diag.cli.explain_cmd import SCOPE_WORDS
+
+    whose = f"{doc['user']}'s jobs" if doc["user"] else "jobs of every user"
+    if not doc["jobs"]:
+        click.echo(f"No {whose.replace('jobs', 'job', 1)} ended badly (failed, timed out, ran out of memory, lost its "
+                   f"node, was cancelled or preempted) between {doc['since']} and {doc['until']}.")
+        return
+    click.echo(f"{len(doc['jobs'])} of {whose} ended badly between {doc['since']} and {doc['until']}"
+               + (f" (the {doc['not_shown']} older ones not shown: --limit)" if doc["not_shown"] else "") + ":")
+    width = max(len(r["job"]["job_id"]) for r in doc["jobs"])
+    for row in doc["jobs"]:
+        job, a = row["job"], row["attribution"]
+        cause = "undetermined" if a["label"] == "unknown" else f"{a['label']} ({SCOPE_WORDS[a['scope']]})"
+        owner = f" {job['user']}" if not doc["user"] else ""
+        click.echo(f"  {job['job_id']:<{width}}{owner} {clip(job['name'], 20):<20} {job['state']:<13} {cause}: "
+                   f"{clip(a['explanation'], 110)}")
+    click.echo("By cause: " + ", ".join(f"{label} {n}" for label, n in doc["counts"].items()))
+    click.echo("Next: sdiag-agent explain JOBID for one job's evidence and what to do")

@@ -1,0 +1,86 @@
+"""`explain --since` over the fake Slurm client: which jobs it lists (the caller's, ended badly, in the
+window, not slurm-diag's own), in what order, how many, and what it refuses. The same command runs
+against the real cluster as an ordinary user in test_explain_users.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+from datetime import datetime, timedelta
+
+import pytest
+
+from slurm_diag import schemas
+from slurm_diag.errors import EXIT_REFUSED
+from slurm_diag.slurm.fake import FakeSlurmClient
+from slurm_diag.slurm.records import Job
+from tests.conftest import run_main
+
+ME = pwd.getpwuid(os.getuid()).pw_name
+NOW = datetime.now().astimezone()
+
+
+def ended(job_id: str, hours_ago: float, state="FAILED", exit_code=1, user=ME, name="train", tmp=None) -> Job:
+    end = NOW - timedelta(hours=hours_ago)
+    out = None
+    if tmp is not None:
+        out = tmp / f"slurm-{job_id}.out"
+        out.write_text("Traceback (most recent call last):\n  File \"t.py\", line 1, in <module>\n"
+                       "KeyError: 'lr'\n" if state == "FAILED" else "epoch 3\n")
+    return Job(job_id=job_id, job_id_raw=job_id, name=name, user=user, partition="gpu", state=state,
+               state_detail=state, exit_code=exit_code, signal=0, elapsed_s=60, time_limit_s=3600,
+               nodes=("node1",), node_list="node1", start=(end - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S"),
+               end=end.strftime("%Y-%m-%dT%H:%M:%S"), stdout=str(out) if out else None)
+
+
+@pytest.fixture()
+def fake(tmp_path, monkeypatch):
+    monkeypatch.setenv("SDIAG_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("SDIAG_CONFIG", raising=False)
+    client = FakeSlurmClient(["node1"])
+    client.jobs.update({j.job_id: j for j in (
+        ended("11", 1, tmp=tmp_path),                                   # the newest
+        ended("12", 2, state="TIMEOUT", exit_code=0, tmp=tmp_path),
+        ended("13", 3, state="COMPLETED", exit_code=0, tmp=tmp_path),   # ended well
+        ended("14", 72, tmp=tmp_path),                                  # before the window
+        ended("15", 1, name="sdiag-gemm", tmp=tmp_path),                # a probe sweep of slurm-diag's
+        ended("16", 1, user="someone-else", tmp=tmp_path),              # another user's
+    )})
+    import slurm_diag.slurm
+
+    monkeypatch.setattr(slurm_diag.slurm, "default_client", lambda cfg=None: client)
+    return client
+
+
+def test_the_callers_jobs_that_ended_badly_in_the_window_newest_first(fake, capsys):
+    code, out, err = run_main(capsys, "explain", "--since", "1d", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert not schemas.output_errors("explain_recent", doc)
+    assert [row["job"]["job_id"] for row in doc["jobs"]] == ["11", "12"]
+    assert doc["jobs"][0]["attribution"]["label"] == "user_code" and doc["user"] == ME
+    assert doc["jobs"][1]["attribution"]["label"] == "time_limit"
+    assert doc["counts"] == {"user_code": 1, "time_limit": 1} and doc["not_shown"] == 0
+    code, out, _ = run_main(capsys, "explain", "--since", "1d", "--limit", "1")
+    assert code == 0 and "(the 1 older ones not shown: --limit)" in out and "\n  11 " in out
+    assert "user_code (your job)" in out and "By cause: user_code 1" in out
+
+
+def test_a_window_with_nothing_in_it_says_so(fake, capsys):
+    code, out, _ = run_main(capsys, "explain", "--since", "10m")
+    assert code == 0 and out.startswith(f"No {ME}'s job ended badly")
+
+
+def test_every_users_jobs_are_an_administrators_to_list(fake, capsys, monkeypatch):
+    from slurm_diag import identity
+
+    code, out, _ = run_main(capsys, "explain", "--since", "1d", "--all", "--json")
+    if os.getuid() == 0:                        # root may: the other user's job is listed too
+        assert code == 0 and "16" in {row["job"]["job_id"] for row in json.loads(out)["jobs"]}
+    monkeypatch.setattr(identity.Access, "privileged", lambda self, caller: False)
+    for args in (("--all",), ("--user", "someone-else")):
+        code, out, err = run_main(capsys, "explain", "--since", "1d", *args)
+        assert code == EXIT_REFUSED and out == "" and "only your own jobs" in err, err
+    code, _, err = run_main(capsys, "explain", "--since", "1d", "--user", ME)
+    assert code == 0, err
