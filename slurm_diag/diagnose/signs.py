@@ -285,7 +285,7 @@ sign("host-oom-python", "host_oom", "user", "memory", 2,
      r"ArrowMemoryError: malloc of size|ObjectStoreFullError|put on hold by SYSTEM_PERIODIC_HOLD due to memory usage|"
      r"not enough memory for BAM sorting|couldn't allocate memory for bam_mem|<jemalloc>: Error in malloc\(\): out of memory|"
      r"Failed attempt to allocate \d+\s?bytes|Failed to allocate \d+ bytes of memory(?! on (?:the )?(?:device|GPU))|"
-     r"Container killed by YARN for exceeding (?:physical|virtual) memory|Could not reserve enough space for \S+ object heap|"
+     r"Container killed by YARN for exceeding (?:physical |virtual )?memory|Could not reserve enough space for \S+ object heap|"
      r"forrtl: severe \(41\): insufficient virtual memory|AddressSanitizer: out of memory|"
      r"internal compiler error: Killed \(program|^fatal error: runtime: out of memory|"
      r"DefaultCPUAllocator: (?:not enough memory|can't allocate memory)|"
@@ -473,6 +473,12 @@ sign("fs-write-failed", "filesystem", "user", "storage", 2,
      r"forrtl: severe \(38\): error during write|amrex::Error::\d+::Write of .{1,80} failed",
      "writing a checkpoint or an output file failed part-way (the disk or quota filled, or its filesystem "
      "failed)", also=("user_code",))
+# the filesystem the job writes to cannot do what it asked (a symlink on a cloud-drive or FAT mount, a
+# lock on NFS without lockd): EOPNOTSUPP, the job's choice of place to write
+sign("fs-unsupported", "filesystem", "user", "storage", 2,
+     r"\[Errno 95\] Operation not supported|\bEOPNOTSUPP\b",
+     "the filesystem the job wrote to does not support the operation (a symlink, a lock, a special file)",
+     also=("user_code",))
 # a workflow manager waited for a task's output on a shared filesystem and did not see it: the
 # filesystem's latency (its own words), or a task that never wrote the file
 sign("fs-latency", "filesystem", "infra", "storage", 3,
@@ -590,6 +596,7 @@ sign("gpu-oom", "gpu_oom", "user", "gpu-memory", 2,
      r"CUDA out of memory|OutOfMemoryError: CUDA|cudaErrorMemoryAllocation|CUBLAS_STATUS_ALLOC_FAILED|"
      r"CUDNN_STATUS_(?:ALLOC_FAILED|NOT_ENOUGH_WORKSPACE)|RESOURCE_EXHAUSTED: Out of memory|"
      r"out of memory on device|HIP out of memory|failed to allocate .* on device|"
+     r"CUDA error 2 in file .*: out of memory|Memory allocation on (?:the )?device failed|"
      r"NCCL WARN Cuda failure 'out of memory'|Cuda failure 2 'out of memory'|OOM when allocating tensor|"
      r"HIP_ERROR_OutOfMemory|hipErrorOutOfMemory|Out of GPU memory trying to allocate|cupy\.cuda\.memory\.OutOfMemoryError|"
      r"CUDA_ERROR_OUT_OF_MEMORY|cudaMalloc failed: out of memory|Please try to increase --mem-fraction-static|"
@@ -892,6 +899,7 @@ sign("env-import", "software_env", "user", "python", 2,
      r"compiled using NumPy \d\.x cannot be run|numpy\.core\.multiarray failed to import|"
      r"module compiled against API version \w+ but this version of numpy|cuDNN version incompatibility|"
      r"size changed, may indicate binary incompatibility|"
+     r"No OpenCL device found|clGetPlatformIDs\S* failed|CL_PLATFORM_NOT_FOUND_KHR|"
      r"DNN library initialization failed|C\+\+\d\d or later compatible compiler is required|"
      r"unrecognized command line option '-std=c\+\+\d\d'|"
      r"module '(?:numpy|scipy|pandas|torch|tensorflow|jax|transformers)' has no attribute|"

@@ -52,6 +52,13 @@ RULES_FIRST = [  # (line, label, scope)
     ('Exception in thread "main" java.lang.NullPointerException', "user_code", "user"),
     ("fatal error: runtime: out of memory", "host_oom", "user"),
     ("salloc: error: Job submit/allocate failed: Time limit specification invalid", "user_code", "user"),
+    # from batches w and x's dev halves: a filesystem that cannot do what the job asked, device memory
+    # in the words of AMReX and Fortran codes, YARN's kill, a GPU trainer with no OpenCL platform
+    ("OSError: [Errno 95] Operation not supported: 'ckpt_9.pt' -> '/mnt/gdrive/run/latest.pt'", "filesystem", "user"),
+    ("amrex::Abort::0::CUDA error 2 in file ../Src/Base/AMReX_Arena.cpp line 90: out of memory !!!", "gpu_oom", "user"),
+    ("*** ERROR: Memory allocation on device failed ***", "gpu_oom", "user"),
+    ("Container killed by YARN for exceeding memory limits. 9.1 GB of 8 GB physical memory used.", "host_oom", "user"),
+    ("No OpenCL device found", "software_env", "user"),
     # a compiled extension built against another numpy: the environment, not the job's code
     ("ValueError: numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from C header, "
      "got 88 from PyObject", "software_env", "user"),
