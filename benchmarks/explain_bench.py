@@ -8,10 +8,12 @@ must not unless the cheap evidence left the question open).
 
     eval $(sdiag-agent devcluster env)
     /opt/slurm-diag/venv/bin/python benchmarks/explain_bench.py [--runs 10] [--jobs ID ...] [--json]
-        [--user NAME] [--array N]
+        [--user NAME] [--array N] [--recent]
 
 ``--array N`` also submits an array of N tasks, half of them failing two ways, and times explain on
 the array's id (every failed task diagnosed; distinct failures once each), reported apart.
+``--recent`` also times ``explain --since 1h``: every job of the caller that ended badly in the last
+hour, each diagnosed, reported apart with how many jobs it listed.
 
 ``--user`` submits and explains as that (existing, ordinary) user instead of root: a user cannot
 read the store's credentials, so their explain reads the nodes' records through
@@ -101,14 +103,16 @@ def submit_array(tasks: int) -> str:
     return array
 
 
-def measure(job: str, runs: int) -> list[float]:
+def measure(job: str, runs: int, *args: str) -> list[float]:
+    """Wall times of ``explain JOB`` (or ``explain ARGS`` when ``job`` is empty), the first run dropped."""
     times = []
     for i in range(runs + 1):
         start = time.perf_counter()
-        out = subprocess.run([str(VENV_BIN / "sdiag-agent"), "explain", job], capture_output=True, text=True, **AS)
+        argv = [str(VENV_BIN / "sdiag-agent"), "explain", *([job] if job else []), *args]
+        out = subprocess.run(argv, capture_output=True, text=True, **AS)
         took = time.perf_counter() - start
         if out.returncode != 0:
-            sys.exit(f"explain {job} failed (rc {out.returncode}): {out.stderr.strip()}")
+            sys.exit(f"{' '.join(argv[1:])} failed (rc {out.returncode}): {out.stderr.strip()}")
         if i:                                  # the first run warms the page cache
             times.append(took)
     return times
@@ -130,6 +134,7 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--user", help="submit and explain as this ordinary user (their explain reads store.nodes_url)")
     ap.add_argument("--array", type=int, default=0, metavar="N", help="also time explain on an N-task array")
+    ap.add_argument("--recent", action="store_true", help="also time explain --since 1h")
     args = ap.parse_args()
     if args.user:
         AS.update(as_user(args.user))
@@ -145,6 +150,11 @@ def main() -> int:
         array = submit_array(args.array)
         took = measure(array, 3)
         result["array"] = {"job_id": array, "tasks": args.array, "median_s": statistics.median(took)}
+    if args.recent:
+        took = measure("", 3, "--since", "1h")
+        listed = subprocess.run([str(VENV_BIN / "sdiag-agent"), "explain", "--since", "1h", "--json"],
+                                capture_output=True, text=True, **AS)
+        result["recent"] = {"jobs": len(json.loads(listed.stdout)["jobs"]), "median_s": statistics.median(took)}
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -157,6 +167,9 @@ def main() -> int:
         arr = result["array"]
         print(f"explain of the {arr['tasks']}-task array {arr['job_id']} ({sum(i % 4 == 0 or i % 2 for i in range(arr['tasks']))} failed): "
               f"median {arr['median_s']:.3f} s over 3 runs")
+    if args.recent:
+        rec = result["recent"]
+        print(f"explain --since 1h ({rec['jobs']} jobs listed, each diagnosed): median {rec['median_s']:.3f} s over 3 runs")
     return 0
 
 
