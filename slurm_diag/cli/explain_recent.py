@@ -13,7 +13,8 @@ import click
 
 from slurm_diag.cli.output import clip
 
-# how a job ends badly; a job that COMPLETED is left out (exit 0 by definition in sacct's states)
+# how a job ends badly; a job that COMPLETED counts only if one of its steps failed (a step that ran out
+# of memory under a script that carried on and exited 0)
 ENDED_BADLY = ("FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "PREEMPTED", "DEADLINE", "CANCELLED")
 OWN_JOBS = "sdiag-"            # slurm-diag's own probe sweeps and agent passes judge themselves
 
@@ -24,6 +25,7 @@ def recent_doc(since, user: str | None, everyone: bool, limit: int) -> dict:
     from slurm_diag import config
     from slurm_diag.cli.explain_cmd import _diagnoser, _job_summary
     from slurm_diag.diagnose.collect import NodeHistory
+    from slurm_diag.diagnose.job_facts import first_failed_step
     from slurm_diag.diagnose.node_facts import when
     from slurm_diag.errors import PermissionRefused
     from slurm_diag.identity import Access, Caller
@@ -40,8 +42,9 @@ def recent_doc(since, user: str | None, everyone: bool, limit: int) -> dict:
     until = datetime.now().astimezone()
     start = until - since
     client = default_client(cfg)
-    jobs = [j for j in client.list_jobs(start, until, ENDED_BADLY, user=who)
-            if not (j.name or "").startswith(OWN_JOBS) and start <= (when(j.end) or until) <= until]
+    jobs = [j for j in client.list_jobs(start, until, (*ENDED_BADLY, "COMPLETED"), user=who)
+            if not (j.name or "").startswith(OWN_JOBS) and start <= (when(j.end) or until) <= until
+            and (j.state != "COMPLETED" or first_failed_step(j) is not None)]
     jobs.sort(key=lambda j: when(j.end) or until, reverse=True)
     shown = jobs[:limit]
     diagnose = _diagnoser(cfg, client)

@@ -4,6 +4,7 @@ against the real cluster as an ordinary user in test_explain_users.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pwd
@@ -14,7 +15,7 @@ import pytest
 from slurm_diag import schemas
 from slurm_diag.errors import EXIT_REFUSED
 from slurm_diag.slurm.fake import FakeSlurmClient
-from slurm_diag.slurm.records import Job
+from slurm_diag.slurm.records import Job, JobStep
 from tests.conftest import run_main
 
 ME = pwd.getpwuid(os.getuid()).pw_name
@@ -43,6 +44,8 @@ def fake(tmp_path, monkeypatch):
         ended("11", 1, tmp=tmp_path),                                   # the newest
         ended("12", 2, state="TIMEOUT", exit_code=0, tmp=tmp_path),
         ended("13", 3, state="COMPLETED", exit_code=0, tmp=tmp_path),   # ended well
+        dataclasses.replace(ended("17", 4, state="COMPLETED", exit_code=0, tmp=tmp_path),   # ... but a step did not
+                            steps=(JobStep("0", "python", "OUT_OF_MEMORY", 0, 0, 30, ("node1",)),)),
         ended("14", 72, tmp=tmp_path),                                  # before the window
         ended("15", 1, name="sdiag-gemm", tmp=tmp_path),                # a probe sweep of slurm-diag's
         ended("16", 1, user="someone-else", tmp=tmp_path),              # another user's
@@ -58,12 +61,13 @@ def test_the_callers_jobs_that_ended_badly_in_the_window_newest_first(fake, caps
     assert code == 0, err
     doc = json.loads(out)
     assert not schemas.output_errors("explain_recent", doc)
-    assert [row["job"]["job_id"] for row in doc["jobs"]] == ["11", "12"]
+    assert [row["job"]["job_id"] for row in doc["jobs"]] == ["11", "12", "17"]
     assert doc["jobs"][0]["attribution"]["label"] == "user_code" and doc["user"] == ME
     assert doc["jobs"][1]["attribution"]["label"] == "time_limit"
-    assert doc["counts"] == {"user_code": 1, "time_limit": 1} and doc["not_shown"] == 0
+    assert doc["jobs"][2]["attribution"]["label"] == "host_oom"      # its step's OUT_OF_MEMORY
+    assert doc["counts"] == {"user_code": 1, "time_limit": 1, "host_oom": 1} and doc["not_shown"] == 0
     code, out, _ = run_main(capsys, "explain", "--since", "1d", "--limit", "1")
-    assert code == 0 and "(the 1 older ones not shown: --limit)" in out and "\n  11 " in out
+    assert code == 0 and "(the 2 older ones not shown: --limit)" in out and "\n  11 " in out
     assert "user_code (your job)" in out and "By cause: user_code 1" in out
 
 
