@@ -46,7 +46,7 @@ def recent_doc(since, user: str | None, everyone: bool, limit: int) -> dict:
             if not (j.name or "").startswith(OWN_JOBS) and start <= (when(j.end) or until) <= until
             and (j.state != "COMPLETED" or first_failed_step(j) is not None)]
     jobs.sort(key=lambda j: when(j.end) or until, reverse=True)
-    shown = jobs[:limit]
+    shown = _full_views(client, jobs[:limit])
     diagnose = _diagnoser(cfg, client)
     history = NodeHistory(client, shown)
     rows = []
@@ -61,22 +61,47 @@ def recent_doc(since, user: str | None, everyone: bool, limit: int) -> dict:
             "user": who, "jobs": rows, "counts": dict(counts.most_common()), "not_shown": len(jobs) - len(shown)}
 
 
+def _full_views(client, jobs: list) -> list:
+    """Each job as `explain JOBID` sees it: accounting's row with what slurmctld still knows (the
+    output paths a job named with -o, which accounting does not keep), asked four at a time. A job
+    the controller forgot, or one that cannot be asked again, keeps accounting's row."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from slurm_diag.errors import SdiagError
+    from slurm_diag.slurm.records import Job
+
+    def full(job):
+        try:
+            view = client.get_job(job.job_id)
+        except SdiagError:
+            return job
+        return view if isinstance(view, Job) else job
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(full, jobs))
+
+
 def render(doc: dict) -> None:
     from slurm_diag.cli.explain_cmd import SCOPE_WORDS
 
-    whose = f"{doc['user']}'s jobs" if doc["user"] else "jobs of every user"
-    if not doc["jobs"]:
-        click.echo(f"No {whose.replace('jobs', 'job', 1)} ended badly (failed, timed out, ran out of memory, lost its "
-                   f"node, was cancelled or preempted) between {doc['since']} and {doc['until']}.")
+    own = doc["user"] is not None
+    whose = {"user": SCOPE_WORDS["user"] if own else "the job's own", "infra": SCOPE_WORDS["infra"]}
+    jobs = doc["jobs"]
+    window = f"between {doc['since']} and {doc['until']}"
+    if not jobs:
+        click.echo(f"No job {'of ' + doc['user'] + ' ' if own else ''}ended badly (failed, timed out, ran out of "
+                   f"memory, lost its node, was cancelled or preempted, or had a step fail) {window}.")
         return
-    click.echo(f"{len(doc['jobs'])} of {whose} ended badly between {doc['since']} and {doc['until']}"
-               + (f" (the {doc['not_shown']} older ones not shown: --limit)" if doc["not_shown"] else "") + ":")
-    width = max(len(r["job"]["job_id"]) for r in doc["jobs"])
-    for row in doc["jobs"]:
+    click.echo((f"{len(jobs)} of {doc['user']}'s jobs" if own else f"{len(jobs)} jobs (every user's)")
+               + f" ended badly {window}"
+               + (f"; {doc['not_shown']} older ones not shown (--limit)" if doc["not_shown"] else "") + ":")
+    id_width = max(len(r["job"]["job_id"]) for r in jobs)
+    user_width = 0 if own else max(len(r["job"]["user"]) for r in jobs)
+    for row in jobs:
         job, a = row["job"], row["attribution"]
-        cause = "undetermined" if a["label"] == "unknown" else f"{a['label']} ({SCOPE_WORDS[a['scope']]})"
-        owner = f" {job['user']}" if not doc["user"] else ""
-        click.echo(f"  {job['job_id']:<{width}}{owner} {clip(job['name'], 20):<20} {job['state']:<13} {cause}: "
+        cause = "undetermined" if a["label"] == "unknown" else f"{a['label']} ({whose[a['scope']]})"
+        owner = "" if own else f" {job['user']:<{user_width}}"
+        click.echo(f"  {job['job_id']:<{id_width}}{owner} {clip(job['name'], 20):<20} {job['state']:<13} {cause}: "
                    f"{clip(a['explanation'], 110)}")
     click.echo("By cause: " + ", ".join(f"{label} {n}" for label, n in doc["counts"].items()))
     click.echo("Next: sdiag-agent explain JOBID for one job's evidence and what to do")

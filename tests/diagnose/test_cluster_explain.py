@@ -365,8 +365,10 @@ def test_time_limit(devcluster, cluster_env, slurm):
     asleep = submit(devcluster, "#!/bin/sh\necho working; sleep 300\n", "--time=0:05")
     steps = submit(devcluster, "#!/bin/sh\nsrun -n 1 --exclusive sleep 300 &\nsleep 1\n"
                                "srun -n 2 --exclusive hostname\nwait\n", "--time=0:05", "-n", "2")
-    for job_id in (busy, asleep, steps):
-        slurm.wait(job_id, timeout=180, poll=1)
+    ended = {job_id: slurm.wait(job_id, timeout=180, poll=1) for job_id in (busy, asleep, steps)}
+    # the adapter's view of a time limit (Slurm's resolution is a minute: this test checks it for
+    # tests/slurm/test_cluster.py, rather than a second wait of a minute there)
+    assert all((job.state, job.time_limit_s) == ("TIMEOUT", 60) for job in ended.values()), ended
     a = explain(cluster_env, busy)["attribution"]
     assert (a["label"], a["scope"]) == ("time_limit", "user") and a["next_steps"][0].startswith("#SBATCH --time=")
     a = explain(cluster_env, asleep)["attribution"]

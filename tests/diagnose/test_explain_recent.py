@@ -67,13 +67,13 @@ def test_the_callers_jobs_that_ended_badly_in_the_window_newest_first(fake, caps
     assert doc["jobs"][2]["attribution"]["label"] == "host_oom"      # its step's OUT_OF_MEMORY
     assert doc["counts"] == {"user_code": 1, "time_limit": 1, "host_oom": 1} and doc["not_shown"] == 0
     code, out, _ = run_main(capsys, "explain", "--since", "1d", "--limit", "1")
-    assert code == 0 and "(the 2 older ones not shown: --limit)" in out and "\n  11 " in out
+    assert code == 0 and "; 2 older ones not shown (--limit)" in out and "\n  11 " in out
     assert "user_code (your job)" in out and "By cause: user_code 1" in out
 
 
 def test_a_window_with_nothing_in_it_says_so(fake, capsys):
     code, out, _ = run_main(capsys, "explain", "--since", "10m")
-    assert code == 0 and out.startswith(f"No {ME}'s job ended badly")
+    assert code == 0 and out.startswith(f"No job of {ME} ended badly")
 
 
 def test_every_users_jobs_are_an_administrators_to_list(fake, capsys, monkeypatch):
