@@ -162,8 +162,9 @@ def explain_failed(lay, slurm: CommandClient) -> None:
         done = process.run([sys.executable, "-m", "slurm_diag", "explain", job_id], timeout=60, env=env)
         for line in (done.stdout or done.stderr).rstrip().splitlines():
             print(f"  {line}")
-    step("every job that ended badly in the last hour, at a glance  (sdiag-agent explain --since 1h --all)")
-    done = process.run([sys.executable, "-m", "slurm_diag", "explain", "--since", "1h", "--all"], timeout=120, env=env)
+    step("the jobs that ended badly in the last hour, at a glance  (sdiag-agent explain --since 1h --all --limit 10)")
+    done = process.run([sys.executable, "-m", "slurm_diag", "explain", "--since", "1h", "--all", "--limit", "10"],
+                       timeout=120, env=env)
     for line in (done.stdout or done.stderr).rstrip().splitlines():
         print(f"  {line}")
 
