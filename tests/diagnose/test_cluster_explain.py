@@ -489,13 +489,15 @@ def test_a_node_that_died_under_its_job(devcluster, cluster_env, slurm):
     daemons.kill(cluster.daemon(devcluster, "slurmd-node4"))
     try:
         job = slurm.wait(job_id, timeout=180, poll=1)
-        assert job.state == "NODE_FAIL"
+        # the adapter's view of a node lost under a job (one wait serves tests/slurm/test_cluster.py too)
+        assert (job.state, job.nodes) == ("NODE_FAIL", ("node4",)) and not slurm.get_node("node4").responding
         a = explain(cluster_env, job_id)["attribution"]
         assert (a["label"], a["scope"], a["suspect_nodes"]) == ("node_failure", "infra", ["node4"]), a
     finally:
         cluster.up(devcluster, say=lambda m: None)
         if slurm.get_node("node4").drained or "DOWN" in slurm.get_node("node4").state.upper():
             slurm.resume_node("node4")
+    assert slurm.get_node("node4").responding
 
 
 def test_a_job_slower_than_its_earlier_runs_on_a_slowed_node(idle_cluster, devcluster, cluster_env, slurm,
