@@ -286,8 +286,10 @@ def log_gpus(job, log_evidence: list[Evidence], node_evidence: list[Evidence]) -
     GPUs those were on the finding's node (the job's only node, if the line names none), the finding
     names the node's GPU, the one its health checks and probes name. A number past the job's GPUs is
     left as printed (a program that set CUDA_VISIBLE_DEVICES itself, nvidia-smi's own listing); so is
-    a GPU named by its PCI bus id, which the health reports map. A step that bound each task to its
-    own GPU (--gpus-per-task, --gpu-bind) numbers them per task, which the records do not show."""
+    a GPU named by its PCI bus id, which the health reports map. A job that asked for GPUs per task
+    (--gpus-per-task) numbers each task's own from 0, so a number names one of the node's GPUs only
+    if one task had them all; a step's --gpu-bind, or a launcher that sets CUDA_VISIBLE_DEVICES per
+    rank, does the same and leaves no record."""
     held = node_facts.held_gpus(node_evidence)
     for ev in log_evidence:
         f, raw = ev.finding, ev.finding.get("raw")
@@ -297,6 +299,11 @@ def log_gpus(job, log_evidence: list[Evidence], node_evidence: list[Evidence]) -
             continue
         gpus = sorted(held[node])
         if f["gpu"] >= len(gpus):
+            continue
+        if job.gpus_per_task and len(gpus) > job.gpus_per_task:
+            f["summary"] += (f" (GPU {f['gpu']} as one of the job's tasks numbers its own: Slurm gave each task "
+                             f"{job.gpus_per_task} of {node_facts.gpu_words(gpus)} on {node}, and the line does "
+                             f"not say which task printed it)")
             continue
         raw["job_gpu"] = printed = f["gpu"]
         f["node"], f["gpu"] = node, gpus[printed]

@@ -46,7 +46,8 @@ def merge(acct: Job | None, live: Job | None) -> Job:
             else (live.exit_code, live.signal)
         return replace(acct, stdout=live.stdout or acct.stdout, stderr=live.stderr or acct.stderr,
                        work_dir=acct.work_dir or live.work_dir, reason=acct.reason or live.reason,
-                       exit_code=code, signal=sig, sources=both, restarts=live.restarts)
+                       exit_code=code, signal=sig, sources=both, restarts=live.restarts,
+                       gpus_per_task=live.gpus_per_task)
     if live.finished:  # accounting has not caught up yet: the facts are slurmctld's
         return replace(live, steps=acct.steps, max_rss_kb=acct.max_rss_kb, earlier_runs=acct.earlier_runs,
                        sources=(CONTROLLER,))

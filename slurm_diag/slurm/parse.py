@@ -421,9 +421,17 @@ def scontrol_job_views(text: str) -> list[Job]:
             work_dir=_none(r.get("WorkDir", "")), stdout=_none(r.get("StdOut", "")),
             stderr=_none(r.get("StdErr", "")), reason=_none(r.get("Reason", "")),
             array_job_id=array_job, array_task_id=task, sources=(CONTROLLER,),
-            restarts=int(r["Restarts"]) if r.get("Restarts", "").isdigit() else None)
+            restarts=int(r["Restarts"]) if r.get("Restarts", "").isdigit() else None,
+            gpus_per_task=per_task_gpus(r.get("TresPerTask", "")))
         out += expand_array_ranges([job]) if task and not task.isdigit() else [job]
     return out
+
+
+def per_task_gpus(text: str) -> int | None:
+    """scontrol's ``TresPerTask=gres:gpu:1`` (or ``gres/gpu:a100:2``, among other TRES) -> 1 (2);
+    None when the job asked for no GPUs per task."""
+    m = re.search(r"gres[:/]gpu(?::[^:,=]+)?:(\d+)", text or "")
+    return int(m.group(1)) if m else None
 
 
 # ---------------------------------------------------------------- sinfo

@@ -104,6 +104,7 @@ class Job:
     mem_used_kb: int | None = None            # seff's "memory utilized": the largest step's summed task peaks
     earlier_runs: tuple[EarlierRun, ...] = ()  # runs before Slurm requeued the job, oldest first
     restarts: int | None = None               # how often slurmctld restarted it (while it remembers the job)
+    gpus_per_task: int | None = None          # --gpus-per-task: each task sees only its own (slurmctld's TresPerTask)
 
     @property
     def mem_alloc_kb(self) -> int | None:

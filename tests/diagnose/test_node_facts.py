@@ -457,6 +457,12 @@ def test_a_gpu_number_in_the_log_counts_the_jobs_gpus_and_names_the_nodes_gpu(tm
     d = explain(tmp_path, j, FakeSlurmClient(["node2"]), Store(f"sqlite:///{tmp_path / 'none.db'}"))
     ecc = next(f for f in d.findings if f["id"].endswith(":gpu-ecc-uncorrectable"))
     assert (ecc.get("node"), ecc["gpu"], "job_gpu" in ecc["raw"]) == (None, 1, False)
+    # GPUs per task: each task numbers its own from 0, and the line does not say which task printed it
+    per_task = dataclasses.replace(j, gpus_per_task=1)
+    d = explain(tmp_path, per_task, FakeSlurmClient(["node2"]), _held_by_prolog(tmp_path, "per-task.db", [2, 3]))
+    ecc = next(f for f in d.findings if f["id"].endswith(":gpu-ecc-uncorrectable"))
+    assert (ecc["gpu"], "job_gpu" in ecc["raw"]) == (1, False)
+    assert "Slurm gave each task 1 of GPUs 2, 3 on node2, and the line does not say which task" in ecc["summary"]
     # a number past the job's GPUs is not one of its own numbers: left as printed
     past = job(tmp_path, line.replace("cuda:1", "cuda:5"), nodes=("node2",))
     d = explain(tmp_path, past, FakeSlurmClient(["node2"]), _held_by_prolog(tmp_path, "past.db", [2, 3]))

@@ -196,8 +196,10 @@ def test_wait_settles_only_once_accounting_has_every_finished_task():
 
 def test_a_running_job_keeps_accountings_earlier_runs_and_a_finished_one_slurmctlds_restarts():
     requeued = acct("requeued").jobs[0]
-    running = replace(live("job_running").jobs[0], job_id=requeued.job_id, restarts=1)
+    running = replace(live("job_running").jobs[0], job_id=requeued.job_id, restarts=1, gpus_per_task=2)
     assert merge(requeued, running).earlier_runs == requeued.earlier_runs
+    assert merge(requeued, running).gpus_per_task == 2
     finished = replace(running, state="COMPLETED")
     merged = merge(requeued, finished)
     assert merged.restarts == 1 and merged.earlier_runs == requeued.earlier_runs
+    assert merged.gpus_per_task == 2          # only slurmctld knows it: kept from its view

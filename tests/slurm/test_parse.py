@@ -269,4 +269,12 @@ def test_a_finished_job_requeued_minutes_later_keeps_its_earlier_run_and_another
 
 def test_slurmctld_counts_restarts():
     (job,) = parse.scontrol_job_views((SLURM / "scontrol_job_running.txt").read_text())
-    assert job.restarts == 0
+    assert job.restarts == 0 and job.gpus_per_task is None
+
+
+def test_gpus_per_task_as_slurmctld_prints_them():
+    """22.05's scontrol prints --gpus-per-task=1 as TresPerTask=gres:gpu:1 (seen on the local cluster)."""
+    text = (SLURM / "scontrol_job_running.txt").read_text().rstrip("\n") + " TresPerTask=gres:gpu:1\n"
+    (job,) = parse.scontrol_job_views(text)
+    assert job.gpus_per_task == 1
+    assert [parse.per_task_gpus(t) for t in ("cpu=2,gres/gpu:a100:2", "gres:gpu:4", "cpu=4", "")] == [2, 4, None, None]
