@@ -35,13 +35,15 @@ def cancelled_by_owner(job) -> bool | None:
 
 
 def first_failed_step(job):
-    """The step that failed first (by end order as sacct lists them), ignoring the extern step."""
-    for step in job.steps:
-        if step.step_id in IGNORED_STEPS:
-            continue
-        if step.state not in ("COMPLETED", "RUNNING", "PENDING") or step.exit_code or step.signal:
-            return step
-    return None
+    """The step that failed first, by when it ended, ignoring the extern step. The batch script ends
+    after the steps it started, so a step that failed under it comes first (sacct lists the batch
+    step before them); in the same second too. A step still running counts as ending last."""
+    failed = [step for step in job.steps if step.step_id not in IGNORED_STEPS
+              and (step.state not in ("COMPLETED", "RUNNING", "PENDING") or step.exit_code or step.signal)]
+    if not failed:
+        return None
+    # sacct's ends are local times of one format: as text they sort as times
+    return min(failed, key=lambda s: (s.end if s.end and s.end[:1].isdigit() else "~", s.step_id == "batch"))
 
 
 def from_job(job) -> tuple[list[Evidence], list[str], list[tuple[str, logfile.LogText]]]:

@@ -244,7 +244,8 @@ def sacct_jobs(text: str) -> list[Job]:
             step_id=step, name=row["JobName"], state=state, exit_code=code, signal=sig,
             elapsed_s=duration_s(row["Elapsed"]), nodes=hostlist(row["NodeList"]),
             max_rss_kb=size_kb(row["MaxRSS"]), mem_tot_kb=tres_mem_kb(row["TRESUsageInTot"]),
-            total_cpu_s=cpu_seconds(row["TotalCPU"]), polled_cpu_s=tres_cpu_s(row["TRESUsageInTot"])))
+            total_cpu_s=cpu_seconds(row["TotalCPU"]), polled_cpu_s=tres_cpu_s(row["TRESUsageInTot"]),
+            end=_none(row["End"])))
     return [replace(_job(jobs[j]["row"], tuple(jobs[j]["steps"])), earlier_runs=tuple(map(_run, jobs[j]["earlier"])))
             for j in order]
 

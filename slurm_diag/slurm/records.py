@@ -23,6 +23,7 @@ class JobStep:
     mem_tot_kb: int | None = None     # every task's peak memory summed (TRESUsageInTot mem), as seff counts
     total_cpu_s: float | None = None  # user + system CPU time of the step
     polled_cpu_s: float | None = None  # the CPU time accounting polled (TRESUsageInTot cpu), kept if a kill lost rusage
+    end: str | None = None             # when it ended, as sacct prints it (local time); None while it runs
 
     def to_dict(self) -> dict:
         d = asdict(self)

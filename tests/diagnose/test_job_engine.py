@@ -88,6 +88,22 @@ def test_first_failed_step_skips_extern():
     assert job_facts.first_failed_step(j).step_id == "1"
 
 
+def test_the_step_that_failed_first_is_the_one_that_ended_first_not_the_batch_script_sacct_lists_first():
+    """A script ran 300 steps; the last one failed and the script exited with its code. sacct lists
+    the batch step first, but step 299 ended before it: that is the step that failed first (on the
+    local cluster explain said "Failed step: batch")."""
+    steps = (JobStep("batch", "batch", "FAILED", 1, 0, 17, ("n1",), end="2026-12-02T14:25:17"),
+             JobStep("extern", "extern", "COMPLETED", 0, 0, 17, ("n1",), end="2026-12-02T14:25:17"),
+             JobStep("0", "true", "COMPLETED", 0, 0, 0, ("n1",), end="2026-12-02T14:25:01"),
+             JobStep("299", "false", "FAILED", 1, 0, 0, ("n1",), end="2026-12-02T14:25:16"))
+    j = Job("6", "6", "x", ME, "p", "FAILED", "FAILED", 1, 0, 17, 60, ("n1",), "n1", steps=steps)
+    assert job_facts.first_failed_step(j).step_id == "299"
+    same_second = steps[:3] + (dataclasses.replace(steps[3], end="2026-12-02T14:25:17"),)
+    assert job_facts.first_failed_step(dataclasses.replace(j, steps=same_second)).step_id == "299"
+    earlier = (dataclasses.replace(steps[0], end="2026-12-02T14:25:10"),) + steps[1:]   # the script failed first
+    assert job_facts.first_failed_step(dataclasses.replace(j, steps=earlier)).step_id == "batch"
+
+
 def test_user_causes_get_the_exact_line_to_change(tmp_path):
     oom = job(tmp_path, state="OUT_OF_MEMORY", exit_code=0, out_text="x\n", alloc_tres=(("mem", "600M"),))
     steps = check(engine.diagnose_job(oom))["next_steps"]

@@ -73,6 +73,7 @@ def test_multi_node_job_with_steps():
     assert steps["0"].name == "hostname" and steps["0"].nodes == ("node1", "node2")
     assert steps["0"].state == "COMPLETED"
     assert (steps["1"].state, steps["1"].exit_code) == ("FAILED", 1)
+    assert steps["0"].end and steps["0"].end <= steps["1"].end <= steps["batch"].end    # sacct's End, per step
     assert job.state == "COMPLETED"  # the batch script exited 0 although a step failed
     schemas.validate("job", job.to_dict())
 
