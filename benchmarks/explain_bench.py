@@ -154,6 +154,8 @@ def main() -> int:
         took = measure("", 3, "--since", "1h")
         listed = subprocess.run([str(VENV_BIN / "sdiag-agent"), "explain", "--since", "1h", "--json"],
                                 capture_output=True, text=True, **AS)
+        if listed.returncode != 0:
+            sys.exit(f"explain --since 1h --json failed (rc {listed.returncode}): {listed.stderr.strip()}")
         result["recent"] = {"jobs": len(json.loads(listed.stdout)["jobs"]), "median_s": statistics.median(took)}
     if args.json:
         print(json.dumps(result, indent=2))
@@ -169,7 +171,8 @@ def main() -> int:
               f"median {arr['median_s']:.3f} s over 3 runs")
     if args.recent:
         rec = result["recent"]
-        print(f"explain --since 1h ({rec['jobs']} jobs listed, each diagnosed): median {rec['median_s']:.3f} s over 3 runs")
+        print(f"explain --since 1h ({rec['jobs']} jobs listed, each diagnosed): "
+              f"median {rec['median_s']:.3f} s over 3 runs")
     return 0
 
 

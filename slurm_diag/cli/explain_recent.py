@@ -16,7 +16,7 @@ from slurm_diag.cli.output import clip
 # how a job ends badly; a job that COMPLETED counts only if one of its steps failed (a step that ran out
 # of memory under a script that carried on and exited 0)
 ENDED_BADLY = ("FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "PREEMPTED", "DEADLINE", "CANCELLED")
-OWN_JOBS = "sdiag-"            # slurm-diag's own probe sweeps and agent passes judge themselves
+OWN_JOBS = "sdiag-"            # slurm-diag's own probe sweeps and agent passes (left out of --all)
 
 
 def recent_doc(since, user: str | None, everyone: bool, limit: int) -> dict:
@@ -42,8 +42,10 @@ def recent_doc(since, user: str | None, everyone: bool, limit: int) -> dict:
     until = datetime.now().astimezone()
     start = until - since
     client = default_client(cfg)
+    # sacct's -u selects the user; the rows are checked again, so no other user's job is ever shown
     jobs = [j for j in client.list_jobs(start, until, (*ENDED_BADLY, "COMPLETED"), user=who)
-            if not (j.name or "").startswith(OWN_JOBS) and start <= (when(j.end) or until) <= until
+            if (who is None or j.user == who) and not (everyone and (j.name or "").startswith(OWN_JOBS))
+            and start <= (when(j.end) or until) <= until
             and (j.state != "COMPLETED" or first_failed_step(j) is not None)]
     jobs.sort(key=lambda j: when(j.end) or until, reverse=True)
     shown = _full_views(client, jobs[:limit])
@@ -83,9 +85,11 @@ def _full_views(client, jobs: list) -> list:
 
 def render(doc: dict) -> None:
     from slurm_diag.cli.explain_cmd import SCOPE_WORDS
+    from slurm_diag.identity import Caller
 
-    own = doc["user"] is not None
-    whose = {"user": SCOPE_WORDS["user"] if own else "the job's own", "infra": SCOPE_WORDS["infra"]}
+    own = doc["user"] is not None              # one user's jobs (the caller's, or --user NAME's)
+    mine = own and doc["user"] == Caller.current().name
+    whose = {"user": SCOPE_WORDS["user"] if mine else "the job's own", "infra": SCOPE_WORDS["infra"]}
     jobs = doc["jobs"]
     window = f"between {doc['since']} and {doc['until']}"
     if not jobs:

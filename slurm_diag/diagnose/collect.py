@@ -9,6 +9,7 @@ from datetime import timedelta
 from slurm_diag.diagnose import node_facts, pci_map, request_fit
 from slurm_diag.diagnose.evidence import CONTEXT_TIER, Evidence, finding
 from slurm_diag.errors import SdiagError
+from slurm_diag.slurm.records import CONTROLLER
 
 
 EARLIER_DAYS = 30
@@ -23,8 +24,8 @@ def earlier_runs(job, client) -> tuple[list[Evidence], list[str]]:
     """Is this run slower than the same job's earlier runs (same name, same user, completed in the
     last 30 days)? Elapsed is normalised by node count (node-seconds), so a run on twice the
     nodes is expected in half the time. A slow run is context, not a cause: the node's health and
-    probe records decide whose it is. A running job is slow once it has run longer than that; before
-    then nothing is said. Each step is set against the same step of the earlier runs too
+    probe records decide whose it is. A running job is slow once it has run SLOWER times as long as
+    their median; before then nothing is said. Each step is set against the same step of the earlier runs too
     (``step_ratios``), so the finding says which part of the work got slower."""
     import statistics
 
@@ -218,8 +219,9 @@ def weigh(job, own: list[Evidence], around: list[Evidence]) -> list[Evidence]:
     failed, nor one that sat idle until its time limit, nor one that ran as fast as its earlier
     runs, nor a running job that shows no sign of running slow yet; a GPU's fault does not explain
     a job that Slurm gave no GPU, nor one it gave other GPUs of that node (the job's prolog records
-    which); GPU or fabric faults do not explain a Python error or a missing module. Evidence that does not fit drops to the alternatives (tier 5); a
-    node that went down under the job always counts."""
+    which); GPU or fabric faults do not explain a Python error or a missing module. Evidence that
+    does not fit drops to the alternatives (tier 5); a node that went down under the job always
+    counts."""
     decisive = [e for e in own if e.label and e.tier <= 3]
     independent = any((e.label, e.component) in _INDEPENDENT or e.label in _INDEPENDENT_LABELS for e in decisive)
     idle = request_fit.idle_cpu_s(job) is not None        # a job that sat waiting was not slowed
@@ -227,7 +229,7 @@ def weigh(job, own: list[Evidence], around: list[Evidence]) -> list[Evidence]:
     held = node_facts.held_gpus(around)
     as_fast = next((e for e in around if e.id == "sacct:earlier-runs" and e.finding["severity"] == "OK"), None)
     # a running job is slow when its output says so (a throughput drop, slower runs, a straggler) or
-    # it has run longer than its earlier runs took: a node's flag alone says where to look if it is
+    # it has run SLOWER times as long as its earlier runs took: a node's flag alone says where to look
     shows_slow = job.state != "RUNNING" or any(
         e.label in ("gpu_throttle", "slow_node") and e.finding["source"] == "log" for e in own) or any(
         e.id == "sacct:earlier-runs" and e.finding["severity"] == "WARN" for e in around)
@@ -286,11 +288,15 @@ def log_gpus(job, log_evidence: list[Evidence], node_evidence: list[Evidence]) -
     GPUs those were on the finding's node (the job's only node, if the line names none), the finding
     names the node's GPU, the one its health checks and probes name. A number past the job's GPUs is
     left as printed (a program that set CUDA_VISIBLE_DEVICES itself, nvidia-smi's own listing); so is
-    a GPU named by its PCI bus id, which the health reports map. A job that asked for GPUs per task
-    (--gpus-per-task) numbers each task's own from 0, so a number names one of the node's GPUs only
-    if one task had them all; a step's --gpu-bind, or a launcher that sets CUDA_VISIBLE_DEVICES per
-    rank, does the same and leaves no record."""
+    a GPU named by its PCI bus id, which the health reports map.
+
+    A job that asked for GPUs per task (--gpus-per-task) numbers each task's own from 0, so a number
+    names one of several GPUs of the node only while slurmctld still shows the job's request and it
+    asked for none per task; once slurmctld has forgotten the job (MinJobAge) it cannot be told, and
+    the number is left as printed. A step's --gpu-bind, or a launcher that sets CUDA_VISIBLE_DEVICES
+    per rank, numbers per task too and leaves no record."""
     held = node_facts.held_gpus(node_evidence)
+    request_known = CONTROLLER in job.sources
     for ev in log_evidence:
         f, raw = ev.finding, ev.finding.get("raw")
         node = f.get("node") or (job.nodes[0] if len(job.nodes) == 1 else None)
@@ -300,10 +306,11 @@ def log_gpus(job, log_evidence: list[Evidence], node_evidence: list[Evidence]) -
         gpus = sorted(held[node])
         if f["gpu"] >= len(gpus):
             continue
-        if job.gpus_per_task and len(gpus) > job.gpus_per_task:
-            f["summary"] += (f" (GPU {f['gpu']} as one of the job's tasks numbers its own: Slurm gave each task "
-                             f"{job.gpus_per_task} of {node_facts.gpu_words(gpus)} on {node}, and the line does "
-                             f"not say which task printed it)")
+        if len(gpus) > 1 and (job.gpus_per_task or not request_known):
+            why = (f"Slurm gave each task {job.gpus_per_task} of them" if job.gpus_per_task else
+                   "slurmctld no longer shows whether the job asked for GPUs per task")
+            f["summary"] += (f" (GPU {f['gpu']} as the job numbered it, among {node_facts.gpu_words(gpus)} of "
+                             f"{node} that were the job's: {why}, so which one it is cannot be told)")
             continue
         raw["job_gpu"] = printed = f["gpu"]
         f["node"], f["gpu"] = node, gpus[printed]

@@ -123,7 +123,7 @@ def diagnose_job(job, *, more: list[evidence.Evidence] = (), not_checked: list[s
         if not a["suspect_nodes"] and len(job.nodes) == 1 and a["label"] not in ("scheduler", "software_env"):
             a["suspect_nodes"] = [job.nodes[0]]
     if a["supporting"][:1] == ["sacct:state"] and job.state == "CANCELLED" and job_facts.cancelled_by_owner(job):
-        a["next_steps"] = [f"nothing to fix in the job: its owner (you, or a script running as you) cancelled "
+        a["next_steps"] = [f"nothing to fix in the job: its owner (or a script running as its owner) cancelled "
                            f"it{' before it started' if not job.nodes else ''}; resubmit it if that was not meant"]
     if a["label"] == "scheduler" and job.state == "COMPLETED":
         a["next_steps"] = ["nothing to do for the job: it completed on a healthy node; the unfit node "
@@ -174,8 +174,8 @@ def exact_fix(job, label: str) -> list[str]:
         if job.mem_used_kb and job.mem_used_kb >= job.mem_alloc_kb * SAMPLED_MOST:
             used = f", it used at least {job.mem_used_kb / 1024:.0f} MiB"
         elif job.mem_used_kb:             # accounting polls: a peak between two polls is not in MaxRSS
-            used = (f"; its peak came between accounting's samples, which saw at most "
-                    f"{job.mem_used_kb / 1024:.0f} MiB")
+            used = (f"; accounting's samples saw at most {job.mem_used_kb / 1024:.0f} MiB: the peak came between "
+                    f"them, or was memory they do not count (page cache, /dev/shm)")
         return [f"#SBATCH --mem={_round_up_mib(had * 2)} (it had {had:.0f} MiB{used}); "
                 "or --mem-per-cpu with the same total"]
     if label == "time_limit" and job.time_limit_s:

@@ -42,8 +42,12 @@ def first_failed_step(job):
               and (step.state not in ("COMPLETED", "RUNNING", "PENDING") or step.exit_code or step.signal)]
     if not failed:
         return None
-    # sacct's ends are local times of one format: as text they sort as times
-    return min(failed, key=lambda s: (s.end if s.end and s.end[:1].isdigit() else "~", s.step_id == "batch"))
+    from datetime import datetime, timezone
+
+    from slurm_diag.diagnose.node_facts import when
+
+    last = datetime.max.replace(tzinfo=timezone.utc)
+    return min(failed, key=lambda s: (when(s.end) or last, s.step_id == "batch"))
 
 
 def from_job(job) -> tuple[list[Evidence], list[str], list[tuple[str, logfile.LogText]]]:
@@ -185,7 +189,7 @@ def _logs(job, not_checked: list[str], logs: list) -> list[Evidence]:
                                     "terminal it ran from, not to a file slurm-diag can read", job_id=job.job_id)))
         not_checked.append("the job's output (it went to the terminal srun or salloc ran in)")
         return out
-    if not job.nodes and not job.elapsed_s and job.state not in ("RUNNING", "PENDING"):
+    if not job.nodes and not job.start and not job.earlier_runs and job.state not in ("RUNNING", "PENDING"):
         not_checked.append("the job's output (the job never started, so it wrote none)")
         return out
     paths = log_paths(job)

@@ -419,7 +419,8 @@ sign("request-invalid", "user_code", "user", "slurm", 1,
      r"Requested node configuration is not available|Invalid (?:account|partition|qos)|"
      r"Process requirement exceeds available (?:CPUs|memory)|CPU count per node can not be satisfied|"
      r"Unable to allocate resources(?!: Required partition not available \(inactive or drain\)|: Job/step already completing)|"
-     r"Job submit/allocate failed: (?!Job/step already completing)|QOSMax\w+|AssocMax\w+|Invalid generic resource \(gres\) specification|"
+     r"Job submit/allocate failed: (?:Time limit specification invalid|Node count specification invalid)|"
+     r"QOSMax\w+|AssocMax\w+|Invalid generic resource \(gres\) specification|"
      r"More processors requested than permitted|\((?:PartitionTimeLimit|PartitionNodeLimit|BadConstraints|"
      r"DependencyNeverSatisfied|InvalidAccount|QOSNotAllowed|(?:Assoc|QOS)Grp\w+)\)|QOSMaxSubmitJob\w*|"
      r"qsub: (?:Job violates queue|would exceed|Job exceeds queue resource limits|Unauthorized Request|Unknown queue)|"
@@ -473,10 +474,11 @@ sign("fs-write-failed", "filesystem", "user", "storage", 2,
      r"forrtl: severe \(38\): error during write|amrex::Error::\d+::Write of .{1,80} failed",
      "writing a checkpoint or an output file failed part-way (the disk or quota filled, or its filesystem "
      "failed)", also=("user_code",))
-# the filesystem the job writes to cannot do what it asked (a symlink on a cloud-drive or FAT mount, a
-# lock on NFS without lockd): EOPNOTSUPP, the job's choice of place to write
+# the filesystem a job's path is on cannot do what the job asked of that path (a symlink on a cloud-drive
+# or FAT mount): Python's EOPNOTSUPP naming the path, the job's choice of place to write; the bare
+# errno name is not this (a fabric's memory registration says it too)
 sign("fs-unsupported", "filesystem", "user", "storage", 2,
-     r"\[Errno 95\] Operation not supported|\bEOPNOTSUPP\b",
+     r"\[Errno 95\] Operation not supported: ['\"]",
      "the filesystem the job wrote to does not support the operation (a symlink, a lock, a special file)",
      also=("user_code",))
 # a workflow manager waited for a task's output on a shared filesystem and did not see it: the
@@ -898,8 +900,7 @@ sign("env-import", "software_env", "user", "python", 2,
      r"Unable to locate a modulefile for|"
      r"compiled using NumPy \d\.x cannot be run|numpy\.core\.multiarray failed to import|"
      r"module compiled against API version \w+ but this version of numpy|cuDNN version incompatibility|"
-     r"size changed, may indicate binary incompatibility|"
-     r"No OpenCL device found|clGetPlatformIDs\S* failed|CL_PLATFORM_NOT_FOUND_KHR|"
+     r"ValueError: .*size changed, may indicate binary incompatibility|^\s*No OpenCL device found\s*$|"
      r"DNN library initialization failed|C\+\+\d\d or later compatible compiler is required|"
      r"unrecognized command line option '-std=c\+\+\d\d'|"
      r"module '(?:numpy|scipy|pandas|torch|tensorflow|jax|transformers)' has no attribute|"
@@ -1176,23 +1177,26 @@ sign("user-missing-path", "user_code", "user", "path", 3,
 # a program the job ran refused its command line (GNU getopt, Python's argparse, click): a misspelt
 # option, one the installed version does not have, a missing argument; most exit 2
 sign("user-arguments", "user_code", "user", "arguments", 2,
-     r"^(?!(?:info|warn(?:ing)?|debug|note|notice)\b)\S+: (?:unrecognized|unrecognised|invalid|unknown|illegal) "
+     r"^(?!(?:info|warn(?:ing)?|debug|note|notice|error)\b)\S+: (?:unrecognized|unrecognised|invalid|unknown|illegal) "
      r"option\b|"
      r"^\S+: option ['‘]?-{1,2}[\w-]+['’]? (?:requires an argument|is ambiguous|doesn't allow an argument)|"
      r"^Try ['‘]\S+ --help['’] (?:or ['‘]\S+ --usage['’] )?for more information|"
      r"^\S+: error: (?:unrecognized arguments:|the following arguments are required:|argument \S+: |"
      r"too few arguments|one of the arguments \S+ is required)|"
-     r"^Error: (?:No such option|Missing (?:argument|option)|Invalid value for|Got unexpected extra arguments?)\b",
+     r"^Error: (?:No such option: -|Missing (?:argument|option) ['\"]|Invalid value for ['\"]|"
+     r"Got unexpected extra arguments? \()",
      "a program the job ran refused its command line (an unknown or misspelt option, a missing argument)")
-# the batch script itself is wrong: bash stops at a syntax error, or at a variable `set -u` finds unset
+# the batch script itself is wrong: bash (or dash, "sh: 1: Syntax error") stops at a syntax error, or at a
+# variable `set -u` finds unset; not a script of the site's own (/etc, /usr, /opt: a login profile)
 sign("user-script-error", "user_code", "user", "script", 2,
-     r"(?:slurm_script|\.sh|\.bash|\bbash|\bsh): (?:line )?\d+: (?:syntax error\b|(?!__lmod)\S+: unbound variable$|"
+     r"(?:^|\s)(?!/(?:etc|usr|opt)/)\S*(?:slurm_script|\.sh|\.bash|\bbash|\bsh): (?:line )?\d+: "
+     r"(?:syntax error\b|(?!__lmod)\S+: unbound variable$|"
      r"\S+: bad substitution$|unexpected EOF while looking for matching)",
      "the job's script has an error of its own (a syntax error, a variable used unset under set -u)")
 # a path the job named that its user may not open: a redirect, mkdir, cp or touch into a directory of
 # someone else's (tier 3, like a missing path: a stronger cause outranks it; the site's ACLs may be wrong)
 sign("user-path-denied", "user_code", "user", "path", 3,
-     r"(?:slurm_script|\.sh|\.bash): line \d+: \S+: Permission denied$|"
+     r"(?:^|\s)(?!/(?:etc|usr|opt)/)\S*(?:slurm_script|\.sh|\.bash): line \d+: \S+: Permission denied$|"
      r"^(?:cp|mv|mkdir|touch|ln|tee|tar|rsync|install): cannot (?:create (?:regular file|directory|symbolic link)|touch|"
      r"open|remove|move) ['‘][^'’]+['’](?: to ['‘][^'’]+['’])?: Permission denied",
      "the job named a path its user may not write or open (a directory of another user or group)",

@@ -47,7 +47,7 @@ def fake(tmp_path, monkeypatch):
         dataclasses.replace(ended("17", 4, state="COMPLETED", exit_code=0, tmp=tmp_path),   # ... but a step did not
                             steps=(JobStep("0", "python", "OUT_OF_MEMORY", 0, 0, 30, ("node1",)),)),
         ended("14", 72, tmp=tmp_path),                                  # before the window
-        ended("15", 1, name="sdiag-gemm", tmp=tmp_path),                # a probe sweep of slurm-diag's
+        ended("15", 1, name="sdiag-gemm", tmp=tmp_path),                # slurm-diag's name: left out of --all
         ended("16", 1, user="someone-else", tmp=tmp_path),              # another user's
     )})
     import slurm_diag.slurm
@@ -61,13 +61,12 @@ def test_the_callers_jobs_that_ended_badly_in_the_window_newest_first(fake, caps
     assert code == 0, err
     doc = json.loads(out)
     assert not schemas.output_errors("explain_recent", doc)
-    assert [row["job"]["job_id"] for row in doc["jobs"]] == ["11", "12", "17"]
-    assert doc["jobs"][0]["attribution"]["label"] == "user_code" and doc["user"] == ME
-    assert doc["jobs"][1]["attribution"]["label"] == "time_limit"
-    assert doc["jobs"][2]["attribution"]["label"] == "host_oom"      # its step's OUT_OF_MEMORY
-    assert doc["counts"] == {"user_code": 1, "time_limit": 1, "host_oom": 1} and doc["not_shown"] == 0
+    assert [row["job"]["job_id"] for row in doc["jobs"]] == ["11", "15", "12", "17"]
+    labels = [row["attribution"]["label"] for row in doc["jobs"]]
+    assert labels == ["user_code", "user_code", "time_limit", "host_oom"] and doc["user"] == ME   # 17: its step's OOM
+    assert doc["counts"] == {"user_code": 2, "time_limit": 1, "host_oom": 1} and doc["not_shown"] == 0
     code, out, _ = run_main(capsys, "explain", "--since", "1d", "--limit", "1")
-    assert code == 0 and "; 2 older ones not shown (--limit)" in out and "\n  11 " in out
+    assert code == 0 and "; 3 older ones not shown (--limit)" in out and "\n  11 " in out
     assert "user_code (your job)" in out and "By cause: user_code 1" in out
 
 
@@ -88,3 +87,24 @@ def test_every_users_jobs_are_an_administrators_to_list(fake, capsys, monkeypatc
         assert code == EXIT_REFUSED and out == "" and "only your own jobs" in err, err
     code, _, err = run_main(capsys, "explain", "--since", "1d", "--user", ME)
     assert code == 0, err
+
+
+def test_another_users_job_is_never_listed_even_if_accounting_returned_it(fake, capsys):
+    """sacct's -u picks the user; the rows are checked again, so a job of someone else's that came
+    back anyway (here: a client that ignores the user) is not shown."""
+    every = list(fake.jobs.values())
+    fake.list_jobs = lambda start, end, states=(), *, name=None, user=None: [j for j in every if j.state in states]
+    code, out, err = run_main(capsys, "explain", "--since", "1d", "--json")
+    assert code == 0, err
+    assert {row["job"]["user"] for row in json.loads(out)["jobs"]} == {ME}
+
+
+def test_an_administrator_listing_someone_elses_jobs_is_not_told_they_are_theirs(fake, capsys, monkeypatch):
+    from slurm_diag import identity
+
+    monkeypatch.setattr(identity.Access, "privileged", lambda self, caller: True)      # an approver, say
+    code, out, err = run_main(capsys, "explain", "--since", "1d", "--user", "someone-else")
+    assert code == 0 and "1 of someone-else's jobs ended badly" in out, err
+    assert "user_code (the job's own)" in out and "(your job)" not in out
+    code, out, _ = run_main(capsys, "explain", "--since", "1d", "--all", "--json")
+    assert "15" not in {row["job"]["job_id"] for row in json.loads(out)["jobs"]}       # slurm-diag's own name

@@ -136,7 +136,8 @@ def test_a_user_whose_job_writes_where_they_may_not_is_told_it_is_their_path(use
     try:
         script = f"#!/bin/sh\necho start\nmkdir {closed}/run1\necho done > {closed}/result.txt\n"
         out = unix_user.run_as(user, [shutil.which("sbatch"), "--parsable", "--chdir=/tmp",
-                                      "-o", "/tmp/sdiag-explain-%j.out"], env=_env(user, devcluster), input=script.encode())
+                                      "-o", "/tmp/sdiag-explain-%j.out"],
+                               env=_env(user, devcluster), input=script.encode())
         assert out.returncode == 0, out.stderr
         job_id = out.stdout.strip().split(";")[0]
         _wait_accounted(user, devcluster, job_id)

@@ -11,7 +11,7 @@ import pytest
 
 from slurm_diag import schemas
 from slurm_diag.diagnose import engine, job_facts, logfile
-from slurm_diag.slurm.records import Job, JobStep
+from slurm_diag.slurm.records import EarlierRun, Job, JobStep
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 
@@ -66,14 +66,22 @@ def test_cancelled_by_its_owner_is_the_users_doing(tmp_path):
     a = check(engine.diagnose_job(job(tmp_path, state="CANCELLED", state_detail=f"CANCELLED by {me}",
                                       exit_code=0, out_text="running\n")))
     assert (a["label"], a["scope"]) == ("scheduler", "user")
-    assert a["next_steps"] == ["nothing to fix in the job: its owner (you, or a script running as you) cancelled "
-                               "it; resubmit it if that was not meant"]
+    assert a["next_steps"] == ["nothing to fix in the job: its owner (or a script running as its owner) "
+                               "cancelled it; resubmit it if that was not meant"]
     # cancelled while it waited: no node, no output to look for, and nothing said to be missing from it
     d = engine.diagnose_job(job(tmp_path, state="CANCELLED", state_detail=f"CANCELLED by {me}", exit_code=0,
                                 elapsed_s=0, nodes=(), node_list=""))
     assert d.attribution["next_steps"][0].endswith("cancelled it before it started; resubmit it if that was not meant")
     assert "the job's output (the job never started, so it wrote none)" in d.not_checked
     assert not any(f["severity"] == "UNKNOWN" and f["source"] == "log" for f in d.findings), d.findings
+    # a job Slurm requeued and holds between runs ran before: its output counts
+    held = dataclasses.replace(job(tmp_path, state="REQUEUE_HOLD", exit_code=0, elapsed_s=0, nodes=(), node_list="",
+                                   out_text="Traceback (most recent call last):\nKeyError: 'lr'\n"),
+                               earlier_runs=(EarlierRun("NODE_FAIL", "NODE_FAIL", "2026-12-01T06:00:00", "2026-12-01T06:05:00",
+                                                        ("node2",), 0, 0),))
+    d = engine.diagnose_job(held)
+    assert "the job's output (the job never started, so it wrote none)" not in d.not_checked
+    assert any(f["id"].startswith("stdout:") for f in d.findings), d.findings
     # an administrator's cancel: where to look for why
     a = check(engine.diagnose_job(job(tmp_path, state="CANCELLED", state_detail="CANCELLED by 0", user="nobody",
                                       exit_code=0, out_text="running\n")))
@@ -111,7 +119,7 @@ def test_user_causes_get_the_exact_line_to_change(tmp_path):
     # killed at its limit with accounting's samples far under it: the peak came between two polls
     sampled = dataclasses.replace(oom, mem_used_kb=11 * 1024)
     assert check(engine.diagnose_job(sampled))["next_steps"][0].startswith(
-        "#SBATCH --mem=2G (it had 600 MiB; its peak came between accounting's samples, which saw at most 11 MiB)")
+        "#SBATCH --mem=2G (it had 600 MiB; accounting's samples saw at most 11 MiB: the peak came between them")
     late = job(tmp_path, state="TIMEOUT", exit_code=0, out_text="x\n", time_limit_s=3600)
     assert check(engine.diagnose_job(late))["next_steps"][0].startswith("#SBATCH --time=02:00:00 (it had 01:00:00)")
 

@@ -58,7 +58,7 @@ RULES_FIRST = [  # (line, label, scope)
     ("amrex::Abort::0::CUDA error 2 in file ../Src/Base/AMReX_Arena.cpp line 90: out of memory !!!", "gpu_oom", "user"),
     ("*** ERROR: Memory allocation on device failed ***", "gpu_oom", "user"),
     ("Container killed by YARN for exceeding memory limits. 9.1 GB of 8 GB physical memory used.", "host_oom", "user"),
-    ("No OpenCL device found", "software_env", "user"),
+    ("Met Exceptions:\nNo OpenCL device found", "software_env", "user"),
     # a compiled extension built against another numpy: the environment, not the job's code
     ("ValueError: numpy.dtype size changed, may indicate binary incompatibility. Expected 96 from C header, "
      "got 88 from PyObject", "software_env", "user"),
@@ -312,6 +312,24 @@ def test_noise_every_mpi_job_prints_and_a_step_launched_as_the_job_ends_are_no_c
                  "srun: error: Unable to create step for job 55: Job/step already completing or completed\n",
                  "srun: error: Unable to allocate resources: Job/step already completing or completed\n"):
         assert diagnose(text, exit_code=0).attribution["label"] == "unknown", text
+
+
+@pytest.mark.parametrize("text,not_label", [
+    # the controller's own trouble behind salloc's words stays the controller's
+    ("salloc: error: Job submit/allocate failed: Socket timed out on send/recv operation", "user_code"),
+    # numpy's warning about the same mismatch does not decide; a job's own error after it still does
+    ("RuntimeWarning: numpy.dtype size changed, may indicate binary incompatibility. Expected 96, got 88\n"
+     "KeyError: 'lr'", "software_env"),
+    # OpenCV looking for OpenCL and carrying on
+    ("[ WARN:0] global ocl.cpp (891) haveOpenCL OpenCL: clGetPlatformIDs failed\nKeyError: 'lr'", "software_env"),
+    # a fabric's memory registration refusing an operation is not the job's storage
+    ("UCX ERROR ibv_reg_mr failed: EOPNOTSUPP", "filesystem"),
+    # a site's own login script, and a program's complaint about a setting, are not the job's command line
+    ("/etc/profile.d/site-env.sh: line 12: syntax error near unexpected token `fi'", "user_code"),
+    ("ERROR: Invalid value for NCCL_IB_HCA", "user_code"),
+])
+def test_what_the_new_rules_must_not_take(text, not_label):
+    assert diagnose(text + "\n", exit_code=1).attribution["label"] != not_label, text
 
 
 def test_lmods_own_unset_variable_is_not_the_jobs_script():

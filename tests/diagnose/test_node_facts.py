@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from slurm_diag.diagnose import collect, engine
 from slurm_diag.slurm.fake import FakeSlurmClient
-from slurm_diag.slurm.records import Job, JobStep, NodeEvent
+from slurm_diag.slurm.records import ACCOUNTING, CONTROLLER, Job, JobStep, NodeEvent
 from slurm_diag.store import Store
 
 ME = pwd.getpwuid(os.getuid()).pw_name
@@ -218,8 +218,8 @@ def test_a_node_flagged_slow_explains_a_running_job_only_once_the_job_shows_it_r
     assert d.attribution["label"] == "slow_node", d.attribution
     runs = next(f for f in d.findings if f["id"] == "sacct:earlier-runs")
     assert runs["summary"].startswith("has run 3.0x as long as its 3 earlier runs took, and is still running")
-    # 120 s into a run that usually takes 100: not yet slow, and nothing is said of it
-    early = dataclasses.replace(running, elapsed_s=60)
+    # 120 s into a run that usually takes 100: longer, but not half as long again; nothing is said of it
+    early = dataclasses.replace(running, elapsed_s=120)
     d = explain(tmp_path, early, fake, store)
     assert d.attribution["label"] == "unknown" and not any(f["id"] == "sacct:earlier-runs" for f in d.findings)
     # no earlier runs, but the job's own throughput fell: slow, and the flag says where
@@ -446,7 +446,7 @@ def test_a_gpu_number_in_the_log_counts_the_jobs_gpus_and_names_the_nodes_gpu(tm
     """Slurm gave the job GPUs 2 and 3 of node2; inside the job they are cuda:0 and cuda:1. An
     uncorrectable ECC error on cuda:1 is GPU 3 of node2, and that is the GPU the attribution names."""
     line = "RuntimeError: CUDA error: uncorrectable ECC error encountered on cuda:1\n"
-    j = job(tmp_path, line, nodes=("node2",))
+    j = dataclasses.replace(job(tmp_path, line, nodes=("node2",)), sources=(ACCOUNTING, CONTROLLER))
     d = explain(tmp_path, j, FakeSlurmClient(["node2"]), _held_by_prolog(tmp_path, "held.db", [3, 2]))
     a = d.attribution
     assert (a["label"], a["suspect_gpus"]) == ("gpu_hardware", [{"node": "node2", "gpu": 3}]), a
@@ -462,7 +462,21 @@ def test_a_gpu_number_in_the_log_counts_the_jobs_gpus_and_names_the_nodes_gpu(tm
     d = explain(tmp_path, per_task, FakeSlurmClient(["node2"]), _held_by_prolog(tmp_path, "per-task.db", [2, 3]))
     ecc = next(f for f in d.findings if f["id"].endswith(":gpu-ecc-uncorrectable"))
     assert (ecc["gpu"], "job_gpu" in ecc["raw"]) == (1, False)
-    assert "Slurm gave each task 1 of GPUs 2, 3 on node2, and the line does not say which task" in ecc["summary"]
+    assert "among GPUs 2, 3 of node2 that were the job's: Slurm gave each task 1 of them" in ecc["summary"]
+    # slurmctld has forgotten the job: whether it asked for GPUs per task cannot be told
+    forgotten = dataclasses.replace(j, sources=(ACCOUNTING,))
+    d = explain(tmp_path, forgotten, FakeSlurmClient(["node2"]), _held_by_prolog(tmp_path, "forgot.db", [2, 3]))
+    ecc = next(f for f in d.findings if f["id"].endswith(":gpu-ecc-uncorrectable"))
+    assert (ecc["gpu"], "job_gpu" in ecc["raw"]) == (1, False)
+    assert "slurmctld no longer shows whether the job asked for GPUs per task" in ecc["summary"]
+    # ... but a node where the job had one GPU leaves no doubt
+    d = explain(tmp_path, forgotten, FakeSlurmClient(["node2"]), _held_by_prolog(tmp_path, "one.db", [5]))
+    ecc = next(f for f in d.findings if f["id"].endswith(":gpu-ecc-uncorrectable"))
+    assert (ecc.get("node"), ecc["gpu"], "job_gpu" in ecc["raw"]) == (None, 1, False)     # cuda:1 is past it
+    (tmp_path / "out.log").write_text(line.replace("cuda:1", "cuda:0"))
+    d = explain(tmp_path, forgotten, FakeSlurmClient(["node2"]), _held_by_prolog(tmp_path, "one0.db", [5]))
+    ecc = next(f for f in d.findings if f["id"].endswith(":gpu-ecc-uncorrectable"))
+    assert (ecc["node"], ecc["gpu"], ecc["raw"]["job_gpu"]) == ("node2", 5, 0)
     # a number past the job's GPUs is not one of its own numbers: left as printed
     past = job(tmp_path, line.replace("cuda:1", "cuda:5"), nodes=("node2",))
     d = explain(tmp_path, past, FakeSlurmClient(["node2"]), _held_by_prolog(tmp_path, "past.db", [2, 3]))
@@ -477,10 +491,12 @@ def test_a_stray_process_on_another_of_the_jobs_gpus_did_not_take_the_memory_of_
     stray = [("stray_processes", "CRITICAL", "gpu2 held by pid 4242 (70000 MiB) before the job starts", 2)]
     oom = ("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU {n} has a total capacity "
            "of 79.10 GiB of which 1.2 GiB is free.\n")
-    a = explain(tmp_path, job(tmp_path, oom.format(n=1), nodes=("node2",)), FakeSlurmClient(["node2"]),
-                _held_by_prolog(tmp_path, "other.db", [2, 3], stray)).attribution
+    def known(n):                   # explained while slurmctld still shows the job (no GPUs per task)
+        return dataclasses.replace(job(tmp_path, oom.format(n=n), nodes=("node2",)), sources=(ACCOUNTING, CONTROLLER))
+    a = explain(tmp_path, known(1), FakeSlurmClient(["node2"]), _held_by_prolog(tmp_path, "other.db", [2, 3], stray))
+    a = a.attribution
     assert (a["label"], a["scope"]) == ("gpu_oom", "user"), a
-    a = explain(tmp_path, job(tmp_path, oom.format(n=0), nodes=("node2",)), FakeSlurmClient(["node2"]),
+    a = explain(tmp_path, known(0), FakeSlurmClient(["node2"]),
                 _held_by_prolog(tmp_path, "same.db", [2, 3], stray)).attribution
     assert (a["label"], a["scope"], a["suspect_gpus"]) == ("gpu_oom", "infra", [{"node": "node2", "gpu": 2}]), a
 

@@ -274,7 +274,8 @@ def test_slurmctld_counts_restarts():
 
 
 def test_gpus_per_task_as_slurmctld_prints_them():
-    """22.05's scontrol prints --gpus-per-task=1 as TresPerTask=gres:gpu:1 (seen on the local cluster)."""
+    """22.05's scontrol prints --gpus-per-task=1 as TresPerTask=gres:gpu:1, as the local cluster showed;
+    the field is appended here to a captured record of a job that asked for none."""
     text = (SLURM / "scontrol_job_running.txt").read_text().rstrip("\n") + " TresPerTask=gres:gpu:1\n"
     (job,) = parse.scontrol_job_views(text)
     assert job.gpus_per_task == 1
