@@ -21,7 +21,9 @@ OWN_JOBS = "sdiag-"            # slurm-diag's own probe sweeps and agent passes 
 
 def recent_doc(since, user: str | None, everyone: bool, limit: int) -> dict:
     """The jobs of ``user`` (the caller by default; every user's with ``everyone``) that ended
-    badly in the last ``since`` (a timedelta), newest first, at most ``limit`` explained."""
+    badly in the last ``since`` (a timedelta), newest first, at most ``limit`` explained. An
+    array's tasks that ended the same way (state, cause, and the findings behind it) share a row,
+    as `explain ARRAY` explains each distinct failure once; ``counts`` still counts every job."""
     from slurm_diag import config
     from slurm_diag.cli.explain_cmd import _diagnoser, _job_summary
     from slurm_diag.diagnose.collect import NodeHistory
@@ -51,14 +53,23 @@ def recent_doc(since, user: str | None, everyone: bool, limit: int) -> dict:
     shown = _full_views(client, jobs[:limit])
     diagnose = _diagnoser(cfg, client)
     history = NodeHistory(client, shown)
-    rows = []
+    rows: list[dict] = []
+    same: dict[tuple, dict] = {}          # an array's tasks that failed the same way: one row
+    counts: Counter = Counter()
     for job in shown:
         a = diagnose(job, history)["attribution"]
-        rows.append({"job": {**{k: v for k, v in _job_summary(job).items()
-                                if k in ("job_id", "name", "user", "state", "state_detail", "exit_code", "nodes")},
-                             "end": job.end},
-                     "attribution": a})
-    counts = Counter(r["attribution"]["label"] for r in rows)
+        counts[a["label"]] += 1
+        key = (job.array_job_id, job.state, a["label"], a["scope"], tuple(sorted(a["supporting"])))
+        if job.array_job_id and key in same:
+            same[key]["job"]["tasks"].append(job.job_id)
+            continue
+        row = {"job": {**{k: v for k, v in _job_summary(job).items()
+                          if k in ("job_id", "name", "user", "state", "state_detail", "exit_code", "nodes")},
+                       "end": job.end, "tasks": [job.job_id]},
+               "attribution": a}
+        if job.array_job_id:
+            same[key] = row
+        rows.append(row)
     return {"since": start.isoformat(timespec="seconds"), "until": until.isoformat(timespec="seconds"),
             "user": who, "jobs": rows, "counts": dict(counts.most_common()), "not_shown": len(jobs) - len(shown)}
 
@@ -90,22 +101,30 @@ def render(doc: dict) -> None:
     own = doc["user"] is not None              # one user's jobs (the caller's, or --user NAME's)
     mine = own and doc["user"] == Caller.current().name
     whose = {"user": SCOPE_WORDS["user"] if mine else "the job's own", "infra": SCOPE_WORDS["infra"]}
-    jobs = doc["jobs"]
+    rows = doc["jobs"]
     window = f"between {doc['since']} and {doc['until']}"
-    if not jobs:
+    if not rows:
         click.echo(f"No job {'of ' + doc['user'] + ' ' if own else ''}ended badly (failed, timed out, ran out of "
                    f"memory, lost its node, was cancelled or preempted, or had a step fail) {window}.")
         return
-    click.echo((f"{len(jobs)} of {doc['user']}'s jobs" if own else f"{len(jobs)} jobs (every user's)")
+    total = sum(len(row["job"]["tasks"]) for row in rows)
+    click.echo((f"{total} of {doc['user']}'s jobs" if own else f"{total} jobs (every user's)")
                + f" ended badly {window}"
                + (f"; {doc['not_shown']} older ones not shown (--limit)" if doc["not_shown"] else "") + ":")
-    id_width = max(len(r["job"]["job_id"]) for r in jobs)
-    user_width = 0 if own else max(len(r["job"]["user"]) for r in jobs)
-    for row in jobs:
+
+    def shown_id(job: dict) -> str:            # an array's tasks that failed alike: the newest, and how many
+        more = len(job["tasks"]) - 1
+        return job["job_id"] + (f" +{more}" if more else "")
+
+    id_width = max(len(shown_id(r["job"])) for r in rows)
+    user_width = 0 if own else max(len(r["job"]["user"]) for r in rows)
+    for row in rows:
         job, a = row["job"], row["attribution"]
         cause = "undetermined" if a["label"] == "unknown" else f"{a['label']} ({whose[a['scope']]})"
         owner = "" if own else f" {job['user']:<{user_width}}"
-        click.echo(f"  {job['job_id']:<{id_width}}{owner} {clip(job['name'], 20):<20} {job['state']:<13} {cause}: "
+        click.echo(f"  {shown_id(job):<{id_width}}{owner} {clip(job['name'], 20):<20} {job['state']:<13} {cause}: "
                    f"{clip(a['explanation'], 110)}")
+    if any(len(r["job"]["tasks"]) > 1 for r in rows):
+        click.echo("  (ID +N: an array task and N more of the same array that ended the same way)")
     click.echo("By cause: " + ", ".join(f"{label} {n}" for label, n in doc["counts"].items()))
     click.echo("Next: sdiag-agent explain JOBID for one job's evidence and what to do")

@@ -108,3 +108,20 @@ def test_an_administrator_listing_someone_elses_jobs_is_not_told_they_are_theirs
     assert "user_code (the job's own)" in out and "(your job)" not in out
     code, out, _ = run_main(capsys, "explain", "--since", "1d", "--all", "--json")
     assert "15" not in {row["job"]["job_id"] for row in json.loads(out)["jobs"]}       # slurm-diag's own name
+
+
+def test_an_arrays_tasks_that_failed_alike_share_one_row(fake, capsys, tmp_path):
+    """Three tasks of array 20 raised the same error and a fourth timed out: two rows, the first
+    standing for the three; the counts still count every task."""
+    for task, state in (("1", "FAILED"), ("2", "FAILED"), ("3", "FAILED"), ("4", "TIMEOUT")):
+        j = ended(f"20_{task}", 5 + int(task) / 100, state=state, exit_code=1 if state == "FAILED" else 0, tmp=tmp_path)
+        fake.jobs[j.job_id] = dataclasses.replace(j, job_id_raw=f"20{task}", array_job_id="20", array_task_id=task)
+    code, out, err = run_main(capsys, "explain", "--since", "1d", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert not schemas.output_errors("explain_recent", doc)
+    arrays = [row["job"] for row in doc["jobs"] if row["job"]["job_id"].startswith("20_")]
+    assert [(j["job_id"], j["tasks"]) for j in arrays] == [("20_1", ["20_1", "20_2", "20_3"]), ("20_4", ["20_4"])]
+    assert doc["counts"]["user_code"] == 2 + 3 and doc["counts"]["time_limit"] == 2
+    code, out, _ = run_main(capsys, "explain", "--since", "1d")
+    assert "\n  20_1 +2 " in out and "ID +N: an array task and N more" in out and out.startswith("8 of ")
