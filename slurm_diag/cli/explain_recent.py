@@ -40,6 +40,15 @@ def recent_doc(since, user: str | None, everyone: bool, limit: int) -> dict:
                                 + ("every user's" if everyone else f"{user}'s"),
                                 hint="sdiag-agent explain --since 1d lists yours; an administrator (root, SlurmUser "
                                      "or an approver in access.approvers) may list any user's")
+    if user and user != caller.name:
+        import pwd
+
+        from slurm_diag.errors import UsageError
+
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            raise UsageError(f"--user: no user {user!r} on this machine", hint=f"check the name: id {user}") from None
     who = None if everyone else (user or caller.name)
     until = datetime.now().astimezone()
     start = until - since

@@ -48,7 +48,7 @@ def fake(tmp_path, monkeypatch):
                             steps=(JobStep("0", "python", "OUT_OF_MEMORY", 0, 0, 30, ("node1",)),)),
         ended("14", 72, tmp=tmp_path),                                  # before the window
         ended("15", 1, name="sdiag-gemm", tmp=tmp_path),                # slurm-diag's name: left out of --all
-        ended("16", 1, user="someone-else", tmp=tmp_path),              # another user's
+        ended("16", 1, user="nobody", tmp=tmp_path),              # another user's
     )})
     import slurm_diag.slurm
 
@@ -82,7 +82,7 @@ def test_every_users_jobs_are_an_administrators_to_list(fake, capsys, monkeypatc
     if os.getuid() == 0:                        # root may: the other user's job is listed too
         assert code == 0 and "16" in {row["job"]["job_id"] for row in json.loads(out)["jobs"]}
     monkeypatch.setattr(identity.Access, "privileged", lambda self, caller: False)
-    for args in (("--all",), ("--user", "someone-else")):
+    for args in (("--all",), ("--user", "nobody")):
         code, out, err = run_main(capsys, "explain", "--since", "1d", *args)
         assert code == EXIT_REFUSED and out == "" and "only your own jobs" in err, err
     code, _, err = run_main(capsys, "explain", "--since", "1d", "--user", ME)
@@ -103,11 +103,13 @@ def test_an_administrator_listing_someone_elses_jobs_is_not_told_they_are_theirs
     from slurm_diag import identity
 
     monkeypatch.setattr(identity.Access, "privileged", lambda self, caller: True)      # an approver, say
-    code, out, err = run_main(capsys, "explain", "--since", "1d", "--user", "someone-else")
-    assert code == 0 and "1 of someone-else's jobs ended badly" in out, err
+    code, out, err = run_main(capsys, "explain", "--since", "1d", "--user", "nobody")
+    assert code == 0 and "1 of nobody's jobs ended badly" in out, err
     assert "user_code (the job's own)" in out and "(your job)" not in out
     code, out, _ = run_main(capsys, "explain", "--since", "1d", "--all", "--json")
     assert "15" not in {row["job"]["job_id"] for row in json.loads(out)["jobs"]}       # slurm-diag's own name
+    code, out, err = run_main(capsys, "explain", "--since", "1d", "--user", "no-such-user-here")
+    assert (code, out) == (2, "") and "--user: no user 'no-such-user-here' on this machine" in err
 
 
 def test_an_arrays_tasks_that_failed_alike_share_one_row(fake, capsys, tmp_path):
