@@ -163,8 +163,7 @@ def _explain_array(array, diagnose, client) -> dict:
     seen: dict[tuple, dict] = {}
     for task in array.failed:
         doc = _job_doc(task, lambda job: diagnose(job, history))
-        a = doc["attribution"]
-        key = (a["label"], a["scope"], tuple(sorted(f["id"] for f in doc["findings"] if f["id"] in a["supporting"])))
+        key = failure_key(doc["attribution"])
         if key in seen:
             seen[key]["array"]["tasks"].append(task.job_id)
         else:
@@ -176,6 +175,12 @@ def _explain_array(array, diagnose, client) -> dict:
                      "failures": [{"tasks": d["array"]["tasks"], "attribution": d["attribution"]}
                                   for d in seen.values()]}
     return base
+
+
+def failure_key(attribution: dict) -> tuple:
+    """What makes two failures the same one: the cause, whose it is, and the findings behind it
+    (their ids, the same for every task of an array that failed alike)."""
+    return attribution["label"], attribution["scope"], tuple(sorted(attribution["supporting"]))
 
 
 def _job_summary(job) -> dict:

@@ -16,7 +16,6 @@ from slurm_diag.cli.output import clip
 # how a job ends badly; a job that COMPLETED counts only if one of its steps failed (a step that ran out
 # of memory under a script that carried on and exited 0)
 ENDED_BADLY = ("FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "PREEMPTED", "DEADLINE", "CANCELLED")
-OWN_JOBS = "sdiag-"            # slurm-diag's own probe sweeps and agent passes (left out of --all)
 
 
 def recent_doc(since, user: str | None, everyone: bool, limit: int) -> dict:
@@ -25,7 +24,8 @@ def recent_doc(since, user: str | None, everyone: bool, limit: int) -> dict:
     array's tasks that ended the same way (state, cause, and the findings behind it) share a row,
     as `explain ARRAY` explains each distinct failure once; ``counts`` still counts every job."""
     from slurm_diag import config
-    from slurm_diag.cli.explain_cmd import _diagnoser, _job_summary
+    from slurm_diag.agent.loop import OWN_JOBS          # slurm-diag's own sweeps and passes: left out of --all
+    from slurm_diag.cli.explain_cmd import _diagnoser, _job_summary, failure_key
     from slurm_diag.diagnose.collect import NodeHistory
     from slurm_diag.diagnose.job_facts import first_failed_step
     from slurm_diag.diagnose.node_facts import when
@@ -68,7 +68,7 @@ def recent_doc(since, user: str | None, everyone: bool, limit: int) -> dict:
     for job in shown:
         a = diagnose(job, history)["attribution"]
         counts[a["label"]] += 1
-        key = (job.array_job_id, job.state, a["label"], a["scope"], tuple(sorted(a["supporting"])))
+        key = (job.array_job_id, job.state, *failure_key(a))
         if job.array_job_id and key in same:
             same[key]["job"]["tasks"].append(job.job_id)
             continue
