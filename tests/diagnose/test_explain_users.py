@@ -84,17 +84,30 @@ def _health_record_stored(devcluster, job_id: str) -> str:
         store.engine.dispose()
 
 
+def _submitted_as(user, devcluster, *args: str, script: str | None = None, wait: bool = True) -> str:
+    """The user's `sbatch --parsable --chdir=/tmp ARGS` (the script on standard input, or --wrap in
+    ARGS): its id, once accounting holds the ended job under its owner (unless not ``wait``)."""
+    out = unix_user.run_as(user, [shutil.which("sbatch"), "--parsable", "--chdir=/tmp", *args],
+                           env=_env(user, devcluster), input=script.encode() if script is not None else None)
+    assert out.returncode == 0, out.stderr
+    job_id = out.stdout.strip().split(";")[0]
+    if wait:
+        _wait_accounted(user, devcluster, job_id)
+    return job_id
+
+
+def _explained_as(user, devcluster, job_id: str) -> dict:
+    """The user's own `explain JOB_ID --json`."""
+    own = _sdiag(user, devcluster, "explain", job_id, "--json")
+    assert own.returncode == 0, own.stderr
+    return json.loads(own.stdout)
+
+
 def _explained_output_failure(user, devcluster, output: str) -> tuple[str, dict]:
     """The user submits a job whose -o Slurm cannot open for them (it ends at once, FAILED 0:53, no
     log) and explains it: (job id, attribution), which names the output file as the cause."""
-    out = unix_user.run_as(user, [shutil.which("sbatch"), "--parsable", "--chdir=/tmp", "-o", output,
-                                  "--wrap", "echo never printed"], env=_env(user, devcluster))
-    assert out.returncode == 0, out.stderr
-    job_id = out.stdout.strip().split(";")[0]
-    _wait_accounted(user, devcluster, job_id)
-    own = _sdiag(user, devcluster, "explain", job_id, "--json")
-    assert own.returncode == 0, own.stderr
-    a = json.loads(own.stdout)["attribution"]
+    job_id = _submitted_as(user, devcluster, "-o", output, "--wrap", "echo never printed")
+    a = _explained_as(user, devcluster, job_id)["attribution"]
     assert (a["label"], a["scope"]) == ("user_code", "user") and a["supporting"][0] == "sacct:output-file"
     return job_id, a
 
@@ -135,15 +148,8 @@ def test_a_user_whose_job_writes_where_they_may_not_is_told_it_is_their_path(use
     closed.mkdir(mode=0o755)
     try:
         script = f"#!/bin/sh\necho start\nmkdir {closed}/run1\necho done > {closed}/result.txt\n"
-        out = unix_user.run_as(user, [shutil.which("sbatch"), "--parsable", "--chdir=/tmp",
-                                      "-o", "/tmp/sdiag-explain-%j.out"],
-                               env=_env(user, devcluster), input=script.encode())
-        assert out.returncode == 0, out.stderr
-        job_id = out.stdout.strip().split(";")[0]
-        _wait_accounted(user, devcluster, job_id)
-        own = _sdiag(user, devcluster, "explain", job_id, "--json")
-        assert own.returncode == 0, own.stderr
-        a = json.loads(own.stdout)["attribution"]
+        job_id = _submitted_as(user, devcluster, "-o", "/tmp/sdiag-explain-%j.out", script=script)
+        a = _explained_as(user, devcluster, job_id)["attribution"]
         assert (a["label"], a["scope"]) == ("user_code", "user"), a
         assert a["supporting"][0].endswith(":user-path-denied") and "Permission denied" in a["explanation"], a
         assert not any(closed.iterdir())
@@ -158,13 +164,9 @@ def test_a_user_lists_their_jobs_that_ended_badly_and_only_theirs(user, devclust
     root sees all three."""
     from slurm_diag import schemas
 
-    ids = []
-    for wrap in ("python3 -c 'import sdiag_missing_module_here'", "ls --long-listing /tmp"):
-        out = unix_user.run_as(user, [shutil.which("sbatch"), "--parsable", "--chdir=/tmp", "-o",
-                                      "/tmp/sdiag-explain-%j.out", "--job-name", "recent", "--wrap", wrap],
-                               env=_env(user, devcluster))
-        assert out.returncode == 0, out.stderr
-        ids.append(out.stdout.strip().split(";")[0])
+    ids = [_submitted_as(user, devcluster, "-o", "/tmp/sdiag-explain-%j.out", "--job-name", "recent",
+                         "--wrap", wrap, wait=False)
+           for wrap in ("python3 -c 'import sdiag_missing_module_here'", "ls --long-listing /tmp")]
     roots = subprocess.run(["sbatch", "--parsable", "--chdir=/tmp", "-o", "/dev/null", "--wrap", "exit 5"],
                            capture_output=True, text=True, timeout=30,
                            env={"PATH": "/usr/bin:/bin", "SLURM_CONF": str(devcluster.slurm_conf)})
