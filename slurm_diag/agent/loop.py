@@ -436,13 +436,14 @@ def llm_reasoner(backend, cfg, client=None, store=None):
     requests come back in the record's ``probe_wanted`` for the loop to act on within its cap."""
     from slurm_diag.agent import reason as reason_mod
     from slurm_diag.agent import tools as tools_mod
-    from slurm_diag.diagnose import logfile
+    from slurm_diag.diagnose import job_facts, logfile
 
     cache = reason_mod.AnswerCache(cfg.private_dir("llm", "answers"))
     budget = reason_mod.RunBudget.from_settings(cfg.get("llm"))
 
     def reason(diagnosis: dict, job):
-        log = logfile.read_tail(job.stdout) if job.stdout else None
+        paths = job_facts.log_paths(job)        # the job's own names, %j expanded; the default once forgotten
+        log = logfile.read_tail(paths[0][1], for_user=job.user or None) if paths else None
         text = log.text() if log is not None and log.usable else ""
         wanted: list[str] = []
         tools = None

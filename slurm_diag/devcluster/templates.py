@@ -122,6 +122,7 @@ AccountingStorageHost=localhost
 AccountingStoragePort={lay.dbd_port}
 AccountingStoragePass={lay.munge_socket}
 AccountingStorageTRES=gres/gpu
+AccountingStoreFlags=job_script,job_env
 {nodes}
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 """

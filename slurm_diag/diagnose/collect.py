@@ -291,12 +291,13 @@ def log_gpus(job, log_evidence: list[Evidence], node_evidence: list[Evidence]) -
     a GPU named by its PCI bus id, which the health reports map.
 
     A job that asked for GPUs per task (--gpus-per-task) numbers each task's own from 0, so a number
-    names one of several GPUs of the node only while slurmctld still shows the job's request and it
-    asked for none per task; once slurmctld has forgotten the job (MinJobAge) it cannot be told, and
-    the number is left as printed. A step's --gpu-bind, or a launcher that sets CUDA_VISIBLE_DEVICES
-    per rank, numbers per task too and leaves no record."""
+    names one of several GPUs of the node only where the job is known to have asked for none per task:
+    slurmctld shows the request until it forgets the job (MinJobAge), accounting after that where it
+    kept the job's environment (AccountingStoreFlags=job_env; ``submission``). Otherwise the number is
+    left as printed. A step's --gpu-bind, or a launcher that sets CUDA_VISIBLE_DEVICES per rank,
+    numbers per task too and leaves no record."""
     held = node_facts.held_gpus(node_evidence)
-    request_known = CONTROLLER in job.sources
+    request_known = CONTROLLER in job.sources or job.gpus_per_task_known
     for ev in log_evidence:
         f, raw = ev.finding, ev.finding.get("raw")
         node = f.get("node") or (job.nodes[0] if len(job.nodes) == 1 else None)
@@ -308,7 +309,8 @@ def log_gpus(job, log_evidence: list[Evidence], node_evidence: list[Evidence]) -
             continue
         if len(gpus) > 1 and (job.gpus_per_task or not request_known):
             why = (f"Slurm gave each task {job.gpus_per_task} of them" if job.gpus_per_task else
-                   "slurmctld no longer shows whether the job asked for GPUs per task")
+                   "slurmctld has forgotten whether the job asked for GPUs per task, and accounting did not "
+                   "keep the job's environment (AccountingStoreFlags=job_env)")
             f["summary"] += (f" (GPU {f['gpu']} as the job numbered it, among {node_facts.gpu_words(gpus)} of "
                              f"{node} that were the job's: {why}, so which one it is cannot be told)")
             continue

@@ -13,6 +13,7 @@ import re
 
 from slurm_diag.diagnose import evidence, logfile, slurm_facts
 from slurm_diag.diagnose.evidence import Evidence, finding
+from slurm_diag.slurm import submission
 
 _CANCELLED_BY = re.compile(r"CANCELLED by (\d+)")
 IGNORED_STEPS = ("extern",)
@@ -160,6 +161,21 @@ def log_paths(job) -> list[tuple[str, str]]:
     return paths
 
 
+def path_origin(job) -> str | None:
+    """Where the output path came from, once slurmctld has forgotten the job (None while it shows it)."""
+    if job.stdout or job.stderr:
+        return {submission.SUBMIT_LINE: "the path the job's sbatch command line named, as accounting kept it",
+                submission.SCRIPT: "the path the job's #SBATCH lines named, as accounting kept the script",
+                submission.ENVIRONMENT: "the path SBATCH_OUTPUT named when the job was submitted",
+                submission.DEFAULT: "Slurm's default name: neither the job's command line nor its batch "
+                                    "script, as accounting kept them, named another"}.get(job.output_from or "")
+    kept = "its command line (it names no -o) but not its batch script" \
+        if submission.SUBMIT_LINE in job.request_read else "neither its command line nor its batch script"
+    return (f"Slurm's default name; slurmctld has forgotten the job, and accounting kept {kept} "
+            "(AccountingStoreFlags=job_script keeps the script), so the job may have named another: "
+            "give it with sdiag-agent explain --log FILE")
+
+
 def expand_path(path: str, job) -> str:
     """Slurm's filename patterns that scontrol leaves unexpanded: %j %u %x %A %a %N %%."""
     table = {"j": job.job_id_raw or job.job_id, "u": job.user or "", "x": job.name or "",
@@ -199,15 +215,13 @@ def _logs(job, not_checked: list[str], logs: list) -> list[Evidence]:
                                     "accounting does not record it)", job_id=job.job_id)))
         not_checked.append("the job's output")
         return out
-    guessed = not (job.stdout or job.stderr)          # Slurm's default name: the job may have named another
+    origin = path_origin(job)
     for stream, path in paths:
-        log = logfile.read_tail(path)
+        log = logfile.read_tail(path, for_user=job.user or None)
         if not log.usable:
             out.append(Evidence(finding(f"{stream}:unreadable", "log", "UNKNOWN", f"{stream}: {log.problem}",
                                         job_id=job.job_id, raw={"path": path})))
-            not_checked.append(f"the job's {stream} ({path}" + (
-                ": Slurm's default name; slurmctld has forgotten the job and accounting does not record the "
-                "name the job gave with -o, so give it: sdiag-agent explain --log FILE" if guessed else "") + ")")
+            not_checked.append(f"the job's {stream} ({path}" + (f": {origin}" if origin else "") + ")")
             continue
         logs.append((stream, log))
         out += evidence.from_log(log.lines, where=stream, job_id=job.job_id)

@@ -7,13 +7,14 @@ The only place in slurm-diag that talks to Slurm. Every call is an argv list wit
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 import re
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Protocol
 
-from slurm_diag.slurm import gateway, job_lookup, parse
+from slurm_diag.slurm import gateway, job_lookup, parse, submission
 from slurm_diag.slurm.errors import (
     InvalidJobId, JobNotFound, NodeNotFound, SlurmCommandError, SlurmUnavailable,
 )
@@ -93,8 +94,35 @@ class CommandClient:
             accounting = pool.submit(self._accounting_answer, base)
             controller = pool.submit(self._controller_answer, base)
             answers = accounting.result(), controller.result()
-        return job_lookup.resolve(base, task, *answers,
-                                  conf=self.conf)
+        return self._with_request(job_lookup.resolve(base, task, *answers, conf=self.conf), base)
+
+    def _with_request(self, view: Job | JobArray, base: str) -> Job | JobArray:
+        """A batch job slurmctld has forgotten, with the output paths and GPUs per task that
+        accounting kept of its submission (the same for every task of an array)."""
+        jobs = view.tasks if isinstance(view, JobArray) else (view,)
+        if not any(job_lookup.needs_request(j) for j in jobs):
+            return view
+        req = self.job_request(base)
+        if isinstance(view, JobArray):
+            return replace(view, tasks=tuple(job_lookup.with_request(t, req) for t in view.tasks))
+        return job_lookup.with_request(view, req)
+
+    def job_request(self, job_id: str) -> submission.Request:
+        """What sbatch took for ``job_id``, from accounting: the command line, and the batch script
+        and environment where AccountingStoreFlags keeps them. A part that cannot be read is left out
+        of the request's ``read``; the three are asked at once."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def ask(args: list[str]) -> str | None:
+            try:
+                return self._run(["sacct", "-j", job_id, *args]).stdout
+            except (SlurmUnavailable, SlurmCommandError):
+                return None
+
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            line, script, env = pool.map(ask, (["-X", "-n", "-P", "-o", "SubmitLine"], ["-B"], ["--env-vars"]))
+        return submission.request(line, submission.stored(script) if script else None,
+                                  submission.stored(env) if env else None)
 
     def _accounting_answer(self, base: str) -> job_lookup.Answer:
         try:

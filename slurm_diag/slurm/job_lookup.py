@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from slurm_diag.slurm import parse
+from slurm_diag.slurm import parse, submission
 from slurm_diag.slurm.errors import JobNotFound, JobSourcesUnavailable
 from slurm_diag.slurm.records import ACCOUNTING, CONTROLLER, Job, JobArray, Unreachable
 
@@ -47,12 +47,39 @@ def merge(acct: Job | None, live: Job | None) -> Job:
         return replace(acct, stdout=live.stdout or acct.stdout, stderr=live.stderr or acct.stderr,
                        work_dir=acct.work_dir or live.work_dir, reason=acct.reason or live.reason,
                        exit_code=code, signal=sig, sources=both, restarts=live.restarts,
-                       gpus_per_task=live.gpus_per_task)
+                       gpus_per_task=live.gpus_per_task, gpus_per_task_known=live.gpus_per_task_known)
     if live.finished:  # accounting has not caught up yet: the facts are slurmctld's
         return replace(live, steps=acct.steps, max_rss_kb=acct.max_rss_kb, earlier_runs=acct.earlier_runs,
                        sources=(CONTROLLER,))
     return replace(live, steps=acct.steps, max_rss_kb=acct.max_rss_kb or live.max_rss_kb,
                    work_dir=live.work_dir or acct.work_dir, earlier_runs=acct.earlier_runs, sources=both)
+
+
+def needs_request(job: Job) -> bool:
+    """A batch job that ran and that slurmctld has forgotten: its output paths and GPUs per task are
+    gone with it, and only what accounting kept of its submission can tell them."""
+    return CONTROLLER not in job.sources and ACCOUNTING in job.sources and bool(job.start) \
+        and not (job.stdout or job.stderr)
+
+
+def with_request(job: Job, req: submission.Request) -> Job:
+    """``job`` with the paths and GPUs per task sbatch took (``submission.request``). A path that no
+    source named is Slurm's default only where the script was kept (it might have named one);
+    stderr goes to stdout's file unless the job named its own. Relative paths are the work dir's."""
+    if not needs_request(job):
+        return job
+    default = "slurm-%A_%a.out" if job.array_task_id else "slurm-%j.out"
+    out = req.output or (default if req.output_known else None)
+    err = req.error or out
+
+    def absolute(path: str | None) -> str | None:
+        if path and not path.startswith("/"):
+            return f"{job.work_dir.rstrip('/')}/{path}" if job.work_dir else None
+        return path
+
+    return replace(job, stdout=absolute(out), stderr=absolute(err), request_read=req.read,
+                   output_from=req.output_from if req.output else (submission.DEFAULT if out else None),
+                   gpus_per_task=req.gpus_per_task, gpus_per_task_known=req.gpus_per_task_known)
 
 
 def _task_ranges(tasks: list[Job]) -> str:

@@ -106,6 +106,12 @@ class Job:
     earlier_runs: tuple[EarlierRun, ...] = ()  # runs before Slurm requeued the job, oldest first
     restarts: int | None = None               # how often slurmctld restarted it (while it remembers the job)
     gpus_per_task: int | None = None          # --gpus-per-task: each task sees only its own (slurmctld's TresPerTask)
+    # once slurmctld has forgotten a batch job: what its request was read from in accounting
+    # (submission.SUBMIT_LINE, SCRIPT, ENVIRONMENT), which of them named the output path, and
+    # whether gpus_per_task is known to be none
+    request_read: tuple[str, ...] = ()
+    output_from: str | None = None
+    gpus_per_task_known: bool = False
 
     @property
     def mem_alloc_kb(self) -> int | None:
@@ -157,6 +163,7 @@ class Job:
         d["steps"] = [s.to_dict() for s in self.steps]
         d["earlier_runs"] = [r.to_dict() for r in self.earlier_runs]
         d["sources"] = list(self.sources)
+        d["request_read"] = list(self.request_read)
         d["unreachable"] = [asdict(u) for u in self.unreachable]
         d.update(mem_alloc_kb=self.mem_alloc_kb, cpu_efficiency=_rounded(self.cpu_efficiency),
                  mem_efficiency=_rounded(self.mem_efficiency))

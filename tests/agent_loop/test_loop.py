@@ -3,6 +3,8 @@ what it leaves alone, and that a rerun adds nothing."""
 
 from __future__ import annotations
 
+import os
+import pwd
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,6 +16,7 @@ from tests.actions.helpers import AGENT, make
 START = datetime.now().astimezone() - timedelta(minutes=30)
 END = START + timedelta(minutes=5)
 NODES = ("node1", "node2", "node3", "node4")
+OWNER = pwd.getpwuid(os.getuid()).pw_name     # a user with an account here, so the agent may read their logs
 AMBIGUOUS = "epoch 1 step 10 loss 2.3\nepoch 1 step 20 loss 2.2\n"      # exit 1, nothing that decides
 XID_STORM = ("[node1] NVRM: Xid (PCI:0000:3b:00): 13, pid=2231, Graphics SM Warp Exception on (GPC 0, TPC 1)\n"
              "node2:1234:1290 [0] NCCL WARN NET/IB : Got completion from peer 10.0.0.3<45678> with error 12, "
@@ -26,7 +29,7 @@ def add_job(ctx, tmp_path, jid, out, nodes, state="FAILED", exit_code=1, name="t
     log.write_text(out)
     start, end = START + timedelta(minutes=minutes), END + timedelta(minutes=minutes)
     ctx.client.jobs[jid] = Job(
-        job_id=jid, job_id_raw=jid, name=name, user="alice", partition="gpu", state=state, state_detail=state,
+        job_id=jid, job_id_raw=jid, name=name, user=OWNER, partition="gpu", state=state, state_detail=state,
         exit_code=exit_code, signal=0, elapsed_s=elapsed, time_limit_s=3600, nodes=tuple(nodes),
         node_list=",".join(nodes), start=start.strftime("%Y-%m-%dT%H:%M:%S"), end=end.strftime("%Y-%m-%dT%H:%M:%S"),
         stdout=str(log), work_dir=str(tmp_path))

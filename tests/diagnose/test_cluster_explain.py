@@ -458,6 +458,49 @@ def test_a_gpu_the_log_numbers_from_zero_is_named_as_the_nodes_gpu(devcluster, c
         assert a["label"] == "unknown", a
 
 
+def test_a_job_slurmctld_has_forgotten_still_has_its_output_and_its_gpus(devcluster, slurm):
+    """slurmctld forgets a job MinJobAge after it ends, and its output path and GPU request with it;
+    22.05's accounting keeps neither as a field. Its command line, script and environment it keeps
+    (AccountingStoreFlags=job_script,job_env, set on the local cluster): the job's #SBATCH -o file is
+    read, and its cuda:1 is still the node's GPU. slurmctld's answer is the one it gives once the job is
+    forgotten ("Invalid job id"); sacct, the store and the job's files are the real ones."""
+    from slurm_diag.diagnose import collect, engine
+    from slurm_diag import config
+    from slurm_diag.slurm import CommandClient, job_lookup, submission
+    from slurm_diag.slurm.records import CONTROLLER
+    from slurm_diag.store import Store
+
+    class Forgetful(CommandClient):
+        def _controller_answer(self, base):
+            return job_lookup.Answer()
+
+    script = ("#!/bin/sh\n#SBATCH -o /tmp/sdiag-forgotten-%j.log\n#SBATCH --gres=gpu:2\necho training\n"
+              "echo 'RuntimeError: CUDA error: uncorrectable ECC error encountered on cuda:1' >&2\nexit 1\n")
+    done = subprocess.run(["sbatch", "--parsable", "--chdir=/tmp", "-w", "node4"], input=script,
+                          capture_output=True, text=True, timeout=30,
+                          env={"PATH": "/usr/bin:/bin", "SLURM_CONF": str(devcluster.slurm_conf)})
+    assert done.returncode == 0, done.stderr
+    job_id = done.stdout.strip()
+    slurm.wait(job_id, timeout=120, poll=0.5)
+    time.sleep(3)                      # the epilog's detached ingest moves its report to the store
+    client = Forgetful(conf=str(devcluster.slurm_conf), timeout=30)
+    deadline = time.monotonic() + 30
+    # slurmdbd may record the start of a job this short (name, work dir, script) after its end
+    while (job := client.get_job(job_id)).output_from is None and time.monotonic() < deadline:
+        time.sleep(1)
+    assert CONTROLLER not in job.sources
+    assert (job.stdout, job.output_from) == ("/tmp/sdiag-forgotten-%j.log", submission.SCRIPT), job
+    assert set(job.request_read) == {submission.SUBMIT_LINE, submission.SCRIPT, submission.ENVIRONMENT}
+    assert job.gpus_per_task_known and job.gpus_per_task is None
+    store = Store(config.load(devcluster.base / "etc" / "sdiag.toml").store_url)
+    more, missing = collect.around_job(job, client, lambda: store)
+    d = engine.diagnose_job(job, more=more, not_checked=missing)
+    assert not any("stdout" in item for item in d.not_checked), d.not_checked
+    ecc = next(f for f in d.findings if f["id"].endswith(":gpu-ecc-uncorrectable"))
+    held = next(f for f in d.findings if f["id"] == "health:node4:job-gpus")["raw"]["gpus"]
+    assert (ecc["node"], ecc["gpu"], ecc["raw"]["job_gpu"]) == ("node4", held[1], 1), ecc
+
+
 def test_a_user_is_told_the_gpu_failed_under_their_job_not_their_code(
         user, devcluster, cluster_env, slurm, healthy_again):
     """The same failure, explained to the job's owner, an ordinary unix user: the store's password is

@@ -8,7 +8,9 @@ import dataclasses
 import json
 import os
 import pwd
+import tempfile
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -37,6 +39,8 @@ def ended(job_id: str, hours_ago: float, state="FAILED", exit_code=1, user=ME, n
 
 @pytest.fixture()
 def fake(tmp_path, monkeypatch):
+    shared = tempfile.TemporaryDirectory(dir="/tmp")       # another user's log: where that user can read it
+    os.chmod(shared.name, 0o755)
     monkeypatch.setenv("SDIAG_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("SDIAG_CONFIG", raising=False)
     client = FakeSlurmClient(["node1"])
@@ -48,12 +52,13 @@ def fake(tmp_path, monkeypatch):
                             steps=(JobStep("0", "python", "OUT_OF_MEMORY", 0, 0, 30, ("node1",)),)),
         ended("14", 72, tmp=tmp_path),                                  # before the window
         ended("15", 1, name="sdiag-gemm", tmp=tmp_path),                # slurm-diag's name: left out of --all
-        ended("16", 1, user="nobody", tmp=tmp_path),              # another user's
+        ended("16", 1, user="nobody", tmp=Path(shared.name)),     # another user's
     )})
     import slurm_diag.slurm
 
     monkeypatch.setattr(slurm_diag.slurm, "default_client", lambda cfg=None: client)
-    return client
+    yield client
+    shared.cleanup()
 
 
 def test_the_callers_jobs_that_ended_badly_in_the_window_newest_first(fake, capsys):

@@ -410,6 +410,26 @@ def test_a_step_ended_by_sigterm_in_a_failed_job_whose_log_is_gone_is_not_called
     assert any("Slurm's default name" in item and "explain --log FILE" in item for item in d.not_checked)
 
 
+def test_a_forgotten_jobs_missing_log_says_where_its_path_came_from(tmp_path):
+    """Once slurmctld has forgotten a job, its output path is what accounting kept of the submission
+    (slurm.job_lookup.with_request); a missing file says which part named it, and a guess says what
+    accounting did not keep and what would keep it."""
+    from slurm_diag.slurm import submission
+    from slurm_diag.slurm.records import ACCOUNTING
+
+    gone = str(tmp_path / "logs" / "run-%j.out")
+    named = job(tmp_path, stdout=gone, stderr=gone, sources=(ACCOUNTING,), output_from=submission.SCRIPT,
+                request_read=(submission.SUBMIT_LINE, submission.SCRIPT))
+    d = engine.diagnose_job(named)
+    assert f"the job's stdout ({tmp_path}/logs/run-77.out: the path the job's #SBATCH lines named, as " \
+           "accounting kept the script)" in d.not_checked
+    guessed = job(tmp_path, stdout=None, stderr=None, sources=(ACCOUNTING,), request_read=(submission.SUBMIT_LINE,))
+    d = engine.diagnose_job(guessed)
+    assert any(f"({tmp_path}/slurm-77.out: Slurm's default name" in item and "kept its command line (it names "
+               "no -o) but not its batch script (AccountingStoreFlags=job_script" in item for item in d.not_checked), \
+        d.not_checked
+
+
 def test_only_the_step_the_cancel_line_names_is_the_one_srun_ended(tmp_path):
     """The log's cancel names step 4411.0; step 1, also CANCELLED by SIGTERM, is not explained by it."""
     from tests.diagnose.test_log_rules import SRUN_ENDED_STEP

@@ -5,8 +5,10 @@ measured on tests/data/cases by benchmarks/diagnosis_bench.py, not here."""
 from __future__ import annotations
 
 import json
-
+import os
+import tempfile
 import tracemalloc
+from pathlib import Path
 
 import pytest
 
@@ -56,6 +58,44 @@ def test_missing_and_binary_logs_are_findings_not_silence(tmp_path):
     assert "the job's output" in d.not_checked
     d = diagnose(bytes(range(256)) * 40)
     assert d.findings[0]["severity"] == "UNKNOWN" and "binary" in d.findings[0]["summary"]
+
+
+def test_a_fifo_or_directory_named_as_the_output_is_not_read(tmp_path):
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)                     # opened for reading without a writer, a FIFO would block for ever
+    log = logfile.read_tail(str(fifo))
+    assert not log.usable and "not a regular file" in log.problem
+    assert "is a directory" in logfile.read_tail(str(tmp_path)).problem
+
+
+@pytest.fixture()
+def open_dir():
+    """A directory every user may enter (pytest's own is its owner's alone)."""
+    with tempfile.TemporaryDirectory(dir="/tmp") as d:
+        os.chmod(d, 0o755)
+        yield Path(d)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reading for another user is what root and the agent do")
+def test_a_jobs_output_is_read_for_someone_else_only_where_its_owner_could_read_it(open_dir):
+    ok = open_dir / "slurm-1.out"
+    ok.write_text("Traceback (most recent call last):\nKeyError: 'lr'\n")
+    assert logfile.read_tail(str(ok), for_user="nobody").usable               # 0644 in a 0755 directory
+    secret = open_dir / "secret"
+    secret.write_text("root's own\n")
+    secret.chmod(0o600)
+    assert logfile.read_tail(str(secret)).usable                              # for root itself
+    refused = logfile.read_tail(str(secret), for_user="nobody")
+    assert not refused.usable and not refused.lines and "nobody may not read it" in refused.problem
+    link = open_dir / "slurm-2.out"                 # the job's own name, pointing at what its owner may not read
+    link.symlink_to(secret)
+    assert "may not read it" in logfile.read_tail(str(link), for_user="nobody").problem
+    hidden = open_dir / "private"
+    hidden.mkdir(mode=0o700)
+    (hidden / "slurm-3.out").write_text("readable, behind a closed directory\n")
+    assert "may not read it" in logfile.read_tail(str(hidden / "slurm-3.out"), for_user="nobody").problem
+    unknown = logfile.read_tail(str(ok), for_user="no-such-user-here")
+    assert not unknown.usable and "has no account on this host" in unknown.problem
 
 
 def test_ansi_and_control_characters_are_stripped():

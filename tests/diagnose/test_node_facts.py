@@ -468,7 +468,13 @@ def test_a_gpu_number_in_the_log_counts_the_jobs_gpus_and_names_the_nodes_gpu(tm
     d = explain(tmp_path, forgotten, FakeSlurmClient(["node2"]), _held_by_prolog(tmp_path, "forgot.db", [2, 3]))
     ecc = next(f for f in d.findings if f["id"].endswith(":gpu-ecc-uncorrectable"))
     assert (ecc["gpu"], "job_gpu" in ecc["raw"]) == (1, False)
-    assert "slurmctld no longer shows whether the job asked for GPUs per task" in ecc["summary"]
+    assert "slurmctld has forgotten whether the job asked for GPUs per task, and accounting did not keep the " \
+           "job's environment" in ecc["summary"]
+    # ... unless accounting kept the job's request (its environment; submission.request)
+    kept = dataclasses.replace(forgotten, gpus_per_task_known=True)
+    d = explain(tmp_path, kept, FakeSlurmClient(["node2"]), _held_by_prolog(tmp_path, "kept.db", [2, 3]))
+    ecc = next(f for f in d.findings if f["id"].endswith(":gpu-ecc-uncorrectable"))
+    assert (ecc["node"], ecc["gpu"], ecc["raw"]["job_gpu"]) == ("node2", 3, 1)
     # ... but a node where the job had one GPU leaves no doubt
     d = explain(tmp_path, forgotten, FakeSlurmClient(["node2"]), _held_by_prolog(tmp_path, "one.db", [5]))
     ecc = next(f for f in d.findings if f["id"].endswith(":gpu-ecc-uncorrectable"))

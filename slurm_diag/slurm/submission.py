@@ -1,0 +1,185 @@
+"""What a batch job asked sbatch for, read back from accounting once slurmctld has forgotten the job.
+
+slurmctld shows a job's output paths and its GPUs per task only until MinJobAge after the job ends,
+and 22.05's accounting keeps neither as a field. It keeps the command line (``SubmitLine``) always,
+and the batch script and the submitting environment where slurm.conf has
+``AccountingStoreFlags=job_script,job_env`` (``sacct -B``, ``sacct --env-vars``). sbatch takes an
+option from its command line first, then from its ``SBATCH_*`` environment variables, then from the
+script's ``#SBATCH`` lines; so does ``request``.
+
+Pure: the client runs sacct; everything here is text in, record out. The text is the job owner's and
+is read as data: nothing in it is run, and a line that cannot be read is passed over.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from dataclasses import dataclass
+
+SUBMIT_LINE, SCRIPT, ENVIRONMENT = "submit line", "batch script", "environment"
+DEFAULT = "default"                     # Slurm's own name: nothing the job kept named another
+
+# sbatch's options that take a value (22.05's man page); the rest are flags, or take one only as
+# --name=value (--exclusive, --nice, --no-kill, --propagate, --get-user-env)
+_LONG_WITH_VALUE = frozenset("""
+    account acctg-freq array batch bb bbf begin chdir cluster-constraint clusters comment constraint
+    container core-spec cores-per-socket cpu-freq cpus-per-gpu cpus-per-task deadline delay-boot
+    dependency distribution error exclude export export-file extra-node-info gid gpu-bind gpu-freq gpus
+    gpus-per-node gpus-per-socket gpus-per-task gres gres-flags hint input job-name kill-on-invalid-dep
+    licenses mail-type mail-user mcs-label mem mem-bind mem-per-cpu mem-per-gpu mincpus network
+    nodefile nodelist nodes ntasks ntasks-per-core ntasks-per-gpu ntasks-per-node ntasks-per-socket
+    open-mode output partition power prefer priority profile qos reservation signal sockets-per-node
+    switches thread-spec threads-per-core time time-min tmp uid wait-all-nodes wckey wrap""".split())
+_LONG_FLAGS = frozenset("""
+    contiguous exclusive get-user-env help hold ignore-pbs nice no-kill no-requeue overcommit
+    oversubscribe parsable propagate quiet reboot requeue spread-job test-only usage use-min-nodes
+    verbose version wait""".split())
+_SHORT_WITH_VALUE = frozenset("AabBcCdDeFGiJLmMnNopqStwx")
+_SHORT = {"o": "output", "e": "error"}
+WANTED = ("output", "error", "gpus-per-task")
+
+
+@dataclass(frozen=True)
+class Request:
+    """The job's output paths (patterns as given: relative to its work dir, ``%j`` unexpanded) and
+    GPUs per task, with what they were read from."""
+
+    output: str | None = None
+    error: str | None = None
+    gpus_per_task: int | None = None
+    read: tuple[str, ...] = ()            # SUBMIT_LINE, SCRIPT, ENVIRONMENT: what accounting had
+    output_from: str | None = None        # which of them named the output path
+
+    @property
+    def gpus_per_task_known(self) -> bool:
+        """Whether the job asked for GPUs per task can be told: it did, or sbatch's own environment
+        for the job was kept (``SLURM_GPUS_PER_TASK`` is set there whenever it asked)."""
+        return self.gpus_per_task is not None or ENVIRONMENT in self.read
+
+    @property
+    def output_known(self) -> bool:
+        """Whether the output path is the one the job wrote to: named somewhere, or Slurm's default
+        because neither the command line nor the kept script named one."""
+        return self.output is not None or SCRIPT in self.read
+
+
+def _long_name(name: str) -> str | None:
+    """``--out`` -> ``output``: getopt takes any unambiguous prefix of a long option."""
+    known = _LONG_WITH_VALUE | _LONG_FLAGS
+    if name in known:
+        return name
+    matches = [k for k in known if k.startswith(name)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def options(tokens: list[str]) -> dict[str, str]:
+    """sbatch's options in ``tokens`` -> the WANTED ones. Stops at the script (the first word that
+    is not an option or an option's value), at ``--`` and at ``--wrap`` (accounting joins the command
+    line with spaces, so what follows a wrapped command cannot be told apart from it)."""
+    found: dict[str, str] = {}
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        i += 1
+        if tok == "--" or not tok.startswith("-") or tok == "-":
+            break
+        if tok.startswith("--"):
+            name, eq, value = tok[2:].partition("=")
+            name = _long_name(name) or name
+            if name == "wrap":
+                break
+            if not eq and name in _LONG_WITH_VALUE:
+                if i >= len(tokens):
+                    break
+                value, i = tokens[i], i + 1
+            if name in WANTED and (eq or name in _LONG_WITH_VALUE):
+                found[name] = value
+            continue
+        for k, letter in enumerate(tok[1:], 1):
+            if letter in _SHORT_WITH_VALUE:
+                value = tok[k + 1:]
+                if not value:
+                    if i >= len(tokens):
+                        return found
+                    value, i = tokens[i], i + 1
+                if letter in _SHORT:
+                    found[_SHORT[letter]] = value
+                break
+    return found
+
+
+def command_line(line: str) -> dict[str, str] | None:
+    """Accounting's SubmitLine -> the WANTED options; None when sbatch did not submit the job
+    (srun, salloc). Only its first line is read: sacct prints a newline inside the line as is."""
+    words = (line.splitlines() or [""])[0].split()
+    if not words or os.path.basename(words[0]) != "sbatch":
+        return None
+    return options(words[1:])
+
+
+def script(text: str) -> dict[str, str]:
+    """The batch script's ``#SBATCH`` lines -> the WANTED options; sbatch reads them up to the first
+    line that is neither blank nor a comment."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#SBATCH") and stripped[7:8] in (" ", "\t"):
+            try:
+                words = shlex.split(stripped[7:], comments=True)
+            except ValueError:              # an unclosed quote: sbatch would refuse it too
+                continue
+            found.update(options(words))
+        elif stripped and not stripped.startswith("#"):
+            break
+    return found
+
+
+_ENV = re.compile(r"^(SBATCH_OUTPUT|SBATCH_ERROR|SBATCH_GPUS_PER_TASK|SLURM_GPUS_PER_TASK)=(.*)$", re.M)
+
+
+def environment(text: str) -> dict[str, str]:
+    """The environment sbatch gave the job -> the WANTED options it set: ``SBATCH_OUTPUT`` and
+    ``SBATCH_ERROR`` as the user set them; ``SLURM_GPUS_PER_TASK``, sbatch's own record of the request."""
+    names = {"SBATCH_OUTPUT": "output", "SBATCH_ERROR": "error", "SBATCH_GPUS_PER_TASK": "gpus-per-task",
+             "SLURM_GPUS_PER_TASK": "gpus-per-task"}
+    found: dict[str, str] = {}
+    for name, value in _ENV.findall(text):
+        if value.strip():
+            found.setdefault(names[name], value.strip())
+    return found
+
+
+def stored(text: str) -> str | None:
+    """``sacct -B`` or ``sacct --env-vars`` for one job -> what accounting kept: the lines under the
+    heading and its rule of dashes; None when it kept nothing (``NONE``: the flag is not set)."""
+    lines = text.splitlines()
+    body = "\n".join(lines[2:]) if len(lines) > 1 and set(lines[1].strip()) == {"-"} else None
+    return None if body is None or body.strip() in ("", "NONE") else body
+
+
+def _per_task(value: str | None) -> int | None:
+    """``--gpus-per-task=[type:]N`` -> N."""
+    m = re.fullmatch(r"(?:[^:]+:)?(\d+)", (value or "").strip())
+    return int(m.group(1)) if m else None
+
+
+def request(submit_line: str | None, script_text: str | None, env_text: str | None) -> Request:
+    """What sbatch took for the job, from what accounting kept of it (None: not kept, or not asked)."""
+    sources = [(SUBMIT_LINE, command_line(submit_line) if submit_line is not None else None),
+               (ENVIRONMENT, environment(env_text) if env_text is not None else None),
+               (SCRIPT, script(script_text) if script_text is not None else None)]
+    read = tuple(name for name, found in sources if found is not None)
+
+    def first(option: str) -> tuple[str | None, str | None]:
+        for name, found in sources:
+            if found and option in found:
+                return found[option], name
+        return None, None
+
+    output, output_from = first("output")
+    error, _ = first("error")
+    gpus, _ = first("gpus-per-task")
+    return Request(output=output, error=error, gpus_per_task=_per_task(gpus), read=read,
+                   output_from=output_from)
