@@ -147,12 +147,33 @@ def requeue_words(job) -> str | None:
     return f"Slurm requeued the job {'once' if times == 1 else f'{times} times'}" + (f": {said}" if said else "")
 
 
+def script_file_options(job) -> dict[str, str] | None:
+    """The ``#SBATCH`` options of the job's script file as it is on disk now, where slurmctld has
+    forgotten the job and accounting kept no copy of the script (``Job.script_file``); read for the
+    job's user, as its output is. None when there is no such file to read."""
+    if job.stdout or not job.script_file:
+        return None
+    text = logfile.read_tail(job.script_file, max_bytes=SCRIPT_MAX_BYTES, for_user=job.user or None)
+    return submission.script(text.text()) if text.usable and not text.truncated else None
+
+
+SCRIPT_MAX_BYTES = 256 * 1024        # a batch script; a larger file is not read as one
+
+
 def log_paths(job) -> list[tuple[str, str]]:
-    """(stream, path) of the job's output; Slurm's default slurm-%j.out in its work dir when the
-    controller no longer knows the paths (22.05's sacct does not record them)."""
+    """(stream, path) of the job's output; where slurmctld no longer knows the paths and accounting
+    did not say (slurm.submission), what the script file names now, else Slurm's default slurm-%j.out
+    in its work dir."""
     paths: list[tuple[str, str]] = []
     jid = job.job_id
-    for stream, path in (("stdout", job.stdout), ("stderr", job.stderr)):
+    stdout, stderr = job.stdout, job.stderr
+    named = script_file_options(job)
+    if named and (named.get("output") or named.get("error")):
+        def absolute(p: str | None) -> str | None:
+            return p if not p or p.startswith("/") else os.path.join(job.work_dir or "/", p)
+        stdout = absolute(named.get("output"))
+        stderr = stderr or absolute(named.get("error")) or stdout
+    for stream, path in (("stdout", stdout), ("stderr", stderr)):
         path = expand_path(path, job) if path else None
         if path and path not in (p for _, p in paths):
             paths.append((stream, path))
@@ -169,6 +190,11 @@ def path_origin(job) -> str | None:
                 submission.ENVIRONMENT: "the path SBATCH_OUTPUT named when the job was submitted",
                 submission.DEFAULT: "Slurm's default name: neither the job's command line nor its batch "
                                     "script, as accounting kept them, named another"}.get(job.output_from or "")
+    named = script_file_options(job)
+    if named is not None:
+        said = (f"the path the #SBATCH lines of {job.script_file} name now" if named.get("output") else
+                f"Slurm's default name: the #SBATCH lines of {job.script_file} name no other now")
+        return said + "; accounting kept no copy of the script, and the file may have changed since the job was submitted"
     kept = "its command line (it names no -o) but not its batch script" \
         if submission.SUBMIT_LINE in job.request_read else "neither its command line nor its batch script"
     return (f"Slurm's default name; slurmctld has forgotten the job, and accounting kept {kept} "

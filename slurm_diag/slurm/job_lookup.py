@@ -78,6 +78,7 @@ def with_request(job: Job, req: submission.Request) -> Job:
         return path
 
     return replace(job, stdout=absolute(out), stderr=absolute(err), request_read=req.read,
+                   script_file=absolute(req.script_file),
                    output_from=req.output_from if req.output else (submission.DEFAULT if out else None),
                    gpus_per_task=req.gpus_per_task, gpus_per_task_known=req.gpus_per_task_known)
 

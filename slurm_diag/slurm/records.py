@@ -112,6 +112,7 @@ class Job:
     request_read: tuple[str, ...] = ()
     output_from: str | None = None
     gpus_per_task_known: bool = False
+    script_file: str | None = None            # the script's file where accounting kept no copy (as it is now)
 
     @property
     def mem_alloc_kb(self) -> int | None:

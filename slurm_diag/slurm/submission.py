@@ -37,8 +37,8 @@ _LONG_FLAGS = frozenset("""
     oversubscribe parsable propagate quiet reboot requeue spread-job test-only usage use-min-nodes
     verbose version wait""".split())
 _SHORT_WITH_VALUE = frozenset("AabBcCdDeFGiJLmMnNopqStwx")
-_SHORT = {"o": "output", "e": "error"}
-WANTED = ("output", "error", "gpus-per-task")
+_SHORT = {"o": "output", "e": "error", "D": "chdir"}
+WANTED = ("output", "error", "gpus-per-task", "chdir")
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,8 @@ class Request:
     gpus_per_task: int | None = None
     read: tuple[str, ...] = ()            # SUBMIT_LINE, SCRIPT, ENVIRONMENT: what accounting had
     output_from: str | None = None        # which of them named the output path
+    script_file: str | None = None        # the script's file as the command line named it, where
+                                          # accounting did not keep the script (relative: to the work dir)
 
     @property
     def gpus_per_task_known(self) -> bool:
@@ -75,15 +77,20 @@ def _long_name(name: str) -> str | None:
 
 
 def options(tokens: list[str]) -> dict[str, str]:
-    """sbatch's options in ``tokens`` -> the WANTED ones. Stops at the script (the first word that
-    is not an option or an option's value), at ``--`` and at ``--wrap`` (accounting joins the command
-    line with spaces, so what follows a wrapped command cannot be told apart from it)."""
+    """sbatch's options in ``tokens`` -> the WANTED ones, and under ``"script"`` the script's word.
+    Stops at the script (the first word that is not an option or an option's value), at ``--`` and at
+    ``--wrap`` (accounting joins the command line with spaces, so what follows a wrapped command
+    cannot be told apart from it)."""
     found: dict[str, str] = {}
     i = 0
     while i < len(tokens):
         tok = tokens[i]
         i += 1
         if tok == "--" or not tok.startswith("-") or tok == "-":
+            if tok == "--" and i < len(tokens):
+                found["script"] = tokens[i]
+            elif tok not in ("--", "-"):
+                found["script"] = tok
             break
         if tok.startswith("--"):
             name, eq, value = tok[2:].partition("=")
@@ -130,7 +137,7 @@ def script(text: str) -> dict[str, str]:
                 words = shlex.split(stripped[7:], comments=True)
             except ValueError:              # an unclosed quote: sbatch would refuse it too
                 continue
-            found.update(options(words))
+            found.update({k: v for k, v in options(words).items() if k != "script"})
         elif stripped and not stripped.startswith("#"):
             break
     return found
@@ -181,5 +188,9 @@ def request(submit_line: str | None, script_text: str | None, env_text: str | No
     output, output_from = first("output")
     error, _ = first("error")
     gpus, _ = first("gpus-per-task")
+    cli = sources[0][1] or {}
+    # a relative script word is relative to where sbatch ran: the work dir, unless --chdir moved that
+    word = cli.get("script")
+    script_file = word if script_text is None and word and (word.startswith("/") or "chdir" not in cli) else None
     return Request(output=output, error=error, gpus_per_task=_per_task(gpus), read=read,
-                   output_from=output_from)
+                   output_from=output_from, script_file=script_file)

@@ -191,3 +191,50 @@ def test_a_user_lists_their_jobs_that_ended_badly_and_only_theirs(user, devclust
         assert refused.returncode == EXIT_REFUSED and "Traceback" not in refused.stderr, refused.stderr
     everyone = json.loads(sdiag("explain", "--since", "10m", "--all", "--json", env=cluster_env).stdout)
     assert {*ids, root_id} <= {row["job"]["job_id"] for row in everyone["jobs"]} and everyone["user"] is None
+
+
+# a job as `explain` sees it once slurmctld has forgotten it: scontrol's answer is then "Invalid job id"
+FORGOTTEN = """
+import json, sys
+from slurm_diag.diagnose import engine
+from slurm_diag.slurm import CommandClient, job_lookup
+
+class Forgetful(CommandClient):
+    def _controller_answer(self, base):
+        return job_lookup.Answer()
+
+job = Forgetful(conf=sys.argv[1], timeout=30).get_job(sys.argv[2])
+d = engine.diagnose_job(job)
+print(json.dumps({"read": list(job.request_read), "script_file": job.script_file, "stdout": job.stdout,
+                  "label": d.attribution["label"], "not_checked": d.not_checked}))
+"""
+
+
+def test_a_users_forgotten_job_is_read_from_where_its_script_said(user, devcluster, cluster_env):  # noqa: F811
+    """slurmctld has forgotten the job (MinJobAge), and with it the -o its #SBATCH line gave. 22.05's
+    sacct shows the kept script to root and operators only (`sacct -B` prints nothing for the job's
+    own user), so the user's explain reads the script's file, named by the command line accounting
+    keeps, and finds the log there; root's reads the kept copy. sacct and the files are the real ones."""
+    script = Path(f"/tmp/sdiag-forgotten-{user.pw_name}.sh")
+    script.write_text("#!/bin/sh\n#SBATCH -o /tmp/sdiag-forgotten-user-%j.log\n"
+                      "python3 -c 'import json; json.loads(\"{bad\")'\n")
+    shutil.chown(script, user.pw_uid, user.pw_gid)
+    job_id = _submitted_as(user, devcluster, str(script))
+    deadline = time.monotonic() + 30
+    while True:                        # slurmdbd may record a short job's start after its end
+        done = unix_user.run_as(user, [sys.executable, "-c", FORGOTTEN, str(devcluster.slurm_conf), job_id],
+                                env=_env(user, devcluster))
+        assert done.returncode == 0, done.stderr
+        seen = json.loads(done.stdout)
+        if seen["read"] or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert seen["read"] == ["submit line"] and seen["script_file"] == str(script), seen
+    assert seen["label"] == "user_code", seen
+    assert not any("stdout" in item for item in seen["not_checked"]), seen["not_checked"]
+    as_root = subprocess.run([sys.executable, "-c", FORGOTTEN, str(devcluster.slurm_conf), job_id],
+                             capture_output=True, text=True, timeout=60, env=cluster_env)
+    root_view = json.loads(as_root.stdout)
+    assert "batch script" in root_view["read"] and root_view["stdout"] == "/tmp/sdiag-forgotten-user-%j.log"
+    assert root_view["label"] == "user_code", root_view
+    script.unlink()

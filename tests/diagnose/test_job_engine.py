@@ -423,6 +423,20 @@ def test_a_forgotten_jobs_missing_log_says_where_its_path_came_from(tmp_path):
     d = engine.diagnose_job(named)
     assert f"the job's stdout ({tmp_path}/logs/run-77.out: the path the job's #SBATCH lines named, as " \
            "accounting kept the script)" in d.not_checked
+    # accounting kept only the command line (22.05 shows the kept script to operators alone): the
+    # script's file, as it is now, names the output
+    (tmp_path / "run.sh").write_text("#!/bin/sh\n#SBATCH --output=logs/%j.log\npython train.py\n")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "77.log").write_text("Traceback (most recent call last):\nKeyError: 'lr'\n")
+    from_file = job(tmp_path, stdout=None, stderr=None, sources=(ACCOUNTING,), request_read=(submission.SUBMIT_LINE,),
+                    script_file=str(tmp_path / "run.sh"))
+    assert job_facts.log_paths(from_file) == [("stdout", f"{tmp_path}/logs/77.log")]
+    assert check(engine.diagnose_job(from_file))["label"] == "user_code"
+    (tmp_path / "logs" / "77.log").unlink()
+    d = engine.diagnose_job(from_file)
+    assert f"the job's stdout ({tmp_path}/logs/77.log: the path the #SBATCH lines of {tmp_path}/run.sh name now; " \
+           "accounting kept no copy of the script, and the file may have changed since the job was submitted)" \
+           in d.not_checked, d.not_checked
     guessed = job(tmp_path, stdout=None, stderr=None, sources=(ACCOUNTING,), request_read=(submission.SUBMIT_LINE,))
     d = engine.diagnose_job(guessed)
     assert any(f"({tmp_path}/slurm-77.out: Slurm's default name" in item and "kept its command line (it names "

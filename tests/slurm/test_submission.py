@@ -13,18 +13,20 @@ from slurm_diag.slurm.submission import ENVIRONMENT, SCRIPT, SUBMIT_LINE
 
 @pytest.mark.parametrize("line,wanted", [
     ("sbatch --parsable -o /tmp/x_%j.out --gpus-per-task=1 -n1 job.sh -o mine.out",
-     {"output": "/tmp/x_%j.out", "gpus-per-task": "1"}),               # after the script: the script's arguments
-    ("/usr/bin/sbatch -p debug -J train -o/scratch/a.out -N2 run.sh", {"output": "/scratch/a.out"}),
+     {"output": "/tmp/x_%j.out", "gpus-per-task": "1", "script": "job.sh"}),               # after the script: the script's arguments
+    ("/usr/bin/sbatch -p debug -J train -o/scratch/a.out -N2 run.sh", {"output": "/scratch/a.out", "script": "run.sh"}),
     ("sbatch --partition gpu --output out/%x-%j.log --error err.log run.sh",
-     {"output": "out/%x-%j.log", "error": "err.log"}),
+     {"output": "out/%x-%j.log", "error": "err.log", "script": "run.sh"}),
     ("sbatch --out=o.log --gpus-per-t=a100:2 --gpus-per=1 run.sh",     # prefixes; --gpus-per is three options
-     {"output": "o.log", "gpus-per-task": "a100:2"}),
-    ("sbatch -Ho held.out run.sh", {"output": "held.out"}),                # a flag, then -o in one word
-    ("sbatch --exclusive --requeue -e e.log run.sh", {"error": "e.log"}),
-    ("sbatch --frobnicate run.sh -o x.out", {}),                          # unknown: its word may be the script
+     {"output": "o.log", "gpus-per-task": "a100:2", "script": "run.sh"}),
+    ("sbatch -Ho held.out run.sh", {"output": "held.out", "script": "run.sh"}),     # a flag, then -o in one word
+    ("sbatch --exclusive --requeue -e e.log -D /scratch run.sh", {"error": "e.log", "chdir": "/scratch", "script": "run.sh"}),
+    ("sbatch --frobnicate run.sh -o x.out", {"script": "run.sh"}),         # unknown: its word may be the script
     ("sbatch -o a.out --wrap echo -o b.out", {"output": "a.out"}),         # --wrap's command is not sbatch's
     ("sbatch -o a.out --wrap=python train.py -o b.out\nprint(1)", {"output": "a.out"}),
-    ("sbatch run.sh", {}),
+    ("sbatch run.sh", {"script": "run.sh"}),
+    ("sbatch -- run.sh -o x.out", {"script": "run.sh"}),
+    ("sbatch -N1", {}),                                                    # the script came on stdin
 ])
 def test_the_command_line_accounting_kept(line, wanted):
     assert submission.command_line(line) == wanted
@@ -80,6 +82,13 @@ def test_what_can_be_told_depends_on_what_accounting_kept():
     assert with_env.gpus_per_task_known and with_env.gpus_per_task is None
 
 
+def test_the_script_file_is_named_only_where_accounting_kept_no_copy_and_the_dir_is_the_work_dir():
+    assert submission.request("sbatch -N1 run.sh", None, None).script_file == "run.sh"
+    assert submission.request("sbatch -N1 run.sh", "#!/bin/sh\necho\n", None).script_file is None
+    assert submission.request("sbatch --chdir=/scratch ../run.sh", None, None).script_file is None
+    assert submission.request("sbatch --chdir=/scratch /home/ana/run.sh", None, None).script_file == "/home/ana/run.sh"
+
+
 def forgotten(**kw) -> Job:
     base = dict(job_id="40", job_id_raw="40", name="train", user="ana", partition="gpu", state="FAILED",
                 state_detail="FAILED", exit_code=1, signal=0, elapsed_s=60, time_limit_s=600, nodes=("node1",),
@@ -91,6 +100,7 @@ def forgotten(**kw) -> Job:
 def test_a_forgotten_job_gets_the_paths_sbatch_took():
     job = job_lookup.with_request(forgotten(), submission.request("sbatch -o logs/%j.out run.sh", None, None))
     assert (job.stdout, job.stderr, job.output_from) == ("/home/ana/run/logs/%j.out",) * 2 + (SUBMIT_LINE,)
+    assert job.script_file == "/home/ana/run/run.sh"
     # nothing named a path, and the script was kept: Slurm's default, an array task's own
     task = forgotten(job_id="41_3", array_job_id="41", array_task_id="3")
     job = job_lookup.with_request(task, submission.request("sbatch -a 1-3 run.sh", "#!/bin/sh\necho\n", None))
