@@ -185,9 +185,12 @@ def failure_key(attribution: dict) -> tuple:
 
 def _job_summary(job) -> dict:
     step = None
+    from slurm_diag.diagnose import job_facts
     from slurm_diag.diagnose.job_facts import first_failed_step
 
     failed = first_failed_step(job)
+    wrote = bool(job.start) and not job_facts.interactive(job)       # a job with an output file of its own
+    outputs = [{"stream": s, "path": p} for s, p in job_facts.log_paths(job)] if wrote else []
     if failed is not None:
         step = {"step": failed.step_id, "name": failed.name, "state": failed.state,
                 "exit_code": failed.exit_code, "signal": failed.signal}
@@ -197,7 +200,8 @@ def _job_summary(job) -> dict:
             "gpus": job.gpus, "max_rss_kb": job.max_rss_kb, "failed_step": step, "reason": job.reason,
             "sources": list(job.sources), "alloc_cpus": job.alloc_cpus, "cpu_efficiency": job.cpu_efficiency,
             "mem_used_kb": job.mem_used_kb, "mem_alloc_kb": job.mem_alloc_kb, "mem_efficiency": job.mem_efficiency,
-            "earlier_runs": [r.to_dict() for r in job.earlier_runs]}
+            "earlier_runs": [r.to_dict() for r in job.earlier_runs], "output": outputs,
+            "output_from": job_facts.path_origin(job) if outputs else None}
 
 
 def _explain_log(path: str, state, exit_code) -> dict:
@@ -255,6 +259,10 @@ def render_job(job: dict, color: bool) -> None:
         click.echo(line)
     click.echo(f"Nodes: {', '.join(job['nodes']) or '-'}   GPUs: {job['gpus']}"
                + (f"   CPUs: {job['alloc_cpus']}" if job.get("alloc_cpus") else ""))
+    paths = job.get("output") or []
+    if paths:
+        where = paths[0]["path"] if len(paths) == 1 else ", ".join(f"{o['stream']} {o['path']}" for o in paths)
+        click.echo(f"Output: {where}" + (f" ({job['output_from']})" if job.get("output_from") else ""))
     for i, run in enumerate(job.get("earlier_runs") or [], 1):
         click.echo(f"Earlier run {i}: on {', '.join(run['nodes']) or '-'}, ended {run['state_detail'] or run['state']}"
                    + (f" at {run['end']}" if run["end"] else "") + " (Slurm requeued the job)")

@@ -132,3 +132,17 @@ def test_an_arrays_tasks_that_failed_alike_share_one_row(fake, capsys, tmp_path)
     assert doc["counts"]["user_code"] == 2 + 3 and doc["counts"]["time_limit"] == 2
     code, out, _ = run_main(capsys, "explain", "--since", "1d")
     assert "\n  20_1 +2 " in out and "ID +N: an array task and N more" in out and out.startswith("8 of ")
+
+
+def test_one_jobs_explanation_names_the_file_it_read(fake, capsys, tmp_path):
+    code, out, err = run_main(capsys, "explain", "11")
+    assert code == 0, err
+    assert f"Output: {tmp_path}/slurm-11.out\n" in out
+    code, out, err = run_main(capsys, "explain", "11", "--json")
+    job = json.loads(out)["job"]
+    assert job["output"] == [{"stream": "stdout", "path": f"{tmp_path}/slurm-11.out"}] and job["output_from"] is None
+    # a job that never started wrote no file, and none is named
+    fake.jobs["18"] = dataclasses.replace(ended("18", 1, state="CANCELLED", exit_code=0), start=None, nodes=(),
+                                          node_list="", work_dir=str(tmp_path))
+    code, out, err = run_main(capsys, "explain", "18", "--json")
+    assert code == 0 and json.loads(out)["job"]["output"] == [], err
