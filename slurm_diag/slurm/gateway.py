@@ -33,6 +33,10 @@ UNREACHABLE = (
 
 Result = process.Completed
 
+# what the caller's environment must not change in the commands' output: a user's
+# SLURM_TIME_FORMAT=relative would print "Tomorrow 12:00" where the parsers read 2026-12-02T12:00:00
+FIXED_ENV = {"SLURM_TIME_FORMAT": "standard"}
+
 
 def run(argv: list[str], *, timeout: float, env: dict[str, str] | None = None,
         input: str | None = None, check: bool = True, conf_hint: str | None = None) -> Result:
@@ -42,7 +46,7 @@ def run(argv: list[str], *, timeout: float, env: dict[str, str] | None = None,
     SlurmCommandError for any other non-zero exit. ``conf_hint`` names the slurm.conf in use.
     """
     try:
-        result = process.run(argv, timeout=timeout, env=env, input=input)
+        result = process.run(argv, timeout=timeout, env={**FIXED_ENV, **(env or {})}, input=input)
     except process.ProgramNotFound:
         raise SlurmNotInstalled(
             f"`{argv[0]}` not found on PATH",

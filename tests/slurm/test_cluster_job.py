@@ -54,6 +54,10 @@ def test_array_shows_every_task_failed_first(failed_array, cluster_env):
     one = json.loads(sdiag("job", f"{arr}_1", "--json", env=cluster_env).stdout)
     schemas.validate("job", one)
     assert (one["state"], one["exit_code"], one["steps"][0]["step_id"]) == ("FAILED", 7, "batch")
+    # a user's own time format for Slurm's commands does not reach the parsers (gateway.FIXED_ENV)
+    relative = sdiag("job", f"{arr}_1", "--json", env=cluster_env | {"SLURM_TIME_FORMAT": "relative"})
+    assert relative.returncode == 0, relative.stderr
+    assert [json.loads(relative.stdout)[k] for k in ("start", "end")] == [one["start"], one["end"]]
     missing = sdiag("job", f"{arr}_9", env=cluster_env)
     assert missing.returncode == 2 and f"array {arr} has no task 9: its tasks are 1-3" in missing.stderr
 
