@@ -247,7 +247,8 @@ def _logs(job, not_checked: list[str], logs: list) -> list[Evidence]:
         if not log.usable:
             out.append(Evidence(finding(f"{stream}:unreadable", "log", "UNKNOWN", f"{stream}: {log.problem}",
                                         job_id=job.job_id, raw={"path": path})))
-            not_checked.append(f"the job's {stream} ({path}" + (f": {origin}" if origin else "") + ")")
+            not_checked.append(f"the job's {stream} (it went to {path})" if path == os.devnull else
+                               f"the job's {stream} ({path}" + (f": {origin}" if origin else "") + ")")
             continue
         logs.append((stream, log))
         out += evidence.from_log(log.lines, where=stream, job_id=job.job_id)

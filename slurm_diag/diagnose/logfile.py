@@ -52,6 +52,8 @@ def read_tail(path: str, max_bytes: int = DEFAULT_MAX_BYTES, for_user: str | Non
     def problem(text: str) -> LogText:
         return LogText(path, (), None, False, text)
 
+    if path == os.devnull:
+        return problem(f"the job sent this output to {os.devnull}: there is none to read")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     except FileNotFoundError:

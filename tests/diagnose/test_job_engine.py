@@ -437,6 +437,9 @@ def test_a_forgotten_jobs_missing_log_says_where_its_path_came_from(tmp_path):
     assert f"the job's stdout ({tmp_path}/logs/77.log: the path the #SBATCH lines of {tmp_path}/run.sh name now; " \
            "accounting kept no copy of the script, and the file may have changed since the job was submitted)" \
            in d.not_checked, d.not_checked
+    nothing = job(tmp_path, stdout="/dev/null", stderr="/dev/null", sources=(ACCOUNTING,),
+                  output_from=submission.SUBMIT_LINE, request_read=(submission.SUBMIT_LINE,))
+    assert "the job's stdout (it went to /dev/null)" in engine.diagnose_job(nothing).not_checked
     guessed = job(tmp_path, stdout=None, stderr=None, sources=(ACCOUNTING,), request_read=(submission.SUBMIT_LINE,))
     d = engine.diagnose_job(guessed)
     assert any(f"({tmp_path}/slurm-77.out: Slurm's default name" in item and "kept its command line (it names "

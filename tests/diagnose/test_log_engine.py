@@ -66,6 +66,8 @@ def test_a_fifo_or_directory_named_as_the_output_is_not_read(tmp_path):
     log = logfile.read_tail(str(fifo))
     assert not log.usable and "not a regular file" in log.problem
     assert "is a directory" in logfile.read_tail(str(tmp_path)).problem
+    assert logfile.read_tail("/dev/null").problem == "the job sent this output to /dev/null: there is none to read"
+    assert "not a regular file" in logfile.read_tail("/dev/zero").problem
 
 
 @pytest.fixture()
