@@ -68,7 +68,8 @@ def run(argv: list[str], *, timeout: float, env: dict[str, str] | None = None,
             proc = subprocess.Popen(
                 argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                 stdout=out, stderr=out if log is not None else subprocess.PIPE,
-                text=True, env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
+                text=True, encoding="utf-8", errors="replace",     # a job name or script in Latin-1 is still read
+                env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
         except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
             raise ProgramNotFound(argv, exc.strerror or str(exc)) from None
         try:

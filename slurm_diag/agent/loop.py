@@ -103,7 +103,11 @@ def window(store, now: datetime, since: timedelta | None, first: timedelta) -> t
 
 
 def observe_jobs(client, start: datetime, end: datetime) -> list:
-    """Jobs that ended in the window in a state worth a look (COMPLETED ones too: slow or controls)."""
+    """Jobs that ended in the window in a state worth a look (COMPLETED ones too: slow or controls).
+    A failed one slurmctld has forgotten gets the output paths accounting kept of its submission
+    (slurm.submission), as `explain JOBID` reads them."""
+    from slurm_diag.slurm import job_lookup
+
     jobs = client.list_jobs(start, end, [*FAILED_STATES, "COMPLETED"])
     out = []
     for job in jobs:
@@ -114,6 +118,8 @@ def observe_jobs(client, start: datetime, end: datetime) -> list:
             continue
         if job.state == "CANCELLED" and not _by_system(job):
             continue
+        if job.state != "COMPLETED" and job_lookup.needs_request(job):
+            job = job_lookup.with_request(job, client.job_request(job.job_id))
         out.append(job)
     return out
 
@@ -443,7 +449,7 @@ def llm_reasoner(backend, cfg, client=None, store=None):
 
     def reason(diagnosis: dict, job):
         paths = job_facts.log_paths(job)        # the job's own names, %j expanded; the default once forgotten
-        log = logfile.read_tail(paths[0][1], for_user=job.user or None) if paths else None
+        log = logfile.read_tail(paths[0][1], for_user=job.user) if paths else None
         text = log.text() if log is not None and log.usable else ""
         wanted: list[str] = []
         tools = None

@@ -149,47 +149,53 @@ def requeue_words(job) -> str | None:
 
 def script_file_options(job) -> dict[str, str] | None:
     """The ``#SBATCH`` options of the job's script file as it is on disk now, where slurmctld has
-    forgotten the job and accounting kept no copy of the script (``Job.script_file``); read for the
-    job's user, as its output is. None when there is no such file to read."""
-    if job.stdout or not job.script_file:
+    forgotten the job, accounting kept no copy of the script (``Job.script_file``) and a path is still
+    unknown; read for the job's user, as its output is. None when there is no such file to read, or
+    the script moves its own work dir (the file the command line named may then be another one)."""
+    if (job.stdout and job.stderr) or not job.script_file:
         return None
-    text = logfile.read_tail(job.script_file, max_bytes=SCRIPT_MAX_BYTES, for_user=job.user or None)
-    return submission.script(text.text()) if text.usable and not text.truncated else None
+    text = logfile.read_tail(job.script_file, max_bytes=SCRIPT_MAX_BYTES, for_user=job.user)
+    named = submission.script(text.text()) if text.usable and not text.truncated else None
+    return None if named is None or "chdir" in named else named
 
 
 SCRIPT_MAX_BYTES = 256 * 1024        # a batch script; a larger file is not read as one
 
 
+def _in_work_dir(path: str | None, job) -> str | None:
+    if not path or path.startswith("/"):
+        return path
+    return os.path.join(job.work_dir, path) if job.work_dir else None
+
+
 def log_paths(job) -> list[tuple[str, str]]:
     """(stream, path) of the job's output; where slurmctld no longer knows the paths and accounting
     did not say (slurm.submission), what the script file names now, else Slurm's default slurm-%j.out
-    in its work dir."""
+    in its work dir for stdout, and stdout's file for stderr."""
     paths: list[tuple[str, str]] = []
-    jid = job.job_id
     stdout, stderr = job.stdout, job.stderr
     named = script_file_options(job)
-    if named and (named.get("output") or named.get("error")):
-        def absolute(p: str | None) -> str | None:
-            return p if not p or p.startswith("/") else os.path.join(job.work_dir or "/", p)
-        stdout = absolute(named.get("output"))
-        stderr = stderr or absolute(named.get("error")) or stdout
-    for stream, path in (("stdout", stdout), ("stderr", stderr)):
+    if named is not None:
+        stdout = stdout or _in_work_dir(named.get("output"), job)
+        stderr = stderr or _in_work_dir(named.get("error"), job)
+    if not stdout and job.work_dir:
+        stdout = os.path.join(job.work_dir, "slurm-%A_%a.out" if job.array_task_id else "slurm-%j.out")
+    for stream, path in (("stdout", stdout), ("stderr", stderr or stdout)):
         path = expand_path(path, job) if path else None
         if path and path not in (p for _, p in paths):
             paths.append((stream, path))
-    if not paths and job.work_dir:
-        paths.append(("stdout", os.path.join(job.work_dir, f"slurm-{jid}.out")))
     return paths
 
 
 def path_origin(job) -> str | None:
     """Where the output path came from, once slurmctld has forgotten the job (None while it shows it)."""
-    if job.stdout or job.stderr:
+    if job.stdout:
         return {submission.SUBMIT_LINE: "the path the job's sbatch command line named, as accounting kept it",
                 submission.SCRIPT: "the path the job's #SBATCH lines named, as accounting kept the script",
                 submission.ENVIRONMENT: "the path SBATCH_OUTPUT named when the job was submitted",
-                submission.DEFAULT: "Slurm's default name: neither the job's command line nor its batch "
-                                    "script, as accounting kept them, named another"}.get(job.output_from or "")
+                submission.DEFAULT: "Slurm's default name: nothing sbatch read (the job's command line, "
+                                    "environment and batch script, as accounting kept them) named another"
+                }.get(job.output_from or "")
     named = script_file_options(job)
     if named is not None:
         said = (f"the path the #SBATCH lines of {job.script_file} name now" if named.get("output") else
@@ -243,7 +249,7 @@ def _logs(job, not_checked: list[str], logs: list) -> list[Evidence]:
         return out
     origin = path_origin(job)
     for stream, path in paths:
-        log = logfile.read_tail(path, for_user=job.user or None)
+        log = logfile.read_tail(path, for_user=job.user)
         if not log.usable:
             out.append(Evidence(finding(f"{stream}:unreadable", "log", "UNKNOWN", f"{stream}: {log.problem}",
                                         job_id=job.job_id, raw={"path": path})))

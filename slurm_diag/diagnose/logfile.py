@@ -46,8 +46,9 @@ def read_tail(path: str, max_bytes: int = DEFAULT_MAX_BYTES, for_user: str | Non
     """The last ``max_bytes`` of the regular file ``path``. A FIFO, device or socket is not read (a
     job may name one as its output; reading it could block or never end).
 
-    ``for_user``: the job's owner, when the caller may be someone else (root, an approver, the agent).
-    The path is the owner's to name, so a file that user could not read is not read for them either.
+    ``for_user``: the job's owner ("" when accounting does not say), when the caller may be someone
+    else (root, an approver, the agent). The path is the owner's to name, so a file that user could
+    not read is not read for them either; None only for a path the caller named themselves.
     """
     def problem(text: str) -> LogText:
         return LogText(path, (), None, False, text)
@@ -55,13 +56,15 @@ def read_tail(path: str, max_bytes: int = DEFAULT_MAX_BYTES, for_user: str | Non
     if path == os.devnull:
         return problem(f"the job sent this output to {os.devnull}: there is none to read")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        # O_PATH: a handle on the file without opening it, so a device the path names (a watchdog, a
+        # tape) is not opened at all; the file is opened for reading only once it is known to be regular
+        handle = os.open(path, os.O_PATH)
     except FileNotFoundError:
         return problem(f"{path} does not exist (deleted, purged, or on another node)")
     except OSError as exc:
         return problem(f"cannot read {path}: {exc.strerror or exc}")
     try:
-        st = os.fstat(fd)
+        st = os.fstat(handle)
         if stat.S_ISDIR(st.st_mode):
             return problem(f"{path} is a directory, not a log file")
         if not stat.S_ISREG(st.st_mode):
@@ -69,6 +72,14 @@ def read_tail(path: str, max_bytes: int = DEFAULT_MAX_BYTES, for_user: str | Non
         refused = _not_theirs(path, st, for_user) if for_user is not None else None
         if refused:
             return problem(refused)
+        fd = os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError as exc:
+        return problem(f"cannot read {path}: {exc.strerror or exc}")
+    finally:
+        os.close(handle)
+    try:
+        if (os.fstat(fd).st_dev, os.fstat(fd).st_ino) != (st.st_dev, st.st_ino):
+            return problem(f"{path} was not read: it changed while it was being opened")
         size = st.st_size
         if size > max_bytes:
             os.lseek(fd, size - max_bytes, os.SEEK_SET)
@@ -101,6 +112,9 @@ def _may(st: os.stat_result, uid: int, gids: set[int], bits: tuple[int, int, int
 def _not_theirs(path: str, st: os.stat_result, user: str) -> str | None:
     """Why ``user`` could not read the open file ``st`` at ``path``, or None when they could (the
     caller is that user, or the file and every directory above it let them)."""
+    if not user:
+        return (f"{path} was not read: accounting does not say whose job it was, so whether its owner "
+                f"could read it cannot be told; give the file with --log")
     try:
         entry = pwd.getpwnam(user)
     except KeyError:

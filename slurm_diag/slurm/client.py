@@ -23,6 +23,7 @@ from slurm_diag.slurm.records import ACCOUNTING, CONTROLLER, Job, JobArray, Node
 
 class SlurmClient(Protocol):
     def get_job(self, job_id: str) -> Job | JobArray: ...
+    def job_request(self, job_id: str) -> submission.Request: ...
     def list_jobs(self, start: datetime, end: datetime, states: Iterable[str] = (), *,
                   name: str | None = None, user: str | None = None) -> list[Job]: ...
     def get_node(self, name: str) -> Node: ...
@@ -94,15 +95,16 @@ class CommandClient:
             accounting = pool.submit(self._accounting_answer, base)
             controller = pool.submit(self._controller_answer, base)
             answers = accounting.result(), controller.result()
-        return self._with_request(job_lookup.resolve(base, task, *answers, conf=self.conf), base)
+        return self._with_request(job_lookup.resolve(base, task, *answers, conf=self.conf))
 
-    def _with_request(self, view: Job | JobArray, base: str) -> Job | JobArray:
+    def _with_request(self, view: Job | JobArray) -> Job | JobArray:
         """A batch job slurmctld has forgotten, with the output paths and GPUs per task that
         accounting kept of its submission (the same for every task of an array)."""
         jobs = view.tasks if isinstance(view, JobArray) else (view,)
-        if not any(job_lookup.needs_request(j) for j in jobs):
+        needing = [j for j in jobs if job_lookup.needs_request(j)]
+        if not needing:
             return view
-        req = self.job_request(base)
+        req = self.job_request(needing[0].job_id)        # one task's record: an array's id would print every task's
         if isinstance(view, JobArray):
             return replace(view, tasks=tuple(job_lookup.with_request(t, req) for t in view.tasks))
         return job_lookup.with_request(view, req)

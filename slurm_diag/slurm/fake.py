@@ -17,6 +17,7 @@ import time
 from datetime import datetime, timezone
 from typing import Callable, Iterable
 
+from slurm_diag.slurm import submission
 from slurm_diag.slurm.errors import JobNotFound, NodeNotFound, SlurmUnavailable
 from slurm_diag.slurm.records import Job, JobArray, Node, NodeEvent, NodeReason
 
@@ -49,6 +50,7 @@ class FakeSlurmClient:
         self.events: list[NodeEvent] = []        # Slurm's node event history, as sacctmgr shows it
         self._next_job = 1
         self.submitted: dict[str, tuple[str, tuple, str | None]] = {}     # job id -> (script, sbatch args, workdir)
+        self.requests: dict[str, submission.Request] = {}      # job id -> what accounting kept of its submission
         for node in nodes:
             self.add_node(node if isinstance(node, Node) else make_node(node))
 
@@ -151,6 +153,10 @@ class FakeSlurmClient:
                                     exit_code=0, signal=0, elapsed_s=None, time_limit_s=None,
                                     nodes=(), node_list="None assigned", work_dir=workdir)
             return job_id
+
+    def job_request(self, job_id: str) -> submission.Request:
+        self._call("job_request", job_id)
+        return self.requests.get(job_id, submission.Request())
 
     def get_job(self, job_id: str) -> Job | JobArray:
         self._call("get_job", job_id)

@@ -65,12 +65,13 @@ def needs_request(job: Job) -> bool:
 def with_request(job: Job, req: submission.Request) -> Job:
     """``job`` with the paths and GPUs per task sbatch took (``submission.request``). A path that no
     source named is Slurm's default only where the script was kept (it might have named one);
-    stderr goes to stdout's file unless the job named its own. Relative paths are the work dir's."""
+    stderr goes to stdout's file where nothing named its own. Relative paths are the work dir's; one
+    without a work dir to resolve it against is left unknown."""
     if not needs_request(job):
         return job
     default = "slurm-%A_%a.out" if job.array_task_id else "slurm-%j.out"
     out = req.output or (default if req.output_known else None)
-    err = req.error or out
+    err = req.error or (out if req.error_known else None)
 
     def absolute(path: str | None) -> str | None:
         if path and not path.startswith("/"):

@@ -31,14 +31,18 @@ _LONG_WITH_VALUE = frozenset("""
     licenses mail-type mail-user mcs-label mem mem-bind mem-per-cpu mem-per-gpu mincpus network
     nodefile nodelist nodes ntasks ntasks-per-core ntasks-per-gpu ntasks-per-node ntasks-per-socket
     open-mode output partition power prefer priority profile qos reservation signal sockets-per-node
-    switches thread-spec threads-per-core time time-min tmp uid wait-all-nodes wckey wrap""".split())
+    switches thread-spec threads-per-core time time-min tmp uid wait-all-nodes wckey wrap
+    tasks-per-node cluster ntasks-per-tres""".split())
 _LONG_FLAGS = frozenset("""
     contiguous exclusive get-user-env help hold ignore-pbs nice no-kill no-requeue overcommit
     oversubscribe parsable propagate quiet reboot requeue spread-job test-only usage use-min-nodes
     verbose version wait""".split())
 _SHORT_WITH_VALUE = frozenset("AabBcCdDeFGiJLmMnNopqStwx")
+_SHORT_OPTIONAL = frozenset("k")          # -k[off]: its value only in the same word
 _SHORT = {"o": "output", "e": "error", "D": "chdir"}
-WANTED = ("output", "error", "gpus-per-task", "chdir")
+WANTED = ("output", "error", "gpus-per-task", "chdir", "export")
+UNSURE = "unsure"                         # key options() sets when what it read may not be all there was
+_PATH_OPTION = re.compile(r"^(-[oe]|--(output|error)(=|$))")   # after the script: its argument, or lost quoting
 
 
 @dataclass(frozen=True)
@@ -54,17 +58,26 @@ class Request:
     script_file: str | None = None        # the script's file as the command line named it, where
                                           # accounting did not keep the script (relative: to the work dir)
 
+    gpus_per_task_asked: bool = False     # some source asked for GPUs per task (in a form read or not)
+    complete: bool = False                # all three sources read, and the command line read whole
+
     @property
     def gpus_per_task_known(self) -> bool:
-        """Whether the job asked for GPUs per task can be told: it did, or sbatch's own environment
-        for the job was kept (``SLURM_GPUS_PER_TASK`` is set there whenever it asked)."""
-        return self.gpus_per_task is not None or ENVIRONMENT in self.read
+        """Whether the job asked for GPUs per task can be told: it did, in a form read here, or
+        sbatch's own environment for the job was kept (``SLURM_GPUS_PER_TASK`` is set there
+        whenever it asked) and nothing asked."""
+        return self.gpus_per_task is not None or (ENVIRONMENT in self.read and not self.gpus_per_task_asked)
 
     @property
     def output_known(self) -> bool:
         """Whether the output path is the one the job wrote to: named somewhere, or Slurm's default
-        because neither the command line nor the kept script named one."""
-        return self.output is not None or SCRIPT in self.read
+        because nothing sbatch reads named one (every source kept and read whole)."""
+        return self.output is not None or self.complete
+
+    @property
+    def error_known(self) -> bool:
+        """The same for stderr: named, or in stdout's file because nothing named its own."""
+        return self.error is not None or self.complete
 
 
 def _long_name(name: str) -> str | None:
@@ -89,22 +102,30 @@ def options(tokens: list[str]) -> dict[str, str]:
         if tok == "--" or not tok.startswith("-") or tok == "-":
             if tok == "--" and i < len(tokens):
                 found["script"] = tokens[i]
+                i += 1
             elif tok not in ("--", "-"):
                 found["script"] = tok
+            if any(_PATH_OPTION.match(t) for t in tokens[i:]):
+                found[UNSURE] = "an option-like word after the script"     # its argument, or lost quoting
             break
         if tok.startswith("--"):
             name, eq, value = tok[2:].partition("=")
             name = _long_name(name) or name
             if name == "wrap":
+                found[UNSURE] = "--wrap"
                 break
+            if name not in _LONG_WITH_VALUE and name not in _LONG_FLAGS:
+                found[UNSURE] = f"--{name}"          # its value, if it takes one, may be taken for the script
             if not eq and name in _LONG_WITH_VALUE:
                 if i >= len(tokens):
                     break
                 value, i = tokens[i], i + 1
-            if name in WANTED and (eq or name in _LONG_WITH_VALUE):
+            if name in WANTED:
                 found[name] = value
             continue
         for k, letter in enumerate(tok[1:], 1):
+            if letter in _SHORT_OPTIONAL:
+                break
             if letter in _SHORT_WITH_VALUE:
                 value = tok[k + 1:]
                 if not value:
@@ -132,18 +153,21 @@ def script(text: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for line in text.splitlines():
         stripped = line.strip()
-        if stripped.startswith("#SBATCH") and stripped[7:8] in (" ", "\t"):
+        if line.startswith("#SBATCH") and line[7:8] in (" ", "\t", "-"):    # at the start of the line only
             try:
-                words = shlex.split(stripped[7:], comments=True)
+                words = shlex.split(line[7:], comments=True)
             except ValueError:              # an unclosed quote: sbatch would refuse it too
                 continue
-            found.update({k: v for k, v in options(words).items() if k != "script"})
+            if words[:1] in (["hetjob"], ["packjob"]):       # a later component's options: not the job's own
+                break
+            found.update({k: v for k, v in options(words).items() if k not in ("script", UNSURE)})
         elif stripped and not stripped.startswith("#"):
             break
     return found
 
 
-_ENV = re.compile(r"^(SBATCH_OUTPUT|SBATCH_ERROR|SBATCH_GPUS_PER_TASK|SLURM_GPUS_PER_TASK)=(.*)$", re.M)
+_ENV = re.compile(r"^(SBATCH_OUTPUT|SBATCH_ERROR|SBATCH_GPUS_PER_TASK|SLURM_GPUS_PER_TASK)(?:_HET_GROUP_\d+)?=(.*)$",
+                  re.M)
 
 
 def environment(text: str) -> dict[str, str]:
@@ -162,8 +186,18 @@ def stored(text: str) -> str | None:
     """``sacct -B`` or ``sacct --env-vars`` for one job -> what accounting kept: the lines under the
     heading and its rule of dashes; None when it kept nothing (``NONE``: the flag is not set)."""
     lines = text.splitlines()
-    body = "\n".join(lines[2:]) if len(lines) > 1 and set(lines[1].strip()) == {"-"} else None
-    return None if body is None or body.strip() in ("", "NONE") else body
+    if len(lines) < 2 or set(lines[1].strip()) != {"-"}:
+        return None
+    body = lines[2:]
+    for n in range(len(body) - 1):          # an array's id prints one record per task: the first is the job's
+        if _HEADING.match(body[n]) and set(body[n + 1].strip()) == {"-"}:
+            body = body[:n]
+            break
+    text = "\n".join(body)
+    return None if text.strip() in ("", "NONE") else text
+
+
+_HEADING = re.compile(r"^(Batch Script for|Environment used for) \S+")
 
 
 def _per_task(value: str | None) -> int | None:
@@ -185,12 +219,19 @@ def request(submit_line: str | None, script_text: str | None, env_text: str | No
                 return found[option], name
         return None, None
 
+    cli = sources[0][1] or {}
+    if "export" in cli and not cli["export"].upper().startswith("ALL"):
+        # sbatch read SBATCH_* from the shell but kept only the variables exported: not the whole environment
+        sources[1] = (ENVIRONMENT, None)
+        read = tuple(name for name in read if name != ENVIRONMENT)
     output, output_from = first("output")
     error, _ = first("error")
     gpus, _ = first("gpus-per-task")
-    cli = sources[0][1] or {}
     # a relative script word is relative to where sbatch ran: the work dir, unless --chdir moved that
     word = cli.get("script")
-    script_file = word if script_text is None and word and (word.startswith("/") or "chdir" not in cli) else None
+    script_file = word if script_text is None and word and UNSURE not in cli and \
+        (word.startswith("/") or "chdir" not in cli) else None
+    complete = len(read) == 3 and UNSURE not in cli
     return Request(output=output, error=error, gpus_per_task=_per_task(gpus), read=read,
-                   output_from=output_from, script_file=script_file)
+                   output_from=output_from, script_file=script_file, gpus_per_task_asked=gpus is not None,
+                   complete=complete)

@@ -70,6 +70,24 @@ def test_a_rerun_over_the_same_window_adds_nothing(ctx, tmp_path):
     assert len(transcript) == 1 and transcript[0]["detail"]["transcript"]["decide"]
 
 
+def test_a_failed_job_slurmctld_has_forgotten_is_read_from_the_path_its_submission_named(ctx, tmp_path):
+    """The pass's jobs come from accounting, which keeps no output path; what it kept of the
+    submission names it (slurm.submission), as for `explain JOBID`."""
+    import dataclasses
+
+    from slurm_diag.slurm import submission
+    from slurm_diag.slurm.records import ACCOUNTING
+
+    add_job(ctx, tmp_path, "31", "Traceback (most recent call last):\nValueError: bad learning rate\n", ("node1",))
+    ctx.client.jobs["31"] = dataclasses.replace(ctx.client.jobs["31"], stdout=None, sources=(ACCOUNTING,))
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "slurm-31.out").rename(tmp_path / "logs" / "train-31.log")       # not Slurm's default name
+    ctx.client.requests["31"] = submission.request("sbatch -o logs/%x-%j.log run.sh", None, None)
+    report = run(ctx)
+    assert [a["label"] for a in report.attributions if a["job_id"] == "31"] == ["user_code"]
+    assert ("job_request", ("31",)) in ctx.client.calls
+
+
 def test_three_ambiguous_failures_on_one_node_make_a_node_finding_but_no_drain_without_node_evidence(ctx, tmp_path):
     for jid, nodes in (("21", ("node2",)), ("22", ("node1", "node2")), ("23", ("node2", "node3"))):
         add_job(ctx, tmp_path, jid, AMBIGUOUS, nodes)

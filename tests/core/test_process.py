@@ -46,6 +46,12 @@ def test_output_and_return_code_are_captured():
     assert done.duration_s >= 0
 
 
+def test_bytes_that_are_not_utf8_are_replaced_not_raised():
+    """A job's name or kept script in Latin-1 (sacct prints it as stored) must not end a lookup."""
+    done = process.run([sys.executable, "-c", "import sys; sys.stdout.buffer.write(b'caf\\xe9 ok')"], timeout=30)
+    assert done.stdout == "caf\ufffd ok"
+
+
 def test_input_and_env_reach_the_child():
     done = process.run([sys.executable, "-c", "import os, sys; print(sys.stdin.read() + os.environ['SDIAG_T'])"],
                        timeout=30, input="in-", env={"SDIAG_T": "env"})

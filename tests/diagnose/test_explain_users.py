@@ -211,10 +211,10 @@ print(json.dumps({"read": list(job.request_read), "script_file": job.script_file
 
 
 def test_a_users_forgotten_job_is_read_from_where_its_script_said(user, devcluster, cluster_env):  # noqa: F811
-    """slurmctld has forgotten the job (MinJobAge), and with it the -o its #SBATCH line gave. 22.05's
-    sacct shows the kept script to root and operators only (`sacct -B` prints nothing for the job's
-    own user), so the user's explain reads the script's file, named by the command line accounting
-    keeps, and finds the log there; root's reads the kept copy. sacct and the files are the real ones."""
+    """slurmctld has forgotten the job (MinJobAge), and with it the -o its #SBATCH line gave. slurmdbd
+    gives the kept script to root but not to this user (no association: `sacct -B` prints nothing for
+    them), so the user's explain reads the script's file, named by the command line accounting keeps,
+    and finds the log there; root's reads the kept copy. sacct and the files are the real ones."""
     script = Path(f"/tmp/sdiag-forgotten-{user.pw_name}.sh")
     script.write_text("#!/bin/sh\n#SBATCH -o /tmp/sdiag-forgotten-user-%j.log\n"
                       "python3 -c 'import json; json.loads(\"{bad\")'\n")

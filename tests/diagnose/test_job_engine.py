@@ -447,6 +447,29 @@ def test_a_forgotten_jobs_missing_log_says_where_its_path_came_from(tmp_path):
         d.not_checked
 
 
+def test_a_script_file_fills_only_the_paths_accounting_left_unknown(tmp_path):
+    from slurm_diag.slurm import submission
+    from slurm_diag.slurm.records import ACCOUNTING
+
+    def forgotten(script: str, **kw):
+        (tmp_path / "run.sh").write_text(script)
+        return job(tmp_path, sources=(ACCOUNTING,), request_read=(submission.SUBMIT_LINE,),
+                   script_file=str(tmp_path / "run.sh"), **{"stdout": None, "stderr": None, **kw})
+
+    # only -e named: stdout is Slurm's default, stderr the script's
+    only_err = forgotten("#!/bin/sh\n#SBATCH -e err-%j.log\necho\n")
+    assert job_facts.log_paths(only_err) == [("stdout", f"{tmp_path}/slurm-77.out"), ("stderr", f"{tmp_path}/err-77.log")]
+    # the command line named stdout; the script names stderr
+    split = forgotten("#!/bin/sh\n#SBATCH -e err-%j.log\necho\n", stdout=str(tmp_path / "out-%j.log"))
+    assert job_facts.log_paths(split) == [("stdout", f"{tmp_path}/out-77.log"), ("stderr", f"{tmp_path}/err-77.log")]
+    # a relative path and no work dir to resolve it against: not guessed at
+    nowhere = forgotten("#!/bin/sh\n#SBATCH -o logs/x.log\necho\n", work_dir=None)
+    assert job_facts.log_paths(nowhere) == []
+    # a script that moves its own work dir: the file the command line named may be another one
+    moved = forgotten("#!/bin/sh\n#SBATCH --chdir=/scratch\n#SBATCH -o x.log\necho\n")
+    assert job_facts.script_file_options(moved) is None
+
+
 def test_only_the_step_the_cancel_line_names_is_the_one_srun_ended(tmp_path):
     """The log's cancel names step 4411.0; step 1, also CANCELLED by SIGTERM, is not explained by it."""
     from tests.diagnose.test_log_rules import SRUN_ENDED_STEP

@@ -98,6 +98,8 @@ def test_a_jobs_output_is_read_for_someone_else_only_where_its_owner_could_read_
     assert "may not read it" in logfile.read_tail(str(hidden / "slurm-3.out"), for_user="nobody").problem
     unknown = logfile.read_tail(str(ok), for_user="no-such-user-here")
     assert not unknown.usable and "has no account on this host" in unknown.problem
+    nobody_said = logfile.read_tail(str(ok), for_user="")         # sacct printed no user for the job
+    assert not nobody_said.usable and "does not say whose job it was" in nobody_said.problem
 
 
 def test_ansi_and_control_characters_are_stripped():

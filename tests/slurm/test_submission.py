@@ -11,25 +11,32 @@ from slurm_diag.slurm.records import ACCOUNTING, CONTROLLER, Job
 from slurm_diag.slurm.submission import ENVIRONMENT, SCRIPT, SUBMIT_LINE
 
 
-@pytest.mark.parametrize("line,wanted", [
-    ("sbatch --parsable -o /tmp/x_%j.out --gpus-per-task=1 -n1 job.sh -o mine.out",
-     {"output": "/tmp/x_%j.out", "gpus-per-task": "1", "script": "job.sh"}),               # after the script: the script's arguments
-    ("/usr/bin/sbatch -p debug -J train -o/scratch/a.out -N2 run.sh", {"output": "/scratch/a.out", "script": "run.sh"}),
-    ("sbatch --partition gpu --output out/%x-%j.log --error err.log run.sh",
-     {"output": "out/%x-%j.log", "error": "err.log", "script": "run.sh"}),
-    ("sbatch --out=o.log --gpus-per-t=a100:2 --gpus-per=1 run.sh",     # prefixes; --gpus-per is three options
-     {"output": "o.log", "gpus-per-task": "a100:2", "script": "run.sh"}),
-    ("sbatch -Ho held.out run.sh", {"output": "held.out", "script": "run.sh"}),     # a flag, then -o in one word
-    ("sbatch --exclusive --requeue -e e.log -D /scratch run.sh", {"error": "e.log", "chdir": "/scratch", "script": "run.sh"}),
-    ("sbatch --frobnicate run.sh -o x.out", {"script": "run.sh"}),         # unknown: its word may be the script
-    ("sbatch -o a.out --wrap echo -o b.out", {"output": "a.out"}),         # --wrap's command is not sbatch's
-    ("sbatch -o a.out --wrap=python train.py -o b.out\nprint(1)", {"output": "a.out"}),
-    ("sbatch run.sh", {"script": "run.sh"}),
-    ("sbatch -- run.sh -o x.out", {"script": "run.sh"}),
-    ("sbatch -N1", {}),                                                    # the script came on stdin
+@pytest.mark.parametrize("line,wanted,unsure", [
+    ("sbatch --parsable -o /tmp/x_%j.out --gpus-per-task=1 -n1 job.sh -o mine.out",     # the script's own -o,
+     {"output": "/tmp/x_%j.out", "gpus-per-task": "1", "script": "job.sh"}, True),     # or lost quoting
+    ("/usr/bin/sbatch -p debug -J train -o/scratch/a.out -N2 run.sh", {"output": "/scratch/a.out", "script": "run.sh"},
+     False),
+    ("sbatch --partition gpu --output out/%x-%j.log --error err.log run.sh --epochs 3",
+     {"output": "out/%x-%j.log", "error": "err.log", "script": "run.sh"}, False),
+    ("sbatch --out=o.log --gpus-per-t=a100:2 --tasks-per-node 4 run.sh",    # prefixes; a deprecated option's value
+     {"output": "o.log", "gpus-per-task": "a100:2", "script": "run.sh"}, False),
+    ("sbatch --gpus-per=1 run.sh", {"script": "run.sh"}, True),            # --gpus-per is three options
+    ("sbatch -Ho held.out run.sh", {"output": "held.out", "script": "run.sh"}, False),   # a flag, then -o
+    ("sbatch -ko x.out run.sh", {"script": "x.out"}, False),                # -k's own value "o", not -o
+    ("sbatch --exclusive --requeue -e e.log -D /scratch --export=NONE run.sh",
+     {"error": "e.log", "chdir": "/scratch", "export": "NONE", "script": "run.sh"}, False),
+    ("sbatch --frobnicate run.sh", {"script": "run.sh"}, True),            # unknown: its word may be the script
+    ("sbatch -o a.out --wrap echo -o b.out", {"output": "a.out"}, True),   # --wrap's command is not sbatch's
+    ("sbatch -o a.out --wrap=python train.py -o b.out\nprint(1)", {"output": "a.out"}, True),
+    ("sbatch run.sh", {"script": "run.sh"}, False),
+    ("sbatch -- run.sh -o x.out", {"script": "run.sh"}, True),
+    ("sbatch -N1", {}, False),                                              # the script came on stdin
 ])
-def test_the_command_line_accounting_kept(line, wanted):
-    assert submission.command_line(line) == wanted
+def test_the_command_line_accounting_kept(line, wanted, unsure):
+    got = submission.command_line(line)
+    assert (submission.UNSURE in got) == unsure, got
+    got.pop(submission.UNSURE, None)
+    assert got == wanted
 
 
 def test_a_job_srun_or_salloc_started_has_no_sbatch_line():
@@ -43,23 +50,32 @@ def test_the_scripts_sbatch_lines_up_to_its_first_command():
               "#SBATCH --job-name=train\n"
               "#SBATCH -o '/scratch/my runs/%j.out'   # where it goes\n"
               "##SBATCH -e never.err\n"
-              "#SBATCH --gpus-per-task=2\n"
+              "  #SBATCH -e indented.err\n"             # not at the start of the line: a comment to sbatch
+              "#SBATCH--gpus-per-task=2\n"
               "\n"
               "#SBATCH --partition='unclosed\n"
               "module load cuda\n"
               "#SBATCH -e too-late.err\n")
     assert submission.script(script) == {"output": "/scratch/my runs/%j.out", "gpus-per-task": "2"}
+    het = "#!/bin/sh\n#SBATCH -o first.out\n#SBATCH hetjob\n#SBATCH -o second.out\nsrun hostname\n"
+    assert submission.script(het) == {"output": "first.out"}
 
 
 def test_the_environment_sbatch_gave_the_job():
     env = "HOME=/home/ana\nSBATCH_ERROR=/scratch/%j.err\nSLURM_GPUS_PER_TASK=1\nSBATCH_OUTPUT=\n"
     assert submission.environment(env) == {"error": "/scratch/%j.err", "gpus-per-task": "1"}
+    assert submission.environment("SLURM_GPUS_PER_TASK_HET_GROUP_1=2\n") == {"gpus-per-task": "2"}
 
 
 def test_what_sacct_prints_when_accounting_kept_nothing_or_something():
-    assert submission.stored("Batch Script for 12\n" + "-" * 80 + "\nNONE\n") is None
-    assert submission.stored("Batch Script for 12\n" + "-" * 80 + "\n#!/bin/sh\necho hi\n") == "#!/bin/sh\necho hi"
+    rule = "-" * 80
+    assert submission.stored(f"Batch Script for 12\n{rule}\nNONE\n") is None
+    assert submission.stored(f"Batch Script for 12\n{rule}\n#!/bin/sh\necho hi\n") == "#!/bin/sh\necho hi"
     assert submission.stored("") is None
+    # an array's id: one record per task; nothing kept is NONE in each
+    assert submission.stored(f"Batch Script for 13_1\n{rule}\nNONE\n\nBatch Script for 13_2\n{rule}\nNONE\n") is None
+    kept = f"Environment used for 13_1\n{rule}\nHOME=/root\n\nEnvironment used for 13_2\n{rule}\nHOME=/x\n"
+    assert submission.stored(kept) == "HOME=/root\n"
 
 
 def test_the_command_line_outranks_the_environment_which_outranks_the_script():
@@ -77,9 +93,16 @@ def test_what_can_be_told_depends_on_what_accounting_kept():
     line_only = submission.request("sbatch -n2 run.sh", None, None)
     assert (line_only.output, line_only.output_known, line_only.gpus_per_task_known) == (None, False, False)
     with_script = submission.request("sbatch -n2 run.sh", "#!/bin/sh\necho\n", None)
-    assert with_script.output_known and not with_script.gpus_per_task_known    # SBATCH_GPUS_PER_TASK may have
-    with_env = submission.request("sbatch -n2 run.sh", "#!/bin/sh\necho\n", "HOME=/root\n")
-    assert with_env.gpus_per_task_known and with_env.gpus_per_task is None
+    assert not with_script.output_known                 # SBATCH_OUTPUT may have named one
+    assert not with_script.gpus_per_task_known          # ... and SBATCH_GPUS_PER_TASK asked
+    whole = submission.request("sbatch -n2 run.sh", "#!/bin/sh\necho\n", "HOME=/root\n")
+    assert whole.output_known and whole.error_known and whole.gpus_per_task_known and whole.gpus_per_task is None
+    # the command line not read whole (--wrap's command, an option not known), or the environment
+    # not kept whole (--export=NONE keeps only what it names): the default is not claimed
+    for line in ("sbatch --wrap hostname -o my.out", "sbatch --new-option 4 run.sh", "sbatch --export=NONE run.sh"):
+        assert not submission.request(line, "#!/bin/sh\necho\n", "HOME=/root\n").output_known, line
+    unread = submission.request("sbatch run.sh", "#!/bin/sh\necho\n", "SLURM_GPUS_PER_TASK=a100:many\n")
+    assert unread.gpus_per_task is None and not unread.gpus_per_task_known      # asked, in a form not read
 
 
 def test_the_script_file_is_named_only_where_accounting_kept_no_copy_and_the_dir_is_the_work_dir():
@@ -99,11 +122,14 @@ def forgotten(**kw) -> Job:
 
 def test_a_forgotten_job_gets_the_paths_sbatch_took():
     job = job_lookup.with_request(forgotten(), submission.request("sbatch -o logs/%j.out run.sh", None, None))
-    assert (job.stdout, job.stderr, job.output_from) == ("/home/ana/run/logs/%j.out",) * 2 + (SUBMIT_LINE,)
-    assert job.script_file == "/home/ana/run/run.sh"
+    assert (job.stdout, job.stderr, job.output_from) == ("/home/ana/run/logs/%j.out", None, SUBMIT_LINE)
+    assert job.script_file == "/home/ana/run/run.sh"        # its #SBATCH -e, if any, is still to be read
+    whole = submission.request("sbatch -o logs/%j.out run.sh", "#!/bin/sh\necho\n", "HOME=/\n")
+    job = job_lookup.with_request(forgotten(), whole)
+    assert (job.stdout, job.stderr, job.script_file) == ("/home/ana/run/logs/%j.out",) * 2 + (None,)
     # nothing named a path, and the script was kept: Slurm's default, an array task's own
     task = forgotten(job_id="41_3", array_job_id="41", array_task_id="3")
-    job = job_lookup.with_request(task, submission.request("sbatch -a 1-3 run.sh", "#!/bin/sh\necho\n", None))
+    job = job_lookup.with_request(task, submission.request("sbatch -a 1-3 run.sh", "#!/bin/sh\necho\n", "HOME=/\n"))
     assert (job.stdout, job.output_from) == ("/home/ana/run/slurm-%A_%a.out", submission.DEFAULT)
     # only -e was named, and the script was not kept: stdout cannot be told, stderr can
     job = job_lookup.with_request(forgotten(), submission.request("sbatch -e /tmp/e.err run.sh", None, None))
