@@ -103,11 +103,7 @@ def window(store, now: datetime, since: timedelta | None, first: timedelta) -> t
 
 
 def observe_jobs(client, start: datetime, end: datetime) -> list:
-    """Jobs that ended in the window in a state worth a look (COMPLETED ones too: slow or controls).
-    A failed one slurmctld has forgotten gets the output paths accounting kept of its submission
-    (slurm.submission), as `explain JOBID` reads them."""
-    from slurm_diag.slurm import job_lookup
-
+    """Jobs that ended in the window in a state worth a look (COMPLETED ones too: slow or controls)."""
     jobs = client.list_jobs(start, end, [*FAILED_STATES, "COMPLETED"])
     out = []
     for job in jobs:
@@ -118,8 +114,24 @@ def observe_jobs(client, start: datetime, end: datetime) -> list:
             continue
         if job.state == "CANCELLED" and not _by_system(job):
             continue
+        out.append(job)
+    return out
+
+
+def with_requests(client, jobs: list) -> list:
+    """Failed jobs slurmctld has forgotten, with the output paths accounting kept of their submission
+    (slurm.submission), as `explain JOBID` reads them: asked once per job, or per array (its tasks
+    share one submission)."""
+    from slurm_diag.slurm import job_lookup
+
+    asked: dict[str, object] = {}
+    out = []
+    for job in jobs:
         if job.state != "COMPLETED" and job_lookup.needs_request(job):
-            job = job_lookup.with_request(job, client.job_request(job.job_id))
+            key = job.array_job_id or job.job_id
+            if key not in asked:
+                asked[key] = client.job_request(job.job_id)
+            job = job_lookup.with_request(job, asked[key])
         out.append(job)
     return out
 
@@ -208,7 +220,7 @@ class Loop:
             report.probes_collected = probing.collect_finished(self.ctx, record)
             self._asked = probing.asked_by_job(record)
         jobs = [self.ctx.client.get_job(j) for j in job_ids] if job_ids else observe_jobs(self.ctx.client, start, end)
-        jobs = jobs[:self.max_jobs]
+        jobs = with_requests(self.ctx.client, jobs[:self.max_jobs])
         report.jobs_seen = len(jobs)
         probe_results = self.store.probe_results(limit=2000)                  # read once a pass
         report.nodes_observed = observe_nodes(self.store, start, probe_results)

@@ -201,11 +201,19 @@ def path_origin(job) -> str | None:
         said = (f"the path the #SBATCH lines of {job.script_file} name now" if named.get("output") else
                 f"Slurm's default name: the #SBATCH lines of {job.script_file} name no other now")
         return said + "; accounting kept no copy of the script, and the file may have changed since the job was submitted"
-    kept = "its command line (it names no -o) but not its batch script" \
-        if submission.SUBMIT_LINE in job.request_read else "neither its command line nor its batch script"
-    return (f"Slurm's default name; slurmctld has forgotten the job, and accounting kept {kept} "
-            "(AccountingStoreFlags=job_script keeps the script), so the job may have named another: "
-            "give it with sdiag-agent explain --log FILE")
+    read = set(job.request_read)
+    if submission.SCRIPT not in read:
+        kept = ("accounting kept its command line (it names no -o) but not its batch script" if read else
+                "accounting kept neither its command line nor its batch script") + \
+            " (AccountingStoreFlags=job_script keeps the script)"
+    elif submission.ENVIRONMENT not in read:
+        kept = ("accounting kept its batch script but not the environment it was submitted from, where "
+                "SBATCH_OUTPUT may have named another (AccountingStoreFlags=job_env keeps it)")
+    else:
+        kept = "its command line could not be read whole (--wrap, an option slurm-diag does not know, or " \
+               "quoting that accounting dropped)"
+    return (f"Slurm's default name; slurmctld has forgotten the job, and {kept}, so the job may have named "
+            "another: give it with sdiag-agent explain --log FILE")
 
 
 def expand_path(path: str, job) -> str:

@@ -72,14 +72,16 @@ def read_tail(path: str, max_bytes: int = DEFAULT_MAX_BYTES, for_user: str | Non
         refused = _not_theirs(path, st, for_user) if for_user is not None else None
         if refused:
             return problem(refused)
-        fd = os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        try:
+            fd = os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        except FileNotFoundError:
+            return problem(f"cannot read {path}: /proc is not mounted here, and slurm-diag opens a job's "
+                           "file through it once it is known to be a regular file")
     except OSError as exc:
         return problem(f"cannot read {path}: {exc.strerror or exc}")
     finally:
         os.close(handle)
     try:
-        if (os.fstat(fd).st_dev, os.fstat(fd).st_ino) != (st.st_dev, st.st_ino):
-            return problem(f"{path} was not read: it changed while it was being opened")
         size = st.st_size
         if size > max_bytes:
             os.lseek(fd, size - max_bytes, os.SEEK_SET)

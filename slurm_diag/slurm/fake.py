@@ -155,8 +155,10 @@ class FakeSlurmClient:
             return job_id
 
     def job_request(self, job_id: str) -> submission.Request:
-        self._call("job_request", job_id)
-        return self.requests.get(job_id, submission.Request())
+        """As the real client: a daemon that does not answer leaves the request with nothing read."""
+        with self._lock:
+            self.calls.append(("job_request", (job_id,)))
+            return submission.Request() if self.unreachable else self.requests.get(job_id, submission.Request())
 
     def get_job(self, job_id: str) -> Job | JobArray:
         self._call("get_job", job_id)

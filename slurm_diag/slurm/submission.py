@@ -148,17 +148,18 @@ def command_line(line: str) -> dict[str, str] | None:
 
 
 def script(text: str) -> dict[str, str]:
-    """The batch script's ``#SBATCH`` lines -> the WANTED options; sbatch reads them up to the first
+    """The batch script's ``#SBATCH`` (and ``#SLURM``) lines -> the WANTED options; sbatch reads them up to the first
     line that is neither blank nor a comment."""
     found: dict[str, str] = {}
     for line in text.splitlines():
         stripped = line.strip()
-        if line.startswith("#SBATCH") and line[7:8] in (" ", "\t", "-"):    # at the start of the line only
+        prefix = next((p for p in ("#SBATCH", "#SLURM") if line.startswith(p)), None)    # at the start only
+        if prefix and line[len(prefix):len(prefix) + 1] in (" ", "\t", "-"):
             try:
-                words = shlex.split(line[7:], comments=True)
+                words = shlex.split(line[len(prefix):], comments=True)
             except ValueError:              # an unclosed quote: sbatch would refuse it too
                 continue
-            if words[:1] in (["hetjob"], ["packjob"]):       # a later component's options: not the job's own
+            if words[:1] and words[0].lower() in ("hetjob", "packjob"):    # a later component's options
                 break
             found.update({k: v for k, v in options(words).items() if k not in ("script", UNSURE)})
         elif stripped and not stripped.startswith("#"):
@@ -166,15 +167,15 @@ def script(text: str) -> dict[str, str]:
     return found
 
 
-_ENV = re.compile(r"^(SBATCH_OUTPUT|SBATCH_ERROR|SBATCH_GPUS_PER_TASK|SLURM_GPUS_PER_TASK)(?:_HET_GROUP_\d+)?=(.*)$",
-                  re.M)
+_ENV = re.compile(r"^(SBATCH_OUTPUT|SBATCH_ERROR|SBATCH_GPUS_PER_TASK|SBATCH_EXPORT|SLURM_EXPORT_ENV|"
+                  r"SLURM_GPUS_PER_TASK)(?:_HET_GROUP_0)?=(.*)$", re.M)      # a het job's first component
 
 
 def environment(text: str) -> dict[str, str]:
     """The environment sbatch gave the job -> the WANTED options it set: ``SBATCH_OUTPUT`` and
     ``SBATCH_ERROR`` as the user set them; ``SLURM_GPUS_PER_TASK``, sbatch's own record of the request."""
     names = {"SBATCH_OUTPUT": "output", "SBATCH_ERROR": "error", "SBATCH_GPUS_PER_TASK": "gpus-per-task",
-             "SLURM_GPUS_PER_TASK": "gpus-per-task"}
+             "SLURM_GPUS_PER_TASK": "gpus-per-task", "SBATCH_EXPORT": "export", "SLURM_EXPORT_ENV": "export"}
     found: dict[str, str] = {}
     for name, value in _ENV.findall(text):
         if value.strip():
@@ -220,7 +221,8 @@ def request(submit_line: str | None, script_text: str | None, env_text: str | No
         return None, None
 
     cli = sources[0][1] or {}
-    if "export" in cli and not cli["export"].upper().startswith("ALL"):
+    export, _ = first("export")
+    if export is not None and "ALL" not in (item.strip().upper() for item in export.split(",")):
         # sbatch read SBATCH_* from the shell but kept only the variables exported: not the whole environment
         sources[1] = (ENVIRONMENT, None)
         read = tuple(name for name in read if name != ENVIRONMENT)

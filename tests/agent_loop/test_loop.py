@@ -88,6 +88,27 @@ def test_a_failed_job_slurmctld_has_forgotten_is_read_from_the_path_its_submissi
     assert ("job_request", ("31",)) in ctx.client.calls
 
 
+def test_an_arrays_forgotten_tasks_share_one_request_and_only_the_passs_jobs_are_asked(ctx, tmp_path):
+    import dataclasses
+
+    from slurm_diag.slurm.records import ACCOUNTING
+
+    for task in range(4):
+        jid = f"40_{task}"
+        add_job(ctx, tmp_path, jid, "ValueError: bad learning rate\n", ("node1",))
+        ctx.client.jobs[jid] = dataclasses.replace(ctx.client.jobs[jid], stdout=None, sources=(ACCOUNTING,),
+                                                   array_job_id="40", array_task_id=str(task))
+    Loop(ctx, engine_diagnoser(ctx.client, ctx.store), min_jobs=3).run(since=timedelta(hours=1))
+    assert [c for c in ctx.client.calls if c[0] == "job_request"] == [("job_request", ("40_0",))]
+    for jid in ("51", "52", "53"):
+        add_job(ctx, tmp_path, jid, "ValueError: bad learning rate\n", ("node2",), minutes=1)
+        ctx.client.jobs[jid] = dataclasses.replace(ctx.client.jobs[jid], stdout=None, sources=(ACCOUNTING,))
+    ctx.client.calls.clear()
+    Loop(ctx, engine_diagnoser(ctx.client, ctx.store), min_jobs=3, max_jobs=2).run(since=timedelta(hours=1))
+    # seven jobs in the window, four submissions (array 40, 51, 52, 53): the pass's two jobs are asked about, no more
+    assert 1 <= len([c for c in ctx.client.calls if c[0] == "job_request"]) <= 2
+
+
 def test_three_ambiguous_failures_on_one_node_make_a_node_finding_but_no_drain_without_node_evidence(ctx, tmp_path):
     for jid, nodes in (("21", ("node2",)), ("22", ("node1", "node2")), ("23", ("node2", "node3"))):
         add_job(ctx, tmp_path, jid, AMBIGUOUS, nodes)

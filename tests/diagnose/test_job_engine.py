@@ -440,6 +440,10 @@ def test_a_forgotten_jobs_missing_log_says_where_its_path_came_from(tmp_path):
     nothing = job(tmp_path, stdout="/dev/null", stderr="/dev/null", sources=(ACCOUNTING,),
                   output_from=submission.SUBMIT_LINE, request_read=(submission.SUBMIT_LINE,))
     assert "the job's stdout (it went to /dev/null)" in engine.diagnose_job(nothing).not_checked
+    no_env = job(tmp_path, stdout=None, stderr=None, sources=(ACCOUNTING,),
+                 request_read=(submission.SUBMIT_LINE, submission.SCRIPT))
+    assert "accounting kept its batch script but not the environment it was submitted from" in \
+        job_facts.path_origin(no_env)
     guessed = job(tmp_path, stdout=None, stderr=None, sources=(ACCOUNTING,), request_read=(submission.SUBMIT_LINE,))
     d = engine.diagnose_job(guessed)
     assert any(f"({tmp_path}/slurm-77.out: Slurm's default name" in item and "kept its command line (it names "

@@ -57,14 +57,16 @@ def test_the_scripts_sbatch_lines_up_to_its_first_command():
               "module load cuda\n"
               "#SBATCH -e too-late.err\n")
     assert submission.script(script) == {"output": "/scratch/my runs/%j.out", "gpus-per-task": "2"}
-    het = "#!/bin/sh\n#SBATCH -o first.out\n#SBATCH hetjob\n#SBATCH -o second.out\nsrun hostname\n"
+    het = "#!/bin/sh\n#SBATCH -o first.out\n#SBATCH HetJob\n#SBATCH -o second.out\nsrun hostname\n"
     assert submission.script(het) == {"output": "first.out"}
+    assert submission.script("#!/bin/sh\n#SLURM -o mine.out\necho\n") == {"output": "mine.out"}     # sbatch reads these too
 
 
 def test_the_environment_sbatch_gave_the_job():
     env = "HOME=/home/ana\nSBATCH_ERROR=/scratch/%j.err\nSLURM_GPUS_PER_TASK=1\nSBATCH_OUTPUT=\n"
     assert submission.environment(env) == {"error": "/scratch/%j.err", "gpus-per-task": "1"}
-    assert submission.environment("SLURM_GPUS_PER_TASK_HET_GROUP_1=2\n") == {"gpus-per-task": "2"}
+    assert submission.environment("SLURM_GPUS_PER_TASK_HET_GROUP_0=2\n") == {"gpus-per-task": "2"}
+    assert submission.environment("SLURM_GPUS_PER_TASK_HET_GROUP_1=2\n") == {}      # another component's
 
 
 def test_what_sacct_prints_when_accounting_kept_nothing_or_something():
@@ -99,8 +101,12 @@ def test_what_can_be_told_depends_on_what_accounting_kept():
     assert whole.output_known and whole.error_known and whole.gpus_per_task_known and whole.gpus_per_task is None
     # the command line not read whole (--wrap's command, an option not known), or the environment
     # not kept whole (--export=NONE keeps only what it names): the default is not claimed
-    for line in ("sbatch --wrap hostname -o my.out", "sbatch --new-option 4 run.sh", "sbatch --export=NONE run.sh"):
+    for line in ("sbatch --wrap hostname -o my.out", "sbatch --new-option 4 run.sh", "sbatch --export=NONE run.sh",
+                 "sbatch --export=ALLOC_SIZE run.sh"):
         assert not submission.request(line, "#!/bin/sh\necho\n", "HOME=/root\n").output_known, line
+    assert not submission.request("sbatch run.sh", "#!/bin/sh\n#SBATCH --export=NONE\necho\n", "HOME=/\n").output_known
+    assert not submission.request("sbatch run.sh", "#!/bin/sh\necho\n", "SLURM_EXPORT_ENV=NONE\n").output_known
+    assert submission.request("sbatch --export=ALL,LR=3 run.sh", "#!/bin/sh\necho\n", "HOME=/\n").output_known
     unread = submission.request("sbatch run.sh", "#!/bin/sh\necho\n", "SLURM_GPUS_PER_TASK=a100:many\n")
     assert unread.gpus_per_task is None and not unread.gpus_per_task_known      # asked, in a form not read
 
