@@ -97,8 +97,8 @@ def _cancelled_steps(job, found: list[Evidence]) -> None:
     in, each step's evidence reworded once:
     - Slurm's own verdict on the job (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL ...) ended it: context.
     - The log shows srun reporting a task's failure before that step's cancel: srun ended the
-      step's other tasks (a task killed by a signal, --kill-on-bad-exit). Context, and the task's
-      failure is the cause.
+      step's other tasks (a task killed by a signal, --kill-on-bad-exit) with SIGTERM, or SIGKILL
+      where they outlived KillWait (seen on a loaded node). Context, and the task's failure is the cause.
     - SIGTERM in a job that FAILED, the log silent: neither a cancel, a preemption nor a time limit
       (the job would say so), most often srun ending the step once a task failed. A symptom."""
     if job.state == "CANCELLED":
@@ -112,7 +112,7 @@ def _cancelled_steps(job, found: list[Evidence]) -> None:
         for ev in mine:
             if job.state in slurm_facts.STATES:
                 _ended_by(ev, f", as Slurm ended the job {job.state}")
-            elif srun is not None and step.signal == 15:
+            elif srun is not None and step.signal in (9, 15):    # SIGTERM, then SIGKILL after KillWait
                 raw = srun.finding["raw"]
                 _ended_by(ev, f": srun ended the step's other tasks after a task failed "
                               f"({raw['where']} line {raw['consequence_of_line']})")

@@ -263,7 +263,8 @@ def test_a_task_killed_first_is_the_failure_and_the_step_srun_ended_after_it_is_
     a, by_id = doc["attribution"], {f["id"]: f for f in doc["findings"]}
     assert doc["job"]["state"] == "FAILED"
     step = next(s for s in slurm.get_job(job_id).steps if s.step_id == "0")
-    assert (step.state, step.signal) == ("CANCELLED", 15)
+    # SIGTERM; SIGKILL where the other task outlived KillWait (seen once, on a loaded machine)
+    assert step.state == "CANCELLED" and step.signal in (9, 15), step
     # the task used a few MiB of the 200 it had: the SIGKILL was probably not memory, and nobody cancelled
     assert a["label"] == "unknown" and doc["alternatives"][0]["label"] != "scheduler", (a, doc["alternatives"])
     assert "killed by SIGKILL, but the job used at most" in a["explanation"]

@@ -371,6 +371,12 @@ def test_a_step_srun_ended_after_a_task_was_killed_is_not_a_cancel_from_outside(
                                "step's other tasks after a task failed (stdout line 2)")
     cancelled = job(tmp_path, state="CANCELLED", exit_code=0, steps=steps, out_text=SRUN_ENDED_STEP + "\n")
     assert check(engine.diagnose_job(cancelled))["label"] == "scheduler"       # a cancel stays a cancel
+    # the other task outlived KillWait, and srun's SIGKILL is what sacct kept (seen on a loaded node)
+    killed = (steps[0], JobStep("0", "python", "CANCELLED", 0, 9, 20, ("node2",)))
+    d = engine.diagnose_job(job(tmp_path, exit_code=15, steps=killed, out_text=SRUN_ENDED_STEP + "\n"))
+    assert check(d)["label"] != "scheduler", d.attribution
+    assert "srun ended the step's other tasks after a task failed" in \
+        next(f for f in d.findings if f["id"] == "sacct-step-0:signal")["summary"]
 
 
 def test_an_administrators_cancel_names_no_node_as_a_suspect(tmp_path):
