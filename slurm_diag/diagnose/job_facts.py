@@ -13,7 +13,7 @@ import re
 
 from slurm_diag.diagnose import evidence, logfile, slurm_facts
 from slurm_diag.diagnose.evidence import Evidence, finding
-from slurm_diag.slurm import submission
+from slurm_diag.slurm import job_lookup, submission
 
 _CANCELLED_BY = re.compile(r"CANCELLED by (\d+)")
 IGNORED_STEPS = ("extern",)
@@ -162,12 +162,6 @@ def script_file_options(job) -> dict[str, str] | None:
 SCRIPT_MAX_BYTES = 256 * 1024        # a batch script; a larger file is not read as one
 
 
-def _in_work_dir(path: str | None, job) -> str | None:
-    if not path or path.startswith("/"):
-        return path
-    return os.path.join(job.work_dir, path) if job.work_dir else None
-
-
 def log_paths(job) -> list[tuple[str, str]]:
     """(stream, path) of the job's output; where slurmctld no longer knows the paths and accounting
     did not say (slurm.submission), what the script file names now, else Slurm's default slurm-%j.out
@@ -176,8 +170,8 @@ def log_paths(job) -> list[tuple[str, str]]:
     stdout, stderr = job.stdout, job.stderr
     named = script_file_options(job)
     if named is not None:
-        stdout = stdout or _in_work_dir(named.get("output"), job)
-        stderr = stderr or _in_work_dir(named.get("error"), job)
+        stdout = stdout or job_lookup.in_work_dir(named.get("output"), job.work_dir)
+        stderr = stderr or job_lookup.in_work_dir(named.get("error"), job.work_dir)
     if not stdout and job.work_dir:
         stdout = os.path.join(job.work_dir, "slurm-%A_%a.out" if job.array_task_id else "slurm-%j.out")
     for stream, path in (("stdout", stdout), ("stderr", stderr or stdout)):

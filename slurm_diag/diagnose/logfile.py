@@ -13,6 +13,7 @@ import os
 import pwd
 import stat
 from dataclasses import dataclass
+from pathlib import Path
 
 from slurm_diag.kb.sanitize import clean_text
 
@@ -129,7 +130,7 @@ def _not_theirs(path: str, st: os.stat_result, user: str) -> str | None:
     real = os.path.realpath(path)
     try:
         same = os.stat(real)
-        dirs = [os.stat(d) for d in _parents(real)]
+        dirs = [os.stat(d) for d in Path(real).parents]
     except OSError as exc:
         return f"{path} was not read: cannot check who may read it ({exc.strerror or exc})"
     if (same.st_dev, same.st_ino) != (st.st_dev, st.st_ino):
@@ -139,17 +140,6 @@ def _not_theirs(path: str, st: os.stat_result, user: str) -> str | None:
         return (f"{path} was not read: the job's user {user} may not read it, and slurm-diag reads a "
                 f"job's output for someone else only where its owner could")
     return None
-
-
-def _parents(path: str) -> list[str]:
-    """The directories above an absolute path, from / down."""
-    out, cur = [], os.path.dirname(path)
-    while True:
-        out.append(cur)
-        up = os.path.dirname(cur)
-        if up == cur:
-            return out[::-1]
-        cur = up
 
 
 def _decode(raw: bytes, size: int, truncated: bool, path: str | None) -> LogText:

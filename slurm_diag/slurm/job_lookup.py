@@ -8,6 +8,7 @@ daemon that did not answer. Only when neither can decide is the lookup "could no
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 
 from slurm_diag.slurm import parse, submission
@@ -62,6 +63,14 @@ def needs_request(job: Job) -> bool:
         and not (job.stdout or job.stderr)
 
 
+def in_work_dir(path: str | None, work_dir: str | None) -> str | None:
+    """A path sbatch took, as the job saw it: a relative one is the work dir's, and unknown (None)
+    without a work dir to resolve it against."""
+    if not path or path.startswith("/"):
+        return path
+    return os.path.join(work_dir, path) if work_dir else None
+
+
 def with_request(job: Job, req: submission.Request) -> Job:
     """``job`` with the paths and GPUs per task sbatch took (``submission.request``). A path that no
     source named is Slurm's default only where the script was kept (it might have named one);
@@ -73,13 +82,8 @@ def with_request(job: Job, req: submission.Request) -> Job:
     out = req.output or (default if req.output_known else None)
     err = req.error or (out if req.error_known else None)
 
-    def absolute(path: str | None) -> str | None:
-        if path and not path.startswith("/"):
-            return f"{job.work_dir.rstrip('/')}/{path}" if job.work_dir else None
-        return path
-
-    return replace(job, stdout=absolute(out), stderr=absolute(err), request_read=req.read,
-                   script_file=absolute(req.script_file),
+    return replace(job, stdout=in_work_dir(out, job.work_dir), stderr=in_work_dir(err, job.work_dir),
+                   request_read=req.read, script_file=in_work_dir(req.script_file, job.work_dir),
                    output_from=req.output_from if req.output else (submission.DEFAULT if out else None),
                    gpus_per_task=req.gpus_per_task, gpus_per_task_known=req.gpus_per_task_known)
 
