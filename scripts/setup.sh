@@ -6,9 +6,10 @@ set -euo pipefail
 VENV=${VENV:-/opt/slurm-diag/venv}
 EXTRAS=${EXTRAS:-test,mysql,probes,kb,gpu,llm,llm-server}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-# g++ and cmake: llama-cpp-python (the llm-server extra) compiles llama.cpp from source
+# g++ and cmake: llama-cpp-python (the llm-server extra) compiles llama.cpp from source; fuse3: the
+# tests mount a filesystem that stops answering, as a hung NFS mount does
 APT_PACKAGES="slurmctld slurmd slurm-client munge slurmdbd mariadb-server libslurm-dev gcc g++ cmake make
- libopenmpi-dev openmpi-bin libpmix2 python3-venv python3-dev"
+ libopenmpi-dev openmpi-bin libpmix2 python3-venv python3-dev fuse3"
 
 say() { printf 'setup: %s\n' "$*"; }
 

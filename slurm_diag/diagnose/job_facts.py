@@ -154,12 +154,20 @@ def script_file_options(job) -> dict[str, str] | None:
     the script moves its own work dir (the file the command line named may then be another one)."""
     if (job.stdout and job.stderr) or not job.script_file:
         return None
+    seen = _SCRIPTS.get(id(job))       # asked several times per explain: read once per looked-up job
+    if seen is not None and seen[0] is job:
+        return seen[1]
     text = logfile.read_tail(job.script_file, max_bytes=SCRIPT_MAX_BYTES, for_user=job.user)
     named = submission.script(text.text()) if text.usable and not text.truncated else None
-    return None if named is None or "chdir" in named else named
+    named = None if named is None or "chdir" in named else named
+    if len(_SCRIPTS) >= 64:
+        _SCRIPTS.pop(next(iter(_SCRIPTS)))
+    _SCRIPTS[id(job)] = (job, named)   # the job is kept with it, so its id is not reused meanwhile
+    return named
 
 
 SCRIPT_MAX_BYTES = 256 * 1024        # a batch script; a larger file is not read as one
+_SCRIPTS: dict[int, tuple] = {}
 
 
 def log_paths(job) -> list[tuple[str, str]]:
@@ -255,8 +263,10 @@ def _logs(job, not_checked: list[str], logs: list) -> list[Evidence]:
         if not log.usable:
             out.append(Evidence(finding(f"{stream}:unreadable", "log", "UNKNOWN", f"{stream}: {log.problem}",
                                         job_id=job.job_id, raw={"path": path})))
+            said = log.problem[len(path):].lstrip() if log.problem.startswith(path + " ") else None
             not_checked.append(f"the job's {stream} (it went to {path})" if path == os.devnull else
-                               f"the job's {stream} ({path}" + (f": {origin}" if origin else "") + ")")
+                               f"the job's {stream} ({path}" + (f": {origin}" if origin else "") + ")"
+                               + (f", which {said}" if said else f": {log.problem}"))
             continue
         logs.append((stream, log))
         out += evidence.from_log(log.lines, where=stream, job_id=job.job_id)

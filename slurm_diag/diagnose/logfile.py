@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
+import select
+import signal
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,43 +47,161 @@ def from_text(text: str | bytes, max_bytes: int = DEFAULT_MAX_BYTES, path: str |
     return _decode(raw[-max_bytes:], size=len(raw), truncated=len(raw) > max_bytes, path=path)
 
 
-def read_tail(path: str, max_bytes: int = DEFAULT_MAX_BYTES, for_user: str | None = None) -> LogText:
+READ_TIMEOUT_S = 10.0          # a file that has not answered by then is on a filesystem that hangs
+
+
+def read_tail(path: str, max_bytes: int = DEFAULT_MAX_BYTES, for_user: str | None = None,
+              timeout: float | None = None) -> LogText:
     """The last ``max_bytes`` of the regular file ``path``. A FIFO, device or socket is not read (a
     job may name one as its output; reading it could block or never end).
 
     ``for_user``: the job's owner ("" when accounting does not say), when the caller may be someone
     else (root, an approver, the agent). The path is the owner's to name, so a file that user could
     not read is not read for them either; None only for a path the caller named themselves.
+
+    The file is read by a forked child, given ``timeout`` seconds (READ_TIMEOUT_S by default): a
+    hung NFS, Lustre or FUSE mount leaves a process in uninterruptible sleep, which no signal ends;
+    in a thread of this process it would keep this one from exiting. A child that has not answered
+    is killed and left behind; later reads under the same directory are refused at once instead of
+    waiting again.
     """
     def problem(text: str) -> LogText:
         return LogText(path, (), None, False, text)
 
     if path == os.devnull:
         return problem(f"the job sent this output to {os.devnull}: there is none to read")
+    reader = None
+    if for_user is not None:
+        reader = _reader(path, for_user)
+        if isinstance(reader, str):
+            return problem(reader)
+    where = os.path.abspath(path)
+    hung = next((d for d in _HUNG if where.startswith(d.rstrip("/") + "/")), None)
+    if hung is not None:
+        return problem(f"{path} was not read: the filesystem mounted on {hung} did not answer an earlier read within {_HUNG[hung]:g} s "
+                       "(a hung NFS, Lustre or FUSE mount?): check the mount on this host")
+    timeout = READ_TIMEOUT_S if timeout is None else timeout
+    answer = _in_child(lambda: _read_raw(path, max_bytes, reader), timeout)
+    if answer is None:
+        _HUNG[_mount_point(where)] = timeout
+        return problem(f"{path} was not read: its filesystem did not answer within {timeout:g} s (a hung NFS, "
+                       "Lustre or FUSE mount?): check the mount on this host, or give a copy with --log")
+    if isinstance(answer, str):
+        return problem(answer)
+    raw, size = answer
+    return _decode(raw, size=size, truncated=size > max_bytes, path=path)
+
+
+_HUNG: dict[str, float] = {}       # mount points that did not answer, with the time waited
+_LEFT: list[int] = []              # children killed while they hung, reaped once they end
+
+
+def _in_child(work, timeout: float) -> tuple[bytes, int] | str | None:
+    """``work()`` (bytes and a size, or a problem) run in a forked child; None if it did not answer in
+    ``timeout`` seconds. The child holds no descriptor of this process but its pipe, so a pipeline
+    this process writes to ends when it does, whatever the child is stuck on."""
+    _reap()
+    r, w = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        os.close(r)
+        os.close(w)
+        return f"cannot read the file: no process to read it with ({exc.strerror or exc})"
+    if pid == 0:                                             # the child: read, write the answer, exit
+        try:
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.closerange(3, w)
+            os.closerange(w + 1, os.sysconf("SC_OPEN_MAX"))
+            got = work()
+            head = b"P" + got.encode("utf-8", "replace") if isinstance(got, str) else \
+                b"R" + got[1].to_bytes(8, "big")
+            _write_all(w, head if isinstance(got, str) else head + got[0])
+        finally:
+            os._exit(0)
+    os.close(w)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([r], [], [], left)[0]:
+                os.kill(pid, signal.SIGKILL)
+                _LEFT.append(pid)
+                return None
+            chunk = os.read(r, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(r)
+    os.waitpid(pid, 0)
+    data = b"".join(chunks)
+    if data[:1] == b"R" and len(data) >= 9:
+        return data[9:], int.from_bytes(data[1:9], "big")
+    if data[:1] == b"P":
+        return data[1:].decode("utf-8", "replace")
+    return "cannot read the file: the process reading it ended without an answer"
+
+
+def _mount_point(path: str) -> str:
+    """The mount point ``path`` lies under, from /proc/self/mountinfo (which asks no filesystem); the
+    path's directory where that cannot be read."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
+            points = [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split(" ")[4])
+                      for line in fh if line.count(" ") >= 5]
+    except OSError:
+        return os.path.dirname(path)
+    under = [p for p in points if path.startswith(p.rstrip("/") + "/")]
+    return max(under, key=len) if under else os.path.dirname(path)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _reap() -> None:
+    for pid in list(_LEFT):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _LEFT.remove(pid)
+
+
+def _read_raw(path: str, max_bytes: int, reader: tuple[str, int, set[int]] | None) -> tuple[bytes, int] | str:
+    """The last ``max_bytes`` of ``path`` and its size, or why not. Touches the filesystem; run in the
+    child."""
     try:
         # O_PATH: a handle on the file without opening it, so a device the path names (a watchdog, a
         # tape) is not opened at all; the file is opened for reading only once it is known to be regular
         handle = os.open(path, os.O_PATH)
     except FileNotFoundError:
-        return problem(f"{path} does not exist (deleted, purged, or on another node)")
+        return f"{path} does not exist (deleted, purged, or on another node)"
     except OSError as exc:
-        return problem(f"cannot read {path}: {exc.strerror or exc}")
+        return f"cannot read {path}: {exc.strerror or exc}"
     try:
         st = os.fstat(handle)
         if stat.S_ISDIR(st.st_mode):
-            return problem(f"{path} is a directory, not a log file")
+            return f"{path} is a directory, not a log file"
         if not stat.S_ISREG(st.st_mode):
-            return problem(f"{path} is not a regular file (a FIFO, device or socket): not read")
-        refused = _not_theirs(path, st, for_user) if for_user is not None else None
+            return f"{path} is not a regular file (a FIFO, device or socket): not read"
+        refused = _not_theirs(path, st, *reader) if reader is not None else None
         if refused:
-            return problem(refused)
+            return refused
         try:
             fd = os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
         except FileNotFoundError:
-            return problem(f"cannot read {path}: /proc is not mounted here, and slurm-diag opens a job's "
-                           "file through it once it is known to be a regular file")
+            return (f"cannot read {path}: /proc is not mounted here, and slurm-diag opens a job's "
+                    "file through it once it is known to be a regular file")
     except OSError as exc:
-        return problem(f"cannot read {path}: {exc.strerror or exc}")
+        return f"cannot read {path}: {exc.strerror or exc}"
     finally:
         os.close(handle)
     try:
@@ -93,12 +215,11 @@ def read_tail(path: str, max_bytes: int = DEFAULT_MAX_BYTES, for_user: str | Non
                 break
             chunks.append(chunk)
             left -= len(chunk)
-        raw = b"".join(chunks)
+        return b"".join(chunks), size
     except OSError as exc:
-        return problem(f"cannot read {path}: {exc.strerror or exc}")
+        return f"cannot read {path}: {exc.strerror or exc}"
     finally:
         os.close(fd)
-    return _decode(raw, size=size, truncated=size > max_bytes, path=path)
 
 
 def _may(st: os.stat_result, uid: int, gids: set[int], bits: tuple[int, int, int]) -> bool:
@@ -112,9 +233,10 @@ def _may(st: os.stat_result, uid: int, gids: set[int], bits: tuple[int, int, int
     return bool(st.st_mode & bits[2])
 
 
-def _not_theirs(path: str, st: os.stat_result, user: str) -> str | None:
-    """Why ``user`` could not read the open file ``st`` at ``path``, or None when they could (the
-    caller is that user, or the file and every directory above it let them)."""
+def _reader(path: str, user: str) -> tuple[str, int, set[int]] | str | None:
+    """The job's ``user`` with their uid and groups, to read ``path`` as they could; None when that is the
+    caller; why not when who they are cannot be told. Looked up here, not in the child: the user
+    database may be a network service."""
     if not user:
         return (f"{path} was not read: accounting does not say whose job it was, so whether its owner "
                 f"could read it cannot be told; give the file with --log")
@@ -123,10 +245,14 @@ def _not_theirs(path: str, st: os.stat_result, user: str) -> str | None:
     except KeyError:
         return (f"{path} was not read: the job's user {user!r} has no account on this host, so whether "
                 f"they could read it cannot be told; run explain as that user, or give the file with --log")
-    uid = entry.pw_uid
-    if uid == os.geteuid():
+    if entry.pw_uid == os.geteuid():
         return None
-    gids = set(os.getgrouplist(user, entry.pw_gid))
+    return user, entry.pw_uid, set(os.getgrouplist(user, entry.pw_gid))
+
+
+def _not_theirs(path: str, st: os.stat_result, user: str, uid: int, gids: set[int]) -> str | None:
+    """Why ``user`` (``uid``, in ``gids``) could not read the open file ``st`` at ``path``, or None
+    when the file and every directory above it let them."""
     real = os.path.realpath(path)
     try:
         same = os.stat(real)

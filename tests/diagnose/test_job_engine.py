@@ -428,7 +428,7 @@ def test_a_forgotten_jobs_missing_log_says_where_its_path_came_from(tmp_path):
                 request_read=(submission.SUBMIT_LINE, submission.SCRIPT))
     d = engine.diagnose_job(named)
     assert f"the job's stdout ({tmp_path}/logs/run-77.out: the path the job's #SBATCH lines named, as " \
-           "accounting kept the script)" in d.not_checked
+           "accounting kept the script), which does not exist (deleted, purged, or on another node)" in d.not_checked
     # accounting kept only the command line (22.05 shows the kept script to operators alone): the
     # script's file, as it is now, names the output
     (tmp_path / "run.sh").write_text("#!/bin/sh\n#SBATCH --output=logs/%j.log\npython train.py\n")
@@ -441,8 +441,8 @@ def test_a_forgotten_jobs_missing_log_says_where_its_path_came_from(tmp_path):
     (tmp_path / "logs" / "77.log").unlink()
     d = engine.diagnose_job(from_file)
     assert f"the job's stdout ({tmp_path}/logs/77.log: the path the #SBATCH lines of {tmp_path}/run.sh name now; " \
-           "accounting kept no copy of the script, and the file may have changed since the job was submitted)" \
-           in d.not_checked, d.not_checked
+           "accounting kept no copy of the script, and the file may have changed since the job was submitted), " \
+           "which does not exist (deleted, purged, or on another node)" in d.not_checked, d.not_checked
     nothing = job(tmp_path, stdout="/dev/null", stderr="/dev/null", sources=(ACCOUNTING,),
                   output_from=submission.SUBMIT_LINE, request_read=(submission.SUBMIT_LINE,))
     assert "the job's stdout (it went to /dev/null)" in engine.diagnose_job(nothing).not_checked
@@ -478,6 +478,30 @@ def test_a_script_file_fills_only_the_paths_accounting_left_unknown(tmp_path):
     # a script that moves its own work dir: the file the command line named may be another one
     moved = forgotten("#!/bin/sh\n#SBATCH --chdir=/scratch\n#SBATCH -o x.log\necho\n")
     assert job_facts.script_file_options(moved) is None
+
+
+def test_a_forgotten_jobs_script_file_is_read_once_per_explanation(tmp_path, monkeypatch):
+    """Its paths are asked for by the engine, the seff block and the origin line: one read of the
+    file serves them all; a job looked up again reads it again (it is the file as it is now)."""
+    from slurm_diag.slurm import submission
+    from slurm_diag.slurm.records import ACCOUNTING
+
+    (tmp_path / "run.sh").write_text("#!/bin/sh\n#SBATCH -o logs/%j.log\npython train.py\n")
+    reads = []
+    real = logfile.read_tail
+    monkeypatch.setattr(logfile, "read_tail", lambda path, *a, **kw: reads.append(path) or real(path, *a, **kw))
+
+    def looked_up():
+        return job(tmp_path, stdout=None, stderr=None, sources=(ACCOUNTING,), request_read=(submission.SUBMIT_LINE,),
+                   script_file=str(tmp_path / "run.sh"))
+    first = looked_up()
+    engine.diagnose_job(first)
+    assert job_facts.log_paths(first) == [("stdout", f"{tmp_path}/logs/77.log")]
+    assert "name now" in job_facts.path_origin(first)
+    assert reads.count(str(tmp_path / "run.sh")) == 1, reads
+    (tmp_path / "run.sh").write_text("#!/bin/sh\n#SBATCH -o other-%j.log\npython train.py\n")
+    assert job_facts.log_paths(looked_up()) == [("stdout", f"{tmp_path}/other-77.log")]
+    assert reads.count(str(tmp_path / "run.sh")) == 2
 
 
 def test_only_the_step_the_cancel_line_names_is_the_one_srun_ended(tmp_path):

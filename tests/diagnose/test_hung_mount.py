@@ -1,0 +1,89 @@
+"""A job's output on a filesystem that stopped answering (a hung NFS, Lustre or FUSE mount): explain
+and the agent give up on it after a bounded wait, say so, and are not held by it when they exit. The
+mount is a real one (FUSE, tests/diagnose/hung_mount.py): a process that touches a file there sleeps
+uninterruptibly, as on a dead NFS server, and no signal wakes it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from slurm_diag.diagnose import logfile
+from slurm_diag.slurm.fake import FakeSlurmClient
+from tests.conftest import run_main
+from tests.diagnose.test_explain_recent import ended
+
+HELPER = Path(__file__).with_name("hung_mount.py")
+
+
+@pytest.fixture()
+def hung(tmp_path, monkeypatch):
+    """A mount point whose files never answer; unmounted (and what hangs on it let go) afterwards."""
+    point = tmp_path / "nfs"
+    point.mkdir()
+    daemon = subprocess.Popen([sys.executable, str(HELPER), str(point)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while f" {point} " not in Path("/proc/self/mountinfo").read_text():
+        assert daemon.poll() is None, f"the FUSE helper ended: {daemon.stderr.read().decode()}"
+        assert time.monotonic() < deadline, "the FUSE helper did not mount within 20 s"
+        time.sleep(0.05)
+    monkeypatch.setattr(logfile, "_HUNG", {})
+    try:
+        yield point
+    finally:
+        daemon.kill()                 # its requests fail with ENOTCONN: whatever hung on it wakes up
+        daemon.wait(timeout=30)
+        subprocess.run(["umount", "-l", str(point)], capture_output=True, timeout=30)
+
+
+def test_a_file_on_a_hung_mount_is_given_up_on_and_its_mount_not_waited_for_twice(hung):
+    t0 = time.monotonic()
+    first = logfile.read_tail(str(hung / "slurm-7.out"), timeout=1)
+    waited = time.monotonic() - t0
+    assert not first.usable and not first.lines
+    assert "did not answer within 1 s" in first.problem and "check the mount" in first.problem
+    assert 1 <= waited < 5, f"gave up after {waited:.1f} s"
+    t0 = time.monotonic()
+    second = logfile.read_tail(str(hung / "bob" / "slurm-8.err"), timeout=1)
+    assert time.monotonic() - t0 < 0.5                         # not another wait on the same mount
+    assert f"the filesystem mounted on {hung} did not answer an earlier read" in second.problem
+    assert logfile.read_tail("/etc/hostname", timeout=1).usable    # other filesystems still read
+    assert logfile.read_tail(str(hung.parent / "nfs-like.out"), timeout=1).problem.endswith("does not exist "
+                                                                                           "(deleted, purged, or on another node)")
+
+
+def test_explain_names_the_log_it_could_not_read_and_still_explains_the_job(hung, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SDIAG_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("SDIAG_CONFIG", raising=False)
+    monkeypatch.setattr(logfile, "READ_TIMEOUT_S", 1.0)
+    client = FakeSlurmClient(["node1"])
+    job = ended("21", 1, state="TIMEOUT", exit_code=0)
+    import dataclasses
+
+    client.jobs["21"] = dataclasses.replace(job, stdout=str(hung / "slurm-21.out"), stderr=str(hung / "slurm-21.err"))
+    import slurm_diag.slurm
+
+    monkeypatch.setattr(slurm_diag.slurm, "default_client", lambda cfg=None: client)
+    t0 = time.monotonic()
+    code, out, err = run_main(capsys, "explain", "21")
+    assert time.monotonic() - t0 < 5
+    assert code == 0, err
+    assert "did not answer within 1 s" in out and str(hung / "slurm-21.out") in out
+    assert "time limit" in out.lower()                 # Slurm's own verdict still explains the job
+
+
+def test_the_cli_exits_and_ends_its_pipe_while_the_read_it_gave_up_on_still_hangs(hung):
+    # capture_output waits for EOF on the pipes: a reader left hanging that held them would block it
+    t0 = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "slurm_diag", "explain", "--log", str(hung / "job.log")],
+                          capture_output=True, text=True, timeout=60, env={**os.environ})
+    waited = time.monotonic() - t0
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert f"did not answer within {logfile.READ_TIMEOUT_S:g} s" in done.stderr
+    assert waited < logfile.READ_TIMEOUT_S + 10, f"the CLI took {waited:.1f} s"
