@@ -5,7 +5,8 @@ and 22.05's accounting keeps neither as a field. It keeps the command line (``Su
 and the batch script and the submitting environment where slurm.conf has
 ``AccountingStoreFlags=job_script,job_env`` (``sacct -B``, ``sacct --env-vars``). sbatch takes an
 option from its command line first, then from its ``SBATCH_*`` environment variables, then from the
-script's ``#SBATCH`` lines; so does ``request``.
+script's ``#PBS`` lines (unless ``--ignore-pbs``), then from its ``#SBATCH`` lines; so does ``request``
+(the order as 22.05's sbatch takes it, tried on the local cluster).
 
 Pure: the client runs sacct; everything here is text in, record out. The text is the job owner's and
 is read as data: nothing in it is run, and a line that cannot be read is passed over.
@@ -19,6 +20,7 @@ import shlex
 from dataclasses import dataclass
 
 SUBMIT_LINE, SCRIPT, ENVIRONMENT = "submit line", "batch script", "environment"
+PBS = "pbs lines"                       # output_from only: the script's #PBS lines named the path
 DEFAULT = "default"                     # Slurm's own name: nothing the job kept named another
 
 # sbatch's options that take a value (22.05's man page); the rest are flags, or take one only as
@@ -40,7 +42,7 @@ _LONG_FLAGS = frozenset("""
 _SHORT_WITH_VALUE = frozenset("AabBcCdDeFGiJLmMnNopqStwx")
 _SHORT_OPTIONAL = frozenset("k")          # -k[off]: its value only in the same word
 _SHORT = {"o": "output", "e": "error", "D": "chdir"}
-WANTED = ("output", "error", "gpus-per-task", "chdir", "export")
+WANTED = ("output", "error", "gpus-per-task", "chdir", "export", "ignore-pbs")
 UNSURE = "unsure"                         # key options() sets when what it read may not be all there was
 _PATH_OPTION = re.compile(r"^(-[oe]|--(output|error)(=|$))")   # after the script: its argument, or lost quoting
 
@@ -121,7 +123,7 @@ def options(tokens: list[str]) -> dict[str, str]:
                     break
                 value, i = tokens[i], i + 1
             if name in WANTED:
-                found[name] = value
+                found[name] = value if name in _LONG_WITH_VALUE else "yes"
             continue
         for k, letter in enumerate(tok[1:], 1):
             if letter in _SHORT_OPTIONAL:
@@ -167,7 +169,42 @@ def script(text: str) -> dict[str, str]:
     return found
 
 
-_ENV = re.compile(r"^(SBATCH_OUTPUT|SBATCH_ERROR|SBATCH_GPUS_PER_TASK|SBATCH_EXPORT|SLURM_EXPORT_ENV|"
+_PBS_FLAGS = frozenset("hIVXz")           # qsub's options that take no value
+
+
+def pbs(text: str) -> dict[str, str]:
+    """The batch script's ``#PBS`` lines -> its output paths (``-o``, ``-e``), as sbatch reads them:
+    at the start of a line, in that case, anywhere in the script (not only before the first
+    command), the last one winning; a ``host:`` prefix is taken as part of the path, as sbatch does."""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.startswith("#PBS") or line[4:5] not in (" ", "\t"):
+            continue
+        try:
+            words = shlex.split(line[4:], comments=True)
+        except ValueError:
+            continue
+        i = 0
+        while i < len(words) and words[i].startswith("-") and len(words[i]) > 1:
+            letter, value = words[i][1], words[i][2:]
+            i += 1
+            if letter in _PBS_FLAGS:
+                continue
+            if not value and i < len(words):
+                value, i = words[i], i + 1
+            if letter in "oe" and value:
+                found["output" if letter == "o" else "error"] = value
+    return found
+
+
+def script_file(text: str) -> dict[str, str]:
+    """A script read from its file (accounting kept no copy): its ``#SBATCH`` options, with the paths
+    its ``#PBS`` lines name over them unless the script says ``--ignore-pbs``."""
+    found = script(text)
+    return found if "ignore-pbs" in found else {**found, **pbs(text)}
+
+
+_ENV = re.compile(r"^(SBATCH_OUTPUT|SBATCH_ERROR|SBATCH_GPUS_PER_TASK|SBATCH_EXPORT|SLURM_EXPORT_ENV|SBATCH_IGNORE_PBS|"
                   r"SLURM_GPUS_PER_TASK)(?:_HET_GROUP_0)?=(.*)$", re.M)      # a het job's first component
 
 
@@ -175,7 +212,8 @@ def environment(text: str) -> dict[str, str]:
     """The environment sbatch gave the job -> the WANTED options it set: ``SBATCH_OUTPUT`` and
     ``SBATCH_ERROR`` as the user set them; ``SLURM_GPUS_PER_TASK``, sbatch's own record of the request."""
     names = {"SBATCH_OUTPUT": "output", "SBATCH_ERROR": "error", "SBATCH_GPUS_PER_TASK": "gpus-per-task",
-             "SLURM_GPUS_PER_TASK": "gpus-per-task", "SBATCH_EXPORT": "export", "SLURM_EXPORT_ENV": "export"}
+             "SLURM_GPUS_PER_TASK": "gpus-per-task", "SBATCH_EXPORT": "export", "SLURM_EXPORT_ENV": "export",
+             "SBATCH_IGNORE_PBS": "ignore-pbs"}
     found: dict[str, str] = {}
     for name, value in _ENV.findall(text):
         if value.strip():
@@ -211,8 +249,11 @@ def request(submit_line: str | None, script_text: str | None, env_text: str | No
     """What sbatch took for the job, from what accounting kept of it (None: not kept, or not asked)."""
     sources = [(SUBMIT_LINE, command_line(submit_line) if submit_line is not None else None),
                (ENVIRONMENT, environment(env_text) if env_text is not None else None),
+               (PBS, pbs(script_text) if script_text is not None else None),
                (SCRIPT, script(script_text) if script_text is not None else None)]
-    read = tuple(name for name, found in sources if found is not None)
+    if any(found and "ignore-pbs" in found for _, found in sources):
+        sources[2] = (PBS, {})
+    read = tuple(dict.fromkeys(SCRIPT if name == PBS else name for name, found in sources if found is not None))
 
     def first(option: str) -> tuple[str | None, str | None]:
         for name, found in sources:
@@ -224,14 +265,16 @@ def request(submit_line: str | None, script_text: str | None, env_text: str | No
     export, _ = first("export")
     if export is not None and "ALL" not in (item.strip().upper() for item in export.split(",")):
         # sbatch read SBATCH_* from the shell but kept only the variables exported: not the whole environment
-        sources[1] = (ENVIRONMENT, None)
+        sources[1] = (ENVIRONMENT, None)         # (and whether SBATCH_IGNORE_PBS was set)
         read = tuple(name for name in read if name != ENVIRONMENT)
     output, output_from = first("output")
     error, _ = first("error")
     gpus, _ = first("gpus-per-task")
     # a relative script word is relative to where sbatch ran: the work dir, unless --chdir moved that
     word = cli.get("script")
+    # (and not where the command line or environment said --ignore-pbs: the file's #PBS lines are read with it)
     script_file = word if script_text is None and word and UNSURE not in cli and \
+        not any(found and "ignore-pbs" in found for _, found in sources[:2]) and \
         (word.startswith("/") or "chdir" not in cli) else None
     complete = len(read) == 3 and UNSURE not in cli
     return Request(output=output, error=error, gpus_per_task=_per_task(gpus), read=read,

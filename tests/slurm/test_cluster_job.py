@@ -113,3 +113,53 @@ def test_job_answers_from_whichever_daemon_is_up(failed_array, cluster_env, rest
     schemas.validate("job", doc)
     assert (doc["state"], doc["exit_code"], doc["sources"]) == ("FAILED", 7, ["slurmdbd"])
     assert doc["unreachable"][0]["daemon"] == "slurmctld" and doc["steps"]
+
+
+SUBMISSIONS = [   # (sbatch's options, environment, script): where 22.05 sends the output decides
+    ([], {}, "#!/bin/sh\n#SBATCH -o sb-%j.out\ntrue\n"),
+    ([], {}, "#!/bin/sh\n#SBATCH -o sb-%j.out\n#SBATCH -e sb-%j.err\ntrue\n#PBS -o pbs-late-%j.out\n"),
+    (["--ignore-pbs"], {}, "#!/bin/sh\n#SBATCH -o sb-%j.out\n#PBS -o pbs-%j.out\ntrue\n"),
+    ([], {"SBATCH_IGNORE_PBS": "1"}, "#!/bin/sh\n#PBS -o pbs-%j.out\ntrue\n"),
+    ([], {"SBATCH_OUTPUT": "env-%j.out"}, "#!/bin/sh\n#PBS -o pbs-%j.out -e pbs-%j.err\n#SBATCH -o sb-%j.out\ntrue\n"),
+    (["-o", "cli-%j.out"], {"SBATCH_ERROR": "env-%j.err"}, "#!/bin/sh\n#PBS -o pbs-%j.out\n#PBS -e pbs-%j.err\ntrue\n"),
+    ([], {}, "#!/bin/sh\n  #PBS -o indented-%j.out\n#pbs -o lower-%j.out\n#PBS -j oe\ntrue\n"),
+    (["--error=/tmp/abs-%j.err"], {}, "#!/bin/sh\n#SLURM --output=old-%j.out\ntrue\n"),
+]
+
+
+def test_the_paths_read_back_from_accounting_are_the_ones_slurmctld_used(devcluster, slurm, tmp_path):
+    """For jobs slurmctld still shows, the paths submission.request reads from what accounting kept
+    (command line, environment, #SBATCH and #PBS lines) are the ones slurmctld gave the job: the
+    ground truth for the order sbatch takes them in, on the real 22.05."""
+    import dataclasses
+    import os
+    import subprocess
+    import time
+
+    from slurm_diag.diagnose import job_facts
+    from slurm_diag.slurm import job_lookup
+    from slurm_diag.slurm.records import CONTROLLER
+
+    work = tmp_path / "work"
+    work.mkdir()
+    ids = []
+    for args, env, script in SUBMISSIONS:
+        sent = subprocess.run(["sbatch", "--parsable", f"--chdir={work}", "-J", "sdiag-paths", *args],
+                              input=script, capture_output=True, text=True, timeout=30,
+                              env={"PATH": os.environ["PATH"], "SLURM_CONF": str(devcluster.slurm_conf), **env})
+        assert sent.returncode == 0, sent.stderr
+        ids.append(sent.stdout.strip())
+    for job_id in ids:
+        slurm.wait(job_id, timeout=120, poll=0.5)
+    for job_id, (args, env, script) in zip(ids, SUBMISSIONS):
+        shown = slurm.get_job(job_id)
+        assert CONTROLLER in shown.sources and shown.stdout, shown
+        deadline = time.monotonic() + 30
+        while not (req := slurm.job_request(job_id)).complete and time.monotonic() < deadline:
+            time.sleep(1)          # slurmdbd may record a job this short after its end
+        assert req.complete, (args, env, script, req)
+        forgotten = job_lookup.with_request(dataclasses.replace(
+            shown, stdout=None, stderr=None, sources=tuple(s for s in shown.sources if s != CONTROLLER)), req)
+        told = [(s, job_facts.expand_path(p, shown)) for s, p in job_facts.log_paths(forgotten)]
+        used = [(s, job_facts.expand_path(p, shown)) for s, p in job_facts.log_paths(shown)]
+        assert told == used, (args, env, script)

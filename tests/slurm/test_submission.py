@@ -91,6 +91,34 @@ def test_the_command_line_outranks_the_environment_which_outranks_the_script():
     assert (req.output, req.error, req.output_from) == ("script.out", "script.err", SCRIPT)
 
 
+def test_pbs_lines_name_paths_between_the_environment_and_the_sbatch_lines():
+    """What 22.05's sbatch did on the local cluster (scontrol's StdOut and StdErr for each script):
+    #PBS -o/-e at column 0 in capitals, anywhere in the script, the last winning, over #SBATCH and
+    under the environment and the command line; --ignore-pbs (command line, #SBATCH line or
+    SBATCH_IGNORE_PBS) turns them off; -j is not read; a host: prefix stays part of the path."""
+    pbs = "#!/bin/sh\n#SBATCH -o sb.out\necho hi\n#PBS -N x -o pbs.out\n#PBS -e/tmp/pbs.err\n#PBS -o last.out\n"
+    req = submission.request("sbatch run.sh", pbs, "HOME=/\n")
+    assert (req.output, req.error, req.output_from, req.read) == ("last.out", "/tmp/pbs.err", submission.PBS,
+                                                                   (SUBMIT_LINE, ENVIRONMENT, SCRIPT))
+    assert req.output_known
+    assert submission.request("sbatch run.sh", pbs, "SBATCH_OUTPUT=env.out\n").output == "env.out"
+    assert submission.request("sbatch -o cli.out run.sh", pbs, "HOME=/\n").output == "cli.out"
+    for line, env, script in (("sbatch --ignore-pbs run.sh", "HOME=/\n", pbs),
+                              ("sbatch run.sh", "SBATCH_IGNORE_PBS=1\n", pbs),
+                              ("sbatch run.sh", "HOME=/\n", "#!/bin/sh\n#SBATCH --ignore-pbs\n" + pbs[10:])):
+        ignored = submission.request(line, script, env)
+        assert (ignored.output, ignored.error, ignored.output_from) == ("sb.out", None, SCRIPT), (line, env)
+    # not read: indented, lower case, a word glued to the directive, -j (stderr stays stdout's)
+    assert submission.pbs("  #PBS -o a\n#pbs -o b\n#PBSx -o c\n#PBS -j oe\n") == {}
+    assert submission.pbs("#PBS -o node1:/tmp/x.log\n") == {"output": "node1:/tmp/x.log"}
+    # the script's file, read where accounting kept no copy
+    assert submission.script_file(pbs) == {"output": "last.out", "error": "/tmp/pbs.err"}
+    assert submission.script_file("#SBATCH --ignore-pbs\n#SBATCH -o sb.out\n#PBS -o p.out\n") == \
+        {"ignore-pbs": "yes", "output": "sb.out"}
+    assert submission.request("sbatch --ignore-pbs run.sh", None, None).script_file is None   # its #PBS would be misread
+    assert submission.request("sbatch --output= run.sh", None, None).output == ""
+
+
 def test_what_can_be_told_depends_on_what_accounting_kept():
     line_only = submission.request("sbatch -n2 run.sh", None, None)
     assert (line_only.output, line_only.output_known, line_only.gpus_per_task_known) == (None, False, False)
