@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from slurm_diag.cli.output import emit_json
-from slurm_diag.slurm import default_client
+from slurm_diag.slurm import default_client, submission
 from slurm_diag.slurm.job_lookup import start_hint
 from slurm_diag.slurm.records import Job, JobArray, Unreachable
 
@@ -35,9 +35,21 @@ def _job_lines(job: Job) -> list[tuple[str, str]]:
         ("nodes", f"{job.node_list or '-'}  GPUs {job.gpus}"),
         ("tres", ",".join(f"{k}={v}" for k, v in job.alloc_tres) or "-"),
         ("workdir", job.work_dir or "-"),
-        ("stdout", job.stdout or "-"),
+        ("stdout", (job.stdout or "-") + _origin(job)),
         ("stderr", job.stderr or "-"),
     ]
+
+
+def _origin(job: Job) -> str:
+    """Where a forgotten job's stdout path came from (slurm.submission); "" while slurmctld shows it."""
+    if not job.output_from or not job.stdout:
+        return ""
+    if job.output_from == submission.DEFAULT:
+        return "  (Slurm's default name: slurmctld has forgotten the job, and nothing accounting kept named another)"
+    said = {submission.SUBMIT_LINE: "its sbatch command line", submission.SCRIPT: "its #SBATCH lines",
+            submission.PBS: "its #PBS lines", submission.ENVIRONMENT: "SBATCH_OUTPUT"}.get(job.output_from,
+                                                                                           job.output_from)
+    return f"  (from {said}, as accounting kept them: slurmctld has forgotten the job)"
 
 
 def _task_line(task: Job) -> str:

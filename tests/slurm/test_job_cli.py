@@ -35,3 +35,20 @@ def test_long_array_lists_every_failed_task_and_caps_the_rest():
     assert len(listed) == max(60, MAX_TASK_LINES) + 1 and listed[-1] == "..."
     assert listed[:60] == [f"{held.array_job_id}_{i}" for i in range(1, 121, 2)]  # failed first, in order
     assert rows[-1][1].startswith("... 60 more (`--json` lists every task)")
+
+
+def test_a_forgotten_jobs_output_says_where_its_path_came_from():
+    from slurm_diag.cli.job_cmd import _job_lines
+    from slurm_diag.slurm import submission
+    from slurm_diag.slurm.records import ACCOUNTING, Job
+
+    base = dict(job_id="40", job_id_raw="40", name="train", user="ana", partition="gpu", state="FAILED",
+                state_detail="FAILED", exit_code=1, signal=0, elapsed_s=60, time_limit_s=600, nodes=("node1",),
+                node_list="node1", work_dir="/home/ana", sources=(ACCOUNTING,))
+    shown = dict(_job_lines(Job(**base, stdout="/home/ana/out.log")))
+    assert shown["stdout"] == "/home/ana/out.log"                        # slurmctld's own: nothing to add
+    read = dict(_job_lines(Job(**base, stdout="/home/ana/%j.log", output_from=submission.PBS)))
+    assert read["stdout"] == ("/home/ana/%j.log  (from its #PBS lines, as accounting kept them: slurmctld has "
+                              "forgotten the job)")
+    default = dict(_job_lines(Job(**base, stdout="/home/ana/slurm-%j.out", output_from=submission.DEFAULT)))
+    assert "Slurm's default name" in default["stdout"]
