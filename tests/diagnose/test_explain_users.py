@@ -213,7 +213,7 @@ print(json.dumps({"read": list(job.request_read), "script_file": job.script_file
 def test_a_users_forgotten_job_is_read_from_where_its_script_said(user, devcluster, cluster_env):  # noqa: F811
     """slurmctld has forgotten the job (MinJobAge), and with it the -o its #SBATCH line gave. slurmdbd
     gives the kept script to root but not to this user (no association: `sacct -B` prints nothing for
-    them), so the user's explain reads the script's file, named by the command line accounting keeps,
+    them; with one it does, the test below), so the user's explain reads the script's file, named by the command line accounting keeps,
     and finds the log there; root's reads the kept copy. sacct and the files are the real ones."""
     script = Path(f"/tmp/sdiag-forgotten-{user.pw_name}.sh")
     script.write_text("#!/bin/sh\n#SBATCH -o /tmp/sdiag-forgotten-user-%j.log\n"
@@ -238,3 +238,32 @@ def test_a_users_forgotten_job_is_read_from_where_its_script_said(user, devclust
     assert "batch script" in root_view["read"] and root_view["stdout"] == "/tmp/sdiag-forgotten-user-%j.log"
     assert root_view["label"] == "user_code", root_view
     script.unlink()
+
+
+def test_a_user_with_an_association_reads_the_kept_script_of_their_forgotten_job(user, devcluster):  # noqa: F811
+    """Where the user has an association (as on a site that enforces them), slurmdbd gives them the
+    script and environment accounting kept of their own job: a script sent on standard input, which
+    no file on disk holds, still tells where its output went."""
+    add = ["sacctmgr", "-i", "add", "user", user.pw_name, "account=root"]
+    env = {"PATH": "/usr/bin:/bin", "SLURM_CONF": str(devcluster.slurm_conf)}
+    assert subprocess.run(add, capture_output=True, text=True, timeout=60, env=env).returncode == 0
+    try:
+        script = ("#!/bin/sh\n#SBATCH -o /tmp/sdiag-forgotten-assoc-%j.log\n"
+                  "python3 -c 'import json; json.loads(\"{bad\")'\n")
+        job_id = _submitted_as(user, devcluster, script=script)
+        deadline = time.monotonic() + 30
+        while True:                    # slurmdbd may record a short job's start after its end
+            done = unix_user.run_as(user, [sys.executable, "-c", FORGOTTEN, str(devcluster.slurm_conf), job_id],
+                                    env=_env(user, devcluster))
+            assert done.returncode == 0, done.stderr
+            seen = json.loads(done.stdout)
+            if "batch script" in seen["read"] or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert set(seen["read"]) == {"submit line", "batch script", "environment"}, seen
+        assert (seen["stdout"], seen["script_file"]) == ("/tmp/sdiag-forgotten-assoc-%j.log", None), seen
+        assert seen["label"] == "user_code", seen
+        assert not any("stdout" in item for item in seen["not_checked"]), seen["not_checked"]
+    finally:
+        subprocess.run(["sacctmgr", "-i", "delete", "user", f"name={user.pw_name}", "account=root"],
+                       capture_output=True, timeout=60, env=env)
