@@ -81,33 +81,60 @@ def read_tail(path: str, max_bytes: int = DEFAULT_MAX_BYTES, for_user: str | Non
         return problem(f"{path} was not read: the filesystem mounted on {hung} did not answer an earlier read within {_HUNG[hung]:g} s "
                        "(a hung NFS, Lustre or FUSE mount?): check the mount on this host")
     timeout = READ_TIMEOUT_S if timeout is None else timeout
-    answer = _in_child(lambda: _read_raw(path, max_bytes, reader), timeout)
+    answer = _in_child(lambda: _framed(_read_raw(path, max_bytes, reader)), timeout)
     if answer is None:
         _HUNG[_mount_point(where)] = timeout
         return problem(f"{path} was not read: its filesystem did not answer within {timeout:g} s (a hung NFS, "
                        "Lustre or FUSE mount?): check the mount on this host, or give a copy with --log")
-    if isinstance(answer, str):
-        return problem(answer)
-    raw, size = answer
-    return _decode(raw, size=size, truncated=size > max_bytes, path=path)
+    if answer[:1] == b"R" and len(answer) >= 9:
+        size = int.from_bytes(answer[1:9], "big")
+        return _decode(answer[9:], size=size, truncated=size > max_bytes, path=path)
+    if answer[:1] == b"P":
+        return problem(answer[1:].decode("utf-8", "replace"))
+    return problem(f"cannot read {path}: the process that reads it could not start, or ended without an answer")
+
+
+def within(work, paths: list[str], timeout: float | None = None):
+    """``work()`` (which looks at ``paths`` and returns something JSON can carry) run where a hung
+    filesystem cannot hold this process, as read_tail reads; None when one of ``paths`` lies on a
+    mount that did not answer, now or earlier in this run (or the child could not run)."""
+    import json
+
+    wheres = [os.path.abspath(p) for p in paths]
+    if any(w.startswith(d.rstrip("/") + "/") for w in wheres for d in _HUNG):
+        return None
+    timeout = READ_TIMEOUT_S if timeout is None else timeout
+    answer = _in_child(lambda: json.dumps(work()).encode(), timeout)
+    if answer is None:
+        for w in wheres:
+            _HUNG[_mount_point(w)] = timeout
+        return None
+    return json.loads(answer) if answer else None
+
+
+def _framed(got: tuple[bytes, int] | str) -> bytes:
+    """_read_raw's answer as bytes: P and the problem, or R, the size in 8 bytes and the tail."""
+    if isinstance(got, str):
+        return b"P" + got.encode("utf-8", "replace")
+    return b"R" + got[1].to_bytes(8, "big") + got[0]
 
 
 _HUNG: dict[str, float] = {}       # mount points that did not answer, with the time waited
 _LEFT: list[int] = []              # children killed while they hung, reaped once they end
 
 
-def _in_child(work, timeout: float) -> tuple[bytes, int] | str | None:
-    """``work()`` (bytes and a size, or a problem) run in a forked child; None if it did not answer in
-    ``timeout`` seconds. The child holds no descriptor of this process but its pipe, so a pipeline
+def _in_child(work, timeout: float) -> bytes | None:
+    """``work()`` (bytes) run in a forked child; what it returned, b"" if it failed, None if it did
+    not answer in ``timeout`` seconds. The child holds no descriptor of this process but its pipe, so a pipeline
     this process writes to ends when it does, whatever the child is stuck on."""
     _reap()
     r, w = os.pipe()
     try:
         pid = os.fork()
-    except OSError as exc:
+    except OSError:                                          # out of processes: as if it had failed
         os.close(r)
         os.close(w)
-        return f"cannot read the file: no process to read it with ({exc.strerror or exc})"
+        return b""
     if pid == 0:                                             # the child: read, write the answer, exit
         try:
             null = os.open(os.devnull, os.O_RDWR)
@@ -115,10 +142,7 @@ def _in_child(work, timeout: float) -> tuple[bytes, int] | str | None:
                 os.dup2(null, fd)
             os.closerange(3, w)
             os.closerange(w + 1, os.sysconf("SC_OPEN_MAX"))
-            got = work()
-            head = b"P" + got.encode("utf-8", "replace") if isinstance(got, str) else \
-                b"R" + got[1].to_bytes(8, "big")
-            _write_all(w, head if isinstance(got, str) else head + got[0])
+            _write_all(w, work())
         finally:
             os._exit(0)
     os.close(w)
@@ -138,12 +162,7 @@ def _in_child(work, timeout: float) -> tuple[bytes, int] | str | None:
     finally:
         os.close(r)
     os.waitpid(pid, 0)
-    data = b"".join(chunks)
-    if data[:1] == b"R" and len(data) >= 9:
-        return data[9:], int.from_bytes(data[1:9], "big")
-    if data[:1] == b"P":
-        return data[1:].decode("utf-8", "replace")
-    return "cannot read the file: the process reading it ended without an answer"
+    return b"".join(chunks)
 
 
 def _mount_point(path: str) -> str:

@@ -21,6 +21,7 @@ import re
 import stat
 from pathlib import Path
 
+from slurm_diag.diagnose import logfile
 from slurm_diag.diagnose.evidence import CONTEXT_TIER, SYMPTOM_TIER, Evidence, finding
 
 # a program that wanted a GPU and found none (CUDA, its driver API, PyTorch, ROCm/HIP, NCCL's process
@@ -100,10 +101,14 @@ def output_file(job, found: list[Evidence], paths: list[tuple[str, str]]) -> Non
         return
     paths = [(stream, os.path.join(job.work_dir or "", path)) for stream, path in paths]
     known = bool(job.stdout or job.stderr)          # else the path is Slurm's default, a guess
-    missing = [(stream, path) for stream, path in paths
-               if known and not os.path.isdir(os.path.dirname(path) or ".")]
-    closed = [(stream, path, why) for stream, path in paths if known and (stream, path) not in missing
-              and _own(job) and (why := _unwritable(path))]
+    own = _own(job)
+
+    def look() -> tuple[list, list]:
+        gone = [(stream, path) for stream, path in paths if known and not os.path.isdir(os.path.dirname(path) or ".")]
+        return gone, [(stream, path, why) for stream, path in paths if known and (stream, path) not in gone
+                      and own and (why := _unwritable(path))]
+    looked = logfile.within(look, [path for _, path in paths]) if known else ([], [])
+    missing, closed = ([tuple(m) for m in looked[0]], [tuple(c) for c in looked[1]]) if looked else ([], [])
     if closed and not missing:
         where = "; ".join(f"{stream} {path}: {job.user} {why}" for stream, path, why in closed)
         summary = (f"Slurm could not create the job's output file, so the job ended before its script ran "
@@ -116,7 +121,9 @@ def output_file(job, found: list[Evidence], paths: list[tuple[str, str]]) -> Non
                    f"(signal {OUTPUT_SIGNAL}): {where}. Slurm does not create the directories of --output and --error")
         tier, also = 1, ()
     else:
-        named = (f"{', '.join(path for _, path in paths)}; its directory exists here, so on the node it may be "
+        named = (f"{', '.join(path for _, path in paths)}; its filesystem did not answer here in time (a hung "
+                 f"mount?), so whether its directory exists could not be checked" if known and looked is None else
+                 f"{', '.join(path for _, path in paths)}; its directory exists here, so on the node it may be "
                  f"missing (a filesystem not mounted there) or {job.user or 'the job user'} may not write to it"
                  if known else "the paths are no longer known (slurmctld has forgotten the job)")
         summary = (f"Slurm could not open the job's files (its --output or --error, or an --input file that is "

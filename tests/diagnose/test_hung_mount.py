@@ -87,3 +87,19 @@ def test_the_cli_exits_and_ends_its_pipe_while_the_read_it_gave_up_on_still_hang
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert f"did not answer within {logfile.READ_TIMEOUT_S:g} s" in done.stderr
     assert waited < logfile.READ_TIMEOUT_S + 10, f"the CLI took {waited:.1f} s"
+
+
+def test_a_job_whose_output_file_slurm_could_not_create_on_a_hung_mount_is_explained_in_bounded_time(
+        hung, tmp_path, monkeypatch):
+    """Signal 53 (Slurm could not create the output file): whether its directory exists is looked at
+    the way a log is read, so a hung mount makes that a thing not checked, not a hang."""
+    from slurm_diag.diagnose import engine
+    from tests.diagnose.test_job_engine import _no_output
+
+    monkeypatch.setattr(logfile, "READ_TIMEOUT_S", 1.0)
+    t0 = time.monotonic()
+    d = engine.diagnose_job(_no_output(tmp_path, hung / "logs"))
+    assert time.monotonic() - t0 < 5
+    a = d.attribution
+    assert a["label"] == "user_code" and "its filesystem did not answer here in time" in a["explanation"], a
+    assert "filesystem" in [alt["label"] for alt in d.alternatives]
