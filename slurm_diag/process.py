@@ -2,12 +2,15 @@
 and on timeout the whole process group killed, grandchildren included.
 
 Stdlib only: the prolog imports it. The Slurm gateway (``slurm_diag.slurm.gateway``) wraps ``run``
-with Slurm's typed errors; everything else calls ``run`` or ``spawn`` directly.
+with Slurm's typed errors; everything else calls ``run`` or ``spawn`` directly. ``call_in_child``
+forks (no exec) for Python work that may block where no signal reaches, such as reading a job's
+file on a hung mount.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -18,6 +21,7 @@ from pathlib import Path
 from slurm_diag.errors import EnvironmentProblem
 
 KILL_GRACE_S = 2.0   # between SIGTERM and SIGKILL to the group
+_LEFT_BEHIND: list[int] = []   # call_in_child's children killed while they hung, reaped once they end
 
 
 @dataclass(frozen=True)
@@ -154,3 +158,65 @@ class _output:
     def __exit__(self, *exc) -> None:
         if self.fh:
             self.fh.close()
+
+
+def call_in_child(work, timeout: float) -> bytes | None:
+    """``work()`` (bytes) run in a forked child: what it returned, b"" if it failed or no child could
+    be started, None if it did not answer within ``timeout`` seconds. For work that may block where
+    no signal reaches (a file on a hung NFS, Lustre or FUSE mount): the child is then killed and left
+    behind, not waited for, and this process can still exit. The child holds no descriptor of this
+    process but its pipe, so a pipeline this process writes to ends when it does, whatever the child
+    is stuck on. Python code only: nothing is exec'd."""
+    _reap()
+    r, w = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:                                          # out of processes: as if it had failed
+        os.close(r)
+        os.close(w)
+        return b""
+    if pid == 0:                                             # the child: read, write the answer, exit
+        try:
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.closerange(3, w)
+            os.closerange(w + 1, os.sysconf("SC_OPEN_MAX"))
+            _write_all(w, work())
+        finally:
+            os._exit(0)
+    os.close(w)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([r], [], [], left)[0]:
+                os.kill(pid, signal.SIGKILL)
+                _LEFT_BEHIND.append(pid)
+                return None
+            chunk = os.read(r, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(r)
+    os.waitpid(pid, 0)
+    return b"".join(chunks)
+
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _reap() -> None:
+    for pid in list(_LEFT_BEHIND):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _LEFT_BEHIND.remove(pid)

@@ -12,13 +12,11 @@ from __future__ import annotations
 import os
 import pwd
 import re
-import select
-import signal
 import stat
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from slurm_diag import process
 from slurm_diag.kb.sanitize import clean_text
 
 DEFAULT_MAX_BYTES = 256 * 1024
@@ -81,7 +79,7 @@ def read_tail(path: str, max_bytes: int = DEFAULT_MAX_BYTES, for_user: str | Non
         return problem(f"{path} was not read: the filesystem mounted on {hung} did not answer an earlier read within {_HUNG[hung]:g} s "
                        "(a hung NFS, Lustre or FUSE mount?): check the mount on this host")
     timeout = READ_TIMEOUT_S if timeout is None else timeout
-    answer = _in_child(lambda: _framed(_read_raw(path, max_bytes, reader)), timeout)
+    answer = process.call_in_child(lambda: _framed(_read_raw(path, max_bytes, reader)), timeout)
     if answer is None:
         _HUNG[_mount_point(where)] = timeout
         return problem(f"{path} was not read: its filesystem did not answer within {timeout:g} s (a hung NFS, "
@@ -104,7 +102,7 @@ def within(work, paths: list[str], timeout: float | None = None):
     if any(w.startswith(d.rstrip("/") + "/") for w in wheres for d in _HUNG):
         return None
     timeout = READ_TIMEOUT_S if timeout is None else timeout
-    answer = _in_child(lambda: json.dumps(work()).encode(), timeout)
+    answer = process.call_in_child(lambda: json.dumps(work()).encode(), timeout)
     if answer is None:
         for w in wheres:
             _HUNG[_mount_point(w)] = timeout
@@ -120,49 +118,6 @@ def _framed(got: tuple[bytes, int] | str) -> bytes:
 
 
 _HUNG: dict[str, float] = {}       # mount points that did not answer, with the time waited
-_LEFT: list[int] = []              # children killed while they hung, reaped once they end
-
-
-def _in_child(work, timeout: float) -> bytes | None:
-    """``work()`` (bytes) run in a forked child; what it returned, b"" if it failed, None if it did
-    not answer in ``timeout`` seconds. The child holds no descriptor of this process but its pipe, so a pipeline
-    this process writes to ends when it does, whatever the child is stuck on."""
-    _reap()
-    r, w = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError:                                          # out of processes: as if it had failed
-        os.close(r)
-        os.close(w)
-        return b""
-    if pid == 0:                                             # the child: read, write the answer, exit
-        try:
-            null = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):
-                os.dup2(null, fd)
-            os.closerange(3, w)
-            os.closerange(w + 1, os.sysconf("SC_OPEN_MAX"))
-            _write_all(w, work())
-        finally:
-            os._exit(0)
-    os.close(w)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([r], [], [], left)[0]:
-                os.kill(pid, signal.SIGKILL)
-                _LEFT.append(pid)
-                return None
-            chunk = os.read(r, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(r)
-    os.waitpid(pid, 0)
-    return b"".join(chunks)
 
 
 def _mount_point(path: str) -> str:
@@ -176,22 +131,6 @@ def _mount_point(path: str) -> str:
         return os.path.dirname(path)
     under = [p for p in points if path.startswith(p.rstrip("/") + "/")]
     return max(under, key=len) if under else os.path.dirname(path)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _reap() -> None:
-    for pid in list(_LEFT):
-        try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            done = pid
-        if done:
-            _LEFT.remove(pid)
 
 
 def _read_raw(path: str, max_bytes: int, reader: tuple[str, int, set[int]] | None) -> tuple[bytes, int] | str:

@@ -136,3 +136,22 @@ def test_no_other_module_starts_processes_itself():
                  for path in sorted(root.rglob("*.py")) if path != Path(process.__file__)
                  for n, line in enumerate(path.read_text().splitlines(), 1) if starts.search(line)]
     assert offenders == [], "start processes through slurm_diag.process:\n" + "\n".join(offenders)
+
+
+def test_work_in_a_child_answers_fails_or_is_given_up_on():
+    """call_in_child: the work's bytes; b"" when it raised; None when it did not answer in time, and
+    the child it gave up on is killed and reaped by a later call, not waited for."""
+    import os
+
+    assert process.call_in_child(lambda: b"x" * 300_000, timeout=10) == b"x" * 300_000   # more than a pipe holds
+    assert process.call_in_child(lambda: str(os.getpid()).encode(), timeout=10) != str(os.getpid()).encode()
+    assert process.call_in_child(lambda: 1 / 0, timeout=10) == b""
+    t0 = time.monotonic()
+    assert process.call_in_child(lambda: time.sleep(60) or b"late", timeout=0.5) is None
+    assert time.monotonic() - t0 < 3
+    (left,) = process._LEFT_BEHIND
+    deadline = time.monotonic() + 10
+    while process._LEFT_BEHIND and time.monotonic() < deadline:
+        process.call_in_child(lambda: b"", timeout=5)
+        time.sleep(0.05)
+    assert not process._LEFT_BEHIND and not _alive(left)
