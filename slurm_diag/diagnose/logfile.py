@@ -76,12 +76,12 @@ def read_tail(path: str, max_bytes: int = DEFAULT_MAX_BYTES, for_user: str | Non
     where = os.path.abspath(path)
     hung = next((d for d in _HUNG if where.startswith(d.rstrip("/") + "/")), None)
     if hung is not None:
-        return problem(f"{path} was not read: the filesystem mounted on {hung} did not answer an earlier read within {_HUNG[hung]:g} s "
+        return problem(f"{path} was not read: {hung} did not answer an earlier read within {_HUNG[hung]:g} s "
                        "(a hung NFS, Lustre or FUSE mount?): check the mount on this host")
     timeout = READ_TIMEOUT_S if timeout is None else timeout
     answer = process.call_in_child(lambda: _framed(_read_raw(path, max_bytes, reader)), timeout)
     if answer is None:
-        _HUNG[_mount_point(where)] = timeout
+        _HUNG[_hung_at(where)] = timeout
         return problem(f"{path} was not read: its filesystem did not answer within {timeout:g} s (a hung NFS, "
                        "Lustre or FUSE mount?): check the mount on this host, or give a copy with --log")
     if answer[:1] == b"R" and len(answer) >= 9:
@@ -105,7 +105,7 @@ def within(work, paths: list[str], timeout: float | None = None):
     answer = process.call_in_child(lambda: json.dumps(work()).encode(), timeout)
     if answer is None:
         for w in wheres:
-            _HUNG[_mount_point(w)] = timeout
+            _HUNG[_hung_at(w)] = timeout
         return None
     return json.loads(answer) if answer else None
 
@@ -117,20 +117,28 @@ def _framed(got: tuple[bytes, int] | str) -> bytes:
     return b"R" + got[1].to_bytes(8, "big") + got[0]
 
 
-_HUNG: dict[str, float] = {}       # mount points that did not answer, with the time waited
+_HUNG: dict[str, float] = {}       # mount points (or directories) that did not answer, with the time waited
 
 
-def _mount_point(path: str) -> str:
-    """The mount point ``path`` lies under, from /proc/self/mountinfo (which asks no filesystem); the
-    path's directory where that cannot be read."""
+def _hung_at(path: str) -> str:
+    """What a read of ``path`` that did not answer marks as hung: its mount point where that is a
+    network or FUSE filesystem (every file on it would hang alike), else only the file's directory
+    (a local path may be a symlink into the hung mount, or a slow disk: "/" is not given up on).
+    From /proc/self/mountinfo, which asks no filesystem."""
     try:
         with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
-            points = [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split(" ")[4])
-                      for line in fh if line.count(" ") >= 5]
-    except OSError:
-        return os.path.dirname(path)
-    under = [p for p in points if path.startswith(p.rstrip("/") + "/")]
-    return max(under, key=len) if under else os.path.dirname(path)
+            mounts = [(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split(" ")[4]),
+                       line.split(" - ", 1)[1].split(" ")[0]) for line in fh if " - " in line and line.count(" ") >= 5]
+    except (OSError, IndexError):
+        mounts = []
+    under = [m for m in mounts if path.startswith(m[0].rstrip("/") + "/")]
+    point, kind = max(under, key=lambda m: len(m[0])) if under else ("", "")
+    return point if point != "/" and (kind in REMOTE or kind.startswith("fuse")) else os.path.dirname(path)
+
+
+# filesystems whose files hang together when their server or daemon stops answering
+REMOTE = frozenset("nfs nfs4 lustre gpfs cifs smb3 beegfs ceph glusterfs 9p afs panfs wekafs orangefs "
+                   "pvfs2 ocfs2 gfs2 cvfs".split())
 
 
 def _read_raw(path: str, max_bytes: int, reader: tuple[str, int, set[int]] | None) -> tuple[bytes, int] | str:
