@@ -47,9 +47,9 @@ def _origin(job: Job) -> str:
     if job.output_from == submission.DEFAULT:
         return "  (Slurm's default name: slurmctld has forgotten the job, and nothing accounting kept named another)"
     said = {submission.SUBMIT_LINE: "its sbatch command line", submission.SCRIPT: "its #SBATCH lines",
-            submission.PBS: "its #PBS lines", submission.ENVIRONMENT: "SBATCH_OUTPUT"}.get(job.output_from,
-                                                                                           job.output_from)
-    return f"  (from {said}, as accounting kept them: slurmctld has forgotten the job)"
+            submission.PBS: "its #PBS lines", submission.BSUB: "its #BSUB lines",
+            submission.ENVIRONMENT: "its SBATCH_OUTPUT"}.get(job.output_from, job.output_from)
+    return f"  (from {said}, as accounting kept the job's submission: slurmctld has forgotten the job)"
 
 
 def _task_line(task: Job) -> str:

@@ -148,7 +148,7 @@ def requeue_words(job) -> str | None:
 
 
 def script_file_options(job) -> dict[str, str] | None:
-    """The ``#SBATCH`` options (and ``#PBS`` paths) of the job's script file as it is on disk now,
+    """The ``#SBATCH`` options (and ``#BSUB`` or ``#PBS`` paths) of the job's script file as it is now,
     where slurmctld has forgotten the job, accounting kept no copy of the script (``Job.script_file``)
     and a path is still unknown; read for the job's user, as its output is. None when there is no such file to read, or
     the script moves its own work dir (the file the command line named may then be another one)."""
@@ -159,7 +159,7 @@ def script_file_options(job) -> dict[str, str] | None:
         return seen[1]
     text = logfile.read_tail(job.script_file, max_bytes=SCRIPT_MAX_BYTES, for_user=job.user)
     named = submission.script_file(text.text()) if text.usable and not text.truncated else None
-    named = None if named is None or "chdir" in named else named
+    named = None if named is None or "chdir" in named or submission.UNSURE in named else named
     if len(_SCRIPTS) >= 64:
         _SCRIPTS.pop(next(iter(_SCRIPTS)))
     _SCRIPTS[id(job)] = (job, named)   # the job is kept with it, so its id is not reused meanwhile
@@ -195,15 +195,17 @@ def path_origin(job) -> str | None:
         return {submission.SUBMIT_LINE: "the path the job's sbatch command line named, as accounting kept it",
                 submission.SCRIPT: "the path the job's #SBATCH lines named, as accounting kept the script",
                 submission.PBS: "the path the job's #PBS lines named, as accounting kept the script (sbatch "
-                                "reads them after #SBATCH lines, unless --ignore-pbs)",
+                                "reads them over its #SBATCH lines, unless --ignore-pbs)",
+                submission.BSUB: "the path the job's #BSUB lines named, as accounting kept the script (sbatch "
+                                 "reads them over its #SBATCH lines, unless --ignore-pbs)",
                 submission.ENVIRONMENT: "the path SBATCH_OUTPUT named when the job was submitted",
                 submission.DEFAULT: "Slurm's default name: nothing sbatch read (the job's command line, "
                                     "environment and batch script, as accounting kept them) named another"
                 }.get(job.output_from or "")
     named = script_file_options(job)
     if named is not None:
-        said = (f"the path the #SBATCH or #PBS lines of {job.script_file} name now" if named.get("output") else
-                f"Slurm's default name: the #SBATCH and #PBS lines of {job.script_file} name no other now")
+        said = (f"the path the #SBATCH, #BSUB or #PBS lines of {job.script_file} name now" if named.get("output")
+                else f"Slurm's default name: the #SBATCH, #BSUB and #PBS lines of {job.script_file} name no other now")
         return said + "; accounting kept no copy of the script, and the file may have changed since the job was submitted"
     read = set(job.request_read)
     if submission.SCRIPT not in read:

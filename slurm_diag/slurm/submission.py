@@ -5,8 +5,8 @@ and 22.05's accounting keeps neither as a field. It keeps the command line (``Su
 and the batch script and the submitting environment where slurm.conf has
 ``AccountingStoreFlags=job_script,job_env`` (``sacct -B``, ``sacct --env-vars``). sbatch takes an
 option from its command line first, then from its ``SBATCH_*`` environment variables, then from the
-script's ``#PBS`` lines (unless ``--ignore-pbs``), then from its ``#SBATCH`` lines; so does ``request``
-(the order as 22.05's sbatch takes it, tried on the local cluster).
+script's ``#BSUB`` or ``#PBS`` lines (unless ``--ignore-pbs``, slurm.xlate), then from its ``#SBATCH``
+lines; so does ``request`` (the order 22.05's sbatch takes them in, tried on the local cluster).
 
 Pure: the client runs sacct; everything here is text in, record out. The text is the job owner's and
 is read as data: nothing in it is run, and a line that cannot be read is passed over.
@@ -19,8 +19,10 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from slurm_diag.slurm import xlate
+
 SUBMIT_LINE, SCRIPT, ENVIRONMENT = "submit line", "batch script", "environment"
-PBS = "pbs lines"                       # output_from only: the script's #PBS lines named the path
+PBS, BSUB = xlate.PBS, xlate.BSUB       # output_from only: the script's #PBS or #BSUB lines named the path
 DEFAULT = "default"                     # Slurm's own name: nothing the job kept named another
 
 # sbatch's options that take a value (22.05's man page); the rest are flags, or take one only as
@@ -43,7 +45,7 @@ _SHORT_WITH_VALUE = frozenset("AabBcCdDeFGiJLmMnNopqStwx")
 _SHORT_OPTIONAL = frozenset("k")          # -k[off]: its value only in the same word
 _SHORT = {"o": "output", "e": "error", "D": "chdir"}
 WANTED = ("output", "error", "gpus-per-task", "chdir", "export", "ignore-pbs")
-UNSURE = "unsure"                         # key options() sets when what it read may not be all there was
+UNSURE = xlate.UNSURE                     # key options() sets when what it read may not be all there was
 _PATH_OPTION = re.compile(r"^(-[oe]|--(output|error)(=|$))")   # after the script: its argument, or lost quoting
 
 
@@ -169,39 +171,11 @@ def script(text: str) -> dict[str, str]:
     return found
 
 
-_PBS_FLAGS = frozenset("hIVXz")           # qsub's options that take no value
-
-
-def pbs(text: str) -> dict[str, str]:
-    """The batch script's ``#PBS`` lines -> its output paths (``-o``, ``-e``), as sbatch reads them:
-    at the start of a line, in that case, anywhere in the script (not only before the first
-    command), the last one winning; a ``host:`` prefix is taken as part of the path, as sbatch does."""
-    found: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line.startswith("#PBS") or line[4:5] not in (" ", "\t"):
-            continue
-        try:
-            words = shlex.split(line[4:], comments=True)
-        except ValueError:
-            continue
-        i = 0
-        while i < len(words) and words[i].startswith("-") and len(words[i]) > 1:
-            letter, value = words[i][1], words[i][2:]
-            i += 1
-            if letter in _PBS_FLAGS:
-                continue
-            if not value and i < len(words):
-                value, i = words[i], i + 1
-            if letter in "oe" and value:
-                found["output" if letter == "o" else "error"] = value
-    return found
-
-
 def script_file(text: str) -> dict[str, str]:
-    """A script read from its file (accounting kept no copy): its ``#SBATCH`` options, with the paths
-    its ``#PBS`` lines name over them unless the script says ``--ignore-pbs``."""
+    """A script read from its file (accounting kept no copy): its ``#SBATCH`` options, with what its
+    ``#BSUB`` or ``#PBS`` lines set over them unless the script says ``--ignore-pbs``."""
     found = script(text)
-    return found if "ignore-pbs" in found else {**found, **pbs(text)}
+    return found if "ignore-pbs" in found else {**found, **xlate.directives(text)[1]}
 
 
 _ENV = re.compile(r"^(SBATCH_OUTPUT|SBATCH_ERROR|SBATCH_GPUS_PER_TASK|SBATCH_EXPORT|SLURM_EXPORT_ENV|SBATCH_IGNORE_PBS|"
@@ -216,7 +190,7 @@ def environment(text: str) -> dict[str, str]:
              "SBATCH_IGNORE_PBS": "ignore-pbs"}
     found: dict[str, str] = {}
     for name, value in _ENV.findall(text):
-        if value.strip():
+        if value.strip() or name == "SBATCH_IGNORE_PBS":        # sbatch asks only whether it is set
             found.setdefault(names[name], value.strip())
     return found
 
@@ -249,11 +223,10 @@ def request(submit_line: str | None, script_text: str | None, env_text: str | No
     """What sbatch took for the job, from what accounting kept of it (None: not kept, or not asked)."""
     sources = [(SUBMIT_LINE, command_line(submit_line) if submit_line is not None else None),
                (ENVIRONMENT, environment(env_text) if env_text is not None else None),
-               (PBS, pbs(script_text) if script_text is not None else None),
-               (SCRIPT, script(script_text) if script_text is not None else None)]
-    if any(found and "ignore-pbs" in found for _, found in sources):
-        sources[2] = (PBS, {})
-    read = tuple(dict.fromkeys(SCRIPT if name == PBS else name for name, found in sources if found is not None))
+               (PBS, {}), (SCRIPT, script(script_text) if script_text is not None else None)]
+    if script_text is not None and not any(found is not None and "ignore-pbs" in found for _, found in sources):
+        sources[2] = xlate.directives(script_text)
+    read = tuple(name for name, found in sources if found is not None and name in (SUBMIT_LINE, ENVIRONMENT, SCRIPT))
 
     def first(option: str) -> tuple[str | None, str | None]:
         for name, found in sources:
@@ -270,13 +243,13 @@ def request(submit_line: str | None, script_text: str | None, env_text: str | No
     output, output_from = first("output")
     error, _ = first("error")
     gpus, _ = first("gpus-per-task")
-    # a relative script word is relative to where sbatch ran: the work dir, unless --chdir moved that
+    # a relative script word is relative to where sbatch ran: the work dir, unless --chdir moved that;
+    # not named where the command line or environment said --ignore-pbs (the file's #PBS lines are read with it)
     word = cli.get("script")
-    # (and not where the command line or environment said --ignore-pbs: the file's #PBS lines are read with it)
     script_file = word if script_text is None and word and UNSURE not in cli and \
         not any(found and "ignore-pbs" in found for _, found in sources[:2]) and \
         (word.startswith("/") or "chdir" not in cli) else None
-    complete = len(read) == 3 and UNSURE not in cli
+    complete = len(read) == 3 and UNSURE not in cli and UNSURE not in sources[2][1]
     return Request(output=output, error=error, gpus_per_task=_per_task(gpus), read=read,
                    output_from=output_from, script_file=script_file, gpus_per_task_asked=gpus is not None,
                    complete=complete)

@@ -440,7 +440,7 @@ def test_a_forgotten_jobs_missing_log_says_where_its_path_came_from(tmp_path):
     assert check(engine.diagnose_job(from_file))["label"] == "user_code"
     (tmp_path / "logs" / "77.log").unlink()
     d = engine.diagnose_job(from_file)
-    assert f"the job's stdout ({tmp_path}/logs/77.log: the path the #SBATCH or #PBS lines of {tmp_path}/run.sh name now; " \
+    assert f"the job's stdout ({tmp_path}/logs/77.log: the path the #SBATCH, #BSUB or #PBS lines of {tmp_path}/run.sh name now; " \
            "accounting kept no copy of the script, and the file may have changed since the job was submitted), " \
            "which does not exist (deleted, purged, or on another node)" in d.not_checked, d.not_checked
     nothing = job(tmp_path, stdout="/dev/null", stderr="/dev/null", sources=(ACCOUNTING,),

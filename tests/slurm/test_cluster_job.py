@@ -124,6 +124,13 @@ SUBMISSIONS = [   # (sbatch's options, environment, script): where 22.05 sends t
     (["-o", "cli-%j.out"], {"SBATCH_ERROR": "env-%j.err"}, "#!/bin/sh\n#PBS -o pbs-%j.out\n#PBS -e pbs-%j.err\ntrue\n"),
     ([], {}, "#!/bin/sh\n  #PBS -o indented-%j.out\n#pbs -o lower-%j.out\n#PBS -j oe\ntrue\n"),
     (["--error=/tmp/abs-%j.err"], {}, "#!/bin/sh\n#SLURM --output=old-%j.out\ntrue\n"),
+    ([], {"SBATCH_IGNORE_PBS": ""}, "#!/bin/sh\n#PBS -o pbs-%j.out\ntrue\n"),
+    ([], {}, "#!/bin/sh\n#PBS-o glued-%j.out\n#PBS --err=long-%j.err\n#PBS -Vo grouped-%j.out\ntrue\n"),
+    ([], {}, "#!/bin/sh\n#PBS -o NONE -e none\ntrue\n"),
+    ([], {}, "#!/bin/sh\n" + "true\n" * 95 + "#PBS -o late95-%j.out\n"),
+    ([], {}, "#!/bin/sh\n" + "\n" * 101 + "#PBS -o late101-%j.out\ntrue\n"),
+    ([], {}, "#!/bin/sh\n#SBATCH -o sb-%j.out\n#BSUB -J x\n#PBS -o pbs-%j.out\ntrue\n"),
+    ([], {}, "#!/bin/sh\n#SBATCH -o sb-%j.out\n#BSUB -cwd sub\n#BSUB -o bsub-%j.out -e none\ntrue\n"),
 ]
 
 
@@ -141,7 +148,7 @@ def test_the_paths_read_back_from_accounting_are_the_ones_slurmctld_used(devclus
     from slurm_diag.slurm.records import CONTROLLER
 
     work = tmp_path / "work"
-    work.mkdir()
+    (work / "sub").mkdir(parents=True)
     ids = []
     for args, env, script in SUBMISSIONS:
         sent = subprocess.run(["sbatch", "--parsable", f"--chdir={work}", "-J", "sdiag-paths", *args],

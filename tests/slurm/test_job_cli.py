@@ -48,7 +48,7 @@ def test_a_forgotten_jobs_output_says_where_its_path_came_from():
     shown = dict(_job_lines(Job(**base, stdout="/home/ana/out.log")))
     assert shown["stdout"] == "/home/ana/out.log"                        # slurmctld's own: nothing to add
     read = dict(_job_lines(Job(**base, stdout="/home/ana/%j.log", output_from=submission.PBS)))
-    assert read["stdout"] == ("/home/ana/%j.log  (from its #PBS lines, as accounting kept them: slurmctld has "
-                              "forgotten the job)")
+    assert read["stdout"] == ("/home/ana/%j.log  (from its #PBS lines, as accounting kept the job's submission: "
+                              "slurmctld has forgotten the job)")
     default = dict(_job_lines(Job(**base, stdout="/home/ana/slurm-%j.out", output_from=submission.DEFAULT)))
     assert "Slurm's default name" in default["stdout"]

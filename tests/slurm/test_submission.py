@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from slurm_diag.slurm import job_lookup, submission
+from slurm_diag.slurm import job_lookup, submission, xlate
 from slurm_diag.slurm.records import ACCOUNTING, CONTROLLER, Job
 from slurm_diag.slurm.submission import ENVIRONMENT, SCRIPT, SUBMIT_LINE
 
@@ -108,15 +108,46 @@ def test_pbs_lines_name_paths_between_the_environment_and_the_sbatch_lines():
                               ("sbatch run.sh", "HOME=/\n", "#!/bin/sh\n#SBATCH --ignore-pbs\n" + pbs[10:])):
         ignored = submission.request(line, script, env)
         assert (ignored.output, ignored.error, ignored.output_from) == ("sb.out", None, SCRIPT), (line, env)
-    # not read: indented, lower case, a word glued to the directive, -j (stderr stays stdout's)
-    assert submission.pbs("  #PBS -o a\n#pbs -o b\n#PBSx -o c\n#PBS -j oe\n") == {}
-    assert submission.pbs("#PBS -o node1:/tmp/x.log\n") == {"output": "node1:/tmp/x.log"}
+    assert submission.request("sbatch run.sh", pbs, "SBATCH_IGNORE_PBS=\n").output == "sb.out"   # set, if empty
     # the script's file, read where accounting kept no copy
     assert submission.script_file(pbs) == {"output": "last.out", "error": "/tmp/pbs.err"}
     assert submission.script_file("#SBATCH --ignore-pbs\n#SBATCH -o sb.out\n#PBS -o p.out\n") == \
         {"ignore-pbs": "yes", "output": "sb.out"}
     assert submission.request("sbatch --ignore-pbs run.sh", None, None).script_file is None   # its #PBS would be misread
     assert submission.request("sbatch --output= run.sh", None, None).output == ""
+
+
+@pytest.mark.parametrize("script,kind,found", [       # as 22.05's sbatch took them on the local cluster
+    # (the paths also in tests/slurm/test_cluster_job.py; the last two it refused: "Invalid argument", "invalid option")
+    ("#PBS -o a\n  #PBS -o indented\n#pbs -o lower\n#PBS -j oe\n", xlate.PBS, {"output": "a"}),
+    ("#PBS-o glued.log\n", xlate.PBS, {"output": "glued.log"}),
+    ("#PBS --out=long.log\n#PBS --err x.err\n", xlate.PBS, {"output": "long.log", "error": "x.err"}),
+    ("#PBS -Vo grouped.log\n", xlate.PBS, {"output": "grouped.log"}),
+    ("#PBS -o node1:/tmp/x.log\n", xlate.PBS, {"output": "node1:/tmp/x.log"}),      # a host: stays in the path
+    ("#PBS -o NONE -e none\n", xlate.PBS, {"output": "/dev/null", "error": "/dev/null"}),
+    ("#PBS -N x -v A=1\n#PBS -v B=2\n", xlate.PBS, {"export": "A=1,B=2"}),
+    ("#!/bin/sh\n" + "echo\n" * 95 + "#PBS -o late95.log\n", xlate.PBS, {"output": "late95.log"}),
+    ("#!/bin/sh\n" + "echo\n" * 120 + "#PBS -o late120.log\n", None, {}),      # past 100 lines of commands
+    ("#!/bin/sh\n" + "\n" * 120 + "#PBS -o blank.log\n", None, {}),            # blank lines count too
+    ("#BSUB -J x\n#PBS -o pbs.log\n", xlate.BSUB, {}),                          # any #BSUB line: no #PBS
+    ("#BSUB -o bsub.log\n", xlate.BSUB, {"output": "bsub.log"}),
+    ("#BSUB -cwd /tmp/sub\n#BSUB -o rel.log -e none\n", xlate.BSUB,
+     {"chdir": "/tmp/sub", "output": "rel.log", "error": "/dev/null"}),
+    ("#BSUB -o none\n", xlate.BSUB, {"output": "/dev/null"}),
+    ("#PBS -Y\n#PBS -o x.log\n", xlate.PBS, {"unsure": "-Y in the pbs lines"}),  # sbatch would have refused it
+    ("#PBS -o a.log extra -e b.log\n", xlate.PBS, {"output": "a.log",
+                                                     "unsure": "'extra' in the pbs lines, which sbatch would have refused"}),
+])
+def test_another_schedulers_lines_as_sbatch_translates_them(script, kind, found):
+    assert xlate.directives(script) == (kind, found)
+
+
+def test_bsub_lines_name_the_output_over_sbatch_lines_and_unknown_ones_claim_nothing():
+    req = submission.request("sbatch run.sh", "#!/bin/sh\n#SBATCH -o sb.out\n#BSUB -o bsub.out\n", "HOME=/\n")
+    assert (req.output, req.output_from, req.output_known) == ("bsub.out", submission.BSUB, True)
+    odd = submission.request("sbatch run.sh", "#!/bin/sh\n#PBS -Y\n", "HOME=/\n")
+    assert odd.output is None and not odd.output_known          # Slurm's default is not claimed
+    assert submission.script_file("#SBATCH -o a\n#PBS -Y\n")["unsure"]
 
 
 def test_what_can_be_told_depends_on_what_accounting_kept():
