@@ -9,6 +9,7 @@ file on a hung mount.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import select
 import signal
@@ -161,49 +162,74 @@ class _output:
 
 
 def call_in_child(work, timeout: float) -> bytes | None:
-    """``work()`` (bytes) run in a forked child: what it returned, b"" if it failed or no child could
-    be started, None if it did not answer within ``timeout`` seconds. For work that may block where
-    no signal reaches (a file on a hung NFS, Lustre or FUSE mount): the child is then killed and left
-    behind, not waited for, and this process can still exit. The child holds no descriptor of this
-    process but its pipe, so a pipeline this process writes to ends when it does, whatever the child
-    is stuck on. Python code only: nothing is exec'd."""
+    """``work()`` (bytes) run in a forked child: what it returned; b"" if it raised, was killed, or no
+    child could be started; None if nothing came back within ``timeout`` seconds. For work that may
+    block where no signal reaches (a file on a hung NFS, Lustre or FUSE mount): the child is then
+    killed and left behind, not waited for, and this process can still exit. The child holds no
+    descriptor of this process but its pipe, so a pipeline this process writes to ends when it does,
+    whatever the child is stuck on. Python code only: nothing is exec'd."""
     _reap()
     r, w = os.pipe()
     try:
         pid = os.fork()
-    except OSError:                                          # out of processes: as if it had failed
+    except OSError:                                          # out of processes
         os.close(r)
         os.close(w)
         return b""
-    if pid == 0:                                             # the child: read, write the answer, exit
+    if pid == 0:                                             # the child: work, write the answer, exit
+        status = 1
         try:
+            if w < 3:                                        # stdin/stdout/stderr were closed: keep the
+                w = fcntl.fcntl(w, fcntl.F_DUPFD, 3)         # pipe clear of the /dev/null put there
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
             os.closerange(3, w)
             os.closerange(w + 1, os.sysconf("SC_OPEN_MAX"))
             _write_all(w, work())
+            status = 0
         finally:
-            os._exit(0)
+            os._exit(status)
     os.close(w)
     chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout
+    waiting = select.poll()
+    waiting.register(r, select.POLLIN | select.POLLHUP)
+    deadline, extended = time.monotonic() + timeout, False
     try:
         while True:
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([r], [], [], left)[0]:
+            if not waiting.poll(max(0, left) * 1000):
+                if chunks and not extended:                  # it answered and is still writing: once more
+                    deadline, extended = time.monotonic() + timeout, True
+                    continue
                 os.kill(pid, signal.SIGKILL)
                 _LEFT_BEHIND.append(pid)
-                return None
+                return b"" if chunks else None
             chunk = os.read(r, 1 << 20)
             if not chunk:
                 break
             chunks.append(chunk)
+    except BaseException:                                    # ^C while waiting: the child goes too
+        os.kill(pid, signal.SIGKILL)
+        _LEFT_BEHIND.append(pid)
+        raise
     finally:
         os.close(r)
-    os.waitpid(pid, 0)
-    return b"".join(chunks)
+    return b"".join(chunks) if _exited_well(pid) else b""
 
+
+def _exited_well(pid: int, wait: float = 5.0) -> bool:
+    """Whether the child that closed its pipe exited 0, waiting at most ``wait`` seconds for it."""
+    deadline = time.monotonic() + wait
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status) == 0
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            _LEFT_BEHIND.append(pid)
+            return False
+        time.sleep(0.001)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -4,7 +4,8 @@ Only the last ``max_bytes`` of a file are read (a seek, not a scan), so a 10 GB 
 10 KB one does; bytes are decoded leniently, ANSI and control characters stripped, lines cut. A
 file that cannot be read, is empty, or looks binary is reported as such: the caller turns that
 into an UNKNOWN finding instead of skipping the source. The path is the job owner's to name: only
-a regular file is read, and for anyone else only a file its owner could read.
+a regular file is read, and for anyone else only a file its owner could read. A file on a mount
+that stopped answering costs a bounded wait, not a hung command.
 """
 
 from __future__ import annotations
@@ -57,11 +58,11 @@ def read_tail(path: str, max_bytes: int = DEFAULT_MAX_BYTES, for_user: str | Non
     else (root, an approver, the agent). The path is the owner's to name, so a file that user could
     not read is not read for them either; None only for a path the caller named themselves.
 
-    The file is read by a forked child, given ``timeout`` seconds (READ_TIMEOUT_S by default): a
-    hung NFS, Lustre or FUSE mount leaves a process in uninterruptible sleep, which no signal ends;
-    in a thread of this process it would keep this one from exiting. A child that has not answered
-    is killed and left behind; later reads under the same directory are refused at once instead of
-    waiting again.
+    The file is read by a forked child (slurm_diag.process.call_in_child), given ``timeout`` seconds
+    (READ_TIMEOUT_S by default): a hung NFS, Lustre or FUSE mount leaves a process in uninterruptible
+    sleep, which no signal ends; in a thread of this process it would keep this one from exiting. A
+    child that has not answered is killed and left behind; later reads under the same mount (on a
+    local filesystem, the same directory: _hung_at) are refused at once instead of waiting again.
     """
     def problem(text: str) -> LogText:
         return LogText(path, (), None, False, text)
@@ -74,40 +75,62 @@ def read_tail(path: str, max_bytes: int = DEFAULT_MAX_BYTES, for_user: str | Non
         if isinstance(reader, str):
             return problem(reader)
     where = os.path.abspath(path)
-    hung = next((d for d in _HUNG if where.startswith(d.rstrip("/") + "/")), None)
+    hung = _known_hung(where)
     if hung is not None:
         return problem(f"{path} was not read: {hung} did not answer an earlier read within {_HUNG[hung]:g} s "
-                       "(a hung NFS, Lustre or FUSE mount?): check the mount on this host")
-    timeout = READ_TIMEOUT_S if timeout is None else timeout
+                       "(a hung NFS, Lustre or FUSE mount?): check that mount on this host")
+    timeout = _timeout(timeout)
     answer = process.call_in_child(lambda: _framed(_read_raw(path, max_bytes, reader)), timeout)
     if answer is None:
         _HUNG[_hung_at(where)] = timeout
         return problem(f"{path} was not read: its filesystem did not answer within {timeout:g} s (a hung NFS, "
-                       "Lustre or FUSE mount?): check the mount on this host, or give a copy with --log")
+                       "Lustre or FUSE mount?): check that mount on this host")
     if answer[:1] == b"R" and len(answer) >= 9:
         size = int.from_bytes(answer[1:9], "big")
         return _decode(answer[9:], size=size, truncated=size > max_bytes, path=path)
     if answer[:1] == b"P":
         return problem(answer[1:].decode("utf-8", "replace"))
-    return problem(f"cannot read {path}: the process that reads it could not start, or ended without an answer")
+    return problem(f"cannot read {path}: {NO_CHILD}")
+
+
+NO_CHILD = ("the process slurm-diag reads a job's files in could not start or was killed; try again, and if "
+            "it persists check this user's process limit (ulimit -u)")
+
+
+class Unanswered(Exception):
+    """within() could not tell: the filesystem did not answer, or the work could not run."""
 
 
 def within(work, paths: list[str], timeout: float | None = None):
     """``work()`` (which looks at ``paths`` and returns something JSON can carry) run where a hung
-    filesystem cannot hold this process, as read_tail reads; None when one of ``paths`` lies on a
-    mount that did not answer, now or earlier in this run (or the child could not run)."""
+    filesystem cannot hold this process, as read_tail reads. Unanswered says why not: one of
+    ``paths`` lies on a mount that did not answer (now or earlier in this run), or no child ran it."""
     import json
 
     wheres = [os.path.abspath(p) for p in paths]
-    if any(w.startswith(d.rstrip("/") + "/") for w in wheres for d in _HUNG):
-        return None
-    timeout = READ_TIMEOUT_S if timeout is None else timeout
+    hung = next((h for w in wheres if (h := _known_hung(w)) is not None), None)
+    if hung is not None:
+        raise Unanswered(f"{hung} did not answer an earlier look within {_HUNG[hung]:g} s (a hung mount?)")
+    timeout = _timeout(timeout)
     answer = process.call_in_child(lambda: json.dumps(work()).encode(), timeout)
     if answer is None:
         for w in wheres:
             _HUNG[_hung_at(w)] = timeout
-        return None
-    return json.loads(answer) if answer else None
+        raise Unanswered(f"its filesystem did not answer within {timeout:g} s (a hung mount?)")
+    if not answer:
+        raise Unanswered(NO_CHILD)
+    return json.loads(answer)
+
+
+def _known_hung(where: str) -> str | None:
+    return next((d for d in _HUNG if where == d or where.startswith(d.rstrip("/") + "/")), None)
+
+
+def _timeout(asked: float | None) -> float:
+    """The wait for one more file: READ_TIMEOUT_S, cut to 1 s once three places have hung in this
+    run, so a pass over many jobs on a dead filesystem (each directory its own symlink) stays short."""
+    timeout = READ_TIMEOUT_S if asked is None else asked
+    return min(timeout, 1.0) if len(_HUNG) >= 3 else timeout
 
 
 def _framed(got: tuple[bytes, int] | str) -> bytes:
@@ -122,34 +145,43 @@ _HUNG: dict[str, float] = {}       # mount points (or directories) that did not 
 
 def _hung_at(path: str) -> str:
     """What a read of ``path`` that did not answer marks as hung: its mount point where that is a
-    network or FUSE filesystem (every file on it would hang alike), else only the file's directory
-    (a local path may be a symlink into the hung mount, or a slow disk: "/" is not given up on).
-    From /proc/self/mountinfo, which asks no filesystem."""
+    network, automounted or FUSE filesystem (every file on it would hang alike), else only the file's
+    directory (a local path may be a symlink into the hung mount, or a slow disk), and never "/"
+    itself. From MOUNTINFO, which asks no filesystem; where mounts are stacked, the top one."""
     try:
-        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
+        with open(MOUNTINFO, encoding="utf-8", errors="replace") as fh:
             mounts = [(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split(" ")[4]),
                        line.split(" - ", 1)[1].split(" ")[0]) for line in fh if " - " in line and line.count(" ") >= 5]
     except (OSError, IndexError):
         mounts = []
-    under = [m for m in mounts if path.startswith(m[0].rstrip("/") + "/")]
-    point, kind = max(under, key=lambda m: len(m[0])) if under else ("", "")
-    return point if point != "/" and (kind in REMOTE or kind.startswith("fuse")) else os.path.dirname(path)
+    under = [m for m in mounts if path == m[0] or path.startswith(m[0].rstrip("/") + "/")]
+    longest = max((len(point) for point, _ in under), default=0)
+    point, kind = [m for m in under if len(m[0]) == longest][-1] if under else ("", "")
+    if point != "/" and (kind in REMOTE or kind.startswith("fuse")):
+        return point
+    return os.path.dirname(path) if os.path.dirname(path) != "/" else path
 
 
+MOUNTINFO = "/proc/self/mountinfo"
 # filesystems whose files hang together when their server or daemon stops answering
-REMOTE = frozenset("nfs nfs4 lustre gpfs cifs smb3 beegfs ceph glusterfs 9p afs panfs wekafs orangefs "
+REMOTE = frozenset("autofs nfs nfs4 lustre gpfs cifs smb3 beegfs ceph glusterfs 9p afs panfs wekafs orangefs "
                    "pvfs2 ocfs2 gfs2 cvfs".split())
 
 
-def _read_raw(path: str, max_bytes: int, reader: tuple[str, int, set[int]] | None) -> tuple[bytes, int] | str:
+def _read_raw(path: str, max_bytes: int, reader: tuple[str, int, int, set[int]] | None) -> tuple[bytes, int] | str:
     """The last ``max_bytes`` of ``path`` and its size, or why not. Touches the filesystem; run in the
-    child."""
+    child. As root, for another user, the child first becomes that user (their uid and groups), so
+    the kernel itself decides what they may read (ACLs, an NFS export that squashes root); otherwise
+    the file's and its directories' permission bits are checked for them."""
+    became = reader is not None and _become(reader)
     try:
         # O_PATH: a handle on the file without opening it, so a device the path names (a watchdog, a
         # tape) is not opened at all; the file is opened for reading only once it is known to be regular
         handle = os.open(path, os.O_PATH)
     except FileNotFoundError:
         return f"{path} does not exist (deleted, purged, or on another node)"
+    except PermissionError as exc:
+        return _refused(path, reader) if became else f"cannot read {path}: {exc.strerror or exc}"
     except OSError as exc:
         return f"cannot read {path}: {exc.strerror or exc}"
     try:
@@ -158,7 +190,7 @@ def _read_raw(path: str, max_bytes: int, reader: tuple[str, int, set[int]] | Non
             return f"{path} is a directory, not a log file"
         if not stat.S_ISREG(st.st_mode):
             return f"{path} is not a regular file (a FIFO, device or socket): not read"
-        refused = _not_theirs(path, st, *reader) if reader is not None else None
+        refused = _not_theirs(path, st, *reader[:2], reader[3]) if reader is not None and not became else None
         if refused:
             return refused
         try:
@@ -166,6 +198,8 @@ def _read_raw(path: str, max_bytes: int, reader: tuple[str, int, set[int]] | Non
         except FileNotFoundError:
             return (f"cannot read {path}: /proc is not mounted here, and slurm-diag opens a job's "
                     "file through it once it is known to be a regular file")
+    except PermissionError as exc:
+        return _refused(path, reader) if became else f"cannot read {path}: {exc.strerror or exc}"
     except OSError as exc:
         return f"cannot read {path}: {exc.strerror or exc}"
     finally:
@@ -199,8 +233,27 @@ def _may(st: os.stat_result, uid: int, gids: set[int], bits: tuple[int, int, int
     return bool(st.st_mode & bits[2])
 
 
-def _reader(path: str, user: str) -> tuple[str, int, set[int]] | str | None:
-    """The job's ``user`` with their uid and groups, to read ``path`` as they could; None when that is the
+def _become(reader: tuple[str, int, int, set[int]]) -> bool:
+    """In the child: take the user's ids, where this process may (it runs as root)."""
+    if os.geteuid() != 0:
+        return False
+    _, uid, gid, gids = reader
+    try:
+        os.setgroups(sorted(gids))
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+    except OSError:                    # (a container that forbids it): the permission bits decide
+        return os.geteuid() != 0 and os.getuid() == uid
+    return True
+
+
+def _refused(path: str, reader) -> str:
+    return (f"{path} was not read: the job's user {reader[0]} may not read it, and slurm-diag reads a "
+            f"job's output for someone else only where its owner could")
+
+
+def _reader(path: str, user: str) -> tuple[str, int, int, set[int]] | str | None:
+    """The job's ``user`` with their uid, group and groups, to read ``path`` as they could; None when that is the
     caller; why not when who they are cannot be told. Looked up here, not in the child: the user
     database may be a network service."""
     if not user:
@@ -213,7 +266,7 @@ def _reader(path: str, user: str) -> tuple[str, int, set[int]] | str | None:
                 f"they could read it cannot be told; run explain as that user, or give the file with --log")
     if entry.pw_uid == os.geteuid():
         return None
-    return user, entry.pw_uid, set(os.getgrouplist(user, entry.pw_gid))
+    return user, entry.pw_uid, entry.pw_gid, set(os.getgrouplist(user, entry.pw_gid))
 
 
 def _not_theirs(path: str, st: os.stat_result, user: str, uid: int, gids: set[int]) -> str | None:
@@ -229,8 +282,7 @@ def _not_theirs(path: str, st: os.stat_result, user: str, uid: int, gids: set[in
         return f"{path} was not read: it changed while it was being opened"
     if not _may(st, uid, gids, (stat.S_IRUSR, stat.S_IRGRP, stat.S_IROTH)) or \
             not all(_may(d, uid, gids, (stat.S_IXUSR, stat.S_IXGRP, stat.S_IXOTH)) for d in dirs):
-        return (f"{path} was not read: the job's user {user} may not read it, and slurm-diag reads a "
-                f"job's output for someone else only where its owner could")
+        return _refused(path, (user,))
     return None
 
 

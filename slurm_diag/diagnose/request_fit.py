@@ -107,8 +107,11 @@ def output_file(job, found: list[Evidence], paths: list[tuple[str, str]]) -> Non
         gone = [(stream, path) for stream, path in paths if known and not os.path.isdir(os.path.dirname(path) or ".")]
         return gone, [(stream, path, why) for stream, path in paths if known and (stream, path) not in gone
                       and own and (why := _unwritable(path))]
-    looked = logfile.within(look, [path for _, path in paths]) if known else ([], [])
-    missing, closed = ([tuple(m) for m in looked[0]], [tuple(c) for c in looked[1]]) if looked else ([], [])
+    try:
+        looked, unanswered = logfile.within(look, [path for _, path in paths]) if known else ([], []), None
+    except logfile.Unanswered as exc:
+        looked, unanswered = ([], []), str(exc)
+    missing, closed = [tuple(m) for m in looked[0]], [tuple(c) for c in looked[1]]
     if closed and not missing:
         where = "; ".join(f"{stream} {path}: {job.user} {why}" for stream, path, why in closed)
         summary = (f"Slurm could not create the job's output file, so the job ended before its script ran "
@@ -121,8 +124,8 @@ def output_file(job, found: list[Evidence], paths: list[tuple[str, str]]) -> Non
                    f"(signal {OUTPUT_SIGNAL}): {where}. Slurm does not create the directories of --output and --error")
         tier, also = 1, ()
     else:
-        named = (f"{', '.join(path for _, path in paths)}; its filesystem did not answer here in time (a hung "
-                 f"mount?), so whether its directory exists could not be checked" if known and looked is None else
+        named = (f"{', '.join(path for _, path in paths)}; whether its directory exists could not be checked "
+                 f"here: {unanswered}" if unanswered else
                  f"{', '.join(path for _, path in paths)}; its directory exists here, so on the node it may be "
                  f"missing (a filesystem not mounted there) or {job.user or 'the job user'} may not write to it"
                  if known else "the paths are no longer known (slurmctld has forgotten the job)")

@@ -146,6 +146,7 @@ def test_work_in_a_child_answers_fails_or_is_given_up_on():
     assert process.call_in_child(lambda: b"x" * 300_000, timeout=10) == b"x" * 300_000   # more than a pipe holds
     assert process.call_in_child(lambda: str(os.getpid()).encode(), timeout=10) != str(os.getpid()).encode()
     assert process.call_in_child(lambda: 1 / 0, timeout=10) == b""
+    assert process.call_in_child(lambda: os.kill(os.getpid(), 9) or b"never", timeout=10) == b""   # killed
     t0 = time.monotonic()
     assert process.call_in_child(lambda: time.sleep(60) or b"late", timeout=0.5) is None
     assert time.monotonic() - t0 < 3
@@ -155,3 +156,18 @@ def test_work_in_a_child_answers_fails_or_is_given_up_on():
         process.call_in_child(lambda: b"", timeout=5)
         time.sleep(0.05)
     assert not process._LEFT_BEHIND and not _alive(left)
+
+
+def test_work_in_a_child_answers_when_this_process_has_no_stdin_stdout_or_stderr(tmp_path):
+    """A daemon started with 0, 1 and 2 closed gets its pipe back as one of them: the child must not
+    put /dev/null over it."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "answer"
+    code = ("import os, sys; from slurm_diag import process; "
+            f"open({str(out)!r}, 'wb').write(process.call_in_child(lambda: b'answered', timeout=10))")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=Path(process.__file__).parents[1],
+                   preexec_fn=lambda: [os.close(fd) for fd in (0, 1, 2)])
+    assert out.read_bytes() == b"answered"

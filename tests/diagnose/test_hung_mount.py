@@ -47,19 +47,55 @@ def test_a_file_on_a_hung_mount_is_given_up_on_and_its_mount_not_waited_for_twic
     first = logfile.read_tail(str(hung / "slurm-7.out"), timeout=1)
     waited = time.monotonic() - t0
     assert not first.usable and not first.lines
-    assert "did not answer within 1 s" in first.problem and "check the mount" in first.problem
+    assert "did not answer within 1 s" in first.problem and "check that mount on this host" in first.problem
     assert 1 <= waited < 5, f"gave up after {waited:.1f} s"
     t0 = time.monotonic()
     second = logfile.read_tail(str(hung / "bob" / "slurm-8.err"), timeout=1)
     assert time.monotonic() - t0 < 0.5                         # not another wait on the same mount
     assert f"{hung} did not answer an earlier read" in second.problem
     assert logfile.read_tail("/etc/hostname", timeout=1).usable    # other filesystems still read
-    # what a timeout gives up on: a FUSE or network mount whole; on a local one (a symlink into the
-    # hung mount, a slow disk) only the file's directory, never "/"
-    assert logfile._hung_at(str(hung / "a" / "b.out")) == str(hung)
-    assert logfile._hung_at("/home/ana/b.out") == "/home/ana"
+    assert logfile._hung_at(str(hung / "a" / "b.out")) == str(hung)       # the FUSE mount whole
     assert logfile.read_tail(str(hung.parent / "nfs-like.out"), timeout=1).problem.endswith("does not exist "
                                                                                            "(deleted, purged, or on another node)")
+
+
+MOUNTS = """\
+22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw
+40 22 0:40 / /home rw,relatime - autofs systemd-1 rw,fd=50
+41 40 0:41 / /home rw,relatime - nfs4 fs1:/home rw,vers=4.2
+42 22 0:42 / /scratch rw - lustre 10.0.0.1@o2ib:/scratch rw
+43 22 0:43 / /mnt/my\\040data rw - fuse.sshfs me@host: rw
+"""
+
+
+def test_what_a_timeout_gives_up_on(tmp_path, monkeypatch):
+    """A network, automounted or FUSE mount whole (the top one where mounts are stacked); on a local
+    filesystem (a symlink into the hung mount, a slow disk) only the file's directory; never "/"."""
+    info = tmp_path / "mountinfo"
+    info.write_text(MOUNTS)
+    monkeypatch.setattr(logfile, "MOUNTINFO", str(info))
+    assert logfile._hung_at("/home/ana/run/slurm-1.out") == "/home"
+    assert logfile._hung_at("/scratch/ana/slurm-1.out") == "/scratch"
+    assert logfile._hung_at("/scratch") == "/scratch"                        # the mount point itself
+    assert logfile._hung_at("/mnt/my data/x.log") == "/mnt/my data"
+    assert logfile._hung_at("/srv/jobs/slurm-1.out") == "/srv/jobs"
+    assert logfile._hung_at("/slurm-1.out") == "/slurm-1.out"               # not "/"
+    assert logfile._hung_at("/") == "/" and logfile._known_hung("/etc/hostname") is None
+
+
+def test_many_hung_places_shorten_the_wait_and_a_look_that_cannot_run_says_so(monkeypatch):
+    from slurm_diag import process
+
+    monkeypatch.setattr(logfile, "_HUNG", {"/a": 10.0, "/b": 10.0})
+    assert logfile._timeout(None) == logfile.READ_TIMEOUT_S
+    logfile._HUNG["/c"] = 10.0
+    assert logfile._timeout(None) == 1.0
+    with pytest.raises(logfile.Unanswered, match="/b did not answer an earlier look"):
+        logfile.within(lambda: 1, ["/b/x"])
+    monkeypatch.setattr(process, "call_in_child", lambda work, timeout: b"")       # no child could start
+    with pytest.raises(logfile.Unanswered, match="ulimit -u"):
+        logfile.within(lambda: 1, ["/etc/hostname"])
+    assert "ulimit -u" in logfile.read_tail("/etc/hostname").problem
 
 
 def test_explain_names_the_log_it_could_not_read_and_still_explains_the_job(hung, tmp_path, monkeypatch, capsys):
@@ -105,5 +141,6 @@ def test_a_job_whose_output_file_slurm_could_not_create_on_a_hung_mount_is_expla
     d = engine.diagnose_job(_no_output(tmp_path, hung / "logs"))
     assert time.monotonic() - t0 < 5
     a = d.attribution
-    assert a["label"] == "user_code" and "its filesystem did not answer here in time" in a["explanation"], a
+    assert a["label"] == "user_code" and f"could not be checked here: {hung} did not answer an earlier look within " \
+        "1 s" in a["explanation"], a                  # the log's read, a moment before, found the mount hung
     assert "filesystem" in [alt["label"] for alt in d.alternatives]

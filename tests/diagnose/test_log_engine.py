@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import tempfile
 import tracemalloc
 from pathlib import Path
@@ -100,6 +101,30 @@ def test_a_jobs_output_is_read_for_someone_else_only_where_its_owner_could_read_
     assert not unknown.usable and "has no account on this host" in unknown.problem
     nobody_said = logfile.read_tail(str(ok), for_user="")         # sacct printed no user for the job
     assert not nobody_said.usable and "does not say whose job it was" in nobody_said.problem
+
+
+def test_as_root_the_kernel_decides_what_the_jobs_user_may_read(open_dir):
+    """Root reads a job's file as its user (their uid and groups, in the child that reads it), so an
+    ACL that lets them read a file its permission bits would not is honoured, and one that keeps
+    them out of a file the bits would let them read too."""
+    import struct
+
+    nobody = pwd.getpwnam("nobody").pw_uid
+
+    def acl(path, user_perm, other_perm):       # user::rw-, user:nobody:<perm>, group::---, mask::r--, other
+        entries = [(1, 6, 0xFFFFFFFF), (2, user_perm, nobody), (4, 0, 0xFFFFFFFF), (0x10, 4, 0xFFFFFFFF),
+                   (0x20, other_perm, 0xFFFFFFFF)]
+        os.setxattr(path, "system.posix_acl_access",
+                    struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries))
+
+    granted = open_dir / "slurm-5.out"
+    granted.write_text("Traceback (most recent call last):\nKeyError: 'lr'\n")
+    acl(granted, 4, 0)                           # others may not; nobody, named, may
+    assert logfile.read_tail(str(granted), for_user="nobody").usable
+    denied = open_dir / "slurm-6.out"
+    denied.write_text("secret\n")
+    acl(denied, 0, 4)                            # others may; nobody, named, may not
+    assert "nobody may not read it" in logfile.read_tail(str(denied), for_user="nobody").problem
 
 
 def test_ansi_and_control_characters_are_stripped():
