@@ -202,15 +202,16 @@ def call_in_child(work, timeout: float) -> bytes | None:
                 if chunks and not extended:                  # it answered and is still writing: once more
                     deadline, extended = time.monotonic() + timeout, True
                     continue
-                os.kill(pid, signal.SIGKILL)
+                stopped = _state(pid) in ("T", "t")         # stopped by a signal or a tracer, not the filesystem
+                _kill(pid)
                 _LEFT_BEHIND.append(pid)
-                return b"" if chunks else None
+                return b"" if chunks or stopped else None
             chunk = os.read(r, 1 << 20)
             if not chunk:
                 break
             chunks.append(chunk)
     except BaseException:                                    # ^C while waiting: the child goes too
-        os.kill(pid, signal.SIGKILL)
+        _kill(pid)
         _LEFT_BEHIND.append(pid)
         raise
     finally:
@@ -222,14 +223,32 @@ def _exited_well(pid: int, wait: float = 5.0) -> bool:
     """Whether the child that closed its pipe exited 0, waiting at most ``wait`` seconds for it."""
     deadline = time.monotonic() + wait
     while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:            # SIGCHLD ignored: reaped by the kernel; its pipe said all
+            return True
         if done:
             return os.waitstatus_to_exitcode(status) == 0
         if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
+            _kill(pid)
             _LEFT_BEHIND.append(pid)
             return False
         time.sleep(0.001)
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _state(pid: int) -> str:
+    """The process's state letter from /proc (R, S, D, T, ...); "" when it cannot be read."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
 
 
 def _write_all(fd: int, data: bytes) -> None:

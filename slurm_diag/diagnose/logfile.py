@@ -242,7 +242,7 @@ def _become(reader: tuple[str, int, int, set[int]]) -> bool:
         os.setgroups(sorted(gids))
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
-    except OSError:                    # (a container that forbids it): the permission bits decide
+    except (OSError, ValueError):      # forbidden (a container), or too many groups: the permission bits decide
         return os.geteuid() != 0 and os.getuid() == uid
     return True
 

@@ -104,7 +104,7 @@ def output_file(job, found: list[Evidence], paths: list[tuple[str, str]]) -> Non
     own = _own(job)
 
     def look() -> tuple[list, list]:
-        gone = [(stream, path) for stream, path in paths if known and not os.path.isdir(os.path.dirname(path) or ".")]
+        gone = [(stream, path) for stream, path in paths if known and _no_dir(os.path.dirname(path) or ".")]
         return gone, [(stream, path, why) for stream, path in paths if known and (stream, path) not in gone
                       and own and (why := _unwritable(path))]
     try:
@@ -140,6 +140,17 @@ def output_file(job, found: list[Evidence], paths: list[tuple[str, str]]) -> Non
         if ev.id in ("sacct-step-batch:state", "sacct:state") and ev.label == "scheduler":
             ev.label = None
             ev.finding["summary"] += " (how Slurm ends a job whose output file it could not create)"
+
+
+def _no_dir(where: str) -> bool:
+    """Whether ``where`` is known not to be a directory: missing, or a file. One this process may not
+    look into (a 0700 home, an NFS export that squashes root) is not known to be missing."""
+    try:
+        return not stat.S_ISDIR(os.stat(where).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False
 
 
 def _unwritable(path: str) -> str | None:

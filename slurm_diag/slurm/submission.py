@@ -171,11 +171,17 @@ def script(text: str) -> dict[str, str]:
     return found
 
 
+def _none(path: str | None) -> str | None:
+    """sbatch's own word for no file, in any of its sources: ``none`` is /dev/null."""
+    return "/dev/null" if path is not None and path.lower() == "none" else path
+
+
 def script_file(text: str) -> dict[str, str]:
     """A script read from its file (accounting kept no copy): its ``#SBATCH`` options, with what its
     ``#BSUB`` or ``#PBS`` lines set over them unless the script says ``--ignore-pbs``."""
     found = script(text)
-    return found if "ignore-pbs" in found else {**found, **xlate.directives(text)[1]}
+    found = found if "ignore-pbs" in found else {**found, **xlate.directives(text)[1]}
+    return {k: _none(v) if k in ("output", "error") else v for k, v in found.items()}
 
 
 _ENV = re.compile(r"^(SBATCH_OUTPUT|SBATCH_ERROR|SBATCH_GPUS_PER_TASK|SBATCH_EXPORT|SLURM_EXPORT_ENV|SBATCH_IGNORE_PBS|"
@@ -226,6 +232,10 @@ def request(submit_line: str | None, script_text: str | None, env_text: str | No
                (PBS, {}), (SCRIPT, script(script_text) if script_text is not None else None)]
     if script_text is not None and not any(found is not None and "ignore-pbs" in found for _, found in sources):
         sources[2] = xlate.directives(script_text)
+    unsure_lines = UNSURE in sources[2][1]
+    if unsure_lines:                 # sbatch took lines this parse would refuse: they may have named any path
+        sources[2] = (sources[2][0], {})
+        sources[3] = (SCRIPT, {k: v for k, v in sources[3][1].items() if k not in ("output", "error")})
     read = tuple(name for name, found in sources if found is not None and name in (SUBMIT_LINE, ENVIRONMENT, SCRIPT))
 
     def first(option: str) -> tuple[str | None, str | None]:
@@ -242,6 +252,7 @@ def request(submit_line: str | None, script_text: str | None, env_text: str | No
         read = tuple(name for name in read if name != ENVIRONMENT)
     output, output_from = first("output")
     error, _ = first("error")
+    output, error = _none(output), _none(error)
     gpus, _ = first("gpus-per-task")
     # a relative script word is relative to where sbatch ran: the work dir, unless --chdir moved that;
     # not named where the command line or environment said --ignore-pbs (the file's #PBS lines are read with it)
@@ -249,7 +260,7 @@ def request(submit_line: str | None, script_text: str | None, env_text: str | No
     script_file = word if script_text is None and word and UNSURE not in cli and \
         not any(found and "ignore-pbs" in found for _, found in sources[:2]) and \
         (word.startswith("/") or "chdir" not in cli) else None
-    complete = len(read) == 3 and UNSURE not in cli and UNSURE not in sources[2][1]
+    complete = len(read) == 3 and UNSURE not in cli and not unsure_lines
     return Request(output=output, error=error, gpus_per_task=_per_task(gpus), read=read,
                    output_from=output_from, script_file=script_file, gpus_per_task_asked=gpus is not None,
                    complete=complete)

@@ -59,35 +59,48 @@ def _words(text: str, magic: str) -> list[str] | None:
         words = words if words is not None else []
         try:
             found = shlex.split(line[len(magic):], comments=True)
-        except ValueError:                     # an unclosed quote
-            found = ["\0unreadable"]
+        except ValueError:                     # an unclosed quote: read as sbatch would not be
+            return words + [UNREADABLE]
         if magic == "#BSUB":                   # sbatch turns -cwd into -c where an option is expected
             found = ["-c" if w == "-cwd" and (len(words) + i) % 2 == 0 else w for i, w in enumerate(found)]
         words += found
     return words
 
 
+UNREADABLE = "\0"                        # a line shlex could not split
+
+
 def _options(words: list[str], table, kind: str) -> dict[str, str]:
+    """getopt_long with a leading "+" over ``words``: options up to the first other word. Whatever
+    sbatch would have refused (a word left over, an option it does not know, a value missing or
+    given to an option that takes none) is UNSURE: sbatch took the job, so this parse is not its."""
     with_value, flags, long_names = table
     found: dict[str, str] = {}
+
+    def unsure(what: str) -> dict[str, str]:
+        found[UNSURE] = f"{what} in the {kind}, which sbatch would have refused"
+        return found
+
     i = 0
     while i < len(words):
         word = words[i]
         i += 1
+        if word == UNREADABLE:
+            return unsure("a line with an unclosed quote")
         if word == "--" or not word.startswith("-") or word == "-":
-            if word != "--":
-                found[UNSURE] = f"{word!r} in the {kind}, which sbatch would have refused"
-            break
+            rest = words[i:] if word == "--" else words[i - 1:]
+            return unsure(f"{rest[0]!r}") if rest else found
         if word.startswith("--"):
             name, eq, value = word[2:].partition("=")
             match = [n for n in long_names if n == name] or [n for n in long_names if n.startswith(name)]
             if len(match) != 1:
-                found[UNSURE] = f"--{name} in the {kind}"
-                break
+                return unsure(f"--{name}")
             letter, takes = long_names[match[0]]
+            if takes is False and eq:
+                return unsure(f"a value for --{match[0]}")
             if takes and not eq:
-                if i >= len(words):
-                    break
+                if i >= len(words) or words[i] == UNREADABLE:
+                    return unsure(f"--{match[0]} without its value")
                 value, i = words[i], i + 1
             _set(found, kind, letter, value)
             continue
@@ -95,12 +108,11 @@ def _options(words: list[str], table, kind: str) -> dict[str, str]:
             if letter in flags:
                 continue
             if letter not in with_value:
-                found[UNSURE] = f"-{letter} in the {kind}"
-                return found
+                return unsure(f"-{letter}")
             value = word[k + 1:]
             if not value:
-                if i >= len(words):
-                    return found
+                if i >= len(words) or words[i] == UNREADABLE:
+                    return unsure(f"-{letter} without its value")
                 value, i = words[i], i + 1
             _set(found, kind, letter, value)
             break

@@ -171,3 +171,13 @@ def test_work_in_a_child_answers_when_this_process_has_no_stdin_stdout_or_stderr
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=Path(process.__file__).parents[1],
                    preexec_fn=lambda: [os.close(fd) for fd in (0, 1, 2)])
     assert out.read_bytes() == b"answered"
+
+
+def test_a_child_stopped_by_a_signal_is_a_failure_not_a_hung_filesystem():
+    """A job's user may stop the child that reads as them: that must not mark their mount hung."""
+    import os
+    import signal
+
+    t0 = time.monotonic()
+    assert process.call_in_child(lambda: os.kill(os.getpid(), signal.SIGSTOP) or b"never", timeout=0.5) == b""
+    assert time.monotonic() - t0 < 3

@@ -566,3 +566,16 @@ def test_another_users_file_in_a_sticky_shared_directory_is_one_the_kernel_refus
     mine = shared / "mine.log"
     mine.write_text("")
     assert request_fit._unwritable(str(mine)) is None
+
+
+def test_a_directory_this_process_may_not_look_into_is_not_called_missing(tmp_path, monkeypatch):
+    """Signal 53 as root on a 0700 home or a root-squashed export: a refused look is not "does not exist"."""
+    from slurm_diag.diagnose import request_fit
+
+    real = os.stat
+    monkeypatch.setattr(request_fit.os, "stat", lambda p, *a, **k: (_ for _ in ()).throw(PermissionError(13, "no"))
+                        if str(p) == str(tmp_path / "logs") else real(p, *a, **k))
+    assert not request_fit._no_dir(str(tmp_path / "logs"))
+    assert request_fit._no_dir(str(tmp_path / "absent")) and request_fit._no_dir(str(tmp_path / "f" / "x")) is True
+    (tmp_path / "file").write_text("")
+    assert request_fit._no_dir(str(tmp_path / "file")) and not request_fit._no_dir(str(tmp_path))

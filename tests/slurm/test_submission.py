@@ -134,9 +134,18 @@ def test_pbs_lines_name_paths_between_the_environment_and_the_sbatch_lines():
     ("#BSUB -cwd /tmp/sub\n#BSUB -o rel.log -e none\n", xlate.BSUB,
      {"chdir": "/tmp/sub", "output": "rel.log", "error": "/dev/null"}),
     ("#BSUB -o none\n", xlate.BSUB, {"output": "/dev/null"}),
-    ("#PBS -Y\n#PBS -o x.log\n", xlate.PBS, {"unsure": "-Y in the pbs lines"}),  # sbatch would have refused it
+    ("#PBS -Y\n#PBS -o x.log\n", xlate.PBS, {"unsure": "-Y in the pbs lines, which sbatch would have refused"}),
     ("#PBS -o a.log extra -e b.log\n", xlate.PBS, {"output": "a.log",
                                                      "unsure": "'extra' in the pbs lines, which sbatch would have refused"}),
+    # more that glibc's getopt_long, and so sbatch, refuses: not taken as a reading
+    ("#PBS --no_std=1 -o a\n", xlate.PBS, {"unsure": "a value for --no_std in the pbs lines, which sbatch would "
+                                                       "have refused"}),
+    ("#PBS -N x -o\n", xlate.PBS, {"unsure": "-o without its value in the pbs lines, which sbatch would have refused"}),
+    ("#PBS -o a -- -e b\n", xlate.PBS, {"output": "a", "unsure": "'-e' in the pbs lines, which sbatch would have "
+                                                                  "refused"}),
+    ("#PBS -o a --\n", xlate.PBS, {"output": "a"}),
+    ("#PBS -o\n#PBS 'unclosed\n", xlate.PBS, {"unsure": "-o without its value in the pbs lines, which sbatch "
+                                                           "would have refused"}),
 ])
 def test_another_schedulers_lines_as_sbatch_translates_them(script, kind, found):
     assert xlate.directives(script) == (kind, found)
@@ -147,7 +156,19 @@ def test_bsub_lines_name_the_output_over_sbatch_lines_and_unknown_ones_claim_not
     assert (req.output, req.output_from, req.output_known) == ("bsub.out", submission.BSUB, True)
     odd = submission.request("sbatch run.sh", "#!/bin/sh\n#PBS -Y\n", "HOME=/\n")
     assert odd.output is None and not odd.output_known          # Slurm's default is not claimed
+    # ... nor the #SBATCH path: the lines sbatch read differently may have named another
+    odd = submission.request("sbatch run.sh", "#!/bin/sh\n#SBATCH -o sb.out\n#PBS -Y\n", "HOME=/\n")
+    assert (odd.output, odd.output_known, odd.error_known) == (None, False, False)
+    assert submission.request("sbatch -o x.out run.sh", "#!/bin/sh\n#PBS -Y\n", "HOME=/\n").output == "x.out"
     assert submission.script_file("#SBATCH -o a\n#PBS -Y\n")["unsure"]
+
+
+def test_none_is_dev_null_wherever_it_is_given():
+    """sbatch's own word for no file (any case), on the command line, in the environment or a script."""
+    assert submission.request("sbatch -o none run.sh", None, None).output == "/dev/null"
+    assert submission.request("sbatch run.sh", "#!/bin/sh\necho\n", "SBATCH_ERROR=NONE\n").error == "/dev/null"
+    assert submission.request("sbatch run.sh", "#!/bin/sh\n#SBATCH -o None\n", None).output == "/dev/null"
+    assert submission.script_file("#SBATCH -e none\n") == {"error": "/dev/null"}
 
 
 def test_what_can_be_told_depends_on_what_accounting_kept():
