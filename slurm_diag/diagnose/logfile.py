@@ -14,6 +14,7 @@ import os
 import pwd
 import re
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,12 +78,12 @@ def read_tail(path: str, max_bytes: int = DEFAULT_MAX_BYTES, for_user: str | Non
     where = os.path.abspath(path)
     hung = _known_hung(where)
     if hung is not None:
-        return problem(f"{path} was not read: {hung} did not answer an earlier read within {_HUNG[hung]:g} s "
+        return problem(f"{path} was not read: {hung} did not answer an earlier read within {_HUNG[hung][0]:g} s "
                        "(a hung NFS, Lustre or FUSE mount?): check that mount on this host")
     timeout = _timeout(timeout)
     answer = process.call_in_child(lambda: _framed(_read_raw(path, max_bytes, reader)), timeout)
     if answer is None:
-        _HUNG[_hung_at(where)] = timeout
+        _HUNG[_hung_at(where)] = (timeout, time.monotonic())
         return problem(f"{path} was not read: its filesystem did not answer within {timeout:g} s (a hung NFS, "
                        "Lustre or FUSE mount?): check that mount on this host")
     if answer[:1] == b"R" and len(answer) >= 9:
@@ -110,12 +111,12 @@ def within(work, paths: list[str], timeout: float | None = None):
     wheres = [os.path.abspath(p) for p in paths]
     hung = next((h for w in wheres if (h := _known_hung(w)) is not None), None)
     if hung is not None:
-        raise Unanswered(f"{hung} did not answer an earlier look within {_HUNG[hung]:g} s (a hung mount?)")
+        raise Unanswered(f"{hung} did not answer an earlier look within {_HUNG[hung][0]:g} s (a hung mount?)")
     timeout = _timeout(timeout)
     answer = process.call_in_child(lambda: json.dumps(work()).encode(), timeout)
     if answer is None:
         for w in wheres:
-            _HUNG[_hung_at(w)] = timeout
+            _HUNG[_hung_at(w)] = (timeout, time.monotonic())
         raise Unanswered(f"its filesystem did not answer within {timeout:g} s (a hung mount?)")
     if not answer:
         raise Unanswered(NO_CHILD)
@@ -123,6 +124,8 @@ def within(work, paths: list[str], timeout: float | None = None):
 
 
 def _known_hung(where: str) -> str | None:
+    for place in [p for p, (_, when) in _HUNG.items() if time.monotonic() - when > HUNG_FOR_S]:
+        del _HUNG[place]                 # a long-running agent tries a mount again once in a while
     return next((d for d in _HUNG if where == d or where.startswith(d.rstrip("/") + "/")), None)
 
 
@@ -140,7 +143,9 @@ def _framed(got: tuple[bytes, int] | str) -> bytes:
     return b"R" + got[1].to_bytes(8, "big") + got[0]
 
 
-_HUNG: dict[str, float] = {}       # mount points (or directories) that did not answer, with the time waited
+_HUNG: dict[str, tuple[float, float]] = {}   # mount points (or directories) that did not answer: (the
+                                             # time waited, when), remembered for HUNG_FOR_S
+HUNG_FOR_S = 600.0
 
 
 def _hung_at(path: str) -> str:

@@ -86,10 +86,13 @@ def test_what_a_timeout_gives_up_on(tmp_path, monkeypatch):
 def test_many_hung_places_shorten_the_wait_and_a_look_that_cannot_run_says_so(monkeypatch):
     from slurm_diag import process
 
-    monkeypatch.setattr(logfile, "_HUNG", {"/a": 10.0, "/b": 10.0})
+    now = time.monotonic()
+    monkeypatch.setattr(logfile, "_HUNG", {"/a": (10.0, now), "/b": (10.0, now)})
     assert logfile._timeout(None) == logfile.READ_TIMEOUT_S
-    logfile._HUNG["/c"] = 10.0
+    logfile._HUNG["/c"] = (10.0, now)
     assert logfile._timeout(None) == 1.0
+    logfile._HUNG["/old"] = (10.0, now - logfile.HUNG_FOR_S - 1)       # tried again after a while
+    assert logfile._known_hung("/old/x") is None and "/old" not in logfile._HUNG
     with pytest.raises(logfile.Unanswered, match="/b did not answer an earlier look"):
         logfile.within(lambda: 1, ["/b/x"])
     monkeypatch.setattr(process, "call_in_child", lambda work, timeout: b"")       # no child could start
