@@ -75,23 +75,15 @@ def read_tail(path: str, max_bytes: int = DEFAULT_MAX_BYTES, for_user: str | Non
         reader = _reader(path, for_user)
         if isinstance(reader, str):
             return problem(reader)
-    where = os.path.abspath(path)
-    hung = _known_hung(where)
-    if hung is not None:
-        return problem(f"{path} was not read: {hung} did not answer an earlier read within {_HUNG[hung][0]:g} s "
-                       "(a hung NFS, Lustre or FUSE mount?): check that mount on this host")
-    timeout = _timeout(timeout)
-    answer = process.call_in_child(lambda: _framed(_read_raw(path, max_bytes, reader)), timeout)
-    if answer is None:
-        _HUNG[_hung_at(where)] = (timeout, time.monotonic())
-        return problem(f"{path} was not read: its filesystem did not answer within {timeout:g} s (a hung NFS, "
-                       "Lustre or FUSE mount?): check that mount on this host")
+    try:
+        answer = _answer([path], lambda: _framed(_read_raw(path, max_bytes, reader)), timeout, "read")
+    except Unanswered as exc:
+        return problem(f"{path} was not read: {exc} (a hung NFS, Lustre or FUSE mount?): check that mount on this "
+                       f"host" if exc.hung else f"cannot read {path}: {exc}")
     if answer[:1] == b"R" and len(answer) >= 9:
         size = int.from_bytes(answer[1:9], "big")
         return _decode(answer[9:], size=size, truncated=size > max_bytes, path=path)
-    if answer[:1] == b"P":
-        return problem(answer[1:].decode("utf-8", "replace"))
-    return problem(f"cannot read {path}: {NO_CHILD}")
+    return problem(answer[1:].decode("utf-8", "replace"))
 
 
 NO_CHILD = ("the process slurm-diag reads a job's files in could not start or was killed; try again, and if "
@@ -99,7 +91,11 @@ NO_CHILD = ("the process slurm-diag reads a job's files in could not start or wa
 
 
 class Unanswered(Exception):
-    """within() could not tell: the filesystem did not answer, or the work could not run."""
+    """The child could not tell: its filesystem did not answer (``hung``), or the work could not run."""
+
+    def __init__(self, text: str, hung: bool):
+        super().__init__(text)
+        self.hung = hung
 
 
 def within(work, paths: list[str], timeout: float | None = None):
@@ -108,19 +104,28 @@ def within(work, paths: list[str], timeout: float | None = None):
     ``paths`` lies on a mount that did not answer (now or earlier in this run), or no child ran it."""
     import json
 
+    try:
+        return json.loads(_answer(paths, lambda: json.dumps(work()).encode(), timeout, "look"))
+    except Unanswered as exc:
+        raise Unanswered(f"{exc} (a hung mount?)", True) if exc.hung else exc
+
+
+def _answer(paths: list[str], work, timeout: float | None, doing: str) -> bytes:
+    """``work()``'s bytes from a child (process.call_in_child), unless one of ``paths`` lies where a
+    filesystem did not answer an earlier ``doing``; a new timeout marks their places (_hung_at)."""
     wheres = [os.path.abspath(p) for p in paths]
     hung = next((h for w in wheres if (h := _known_hung(w)) is not None), None)
     if hung is not None:
-        raise Unanswered(f"{hung} did not answer an earlier look within {_HUNG[hung][0]:g} s (a hung mount?)")
+        raise Unanswered(f"{hung} did not answer an earlier {doing} within {_HUNG[hung][0]:g} s", True)
     timeout = _timeout(timeout)
-    answer = process.call_in_child(lambda: json.dumps(work()).encode(), timeout)
+    answer = process.call_in_child(work, timeout)
     if answer is None:
         for w in wheres:
             _HUNG[_hung_at(w)] = (timeout, time.monotonic())
-        raise Unanswered(f"its filesystem did not answer within {timeout:g} s (a hung mount?)")
+        raise Unanswered(f"its filesystem did not answer within {timeout:g} s", True)
     if not answer:
-        raise Unanswered(NO_CHILD)
-    return json.loads(answer)
+        raise Unanswered(NO_CHILD, False)
+    return answer
 
 
 def _known_hung(where: str) -> str | None:

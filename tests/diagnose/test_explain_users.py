@@ -210,25 +210,32 @@ print(json.dumps({"read": list(job.request_read), "script_file": job.script_file
 """
 
 
+def _forgotten_as(user, devcluster, job_id: str, ready) -> dict:
+    """The user's view of their job once slurmctld has forgotten it (FORGOTTEN), asked again until
+    ``ready(view)`` or 30 s: slurmdbd may record a short job's start after its end."""
+    deadline = time.monotonic() + 30
+    while True:
+        done = unix_user.run_as(user, [sys.executable, "-c", FORGOTTEN, str(devcluster.slurm_conf), job_id],
+                                env=_env(user, devcluster))
+        assert done.returncode == 0, done.stderr
+        seen = json.loads(done.stdout)
+        if ready(seen) or time.monotonic() > deadline:
+            return seen
+        time.sleep(1)
+
+
 def test_a_users_forgotten_job_is_read_from_where_its_script_said(user, devcluster, cluster_env):  # noqa: F811
     """slurmctld has forgotten the job (MinJobAge), and with it the -o its #SBATCH line gave. slurmdbd
     gives the kept script to root but not to this user (no association: `sacct -B` prints nothing for
-    them; with one it does, the test below), so the user's explain reads the script's file, named by the command line accounting keeps,
-    and finds the log there; root's reads the kept copy. sacct and the files are the real ones."""
+    them; with one it does, the test below), so the user's explain reads the script's file, named by
+    the command line accounting keeps, and finds the log there; root's reads the kept copy. sacct and
+    the files are the real ones."""
     script = Path(f"/tmp/sdiag-forgotten-{user.pw_name}.sh")
     script.write_text("#!/bin/sh\n#SBATCH -o /tmp/sdiag-forgotten-user-%j.log\n"
                       "python3 -c 'import json; json.loads(\"{bad\")'\n")
     shutil.chown(script, user.pw_uid, user.pw_gid)
     job_id = _submitted_as(user, devcluster, str(script))
-    deadline = time.monotonic() + 30
-    while True:                        # slurmdbd may record a short job's start after its end
-        done = unix_user.run_as(user, [sys.executable, "-c", FORGOTTEN, str(devcluster.slurm_conf), job_id],
-                                env=_env(user, devcluster))
-        assert done.returncode == 0, done.stderr
-        seen = json.loads(done.stdout)
-        if seen["read"] or time.monotonic() > deadline:
-            break
-        time.sleep(1)
+    seen = _forgotten_as(user, devcluster, job_id, lambda view: view["read"])
     assert seen["read"] == ["submit line"] and seen["script_file"] == str(script), seen
     assert seen["label"] == "user_code", seen
     assert not any("stdout" in item for item in seen["not_checked"]), seen["not_checked"]
@@ -251,15 +258,7 @@ def test_a_user_with_an_association_reads_the_kept_script_of_their_forgotten_job
         script = ("#!/bin/sh\n#SBATCH -o /tmp/sdiag-forgotten-assoc-%j.log\n"
                   "python3 -c 'import json; json.loads(\"{bad\")'\n")
         job_id = _submitted_as(user, devcluster, script=script)
-        deadline = time.monotonic() + 30
-        while True:                    # slurmdbd may record a short job's start after its end
-            done = unix_user.run_as(user, [sys.executable, "-c", FORGOTTEN, str(devcluster.slurm_conf), job_id],
-                                    env=_env(user, devcluster))
-            assert done.returncode == 0, done.stderr
-            seen = json.loads(done.stdout)
-            if "batch script" in seen["read"] or time.monotonic() > deadline:
-                break
-            time.sleep(1)
+        seen = _forgotten_as(user, devcluster, job_id, lambda view: "batch script" in view["read"])
         assert set(seen["read"]) == {"submit line", "batch script", "environment"}, seen
         assert (seen["stdout"], seen["script_file"]) == ("/tmp/sdiag-forgotten-assoc-%j.log", None), seen
         assert seen["label"] == "user_code", seen
