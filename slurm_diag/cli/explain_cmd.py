@@ -201,7 +201,8 @@ def _job_summary(job) -> dict:
             "sources": list(job.sources), "alloc_cpus": job.alloc_cpus, "cpu_efficiency": job.cpu_efficiency,
             "mem_used_kb": job.mem_used_kb, "mem_alloc_kb": job.mem_alloc_kb, "mem_efficiency": job.mem_efficiency,
             "earlier_runs": [r.to_dict() for r in job.earlier_runs], "output": outputs,
-            "output_from": job_facts.path_origin(job) if outputs else None}
+            "output_from": job_facts.path_origin(job) if outputs else None,
+            "het_components": [c.to_dict() for c in job.het_components]}
 
 
 def _explain_log(path: str, state, exit_code) -> dict:
@@ -257,6 +258,10 @@ def render_job(job: dict, color: bool) -> None:
         if job["time_limit_s"]:
             line += f" ({_efficiency(job['elapsed_s'] / job['time_limit_s'], color)} of the limit)"
         click.echo(line)
+    if job.get("het_components"):
+        from slurm_diag.slurm.hetjob import describe
+
+        click.echo("Heterogeneous job: " + "; ".join(describe(c) for c in job["het_components"]))
     click.echo(f"Nodes: {', '.join(job['nodes']) or '-'}   GPUs: {job['gpus']}"
                + (f"   CPUs: {job['alloc_cpus']}" if job.get("alloc_cpus") else ""))
     paths = job.get("output") or []

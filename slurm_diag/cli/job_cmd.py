@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from slurm_diag.cli.output import emit_json
-from slurm_diag.slurm import default_client, submission
+from slurm_diag.slurm import default_client, hetjob, submission
 from slurm_diag.slurm.job_lookup import start_hint
 from slurm_diag.slurm.records import Job, JobArray, Unreachable
 
@@ -33,6 +33,8 @@ def _job_lines(job: Job) -> list[tuple[str, str]]:
         ("exit", f"code {job.exit_code}, signal {job.signal}"),
         ("time", f"elapsed {_fmt_s(job.elapsed_s)} of limit {_fmt_s(job.time_limit_s)}"),
         ("nodes", f"{job.node_list or '-'}  GPUs {job.gpus}"),
+        *([("het", "a heterogeneous job: " + "; ".join(hetjob.describe(c.to_dict()) for c in job.het_components))]
+          if job.het_components else []),
         ("tres", ",".join(f"{k}={v}" for k, v in job.alloc_tres) or "-"),
         ("workdir", job.work_dir or "-"),
         ("stdout", (job.stdout or "-") + _origin(job)),
@@ -79,8 +81,8 @@ def command(job_id: str, as_json: bool) -> None:
     """State, exit code and signal, times, nodes, GPUs, paths and steps of JOB_ID.
 
     JOB_ID is 1234, or 1234_5 for task 5 of array 1234. An array's id shows every task, failed
-    ones first, with the states counted. Uses accounting (slurmdbd) and slurmctld, whichever
-    answers, and says which one did not.
+    ones first, with the states counted. A heterogeneous job (1234+0, 1234+1) is shown whole.
+    Uses accounting (slurmdbd) and slurmctld, whichever answers, and says which one did not.
 
     Exit code 2 when the job or task is unknown or JOB_ID is not a job id; 3 when neither
     slurmdbd nor slurmctld can answer.

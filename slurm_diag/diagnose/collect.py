@@ -87,7 +87,7 @@ def step_ratios(job, runs) -> list[dict]:
     def cost(step, run) -> int:
         return max(1, step.elapsed_s or 0) * max(1, len(step.nodes) or len(run.nodes))
 
-    own = [st for st in job.steps if st.step_id not in ("batch", "extern") and st.elapsed_s is not None]
+    own = [st for st in job.steps if st.kind not in ("batch", "extern") and st.elapsed_s is not None]
     out = []
     for step in own:
         before = [cost(st, r) for r in runs for st in r.steps if key(st) == key(step) and st.elapsed_s is not None]

@@ -168,6 +168,8 @@ SAMPLED_MOST = 0.5      # sampled use under this share of a limit the job was ki
 def exact_fix(job, label: str) -> list[str]:
     """For the job's own limits, the line to change: memory or time, with what it had and used
     (not where the deciding finding's own step is the whole fix: attribute.WHOLE_FIX)."""
+    if label == "host_oom" and job.het_components:
+        return _het_mem_fix(job)
     if label == "host_oom" and job.mem_alloc_kb:
         had = job.mem_alloc_kb / 1024
         used = ""
@@ -182,6 +184,24 @@ def exact_fix(job, label: str) -> list[str]:
         return [f"#SBATCH --time={_hms(job.time_limit_s * 2)} (it had {_hms(job.time_limit_s)}), "
                 "or checkpoint and resubmit"]
     return []
+
+
+def _het_mem_fix(job) -> list[str]:
+    """A heterogeneous job's memory is per component: the line goes among the #SBATCH lines of the
+    component whose step failed first (the leader's before the first `#SBATCH hetjob`)."""
+    from slurm_diag.diagnose.job_facts import first_failed_step
+    from slurm_diag.slurm.hetjob import component_of
+
+    step = first_failed_step(job)
+    part = component_of(job, step) if step is not None else None
+    if part is None or not part.mem_alloc_kb:
+        return []
+    k = part.job_id.rsplit("+", 1)[1]
+    where = ("the first component's #SBATCH lines (before `#SBATCH hetjob`)" if k == "0"
+             else f"component {k}'s #SBATCH lines (after its `#SBATCH hetjob`)")
+    had = part.mem_alloc_kb / 1024
+    return [f"#SBATCH --mem={_round_up_mib(had * 2)} in {where}: {part.job_id} had {had:.0f} MiB on "
+            f"{','.join(part.nodes) or '?'}; or --mem-per-cpu with the same total"]
 
 
 def _round_up_mib(mib: float) -> str:

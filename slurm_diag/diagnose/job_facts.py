@@ -39,7 +39,7 @@ def first_failed_step(job):
     """The step that failed first, by when it ended, ignoring the extern step. The batch script ends
     after the steps it started, so a step that failed under it comes first (sacct lists the batch
     step before them); in the same second too. A step still running counts as ending last."""
-    failed = [step for step in job.steps if step.step_id not in IGNORED_STEPS
+    failed = [step for step in job.steps if step.kind not in IGNORED_STEPS
               and (step.state not in ("COMPLETED", "RUNNING", "PENDING") or step.exit_code or step.signal)]
     if not failed:
         return None
@@ -58,7 +58,7 @@ def from_job(job) -> tuple[list[Evidence], list[str], list[tuple[str, logfile.Lo
                                  cancelled_by_owner=cancelled_by_owner(job))
     step = first_failed_step(job)
     for s in job.steps:
-        if s.step_id in IGNORED_STEPS or s.state == job.state:
+        if s.kind in IGNORED_STEPS or s.state == job.state:
             continue
         # a step killed by a signal in a job that was not cancelled: Slurm shows the step CANCELLED (a batch
         # script killed by SIGKILL, or one whose output file could not be created), but nobody cancelled it
@@ -238,9 +238,8 @@ def interactive(job) -> bool:
     """Run by srun or salloc from a shell, with no batch script: its output went to that terminal.
     Accounting shows steps that ran but no batch step (the extern step alone is no sign: a batch job
     that failed before its script started has only that), and slurmctld no output file."""
-    ran = [s for s in job.steps if s.step_id not in IGNORED_STEPS]
-    return bool(ran) and not any(s.step_id == "batch" for s in ran) and not (job.stdout or job.stderr) \
-        and "+" not in job.job_id             # a heterogeneous job's later components have no batch step
+    ran = [s for s in job.steps if s.kind not in IGNORED_STEPS]
+    return bool(ran) and not any(s.step_id == "batch" for s in ran) and not (job.stdout or job.stderr)
 
 
 def _logs(job, not_checked: list[str], logs: list) -> list[Evidence]:

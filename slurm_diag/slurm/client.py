@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Protocol
 
-from slurm_diag.slurm import gateway, job_lookup, parse, submission
+from slurm_diag.slurm import gateway, hetjob, job_lookup, parse, submission
 from slurm_diag.slurm.errors import (
     InvalidJobId, JobNotFound, NodeNotFound, SlurmCommandError, SlurmUnavailable,
 )
@@ -95,7 +95,10 @@ class CommandClient:
             accounting = pool.submit(self._accounting_answer, base)
             controller = pool.submit(self._controller_answer, base)
             answers = accounting.result(), controller.result()
-        return self._with_request(job_lookup.resolve(base, task, *answers, conf=self.conf))
+        view = job_lookup.resolve(base, task, *answers, conf=self.conf)
+        if isinstance(view, Job) and view.het_job_id and view.het_job_id != base:
+            return self.get_job(view.het_job_id)       # a later component's own id (124 of 123+1): the whole job
+        return self._with_request(view)
 
     def _with_request(self, view: Job | JobArray) -> Job | JobArray:
         """A batch job slurmctld has forgotten, with the output paths and GPUs per task that
@@ -156,7 +159,7 @@ class CommandClient:
         states = [s.upper() for s in states]
         if states:
             args += ["-s", ",".join(states)]
-        jobs = self._sacct(args)
+        jobs = hetjob.collapse(self._sacct(args))
         return [j for j in jobs if not states or j.state in states]
 
     # ------------------------------------------------------------ nodes

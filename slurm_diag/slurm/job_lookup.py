@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
-from slurm_diag.slurm import parse, submission
+from slurm_diag.slurm import hetjob, parse, submission
 from slurm_diag.slurm.errors import JobNotFound, JobSourcesUnavailable
 from slurm_diag.slurm.records import ACCOUNTING, CONTROLLER, Job, JobArray, Unreachable
 
@@ -101,12 +101,14 @@ def _task_ranges(tasks: list[Job]) -> str:
 
 
 def resolve(base: str, task: str | None, acct: Answer, live: Answer, conf: str | None = None) -> Job | JobArray:
-    """The job ``base`` (an array when it has tasks), or task ``task`` of array ``base``.
+    """The job ``base`` (an array when it has tasks), or task ``task`` of array ``base``. A
+    heterogeneous job is one job, asked for by its id or by a component's (``task`` "+1").
 
     ``acct`` and ``live`` are what sacct and scontrol returned when asked for ``base``.
     Raises JobNotFound (bad input) or JobSourcesUnavailable (could not check).
     """
-    requested = base if task is None else f"{base}_{task}"
+    component = task if task and task.startswith("+") else None
+    requested = base if task is None else f"{base}{task}" if component else f"{base}_{task}"
     missing = tuple(a.unreachable for a in (acct, live) if a.unreachable)
     if len(missing) == 2:
         raise JobSourcesUnavailable(
@@ -117,6 +119,17 @@ def resolve(base: str, task: str | None, acct: Answer, live: Answer, conf: str |
     from_live = {j.job_id: j for j in live.jobs}
     jobs = [replace(merge(from_acct.get(i), from_live.get(i)), unreachable=missing)
             for i in dict.fromkeys([*from_acct, *from_live])]
+    parts = [j for j in jobs if j.het_job_id == base]
+    if parts and (component is None or any(j.job_id == requested for j in parts)):
+        return hetjob.whole(base, parts)
+    if parts:
+        raise JobNotFound(f"heterogeneous job {base} has no component {component}: its components are "
+                          + ", ".join(sorted(j.job_id for j in parts)), hint=f"`sdiag-agent job {base}` shows the job")
+    if component:
+        if any(j.job_id == base or j.job_id_raw == base or j.array_job_id == base for j in jobs):
+            raise JobNotFound(f"job {base} is not a heterogeneous job, so there is no component {requested}",
+                              hint=f"`sdiag-agent job {base}` shows the job")
+        task = None
     tasks = [j for j in jobs if j.array_job_id == base]
     if task is None:
         if tasks:

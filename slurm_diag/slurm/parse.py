@@ -141,15 +141,19 @@ def _none(text: str) -> str | None:
 
 # ---------------------------------------------------------------- job ids and array task ranges
 
-JOB_ID_FORMS = "a job id looks like 1234, or 1234_5 for task 5 of array 1234"
+JOB_ID_FORMS = ("a job id looks like 1234, or 1234_5 for task 5 of array 1234, or 1234+1 for component 1 "
+                "of heterogeneous job 1234")
 
 
 def job_id(text: str) -> tuple[str, str | None]:
-    """``"1234"`` -> ("1234", None); ``"1234_5"`` -> ("1234", "5"). Anything else is a ParseError."""
-    match = re.fullmatch(r"(\d+)(?:_(\d+))?", text.strip())
+    """``"1234"`` -> ("1234", None); ``"1234_5"`` -> ("1234", "5"); ``"1234+1"`` (a heterogeneous
+    job's component, as squeue and sacct print it) -> ("1234", "+1"). Anything else is a ParseError."""
+    match = re.fullmatch(r"(\d+)(?:_(\d+)|\+(\d+))?", text.strip())
     if not match or int(match.group(1)) == 0:
         raise ParseError(f"{text!r} is not a job id: {JOB_ID_FORMS}")
-    base, task = match.groups()
+    base, task, component = match.groups()
+    if component is not None:
+        return str(int(base)), f"+{int(component)}"
     return str(int(base)), None if task is None else str(int(task))
 
 
@@ -277,6 +281,7 @@ def _job(row: dict[str, str], steps: tuple[JobStep, ...]) -> Job:
     match = re.fullmatch(r"(\d+)_(\[?[\d,\-%:]+\]?)", row["JobID"])
     if match:
         array_job, array_task = match.groups()
+    het = re.fullmatch(r"(\d+)\+\d+", row["JobID"])
     rss = [s.max_rss_kb for s in steps if s.max_rss_kb is not None]
     nodes = hostlist(row["NodeList"])
     return Job(
@@ -288,6 +293,7 @@ def _job(row: dict[str, str], steps: tuple[JobStep, ...]) -> Job:
         work_dir=_none(row["WorkDir"]), reason=_none(row["Reason"]),
         max_rss_kb=max(rss) if rss else size_kb(row["MaxRSS"]),
         array_job_id=array_job, array_task_id=array_task, steps=steps, sources=(ACCOUNTING,),
+        het_job_id=het.group(1) if het else None,
         alloc_cpus=int(row["AllocCPUS"]) if row["AllocCPUS"].strip().isdigit() else None,
         total_cpu_s=_sum(s.total_cpu_s for s in steps) if steps else cpu_seconds(row["TotalCPU"]),
         polled_cpu_s=_sum(s.polled_cpu_s for s in steps),
@@ -405,13 +411,15 @@ def scontrol_job_views(text: str) -> list[Job]:
     out = []
     for r in scontrol_jobs(text):
         array_job, task = _none(r.get("ArrayJobId", "")), _none(r.get("ArrayTaskId", ""))
+        het, offset = _none(r.get("HetJobId", "")), r.get("HetJobOffset", "")
         state, detail = _state(r.get("JobState", ""))
         code, sig = exit_code(r.get("ExitCode", ""))
         user = r.get("UserId", "").split("(", 1)[0]
         nodes = hostlist(r.get("NodeList", ""))
         node_list = r["NodeList"] if nodes else ""
         job = Job(
-            job_id=f"{array_job}_{task}" if array_job else r["JobId"], job_id_raw=r["JobId"],
+            job_id=f"{array_job}_{task}" if array_job else f"{het}+{offset}" if het and offset.isdigit() else r["JobId"],
+            job_id_raw=r["JobId"], het_job_id=het if het and offset.isdigit() else None,
             name=r.get("JobName", ""), user=user, partition=r.get("Partition", ""),
             state=state, state_detail=detail, exit_code=code, signal=sig,
             elapsed_s=duration_s(r.get("RunTime", "")), time_limit_s=duration_s(r.get("TimeLimit", "")),

@@ -25,6 +25,11 @@ class JobStep:
     polled_cpu_s: float | None = None  # the CPU time accounting polled (TRESUsageInTot cpu), kept if a kill lost rusage
     end: str | None = None             # when it ended, as sacct prints it (local time); None while it runs
 
+    @property
+    def kind(self) -> str:
+        """"batch", "extern" or the step's number, also for a later het component's "+1.extern"."""
+        return self.step_id.rsplit(".", 1)[-1]
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["nodes"] = list(self.nodes)
@@ -43,6 +48,21 @@ class EarlierRun:
     nodes: tuple[str, ...]
     exit_code: int
     signal: int
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["nodes"] = list(self.nodes)
+        return d
+
+
+@dataclass(frozen=True)
+class HetComponent:
+    """One component of a heterogeneous job (123+1): what it was given and how it ended."""
+
+    job_id: str               # "123+1"
+    state: str
+    nodes: tuple[str, ...]
+    mem_alloc_kb: int | None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -113,6 +133,10 @@ class Job:
     output_from: str | None = None
     gpus_per_task_known: bool = False
     script_file: str | None = None            # the script's file where accounting kept no copy (as it is now)
+    # a heterogeneous job (sbatch's "hetjob" separator): the leader's id on each component ("123" on
+    # 123+0 and 123+1); on the whole job, its components (slurm.hetjob)
+    het_job_id: str | None = None
+    het_components: tuple[HetComponent, ...] = ()
 
     @property
     def mem_alloc_kb(self) -> int | None:
@@ -165,6 +189,7 @@ class Job:
         d["earlier_runs"] = [r.to_dict() for r in self.earlier_runs]
         d["sources"] = list(self.sources)
         d["request_read"] = list(self.request_read)
+        d["het_components"] = [c.to_dict() for c in self.het_components]
         d["unreachable"] = [asdict(u) for u in self.unreachable]
         d.update(mem_alloc_kb=self.mem_alloc_kb, cpu_efficiency=_rounded(self.cpu_efficiency),
                  mem_efficiency=_rounded(self.mem_efficiency))

@@ -273,6 +273,36 @@ def test_a_task_killed_first_is_the_failure_and_the_step_srun_ended_after_it_is_
     assert ": task 1: Killed" in by_id["stdout:host-oom-sigkill"]["summary"]
 
 
+def test_a_heterogeneous_job_is_explained_whole_from_the_component_that_failed(devcluster, cluster_env, slurm):
+    """`#SBATCH hetjob`: component 0 (the leader, node1, 200 MiB) runs the script, component 1 (node2,
+    60 MiB) runs a step that outgrows its memory. squeue and sacct print 123+0 and 123+1; a user
+    may paste either, or component 1's own id. Each is the one job, explained from its failed step."""
+    script = ("#!/bin/sh\n#SBATCH -w node1 --mem=200M\n#SBATCH hetjob\n#SBATCH -w node2 --mem=60M\n"
+              "srun --het-group=0 echo leader up\n"
+              "srun --het-group=1 python3 -c 'import time; b=bytearray(400*1024*1024); time.sleep(5)'\n")
+    job_id = submit(devcluster, script)
+    slurm.wait(job_id, timeout=120, poll=0.5)
+    doc = explain(cluster_env, job_id)
+    a, job = doc["attribution"], doc["job"]
+    assert job["job_id"] == job_id and job["nodes"] == ["node1", "node2"]
+    assert [(c["job_id"], c["nodes"], c["mem_alloc_kb"]) for c in job["het_components"]] == [
+        (f"{job_id}+0", ["node1"], 200 * 1024), (f"{job_id}+1", ["node2"], 60 * 1024)]
+    assert job["failed_step"]["step"] == "+1.1" and job["failed_step"]["state"] == "OUT_OF_MEMORY"
+    assert (a["label"], a["scope"]) == ("host_oom", "user"), a
+    assert a["next_steps"][0].startswith(f"#SBATCH --mem=128M in component 1's #SBATCH lines (after its "
+                                         f"`#SBATCH hetjob`): {job_id}+1 had 60 MiB on node2")
+    raw = next(j for j in slurm._sacct(["-j", job_id]) if j.job_id == f"{job_id}+1").job_id_raw
+    assert raw != job_id
+    for other in (f"{job_id}+1", raw):
+        assert explain(cluster_env, other)["job"]["job_id"] == job_id
+    refused = sdiag("explain", f"{job_id}+2", env=cluster_env)
+    assert refused.returncode == 2 and f"has no component +2: its components are {job_id}+0, {job_id}+1" \
+        in refused.stderr, refused.stderr
+    recent = json.loads(sdiag("explain", "--since", "10m", "--json", env=cluster_env).stdout)
+    assert [r["job"]["job_id"] for r in recent["jobs"]].count(job_id) == 1
+    assert not [r for r in recent["jobs"] if "+" in r["job"]["job_id"]]
+
+
 def test_a_job_an_administrator_requeued_says_so_while_it_waits_and_once_it_has_run(devcluster, cluster_env, slurm):
     """`scontrol requeue` under a running job: Slurm gives it a BeginTime a little ahead (its owner
     set none), then runs it again. Accounting keeps both runs (sacct --duplicates)."""

@@ -11,7 +11,7 @@ import pytest
 
 from slurm_diag import schemas
 from slurm_diag.diagnose import engine, job_facts, logfile
-from slurm_diag.slurm.records import EarlierRun, Job, JobStep
+from slurm_diag.slurm.records import EarlierRun, HetComponent, Job, JobStep
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 
@@ -387,6 +387,9 @@ def test_an_administrators_cancel_names_no_node_as_a_suspect(tmp_path):
     assert (a["label"], a["scope"], a["suspect_nodes"]) == ("scheduler", "infra", []), a
 
 
+HET = (HetComponent("77+0", "FAILED", ("node1",), 4 << 20), HetComponent("77+1", "FAILED", ("node2",), 60 << 10))
+
+
 def test_an_interactive_job_is_not_looked_for_in_a_file_it_never_wrote(tmp_path):
     steps = (JobStep("0", "python", "FAILED", 1, 0, 3, ("node2",)),)
     d = engine.diagnose_job(job(tmp_path, steps=steps, stdout=None, stderr=None))
@@ -398,7 +401,28 @@ def test_an_interactive_job_is_not_looked_for_in_a_file_it_never_wrote(tmp_path)
     # a batch job that failed before its script started has only the extern step: not interactive
     extern = (JobStep("extern", "extern", "COMPLETED", 0, 0, 3, ("node2",)),)
     assert not job_facts.interactive(job(tmp_path, state="NODE_FAIL", steps=extern, stdout=None, stderr=None))
-    assert not job_facts.interactive(job(tmp_path, job_id="77+1", steps=steps, stdout=None, stderr=None))
+    # a heterogeneous batch job whose failing step ran in its second component (+1.0): the script wrote a file
+    het = (JobStep("batch", "batch", "FAILED", 1, 0, 3, ("node1",)), JobStep("+1.0", "python", "FAILED", 1, 0, 3, ("node2",)))
+    assert not job_facts.interactive(job(tmp_path, steps=het, stdout=None, stderr=None, het_components=HET))
+    # one run by salloc, with steps in both components and no batch step: interactive
+    salloc = (JobStep("0", "python", "COMPLETED", 0, 0, 3, ("node1",)), *het[1:])
+    assert job_facts.interactive(job(tmp_path, steps=salloc, stdout=None, stderr=None, het_components=HET))
+
+
+def test_a_heterogeneous_job_is_told_which_components_memory_to_raise(tmp_path):
+    """Component 1 (60 MiB on node2) ran out of memory; the components had 4 GiB and 60 MiB: the fix
+    is component 1's --mem, not the job's summed allocation."""
+    steps = (JobStep("batch", "batch", "FAILED", 1, 0, 3, ("node1",)),
+             JobStep("+1.1", "python3", "OUT_OF_MEMORY", 0, 125, 3, ("node2",), end="2026-12-01T06:00:00"))
+    d = engine.diagnose_job(job(tmp_path, steps=steps, het_components=HET, nodes=("node1", "node2"),
+                                alloc_tres=(("mem", "4156M"),), out_text="srun: error: node2: task 0: Out Of Memory\n"))
+    a = check(d)
+    assert a["label"] == "host_oom"
+    assert a["next_steps"][0] == ("#SBATCH --mem=128M in component 1's #SBATCH lines (after its `#SBATCH hetjob`): "
+                                  "77+1 had 60 MiB on node2; or --mem-per-cpu with the same total")
+    lead = (JobStep("batch", "batch", "OUT_OF_MEMORY", 0, 9, 3, ("node1",)),)
+    a = check(engine.diagnose_job(job(tmp_path, state="OUT_OF_MEMORY", steps=lead, het_components=HET)))
+    assert a["next_steps"][0].startswith("#SBATCH --mem=8G in the first component's #SBATCH lines (before")
 
 
 def test_a_step_ended_by_sigterm_in_a_failed_job_whose_log_is_gone_is_not_called_a_cancel(tmp_path):

@@ -52,3 +52,8 @@ def test_a_forgotten_jobs_output_says_where_its_path_came_from():
                               "slurmctld has forgotten the job)")
     default = dict(_job_lines(Job(**base, stdout="/home/ana/slurm-%j.out", output_from=submission.DEFAULT)))
     assert "Slurm's default name" in default["stdout"]
+    # and `job --json` promises the same in its schema, for every origin
+    from slurm_diag import schemas
+    for origin in (submission.SUBMIT_LINE, submission.SCRIPT, submission.ENVIRONMENT, submission.PBS,
+                   submission.BSUB, submission.DEFAULT):
+        schemas.validate("job", Job(**base, stdout="/home/ana/%j.log", output_from=origin).to_dict())

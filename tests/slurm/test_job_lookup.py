@@ -203,3 +203,69 @@ def test_a_running_job_keeps_accountings_earlier_runs_and_a_finished_one_slurmct
     merged = merge(requeued, finished)
     assert merged.restarts == 1 and merged.earlier_runs == requeued.earlier_runs
     assert merged.gpus_per_task == 2          # only slurmctld knows it: kept from its view
+
+
+# ---------------------------------------------------------------- heterogeneous jobs
+
+def test_a_heterogeneous_job_is_one_job_with_every_components_nodes_and_steps():
+    """Captured: `#SBATCH hetjob`, component 0 on node1 runs the script, component 1's step fails on
+    node2. sacct and scontrol print the components (123+0, 123+1); the job is one."""
+    het = IDS["het"]
+    job = resolve(het, None, acct("het"), live("het"))
+    assert isinstance(job, Job) and (job.job_id, job.job_id_raw) == (het, het)
+    assert [(c.job_id, c.nodes, c.mem_alloc_kb) for c in job.het_components] == [
+        (f"{het}+0", ("node1",), 200 * 1024), (f"{het}+1", ("node2",), 200 * 1024)] and job.het_job_id == het
+    assert job.nodes == ("node1", "node2") and (job.state, job.exit_code) == ("FAILED", 3)
+    assert [s.step_id for s in job.steps] == ["batch", "0", "+1.1"]
+    assert [s.kind for s in job.steps] == ["batch", "0", "1"]
+    assert dict(job.alloc_tres)["mem"] == "400M" and dict(job.alloc_tres)["cpu"] == "2" and job.alloc_cpus == 2
+    assert job.stdout == f"/tmp/sdiag-capture-{het}.out"          # the leader's: it ran the script
+    assert job.sources == ("slurmdbd", "slurmctld")
+    doc = job.to_dict()
+    schemas.validate("job", doc)
+    assert [c["job_id"] for c in doc["het_components"]] == [f"{het}+0", f"{het}+1"]
+    from slurm_diag.slurm.hetjob import component_of, describe
+    assert describe(doc["het_components"][1]) == f"{het}+1 on node2 (200 MiB) FAILED"
+    assert [component_of(job, s).job_id for s in job.steps] == [f"{het}+0", f"{het}+0", f"{het}+1"]
+
+
+def test_a_component_id_means_the_whole_heterogeneous_job():
+    het = IDS["het"]
+    assert resolve(het, "+1", acct("het"), live("het")) == resolve(het, None, acct("het"), live("het"))
+    with pytest.raises(JobNotFound, match=rf"heterogeneous job {het} has no component \+2: its components "
+                                          rf"are {het}\+0, {het}\+1") as err:
+        resolve(het, "+2", acct("het"), live("het"))
+    assert err.value.exit_code == EXIT_USAGE
+
+
+def test_a_component_of_a_job_that_is_not_heterogeneous_is_bad_input():
+    job = IDS["failed"]
+    with pytest.raises(JobNotFound, match=rf"job {job} is not a heterogeneous job, so there is no component {job}\+1"):
+        resolve(job, "+1", acct("failed"), Answer())
+    arr = IDS["array_failed"]
+    with pytest.raises(JobNotFound, match="not a heterogeneous job"):
+        resolve(arr, "+1", acct("array_failed"), live("array_failed"))
+    with pytest.raises(JobNotFound, match=r"job 99999\+1 not found"):
+        resolve("99999", "+1", Answer(), Answer())
+
+
+def test_a_heterogeneous_job_from_accounting_alone_when_slurmctld_is_down():
+    het = IDS["het"]
+    job = resolve(het, None, acct("het"), down("slurmctld"))
+    assert len(job.het_components) == 2 and job.nodes == ("node1", "node2")
+    assert job.sources == ("slurmdbd",) and [u.daemon for u in job.unreachable] == ["slurmctld"]
+
+
+def test_the_whole_heterogeneous_job_fails_when_a_later_component_does():
+    """The leader COMPLETED (its script exited 0), component 1 ran out of memory: the job's state is
+    the component's, and its nodes and steps are every component's."""
+    from slurm_diag.slurm import hetjob
+
+    het = IDS["het"]
+    lead, second = acct("het").jobs
+    lead = replace(lead, state="COMPLETED", state_detail="COMPLETED", exit_code=0)
+    second = replace(second, state="OUT_OF_MEMORY", state_detail="OUT_OF_MEMORY", exit_code=0, signal=9)
+    job = hetjob.whole(het, [second, lead])                     # in any order: the leader comes first
+    assert (job.state, job.signal, job.job_id) == ("OUT_OF_MEMORY", 9, het) and job.steps[0].step_id == "batch"
+    other = replace(lead, job_id="7", job_id_raw="7", het_job_id=None)
+    assert [j.job_id for j in hetjob.collapse([other, second, lead])] == ["7", het]

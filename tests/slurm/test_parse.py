@@ -153,12 +153,14 @@ def test_sbatch_job_id():
 
 @pytest.mark.parametrize("text,parsed", [
     ("1234", ("1234", None)), ("1234_5", ("1234", "5")), (" 77 ", ("77", None)), ("007_01", ("7", "1")),
+    ("1234+1", ("1234", "+1")), ("1234+00", ("1234", "+0")),
 ])
 def test_job_id(text, parsed):
     assert parse.job_id(text) == parsed
 
 
-@pytest.mark.parametrize("text", ["", "_", ".", "1..2", "1_", "_1", "12.batch", "1_[1-3]", "0", "-1", "1 2"])
+@pytest.mark.parametrize("text", ["", "_", ".", "1..2", "1_", "_1", "12.batch", "1_[1-3]", "0", "-1", "1 2",
+                                  "1+", "+1", "1+1_2", "1_2+1", "1+1.0"])
 def test_not_a_job_id(text):
     with pytest.raises(parse.ParseError, match="1234_5 for task 5 of array 1234"):
         parse.job_id(text)

@@ -5,7 +5,8 @@ It submits jobs that end in each interesting state (FAILED, TIMEOUT, OUT_OF_MEMO
 NODE_FAIL, an array, a multi-node job with steps), drains a node, and saves the raw output of
 sacct, scontrol and sinfo exactly as the adapter asks for it. Takes about a minute and a half.
 With ``arrays``, only the job arrays (a failed task, held, partly running) are captured; with
-``requeued``, only a job Slurm requeued after its node failed (sacct --duplicates).
+``requeued``, only a job Slurm requeued after its node failed (sacct --duplicates); with ``het``,
+only a heterogeneous job whose second component's step failed.
 """
 
 from __future__ import annotations
@@ -123,7 +124,22 @@ def capture_requeued() -> None:
     save("sacct_requeued.txt", sacct(job, "--duplicates"))
 
 
+def capture_het() -> None:
+    """A heterogeneous job (two components on two nodes) whose second component's step fails, as
+    `sdiag-agent job ID` asks for it: sacct -j ID, scontrol show job ID."""
+    job = sbatch("#!/bin/sh\n#SBATCH -w node1\n#SBATCH hetjob\n#SBATCH -w node2\n"
+                 "srun --het-group=0 hostname\nsrun --het-group=1 sh -c 'exit 3'\n", "-J", "het")
+    wait_done(job)
+    save("sacct_het.txt", sacct(job))
+    save("scontrol_het.txt", scontrol_job(job))
+    with open(OUT / "job_ids.txt", "a") as ids:
+        ids.write(f"het {job}\n")
+
+
 def main() -> None:
+    if sys.argv[1:] == ["het"]:
+        capture_het()
+        return
     if sys.argv[1:] == ["requeued"]:
         capture_requeued()
         return
