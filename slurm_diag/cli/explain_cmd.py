@@ -286,6 +286,18 @@ def render_job(job: dict, color: bool) -> None:
     click.echo("")
 
 
+def _tasks(array_id: str, task_ids: list[str]) -> str:
+    """An array's tasks as Slurm writes a range of them: "task 123_4", "tasks 123_[0-299,301]"."""
+    from slurm_diag.slurm.parse import task_ranges
+
+    if len(task_ids) == 1:
+        return f"task {task_ids[0]}"
+    numbers = [t.split("_", 1)[1] for t in task_ids if t.startswith(f"{array_id}_")]
+    if len(numbers) != len(task_ids):
+        return "tasks " + ", ".join(task_ids)
+    return f"tasks {array_id}_[{task_ranges(numbers)}] ({len(task_ids)})"
+
+
 def render(doc: dict, teach: bool = False) -> None:
     """The explanation in words. ``teach``: the caller administers the site, so an undecided job's
     last unrecognised line comes with the `kb add` command that teaches its cause."""
@@ -295,7 +307,7 @@ def render(doc: dict, teach: bool = False) -> None:
         click.echo(f"Array {arr['array_job_id']}: {arr['summary']}")
         for failure in arr["failures"]:
             fa = failure["attribution"]
-            click.echo(f"  tasks {', '.join(failure['tasks'])}: {fa['label']} ({SCOPE_WORDS[fa['scope']]}): "
+            click.echo(f"  {_tasks(arr['array_job_id'], failure['tasks'])}: {fa['label']} ({SCOPE_WORDS[fa['scope']]}): "
                        f"{clip(fa['explanation'], 200)}")
         click.echo("")
     if doc.get("job"):

@@ -117,6 +117,8 @@ class NodeHistory:
                           sorted({n for _, nodes in spans for n in nodes}))
         self._events = None
         self._records: dict[tuple[str, str], list] = {}
+        self._job_ids = {j.job_id for j in jobs}
+        self._actions: dict[str, list[dict]] | None = None
 
     def node_events(self, start, end, nodes):
         span = self._span
@@ -130,6 +132,17 @@ class NodeHistory:
         if self._events[0] == "failed":
             raise self._events[1]
         return self._events[1]
+
+    def actions(self, store, job_id: str) -> list[dict]:
+        """The store's audit rows about ``job_id`` (the prologs' actions): one query for all the jobs."""
+        if job_id not in self._job_ids:
+            return store.audit_log(subject=job_id)
+        if self._actions is None:
+            found: dict[str, list[dict]] = {}
+            for row in store.audit_log(subjects=sorted(self._job_ids)):
+                found.setdefault(row["subject"], []).append(row)
+            self._actions = found                 # not before: a query that failed is asked again
+        return self._actions.get(job_id, [])
 
     def records(self, store, kind: str, node: str) -> list:
         """``kind``: health_reports or probe_results, the latest 200 of the node."""
@@ -166,7 +179,7 @@ def around_job(job, client, store_factory, history: NodeHistory | None = None) -
             reports = probes = None
         if reports is not None:
             try:
-                kept_off = prolog_drains(job, store.audit_log(subject=job.job_id))
+                kept_off = prolog_drains(job, history.actions(store, job.job_id))
             except SdiagError as exc:          # the records were read: only the prologs' actions are lost
                 found.append(_unreadable("health:actions-unavailable", "health",
                                          f"the prologs' actions on the job's nodes: {exc.message}", job))

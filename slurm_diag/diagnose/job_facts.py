@@ -222,13 +222,34 @@ def path_origin(job) -> str | None:
             "another: give it with sdiag-agent explain --log FILE")
 
 
+NO_ARRAY_TASK = "4294967294"        # what slurmstepd writes for %a in a job that is not an array
+
+
 def expand_path(path: str, job) -> str:
-    """Slurm's filename patterns that scontrol leaves unexpanded: %j %u %x %A %a %N %%."""
-    table = {"j": job.job_id_raw or job.job_id, "u": job.user or "", "x": job.name or "",
-             "A": job.array_job_id or job.job_id_raw or "", "a": job.array_task_id or "",
-             "N": job.nodes[0] if job.nodes else "", "%": "%"}
-    return re.sub(r"%(\d*)([jJuxAaNn%])", lambda m: table.get(m.group(2), m.group(0)).zfill(int(m.group(1) or 0)),
-                  path)
+    """The batch script's output file as slurmstepd names it (22.05, checked on the local cluster):
+    %j and %J the job id, %A the array's id (the job's where it is none), %a the task id
+    (4294967294 where none), %s "batch", %t and %n 0, %u the user, %x the job name, %N the batch
+    node (its NodeName: slurmstepd writes the host's name, the same on most clusters), %% a %. A
+    width (%5j) pads numbers with zeros, to at most 10 digits; an unknown letter is kept. A path
+    with a backslash is not expanded, and loses its escaping backslashes. scontrol expands only
+    the simple ones, and only where it knows every pattern in the path."""
+    if "\\" in path:
+        return re.sub(r"\\(.?)", r"\1", path, flags=re.S)
+    numbers = {"j": job.job_id_raw or job.job_id, "J": job.job_id_raw or job.job_id,
+               "A": job.array_job_id or job.job_id_raw or "", "a": job.array_task_id or NO_ARRAY_TASK,
+               "t": "0", "n": "0"}
+    words = {"s": "batch", "u": job.user or "", "x": job.name or "", "N": job.nodes[0] if job.nodes else ""}
+
+    def one(m: re.Match) -> str:
+        width, key = m.group(1), m.group(2)
+        if key == "%" and not width:
+            return "%"
+        if key in numbers and numbers[key].isdigit():
+            return numbers[key].zfill(min(int(width or 0), 10))
+        if key in numbers or key in words:
+            return numbers.get(key) or words[key]
+        return (width[-1] if width else "%") + key          # slurmstepd drops the % of an unknown %5z
+    return re.sub(r"%(\d*)(.)", one, path)
 
 
 INTERACTIVE = "log:interactive"

@@ -102,15 +102,19 @@ class CommandClient:
 
     def _with_request(self, view: Job | JobArray) -> Job | JobArray:
         """A batch job slurmctld has forgotten, with the output paths and GPUs per task that
-        accounting kept of its submission (the same for every task of an array)."""
+        accounting kept of its submission (the same for every task of an array); a job whose path
+        scontrol shows wrongly (a backslash: job_lookup.escaped), with the path as it was given."""
         jobs = view.tasks if isinstance(view, JobArray) else (view,)
-        needing = [j for j in jobs if job_lookup.needs_request(j)]
+        needing = [j for j in jobs if job_lookup.needs_request(j) or job_lookup.escaped(j)]
         if not needing:
             return view
         req = self.job_request(needing[0].job_id)        # one task's record: an array's id would print every task's
+
+        def fill(job: Job) -> Job:
+            return job_lookup.with_raw_paths(job_lookup.with_request(job, req), req)
         if isinstance(view, JobArray):
-            return replace(view, tasks=tuple(job_lookup.with_request(t, req) for t in view.tasks))
-        return job_lookup.with_request(view, req)
+            return replace(view, tasks=tuple(fill(t) for t in view.tasks))
+        return fill(view)
 
     def job_request(self, job_id: str) -> submission.Request:
         """What sbatch took for ``job_id``, from accounting: the command line, and the batch script

@@ -63,6 +63,28 @@ def needs_request(job: Job) -> bool:
         and not (job.stdout or job.stderr)
 
 
+def escaped(job: Job) -> bool:
+    """slurmctld shows the job's paths, and one holds a backslash: slurmstepd expanded no pattern
+    in it (the backslash says so), but scontrol substituted %j and the like all the same. The path
+    as given is read from accounting instead (``with_raw_paths``)."""
+    return CONTROLLER in job.sources and "\\" in (job.stdout or "") + (job.stderr or "")
+
+
+def with_raw_paths(job: Job, req: submission.Request) -> Job:
+    """``job`` with the stdout and stderr patterns its submission gave where scontrol's are not the
+    files (``escaped``); a path accounting did not keep stays scontrol's."""
+    if not escaped(job):
+        return job
+    out = in_work_dir(req.output, job.work_dir) if req.output else None
+    err = in_work_dir(req.error, job.work_dir) if req.error else None
+    stdout = out if out and "\\" in (job.stdout or "") else job.stdout
+    if job.stderr == job.stdout:              # no -e of its own: stderr goes where stdout goes
+        stderr = stdout
+    else:
+        stderr = err if err and "\\" in (job.stderr or "") else job.stderr
+    return replace(job, stdout=stdout, stderr=stderr)
+
+
 def in_work_dir(path: str | None, work_dir: str | None) -> str | None:
     """A path sbatch took, as the job saw it: a relative one is the work dir's, and unknown (None)
     without a work dir to resolve it against."""
@@ -86,18 +108,6 @@ def with_request(job: Job, req: submission.Request) -> Job:
                    request_read=req.read, script_file=in_work_dir(req.script_file, job.work_dir),
                    output_from=req.output_from if req.output else (submission.DEFAULT if out else None),
                    gpus_per_task=req.gpus_per_task, gpus_per_task_known=req.gpus_per_task_known)
-
-
-def _task_ranges(tasks: list[Job]) -> str:
-    """Task ids as ranges: 1-3,7."""
-    ids = sorted({int(t.array_task_id) for t in tasks if (t.array_task_id or "").isdigit()})
-    runs: list[list[int]] = []
-    for i in ids:
-        if runs and i == runs[-1][1] + 1:
-            runs[-1][1] = i
-        else:
-            runs.append([i, i])
-    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def resolve(base: str, task: str | None, acct: Answer, live: Answer, conf: str | None = None) -> Job | JobArray:
@@ -143,7 +153,8 @@ def resolve(base: str, task: str | None, acct: Answer, live: Answer, conf: str |
         if found:
             return found[0]
         if tasks and not acct.unreachable:
-            raise JobNotFound(f"array {base} has no task {task}: its tasks are {_task_ranges(tasks)}",
+            raise JobNotFound(f"array {base} has no task {task}: its tasks are "
+                              f"{parse.task_ranges(t.array_task_id for t in tasks)}",
                               hint=f"`sdiag-agent job {base}` shows every task")
         if any(j.job_id == base for j in jobs):
             raise JobNotFound(f"job {base} is not an array, so there is no task {requested}",

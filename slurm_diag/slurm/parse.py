@@ -173,6 +173,19 @@ def array_tasks(spec: str) -> list[str]:
     return tasks
 
 
+def task_ranges(task_ids) -> str:
+    """Task ids as ranges, the inverse of array_tasks: ["1", "2", "3", "7"] -> "1-3,7" (ids that are
+    not numbers are left out)."""
+    ids = sorted({int(t) for t in task_ids if (t or "").isdigit()})
+    runs: list[list[int]] = []
+    for i in ids:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
+
+
 # slurmctld expands %a in the paths of a record that stands for many tasks to this placeholder
 _NO_TASK = "4294967294"
 

@@ -346,11 +346,14 @@ class Store:
     def audit(self, actor: str, event: str, subject: str | None = None, detail: Any = None) -> None:
         self._insert(t.audit_log, dict(time=now(), actor=actor, event=event, subject=subject, detail=detail))
 
-    def audit_log(self, subject: str | None = None) -> list[dict]:
+    def audit_log(self, subject: str | None = None, subjects=None) -> list[dict]:
+        """The audit rows, oldest first: all, those of ``subject``, or those of any of ``subjects``."""
         rows = self._audit_rows
         query = select(rows).order_by(rows.c.seq)
         if subject:
             query = query.where(rows.c.subject == subject)
+        if subjects is not None:
+            query = query.where(rows.c.subject.in_(list(subjects)))
         with self._connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 

@@ -603,3 +603,40 @@ def test_a_directory_this_process_may_not_look_into_is_not_called_missing(tmp_pa
     assert request_fit._no_dir(str(tmp_path / "absent")) and request_fit._no_dir(str(tmp_path / "f" / "x")) is True
     (tmp_path / "file").write_text("")
     assert request_fit._no_dir(str(tmp_path / "file")) and not request_fit._no_dir(str(tmp_path))
+
+
+# -o patterns and the files slurmstepd 22.05 wrote for them on the local cluster (job 6072, user
+# sdiag-test-user, name p1, batch node vm; not an array)
+@pytest.mark.parametrize("pattern,written", [
+    ("/o/p.%J.%s.%t.%n.%N.%5j.%z.%%.out", "/o/p.6072.batch.0.0.vm.06072.%z.%.out"),
+    ("/o/r.%12j.%3a.%3A.out", "/o/r.0000006072.4294967294.6072.out"),      # widths: at most 10 digits
+    ("/o/s2-%s-%3s-.out", "/o/s2-batch-batch-.out"),
+    ("/o/s5-%u-%x-%a-%A.out", "/o/s5-sdiag-test-user-p1-4294967294-6072.out"),
+    ("/o/s4-%j-%", "/o/s4-6072-%"),
+    ("/o/q\\.%j.out", "/o/q.%j.out"),                   # a backslash: nothing expanded, the escapes dropped
+    ("/o/s3\\\\x-%j.out", "/o/s3\\x-%j.out"),
+    ("/o/%%j-%5u.out", "/o/%j-sdiag-test-user.out"),    # a width pads numbers only
+])
+def test_output_patterns_expand_as_slurmstepd_expands_them(pattern, written):
+    j = Job(job_id="6072", job_id_raw="6072", name="p1", user="sdiag-test-user", partition="debug", state="FAILED",
+            state_detail="FAILED", exit_code=0, signal=0, elapsed_s=1, time_limit_s=None, nodes=("vm",), node_list="vm")
+    assert job_facts.expand_path(pattern, j) == written
+
+
+def test_a_path_scontrol_shows_with_a_backslash_is_read_as_it_was_given():
+    """scontrol substitutes %j in /o/q\\.%j.out though slurmstepd did not: the pattern accounting kept
+    of the submission is the file."""
+    from slurm_diag.slurm import job_lookup, submission
+    from slurm_diag.slurm.records import CONTROLLER
+
+    shown = Job(job_id="6073", job_id_raw="6073", name="p2", user="u", partition="debug", state="COMPLETED",
+                state_detail="COMPLETED", exit_code=0, signal=0, elapsed_s=1, time_limit_s=None, nodes=("n1",),
+                node_list="n1", stdout="/o/q\\.6073.out", stderr="/o/q\\.6073.out", work_dir="/o",
+                sources=("slurmdbd", CONTROLLER))
+    assert job_lookup.escaped(shown)
+    req = submission.request("sbatch -o q\\.%j.out --wrap x", None, None)
+    fixed = job_lookup.with_raw_paths(shown, req)
+    assert (fixed.stdout, fixed.stderr) == ("/o/q\\.%j.out", "/o/q\\.%j.out")
+    assert job_facts.log_paths(fixed) == [("stdout", "/o/q.%j.out")]
+    plain = dataclasses.replace(shown, stdout="/o/q.6073.out", stderr="/o/q.6073.out")
+    assert not job_lookup.escaped(plain) and job_lookup.with_raw_paths(plain, req) is plain

@@ -336,6 +336,30 @@ def test_many_jobs_read_node_events_once_and_each_keeps_its_own(tmp_path):
     assert [e.finding for e in alone if e.label] == [e.finding for e in second if e.label]
 
 
+def test_many_jobs_read_the_prologs_actions_once_and_each_keeps_its_own(tmp_path):
+    """A 300-task array spent a second and a half asking the store for each task's prolog actions:
+    one query now serves every job of the pass, and each job sees only the drains of its own prologs."""
+    from slurm_diag.store.tables import NODE_ACTIONS_EVENT
+
+    fake = CountingClient(["node1", "node2"])
+    jobs = [_at(job(tmp_path, "x\n", nodes=("node1",), state="COMPLETED", exit_code=0), str(n),
+                START + timedelta(minutes=n)) for n in (1, 2, 3)]
+    store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
+    store.audit("prolog@node2", NODE_ACTIONS_EVENT, "2",
+                {"action": "drain", "context": "prolog", "node": "node2", "reason": "sdiag: xid: gpu1 Xid 79"})
+    asked = []
+    real = store.audit_log
+    store.audit_log = lambda **kw: asked.append(kw) or real(**kw)
+    history = collect.NodeHistory(fake, jobs)
+    kept = {j.job_id: [e.id for e in collect.around_job(j, fake, lambda: store, history)[0] if "kept-off" in e.id]
+            for j in jobs}
+    assert kept == {"1": [], "2": ["health:node2:kept-off"], "3": []}
+    assert asked == [{"subjects": ["1", "2", "3"]}]
+    other = _at(jobs[0], "9", START)                          # a job the history was not made for: asked alone
+    collect.around_job(other, fake, lambda: store, history)
+    assert asked[-1] == {"subject": "9"}
+
+
 def test_a_failed_shared_query_is_each_jobs_unknown_finding(tmp_path):
     from slurm_diag.slurm.errors import SlurmUnavailable
 

@@ -170,3 +170,43 @@ def test_the_paths_read_back_from_accounting_are_the_ones_slurmctld_used(devclus
         told = [(s, job_facts.expand_path(p, shown)) for s, p in job_facts.log_paths(forgotten)]
         used = [(s, job_facts.expand_path(p, shown)) for s, p in job_facts.log_paths(shown)]
         assert told == used, (args, env, script)
+
+
+# what slurmstepd made of each -o pattern on the real 22.05 (its %N is the host's name, which on the
+# local cluster is not the node's: left to the unit tests)
+PATTERNS = ["p.%J.%s.%t.%n.%5j.%z.%%.out", "q\\.%j.out", "r\\\\x-%j.out", "s.%12j.%3a.%3A.out",
+            "u-%u-%x-%a-%A.out", "t-%j-%"]
+
+
+def test_the_output_file_explain_reads_is_the_one_slurmstepd_wrote(devcluster, slurm, tmp_path):
+    """Each pattern an -o may hold, including those scontrol leaves as they are (%J, %s, %t, %n, a
+    width, a backslash, an unknown letter): the path explain reads is the file the job wrote."""
+    import os
+    import subprocess
+
+    from slurm_diag.diagnose import job_facts
+
+    os.chmod(tmp_path, 0o755)
+    ids = []
+    for n, pattern in enumerate(PATTERNS):
+        sent = subprocess.run(["sbatch", "--parsable", f"--chdir={tmp_path}", "-J", f"pat{n}", "-o", pattern,
+                               "--wrap", f"echo written by pattern {n}"], capture_output=True, text=True,
+                              timeout=30, env={"PATH": os.environ["PATH"], "SLURM_CONF": str(devcluster.slurm_conf)})
+        assert sent.returncode == 0, sent.stderr
+        ids.append(sent.stdout.strip())
+    array = subprocess.run(["sbatch", "--parsable", f"--chdir={tmp_path}", "--array=3-4", "-o", "arr-%A_%4a.out",
+                            "--wrap", "echo written by task $SLURM_ARRAY_TASK_ID"], capture_output=True, text=True,
+                           timeout=30, env={"PATH": os.environ["PATH"], "SLURM_CONF": str(devcluster.slurm_conf)})
+    assert array.returncode == 0, array.stderr
+    for job_id in ids:
+        slurm.wait(job_id, timeout=120, poll=0.5)
+    slurm.wait(array.stdout.strip(), timeout=120, poll=0.5)
+    written = {p.name for p in tmp_path.iterdir()}
+    for n, job_id in enumerate(ids):
+        job = slurm.get_job(job_id)
+        [(stream, path)] = job_facts.log_paths(job)
+        assert os.path.dirname(path) == str(tmp_path) and os.path.basename(path) in written, (PATTERNS[n], path, written)
+        assert open(path).read() == f"written by pattern {n}\n"
+    for task in slurm.get_job(array.stdout.strip()).tasks:
+        [(stream, path)] = job_facts.log_paths(task)
+        assert open(path).read() == f"written by task {task.array_task_id}\n", (path, written)
