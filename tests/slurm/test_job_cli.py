@@ -57,3 +57,20 @@ def test_a_forgotten_jobs_output_says_where_its_path_came_from():
     for origin in (submission.SUBMIT_LINE, submission.SCRIPT, submission.ENVIRONMENT, submission.PBS,
                    submission.BSUB, submission.DEFAULT):
         schemas.validate("job", Job(**base, stdout="/home/ana/%j.log", output_from=origin).to_dict())
+
+
+def test_an_arrays_tasks_that_failed_alike_print_as_slurm_writes_a_range():
+    """A 300-task array printed 300 ids on one line; Slurm's own notation is 123_[0-299]."""
+    from slurm_diag.cli.explain_cmd import _tasks
+
+    assert _tasks("123", [f"123_{i}" for i in [*range(300), 301, 305]]) == "tasks 123_[0-299,301,305] (302)"
+    assert _tasks("123", ["123_4"]) == "task 123_4"
+    assert _tasks("123", ["123_4", "77"]) == "tasks 123_4, 77"
+
+
+def test_task_ranges_are_the_inverse_of_array_tasks():
+    from slurm_diag.slurm import parse
+
+    for spec in ("1-3,7", "0-299", "5", "1,3,5-9"):
+        assert parse.task_ranges(parse.array_tasks(spec)) == spec
+    assert parse.task_ranges(["3", "1", "2", "x", "2"]) == "1-3"
