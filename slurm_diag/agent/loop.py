@@ -118,24 +118,6 @@ def observe_jobs(client, start: datetime, end: datetime) -> list:
     return out
 
 
-def with_requests(client, jobs: list) -> list:
-    """Failed jobs slurmctld has forgotten, with the output paths accounting kept of their submission
-    (slurm.submission), as `explain JOBID` reads them: asked once per job, or per array (its tasks
-    share one submission)."""
-    from slurm_diag.slurm import job_lookup
-
-    asked: dict[str, object] = {}
-    out = []
-    for job in jobs:
-        if job.state != "COMPLETED" and job_lookup.needs_request(job):
-            key = job.array_job_id or job.job_id
-            if key not in asked:
-                asked[key] = client.job_request(job.job_id)
-            job = job_lookup.with_request(job, asked[key])
-        out.append(job)
-    return out
-
-
 def _by_system(job) -> bool:
     """Cancelled by someone other than its owner (root, SlurmUser, an operator: `CANCELLED by 0`).
     A cancel whose canceller or owner cannot be told apart is the owner's: it is not observed."""
@@ -220,7 +202,9 @@ class Loop:
             report.probes_collected = probing.collect_finished(self.ctx, record)
             self._asked = probing.asked_by_job(record)
         jobs = [self.ctx.client.get_job(j) for j in job_ids] if job_ids else observe_jobs(self.ctx.client, start, end)
-        jobs = with_requests(self.ctx.client, jobs[:self.max_jobs])
+        from slurm_diag.slurm.job_lookup import with_requests      # a forgotten job's paths, asked for all at once
+
+        jobs = with_requests(self.ctx.client, jobs[:self.max_jobs], skip=lambda job: job.state == "COMPLETED")
         report.jobs_seen = len(jobs)
         probe_results = self.store.probe_results(limit=2000)                  # read once a pass
         report.nodes_observed = observe_nodes(self.store, start, probe_results)

@@ -84,15 +84,22 @@ def recent_doc(since, user: str | None, everyone: bool, limit: int) -> dict:
 
 
 def _full_views(client, jobs: list) -> list:
-    """Each job as `explain JOBID` sees it: accounting's row with what slurmctld still knows (the
-    output paths a job named with -o, which accounting does not keep), asked four at a time. A job
-    the controller forgot, or one that cannot be asked again, keeps accounting's row."""
+    """Each job as `explain JOBID` sees it. One squeue asks which jobs slurmctld still holds: those
+    are asked again, four at a time, for what it knows (the output paths a job named with -o,
+    which accounting does not keep). The others, forgotten, get the paths accounting kept of their
+    submission, asked for all at once (job_lookup.with_requests). A job that cannot be asked again
+    keeps accounting's row."""
     from concurrent.futures import ThreadPoolExecutor
 
     from slurm_diag.errors import SdiagError
+    from slurm_diag.slurm.job_lookup import with_requests
     from slurm_diag.slurm.records import Job
 
+    known = client.remembered(j.job_id for j in jobs)     # None: cannot tell, so every job is asked
+
     def full(job):
+        if known is not None and job.job_id not in known:
+            return job
         try:
             view = client.get_job(job.job_id)
         except SdiagError:
@@ -100,7 +107,7 @@ def _full_views(client, jobs: list) -> list:
         return view if isinstance(view, Job) else job
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(full, jobs))
+        return with_requests(client, list(pool.map(full, jobs)))
 
 
 def render(doc: dict) -> None:

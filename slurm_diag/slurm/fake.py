@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 
 from slurm_diag.slurm import submission
 from slurm_diag.slurm.errors import JobNotFound, NodeNotFound, SlurmUnavailable
-from slurm_diag.slurm.records import Job, JobArray, Node, NodeEvent, NodeReason
+from slurm_diag.slurm.records import CONTROLLER, Job, JobArray, Node, NodeEvent, NodeReason
 
 
 def make_node(name: str, state: str = "IDLE", flags: Iterable[str] = (), reason: str | None = None,
@@ -159,6 +159,24 @@ class FakeSlurmClient:
         with self._lock:
             self.calls.append(("job_request", (job_id,)))
             return submission.Request() if self.unreachable else self.requests.get(job_id, submission.Request())
+
+    def job_requests(self, job_ids: Iterable[str]) -> dict[str, submission.Request]:
+        ids = list(job_ids)
+        with self._lock:
+            self.calls.append(("job_requests", tuple(ids)))
+            return {i: submission.Request() if self.unreachable else self.requests.get(i, submission.Request())
+                    for i in ids}
+
+    def remembered(self, job_ids: Iterable[str]) -> set[str] | None:
+        """The fake's jobs that a view from slurmctld stands for (CONTROLLER among their sources), or
+        whose sources nobody set."""
+        job_ids = list(job_ids)
+        with self._lock:
+            self.calls.append(("remembered", tuple(job_ids)))
+            if self.unreachable:
+                return None
+            return {i for i in job_ids if i in self.jobs and (CONTROLLER in self.jobs[i].sources
+                                                               or not self.jobs[i].sources)}
 
     def get_job(self, job_id: str) -> Job | JobArray:
         self._call("get_job", job_id)

@@ -85,6 +85,22 @@ def with_raw_paths(job: Job, req: submission.Request) -> Job:
     return replace(job, stdout=stdout, stderr=stderr)
 
 
+def with_requests(client, jobs: list[Job], skip=lambda job: False) -> list[Job]:
+    """``jobs`` (from accounting: an agent's pass, a user's recent failures), those slurmctld has
+    forgotten with the paths accounting kept of their submission: one ``client.job_requests`` for
+    all, a job asked once, an array once (its tasks share one submission). ``skip``: jobs not worth
+    the question."""
+    ask: dict[str, str] = {}
+    for job in jobs:
+        if needs_request(job) and not skip(job):
+            ask.setdefault(job.array_job_id or job.job_id, job.job_id)
+    if not ask:
+        return jobs
+    got = client.job_requests(list(ask.values()))
+    return [with_request(j, got[ask[j.array_job_id or j.job_id]]) if (j.array_job_id or j.job_id) in ask
+            and needs_request(j) and not skip(j) else j for j in jobs]
+
+
 def in_work_dir(path: str | None, work_dir: str | None) -> str | None:
     """A path sbatch took, as the job saw it: a relative one is the work dir's, and unknown (None)
     without a work dir to resolve it against."""

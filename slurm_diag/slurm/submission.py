@@ -201,22 +201,42 @@ def environment(text: str) -> dict[str, str]:
     return found
 
 
+def submit_lines(text: str) -> dict[str, str]:
+    """``sacct -X -n -P --delimiter=SEP -o JobID,SubmitLine`` for several jobs -> each job's line (a
+    heterogeneous job's leader, 12+0, as 12). Only a line's first line is read (command_line): the
+    rest of one sacct printed with a newline inside does not start with a job id and is skipped."""
+    from slurm_diag.slurm.parse import SEP
+
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        m = re.match(r"(\d+(?:_\d+)?(?:\+\d+)?)" + re.escape(SEP) + "(.*)$", line)
+        if m:
+            out.setdefault(re.sub(r"\+0$", "", m.group(1)), m.group(2))
+    return out
+
+
 def stored(text: str) -> str | None:
     """``sacct -B`` or ``sacct --env-vars`` for one job -> what accounting kept: the lines under the
-    heading and its rule of dashes; None when it kept nothing (``NONE``: the flag is not set)."""
+    heading and its rule of dashes; None when it kept nothing (``NONE``: the flag is not set). An
+    array's id prints one record per task: the first is the job's."""
+    return next(iter(stored_each(text).values()), None)
+
+
+def stored_each(text: str) -> dict[str, str | None]:
+    """``sacct -B`` or ``sacct --env-vars`` for several jobs (``-j 12,13_1``) -> what accounting kept
+    of each, by the job id its heading names (a heterogeneous job's leader, 12+0, as 12), in order."""
     lines = text.splitlines()
-    if len(lines) < 2 or set(lines[1].strip()) != {"-"}:
-        return None
-    body = lines[2:]
-    for n in range(len(body) - 1):          # an array's id prints one record per task: the first is the job's
-        if _HEADING.match(body[n]) and set(body[n + 1].strip()) == {"-"}:
-            body = body[:n]
-            break
-    text = "\n".join(body)
-    return None if text.strip() in ("", "NONE") else text
+    starts = [(n, m.group(2)) for n, line in enumerate(lines[:-1])
+              if (m := _HEADING.match(line)) and set(lines[n + 1].strip()) == {"-"}]
+    out: dict[str, str | None] = {}
+    for k, (n, job_id) in enumerate(starts):
+        end = starts[k + 1][0] if k + 1 < len(starts) else len(lines)
+        body = "\n".join(lines[n + 2:end])
+        out.setdefault(re.sub(r"\+0$", "", job_id), None if body.strip() in ("", "NONE") else body)
+    return out
 
 
-_HEADING = re.compile(r"^(Batch Script for|Environment used for) \S+")
+_HEADING = re.compile(r"^(Batch Script for|Environment used for) (\S+)")
 
 
 def _per_task(value: str | None) -> int | None:

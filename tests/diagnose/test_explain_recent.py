@@ -146,3 +146,27 @@ def test_one_jobs_explanation_names_the_file_it_read(fake, capsys, tmp_path):
                                           node_list="", work_dir=str(tmp_path))
     code, out, err = run_main(capsys, "explain", "18", "--json")
     assert code == 0 and json.loads(out)["job"]["output"] == [], err
+
+
+def test_forgotten_jobs_are_asked_for_their_paths_at_once_and_only_the_remembered_ones_one_by_one(
+        fake, capsys, tmp_path):
+    """One squeue tells which jobs slurmctld still holds: those are looked up one by one (it has
+    their paths); the paths of the forgotten ones, from what accounting kept of their submission, are
+    asked for all of them in one call."""
+    from slurm_diag.slurm import submission
+    from slurm_diag.slurm.records import ACCOUNTING, CONTROLLER
+
+    for job_id in ("11", "12"):                               # forgotten: accounting's rows, no path
+        fake.jobs[job_id] = dataclasses.replace(fake.jobs[job_id], stdout=None, sources=(ACCOUNTING,),
+                                                work_dir=str(tmp_path))
+        fake.requests[job_id] = submission.request(f"sbatch -o slurm-{job_id}.out run.sh", None, None)
+    fake.jobs["17"] = dataclasses.replace(fake.jobs["17"], sources=(ACCOUNTING, CONTROLLER))
+    fake.calls.clear()
+    code, out, err = run_main(capsys, "explain", "--since", "1d", "--json")
+    assert code == 0, err
+    rows = {row["job"]["job_id"]: row["attribution"] for row in json.loads(out)["jobs"]}
+    assert rows["11"]["label"] == "user_code" and rows["12"]["label"] == "time_limit"
+    asked = [c for c in fake.calls if c[0] in ("get_job", "job_requests", "job_request", "remembered")]
+    assert asked[0] == ("remembered", ("11", "15", "12", "17"))
+    assert sorted(c for c in asked[1:] if c[0] == "get_job") == [("get_job", ("15",)), ("get_job", ("17",))]
+    assert [c for c in asked if c[0].startswith("job_request")] == [("job_requests", ("11", "12"))]

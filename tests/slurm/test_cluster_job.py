@@ -170,6 +170,9 @@ def test_the_paths_read_back_from_accounting_are_the_ones_slurmctld_used(devclus
         told = [(s, job_facts.expand_path(p, shown)) for s, p in job_facts.log_paths(forgotten)]
         used = [(s, job_facts.expand_path(p, shown)) for s, p in job_facts.log_paths(shown)]
         assert told == used, (args, env, script)
+    # all fifteen asked at once (an agent's pass, explain --since): three sacct calls, the same answers
+    assert slurm.job_requests(ids) == {job_id: slurm.job_request(job_id) for job_id in ids}
+    assert slurm.remembered([*ids, "99999999"]) == set(ids)
 
 
 # what slurmstepd made of each -o pattern on the real 22.05 (its %N is the host's name, which on the

@@ -80,6 +80,22 @@ def test_what_sacct_prints_when_accounting_kept_nothing_or_something():
     assert submission.stored(kept) == "HOME=/root\n"
 
 
+def test_several_jobs_records_are_read_apart():
+    """`sacct -j 12,13_1,14 -B` (and --env-vars, and -X -o JobID,SubmitLine) as the local cluster
+    prints them: each job's record under its heading; a heterogeneous job's leader (14+0) as 14."""
+    from slurm_diag.slurm.parse import SEP
+
+    rule = "-" * 80
+    text = (f"Batch Script for 12\n{rule}\n#!/bin/sh\n#SBATCH -o a.out\n\nBatch Script for 13_1\n{rule}\nNONE\n\n"
+            f"Batch Script for 14+0\n{rule}\n#!/bin/sh\nsrun hostname\n")
+    assert submission.stored_each(text) == {"12": "#!/bin/sh\n#SBATCH -o a.out\n", "13_1": None,
+                                            "14": "#!/bin/sh\nsrun hostname"}
+    lines = (f"12{SEP}sbatch -o a.out run.sh\n13_1{SEP}sbatch --wrap 'echo a\necho b'\n14+0{SEP}sbatch het.sh\n"
+             f"14+1{SEP}sbatch het.sh\n")
+    assert submission.submit_lines(lines) == {"12": "sbatch -o a.out run.sh", "13_1": "sbatch --wrap 'echo a",
+                                              "14": "sbatch het.sh", "14+1": "sbatch het.sh"}
+
+
 def test_the_command_line_outranks_the_environment_which_outranks_the_script():
     line = "sbatch -o cli.out run.sh"
     env = "SBATCH_OUTPUT=env.out\nSBATCH_ERROR=env.err\n"
@@ -228,3 +244,44 @@ def test_a_job_slurmctld_still_shows_or_one_that_never_ran_is_left_alone():
     assert job_lookup.with_request(live, req) == live
     never = forgotten(start=None)
     assert job_lookup.with_request(never, req) == never
+
+
+def test_many_jobs_requests_survive_one_id_sacct_refuses_and_do_not_hammer_a_slurmdbd_that_is_down():
+    """job_requests asks for a hundred jobs per sacct call. sacct refusing the list for one id in it
+    costs only that job (the others are asked alone); slurmdbd down costs one call per part, not one
+    per job; a range of tasks that never ran (12_[3-5]) is not asked about at all."""
+    from slurm_diag.slurm import CommandClient, gateway
+    from slurm_diag.slurm.errors import SlurmCommandError, SlurmUnavailable
+    from slurm_diag.slurm.parse import SEP
+
+    rule = "-" * 80
+
+    class Sacct(CommandClient):
+        def __init__(self, down=False):
+            super().__init__(conf="/nonexistent/slurm.conf")
+            self.calls, self.down = [], down
+
+        def _run(self, argv, **kw):
+            self.calls.append(argv)
+            if self.down:
+                raise SlurmUnavailable(argv, 1, "sacct: error: Problem talking to the database")
+            ids = argv[2].split(",")
+            if "666" in ids and len(ids) > 1:
+                raise SlurmCommandError(argv, 1, "sacct: fatal: something about 666")
+            if "-B" in argv:
+                text = "".join(f"Batch Script for {i}\n{rule}\n#!/bin/sh\n#SBATCH -o out-{i}.log\n\n" for i in ids)
+            elif "--env-vars" in argv:
+                text = "".join(f"Environment used for {i}\n{rule}\nHOME=/h\n\n" for i in ids)
+            else:
+                text = "".join(f"{i}{SEP}sbatch run.sh\n" for i in ids)
+            return gateway.Result(argv=argv, returncode=0, stdout=text, stderr="")
+
+    client = Sacct()
+    got = client.job_requests(["11", "666", "12", "13_[1-5]"])
+    assert {k: v.output for k, v in got.items()} == {"13_[1-5]": None, "11": "out-11.log", "666": "out-666.log",
+                                                     "12": "out-12.log"}
+    assert not any("13_[1-5]" in ",".join(c) for c in client.calls)
+    assert len(client.calls) == 3 + 3 * 3            # the list refused, then each of the three alone
+    down = Sacct(down=True)
+    got = down.job_requests([str(n) for n in range(250)])
+    assert len(down.calls) == 3 * 3 and all(r.read == () for r in got.values())    # three parts of 100
