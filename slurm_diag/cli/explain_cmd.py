@@ -154,14 +154,32 @@ def _job_doc(job, diagnose) -> dict:
     return doc
 
 
+ARRAY_READ_PER_KIND = 50     # an array's failed tasks read per kind of ending (accounting's): more are counted
+
+
+def _ending(task) -> tuple:
+    """How accounting says a task ended: its state, exit code and signal, and its failed step's."""
+    from slurm_diag.diagnose.job_facts import first_failed_step
+
+    step = first_failed_step(task)
+    return (task.state, task.exit_code, task.signal,
+            (step.kind, step.state, step.exit_code, step.signal) if step is not None else None)
+
+
 def _explain_array(array, diagnose, client) -> dict:
     """Counts per state, and each distinct failure explained once (the first task that shows it).
-    The tasks' node events and node records are read once for all of them."""
+    The tasks' node events and node records are read once for all of them. Of the tasks that ended
+    alike in accounting, the first ARRAY_READ_PER_KIND are read; the others are counted as unread
+    (a 3,000-task array would take a minute to read whole)."""
     from slurm_diag.diagnose.collect import NodeHistory
 
-    history = NodeHistory(client, array.failed)
-    seen: dict[tuple, dict] = {}
+    kinds: dict[tuple, list] = {}
     for task in array.failed:
+        kinds.setdefault(_ending(task), []).append(task)
+    read = [t for t in array.failed if kinds[_ending(t)].index(t) < ARRAY_READ_PER_KIND]
+    history = NodeHistory(client, read)
+    seen: dict[tuple, dict] = {}
+    for task in read:
         doc = _job_doc(task, lambda job: diagnose(job, history))
         key = failure_key(doc["attribution"])
         if key in seen:
@@ -173,7 +191,10 @@ def _explain_array(array, diagnose, client) -> dict:
     base = first or _job_doc(array.tasks[0], diagnose)
     base["array"] = {"array_job_id": array.array_job_id, "summary": array.summary, "states": array.counts,
                      "failures": [{"tasks": d["array"]["tasks"], "attribution": d["attribution"]}
-                                  for d in seen.values()]}
+                                  for d in seen.values()],
+                     "unread": [{"tasks": [t.job_id for t in tasks[ARRAY_READ_PER_KIND:]], "state": tasks[0].state,
+                                 "exit_code": tasks[0].exit_code, "signal": tasks[0].signal}
+                                for tasks in kinds.values() if len(tasks) > ARRAY_READ_PER_KIND]}
     return base
 
 
@@ -309,6 +330,12 @@ def render(doc: dict, teach: bool = False) -> None:
             fa = failure["attribution"]
             click.echo(f"  {_tasks(arr['array_job_id'], failure['tasks'])}: {fa['label']} ({SCOPE_WORDS[fa['scope']]}): "
                        f"{clip(fa['explanation'], 200)}")
+        for unread in arr.get("unread", []):
+            ended = unread["state"] + (f", exit code {unread['exit_code']}" if unread["exit_code"] else "") \
+                + (f", signal {unread['signal']}" if unread["signal"] else "")
+            click.echo(f"  {_tasks(arr['array_job_id'], unread['tasks'])}: not read (they ended {ended}, as the "
+                       f"first {ARRAY_READ_PER_KIND} that did, read above; `sdiag-agent explain "
+                       f"{unread['tasks'][0]}` reads one)")
         click.echo("")
     if doc.get("job"):
         render_job(doc["job"], color)

@@ -190,8 +190,9 @@ class FakeSlurmClient:
                   name: str | None = None, user: str | None = None) -> list[Job]:
         self._call("list_jobs")
         wanted = {s.upper() for s in states}
-        with self._lock:
-            return [j for j in self.jobs.values() if j.finished and (not wanted or j.state in wanted)
+        with self._lock:                 # an array kept under its id is listed as its tasks, as sacct lists them
+            jobs = [t for j in self.jobs.values() for t in (j.tasks if isinstance(j, JobArray) else (j,))]
+            return [j for j in jobs if j.finished and (not wanted or j.state in wanted)
                     and (name is None or j.name == name) and (user is None or j.user == user)]
 
     def set_job_state(self, job_id: str, state: str, exit_code: int = 0) -> None:

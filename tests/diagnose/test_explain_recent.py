@@ -170,3 +170,29 @@ def test_forgotten_jobs_are_asked_for_their_paths_at_once_and_only_the_remembere
     assert asked[0] == ("remembered", ("11", "15", "12", "17"))
     assert sorted(c for c in asked[1:] if c[0] == "get_job") == [("get_job", ("15",)), ("get_job", ("17",))]
     assert [c for c in asked if c[0].startswith("job_request")] == [("job_requests", ("11", "12"))]
+
+
+def test_a_large_array_reads_a_few_tasks_of_each_ending_and_counts_the_rest(fake, capsys, tmp_path, monkeypatch):
+    """Tasks that ended alike in accounting (state, exit code, signal, failed step) are read up to
+    ARRAY_READ_PER_KIND; the others are listed as not read, by kind, with the command that reads one."""
+    from slurm_diag.cli import explain_cmd
+    from slurm_diag.slurm.records import JobArray
+
+    monkeypatch.setattr(explain_cmd, "ARRAY_READ_PER_KIND", 4)
+    tasks = []
+    for n in range(12):
+        state, code = ("TIMEOUT", 0) if n >= 10 else ("FAILED", 1)
+        j = ended(f"30_{n}", 2, state=state, exit_code=code, tmp=tmp_path)
+        tasks.append(dataclasses.replace(j, job_id_raw=str(300 + n), array_job_id="30", array_task_id=str(n)))
+    fake.jobs["30"] = JobArray(array_job_id="30", tasks=tuple(tasks))
+    code, out, err = run_main(capsys, "explain", "30", "--json")
+    assert code == 0, err
+    arr = json.loads(out)["array"]
+    assert not schemas.output_errors("explain", json.loads(out))
+    assert [(f["attribution"]["label"], f["tasks"]) for f in arr["failures"]] == [
+        ("user_code", ["30_0", "30_1", "30_2", "30_3"]), ("time_limit", ["30_10", "30_11"])]
+    assert arr["unread"] == [{"tasks": [f"30_{n}" for n in range(4, 10)], "state": "FAILED", "exit_code": 1,
+                              "signal": 0}]
+    code, out, err = run_main(capsys, "explain", "30")
+    assert ("  tasks 30_[4-9] (6): not read (they ended FAILED, exit code 1, as the first 4 that did, read above; "
+            "`sdiag-agent explain 30_4` reads one)") in out
