@@ -262,7 +262,8 @@ def _efficiency(share: float, color: bool) -> str:
 
 
 def render_job(job: dict, color: bool) -> None:
-    click.echo(f"Job {job['job_id']} ({job['name']}) user {job['user']} partition {job['partition']}")
+    click.echo(f"Job {job['job_id']} ({job['name']}) user {job['user'] or '? (accounting names none)'} "
+               f"partition {job['partition']}")
     state = job["state_detail"] or job["state"]
     pending = job["state"] == "PENDING"
     click.echo(f"State: {click.style(state, bold=True) if color else state}"

@@ -149,6 +149,10 @@ def job_id(text: str) -> tuple[str, str | None]:
     """``"1234"`` -> ("1234", None); ``"1234_5"`` -> ("1234", "5"); ``"1234+1"`` (a heterogeneous
     job's component, as squeue and sacct print it) -> ("1234", "+1"). Anything else is a ParseError."""
     match = re.fullmatch(r"(\d+)(?:_(\d+)|\+(\d+))?", text.strip())
+    step = re.fullmatch(r"((\d+)(?:_\d+|\+\d+)?)\.(batch|extern|interactive|\d+)", text.strip())
+    if step and int(step.group(2)):
+        raise ParseError(f"{text!r} is a step of job {step.group(1)}, not a job: give the job's id, "
+                         f"{step.group(1)} (its steps are shown with it)")
     if not match or int(match.group(1)) == 0:
         raise ParseError(f"{text!r} is not a job id: {JOB_ID_FORMS}")
     base, task, component = match.groups()
@@ -427,7 +431,7 @@ def scontrol_job_views(text: str) -> list[Job]:
         het, offset = _none(r.get("HetJobId", "")), r.get("HetJobOffset", "")
         state, detail = _state(r.get("JobState", ""))
         code, sig = exit_code(r.get("ExitCode", ""))
-        user = r.get("UserId", "").split("(", 1)[0]
+        user = job_owner(r.get("UserId", ""))
         nodes = hostlist(r.get("NodeList", ""))
         node_list = r["NodeList"] if nodes else ""
         job = Job(
@@ -447,6 +451,22 @@ def scontrol_job_views(text: str) -> list[Job]:
             gpus_per_task=per_task_gpus(r.get("TresPerTask", "")), gpus_per_task_known=True)
         out += expand_array_ranges([job]) if task and not task.isdigit() else [job]
     return out
+
+
+def job_owner(text: str) -> str:
+    """scontrol's ``UserId=ana(1001)`` -> "ana". slurmctld writes ``nobody(1003)`` for a uid that no
+    longer has a name (a deleted account): that is not the user nobody, so it is no name ("")."""
+    name, _, rest = text.partition("(")
+    uid = rest.rstrip(")")
+    if name == "nobody" and uid.isdigit():
+        import pwd
+
+        try:
+            if pwd.getpwnam(name).pw_uid != int(uid):
+                return ""
+        except KeyError:
+            return ""
+    return name
 
 
 def per_task_gpus(text: str) -> int | None:

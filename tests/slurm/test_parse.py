@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from slurm_diag import schemas
@@ -159,10 +161,18 @@ def test_job_id(text, parsed):
     assert parse.job_id(text) == parsed
 
 
-@pytest.mark.parametrize("text", ["", "_", ".", "1..2", "1_", "_1", "12.batch", "1_[1-3]", "0", "-1", "1 2",
-                                  "1+", "+1", "1+1_2", "1_2+1", "1+1.0"])
+@pytest.mark.parametrize("text", ["", "_", ".", "1..2", "1_", "_1", "1_[1-3]", "0", "-1", "1 2",
+                                  "1+", "+1", "1+1_2", "1_2+1", "0.batch", "12.x"])
 def test_not_a_job_id(text):
     with pytest.raises(parse.ParseError, match="1234_5 for task 5 of array 1234"):
+        parse.job_id(text)
+
+
+@pytest.mark.parametrize("text,job", [("12.batch", "12"), ("12.0", "12"), ("12_3.extern", "12_3"),
+                                      ("12+1.0", "12+1"), ("12.interactive", "12")])
+def test_a_step_id_is_refused_with_its_jobs_id(text, job):
+    """sacct lists steps (12.batch, 12.0) under their job: one pasted from there is told the job's id."""
+    with pytest.raises(parse.ParseError, match=rf"is a step of job {re.escape(job)}, not a job: give the job's id"):
         parse.job_id(text)
 
 
@@ -282,3 +292,15 @@ def test_gpus_per_task_as_slurmctld_prints_them():
     (job,) = parse.scontrol_job_views(text)
     assert job.gpus_per_task == 1
     assert [parse.per_task_gpus(t) for t in ("cpu=2,gres/gpu:a100:2", "gres:gpu:4", "cpu=4", "")] == [2, 4, None, None]
+
+
+def test_a_job_whose_owner_lost_their_account_has_no_owner_name():
+    """Seen on the local cluster: a job of a user deleted after submitting shows `UserId=nobody(1003)`
+    in scontrol. Taking "nobody" would let the real nobody see the job, and read its files as nobody."""
+    import pwd
+
+    nobody = pwd.getpwnam("nobody").pw_uid
+    assert parse.job_owner("ana(1001)") == "ana"
+    assert parse.job_owner("nobody(1003)") == ""
+    assert parse.job_owner(f"nobody({nobody})") == "nobody"
+    assert parse.job_owner("") == ""
