@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import run_main
 
 
-@pytest.mark.parametrize("text", ["_", ".", "1..2", "1_", "_1", "12.batch", "1_[1-3]", "0", "; rm -rf /"])
+@pytest.mark.parametrize("text", ["_", ".", "1..2", "1_", "_1", "12.x", "1_[1-3]", "0", "; rm -rf /"])
 @pytest.mark.parametrize("as_json", [False, True])
 def test_not_a_job_id_is_bad_input(capsys, monkeypatch, tmp_path, text, as_json):
     # a slurm.conf that points nowhere: the id must be refused before any Slurm command runs
@@ -16,6 +16,10 @@ def test_not_a_job_id_is_bad_input(capsys, monkeypatch, tmp_path, text, as_json)
     assert code == 2, err
     assert f"{text!r} is not a job id" in err and "1234_5 for task 5 of array 1234" in err
     assert out == "" and "Traceback" not in err
+
+    # a step pasted from sacct's list is told its job's id, before any Slurm command runs too
+    code, out, err = run_main(capsys, "job", "12.batch", *(["--json"] if as_json else []))
+    assert code == 2 and "'12.batch' is a step of job 12, not a job: give the job's id, 12" in err, err
 
 
 def test_long_array_lists_every_failed_task_and_caps_the_rest():
