@@ -265,7 +265,11 @@ def request(submit_line: str | None, script_text: str | None, env_text: str | No
         return None, None
 
     cli = sources[0][1] or {}
-    export, _ = first("export")
+    # --export as sbatch ends with it: it reads the #SBATCH lines, then #PBS -v (added to what they
+    # set), then SBATCH_EXPORT, then the command line, each later one replacing the value
+    said = [(found or {}).get("export") for _, found in sources]         # cli, env, #PBS, #SBATCH
+    script_export = ",".join(e for e in (said[3], said[2]) if e is not None) or None
+    export = said[0] if said[0] is not None else said[1] if said[1] is not None else script_export
     if export is not None and "ALL" not in (item.strip().upper() for item in export.split(",")):
         # sbatch read SBATCH_* from the shell but kept only the variables exported: not the whole environment
         sources[1] = (ENVIRONMENT, None)         # (and whether SBATCH_IGNORE_PBS was set)

@@ -203,6 +203,16 @@ def test_what_can_be_told_depends_on_what_accounting_kept():
     assert not submission.request("sbatch run.sh", "#!/bin/sh\n#SBATCH --export=NONE\necho\n", "HOME=/\n").output_known
     assert not submission.request("sbatch run.sh", "#!/bin/sh\necho\n", "SLURM_EXPORT_ENV=NONE\n").output_known
     assert submission.request("sbatch --export=ALL,LR=3 run.sh", "#!/bin/sh\necho\n", "HOME=/\n").output_known
+    # #PBS -v adds its variables to the --export sbatch had (ALL stays ALL), and alone names the only ones
+    pbs_v = "#!/bin/sh\n#PBS -v LR=3\necho\n"
+    assert submission.request("sbatch --export=ALL run.sh", pbs_v, "HOME=/\n").output_known
+    assert submission.request("sbatch run.sh", "#!/bin/sh\n#SBATCH --export=ALL\n#PBS -v LR=3\necho\n",
+                              "HOME=/\n").output_known
+    assert not submission.request("sbatch run.sh", pbs_v, "HOME=/\n").output_known
+    assert not submission.request("sbatch --export=NONE run.sh", pbs_v, "HOME=/\n").output_known
+    assert submission.request("sbatch run.sh", pbs_v, "HOME=/\nSBATCH_EXPORT=ALL\n").output_known
+    assert not submission.request("sbatch run.sh", "#!/bin/sh\n#SBATCH --export=NONE\n#PBS -v LR=3\necho\n",
+                                  "HOME=/\n").output_known
     unread = submission.request("sbatch run.sh", "#!/bin/sh\necho\n", "SLURM_GPUS_PER_TASK=a100:many\n")
     assert unread.gpus_per_task is None and not unread.gpus_per_task_known      # asked, in a form not read
 
