@@ -174,9 +174,12 @@ def _explain_array(array, diagnose, client) -> dict:
     from slurm_diag.diagnose.collect import NodeHistory
 
     kinds: dict[tuple, list] = {}
+    read = []
     for task in array.failed:
-        kinds.setdefault(_ending(task), []).append(task)
-    read = [t for t in array.failed if kinds[_ending(t)].index(t) < ARRAY_READ_PER_KIND]
+        alike = kinds.setdefault(_ending(task), [])
+        if len(alike) < ARRAY_READ_PER_KIND:
+            read.append(task)
+        alike.append(task)
     history = NodeHistory(client, read)
     seen: dict[tuple, dict] = {}
     for task in read:

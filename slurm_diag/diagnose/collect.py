@@ -100,6 +100,13 @@ def step_ratios(job, runs) -> list[dict]:
     return out
 
 
+def subjects(job) -> set[str]:
+    """The ids the job's prologs and epilogs wrote their actions under: SLURM_JOB_ID, which is an
+    array task's or a heterogeneous job's component's own id (130 for 124_5), and the id as users
+    write it."""
+    return {job.job_id, job.job_id_raw, *(c.job_id_raw for c in job.het_components)} - {"", None}
+
+
 class NodeHistory:
     """Node events and the store's records of nodes, read once for many jobs: an array's tasks or an
     agent's pass share nodes and a span of time, and one ``sacctmgr show event`` over all of them
@@ -117,7 +124,7 @@ class NodeHistory:
                           sorted({n for _, nodes in spans for n in nodes}))
         self._events = None
         self._records: dict[tuple[str, str], list] = {}
-        self._job_ids = {j.job_id for j in jobs}
+        self._subjects = {i for j in jobs for i in subjects(j)}
         self._actions: dict[str, list[dict]] | None = None
 
     def node_events(self, start, end, nodes):
@@ -133,16 +140,19 @@ class NodeHistory:
             raise self._events[1]
         return self._events[1]
 
-    def actions(self, store, job_id: str) -> list[dict]:
-        """The store's audit rows about ``job_id`` (the prologs' actions): one query for all the jobs."""
-        if job_id not in self._job_ids:
-            return store.audit_log(subject=job_id)
+    def actions(self, store, job) -> list[dict]:
+        """The store's audit rows about ``job`` (its prologs' actions), oldest first: one query for
+        all the jobs the history was made for."""
+        mine = subjects(job)
+        if not mine <= self._subjects:
+            return store.audit_log(subjects=sorted(mine))
         if self._actions is None:
             found: dict[str, list[dict]] = {}
-            for row in store.audit_log(subjects=sorted(self._job_ids)):
+            for row in store.audit_log(subjects=sorted(self._subjects)):
                 found.setdefault(row["subject"], []).append(row)
             self._actions = found                 # not before: a query that failed is asked again
-        return self._actions.get(job_id, [])
+        rows = [row for i in mine for row in self._actions.get(i, [])]
+        return sorted(rows, key=lambda row: row["seq"])
 
     def records(self, store, kind: str, node: str) -> list:
         """``kind``: health_reports or probe_results, the latest 200 of the node."""
@@ -179,7 +189,7 @@ def around_job(job, client, store_factory, history: NodeHistory | None = None) -
             reports = probes = None
         if reports is not None:
             try:
-                kept_off = prolog_drains(job, history.actions(store, job.job_id))
+                kept_off = prolog_drains(job, history.actions(store, job))
             except SdiagError as exc:          # the records were read: only the prologs' actions are lost
                 found.append(_unreadable("health:actions-unavailable", "health",
                                          f"the prologs' actions on the job's nodes: {exc.message}", job))

@@ -194,8 +194,11 @@ def _het_mem_fix(job) -> list[str]:
 
     step = first_failed_step(job)
     part = component_of(job, step) if step is not None else None
-    if part is None or not part.mem_alloc_kb:
-        return []
+    if part is None or not part.mem_alloc_kb:        # no step says which: each component's memory
+        had = "; ".join(f"{c.job_id} had {c.mem_alloc_kb // 1024} MiB on {','.join(c.nodes) or '?'}"
+                        for c in job.het_components if c.mem_alloc_kb)
+        return [f"a larger --mem in the #SBATCH lines of the component that ran out ({had}); or --mem-per-cpu "
+                "with the same total"] if had else []
     k = part.job_id.rsplit("+", 1)[1]
     where = ("the first component's #SBATCH lines (before `#SBATCH hetjob`)" if k == "0"
              else f"component {k}'s #SBATCH lines (after its `#SBATCH hetjob`)")

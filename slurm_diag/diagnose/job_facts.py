@@ -247,7 +247,7 @@ def expand_path(path: str, job) -> str:
         if key in numbers and numbers[key].isdigit():
             return numbers[key].zfill(min(int(width or 0), 10))
         if key in numbers or key in words:
-            return numbers.get(key) or words[key]
+            return numbers[key] if key in numbers else words[key]
         return (width[-1] if width else "%") + key          # slurmstepd drops the % of an unknown %5z
     return re.sub(r"%(\d*)(.)", one, path)
 

@@ -23,8 +23,12 @@ from slurm_diag.slurm.records import ACCOUNTING, CONTROLLER, Job, JobArray, Node
 
 class SlurmClient(Protocol):
     def get_job(self, job_id: str) -> Job | JobArray: ...
-    def job_request(self, job_id: str) -> submission.Request: ...
-    def job_requests(self, job_ids: Iterable[str]) -> dict[str, submission.Request]: ...
+    def job_request(self, job_id: str) -> submission.Request:
+        """What sbatch took for ``job_id``, from accounting: the command line, and the batch script
+        and environment where AccountingStoreFlags keeps them. A part that cannot be read is left out
+        of the request's ``read``; the three are asked at once."""
+        return self.job_requests([job_id])[job_id]
+
     def remembered(self, job_ids: Iterable[str]) -> set[str] | None: ...
     def list_jobs(self, start: datetime, end: datetime, states: Iterable[str] = (), *,
                   name: str | None = None, user: str | None = None) -> list[Job]: ...
@@ -147,7 +151,7 @@ class CommandClient:
             return None
         if out.returncode != 0:
             return None
-        return {re.sub(r"\+\d+$", "", line.strip()) for line in out.stdout.splitlines() if line.strip()}
+        return {parse.het_base(line.strip()) for line in out.stdout.splitlines() if line.strip()}
 
     REQUESTS_PER_CALL = 100
 
@@ -162,21 +166,22 @@ class CommandClient:
         ids = [i for i in ids if i not in out]      # a range of tasks that never ran (12_[3-5]): nothing to ask
         for at in range(0, len(ids), self.REQUESTS_PER_CALL):
             chunk = ids[at:at + self.REQUESTS_PER_CALL]
-            refused: list[bool] = []
+            refused: list[str] = []
 
             def ask(args: list[str], listed=",".join(chunk)) -> str | None:
                 try:
                     return self._run(["sacct", "-j", listed, *args]).stdout
                 except SlurmUnavailable:            # slurmdbd down: no use asking again, job by job
+                    refused.append("down")
                     return None
                 except SlurmCommandError:
-                    refused.append(True)
+                    refused.append("refused")
                     return None
 
             with ThreadPoolExecutor(max_workers=3) as pool:
                 lines, scripts, envs = pool.map(ask, (["-X", "-n", "-P", f"--delimiter={parse.SEP}", "-o",
                                                        "JobID,SubmitLine"], ["-B"], ["--env-vars"]))
-            if refused and len(chunk) > 1:      # sacct refused the list for one id in it: each alone
+            if "refused" in refused and "down" not in refused and len(chunk) > 1:   # one id spoilt the list
                 for job_id in chunk:
                     out.update(self.job_requests([job_id]))
                 continue

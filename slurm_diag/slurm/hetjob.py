@@ -56,8 +56,9 @@ def _sum(values) -> float | None:
 
 def whole(base: str, components: list[Job]) -> Job:
     """The job ``base`` from its components: the leader's name, paths and times, every component's
-    nodes, steps and allocation. Its state and exit code are the leader's, or the first component's
-    that failed where the leader did not."""
+    nodes, steps and allocation, and the memory they used together (they run side by side), against
+    the memory they had together. Its state and exit code are the leader's, or the first
+    component's that failed where the leader did not."""
     parts = sorted(components, key=offset)
     leader = parts[0]
     ended = next((c for c in parts if c.failed), leader) if not leader.failed else leader
@@ -65,7 +66,7 @@ def whole(base: str, components: list[Job]) -> Job:
     nodes = tuple(dict.fromkeys(n for c in parts for n in c.nodes))
     return replace(
         leader, job_id=base, job_id_raw=base, het_job_id=base,
-        het_components=tuple(HetComponent(c.job_id, c.state, c.nodes, c.mem_alloc_kb) for c in parts),
+        het_components=tuple(HetComponent(c.job_id, c.job_id_raw, c.state, c.nodes, c.mem_alloc_kb) for c in parts),
         state=ended.state, state_detail=ended.state_detail, exit_code=ended.exit_code, signal=ended.signal,
         reason=ended.reason or leader.reason, end=max(ends) if all(ends) else None,
         elapsed_s=max((c.elapsed_s for c in parts if c.elapsed_s is not None), default=None),
@@ -73,7 +74,7 @@ def whole(base: str, components: list[Job]) -> Job:
         alloc_tres=_tres(parts), alloc_cpus=_sum(c.alloc_cpus for c in parts),
         steps=tuple(_step(s, offset(c)) for c in parts for s in c.steps),
         max_rss_kb=max((c.max_rss_kb for c in parts if c.max_rss_kb is not None), default=None),
-        mem_used_kb=max((c.mem_used_kb for c in parts if c.mem_used_kb is not None), default=None),
+        mem_used_kb=_sum(c.mem_used_kb for c in parts),       # the components run side by side
         total_cpu_s=_sum(c.total_cpu_s for c in parts), polled_cpu_s=_sum(c.polled_cpu_s for c in parts),
         sources=tuple(dict.fromkeys(s for c in parts for s in c.sources)))
 
@@ -94,15 +95,18 @@ def describe(component: dict) -> str:
 
 
 def collapse(jobs: list[Job]) -> list[Job]:
-    """``jobs`` with each heterogeneous job's components as one job, where its first component was."""
+    """``jobs`` with each heterogeneous job's components as one job, where its first component was.
+    Components listed without their leader (a listing by state or time that left it out) stay as
+    they are: the job's name, paths and batch script are the leader's."""
     groups: dict[str, list[Job]] = {}
     for job in jobs:
         if job.het_job_id:
             groups.setdefault(job.het_job_id, []).append(job)
     out = []
     for job in jobs:
-        if not job.het_job_id:
+        group = groups.get(job.het_job_id or "")
+        if not group or not any(offset(c) == 0 for c in group):
             out.append(job)
-        elif job is groups[job.het_job_id][0]:
-            out.append(whole(job.het_job_id, groups[job.het_job_id]))
+        elif job is group[0]:
+            out.append(whole(job.het_job_id, group))
     return out

@@ -90,15 +90,16 @@ def with_requests(client, jobs: list[Job], skip=lambda job: False) -> list[Job]:
     forgotten with the paths accounting kept of their submission: one ``client.job_requests`` for
     all, a job asked once, an array once (its tasks share one submission). ``skip``: jobs not worth
     the question."""
+    asking = [needs_request(j) and not skip(j) for j in jobs]
     ask: dict[str, str] = {}
-    for job in jobs:
-        if needs_request(job) and not skip(job):
+    for job, wanted in zip(jobs, asking):
+        if wanted:
             ask.setdefault(job.array_job_id or job.job_id, job.job_id)
     if not ask:
         return jobs
     got = client.job_requests(list(ask.values()))
-    return [with_request(j, got[ask[j.array_job_id or j.job_id]]) if (j.array_job_id or j.job_id) in ask
-            and needs_request(j) and not skip(j) else j for j in jobs]
+    return [with_request(j, got[ask[j.array_job_id or j.job_id]]) if wanted else j
+            for j, wanted in zip(jobs, asking)]
 
 
 def in_work_dir(path: str | None, work_dir: str | None) -> str | None:
@@ -146,9 +147,9 @@ def resolve(base: str, task: str | None, acct: Answer, live: Answer, conf: str |
     jobs = [replace(merge(from_acct.get(i), from_live.get(i)), unreachable=missing)
             for i in dict.fromkeys([*from_acct, *from_live])]
     parts = [j for j in jobs if j.het_job_id == base]
-    if parts and (component is None or any(j.job_id == requested for j in parts)):
+    if parts and task is None or parts and component and any(j.job_id == requested for j in parts):
         return hetjob.whole(base, parts)
-    if parts:
+    if parts and component:
         raise JobNotFound(f"heterogeneous job {base} has no component {component}: its components are "
                           + ", ".join(sorted(j.job_id for j in parts)), hint=f"`sdiag-agent job {base}` shows the job")
     if component:
@@ -172,7 +173,7 @@ def resolve(base: str, task: str | None, acct: Answer, live: Answer, conf: str |
             raise JobNotFound(f"array {base} has no task {task}: its tasks are "
                               f"{parse.task_ranges(t.array_task_id for t in tasks)}",
                               hint=f"`sdiag-agent job {base}` shows every task")
-        if any(j.job_id == base for j in jobs):
+        if any(j.job_id == base or j.het_job_id == base for j in jobs):
             raise JobNotFound(f"job {base} is not an array, so there is no task {requested}",
                               hint=f"`sdiag-agent job {base}` shows the job")
     if missing:

@@ -161,6 +161,11 @@ def job_id(text: str) -> tuple[str, str | None]:
     return str(int(base)), None if task is None else str(int(task))
 
 
+def het_base(job_id: str) -> str:
+    """A heterogeneous job's component as its job: "123+1" -> "123"; any other id as it is."""
+    return re.sub(r"\+\d+$", "", job_id)
+
+
 def array_tasks(spec: str) -> list[str]:
     """A task range as Slurm prints it -> task ids: ``"[1-3,7]"``, ``"1,3,5"``, ``"1-9:4%2"``.
 

@@ -60,6 +60,7 @@ class HetComponent:
     """One component of a heterogeneous job (123+1): what it was given and how it ended."""
 
     job_id: str               # "123+1"
+    job_id_raw: str           # its own id in Slurm (124): what its prolog and epilog know it by
     state: str
     nodes: tuple[str, ...]
     mem_alloc_kb: int | None

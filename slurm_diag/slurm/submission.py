@@ -205,13 +205,13 @@ def submit_lines(text: str) -> dict[str, str]:
     """``sacct -X -n -P --delimiter=SEP -o JobID,SubmitLine`` for several jobs -> each job's line (a
     heterogeneous job's leader, 12+0, as 12). Only a line's first line is read (command_line): the
     rest of one sacct printed with a newline inside does not start with a job id and is skipped."""
-    from slurm_diag.slurm.parse import SEP
+    from slurm_diag.slurm.parse import SEP, het_base
 
     out: dict[str, str] = {}
     for line in text.splitlines():
         m = re.match(r"(\d+(?:_\d+)?(?:\+\d+)?)" + re.escape(SEP) + "(.*)$", line)
         if m:
-            out.setdefault(re.sub(r"\+0$", "", m.group(1)), m.group(2))
+            out.setdefault(het_base(m.group(1)), m.group(2))
     return out
 
 
@@ -225,6 +225,8 @@ def stored(text: str) -> str | None:
 def stored_each(text: str) -> dict[str, str | None]:
     """``sacct -B`` or ``sacct --env-vars`` for several jobs (``-j 12,13_1``) -> what accounting kept
     of each, by the job id its heading names (a heterogeneous job's leader, 12+0, as 12), in order."""
+    from slurm_diag.slurm.parse import het_base
+
     lines = text.splitlines()
     starts = [(n, m.group(2)) for n, line in enumerate(lines[:-1])
               if (m := _HEADING.match(line)) and set(lines[n + 1].strip()) == {"-"}]
@@ -232,7 +234,7 @@ def stored_each(text: str) -> dict[str, str | None]:
     for k, (n, job_id) in enumerate(starts):
         end = starts[k + 1][0] if k + 1 < len(starts) else len(lines)
         body = "\n".join(lines[n + 2:end])
-        out.setdefault(re.sub(r"\+0$", "", job_id), None if body.strip() in ("", "NONE") else body)
+        out.setdefault(het_base(job_id), None if body.strip() in ("", "NONE") else body)
     return out
 
 

@@ -387,7 +387,7 @@ def test_an_administrators_cancel_names_no_node_as_a_suspect(tmp_path):
     assert (a["label"], a["scope"], a["suspect_nodes"]) == ("scheduler", "infra", []), a
 
 
-HET = (HetComponent("77+0", "FAILED", ("node1",), 4 << 20), HetComponent("77+1", "FAILED", ("node2",), 60 << 10))
+HET = (HetComponent("77+0", "77", "FAILED", ("node1",), 4 << 20), HetComponent("77+1", "78", "FAILED", ("node2",), 60 << 10))
 
 
 def test_an_interactive_job_is_not_looked_for_in_a_file_it_never_wrote(tmp_path):
@@ -423,6 +423,10 @@ def test_a_heterogeneous_job_is_told_which_components_memory_to_raise(tmp_path):
     lead = (JobStep("batch", "batch", "OUT_OF_MEMORY", 0, 9, 3, ("node1",)),)
     a = check(engine.diagnose_job(job(tmp_path, state="OUT_OF_MEMORY", steps=lead, het_components=HET)))
     assert a["next_steps"][0].startswith("#SBATCH --mem=8G in the first component's #SBATCH lines (before")
+    # no step says which component ran out: each one's memory, and no figure made up
+    a = check(engine.diagnose_job(job(tmp_path, state="OUT_OF_MEMORY", steps=(), het_components=HET)))
+    assert a["next_steps"][0] == ("a larger --mem in the #SBATCH lines of the component that ran out (77+0 had 4096 "
+                                  "MiB on node1; 77+1 had 60 MiB on node2); or --mem-per-cpu with the same total")
 
 
 def test_a_step_ended_by_sigterm_in_a_failed_job_whose_log_is_gone_is_not_called_a_cancel(tmp_path):

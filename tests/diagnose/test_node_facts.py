@@ -287,7 +287,7 @@ def test_the_prologs_actions_unreadable_loses_only_them_not_the_health_records(t
     store.add_health_report(report("node1", START + timedelta(minutes=5, seconds=5),
                                    [("xid", "CRITICAL", "Xid 79 on GPU 0: fallen off the bus", 0)]))
 
-    def no_view(subject=None):
+    def no_view(subject=None, subjects=None):
         raise StoreError("cannot reach the store: no such table: node_actions", hint="x")
     store.audit_log = no_view
     more, missing = collect.around_job(job(tmp_path, WATCHDOG), FakeSlurmClient(["node1", "node2"]), lambda: store)
@@ -344,20 +344,23 @@ def test_many_jobs_read_the_prologs_actions_once_and_each_keeps_its_own(tmp_path
     fake = CountingClient(["node1", "node2"])
     jobs = [_at(job(tmp_path, "x\n", nodes=("node1",), state="COMPLETED", exit_code=0), str(n),
                 START + timedelta(minutes=n)) for n in (1, 2, 3)]
+    # an array task: its prolog knew it by its own id (SLURM_JOB_ID=402), users by 40_2
+    jobs.append(dataclasses.replace(_at(jobs[0], "402", START), job_id="40_2", array_job_id="40", array_task_id="2"))
     store = Store(f"sqlite:///{tmp_path / 'sdiag.db'}")
-    store.audit("prolog@node2", NODE_ACTIONS_EVENT, "2",
-                {"action": "drain", "context": "prolog", "node": "node2", "reason": "sdiag: xid: gpu1 Xid 79"})
+    for subject in ("2", "402"):
+        store.audit("prolog@node2", NODE_ACTIONS_EVENT, subject,
+                    {"action": "drain", "context": "prolog", "node": "node2", "reason": "sdiag: xid: gpu1 Xid 79"})
     asked = []
     real = store.audit_log
     store.audit_log = lambda **kw: asked.append(kw) or real(**kw)
     history = collect.NodeHistory(fake, jobs)
     kept = {j.job_id: [e.id for e in collect.around_job(j, fake, lambda: store, history)[0] if "kept-off" in e.id]
             for j in jobs}
-    assert kept == {"1": [], "2": ["health:node2:kept-off"], "3": []}
-    assert asked == [{"subjects": ["1", "2", "3"]}]
+    assert kept == {"1": [], "2": ["health:node2:kept-off"], "3": [], "40_2": ["health:node2:kept-off"]}
+    assert asked == [{"subjects": ["1", "2", "3", "402", "40_2"]}]
     other = _at(jobs[0], "9", START)                          # a job the history was not made for: asked alone
     collect.around_job(other, fake, lambda: store, history)
-    assert asked[-1] == {"subject": "9"}
+    assert asked[-1] == {"subjects": ["9"]}
 
 
 def test_a_failed_shared_query_is_each_jobs_unknown_finding(tmp_path):

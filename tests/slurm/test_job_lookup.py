@@ -238,6 +238,12 @@ def test_a_component_id_means_the_whole_heterogeneous_job():
     assert err.value.exit_code == EXIT_USAGE
 
 
+def test_a_task_of_a_heterogeneous_job_is_bad_input_not_the_whole_job():
+    het = IDS["het"]
+    with pytest.raises(JobNotFound, match=f"job {het} is not an array, so there is no task {het}_4"):
+        resolve(het, "4", acct("het"), live("het"))
+
+
 def test_a_component_of_a_job_that_is_not_heterogeneous_is_bad_input():
     job = IDS["failed"]
     with pytest.raises(JobNotFound, match=rf"job {job} is not a heterogeneous job, so there is no component {job}\+1"):
@@ -263,9 +269,13 @@ def test_the_whole_heterogeneous_job_fails_when_a_later_component_does():
 
     het = IDS["het"]
     lead, second = acct("het").jobs
-    lead = replace(lead, state="COMPLETED", state_detail="COMPLETED", exit_code=0)
-    second = replace(second, state="OUT_OF_MEMORY", state_detail="OUT_OF_MEMORY", exit_code=0, signal=9)
+    lead = replace(lead, state="COMPLETED", state_detail="COMPLETED", exit_code=0, mem_used_kb=100 * 1024)
+    second = replace(second, state="OUT_OF_MEMORY", state_detail="OUT_OF_MEMORY", exit_code=0, signal=9,
+                     mem_used_kb=50 * 1024)
     job = hetjob.whole(het, [second, lead])                     # in any order: the leader comes first
+    # side by side: 150 MiB used of the 400 MiB the two had
+    assert job.mem_used_kb == 150 * 1024 and job.mem_efficiency == 150 / 400
     assert (job.state, job.signal, job.job_id) == ("OUT_OF_MEMORY", 9, het) and job.steps[0].step_id == "batch"
     other = replace(lead, job_id="7", job_id_raw="7", het_job_id=None)
     assert [j.job_id for j in hetjob.collapse([other, second, lead])] == ["7", het]
+    assert [j.job_id for j in hetjob.collapse([other, second])] == ["7", f"{het}+1"]     # no leader: as listed
