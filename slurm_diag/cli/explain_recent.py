@@ -86,9 +86,9 @@ def recent_doc(since, user: str | None, everyone: bool, limit: int) -> dict:
 def _full_views(client, jobs: list) -> list:
     """Each job as `explain JOBID` sees it. One squeue asks which jobs slurmctld still holds: those
     are asked again, four at a time, for what it knows (the output paths a job named with -o,
-    which accounting does not keep). The others, forgotten, get the paths accounting kept of their
-    submission, asked for all at once (job_lookup.with_requests). A job that cannot be asked again
-    keeps accounting's row."""
+    which accounting does not keep). The others, forgotten, are read again from accounting all at
+    once (every run of a requeued one), with the paths accounting kept of their submission
+    (job_lookup.with_requests). A job that cannot be asked again keeps the listing's row."""
     from concurrent.futures import ThreadPoolExecutor
 
     from slurm_diag.errors import SdiagError
@@ -96,10 +96,15 @@ def _full_views(client, jobs: list) -> list:
     from slurm_diag.slurm.records import Job
 
     known = client.remembered(j.job_id for j in jobs)     # None: cannot tell, so every job is asked
+    forgotten = [j.job_id for j in jobs if known is not None and j.job_id not in known]
+    try:             # every run of each (the listing holds only the runs in its window), all at once
+        again = {j.job_id: j for j in client.accounting_jobs(forgotten)} if forgotten else {}
+    except SdiagError:
+        again = {}
 
     def full(job):
         if known is not None and job.job_id not in known:
-            return job
+            return again.get(job.job_id, job)
         try:
             view = client.get_job(job.job_id)
         except SdiagError:

@@ -30,6 +30,7 @@ class SlurmClient(Protocol):
         return self.job_requests([job_id])[job_id]
 
     def remembered(self, job_ids: Iterable[str]) -> set[str] | None: ...
+    def accounting_jobs(self, job_ids: Iterable[str]) -> list[Job]: ...
     def list_jobs(self, start: datetime, end: datetime, states: Iterable[str] = (), *,
                   name: str | None = None, user: str | None = None) -> list[Job]: ...
     def get_node(self, name: str) -> Node: ...
@@ -154,6 +155,15 @@ class CommandClient:
         return {parse.het_base(line.strip()) for line in out.stdout.splitlines() if line.strip()}
 
     REQUESTS_PER_CALL = 100
+
+    def accounting_jobs(self, job_ids: Iterable[str]) -> list[Job]:
+        """What accounting keeps of ``job_ids``, as get_job reads it for one (every run of a requeued
+        job, whatever its time): one sacct per hundred jobs. Ids that are not a job's are skipped."""
+        ids = [i for i in dict.fromkeys(job_ids) if _job_id(i)]
+        out: list[Job] = []
+        for at in range(0, len(ids), self.REQUESTS_PER_CALL):
+            out += self._sacct(["-j", ",".join(ids[at:at + self.REQUESTS_PER_CALL]), "--duplicates"])
+        return hetjob.collapse(out)
 
     def job_requests(self, job_ids: Iterable[str]) -> dict[str, submission.Request]:
         """``job_request`` for many jobs, by id: three sacct calls per hundred jobs rather than three per

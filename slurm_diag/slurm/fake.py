@@ -167,6 +167,13 @@ class FakeSlurmClient:
             return {i: submission.Request() if self.unreachable else self.requests.get(i, submission.Request())
                     for i in ids}
 
+    def accounting_jobs(self, job_ids: Iterable[str]) -> list[Job]:
+        job_ids = list(job_ids)
+        self._call("accounting_jobs", *job_ids)
+        with self._lock:
+            jobs = {t.job_id: t for j in self.jobs.values() for t in (j.tasks if isinstance(j, JobArray) else (j,))}
+            return [jobs[i] for i in job_ids if i in jobs]
+
     def remembered(self, job_ids: Iterable[str]) -> set[str] | None:
         """The fake's jobs that a view from slurmctld stands for (CONTROLLER among their sources), or
         whose sources nobody set."""

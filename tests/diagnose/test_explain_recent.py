@@ -166,8 +166,10 @@ def test_forgotten_jobs_are_asked_for_their_paths_at_once_and_only_the_remembere
     assert code == 0, err
     rows = {row["job"]["job_id"]: row["attribution"] for row in json.loads(out)["jobs"]}
     assert rows["11"]["label"] == "user_code" and rows["12"]["label"] == "time_limit"
-    asked = [c for c in fake.calls if c[0] in ("get_job", "job_requests", "job_request", "remembered")]
+    asked = [c for c in fake.calls if c[0] in ("get_job", "job_requests", "job_request", "remembered",
+                                                "accounting_jobs")]
     assert asked[0] == ("remembered", ("11", "15", "12", "17"))
+    assert asked[1] == ("accounting_jobs", ("11", "12"))       # every run of each, all at once
     assert sorted(c for c in asked[1:] if c[0] == "get_job") == [("get_job", ("15",)), ("get_job", ("17",))]
     assert [c for c in asked if c[0].startswith("job_request")] == [("job_requests", ("11", "12"))]
 

@@ -173,6 +173,8 @@ def test_the_paths_read_back_from_accounting_are_the_ones_slurmctld_used(devclus
     # all fifteen asked at once (an agent's pass, explain --since): three sacct calls, the same answers
     assert slurm.job_requests(ids) == {job_id: slurm.job_request(job_id) for job_id in ids}
     assert slurm.remembered([*ids, "99999999"]) == set(ids)
+    again = {j.job_id: j for j in slurm.accounting_jobs([*ids, "12_[1-3]"])}      # a range is not asked
+    assert set(again) == set(ids) and all(again[i].steps == slurm.get_job(i).steps for i in ids)
 
 
 # what slurmstepd made of each -o pattern on the real 22.05 (its %N is the host's name, which on the
