@@ -1,12 +1,16 @@
 """A job that has not started: Slurm's pending reason in words, whether the job can ever start as
-it asked, and what its owner can do, with the job's own id and partition in each command. A reason not listed is
-shown as Slurm wrote it."""
+it asked, and what its owner can do, with the job's own id and partition in each command. Every
+reason Slurm 22.05 gives a pending job is said in words: those below, and the accounting limits by
+their grammar (limit_reasons). A reason Slurm adds later is shown as Slurm wrote it."""
 
 from __future__ import annotations
 
 from slurm_diag.diagnose.evidence import finding
 
-# reason -> (words, will it ever start as asked, the next step; {id} is the job's id). A reason is
+DEFAULT_STEP = "`squeue -j {id} --start` shows when Slurm expects to start it"
+
+# reason -> (words, will it ever start as asked, the next step; {id} is the job's id, {array} its array's,
+# {partition} its partition's, {unavailable} the nodes Slurm named). A reason is
 # also matched by its start (Slurm appends details: "launch failed requeued held", "ReqNodeNotAvail,
 # UnavailableNodes:node3").
 REASONS = {
@@ -26,8 +30,18 @@ REASONS = {
     "JobHeldAdmin": ("an administrator held it", True, "ask the administrators why they held job {id}"),
     "launch failed requeued held": ("it failed to start (a node's prolog failed), was requeued and held", True,
                                     "scontrol release {id} once the node is fixed (`sdiag-agent nodes` shows it)"),
+    # slurmctld's own words after ReqNodeNotAvail: the job's --time reaches into a maintenance reservation
+    "ReqNodeNotAvail, Reserved for maintenance": (
+        "its --time would run into a maintenance reservation on the nodes it may use: it starts after the "
+        "maintenance, or sooner with a time limit that ends before the maintenance begins", True,
+        "wait, or shorten its time limit to end before the maintenance (`scontrol show reservation` shows when "
+        "it begins): scontrol update JobId={id} TimeLimit=..."),
+    "ReqNodeNotAvail, May be reserved for other job": (
+        "the nodes it may use are reserved (a reservation, or held for a job with a higher priority)", True,
+        "nothing to do: `squeue -j {id} --start` shows when Slurm expects to start it; `scontrol show "
+        "reservation` lists the reservations"),
     "ReqNodeNotAvail": ("a node it needs is down, drained or reserved", True,
-                        "wait, or leave the node out (scontrol update JobId={id} ExcNodeList=NODE)"),
+                        "wait, or leave the node out (scontrol update JobId={id} ExcNodeList={unavailable})"),
     "PartitionTimeLimit": ("its --time is longer than the partition allows, so it will never start", False,
                            "scontrol update JobId={id} TimeLimit=... within the partition's limit (`sinfo -o '%P %l'`), "
                            "or scancel {id} and resubmit to a partition that allows it"),
@@ -44,20 +58,97 @@ REASONS = {
     "BadConstraints": ("no node has what it asked for (--constraint, --gres, memory or CPUs per node), so it "
                        "will never start", False,
                        "scancel {id} and resubmit asking for what the nodes have (`sinfo -o '%N %f %G %m %c'`)"),
-    "QOSMaxGRESPerUser": ("you already use as many GPUs as your QOS allows", True,
-                          "nothing to do: it starts when your running jobs free GPUs"),
-    "AssocGrpGRES": ("your account already uses as many GPUs as it may", True,
-                     "nothing to do: it starts when your account's running jobs free GPUs"),
     "PartitionDown": ("the partition is down", True, "ask the administrators when the partition comes back"),
     "NodeDown": ("a node it needs is down", True, "wait for the node, or ask the administrators"),
+    # the sentence slurmctld sets in place of Resources when too few of the partition's nodes are up
+    "Nodes required for job are DOWN, DRAINED or reserved for jobs in higher priority partitions": (
+        "fewer of the partition's nodes are up and free than it asks: the others are down, drained, or kept for "
+        "jobs of a partition with a higher priority", True,
+        "wait, or ask for fewer nodes (`sinfo -p {partition}` shows which are down or drained)"),
+    "None": ("Slurm has not looked at it yet (it was just submitted)", True, DEFAULT_STEP),
+    "Prolog": ("its nodes are running the prolog: it starts when the prolog ends", True,
+               "nothing to do: it starts when the prolog ends"),
+    "PartitionInactive": ("the partition takes no jobs to run now (State=INACTIVE)", True,
+                          "ask the administrators when partition {partition} is opened again"),
+    "Licenses": ("the licenses it asked for (--licenses) are in use by other jobs", True,
+                 "nothing to do: it starts when they are free (`scontrol show licenses`)"),
+    "Reservation": ("it waits for its reservation (--reservation) to begin", True,
+                    "nothing to do: it starts when the reservation does (`scontrol show reservation`)"),
+    "ReservationDeleted": ("the reservation it was to run in was deleted, so it will never start as it asked", False,
+                           "scontrol update JobId={id} Reservation= to run without it, or scancel {id}"),
+    "FrontEndDown": ("the front end node is down", True, "ask the administrators"),
+    "SchedDefer": ("the scheduler deferred it to its next pass (SchedulerParameters=defer)", True, DEFAULT_STEP),
+    "Cleaning": ("Slurm is still cleaning up after its last run (it was requeued)", True,
+                 "nothing to do: it starts again once its last run's nodes are released"),
+    "JobHoldMaxRequeue": ("it was requeued as often as the cluster allows (MaxBatchRequeue) and is held", True,
+                          "find why its runs failed (`sdiag-agent explain {id}` on its last run), then "
+                          "scontrol release {id}"),
+    "JobArrayTaskLimit": ("the array's other tasks already run as many at once as its throttle (--array=...%N) "
+                          "allows", True, "nothing to do, or raise the throttle: "
+                                          "scontrol update JobId={array} ArrayTaskThrottle=N"),
+    "InvalidAccount": ("its account does not exist or you are not in it, so it will never start as it asked", False,
+                       "scontrol update JobId={id} Account=... with an account `sacctmgr show assoc user=$USER "
+                       "format=Account` lists, or scancel {id}"),
+    "InvalidQOS": ("its QOS does not exist or you may not use it, so it will never start as it asked", False,
+                   "scontrol update JobId={id} QOS=... with a QOS `sacctmgr show assoc user=$USER format=Account,QOS` "
+                   "lists, or scancel {id}"),
+    "QOSNotAllowed": ("partition {partition} does not take jobs of its QOS, so it will never start as it asked", False,
+                      "scontrol update JobId={id} QOS=... with one the partition allows (`scontrol show partition "
+                      "{partition}`: AllowQos, DenyQos), or scancel {id}"),
+    "AccountNotAllowed": ("partition {partition} does not take jobs of its account, so it will never start as it "
+                          "asked", False, "scontrol update JobId={id} Account=... with one the partition allows "
+                                          "(`scontrol show partition {partition}`: AllowAccounts, DenyAccounts), or "
+                                          "scancel {id}"),
+    "MaxMemPerLimit": ("it asks for more memory per CPU or per node than the partition allows (MaxMemPerCPU, "
+                       "MaxMemPerNode), so it will never start as it asked", False,
+                       "scancel {id} and resubmit with a smaller --mem or --mem-per-cpu (`scontrol show partition "
+                       "{partition}` shows the limit)"),
+    "DeadLine": ("it cannot end before its --deadline, so it will never start as it asked", False,
+                 "scancel {id} and resubmit with a later --deadline or a shorter --time"),
+    "AccountingPolicy": ("a limit of its association or QOS holds it back (Slurm did not say which)", True,
+                         "nothing to do: it starts when the jobs under that limit end "
+                         "(`scontrol show assoc_mgr flags=assoc,qos users=$USER` shows the limits and their use)"),
+    "QOSUsageThreshold": ("its account's usage is over its QOS's UsageThreshold", True,
+                          "ask the administrators, or use another QOS"),
+    "BurstBufferResources": ("the burst buffer space it asked for is in use", True, DEFAULT_STEP),
+    "BurstBufferStageIn": ("its files are being staged in to the burst buffer", True, DEFAULT_STEP),
+    "BurstBufferOperation": ("a burst buffer operation for it failed", True,
+                             "`scontrol show job {id}` shows the burst buffer's message; ask the administrators"),
+    "PowerNotAvail": ("the power it needs is not available (power capping)", True, DEFAULT_STEP),
+    "PowerReserved": ("the power it needs is reserved for other jobs (power capping)", True, DEFAULT_STEP),
+    # the names older Slurm used for every association or QOS limit, still in 22.05's list
+    "AssociationJobLimit": ("your association already runs as many jobs as it allows", True,
+                            "nothing to do: it starts when some of them end (`squeue --me`)"),
+    "AssociationResourceLimit": ("the jobs under your association already hold as many resources as it allows",
+                                 True, "nothing to do: it starts when some of them end (`squeue --me`)"),
+    "AssociationTimeLimit": ("its --time is longer than your association allows, so it will never start as it "
+                             "asked", False, "scontrol update JobId={id} TimeLimit=... within the limit "
+                                             "(`scontrol show assoc_mgr flags=assoc users=$USER`)"),
+    "QOSJobLimit": ("its QOS already runs as many jobs as it allows", True,
+                    "nothing to do: it starts when some of them end"),
+    "QOSResourceLimit": ("the jobs of its QOS already hold as many resources as it allows", True,
+                         "nothing to do: it starts when some of them end"),
+    "QOSTimeLimit": ("its --time is longer than its QOS allows, so it will never start as it asked", False,
+                     "scontrol update JobId={id} TimeLimit=... within the QOS's MaxWall "
+                     "(`scontrol show assoc_mgr flags=qos`)"),
 }
-DEFAULT_STEP = "`squeue -j {id} --start` shows when Slurm expects to start it"
 
 
-def reason_of(reason: str) -> tuple[str | None, bool, str]:
-    """(words or None for a reason not listed, whether the job can still start as asked, next step)."""
-    entry = REASONS.get(reason) or next((v for k, v in REASONS.items() if reason.startswith(k)), None)
+def reason_of(reason: str, job=None) -> tuple[str | None, bool, str]:
+    """(words or None for a reason not listed, whether the job can still start as asked, next step).
+    scontrol prints a sentence slurmctld set with underscores for its spaces: it is read with spaces."""
+    from slurm_diag.diagnose import limit_reasons
+
+    text = reason.replace("_", " ") if " " not in reason else reason
+    entry = (REASONS.get(reason) or REASONS.get(text) or limit_reasons.words(reason, job)
+             or next((v for k, v in REASONS.items() if text.startswith(k)), None))
     return entry if entry else (None, True, DEFAULT_STEP)
+
+
+def _unavailable(reason: str) -> str | None:
+    """The nodes slurmctld names in "ReqNodeNotAvail, UnavailableNodes:node[3-4]"."""
+    _, found, nodes = reason.partition("UnavailableNodes:")
+    return nodes.strip() or None if found else None
 
 
 REQUEUED_BEGIN = ("Slurm requeued it and holds a requeued job back a little before it may start again", True,
@@ -70,7 +161,8 @@ def doc(job, missing: list[str]) -> dict:
 
     reason = job.reason or "None"
     requeued = requeue_words(job)
-    words, can_start, step = REQUEUED_BEGIN if requeued and reason == "BeginTime" else reason_of(reason)
+    words, can_start, step = REQUEUED_BEGIN if requeued and reason == "BeginTime" else reason_of(reason, job)
+    words = words and words.format(partition=job.partition or "its partition")
     said = (words or f"Slurm says {reason}") + (f" ({requeued})" if requeued else "")
     f = finding("scontrol:pending", "scontrol", "OK" if can_start else "WARN", f"{job.state}: {said}",
                 job_id=job.job_id, raw={"state": job.state, "reason": reason, "will_start": can_start})
@@ -79,6 +171,8 @@ def doc(job, missing: list[str]) -> dict:
                    "confidence": 0.2 if can_start else 0.9,
                    "supporting": [] if can_start else ["scontrol:pending"], "contradicting": [],
                    "explanation": f"the job is {job.state.lower()}: {said}",
-                   "next_steps": [step.format(id=job.job_id, partition=job.partition or "PARTITION")]}
+                   "next_steps": [step.format(id=job.job_id, partition=job.partition or "PARTITION",
+                                              unavailable=_unavailable(reason) or "NODE",
+                                              array=job.array_job_id or job.job_id)]}
     return {"attribution": attribution, "alternatives": [], "findings": [f],
             "extracted": {"nodes": [], "gpus": [], "xids": [], "job_ids": []}, "not_checked": missing}

@@ -453,7 +453,8 @@ def scontrol_job_views(text: str) -> list[Job]:
             stderr=_none(r.get("StdErr", "")), reason=_none(r.get("Reason", "")),
             array_job_id=array_job, array_task_id=task, sources=(CONTROLLER,),
             restarts=int(r["Restarts"]) if r.get("Restarts", "").isdigit() else None,
-            gpus_per_task=per_task_gpus(r.get("TresPerTask", "")), gpus_per_task_known=True)
+            gpus_per_task=per_task_gpus(r.get("TresPerTask", "")), gpus_per_task_known=True,
+            account=_none(r.get("Account", "")), qos=_none(r.get("QOS", "")))
         out += expand_array_ranges([job]) if task and not task.isdigit() else [job]
     return out
 

@@ -138,6 +138,8 @@ class Job:
     # 123+0 and 123+1); on the whole job, its components (slurm.hetjob)
     het_job_id: str | None = None
     het_components: tuple[HetComponent, ...] = ()
+    account: str | None = None                # as slurmctld holds it (a pending job's limits are its account's)
+    qos: str | None = None
 
     @property
     def mem_alloc_kb(self) -> int | None:

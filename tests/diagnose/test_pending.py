@@ -3,6 +3,8 @@ and the step its owner can take, with the job's own id."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from slurm_diag import schemas
@@ -61,3 +63,99 @@ def test_a_job_requeued_and_waiting_to_start_again_is_not_told_about_a_begin_tim
     assert "run 1 on node1 ended NODE_FAIL at 2026-12-02T11:04:30" in a["explanation"]
     assert a["next_steps"][0].startswith("nothing to do: it starts again shortly")
     assert "--begin" in pending.doc(waiting("BeginTime"), [])["attribution"]["explanation"]
+
+
+# --- every reason Slurm 22.05 gives, read from its job_reason_string() -------------------------------
+
+REASONS_22_05 = [line.strip() for line in
+                 (Path(__file__).parents[1] / "data/slurm/job_reasons_22.05.txt").read_text().splitlines()
+                 if line.strip() and not line.startswith("#")]
+# reasons of a job that ended, or of hardware Slurm no longer runs on (BlueGene blocks, federations)
+NOT_PENDING = {"SystemFailure", "JobLaunchFailure", "NonZeroExitCode", "TimeLimit", "InactiveLimit",
+               "OutOfMemory", "BlockMaxError", "BlockFreeAction", "FedJobLock"}
+
+
+def limited(reason: str, **kw) -> dict:
+    from dataclasses import replace
+
+    return pending.doc(replace(waiting(reason), account="physics", qos="normal", **kw), [])["attribution"]
+
+
+def test_every_reason_slurm_gives_a_waiting_job_is_said_in_words():
+    assert len(REASONS_22_05) > 190 and "QOSMaxWallDurationPerJobLimit" in REASONS_22_05
+    for reason in REASONS_22_05:
+        a = limited(reason)
+        said = a["explanation"].removeprefix("the job is pending: ")
+        assert not said.startswith("Slurm says") or reason in NOT_PENDING, reason
+        never = ("will never start" in said and "if " not in said) or "will not start until" in said
+        assert never == (a["label"] == "scheduler"), reason
+        assert "{" not in a["next_steps"][0] and "{" not in said, reason
+
+
+@pytest.mark.parametrize("reason,starts,says,step", [
+    # the job itself asks more than one job may: it never starts as it is
+    ("QOSMaxWallDurationPerJobLimit", False, "its --time is longer than the QOS normal allows one job",
+     "scontrol update JobId=812 TimeLimit="),
+    ("AssocMaxCpuPerJobLimit", False, "more CPUs than your association in account physics allows one job",
+     "scancel 812 and resubmit asking for fewer CPUs"),
+    ("QOSMaxGRESPerNode", False, "more GPUs (or other GRES) than the QOS normal allows one job on each node",
+     "scancel 812 and resubmit asking for fewer GPUs (or other GRES) per node"),
+    ("QOSMaxCpuMinutesPerJobLimit", False, "more CPU-minutes (what it asks times its --time)",
+     "scontrol update JobId=812 TimeLimit=... shorter"),
+    ("QOSMinGRES", False, "fewer GPUs (or other GRES) than the QOS normal requires of each job",
+     "scancel 812 and resubmit asking for at least the minimum"),
+    # an allocation of minutes used up: only an administrator or time changes it
+    ("AssocGrpCPUMinutesLimit", False, "have used up its allocation of CPU-minutes",
+     "ask your PI or the administrators for more time on account physics"),
+    ("QOSGrpWallLimit", False, "the jobs under the QOS normal have used up its allocation of wall time",
+     "ask your PI"),
+    # other jobs hold the limit now: it starts when they end
+    ("QOSMaxJobsPerUserLimit", True, "you already run as many jobs at once as the QOS normal allows a user",
+     "nothing to do: it starts when some of them end"),
+    ("AssocMaxJobsLimit", True, "you already run as many jobs at once", "nothing to do"),
+    ("MaxGRESPerAccount", True, "your account's running jobs already hold as many GPUs (or other GRES) as the QOS "
+                                "normal allows an account", "nothing to do"),
+    ("QOSMaxSubmitJobPerUserLimit", True, "you already have as many jobs queued and running", "nothing to do"),
+    ("AssocGrpGRES", True, "the running jobs under your association in account physics together already hold as "
+                           "many GPUs (or other GRES) as it allows", "nothing to do"),
+    ("AssocGrpCPURunMinutesLimit", True, "still have as many CPU-minutes to run as it allows",
+     "nothing to do: it starts as they run down, sooner with a shorter --time"),
+])
+def test_an_accounting_limit_says_whose_it_is_what_it_limits_and_whether_the_job_can_start(reason, starts, says, step):
+    a = limited(reason)
+    assert says in a["explanation"] and a["next_steps"][0].startswith(step)
+    assert (a["label"] == "unknown") == starts
+    show = "flags=qos qos=normal" if "QOS" in reason or reason.endswith("PerAccount") else "flags=assoc users=$USER"
+    assert f"`scontrol show assoc_mgr {show}`" in a["next_steps"][0]
+
+
+def test_a_sentence_slurmctld_sets_in_place_of_a_reason_is_read_as_the_reason_it_stands_for():
+    """scontrol prints slurmctld's state_desc with underscores for its spaces (22.05 job_info.c)."""
+    a = limited("Job_is_at_or_exceeds_QOS_gpu-long's_group_max_TRES(gres/gpu)_minutes_of_6000_with_6120")
+    assert a["label"] == "scheduler" and "the QOS gpu-long have used up its allocation of GPU (or other GRES)-minutes" \
+        in a["explanation"]
+    a = limited("Job_is_at_or_exceeds_association_(acc=phys/user=ana/part=gpu)_group_wall_limit_100_with_120")
+    assert "your association (acc=phys/user=ana/part=gpu) have used up its allocation of wall time" in a["explanation"]
+    a = limited("Nodes_required_for_job_are_DOWN,_DRAINED_or_reserved_for_jobs_in_higher_priority_partitions")
+    assert a["label"] == "unknown" and "the others are down, drained, or kept for jobs" in a["explanation"]
+    assert "`sinfo -p gpu`" in a["next_steps"][0]
+
+
+def test_the_nodes_slurm_names_unavailable_are_the_ones_to_leave_out():
+    step = limited("ReqNodeNotAvail,_UnavailableNodes:node[3-4]")["next_steps"][0]
+    assert step.endswith("ExcNodeList=node[3-4])")
+    a = limited("ReqNodeNotAvail,_Reserved_for_maintenance")
+    assert "run into a maintenance reservation" in a["explanation"] and "TimeLimit=" in a["next_steps"][0]
+
+
+def test_without_the_jobs_qos_the_limit_is_its_qoss():
+    a = pending.doc(waiting("QOSMaxWallDurationPerJobLimit"), [])["attribution"]
+    assert "longer than its QOS allows" in a["explanation"] and "qos=QOS`" in a["next_steps"][0]
+
+
+def test_an_array_tasks_throttle_is_raised_on_the_array():
+    from dataclasses import replace
+
+    task = replace(waiting("JobArrayTaskLimit"), job_id="812_3", array_job_id="812", array_task_id="3")
+    a = pending.doc(task, [])["attribution"]
+    assert "throttle" in a["explanation"] and a["next_steps"][0].endswith("scontrol update JobId=812 ArrayTaskThrottle=N")
