@@ -326,6 +326,8 @@ def _tasks(array_id: str, task_ids: list[str]) -> str:
 def render(doc: dict, teach: bool = False) -> None:
     """The explanation in words. ``teach``: the caller administers the site, so an undecided job's
     last unrecognised line comes with the `kb add` command that teaches its cause."""
+    from slurm_diag.slurm.records import TERMINAL_STATES
+
     color = sys.stdout.isatty()
     if doc.get("array"):
         arr = doc["array"]
@@ -348,8 +350,8 @@ def render(doc: dict, teach: bool = False) -> None:
     head = click.style(label, fg="red" if a["scope"] == "infra" else "yellow", bold=True) if color else label
     state = (doc.get("job") or {}).get("state")
     why = "So far (the job is still running)" if state == "RUNNING" else "Why"
-    if label == "unknown" and state == "PENDING":
-        click.echo("Why: pending, not failed")
+    if label == "unknown" and state and state != "RUNNING" and state not in TERMINAL_STATES:
+        click.echo(f"Why: {state.lower().replace('_', ' ')}, not failed")
     elif label == "unknown":
         click.echo(f"{why}: undetermined ({head})")
     else:

@@ -151,17 +151,44 @@ def _unavailable(reason: str) -> str | None:
     return nodes.strip() or None if found else None
 
 
+# a job neither waiting nor running nor ended, whose reason is None: its state says it
+STATES = {
+    "SUSPENDED": ("it was suspended (by an administrator, or for a job that preempted it): it goes on where it "
+                  "stopped once resumed, and its time limit does not run meanwhile", True,
+                  "nothing to do, or ask the administrators why (`squeue -j {id}` shows when it runs again)"),
+    "CONFIGURING": ("its nodes are being made ready (booted, or their prolog runs): it starts when they are", True,
+                    "nothing to do: it starts when its nodes are ready"),
+    "COMPLETING": ("it has ended and Slurm is releasing its nodes (their epilog runs)", True,
+                   "explain it again in a moment, once it has ended (sdiag-agent explain {id})"),
+    "REQUEUE_HOLD": ("it was requeued and is held", True, "scontrol release {id} to let it run again"),
+    "REQUEUED": ("it is being requeued", True, "nothing to do: it waits to start again"),
+    "RESV_DEL_HOLD": ("the reservation it was to run in was deleted, and it is held", True,
+                      "scontrol update JobId={id} Reservation= then scontrol release {id}, or scancel {id}"),
+    "STOPPED": ("it was stopped (its processes got SIGSTOP): it keeps its nodes and goes on once continued",
+                True, "ask whoever stopped it (scontrol show job {id}), or scancel {id}"),
+    "SIGNALING": ("Slurm is sending it a signal", True, DEFAULT_STEP),
+    "STAGE_OUT": ("it has ended and its burst buffer files are being staged out", True,
+                  "explain it again once it has ended (sdiag-agent explain {id})"),
+    "RESIZING": ("its allocation is being resized", True, DEFAULT_STEP),
+}
+
 REQUEUED_BEGIN = ("Slurm requeued it and holds a requeued job back a little before it may start again", True,
                   "nothing to do: it starts again shortly (`squeue -j {id} -o %S` shows when)")
 
 
 def doc(job, missing: list[str]) -> dict:
-    """The explain document of a job that has not started (or waits to start again, requeued)."""
+    """The explain document of a job that has not started (or waits to start again, requeued), or is
+    neither running nor ended (suspended, completing, held after a requeue)."""
     from slurm_diag.diagnose.job_facts import requeue_words
 
     reason = job.reason or "None"
     requeued = requeue_words(job)
-    words, can_start, step = REQUEUED_BEGIN if requeued and reason == "BeginTime" else reason_of(reason, job)
+    if requeued and reason == "BeginTime":
+        words, can_start, step = REQUEUED_BEGIN
+    elif job.state in STATES and reason == "None":
+        words, can_start, step = STATES[job.state]
+    else:
+        words, can_start, step = reason_of(reason, job)
     words = words and words.format(partition=job.partition or "its partition")
     said = (words or f"Slurm says {reason}") + (f" ({requeued})" if requeued else "")
     f = finding("scontrol:pending", "scontrol", "OK" if can_start else "WARN", f"{job.state}: {said}",
@@ -170,7 +197,7 @@ def doc(job, missing: list[str]) -> dict:
                    "component": "slurm", "suspect_nodes": [], "suspect_gpus": [],
                    "confidence": 0.2 if can_start else 0.9,
                    "supporting": [] if can_start else ["scontrol:pending"], "contradicting": [],
-                   "explanation": f"the job is {job.state.lower()}: {said}",
+                   "explanation": f"the job is {job.state.lower().replace('_', ' ')}: {said}",
                    "next_steps": [step.format(id=job.job_id, partition=job.partition or "PARTITION",
                                               unavailable=_unavailable(reason) or "NODE",
                                               array=job.array_job_id or job.job_id)]}

@@ -375,6 +375,43 @@ def test_pending_jobs_say_why_and_whether_they_will_ever_start(devcluster, clust
                        env={"PATH": "/usr/bin:/bin", "SLURM_CONF": str(devcluster.slurm_conf)})
 
 
+def test_a_maintenance_window_and_an_array_throttle_are_said_in_words(devcluster, cluster_env, slurm):
+    """Two jobs slurmctld keeps waiting with its own words: one whose --time runs into a maintenance
+    reservation (scontrol: ReqNodeNotAvail,_Reserved_for_maintenance; it starts after it, or now with
+    a shorter limit), and an array's task held back by the array's %1 throttle (raised on the array).
+    And a running job an administrator suspended: not failed, and it goes on once resumed."""
+    env = {"PATH": "/usr/bin:/bin", "SLURM_CONF": str(devcluster.slurm_conf)}
+    made = subprocess.run(["scontrol", "create", "reservation", "ReservationName=sdiag-test-maint",
+                           "StartTime=now+30minutes", "Duration=60", "Nodes=ALL", "Users=root",
+                           "Flags=MAINT,IGNORE_JOBS"], capture_output=True, text=True, timeout=30, env=env)
+    assert made.returncode == 0, made.stderr
+    ids = []
+    try:
+        ids.append(submit(devcluster, "#!/bin/sh\ntrue\n", "--time=2:00:00"))
+        ids.append(submit(devcluster, "#!/bin/sh\nsleep 60\n", "--time=5", "--array=0-1%1"))
+        ids.append(submit(devcluster, "#!/bin/sh\necho started\nsleep 120\n", "--time=5"))
+        long, task, paused = ids[0], f"{ids[1]}_1", ids[2]
+        script_started(slurm, paused, f"/tmp/sdiag-explain-{paused}.out")
+        subprocess.run(["scontrol", "suspend", paused], check=True, timeout=30, env=env)
+        deadline = time.monotonic() + 60            # until the scheduler has looked at both
+        while time.monotonic() < deadline and not (
+                (slurm.get_job(long).reason or "").startswith("ReqNodeNotAvail")
+                and slurm.get_job(task).reason == "JobArrayTaskLimit"):
+            time.sleep(1)
+        assert slurm.get_job(long).reason == "ReqNodeNotAvail,_Reserved_for_maintenance"
+        maint = explain(cluster_env, long)["attribution"]
+        assert maint["label"] == "unknown" and "run into a maintenance reservation" in maint["explanation"], maint
+        assert maint["next_steps"][0].endswith(f"scontrol update JobId={long} TimeLimit=...")
+        throttled = explain(cluster_env, task)["attribution"]
+        assert "throttle (--array=...%N)" in throttled["explanation"], throttled
+        assert throttled["next_steps"][0].endswith(f"scontrol update JobId={ids[1]} ArrayTaskThrottle=N")
+        text = sdiag("explain", paused, env=cluster_env).stdout
+        assert "Why: suspended, not failed" in text and "goes on where it stopped once resumed" in text, text
+    finally:
+        subprocess.run(["scancel", *ids], timeout=30, env=env)
+        subprocess.run(["scontrol", "delete", "reservation", "sdiag-test-maint"], timeout=30, env=env)
+
+
 def test_a_running_job_is_explained_so_far(devcluster, cluster_env, slurm):
     job_id = submit(devcluster, "#!/bin/sh\necho epoch 1 loss 2.31\nsleep 120\n")
     try:

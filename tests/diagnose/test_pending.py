@@ -159,3 +159,16 @@ def test_an_array_tasks_throttle_is_raised_on_the_array():
     task = replace(waiting("JobArrayTaskLimit"), job_id="812_3", array_job_id="812", array_task_id="3")
     a = pending.doc(task, [])["attribution"]
     assert "throttle" in a["explanation"] and a["next_steps"][0].endswith("scontrol update JobId=812 ArrayTaskThrottle=N")
+
+
+@pytest.mark.parametrize("state,says", [
+    ("SUSPENDED", "it was suspended"), ("COMPLETING", "it has ended and Slurm is releasing its nodes"),
+    ("REQUEUE_HOLD", "it was requeued and is held"), ("CONFIGURING", "its nodes are being made ready"),
+])
+def test_a_job_neither_waiting_running_nor_ended_is_told_by_its_state(state, says):
+    from dataclasses import replace
+
+    a = pending.doc(replace(waiting("None"), state=state, state_detail=state), [])["attribution"]
+    assert a["explanation"].startswith(f"the job is {state.lower().replace('_', ' ')}: {says}") and "just submitted" not in a["explanation"]
+    assert "{" not in a["next_steps"][0]
+    assert "just submitted" in pending.doc(waiting("None"), [])["attribution"]["explanation"]
