@@ -191,8 +191,11 @@ def doc(job, missing: list[str]) -> dict:
         words, can_start, step = reason_of(reason, job)
     words = words and words.format(partition=job.partition or "its partition")
     said = (words or f"Slurm says {reason}") + (f" ({requeued})" if requeued else "")
+    if job.expected_start and can_start:
+        said += f"; Slurm expects to start it at {job.expected_start} (its estimate: it moves as other jobs end)"
     f = finding("scontrol:pending", "scontrol", "OK" if can_start else "WARN", f"{job.state}: {said}",
-                job_id=job.job_id, raw={"state": job.state, "reason": reason, "will_start": can_start})
+                job_id=job.job_id, raw={"state": job.state, "reason": reason, "will_start": can_start,
+                                        "expected_start": job.expected_start})
     attribution = {"job_id": job.job_id, "label": "unknown" if can_start else "scheduler", "scope": "user",
                    "component": "slurm", "suspect_nodes": [], "suspect_gpus": [],
                    "confidence": 0.2 if can_start else 0.9,

@@ -454,9 +454,22 @@ def scontrol_job_views(text: str) -> list[Job]:
             array_job_id=array_job, array_task_id=task, sources=(CONTROLLER,),
             restarts=int(r["Restarts"]) if r.get("Restarts", "").isdigit() else None,
             gpus_per_task=per_task_gpus(r.get("TresPerTask", "")), gpus_per_task_known=True,
-            account=_none(r.get("Account", "")), qos=_none(r.get("QOS", "")))
+            account=_none(r.get("Account", "")), qos=_none(r.get("QOS", "")),
+            expected_start=_ahead(r.get("StartTime", "")) if state == "PENDING" else None)
         out += expand_array_ranges([job]) if task and not task.isdigit() else [job]
     return out
+
+
+def _ahead(stamp: str) -> str | None:
+    """A pending job's StartTime, where it is still to come: the scheduler's estimate of its start
+    (scontrol prints the host's local time). Unknown, or a time gone by (the start of a run before a
+    requeue), is None."""
+    from datetime import datetime
+
+    try:
+        return stamp if datetime.fromisoformat(stamp) > datetime.now() else None
+    except ValueError:
+        return None
 
 
 def job_owner(text: str) -> str:

@@ -140,6 +140,7 @@ class Job:
     het_components: tuple[HetComponent, ...] = ()
     account: str | None = None                # as slurmctld holds it (a pending job's limits are its account's)
     qos: str | None = None
+    expected_start: str | None = None         # a pending job: when slurmctld's scheduler expects to start it
 
     @property
     def mem_alloc_kb(self) -> int | None:

@@ -172,3 +172,12 @@ def test_a_job_neither_waiting_running_nor_ended_is_told_by_its_state(state, say
     assert a["explanation"].startswith(f"the job is {state.lower().replace('_', ' ')}: {says}") and "just submitted" not in a["explanation"]
     assert "{" not in a["next_steps"][0]
     assert "just submitted" in pending.doc(waiting("None"), [])["attribution"]["explanation"]
+
+
+def test_the_schedulers_estimate_of_its_start_is_told_while_it_can_start():
+    from dataclasses import replace
+
+    a = pending.doc(replace(waiting("Resources"), expected_start="2026-12-03T09:30:00"), [])["attribution"]
+    assert "Slurm expects to start it at 2026-12-03T09:30:00" in a["explanation"]
+    never = pending.doc(replace(waiting("BadConstraints"), expected_start="2026-12-03T09:30:00"), [])["attribution"]
+    assert "expects" not in never["explanation"]

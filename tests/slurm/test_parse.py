@@ -202,6 +202,18 @@ def test_scontrol_views_of_an_array_and_its_waiting_tasks():
     waiting = next(v for v in views if v.array_task_id == "2")
     assert waiting.stdout is None  # %j of a task that has not started is not known yet
     assert waiting.reason == "JobArrayTaskLimit" and waiting.start is None
+    assert waiting.account == "root" and waiting.qos == "normal" and waiting.expected_start is None  # Unknown
+
+
+def test_a_pending_jobs_start_time_to_come_is_the_schedulers_estimate_and_one_gone_by_is_not():
+    from datetime import datetime, timedelta
+
+    line = (SLURM / "scontrol_array_held.txt").read_text().splitlines()[0]
+    ahead = (datetime.now() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S")
+    view = parse.scontrol_job_views(line.replace("StartTime=Unknown", f"StartTime={ahead}"))[0]
+    assert view.state == "PENDING" and view.expected_start == ahead and view.start is None
+    gone = parse.scontrol_job_views(line.replace("StartTime=Unknown", "StartTime=2026-01-01T00:00:00"))[0]
+    assert gone.expected_start is None
 
 
 def test_scontrol_view_of_a_finished_task_has_exit_code_and_user():
