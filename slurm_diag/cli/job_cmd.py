@@ -28,8 +28,10 @@ def _missing_lines(unreachable: tuple[Unreachable, ...], conf: str | None) -> li
 
 def _job_lines(job: Job) -> list[tuple[str, str]]:
     return [
-        ("job", f"{job.job_id} ({job.name}) user {job.user or '?'} partition {job.partition or '?'}"),
-        ("state", job.state_detail + (f"  reason: {job.reason}" if job.reason else "")),
+        ("job", f"{job.job_id} ({job.name}) user {job.user or '?'} partition {job.partition or '?'}"
+                + (f" account {job.account}" if job.account else "") + (f" QOS {job.qos}" if job.qos else "")),
+        ("state", job.state_detail + (f"  reason: {job.reason}" if job.reason else "")
+         + (f"  expected start: {job.expected_start} (slurmctld's estimate)" if job.expected_start else "")),
         ("exit", f"code {job.exit_code}, signal {job.signal}"),
         ("time", f"elapsed {_fmt_s(job.elapsed_s)} of limit {_fmt_s(job.time_limit_s)}"),
         ("nodes", f"{job.node_list or '-'}  GPUs {job.gpus}"),

@@ -78,3 +78,16 @@ def test_task_ranges_are_the_inverse_of_array_tasks():
     for spec in ("1-3,7", "0-299", "5", "1,3,5-9"):
         assert parse.task_ranges(parse.array_tasks(spec)) == spec
     assert parse.task_ranges(["3", "1", "2", "x", "2"]) == "1-3"
+
+
+def test_a_pending_job_shows_its_account_qos_and_the_start_slurmctld_expects():
+    from slurm_diag.cli.job_cmd import _job_lines
+    from slurm_diag.slurm.records import CONTROLLER, Job
+
+    job = Job(job_id="41", job_id_raw="41", name="train", user="ana", partition="gpu", state="PENDING",
+              state_detail="PENDING", exit_code=0, signal=0, elapsed_s=0, time_limit_s=600, nodes=(), node_list="",
+              reason="Resources", sources=(CONTROLLER,), account="physics", qos="normal",
+              expected_start="2026-12-03T09:30:00")
+    shown = dict(_job_lines(job))
+    assert shown["job"] == "41 (train) user ana partition gpu account physics QOS normal"
+    assert shown["state"] == "PENDING  reason: Resources  expected start: 2026-12-03T09:30:00 (slurmctld's estimate)"
