@@ -21,6 +21,8 @@ EXIT_FAILURE = 1      # the command ran and found a problem (e.g. a probe failed
 EXIT_USAGE = 2        # bad input: unknown job or node, malformed config or profile
 EXIT_ENVIRONMENT = 3  # could not check: Slurm unreachable, not root, package missing
 EXIT_REFUSED = 4      # permission refused: another user's job, not an approver
+EXIT_INTERRUPTED = 130   # Ctrl-C, as a shell reports a process SIGINT ended
+EXIT_READER_GONE = 141   # its output's reader went away (`| head`), as a shell reports a process SIGPIPE ended
 
 
 class SdiagError(Exception):

@@ -7,6 +7,7 @@ Exit codes (every command, `health check` included; each means one thing):
   2  bad input: unknown job or node, malformed config, profile or argument
   3  could not check: Slurm unreachable, not root, a package missing, a check UNKNOWN
   4  refused: you may not do this (another user's job, not an approver)
+  141 the reader of its output went away (`| head`), as for any program SIGPIPE ends
 \b
 Nagios statuses (OK 0, WARN 1, CRITICAL 2, UNKNOWN 3) are in the JSON; `health check --nagios`
 exits with them instead, for monitoring systems.
@@ -22,7 +23,8 @@ import sys
 import click
 
 from slurm_diag import __version__
-from slurm_diag.errors import EXIT_ENVIRONMENT, EXIT_FAILURE, EXIT_USAGE, SdiagError
+from slurm_diag.errors import (EXIT_ENVIRONMENT, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_READER_GONE, EXIT_USAGE,
+                               SdiagError)
 
 
 
@@ -55,11 +57,24 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _run(argv):
+    """The command, as click runs it. click ends a command whose output's reader went away with exit
+    1, which here means "found a problem": that is told apart by the quiet stdout click puts in place
+    of the broken one."""
+    out = sys.stdout
+    try:
+        return cli.main(args=argv, prog_name="sdiag-agent", standalone_mode=False)
+    except SystemExit as exc:
+        if exc.code == 1 and sys.stdout is not out:
+            sys.exit(EXIT_READER_GONE)
+        raise
+
+
 def main(argv=None) -> None:
     """Run the CLI. Every failure is one message and a documented exit code, never a traceback
     (SDIAG_DEBUG=1 shows the traceback of an unexpected error, for a bug report)."""
     try:
-        rc = cli.main(args=argv, prog_name="sdiag-agent", standalone_mode=False)
+        rc = _run(argv)
     except SdiagError as exc:
         _fail(str(exc), exc.exit_code)
     except PermissionError as exc:
@@ -67,7 +82,7 @@ def main(argv=None) -> None:
               "  next: run as root or SlurmUser, or point SDIAG_HOME at a directory you own", EXIT_ENVIRONMENT)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE if exc.exit_code == 2 else exc.exit_code)

@@ -68,3 +68,22 @@ def test_every_status_maps_to_one_cli_code_that_never_means_bad_input():
     assert errors.EXIT_USAGE not in plain.values()
     assert {s: health_cmd.check_exit_code(s, nagios=True) for s in Status} == {
         Status.OK: 0, Status.WARN: 1, Status.CRITICAL: 2, Status.UNKNOWN: 3}
+
+
+@pytest.mark.parametrize("args", [["--help"], ["explain", "--log", "-"]])
+def test_a_reader_that_went_away_is_not_a_problem_found(args, tmp_path):
+    """`sdiag-agent ... | head`: the reader closes the pipe; the command ends as a shell reports any
+    program SIGPIPE ended (141), quietly, rather than with exit 1 ("found a problem")."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)                                   # the reader is gone before the first line
+    log = "Traceback (most recent call last):\n  File \"t.py\", line 1\nValueError: bad\n" * 2000
+    env = {**os.environ, "SDIAG_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "slurm_diag", *args], stdout=write, stderr=subprocess.PIPE,
+                          input=log.encode(), timeout=120, env=env)
+    os.close(write)
+    assert done.returncode == errors.EXIT_READER_GONE, done.stderr
+    assert b"Traceback" not in done.stderr and b"Exception ignored" not in done.stderr, done.stderr
