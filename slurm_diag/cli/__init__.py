@@ -7,6 +7,7 @@ Exit codes (every command, `health check` included; each means one thing):
   2  bad input: unknown job or node, malformed config, profile or argument
   3  could not check: Slurm unreachable, not root, a package missing, a check UNKNOWN
   4  refused: you may not do this (another user's job, not an approver)
+  130 interrupted (Ctrl-C)
   141 the reader of its output went away (`| head`), as for any program SIGPIPE ends
 \b
 Nagios statuses (OK 0, WARN 1, CRITICAL 2, UNKNOWN 3) are in the JSON; `health check --nagios`

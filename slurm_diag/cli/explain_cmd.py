@@ -350,8 +350,10 @@ def render(doc: dict, teach: bool = False) -> None:
     head = click.style(label, fg="red" if a["scope"] == "infra" else "yellow", bold=True) if color else label
     state = (doc.get("job") or {}).get("state")
     why = "So far (the job is still running)" if state == "RUNNING" else "Why"
-    if label == "unknown" and state and state != "RUNNING" and state not in TERMINAL_STATES:
-        click.echo(f"Why: {state.lower().replace('_', ' ')}, not failed")
+    if label == "unknown" and state in ("COMPLETING", "STAGE_OUT"):
+        click.echo("Why: still ending, not explained yet")
+    elif label == "unknown" and state and state != "RUNNING" and state not in TERMINAL_STATES:
+        click.echo(f"Why: {state.lower() if '_' not in state else state}, not failed")
     elif label == "unknown":
         click.echo(f"{why}: undetermined ({head})")
     else:

@@ -5,14 +5,14 @@ their grammar (limit_reasons). A reason Slurm adds later is shown as Slurm wrote
 
 from __future__ import annotations
 
+import re
+
 from slurm_diag.diagnose.evidence import finding
 
 DEFAULT_STEP = "`squeue -j {id} --start` shows when Slurm expects to start it"
 
 # reason -> (words, will it ever start as asked, the next step; {id} is the job's id, {array} its array's,
-# {partition} its partition's, {unavailable} the nodes Slurm named). A reason is
-# also matched by its start (Slurm appends details: "launch failed requeued held", "ReqNodeNotAvail,
-# UnavailableNodes:node3").
+# {partition} its partition's, {unavailable} how to see why the nodes Slurm named are not available).
 REASONS = {
     "Resources": ("waiting for nodes with the resources it asked for to become free", True,
                   "nothing to do: `squeue -j {id} --start` shows when Slurm expects to start it"),
@@ -40,8 +40,9 @@ REASONS = {
         "the nodes it may use are reserved (a reservation, or held for a job with a higher priority)", True,
         "nothing to do: `squeue -j {id} --start` shows when Slurm expects to start it; `scontrol show "
         "reservation` lists the reservations"),
-    "ReqNodeNotAvail": ("a node it needs is down, drained or reserved", True,
-                        "wait, or leave the node out (scontrol update JobId={id} ExcNodeList={unavailable})"),
+    "ReqNodeNotAvail": ("nodes it may run on are down, drained or reserved", True,
+                        "wait{unavailable}, or, if the job named them (-w), scontrol update JobId={id} "
+                        "ReqNodeList=... with nodes that are up"),
     "PartitionTimeLimit": ("its --time is longer than the partition allows, so it will never start", False,
                            "scontrol update JobId={id} TimeLimit=... within the partition's limit (`sinfo -o '%P %l'`), "
                            "or scancel {id} and resubmit to a partition that allows it"),
@@ -59,10 +60,11 @@ REASONS = {
                        "will never start", False,
                        "scancel {id} and resubmit asking for what the nodes have (`sinfo -o '%N %f %G %m %c'`)"),
     "PartitionDown": ("the partition is down", True, "ask the administrators when the partition comes back"),
-    "NodeDown": ("a node it needs is down", True, "wait for the node, or ask the administrators"),
+    "NodeDown": ("a node of its last run went down (Slurm requeued it, and it waits to start again)", True,
+                 DEFAULT_STEP),
     # the sentence slurmctld sets in place of Resources when too few of the partition's nodes are up
     "Nodes required for job are DOWN, DRAINED or reserved for jobs in higher priority partitions": (
-        "fewer of the partition's nodes are up and free than it asks: the others are down, drained, or kept for "
+        "fewer of the partition's nodes are available than it asks: the others are down, drained, or kept for "
         "jobs of a partition with a higher priority", True,
         "wait, or ask for fewer nodes (`sinfo -p {partition}` shows which are down or drained)"),
     "None": ("Slurm has not looked at it yet (it was just submitted)", True, DEFAULT_STEP),
@@ -74,15 +76,15 @@ REASONS = {
                  "nothing to do: it starts when they are free (`scontrol show licenses`)"),
     "Reservation": ("it waits for its reservation (--reservation) to begin", True,
                     "nothing to do: it starts when the reservation does (`scontrol show reservation`)"),
-    "ReservationDeleted": ("the reservation it was to run in was deleted, so it will never start as it asked", False,
-                           "scontrol update JobId={id} Reservation= to run without it, or scancel {id}"),
+    "ReservationDeleted": ("the reservation it was to run in was deleted, and Slurm holds it", True,
+                           "scontrol update JobId={id} Reservation= then scontrol release {id}, to run without it"),
     "FrontEndDown": ("the front end node is down", True, "ask the administrators"),
     "SchedDefer": ("the scheduler deferred it to its next pass (SchedulerParameters=defer)", True, DEFAULT_STEP),
     "Cleaning": ("Slurm is still cleaning up after its last run (it was requeued)", True,
                  "nothing to do: it starts again once its last run's nodes are released"),
-    "JobHoldMaxRequeue": ("it was requeued as often as the cluster allows (MaxBatchRequeue) and is held", True,
-                          "find why its runs failed (`sdiag-agent explain {id}` on its last run), then "
-                          "scontrol release {id}"),
+    "JobHoldMaxRequeue": ("Slurm requeued it more than 5 times, its most, and holds it", True,
+                          "find why its runs failed (`sdiag-agent explain {id}`), then ask an administrator to "
+                          "release it, or scancel {id} and resubmit"),
     "JobArrayTaskLimit": ("the array's other tasks already run as many at once as its throttle (--array=...%N) "
                           "allows", True, "nothing to do, or raise the throttle: "
                                           "scontrol update JobId={array} ArrayTaskThrottle=N"),
@@ -103,12 +105,10 @@ REASONS = {
                        "MaxMemPerNode), so it will never start as it asked", False,
                        "scancel {id} and resubmit with a smaller --mem or --mem-per-cpu (`scontrol show partition "
                        "{partition}` shows the limit)"),
-    "DeadLine": ("it cannot end before its --deadline, so it will never start as it asked", False,
-                 "scancel {id} and resubmit with a later --deadline or a shorter --time"),
     "AccountingPolicy": ("a limit of its association or QOS holds it back (Slurm did not say which)", True,
                          "nothing to do: it starts when the jobs under that limit end "
                          "(`scontrol show assoc_mgr flags=assoc,qos users=$USER` shows the limits and their use)"),
-    "QOSUsageThreshold": ("its account's usage is over its QOS's UsageThreshold", True,
+    "QOSUsageThreshold": ("its account's fair-share factor is below its QOS's UsageThreshold", True,
                           "ask the administrators, or use another QOS"),
     "BurstBufferResources": ("the burst buffer space it asked for is in use", True, DEFAULT_STEP),
     "BurstBufferStageIn": ("its files are being staged in to the burst buffer", True, DEFAULT_STEP),
@@ -136,29 +136,36 @@ REASONS = {
 
 def reason_of(reason: str, job=None) -> tuple[str | None, bool, str]:
     """(words or None for a reason not listed, whether the job can still start as asked, next step).
-    scontrol prints a sentence slurmctld set with underscores for its spaces: it is read with spaces."""
+    scontrol prints a sentence slurmctld set with underscores for its spaces: it is read with spaces.
+    A reason with details after a comma ("ReqNodeNotAvail, UnavailableNodes:node3") is its first part's."""
     from slurm_diag.diagnose import limit_reasons
 
     text = reason.replace("_", " ") if " " not in reason else reason
+    if DELETED_RESERVATION.fullmatch(reason):
+        return REASONS["ReservationDeleted"]
     entry = (REASONS.get(reason) or REASONS.get(text) or limit_reasons.words(reason, job)
-             or next((v for k, v in REASONS.items() if text.startswith(k)), None))
+             or REASONS.get(text.split(",")[0]))
     return entry if entry else (None, True, DEFAULT_STEP)
 
 
-def _unavailable(reason: str) -> str | None:
-    """The nodes slurmctld names in "ReqNodeNotAvail, UnavailableNodes:node[3-4]"."""
+DELETED_RESERVATION = re.compile(r"Reservation[ _]\S+[ _]was[ _]deleted")   # slurmctld's words for ReservationDeleted
+
+
+def _unavailable(reason: str) -> str:
+    """The nodes slurmctld names in "ReqNodeNotAvail, UnavailableNodes:node[3-4]", as the words
+    that show why; "" where it names none."""
     _, found, nodes = reason.partition("UnavailableNodes:")
-    return nodes.strip() or None if found else None
+    return f" (`sinfo -R -n {nodes.strip()}` shows why those are not available)" if found and nodes.strip() else ""
 
 
-# a job neither waiting nor running nor ended, whose reason is None: its state says it
+# a job neither waiting nor running nor ended: its state says it (and its reason, if any, is added)
 STATES = {
     "SUSPENDED": ("it was suspended (by an administrator, or for a job that preempted it): it goes on where it "
                   "stopped once resumed, and its time limit does not run meanwhile", True,
-                  "nothing to do, or ask the administrators why (`squeue -j {id}` shows when it runs again)"),
+                  "nothing to do, or ask the administrators why (`scontrol show job {id}` shows since when)"),
     "CONFIGURING": ("its nodes are being made ready (booted, or their prolog runs): it starts when they are", True,
                     "nothing to do: it starts when its nodes are ready"),
-    "COMPLETING": ("it has ended and Slurm is releasing its nodes (their epilog runs)", True,
+    "COMPLETING": ("it is ending and Slurm is releasing its nodes (their epilog runs)", True,
                    "explain it again in a moment, once it has ended (sdiag-agent explain {id})"),
     "REQUEUE_HOLD": ("it was requeued and is held", True, "scontrol release {id} to let it run again"),
     "REQUEUED": ("it is being requeued", True, "nothing to do: it waits to start again"),
@@ -167,13 +174,18 @@ STATES = {
     "STOPPED": ("it was stopped (its processes got SIGSTOP): it keeps its nodes and goes on once continued",
                 True, "ask whoever stopped it (scontrol show job {id}), or scancel {id}"),
     "SIGNALING": ("Slurm is sending it a signal", True, DEFAULT_STEP),
-    "STAGE_OUT": ("it has ended and its burst buffer files are being staged out", True,
+    "STAGE_OUT": ("it is ending and its burst buffer files are being staged out", True,
                   "explain it again once it has ended (sdiag-agent explain {id})"),
     "RESIZING": ("its allocation is being resized", True, DEFAULT_STEP),
 }
 
 REQUEUED_BEGIN = ("Slurm requeued it and holds a requeued job back a little before it may start again", True,
                   "nothing to do: it starts again shortly (`squeue -j {id} -o %S` shows when)")
+
+
+def state_words(state: str) -> str:
+    """"the job is pending", "the job's state is REQUEUE_HOLD" (a state of two words is Slurm's name)."""
+    return f"the job's state is {state}" if "_" in state else f"the job is {state.lower()}"
 
 
 def doc(job, missing: list[str]) -> dict:
@@ -185,8 +197,9 @@ def doc(job, missing: list[str]) -> dict:
     requeued = requeue_words(job)
     if requeued and reason == "BeginTime":
         words, can_start, step = REQUEUED_BEGIN
-    elif job.state in STATES and reason == "None":
+    elif job.state in STATES:
         words, can_start, step = STATES[job.state]
+        words += f" (Slurm's reason: {reason.replace('_', ' ')})" if reason != "None" else ""
     else:
         words, can_start, step = reason_of(reason, job)
     words = words and words.format(partition=job.partition or "its partition")
@@ -200,9 +213,8 @@ def doc(job, missing: list[str]) -> dict:
                    "component": "slurm", "suspect_nodes": [], "suspect_gpus": [],
                    "confidence": 0.2 if can_start else 0.9,
                    "supporting": [] if can_start else ["scontrol:pending"], "contradicting": [],
-                   "explanation": f"the job is {job.state.lower().replace('_', ' ')}: {said}",
+                   "explanation": f"{state_words(job.state)}: {said}",
                    "next_steps": [step.format(id=job.job_id, partition=job.partition or "PARTITION",
-                                              unavailable=_unavailable(reason) or "NODE",
-                                              array=job.array_job_id or job.job_id)]}
+                                              unavailable=_unavailable(reason), array=job.array_job_id or job.job_id)]}
     return {"attribution": attribution, "alternatives": [], "findings": [f],
             "extracted": {"nodes": [], "gpus": [], "xids": [], "job_ids": []}, "not_checked": missing}
