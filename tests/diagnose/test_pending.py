@@ -118,7 +118,7 @@ def test_every_reason_slurm_gives_a_waiting_job_is_said_in_words():
     ("AssocMaxJobsLimit", True, "you already have as many jobs at once", "nothing to do"),
     ("MaxGRESPerAccount", True, "your account's running jobs already hold as many GPUs (or other GRES) as the QOS "
                                 "normal allows an account; if this job alone asks for more than the limit, it will "
-                                "never start: ask for fewer GPUs (or other GRES)", "nothing to do"),
+                                "never start: ask for fewer GPUs", "nothing to do"),
     ("QOSMaxSubmitJobPerUserLimit", True, "you already have as many jobs queued and running", "nothing to do"),
     ("QOSGrpJobsLimit", True, "the jobs under the QOS normal together already number as many jobs at once",
      "nothing to do"),
