@@ -58,7 +58,8 @@ def words(reason: str, job) -> tuple[str, bool, str] | None:
     if kind == "Grp" and (over == "Minutes" or token == "Wall"):
         used = f"{UNIT[token]}-minutes" if token != "Wall" else "wall time"
         return (f"the jobs under {group} have used up its allocation of {used}, or too little of it is left for "
-                "this job's --time, so it will not start until past usage decays or the limit is raised", False,
+                "this job's --time, so, as it asked, it will not start until past usage decays or the limit is raised",
+                False,
                 f"a shorter time limit may start it now (scontrol update JobId={{id}} TimeLimit=...); for more, "
                 f"{raise_it} ({show} shows the limit and what is used)")
     noun, counted = WHAT[token]
@@ -76,7 +77,8 @@ def words(reason: str, job) -> tuple[str, bool, str] | None:
         return (f"it asks for more {noun} than {owner} allows {each}, so it will never start as it asked", False,
                 f"scancel {{id}} and resubmit asking for {fewer} {noun}" + (" per node" if per == "PerNode" else "")
                 + f" ({show} shows the limit)")
-    alone = f"; if this job alone asks for more than the limit, it will never start: ask for {fewer} {noun.split(' (')[0]}"
+    short = noun.split(" (")[0]
+    alone = f"; if this job alone asks for more than the limit, it will never start: ask for {fewer} {short}"
     if kind == "Max":
         held, each = (("your account's running jobs", "an account") if per == "PerAccount" else
                       ("your running jobs", "a user"))
