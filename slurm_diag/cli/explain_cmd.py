@@ -20,21 +20,45 @@ SCOPE_WORDS = {"user": "your job", "infra": "the cluster"}
 @click.option("--since", default=None, metavar="DURATION",
               help="instead of one job: your jobs that ended badly in the last DURATION (30m, 12h, 2d), each "
                    "with its cause")
-@click.option("--user", "user", default=None, help="with --since: this user's jobs (an administrator's option)")
-@click.option("--all", "everyone", is_flag=True, help="with --since: every user's jobs (an administrator's option)")
+@click.option("--pending", "waiting", is_flag=True,
+              help="instead of one job: why your jobs that wait (pending, held, suspended) are not running, "
+                   "each reason once")
+@click.option("--user", "user", default=None,
+              help="with --since or --pending: this user's jobs (an administrator's option)")
+@click.option("--all", "everyone", is_flag=True,
+              help="with --since or --pending: every user's jobs (an administrator's option)")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
               help="with --since: explain at most this many, the newest")
 @click.option("--json", "as_json", is_flag=True,
-              help="print JSON (validates against explain.schema.json; with --since explain_recent.schema.json)")
-def command(job_id, log_path, state, exit_code, since, user, everyone, limit, as_json) -> None:
+              help="print JSON (validates against explain.schema.json; with --since explain_recent.schema.json, "
+                   "with --pending explain_waiting.schema.json)")
+def command(job_id, log_path, state, exit_code, since, waiting, user, everyone, limit, as_json) -> None:
     """Explain JOB_ID, or a log given with --log: the cause, whose it is, the evidence and the next step.
-    With --since, every job of yours that ended badly in that time, one line each.
+    With --since, every job of yours that ended badly in that time, one line each. With --pending,
+    why your jobs that wait are not running, each reason once.
 
     Exit codes: 0 explained (the cause may still be `unknown`), 2 bad input, 3 could not check,
     4 refused (another user's job, or --user/--all without being an administrator).
     """
     from slurm_diag.errors import UsageError
 
+    if since and waiting:
+        raise UsageError("--since lists jobs that ended, --pending jobs that wait: give one",
+                         hint="sdiag-agent explain --pending   or   sdiag-agent explain --since 1d")
+    if waiting:
+        if job_id or log_path or state or exit_code is not None:
+            raise UsageError("--pending lists your waiting jobs: it takes no job id, --log, --state or --exit-code",
+                             hint="sdiag-agent explain --pending   or   sdiag-agent explain 1234")
+        if user and everyone:
+            raise UsageError("--user and --all: give one", hint="sdiag-agent explain --pending --all")
+        from slurm_diag.cli import explain_waiting
+
+        doc = explain_waiting.waiting_doc(user, everyone)
+        if as_json:
+            emit_json(doc, schema="explain_waiting")
+        else:
+            explain_waiting.render(doc)
+        return
     if since:
         if job_id or log_path or state or exit_code is not None:
             raise UsageError("--since lists your recent jobs: it takes no job id, --log, --state or --exit-code",
@@ -52,7 +76,7 @@ def command(job_id, log_path, state, exit_code, since, user, everyone, limit, as
             explain_recent.render(doc)
         return
     if user or everyone:
-        raise UsageError("--user and --all go with --since", hint="sdiag-agent explain --since 1d --all")
+        raise UsageError("--user and --all go with --since or --pending", hint="sdiag-agent explain --since 1d --all")
     if bool(job_id) == bool(log_path):
         raise UsageError("give a job id or --log FILE (one of the two)",
                          hint="sdiag-agent explain 1234   or   sdiag-agent explain --log slurm-1234.out"

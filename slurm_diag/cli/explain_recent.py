@@ -18,6 +18,31 @@ from slurm_diag.cli.output import clip
 ENDED_BADLY = ("FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "PREEMPTED", "DEADLINE", "CANCELLED")
 
 
+def listed_user(cfg, user: str | None, everyone: bool, example: str) -> str | None:
+    """Whose jobs a listing shows: the caller's by default, ``user``'s or every user's (None) for an
+    administrator only (root, SlurmUser, an approver); anyone else is refused. ``example`` is the
+    command that lists the caller's own."""
+    from slurm_diag.errors import PermissionRefused
+    from slurm_diag.identity import Access, Caller
+
+    caller = Caller.current()
+    if (everyone or (user and user != caller.name)) and not Access.from_config(cfg).privileged(caller):
+        raise PermissionRefused(f"only your own jobs ({caller.name}) can be listed, not "
+                                + ("every user's" if everyone else f"{user}'s"),
+                                hint=f"{example} lists yours; an administrator (root, SlurmUser "
+                                     "or an approver in access.approvers) may list any user's")
+    if user and user != caller.name:
+        import pwd
+
+        from slurm_diag.errors import UsageError
+
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            raise UsageError(f"--user: no user {user!r} on this machine", hint=f"check the name: id {user}") from None
+    return None if everyone else (user or caller.name)
+
+
 def recent_doc(since, user: str | None, everyone: bool, limit: int) -> dict:
     """The jobs of ``user`` (the caller by default; every user's with ``everyone``) that ended
     badly in the last ``since`` (a timedelta), newest first, at most ``limit`` explained. An
@@ -29,27 +54,10 @@ def recent_doc(since, user: str | None, everyone: bool, limit: int) -> dict:
     from slurm_diag.diagnose.collect import NodeHistory
     from slurm_diag.diagnose.job_facts import first_failed_step
     from slurm_diag.diagnose.node_facts import when
-    from slurm_diag.errors import PermissionRefused
-    from slurm_diag.identity import Access, Caller
     from slurm_diag.slurm import default_client
 
     cfg = config.load()
-    caller = Caller.current()
-    if (everyone or (user and user != caller.name)) and not Access.from_config(cfg).privileged(caller):
-        raise PermissionRefused(f"only your own jobs ({caller.name}) can be listed, not "
-                                + ("every user's" if everyone else f"{user}'s"),
-                                hint="sdiag-agent explain --since 1d lists yours; an administrator (root, SlurmUser "
-                                     "or an approver in access.approvers) may list any user's")
-    if user and user != caller.name:
-        import pwd
-
-        from slurm_diag.errors import UsageError
-
-        try:
-            pwd.getpwnam(user)
-        except KeyError:
-            raise UsageError(f"--user: no user {user!r} on this machine", hint=f"check the name: id {user}") from None
-    who = None if everyone else (user or caller.name)
+    who = listed_user(cfg, user, everyone, "sdiag-agent explain --since 1d")
     until = datetime.now().astimezone()
     start = until - since
     client = default_client(cfg)

@@ -31,6 +31,7 @@ class SlurmClient(Protocol):
 
     def remembered(self, job_ids: Iterable[str]) -> set[str] | None: ...
     def accounting_jobs(self, job_ids: Iterable[str]) -> list[Job]: ...
+    def waiting_jobs(self, user: str | None = None) -> list[Job]: ...
     def list_jobs(self, start: datetime, end: datetime, states: Iterable[str] = (), *,
                   name: str | None = None, user: str | None = None) -> list[Job]: ...
     def get_node(self, name: str) -> Node: ...
@@ -153,6 +154,14 @@ class CommandClient:
         if out.returncode != 0:
             return None
         return {parse.het_base(line.strip()) for line in out.stdout.splitlines() if line.strip()}
+
+    WAITING_STATES = "PENDING,SUSPENDED,STOPPED"
+
+    def waiting_jobs(self, user: str | None = None) -> list[Job]:
+        """The jobs that wait to start or to go on (pending, held, suspended, stopped), of ``user`` or
+        of every user: one squeue. A pending array's waiting tasks are one job (123_[5-9])."""
+        args = ["squeue", "-h", "-t", self.WAITING_STATES, "-o", parse.SQUEUE_WAITING_FORMAT]
+        return parse.squeue_waiting(self._run([*args, *(["-u", user] if user else [])]).stdout)
 
     REQUESTS_PER_CALL = 100
 

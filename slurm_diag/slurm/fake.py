@@ -167,6 +167,13 @@ class FakeSlurmClient:
             return {i: submission.Request() if self.unreachable else self.requests.get(i, submission.Request())
                     for i in ids}
 
+    def waiting_jobs(self, user: str | None = None) -> list[Job]:
+        self._call("waiting_jobs", *([user] if user else []))
+        with self._lock:
+            jobs = [t for j in self.jobs.values() for t in (j.tasks if isinstance(j, JobArray) else (j,))]
+            return [j for j in jobs if not j.finished and j.state not in ("RUNNING", "COMPLETING")
+                    and (user is None or j.user == user)]
+
     def accounting_jobs(self, job_ids: Iterable[str]) -> list[Job]:
         job_ids = list(job_ids)
         self._call("accounting_jobs", *job_ids)

@@ -472,6 +472,32 @@ def _ahead(stamp: str) -> str | None:
         return None
 
 
+# squeue's view of the jobs that wait (one line a job, a pending array's waiting tasks one line):
+# id, raw id, array id, task ids, state, partition, user, account, QOS, expected start, time limit,
+# reason (slurmctld's sentence where it set one), name last (it may hold anything but a newline)
+SQUEUE_WAITING_FORMAT = "\x1f".join(["%i", "%A", "%F", "%K", "%T", "%P", "%u", "%a", "%q", "%S", "%l", "%r", "%j"])
+
+
+def squeue_waiting(text: str) -> list[Job]:
+    """``squeue -h -o SQUEUE_WAITING_FORMAT`` -> one Job per line. A pending array's waiting tasks
+    are one Job, 123_[5-9] (its throttle, %1, left out of the id)."""
+    out = []
+    for line in text.splitlines():
+        cells = line.split("\x1f")
+        if len(cells) != 13:
+            continue
+        shown, raw, array, task, state, partition, user, account, qos, start, limit, reason, name = cells
+        in_array = _none(task) is not None
+        out.append(Job(
+            job_id=re.sub(r"%\d+(?=\]$)", "", shown), job_id_raw=raw, name=name, user=user, partition=partition,
+            state=state.split()[0] if state.strip() else "UNKNOWN", state_detail=state, exit_code=0, signal=0,
+            elapsed_s=None, time_limit_s=duration_s(limit), nodes=(), node_list="", reason=_none(reason),
+            array_job_id=array if in_array else None, array_task_id=task.split("%")[0] if in_array else None,
+            sources=(CONTROLLER,), account=_none(account), qos=_none(qos),
+            expected_start=_ahead(start) if state == "PENDING" else None))
+    return out
+
+
 def job_owner(text: str) -> str:
     """scontrol's ``UserId=ana(1001)`` -> "ana". slurmctld writes ``nobody(1003)`` for a uid that no
     longer has a name (a deleted account): that is not the user nobody, so it is no name ("")."""

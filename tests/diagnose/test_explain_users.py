@@ -193,6 +193,47 @@ def test_a_user_lists_their_jobs_that_ended_badly_and_only_theirs(user, devclust
     assert {*ids, root_id} <= {row["job"]["job_id"] for row in everyone["jobs"]} and everyone["user"] is None
 
 
+def test_a_user_is_told_why_their_jobs_wait_and_not_about_roots(user, devcluster, cluster_env):  # noqa: F811
+    """`explain --pending`: the user holds two jobs, asks for more nodes than the cluster has, and
+    holds an array with a throttle; root holds one. The user's list tells each reason once with its
+    jobs (the array's waiting tasks as one), the JSON validates, and root's job is not in it; --all
+    is refused them and shows root all."""
+    from slurm_diag import schemas
+
+    env = {"PATH": "/usr/bin:/bin", "SLURM_CONF": str(devcluster.slurm_conf)}
+    wait = ("--job-name", "waiting", "-o", "/dev/null", "--wrap", "true")
+    held = [_submitted_as(user, devcluster, "--hold", *wait, wait=False) for _ in range(2)]
+    too_big = _submitted_as(user, devcluster, "-N", "9", *wait, wait=False)
+    array = _submitted_as(user, devcluster, "--hold", "--array=0-3%1", *wait, wait=False)
+    roots = subprocess.run(["sbatch", "--parsable", "--hold", "--chdir=/tmp", *wait], capture_output=True,
+                           text=True, timeout=30, env=env).stdout.strip()
+    try:
+        deadline = time.monotonic() + 60            # until the scheduler has looked at the big one
+        while True:
+            listed = _sdiag(user, devcluster, "explain", "--pending", "--json")
+            assert listed.returncode == 0, listed.stderr
+            doc = json.loads(listed.stdout)
+            groups = {g["reason"]: g for g in doc["groups"]}
+            if any(r.startswith("Partition") for r in groups) or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert not schemas.output_errors("explain_waiting", doc)
+        assert doc["user"] == user.pw_name and {u for g in doc["groups"] for u in g["users"]} == {user.pw_name}
+        assert set(groups["JobHeldUser"]["jobs"]) == {*held, f"{array}_[0-3]"}, groups
+        assert groups["JobHeldUser"]["next_step"].startswith("scontrol release ")
+        big = next(g for r, g in groups.items() if r.startswith("Partition"))
+        assert big["jobs"] == [too_big] and "it will never start" in big["explanation"]
+        assert roots not in [j for g in doc["groups"] for j in g["jobs"]]
+        text = _sdiag(user, devcluster, "explain", "--pending").stdout
+        assert "jobs wait (pending, held or suspended):" in text and f"{array}_[0-3]" in text, text
+        refused = _sdiag(user, devcluster, "explain", "--pending", "--all")
+        assert refused.returncode == EXIT_REFUSED and "Traceback" not in refused.stderr, refused.stderr
+        everyone = json.loads(sdiag("explain", "--pending", "--all", "--json", env=cluster_env).stdout)
+        assert {*held, too_big, roots} <= {j for g in everyone["groups"] for j in g["jobs"]}
+    finally:
+        subprocess.run(["scancel", *held, too_big, array, roots], timeout=30, env=env)
+
+
 # a job as `explain` sees it once slurmctld has forgotten it: scontrol's answer is then "Invalid job id"
 FORGOTTEN = """
 import json, sys
