@@ -76,7 +76,8 @@ def command(job_id, log_path, state, exit_code, since, waiting, user, everyone, 
             explain_recent.render(doc)
         return
     if user or everyone:
-        raise UsageError("--user and --all go with --since or --pending", hint="sdiag-agent explain --since 1d --all")
+        raise UsageError("--user and --all go with --since or --pending",
+                         hint="sdiag-agent explain --since 1d --all   or   sdiag-agent explain --pending --all")
     if bool(job_id) == bool(log_path):
         raise UsageError("give a job id or --log FILE (one of the two)",
                          hint="sdiag-agent explain 1234   or   sdiag-agent explain --log slurm-1234.out"

@@ -58,8 +58,8 @@ def words(reason: str, job) -> tuple[str, bool, str] | None:
     if kind == "Grp" and (over == "Minutes" or token == "Wall"):
         used = f"{UNIT[token]}-minutes" if token != "Wall" else "wall time"
         return (f"the jobs under {group} have used up its allocation of {used}, or too little of it is left for "
-                "this job's --time, so, as it asked, it will not start until past usage decays or the limit is raised",
-                False,
+                "this job's --time, so it cannot start with the --time it asked for until past usage decays or the "
+                "limit is raised", False,
                 f"a shorter time limit may start it now (scontrol update JobId={{id}} TimeLimit=...); for more, "
                 f"{raise_it} ({show} shows the limit and what is used)")
     noun, counted = WHAT[token]

@@ -9,16 +9,17 @@ import re
 
 from slurm_diag.diagnose.evidence import finding
 
-DEFAULT_STEP = "`squeue -j {id} --start` shows when Slurm expects to start it"
+DEFAULT_STEP = "`squeue -j {queued} --start` shows when Slurm expects to start it"
 
-# reason -> (words, will it ever start as asked, the next step; {id} is the job's id, {array} its array's,
+# reason -> (words, will it ever start as asked, the next step; {id} is the job's id, {queued} the id
+# squeue and sprio take (an array's own for its tasks), {array} its array's,
 # {partition} its partition's, {unavailable} how to see why the nodes Slurm named are not available).
 REASONS = {
     "Resources": ("waiting for nodes with the resources it asked for to become free", True,
-                  "nothing to do: `squeue -j {id} --start` shows when Slurm expects to start it"),
+                  "nothing to do: `squeue -j {queued} --start` shows when Slurm expects to start it"),
     "Priority": ("other jobs with higher priority are ahead of it", True,
-                 "nothing to do: `squeue -j {id} --start` shows when Slurm expects to start it; "
-                 "`sprio -j {id}` shows its priority"),
+                 "nothing to do: `squeue -j {queued} --start` shows when Slurm expects to start it; "
+                 "`sprio -j {queued}` shows its priority"),
     "DependencyNeverSatisfied": ("a job it depends on did not end as the dependency requires, so it will never "
                                  "start", False, "scancel {id}, then resubmit once the job it depends on has run as "
                                                  "required (`scontrol show job {id}` names the dependency)"),
@@ -28,6 +29,10 @@ REASONS = {
                   "nothing to do: it starts at its --begin time (`squeue -j {id} -o %S`)"),
     "JobHeldUser": ("you held it", True, "scontrol release {id}"),
     "JobHeldAdmin": ("an administrator held it", True, "ask the administrators why they held job {id}"),
+    # what slurmctld says of a job requeued into a hold (scontrol requeuehold, a special exit)
+    "job requeued in held state": ("it was requeued and held", True, "scontrol release {id} to let it run again"),
+    "job requeued in special exit state": ("it was requeued and held in the special-exit state", True,
+                                           "scontrol release {id} to run it again, or scancel {id}"),
     "launch failed requeued held": ("it failed to start (a node's prolog failed), was requeued and held", True,
                                     "scontrol release {id} once the node is fixed (`sdiag-agent nodes` shows it)"),
     # slurmctld's own words after ReqNodeNotAvail: the job's --time reaches into a maintenance reservation
@@ -168,6 +173,8 @@ STATES = {
     "COMPLETING": ("it is ending and Slurm is releasing its nodes (their epilog runs)", True,
                    "explain it again in a moment, once it has ended (sdiag-agent explain {id})"),
     "REQUEUE_HOLD": ("it was requeued and is held", True, "scontrol release {id} to let it run again"),
+    "SPECIAL_EXIT": ("it was requeued and held in the special-exit state", True,
+                     "scontrol release {id} to run it again, or scancel {id}"),
     "REQUEUED": ("it is being requeued", True, "nothing to do: it waits to start again"),
     "RESV_DEL_HOLD": ("the reservation it was to run in was deleted, and it is held", True,
                       "scontrol update JobId={id} Reservation= then scontrol release {id}, or scancel {id}"),
@@ -188,24 +195,36 @@ def state_words(state: str) -> str:
     return f"the job's state is {state}" if "_" in state else f"the job is {state.lower()}"
 
 
-def doc(job, missing: list[str]) -> dict:
-    """The explain document of a job that has not started (or waits to start again, requeued), or is
-    neither running nor ended (suspended, completing, held after a requeue)."""
+def words(job) -> tuple[str, bool, str]:
+    """(what keeps ``job`` waiting, in words; whether it can still start as it asked; the next
+    step, with its ids) for a job that has not started, or is neither running nor ended."""
     from slurm_diag.diagnose.job_facts import requeue_words
 
     reason = job.reason or "None"
     requeued = requeue_words(job)
     if requeued and reason == "BeginTime":
-        words, can_start, step = REQUEUED_BEGIN
+        said, can_start, step = REQUEUED_BEGIN
     elif job.state in STATES:
-        words, can_start, step = STATES[job.state]
-        words += f" (Slurm's reason: {reason.replace('_', ' ')})" if reason != "None" else ""
+        said, can_start, step = STATES[job.state]
+        said += f" (Slurm's reason: {reason.replace('_', ' ')})" if reason != "None" else ""
     else:
-        words, can_start, step = reason_of(reason, job)
-    words = words and words.format(partition=job.partition or "its partition")
-    said = (words or f"Slurm says {reason}") + (f" ({requeued})" if requeued else "")
-    if job.expected_start and can_start:
+        said, can_start, step = reason_of(reason, job)
+    said = (said.format(partition=job.partition or "its partition") if said else f"Slurm says {reason}") \
+        + (f" ({requeued})" if requeued else "")
+    one = f"'{job.job_id}'" if "[" in job.job_id else job.job_id        # 123_[5-9]: not a shell pattern
+    step = step.format(id=one, partition=job.partition or "PARTITION", unavailable=_unavailable(reason),
+                       array=job.array_job_id or job.job_id, queued=job.array_job_id if "[" in job.job_id else one)
+    return said, can_start, step
+
+
+def doc(job, missing: list[str]) -> dict:
+    """The explain document of a job that has not started (or waits to start again, requeued), or is
+    neither running nor ended (suspended, completing, held after a requeue)."""
+    said, can_start, step = words(job)
+    held = any(w in f"{job.reason} {job.state}".lower() for w in ("held", "hold", "special_exit"))
+    if job.expected_start and can_start and not held:       # a held job starts only once released
         said += f"; Slurm expects to start it at {job.expected_start} (its estimate: it moves as other jobs end)"
+    reason = job.reason or "None"
     f = finding("scontrol:pending", "scontrol", "OK" if can_start else "WARN", f"{job.state}: {said}",
                 job_id=job.job_id, raw={"state": job.state, "reason": reason, "will_start": can_start,
                                         "expected_start": job.expected_start})
@@ -213,8 +232,6 @@ def doc(job, missing: list[str]) -> dict:
                    "component": "slurm", "suspect_nodes": [], "suspect_gpus": [],
                    "confidence": 0.2 if can_start else 0.9,
                    "supporting": [] if can_start else ["scontrol:pending"], "contradicting": [],
-                   "explanation": f"{state_words(job.state)}: {said}",
-                   "next_steps": [step.format(id=job.job_id, partition=job.partition or "PARTITION",
-                                              unavailable=_unavailable(reason), array=job.array_job_id or job.job_id)]}
+                   "explanation": f"{state_words(job.state)}: {said}", "next_steps": [step]}
     return {"attribution": attribution, "alternatives": [], "findings": [f],
             "extracted": {"nodes": [], "gpus": [], "xids": [], "job_ids": []}, "not_checked": missing}

@@ -71,10 +71,10 @@ class CommandClient:
 
     # ------------------------------------------------------------ plumbing
     def _run(self, argv: list[str], *, input: str | None = None, check: bool = True,
-             timeout: float | None = None) -> gateway.Result:
+             timeout: float | None = None, env: dict[str, str] | None = None) -> gateway.Result:
         if self.bin_dir:
             argv = [str(Path(self.bin_dir) / argv[0]), *argv[1:]]
-        env = {"SLURM_CONF": self.conf} if self.conf else {}
+        env = {**(env or {}), **({"SLURM_CONF": self.conf} if self.conf else {})}
         return gateway.run(argv, timeout=timeout or self.timeout, env=env, input=input, check=check,
                           conf_hint=self.conf)
 
@@ -155,13 +155,19 @@ class CommandClient:
             return None
         return {parse.het_base(line.strip()) for line in out.stdout.splitlines() if line.strip()}
 
-    WAITING_STATES = "PENDING,SUSPENDED,STOPPED"
+    # squeue -t matches a state with a flag (a requeued job held) only by the flag's name
+    WAITING_STATES = "PENDING,REQUEUE_HOLD,SPECIAL_EXIT,RESV_DEL_HOLD,SUSPENDED,STOPPED"
 
     def waiting_jobs(self, user: str | None = None) -> list[Job]:
         """The jobs that wait to start or to go on (pending, held, suspended, stopped), of ``user`` or
         of every user: one squeue. A pending array's waiting tasks are one job (123_[5-9])."""
         args = ["squeue", "-h", "-t", self.WAITING_STATES, "-o", parse.SQUEUE_WAITING_FORMAT]
-        return parse.squeue_waiting(self._run([*args, *(["-u", user] if user else [])]).stdout)
+        out = self._run([*args, *(["-u", user] if user else [])], env={"SLURM_BITSTR_LEN": "0"}).stdout
+        try:
+            return parse.squeue_waiting(out)
+        except ValueError as exc:
+            raise SlurmCommandError(["squeue"], 0, str(exc),
+                                    hint="a squeue this tool does not read: report it with `squeue --version`") from None
 
     REQUESTS_PER_CALL = 100
 

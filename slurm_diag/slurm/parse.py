@@ -30,7 +30,7 @@ class ParseError(ValueError):
 def duration_s(text: str) -> int | None:
     """``[D-]HH:MM:SS`` / ``MM:SS`` / ``UNLIMITED`` -> seconds (None for unlimited/unknown)."""
     text = text.strip()
-    if not text or text.upper() in {"UNLIMITED", "PARTITION_LIMIT", "INVALID", "NONE", "N/A"}:
+    if not text or text.upper() in {"UNLIMITED", "PARTITION_LIMIT", "INVALID", "NONE", "N/A", "NOT_SET"}:
         return None
     return int(_clock_seconds(text))
 
@@ -480,19 +480,25 @@ SQUEUE_WAITING_FORMAT = "\x1f".join(["%i", "%A", "%F", "%K", "%T", "%P", "%u", "
 
 def squeue_waiting(text: str) -> list[Job]:
     """``squeue -h -o SQUEUE_WAITING_FORMAT`` -> one Job per line. A pending array's waiting tasks
-    are one Job, 123_[5-9] (its throttle, %1, left out of the id)."""
-    out = []
+    are one Job, 123_[5-9] (its throttle, %1, left out); a heterogeneous job's components are one,
+    by its id. squeue must print whole task lists (SLURM_BITSTR_LEN=0): the id is built from them."""
+    out, seen = [], set()
     for line in text.splitlines():
-        cells = line.split("\x1f")
+        cells = line.split("\x1f", 12)
         if len(cells) != 13:
-            continue
+            raise ValueError(f"squeue printed a line of {len(cells)} fields, not 13: {line[:200]!r}")
         shown, raw, array, task, state, partition, user, account, qos, start, limit, reason, name = cells
-        in_array = _none(task) is not None
+        tasks = task.split("%")[0] if _none(task) else None
+        job_id = (het_base(shown) if "+" in shown else
+                  f"{array}_{tasks}" if tasks and tasks.isdigit() else f"{array}_[{tasks}]" if tasks else shown)
+        if job_id in seen:                    # a heterogeneous job's later component
+            continue
+        seen.add(job_id)
         out.append(Job(
-            job_id=re.sub(r"%\d+(?=\]$)", "", shown), job_id_raw=raw, name=name, user=user, partition=partition,
+            job_id=job_id, job_id_raw=raw, name=name, user=user, partition=partition,
             state=state.split()[0] if state.strip() else "UNKNOWN", state_detail=state, exit_code=0, signal=0,
             elapsed_s=None, time_limit_s=duration_s(limit), nodes=(), node_list="", reason=_none(reason),
-            array_job_id=array if in_array else None, array_task_id=task.split("%")[0] if in_array else None,
+            array_job_id=array if tasks else None, array_task_id=tasks, het_job_id=job_id if "+" in shown else None,
             sources=(CONTROLLER,), account=_none(account), qos=_none(qos),
             expected_start=_ahead(start) if state == "PENDING" else None))
     return out

@@ -87,7 +87,7 @@ def test_every_reason_slurm_gives_a_waiting_job_is_said_in_words():
         a = limited(reason)
         said = a["explanation"].removeprefix("the job is pending: ")
         assert not said.startswith("Slurm says") or reason in NOT_PENDING, reason
-        never = ("will never start" in said and "if " not in said) or "will not start until" in said
+        never = ("will never start" in said and "if " not in said) or "cannot start with the --time it asked" in said
         assert never == (a["label"] == "scheduler"), reason
         assert "{" not in a["next_steps"][0] and "{" not in said, reason
 
@@ -193,6 +193,9 @@ def test_the_schedulers_estimate_of_its_start_is_told_while_it_can_start():
     assert "Slurm expects to start it at 2026-12-03T09:30:00" in a["explanation"]
     never = pending.doc(replace(waiting("BadConstraints"), expected_start="2026-12-03T09:30:00"), [])["attribution"]
     assert "expects" not in never["explanation"]
+    for reason in ("JobHeldUser", "job requeued in held state", "JobHoldMaxRequeue"):     # starts once released
+        held = pending.doc(replace(waiting(reason), expected_start="2026-12-03T09:30:00"), [])["attribution"]
+        assert "expects" not in held["explanation"], reason
 
 
 def test_a_job_ending_says_how_it_is_ending_and_is_not_called_unfailed():
