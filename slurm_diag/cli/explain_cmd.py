@@ -45,35 +45,9 @@ def command(job_id, log_path, state, exit_code, since, waiting, user, everyone, 
     if since and waiting:
         raise UsageError("--since lists jobs that ended, --pending jobs that wait: give one",
                          hint="sdiag-agent explain --pending   or   sdiag-agent explain --since 1d")
-    if waiting:
-        if job_id or log_path or state or exit_code is not None:
-            raise UsageError("--pending lists your waiting jobs: it takes no job id, --log, --state or --exit-code",
-                             hint="sdiag-agent explain --pending   or   sdiag-agent explain 1234")
-        if user and everyone:
-            raise UsageError("--user and --all: give one", hint="sdiag-agent explain --pending --all")
-        from slurm_diag.cli import explain_waiting
-
-        doc = explain_waiting.waiting_doc(user, everyone)
-        if as_json:
-            emit_json(doc, schema="explain_waiting")
-        else:
-            explain_waiting.render(doc)
-        return
-    if since:
-        if job_id or log_path or state or exit_code is not None:
-            raise UsageError("--since lists your recent jobs: it takes no job id, --log, --state or --exit-code",
-                             hint="sdiag-agent explain --since 1d   or   sdiag-agent explain 1234")
-        if user and everyone:
-            raise UsageError("--user and --all: give one", hint="sdiag-agent explain --since 1d --all")
-        from slurm_diag.cli import explain_recent
-        from slurm_diag.cli.agent_cmd import parse_since
-
-        doc = explain_recent.recent_doc(parse_since(since, hint="sdiag-agent explain --since 1d"), user,
-                                        everyone, limit)
-        if as_json:
-            emit_json(doc, schema="explain_recent")
-        else:
-            explain_recent.render(doc)
+    if since or waiting:
+        _explain_listing(since, user, everyone, limit, as_json,
+                         given_one=bool(job_id or log_path or state or exit_code is not None))
         return
     if user or everyone:
         raise UsageError("--user and --all go with --since or --pending",
@@ -90,6 +64,35 @@ def command(job_id, log_path, state, exit_code, since, waiting, user, everyone, 
         emit_json(doc, schema="explain")
     else:
         render(doc, teach=doc["attribution"]["label"] == "unknown" and _may_teach())
+
+
+def _explain_listing(since, user, everyone, limit, as_json, *, given_one: bool) -> None:
+    """`--since` (the jobs that ended badly in a window) or `--pending` (the jobs that wait): the
+    same checks of what goes with them, then the listing as text or JSON."""
+    from slurm_diag.errors import UsageError
+
+    flag, jobs, example = (("--since", "recent", "sdiag-agent explain --since 1d") if since else
+                           ("--pending", "waiting", "sdiag-agent explain --pending"))
+    if given_one:
+        raise UsageError(f"{flag} lists your {jobs} jobs: it takes no job id, --log, --state or --exit-code",
+                         hint=f"{example}   or   sdiag-agent explain 1234")
+    if user and everyone:
+        raise UsageError("--user and --all: give one", hint=f"{example} --all")
+    if since:
+        from slurm_diag.cli import explain_recent as listing
+        from slurm_diag.cli.agent_cmd import parse_since
+
+        doc = listing.recent_doc(parse_since(since, hint=example), user, everyone, limit)
+        schema = "explain_recent"
+    else:
+        from slurm_diag.cli import explain_waiting as listing
+
+        doc = listing.waiting_doc(user, everyone)
+        schema = "explain_waiting"
+    if as_json:
+        emit_json(doc, schema=schema)
+    else:
+        listing.render(doc)
 
 
 def _may_teach() -> bool:

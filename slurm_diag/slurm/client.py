@@ -165,7 +165,7 @@ class CommandClient:
         out = self._run([*args, *(["-u", user] if user else [])], env={"SLURM_BITSTR_LEN": "0"}).stdout
         try:
             return parse.squeue_waiting(out)
-        except ValueError as exc:
+        except parse.ParseError as exc:
             raise SlurmCommandError(["squeue"], 0, str(exc),
                                     hint="a squeue this tool does not read: report it with `squeue --version`") from None
 

@@ -167,10 +167,14 @@ class FakeSlurmClient:
             return {i: submission.Request() if self.unreachable else self.requests.get(i, submission.Request())
                     for i in ids}
 
+    def _tasks(self) -> list[Job]:
+        """Every job, an array kept under its id as its tasks (as sacct and squeue list them); under the lock."""
+        return [t for j in self.jobs.values() for t in (j.tasks if isinstance(j, JobArray) else (j,))]
+
     def waiting_jobs(self, user: str | None = None) -> list[Job]:
         self._call("waiting_jobs", *([user] if user else []))
         with self._lock:
-            jobs = [t for j in self.jobs.values() for t in (j.tasks if isinstance(j, JobArray) else (j,))]
+            jobs = self._tasks()
             return [j for j in jobs if not j.finished and j.state not in ("RUNNING", "COMPLETING")
                     and (user is None or j.user == user)]
 
@@ -178,7 +182,7 @@ class FakeSlurmClient:
         job_ids = list(job_ids)
         self._call("accounting_jobs", *job_ids)
         with self._lock:
-            jobs = {t.job_id: t for j in self.jobs.values() for t in (j.tasks if isinstance(j, JobArray) else (j,))}
+            jobs = {t.job_id: t for t in self._tasks()}
             return [jobs[i] for i in job_ids if i in jobs]
 
     def remembered(self, job_ids: Iterable[str]) -> set[str] | None:
@@ -205,7 +209,7 @@ class FakeSlurmClient:
         self._call("list_jobs")
         wanted = {s.upper() for s in states}
         with self._lock:                 # an array kept under its id is listed as its tasks, as sacct lists them
-            jobs = [t for j in self.jobs.values() for t in (j.tasks if isinstance(j, JobArray) else (j,))]
+            jobs = self._tasks()
             return [j for j in jobs if j.finished and (not wanted or j.state in wanted)
                     and (name is None or j.name == name) and (user is None or j.user == user)]
 

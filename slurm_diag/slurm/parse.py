@@ -486,7 +486,7 @@ def squeue_waiting(text: str) -> list[Job]:
     for line in text.splitlines():
         cells = line.split("\x1f", 12)
         if len(cells) != 13:
-            raise ValueError(f"squeue printed a line of {len(cells)} fields, not 13: {line[:200]!r}")
+            raise ParseError(f"squeue: expected 13 fields a line, found {len(cells)}: {line[:200]!r}")
         shown, raw, array, task, state, partition, user, account, qos, start, limit, reason, name = cells
         tasks = task.split("%")[0] if _none(task) else None
         job_id = (het_base(shown) if "+" in shown else

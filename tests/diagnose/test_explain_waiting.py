@@ -151,5 +151,5 @@ def test_squeues_other_lines_a_heterogeneous_job_a_name_with_the_separator_and_n
         line("6954_7", "6961", "6954", "7")]))
     assert [(j.job_id, j.het_job_id) for j in jobs] == [("200", "200"), ("300", None), ("301", None), ("6954_7", None)]
     assert jobs[1].name == f"a{sep}b" and jobs[2].time_limit_s is None and jobs[3].array_task_id == "7"
-    with pytest.raises(ValueError, match="not 13"):
+    with pytest.raises(parse.ParseError, match="expected 13 fields a line, found 2"):
         parse.squeue_waiting("6955" + sep + "6955")
